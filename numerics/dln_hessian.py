@@ -1,0 +1,205 @@
+r"""Closed-form Hessian of a deep linear network's squared loss at any point (SPEC B0).
+
+Loss: :math:`\ell = \frac{1}{2B}\|X W^\top - Y\|_F^2 = \tfrac12\operatorname{tr}(W\Sigma W^\top) - \operatorname{tr}(W C^\top) + \text{const}`
+with :math:`W = W_L\cdots W_1`, :math:`\Sigma = X^\top X/B` and :math:`C = Y^\top X/B`. Only
+:math:`\Sigma` and the end-to-end gradient :math:`G = W\Sigma - C` enter the Hessian.
+
+With :math:`P_l = W_L\cdots W_{l+1}` and :math:`Q_l = W_{l-1}\cdots W_1` and the row-major
+parameter layout (torch's), the blocks are
+
+* Gauss-Newton: :math:`H^{GN}_{lm} = (P_l^\top P_m) \otimes (Q_l \Sigma Q_m^\top)`;
+* residual (:math:`l < m`): :math:`H^{res}_{m l}[(a,b),(c,d)] = K_{ad} M_{bc}` with
+  :math:`K = P_m^\top G Q_l^\top`, :math:`M = W_{m-1}\cdots W_{l+1}`; zero on the diagonal.
+
+The nonzero spectrum of :math:`H^{GN}` is that of the :math:`d_{out}d_{in}` square matrix
+:math:`\sum_l (P_l P_l^\top) \otimes (\Sigma^{1/2} Q_l^\top Q_l \Sigma^{1/2})`, whatever P is.
+Everything here costs small matrix products; nothing is differentiated.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from dlnkit.numerics.hessian import check_dense_fits
+from dlnkit.numerics.validation import DlnkitInputError, check_finite
+
+Weights = Sequence[torch.Tensor]
+
+
+def _check_chain(weights: Weights) -> list[torch.Tensor]:
+    Ws = list(weights)
+    if len(Ws) < 1:
+        raise DlnkitInputError("a deep linear network needs depth >= 1 (at least one weight matrix)")
+    for l in range(1, len(Ws)):
+        if Ws[l].shape[1] != Ws[l - 1].shape[0]:
+            raise DlnkitInputError(
+                f"weight {l + 1} has shape {tuple(Ws[l].shape)} but weight {l} outputs {Ws[l - 1].shape[0]} features")
+    check_finite(Ws, "weights")
+    return Ws
+
+
+def _data_moments(weights: Weights, X=None, Y=None, sigma=None, cross=None, target=None):
+    """Return (Sigma, C) from a batch (X, Y), or (Sigma, C) directly, or a target map with Sigma."""
+    W1 = weights[0]
+    d_in, d_out = W1.shape[1], weights[-1].shape[0]
+    kw = dict(dtype=W1.dtype, device=W1.device)
+    if X is not None:
+        X = torch.as_tensor(X, **kw)
+        if X.ndim != 2 or X.shape[1] != d_in:
+            raise DlnkitInputError(f"X must be B x d_in = B x {d_in}, got {tuple(X.shape)}")
+        B = X.shape[0]
+        sigma = X.T @ X / B
+        if Y is not None:
+            Y = torch.as_tensor(Y, **kw)
+            if tuple(Y.shape) != (B, d_out):
+                raise DlnkitInputError(f"Y must be B x d_out = {(B, d_out)}, got {tuple(Y.shape)}")
+            cross = Y.T @ X / B
+    if sigma is None:
+        sigma = torch.eye(d_in, **kw)
+    sigma = torch.as_tensor(sigma, **kw)
+    if tuple(sigma.shape) != (d_in, d_in):
+        raise DlnkitInputError(f"input covariance must be {d_in} x {d_in}, got {tuple(sigma.shape)}")
+    if cross is None:
+        if target is None:
+            raise DlnkitInputError("give the targets: Y with X, the cross moment C = Y^T X / B, or a target map M")
+        target = torch.as_tensor(target, **kw)
+        if tuple(target.shape) != (d_out, d_in):
+            raise DlnkitInputError(f"target map must be d_out x d_in = {(d_out, d_in)}, got {tuple(target.shape)}")
+        cross = target @ sigma
+    cross = torch.as_tensor(cross, **kw)
+    if tuple(cross.shape) != (d_out, d_in):
+        raise DlnkitInputError(f"cross moment must be {(d_out, d_in)}, got {tuple(cross.shape)}")
+    return sigma, cross
+
+
+def partial_products(weights: Weights) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Lists (P, Q) with P[l] = W_L...W_{l+1} and Q[l] = W_{l-1}...W_1 (0-indexed l), identities at the ends."""
+    Ws = _check_chain(weights)
+    L = len(Ws)
+    kw = dict(dtype=Ws[0].dtype, device=Ws[0].device)
+    Q = [torch.eye(Ws[0].shape[1], **kw)]
+    for l in range(1, L):
+        Q.append(Ws[l - 1] @ Q[-1])
+    P = [torch.eye(Ws[-1].shape[0], **kw)]
+    for l in range(L - 2, -1, -1):
+        P.insert(0, P[0] @ Ws[l + 1])
+    return P, Q
+
+
+def dln_loss(weights: Weights, X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+    """(1/2B) ||X W^T - Y||_F^2."""
+    W = partial_products(weights)[0][0] @ weights[0]
+    return 0.5 * ((X @ W.T - Y) ** 2).sum() / X.shape[0]
+
+
+def dln_end_to_end_gradient(weights: Weights, **data) -> torch.Tensor:
+    """G = W Sigma - C, the gradient of the loss with respect to the end-to-end map."""
+    sigma, cross = _data_moments(weights, **data)
+    P, Q = partial_products(weights)
+    return P[0] @ weights[0] @ sigma - cross
+
+
+def _offsets(weights: Weights) -> list[int]:
+    off = [0]
+    for W in weights:
+        off.append(off[-1] + W.numel())
+    return off
+
+
+def dln_gauss_newton_closed_form(weights: Weights, *, X=None, sigma=None, check_memory: bool = True) -> torch.Tensor:
+    """Dense Gauss-Newton part J^T (I (x) Sigma) J, assembled from Kronecker blocks."""
+    Ws = _check_chain(weights)
+    d_in = Ws[0].shape[1]
+    if X is not None:
+        X = torch.as_tensor(X, dtype=Ws[0].dtype, device=Ws[0].device)
+        sigma = X.T @ X / X.shape[0]
+    if sigma is None:
+        sigma = torch.eye(d_in, dtype=Ws[0].dtype, device=Ws[0].device)
+    off = _offsets(Ws)
+    if check_memory:
+        check_dense_fits(off[-1], Ws[0].dtype, Ws[0].device, copies=2.0)
+    P, Q = partial_products(Ws)
+    H = torch.zeros(off[-1], off[-1], dtype=Ws[0].dtype, device=Ws[0].device)
+    QS = [q @ sigma for q in Q]
+    for l in range(len(Ws)):
+        for m in range(l, len(Ws)):
+            blk = torch.kron(P[l].T @ P[m], QS[l] @ Q[m].T)
+            H[off[l]:off[l + 1], off[m]:off[m + 1]] = blk
+            if m != l:
+                H[off[m]:off[m + 1], off[l]:off[l + 1]] = blk.T
+    return H
+
+
+def dln_residual_hessian_closed_form(weights: Weights, *, check_memory: bool = True, **data) -> torch.Tensor:
+    """Dense residual part sum_ij G_ij d^2 W_ij / d theta^2: bilinear in G, zero diagonal blocks."""
+    Ws = _check_chain(weights)
+    G = dln_end_to_end_gradient(Ws, **data)
+    off = _offsets(Ws)
+    if check_memory:
+        check_dense_fits(off[-1], Ws[0].dtype, Ws[0].device, copies=2.0)
+    P, Q = partial_products(Ws)
+    H = torch.zeros(off[-1], off[-1], dtype=Ws[0].dtype, device=Ws[0].device)
+    L = len(Ws)
+    for l in range(L):
+        mid = torch.eye(Ws[l].shape[0], dtype=Ws[0].dtype, device=Ws[0].device)  # W_{m-1}...W_{l+1}
+        for m in range(l + 1, L):
+            if m > l + 1:
+                mid = Ws[m - 1] @ mid
+            K = P[m].T @ G @ Q[l].T
+            blk = torch.einsum("ad,bc->abcd", K, mid).reshape(Ws[m].numel(), Ws[l].numel())
+            H[off[m]:off[m + 1], off[l]:off[l + 1]] = blk
+            H[off[l]:off[l + 1], off[m]:off[m + 1]] = blk.T
+    return H
+
+
+def dln_hessian_closed_form(weights: Weights, *, X=None, Y=None, sigma=None, cross=None, target=None,
+                            check_memory: bool = True) -> torch.Tensor:
+    """The exact P x P loss Hessian of a deep linear network at any point, from small matrix products.
+
+    Give the data as a batch (X, Y), as moments (sigma, cross) or as a target map (with sigma,
+    default identity = whitened data).
+
+    >>> from dlnkit.numerics.dln import DeepLinearNetwork, whitened_inputs
+    >>> from dlnkit.numerics.hessian import dense_hessian
+    >>> net = DeepLinearNetwork.random([3, 4, 2], seed=1, device="cpu")
+    >>> X = whitened_inputs(8, 3); Y = torch.randn(8, 2, dtype=torch.float64)
+    >>> H = dln_hessian_closed_form(net.weight_list(), X=X, Y=Y)
+    >>> H_ref = dense_hessian(lambda *w: dln_loss(w, X, Y), net.weight_list())
+    >>> bool(torch.allclose(H, H_ref, rtol=1e-12, atol=1e-12))
+    True
+    """
+    data = dict(X=X, Y=Y, sigma=sigma, cross=cross, target=target)
+    Ws = _check_chain(weights)
+    sig, crs = _data_moments(Ws, **data)
+    return (dln_gauss_newton_closed_form(Ws, sigma=sig, check_memory=check_memory)
+            + dln_residual_hessian_closed_form(Ws, sigma=sig, cross=crs, check_memory=check_memory))
+
+
+def _sym_sqrt(S: torch.Tensor) -> torch.Tensor:
+    evals, evecs = torch.linalg.eigh(S)
+    return (evecs * evals.clamp_min(0).sqrt()) @ evecs.T
+
+
+def dln_jjt(weights: Weights, *, sigma=None, X=None) -> torch.Tensor:
+    """The d_out d_in square matrix sum_l (P_l P_l^T) (x) (S^{1/2} Q_l^T Q_l S^{1/2}) (S = input covariance)."""
+    Ws = _check_chain(weights)
+    if X is not None:
+        X = torch.as_tensor(X, dtype=Ws[0].dtype, device=Ws[0].device)
+        sigma = X.T @ X / X.shape[0]
+    P, Q = partial_products(Ws)
+    root = None if sigma is None else _sym_sqrt(torch.as_tensor(sigma, dtype=Ws[0].dtype, device=Ws[0].device))
+    out = 0
+    for l in range(len(Ws)):
+        right = Q[l].T @ Q[l]
+        if root is not None:
+            right = root @ right @ root
+        out = out + torch.kron(P[l] @ P[l].T, right)
+    return out
+
+
+def dln_gauss_newton_nonzero_spectrum(weights: Weights, *, sigma=None, X=None, rtol: float = 1e-10) -> torch.Tensor:
+    """Eigenvalues of J J^T (descending): the Gauss-Newton spectrum without the P - d_out d_in
+    structural zeros. Entries below ``rtol * max`` are dropped as numerical zeros."""
+    ev = torch.linalg.eigvalsh(dln_jjt(weights, sigma=sigma, X=X)).flip(0)
+    return ev[ev > rtol * ev.abs().max()]

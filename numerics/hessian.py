@@ -1,0 +1,163 @@
+"""Exact Hessians of arbitrary torch losses: dense (torch.func), HVPs, and a scipy operator.
+
+The dense route is the independent reference against which every closed form is tested. A
+memory guard refuses dense Hessians that would not fit *before* allocating anything.
+"""
+from __future__ import annotations
+
+import math
+import os
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch.func import grad, hessian, jvp, vmap
+from scipy.sparse.linalg import LinearOperator
+
+from dlnkit.numerics.validation import DlnkitInputError
+
+LossFn = Callable[..., torch.Tensor]
+
+
+class HessianTooLargeError(DlnkitInputError, MemoryError):
+    """A dense Hessian was requested that would not fit in the available memory."""
+
+
+def flatten_params(params: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Concatenate row-major flattened tensors: torch's own parameter layout."""
+    return torch.cat([p.reshape(-1) for p in params])
+
+
+def unflatten_like(vec: torch.Tensor, params: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
+    out, i = [], 0
+    for p in params:
+        n = p.numel()
+        out.append(vec[..., i:i + n].reshape(*vec.shape[:-1], *p.shape))
+        i += n
+    return tuple(out)
+
+
+def available_memory_bytes(device: torch.device | str = "cpu") -> int:
+    """Free memory on the device: CUDA's mem_get_info, else MemAvailable from /proc/meminfo."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free)
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - exotic platforms
+        return 8 * 2**30
+
+
+def dense_hessian_bytes(num_params: int, dtype: torch.dtype = torch.float64, copies: float = 1.0) -> int:
+    """Bytes for ``copies`` dense P x P matrices of ``dtype``.
+
+    >>> dense_hessian_bytes(10_000)  # 10^8 float64 numbers
+    800000000
+    """
+    itemsize = torch.empty((), dtype=dtype).element_size()
+    return int(math.ceil(copies * num_params * num_params * itemsize))
+
+
+def check_dense_fits(num_params: int, dtype: torch.dtype = torch.float64, device="cpu", *,
+                     copies: float = 3.0, budget_bytes: int | None = None, fraction: float = 0.8) -> int:
+    """Raise :class:`HessianTooLargeError` if ``copies`` dense P x P matrices exceed the budget.
+
+    The budget is ``fraction`` of the free memory unless given. Returns the estimated bytes.
+    ``copies`` covers the working space of the route (assembly buffers, eigensolver copies).
+    """
+    need = dense_hessian_bytes(num_params, dtype, copies)
+    budget = int(fraction * available_memory_bytes(device)) if budget_bytes is None else int(budget_bytes)
+    if need > budget:
+        raise HessianTooLargeError(
+            f"a dense {num_params} x {num_params} Hessian ({dtype}) needs about {need / 2**30:.2f} GiB "
+            f"with working space, more than the {budget / 2**30:.2f} GiB budget on {torch.device(device)}; "
+            "use HessianOperator (HVPs, scipy eigsh) or the structured forms "
+            "(dln_gauss_newton_nonzero_spectrum, per-layer Kronecker blocks) instead")
+    return need
+
+
+def dense_hessian(loss_fn: LossFn, params: Sequence[torch.Tensor], *, check_memory: bool = True,
+                  budget_bytes: int | None = None) -> torch.Tensor:
+    """The exact P x P Hessian of ``loss_fn(*params)`` by torch.func (forward-over-reverse).
+
+    Rows and columns follow the concatenated row-major parameter layout.
+
+    >>> f = lambda a, b: (a ** 2).sum() * b.sum()
+    >>> H = dense_hessian(f, [torch.ones(2, dtype=torch.float64), torch.ones(1, dtype=torch.float64)])
+    >>> H.tolist()
+    [[2.0, 0.0, 2.0], [0.0, 2.0, 2.0], [2.0, 2.0, 0.0]]
+    """
+    params = tuple(p.detach() for p in params)
+    n = sum(p.numel() for p in params)
+    if check_memory:
+        check_dense_fits(n, params[0].dtype, params[0].device, copies=4.0, budget_bytes=budget_bytes)
+    blocks = hessian(loss_fn, argnums=tuple(range(len(params))))(*params)
+    rows = []
+    for i, pi in enumerate(params):
+        rows.append(torch.cat([blocks[i][j].reshape(pi.numel(), pj.numel()) for j, pj in enumerate(params)], dim=1))
+    return torch.cat(rows, dim=0)
+
+
+def hvp(loss_fn: LossFn, params: Sequence[torch.Tensor], vec: torch.Tensor) -> torch.Tensor:
+    """Exact Hessian-vector product H v for a flat vector v (forward-over-reverse, no finite differences)."""
+    params = tuple(p.detach() for p in params)
+    tangents = unflatten_like(vec, params)
+    argnums = tuple(range(len(params)))
+    _, out = jvp(lambda *ps: grad(loss_fn, argnums=argnums)(*ps), params, tangents)
+    return flatten_params(out)
+
+
+def hvp_batched(loss_fn: LossFn, params: Sequence[torch.Tensor], vecs: torch.Tensor, *,
+                chunk_size: int | None = None) -> torch.Tensor:
+    """H V for a matrix of vectors V (P x k), by ``vmap`` over :func:`hvp` in chunks of columns."""
+    params = tuple(p.detach() for p in params)
+    f = vmap(lambda v: hvp(loss_fn, params, v), chunk_size=chunk_size)
+    return f(vecs.T).T
+
+
+class HessianOperator(LinearOperator):
+    """The Hessian of a loss as a ``scipy.sparse.linalg.LinearOperator`` (matvec = exact HVP).
+
+    Works with ``scipy.sparse.linalg.eigsh``; data stay on the parameters' device and dtype,
+    numpy arrays cross the boundary in float64.
+
+    >>> from scipy.sparse.linalg import eigsh
+    >>> A = torch.tensor([[2.0, 1.0], [1.0, 3.0]], dtype=torch.float64)
+    >>> op = HessianOperator(lambda w: 0.5 * w @ A @ w, [torch.zeros(2, dtype=torch.float64)])
+    >>> op.shape, np.allclose(op @ np.eye(2), A.numpy())
+    ((2, 2), True)
+    """
+
+    def __init__(self, loss_fn: LossFn, params: Sequence[torch.Tensor], *, chunk_size: int | None = 64):
+        self.loss_fn = loss_fn
+        self.params = tuple(p.detach() for p in params)
+        self.num_params = sum(p.numel() for p in self.params)
+        self.chunk_size = chunk_size
+        self.num_hvps = 0
+        ref = self.params[0]
+        self._dtype, self._device = ref.dtype, ref.device
+        super().__init__(dtype=np.float64, shape=(self.num_params, self.num_params))
+
+    def _to_torch(self, x: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(np.ascontiguousarray(x), dtype=self._dtype, device=self._device)
+
+    def _matvec(self, x):
+        self.num_hvps += 1
+        v = self._to_torch(np.asarray(x).reshape(-1))
+        return hvp(self.loss_fn, self.params, v).detach().cpu().numpy().astype(np.float64)
+
+    def _matmat(self, X):
+        self.num_hvps += X.shape[1]
+        V = self._to_torch(np.asarray(X))
+        return hvp_batched(self.loss_fn, self.params, V, chunk_size=self.chunk_size).detach().cpu().numpy().astype(np.float64)
+
+    def _adjoint(self):
+        return self  # Hessians are symmetric

@@ -1,0 +1,61 @@
+"""Input checks at the boundary: clear errors instead of deep torch tracebacks."""
+from __future__ import annotations
+
+import math
+from typing import Iterable, Sequence
+
+
+class DlnkitInputError(ValueError):
+    """Bad input to a dlnkit routine (shapes, depth, rank, non-finite values, sizes).
+
+    The CLI turns this into one line on stderr and exit status 2.
+    """
+
+
+def check_dims(dims: Sequence[int]) -> list[int]:
+    """Validate a layer-width list ``[d_in, d_1, ..., d_out]`` (depth = len(dims) - 1 >= 1).
+
+    >>> check_dims([3, 4, 2])
+    [3, 4, 2]
+    >>> check_dims([3])
+    Traceback (most recent call last):
+    ...
+    dlnkit.numerics.validation.DlnkitInputError: dims must list at least d_in and d_out (depth >= 1), got [3]
+    """
+    try:
+        out = [int(d) for d in dims]
+    except (TypeError, ValueError):
+        raise DlnkitInputError(f"dims must be a list of positive integers, got {dims!r}") from None
+    if any(o != d for o, d in zip(out, dims)):
+        raise DlnkitInputError(f"dims must be integers, got {list(dims)!r}")
+    if len(out) < 2:
+        raise DlnkitInputError(f"dims must list at least d_in and d_out (depth >= 1), got {out}")
+    if any(d < 1 for d in out):
+        raise DlnkitInputError(f"every width in dims must be >= 1, got {out}")
+    return out
+
+
+def check_rank(rank: int, dims: Sequence[int], *, need_hidden: bool = True) -> int:
+    """A target rank must satisfy 1 <= r <= min(d_in, d_out) (and <= every hidden width
+    when the network must realise it)."""
+    r = int(rank)
+    d_in, d_out = dims[0], dims[-1]
+    if r < 1 or r > min(d_in, d_out):
+        raise DlnkitInputError(f"rank must be between 1 and min(d_in, d_out) = {min(d_in, d_out)}, got {r}")
+    if need_hidden and any(r > d for d in dims[1:-1]):
+        raise DlnkitInputError(
+            f"rank {r} exceeds a hidden width in {list(dims)}: a balanced aligned point needs every width >= rank")
+    return r
+
+
+def check_finite(tensors: Iterable, what: str = "weights") -> None:
+    """Raise if any tensor or number holds NaN or inf."""
+    import torch
+
+    for i, t in enumerate(tensors):
+        if isinstance(t, torch.Tensor):
+            ok = bool(torch.isfinite(t).all())
+        else:
+            ok = all(math.isfinite(float(x)) for x in (t if hasattr(t, "__iter__") else [t]))
+        if not ok:
+            raise DlnkitInputError(f"non-finite values in {what} (entry {i})")
