@@ -104,6 +104,7 @@ def dominant_eigenvalue(a: sp.Expr = t_i, b: sp.Expr = t_j, depth: sp.Expr = L_s
     >>> dominant_eigenvalue(depth=2).doit()
     t_i + t_j
     """
+    depth = sp.sympify(depth)
     return sp.Sum(a ** (2 * (depth - l_sym) / depth) * b ** (2 * (l_sym - 1) / depth), (l_sym, 1, depth))
 
 
@@ -114,6 +115,7 @@ def dominant_eigenvalue_closed_form(a: sp.Expr = t_i, b: sp.Expr = t_j, depth: s
     >>> dominant_eigenvalue_closed_form(t_i, t_i, 3)
     3*t_i**(4/3)
     """
+    depth = sp.sympify(depth)
     if sp.simplify(a - b) == 0:
         return sp.simplify(depth * a ** (2 * (depth - 1) / depth))
     return sp.Piecewise((depth * a ** (2 * (depth - 1) / depth), sp.Eq(a, b)),
@@ -136,6 +138,7 @@ def balanced_minimum_spectrum(rank: int | sp.Expr = None, n_in: sp.Expr = None, 
     """
     from dlnkit.theory.symbols import r as r_sym, d_in as din_sym, d_out as dout_sym
 
+    depth = sp.sympify(depth)
     rank = r_sym if rank is None else rank
     n_in = din_sym if n_in is None else n_in
     n_out = dout_sym if n_out is None else n_out
