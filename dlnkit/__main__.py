@@ -1,0 +1,5 @@
+import sys
+
+from dlnkit.cli import main
+
+sys.exit(main())

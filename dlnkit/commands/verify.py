@@ -1,0 +1,39 @@
+"""``dlnkit verify``: predicted vs measured for every claim, as a table; exit 1 on a failure."""
+from __future__ import annotations
+
+import sys
+
+from dlnkit.commands._common import add_device_arg
+
+
+def run(args) -> int:
+    from tqdm.auto import tqdm
+
+    from dlnkit.claims import all_claims, draw_configs, get_claim
+    from dlnkit.report import format_table, write_json_atomic
+
+    claims = [get_claim(c) for c in args.claims] if args.claims else list(all_claims().values())
+    jobs = []
+    for claim in claims:
+        configs = [] if args.no_defaults else claim.default_configs()
+        configs += draw_configs(claim.config_strategy(), args.examples, seed=args.seed)
+        jobs += [(claim, cfg) for cfg in configs]
+    results = []
+    for claim, cfg in tqdm(jobs, desc="verify", disable=not sys.stderr.isatty() or args.quiet, leave=False):
+        results.append(claim.check(cfg, device=args.device, seed=args.seed))
+    print(format_table(results))
+    if args.json:
+        write_json_atomic(args.json, {"results": [r.to_json() for r in results]})
+    return 0 if all(r.passed for r in results) else 1
+
+
+def register(sub) -> None:
+    p = sub.add_parser("verify", help="check claims: predicted vs measured, PASS/FAIL")
+    p.add_argument("claims", nargs="*", help="claim ids (default: all; see `dlnkit list`)")
+    p.add_argument("--examples", type=int, default=3, help="configurations drawn per claim besides its defaults")
+    p.add_argument("--seed", type=int, default=0, help="seed for the drawn configurations")
+    p.add_argument("--no-defaults", action="store_true", help="skip each claim's fixed configurations")
+    p.add_argument("--json", metavar="PATH", help="also write the results as JSON (atomically)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_device_arg(p)
+    p.set_defaults(func=run)
