@@ -29,6 +29,9 @@ from dlnkit.numerics.dln_hessian import (
     dln_gauss_newton_nonzero_spectrum,
     dln_loss,
     dln_end_to_end_gradient,
+    dln_gradient_closed_form,
+    train_dln_gradient_descent,
+    partial_products,
 )
 from dlnkit.numerics.spectra import ClusterSplit, split_by_counts, split_by_gaps
 from dlnkit.numerics.training import TrainingRecord, train_full_batch
