@@ -1,0 +1,310 @@
+"""The sweep engine: many (claim, configuration) cases, resumable, on a process pool or Dask.
+
+A sweep file (JSON, or TOML on Python >= 3.11) names claims and how to get configurations::
+
+    {"claims": ["B1-ratio"],
+     "grid": {"dims": [[4, 6, 3], [5, 5, 5, 2]], "seed": [0, 1]},   # cartesian product
+     "fixed": {"t": [2.0, 1.0]},                                    # added to every grid point
+     "configs": [{"dims": [3, 3], "seed": 7}],                      # explicit extra cases
+     "draw": {"examples": 20, "seed": 0, "drop": []}}                # Hypothesis-drawn, per claim
+
+Every case gets a key (a hash of the claim id and the canonical JSON of its configuration).
+Its result (``ClaimResult.to_json()``, or an ERROR record with the exception) is written
+atomically to ``OUT/cases/<key>.json`` as soon as it finishes, so an interrupted sweep loses
+at most the cases in flight and a restart skips every case already on disk. ``OUT/summary.json``
+is rewritten (atomically) at the end.
+
+Executors: ``serial`` (in this process), ``process`` (``concurrent.futures`` process pool,
+the default) and ``dask`` (a ``distributed.LocalCluster`` unless a scheduler address is given).
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from dlnkit.numerics.validation import DlnkitInputError
+
+EXECUTORS = ("process", "dask", "serial")
+_KNOWN_KEYS = {"claims", "grid", "fixed", "configs", "draw", "device", "name"}
+
+
+@dataclass(frozen=True)
+class SweepCase:
+    claim_id: str
+    config: dict
+
+    @property
+    def key(self) -> str:
+        """A stable name for the case: the same claim and configuration always give the same key.
+
+        >>> SweepCase("B1", {"seed": 0, "dims": [2, 2]}).key == SweepCase("B1", {"dims": [2, 2], "seed": 0}).key
+        True
+        """
+        blob = json.dumps([self.claim_id, self.config], sort_keys=True, separators=(",", ":"))
+        return f"{_safe(self.claim_id)}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
+
+
+def _safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in text)
+
+
+# ----- configuration ---------------------------------------------------------------------
+
+def load_sweep_config(path: str | os.PathLike) -> dict:
+    """Read a sweep file: ``.json``, or ``.toml`` (needs Python >= 3.11's tomllib or ``tomli``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DlnkitInputError(f"sweep file {str(path)!r} does not exist")
+    text = path.read_text()
+    if path.suffix.lower() == ".toml":
+        try:
+            import tomllib  # type: ignore[import-not-found]
+        except ImportError:  # Python 3.10
+            try:
+                import tomli as tomllib  # type: ignore[no-redef]
+            except ImportError:
+                raise DlnkitInputError("TOML sweep files need Python >= 3.11 (or the tomli package); use JSON") from None
+        try:
+            cfg = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise DlnkitInputError(f"{path}: not valid TOML: {exc}") from None
+    else:
+        try:
+            cfg = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise DlnkitInputError(f"{path}: not valid JSON: {exc}") from None
+    return validate_sweep_config(cfg, where=str(path))
+
+
+def validate_sweep_config(cfg: Any, where: str = "sweep config") -> dict:
+    if not isinstance(cfg, Mapping):
+        raise DlnkitInputError(f"{where}: the top level must be an object with 'claims' and 'grid'/'configs'/'draw'")
+    unknown = set(cfg) - _KNOWN_KEYS
+    if unknown:
+        raise DlnkitInputError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; "
+                               f"allowed: {', '.join(sorted(_KNOWN_KEYS))}")
+    claims = cfg.get("claims")
+    if not isinstance(claims, list) or not claims or not all(isinstance(c, str) for c in claims):
+        raise DlnkitInputError(f"{where}: 'claims' must be a non-empty list of claim ids")
+    if not any(k in cfg for k in ("grid", "configs", "draw")):
+        raise DlnkitInputError(f"{where}: give at least one of 'grid', 'configs' or 'draw'")
+    grid = cfg.get("grid", {})
+    if not isinstance(grid, Mapping) or not all(isinstance(v, list) and v for v in grid.values()):
+        raise DlnkitInputError(f"{where}: 'grid' must map each parameter to a non-empty list of values")
+    if not isinstance(cfg.get("fixed", {}), Mapping):
+        raise DlnkitInputError(f"{where}: 'fixed' must be an object")
+    configs = cfg.get("configs", [])
+    if not isinstance(configs, list) or not all(isinstance(c, Mapping) for c in configs):
+        raise DlnkitInputError(f"{where}: 'configs' must be a list of objects")
+    draw = cfg.get("draw")
+    if draw is not None:
+        if not isinstance(draw, Mapping) or not isinstance(draw.get("examples"), int) or draw["examples"] < 0:
+            raise DlnkitInputError(f"{where}: 'draw' must be an object with a non-negative integer 'examples'")
+        if not isinstance(draw.get("seed", 0), int) or not isinstance(draw.get("drop", []), list):
+            raise DlnkitInputError(f"{where}: draw.seed must be an integer and draw.drop a list of assumption names")
+    return dict(cfg)
+
+
+def expand_cases(cfg: Mapping, claims: Mapping[str, Any] | None = None) -> list[SweepCase]:
+    """All cases of a sweep, in a deterministic order, without duplicates.
+
+    ``claims`` maps ids to Claim objects (default: the registry); it is needed for ``draw``.
+
+    >>> cases = expand_cases({"claims": ["X"], "grid": {"a": [1, 2], "b": ["u"]}, "fixed": {"c": 0}})
+    >>> [c.config for c in cases]
+    [{'c': 0, 'a': 1, 'b': 'u'}, {'c': 0, 'a': 2, 'b': 'u'}]
+    """
+    cfg = validate_sweep_config(cfg)
+    fixed = dict(cfg.get("fixed", {}))
+    grid = cfg.get("grid", {})
+    names = list(grid)
+    base: list[dict] = []
+    if grid:
+        for values in itertools.product(*(grid[n] for n in names)):
+            base.append({**fixed, **dict(zip(names, values))})
+    base += [{**fixed, **dict(c)} for c in cfg.get("configs", [])]
+    cases: list[SweepCase] = []
+    seen: set[str] = set()
+
+    def add(case: SweepCase):
+        if case.key not in seen:
+            seen.add(case.key)
+            cases.append(case)
+
+    for cid in cfg["claims"]:
+        for c in base:
+            add(SweepCase(cid, json.loads(json.dumps(c))))
+        draw = cfg.get("draw")
+        if draw and draw["examples"] > 0:
+            from dlnkit.claims import draw_configs, get_claim
+
+            claim = (claims or {}).get(cid) or get_claim(cid)
+            strategy = claim.config_strategy(claim.check_drop(draw.get("drop", [])))
+            for c in draw_configs(strategy, draw["examples"], seed=draw.get("seed", 0)):
+                add(SweepCase(cid, json.loads(json.dumps({**fixed, **c}))))
+    return cases
+
+
+# ----- running one case --------------------------------------------------------------------
+
+def run_case(claim, config: dict, device: str = "cpu") -> dict:
+    """Check one configuration; any exception becomes an ERROR record instead of stopping the sweep.
+
+    ``claim`` is a Claim object or a registered id (workers resolve ids from their own registry).
+    """
+    t0 = time.perf_counter()
+    claim_id = claim if isinstance(claim, str) else getattr(claim, "id", "?")
+    try:
+        if isinstance(claim, str):
+            from dlnkit.claims import get_claim
+
+            claim = get_claim(claim)
+        return claim.check(config, device=device).to_json()
+    except Exception as exc:  # recorded, not raised: one bad case must not end a long sweep
+        return {"claim_id": claim_id, "config": config, "predicted": "", "measured": "", "error": float("nan"),
+                "bound": float("nan"), "passed": False, "status": "ERROR", "kind": getattr(claim, "kind", ""),
+                "seed": config.get("seed") if isinstance(config, dict) else None, "device": str(device),
+                "seconds": time.perf_counter() - t0, "reported": "", "details": {},
+                "message": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(limit=8)}
+
+
+def _run_case_with_key(key: str, claim, config: dict, device: str) -> tuple[str, dict]:
+    return key, run_case(claim, config, device)
+
+
+# ----- the sweep --------------------------------------------------------------------------
+
+@dataclass
+class SweepSummary:
+    out_dir: Path
+    total: int
+    skipped: int  # already on disk from an earlier run
+    ran: int
+    passed: int
+    failed: int
+    errors: int
+    seconds: float
+    results: list = field(default_factory=list)  # every case's record (old and new), in case order
+
+    def to_json(self) -> dict:
+        return {"out_dir": str(self.out_dir), "total": self.total, "skipped": self.skipped, "ran": self.ran,
+                "passed": self.passed, "failed": self.failed, "errors": self.errors, "seconds": self.seconds}
+
+
+def case_path(out_dir: Path, case: SweepCase) -> Path:
+    return Path(out_dir) / "cases" / f"{case.key}.json"
+
+
+def _read_done(path: Path) -> dict | None:
+    try:
+        with open(path) as fh:
+            rec = json.load(fh)
+        return rec if isinstance(rec, dict) and "result" in rec else None
+    except (OSError, json.JSONDecodeError):
+        return None  # unreadable: run the case again
+
+
+def run_sweep(cases: Sequence[SweepCase], out_dir: str | os.PathLike, *, executor: str = "process",
+              workers: int | None = None, device: str = "cpu", scheduler: str | None = None,
+              claims: Mapping[str, Any] | None = None, rerun: bool = False, progress: bool = True,
+              dask_processes: bool = True, mp_start_method: str = "spawn") -> SweepSummary:
+    """Run every case not already finished in ``out_dir``; return the counts and all records.
+
+    ``claims`` maps ids to Claim objects to send to workers (default: registered ids, resolved
+    in each worker). ``rerun`` ignores finished cases. ``dask_processes=False`` makes the local
+    Dask cluster use threads (handy for tests); a ``scheduler`` address uses a running cluster.
+    """
+    from tqdm.auto import tqdm
+
+    from dlnkit.report import write_json_atomic
+
+    if executor not in EXECUTORS:
+        raise DlnkitInputError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}")
+    if workers is not None and int(workers) < 1:
+        raise DlnkitInputError(f"workers must be >= 1, got {workers}")
+    out_dir = Path(out_dir)
+    (out_dir / "cases").mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    records: dict[str, dict] = {}
+    todo: list[SweepCase] = []
+    for case in cases:
+        rec = None if rerun else _read_done(case_path(out_dir, case))
+        if rec is not None:
+            records[case.key] = rec
+        else:
+            todo.append(case)
+    skipped = len(records)
+    claim_of = lambda cid: (claims or {}).get(cid, cid)
+    by_key = {c.key: c for c in todo}
+    bar = tqdm(total=len(todo), desc="sweep", disable=not progress, leave=False)
+
+    def finish(key: str, result: dict):
+        case = by_key[key]
+        rec = {"key": key, "claim_id": case.claim_id, "config": case.config, "result": result}
+        write_json_atomic(case_path(out_dir, case), rec)
+        records[key] = rec
+        bar.update(1)
+
+    try:
+        if not todo:
+            pass
+        elif executor == "serial":
+            for case in todo:
+                finish(case.key, run_case(claim_of(case.claim_id), case.config, device))
+        elif executor == "process":
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+
+            n = int(workers or max(1, min(len(todo), os.cpu_count() or 1)))
+            with ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context(mp_start_method)) as pool:
+                futs = [pool.submit(_run_case_with_key, c.key, claim_of(c.claim_id), c.config, device) for c in todo]
+                for fut in as_completed(futs):
+                    finish(*fut.result())
+        else:
+            _run_dask(todo, finish, claim_of, device, workers, scheduler, dask_processes)
+    finally:
+        bar.close()
+    ordered = [records[c.key] for c in cases if c.key in records]
+    status = [r["result"].get("status") for r in ordered]
+    summary = SweepSummary(out_dir, len(cases), skipped, len(records) - skipped, status.count("PASS"),
+                           status.count("FAIL"), status.count("ERROR"), time.perf_counter() - t0, ordered)
+    write_json_atomic(out_dir / "summary.json", {**summary.to_json(), "executor": executor, "device": device,
+                                                 "cases": [{"key": r["key"], "claim_id": r["claim_id"],
+                                                            "status": r["result"].get("status")} for r in ordered]})
+    return summary
+
+
+def _run_dask(todo, finish, claim_of, device, workers, scheduler, processes):
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise DlnkitInputError("--executor dask needs dask.distributed: pip install 'dask[distributed]' "
+                               "(or pip install -e '.[dev]')") from None
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+    else:
+        n = int(workers or max(1, min(len(todo), os.cpu_count() or 1)))
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=processes, dashboard_address=None)
+        client = Client(cluster)
+    try:
+        futs = [client.submit(_run_case_with_key, c.key, claim_of(c.claim_id), c.config, device, pure=False)
+                for c in todo]
+        for fut in as_completed(futs):
+            finish(*fut.result())
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+__all__ = ["SweepCase", "SweepSummary", "EXECUTORS", "load_sweep_config", "validate_sweep_config", "expand_cases",
+           "run_case", "run_sweep", "case_path"]
