@@ -1,0 +1,372 @@
+r"""Per-layer curvature along the gradient's singular directions (arXiv:2606.02596, SPEC A1-A5).
+
+Conventions, stated once:
+
+* **Layer view.** A ``nn.Linear`` weight is used as is, W (m x n) = (out, in). A ``nn.Conv2d``
+  weight (C_out, C_in, kh, kw) is viewed as the matrix (C_out, C_in*kh*kw) (its row-major
+  reshape), with inputs unfolded by im2col (:func:`torch.nn.functional.unfold`): every
+  (sample, output position) pair is one row of A. Biases are not part of the block.
+* **Batch normalisation.** The loss is a *mean* over the B samples. ``delta`` holds the
+  per-row derivatives of the mean loss with respect to the layer's output, multiplied by B
+  (so for a Linear layer, row i is the gradient of sample i's own loss). Then
+  :math:`G = \frac1B\,\delta^\top A` is exactly the weight gradient (also for convolutions,
+  where the sum runs over all B*T rows).
+* **Kronecker factors.** :math:`C_\delta = \frac1B\delta^\top\delta` and
+  :math:`C_A = \frac1{BT}A^\top A` (T = output positions per sample; T = 1 for Linear), the
+  KFC convention, so that :math:`C_\delta\otimes C_A` approximates the per-layer block.
+  "empirical" uses the gradients; "gn" replaces :math:`\delta\delta^\top` by the Gauss-Newton
+  output term :math:`J^\top H_{out} J` (per sample, through the square-root of the output
+  Hessian: CE :math:`\operatorname{diag}(p)-pp^\top`, MSE the identity).
+* **Layout.** Row-major vec: :math:`\operatorname{vec}_r(uv^\top) = u\otimes v`, the block is
+  approximated by :math:`C_\delta\otimes C_A` (output factor first) and
+  :math:`\operatorname{vec}_r(uv^\top)^\top(C_\delta\otimes C_A)\operatorname{vec}_r(uv^\top)
+  = (u^\top C_\delta u)(v^\top C_A v)`.
+* **Curvature.** :math:`h_k = \operatorname{vec}_r(u_kv_k^\top)^\top H_{ll}\operatorname{vec}_r(u_kv_k^\top)`
+  by exact Hessian-vector products (forward-over-reverse, batched with ``vmap``) of the loss as
+  a function of this layer's weight only; eigenvalues of :math:`H_{ll}` densely (HVPs against
+  the identity) when small, by Lanczos (``eigsh`` on the HVP operator) otherwise.
+* **Pairing.** ``"index"`` (the paper's): direction k with the k-th largest factor eigenvalue;
+  ``"overlap"``: with the factor eigenvector that has the largest overlap with u_k (v_k).
+  :math:`\rho^\delta_k = u_k^\top C_\delta u_k/\lambda_{\pi(k)}(C_\delta)`,
+  :math:`\rho^A_k` alike, :math:`\Phi_k = \rho^\delta_k\rho^A_k`,
+  :math:`\Lambda_k = \lambda_{\pi(k)}(C_\delta)\lambda_{\pi(k)}(C_A)`,
+  :math:`h^{Kron}_k = \Phi_k\Lambda_k` and :math:`\chi_k = h_k/h^{Kron}_k`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call
+
+from dlnkit.numerics.fits import (PowerLawFit, fit_alpha, fit_decay, fit_gamma, loglog_fit,
+                                  participation_ratio, zeta_bound)
+from dlnkit.numerics.hessian import HessianOperator, hvp_batched
+from dlnkit.numerics.validation import DlnkitInputError
+
+LOSSES = ("cross_entropy", "mse")
+
+
+def model_loss(output: torch.Tensor, target: torch.Tensor, loss: str) -> torch.Tensor:
+    """Mean loss over the batch: ``cross_entropy`` (integer labels) or ``mse`` (1/2 ||f - y||^2 per sample)."""
+    if loss == "cross_entropy":
+        return F.cross_entropy(output, target)
+    if loss == "mse":
+        return 0.5 * ((output - target) ** 2).reshape(output.shape[0], -1).sum(1).mean()
+    raise DlnkitInputError(f"unknown loss {loss!r}; use one of {', '.join(LOSSES)}")
+
+
+def matrix_layers(model: nn.Module) -> dict[str, nn.Module]:
+    """The model's ``nn.Linear`` and ``nn.Conv2d`` submodules by qualified name."""
+    return {n: m for n, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))}
+
+
+@dataclass
+class LayerCapture:
+    """Everything captured for one layer at one batch (see the module docstring for conventions)."""
+
+    name: str
+    kind: str  # "linear" or "conv2d"
+    weight_shape: tuple
+    W: torch.Tensor  # m x n view
+    A: torch.Tensor  # rows x n
+    delta: torch.Tensor  # rows x m, B-scaled
+    batch: int
+    positions: int  # rows per sample (T)
+    G: torch.Tensor  # (1/B) delta^T A
+    autograd_grad: torch.Tensor  # the weight's .grad from autograd, m x n (consistency check)
+    loss_of_weight: Callable[[torch.Tensor], torch.Tensor] = field(repr=False)
+    gn_output_factor: torch.Tensor | None = None  # m x m, Gauss-Newton C_delta
+
+
+def _check_layer(model: nn.Module, layer: str) -> nn.Module:
+    layers = matrix_layers(model)
+    if layer not in layers:
+        raise DlnkitInputError(f"no Linear/Conv2d layer named {layer!r}; layers: {', '.join(layers) or '(none)'}")
+    mod = layers[layer]
+    if isinstance(mod, nn.Conv2d) and mod.groups != 1:
+        raise DlnkitInputError(f"layer {layer!r} is a grouped convolution; only groups=1 is supported")
+    if isinstance(mod, nn.Conv2d) and not isinstance(mod.padding, (tuple, int)):
+        raise DlnkitInputError(f"layer {layer!r} uses string padding; give explicit integer padding")
+    return mod
+
+
+def capture_layer(model: nn.Module, layer: str, inputs: torch.Tensor, targets: torch.Tensor, *,
+                  loss: str = "cross_entropy", gauss_newton: bool = True) -> LayerCapture:
+    """Run one forward/backward pass and collect A, delta, G (and the GN output factor) for ``layer``.
+
+    The model must treat samples independently (no batch norm in training mode): then row i of
+    delta depends on sample i only and the Gauss-Newton factor is a sum over samples.
+    """
+    mod = _check_layer(model, layer)
+    B = int(inputs.shape[0])
+    store: dict = {}
+
+    def hook(m, inp, out):
+        store["x"] = inp[0].detach()
+        out.retain_grad()
+        store["z"] = out
+
+    handle = mod.register_forward_hook(hook)
+    try:
+        for p in model.parameters():
+            p.grad = None
+        out = model(inputs)
+        lval = model_loss(out, targets, loss)
+        lval.backward(retain_graph=gauss_newton)
+    finally:
+        handle.remove()
+    z = store["z"]
+    x = store["x"]
+    dz = z.grad.detach() * B
+    W4 = mod.weight.detach()
+    m = W4.shape[0]
+    if isinstance(mod, nn.Conv2d):
+        cols = F.unfold(x, mod.kernel_size, dilation=mod.dilation, padding=mod.padding, stride=mod.stride)
+        T = cols.shape[-1]
+        A = cols.transpose(1, 2).reshape(B * T, -1)
+        delta = dz.reshape(B, m, -1).transpose(1, 2).reshape(B * T, m)
+        kind = "conv2d"
+    else:
+        A = x.reshape(-1, x.shape[-1])
+        delta = dz.reshape(-1, m)
+        T = A.shape[0] // B
+        kind = "linear"
+    G = delta.T @ A / B
+    gn = None
+    if gauss_newton:
+        gn = _gauss_newton_output_factor(out, z, loss, B, T, m)
+    wname = f"{layer}.weight" if layer else "weight"
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    buffers = {k: v.detach() for k, v in model.named_buffers()}
+
+    def loss_of_weight(Wl: torch.Tensor) -> torch.Tensor:
+        state = {**params, **buffers, wname: Wl}
+        return model_loss(functional_call(model, state, (inputs,)), targets, loss)
+
+    return LayerCapture(layer, kind, tuple(W4.shape), W4.reshape(m, -1), A.detach(), delta.detach(), B, T, G,
+                        mod.weight.grad.detach().reshape(m, -1).clone(), loss_of_weight, gn)
+
+
+def _gauss_newton_output_factor(out: torch.Tensor, z: torch.Tensor, loss: str, B: int, T: int, m: int) -> torch.Tensor:
+    """(1/B) sum_i sum_c q_ic q_ic^T with q_ic = J_i^T s_ic and s_ic the columns of H_out,i^(1/2)."""
+    C = out.shape[-1]
+    out2 = out.reshape(-1, C)
+    if loss == "cross_entropy":
+        p = torch.softmax(out2.detach(), dim=-1)
+        sq = p.sqrt()
+    acc = torch.zeros(m, m, dtype=z.dtype, device=z.device)
+    eye = torch.eye(C, dtype=out.dtype, device=out.device)
+    for c in range(C):
+        if loss == "cross_entropy":
+            S = sq[:, c:c + 1] * (eye[c] - p)  # column c of diag(sqrt p) - p sqrt(p)^T, per sample
+        else:
+            S = eye[c].expand_as(out2)
+        (q,) = torch.autograd.grad(out2, z, grad_outputs=S, retain_graph=True)
+        if z.ndim == 4:
+            q = q.reshape(B, m, -1).transpose(1, 2).reshape(-1, m)
+        else:
+            q = q.reshape(-1, m)
+        acc += q.T @ q
+    return acc / B
+
+
+def weight_directions(U: torch.Tensor, V: torch.Tensor, weight_shape) -> torch.Tensor:
+    """Flat row-major vec(u_k v_k^T) as the columns of a (numel x K) matrix."""
+    K = U.shape[1]
+    D = torch.einsum("ik,jk->kij", U, V).reshape(K, -1)
+    return D.T.reshape(int(np.prod(weight_shape)), K)
+
+
+def directional_curvatures(cap: LayerCapture, U: torch.Tensor, V: torch.Tensor, *, chunk_size: int | None = 16) -> torch.Tensor:
+    """h_k = vec(u_k v_k^T)^T H_ll vec(u_k v_k^T), exact HVPs batched by vmap."""
+    D = weight_directions(U, V, cap.weight_shape)
+    W = cap.W.reshape(cap.weight_shape)
+    HD = hvp_batched(cap.loss_of_weight, [W], D, chunk_size=chunk_size)
+    return (D * HD).sum(0)
+
+
+def layer_block_eigenvalues(cap: LayerCapture, k: int, *, dense_max: int = 2500, chunk_size: int = 64,
+                            seed: int = 0) -> tuple[np.ndarray, str]:
+    """The top-k eigenvalues (descending) of the exact per-layer block, and the method used.
+
+    Dense (HVPs against the identity, then ``eigvalsh``) when the layer has at most ``dense_max``
+    weights, else ``eigsh(which="LA")`` on the HVP operator.
+    """
+    W = cap.W.reshape(cap.weight_shape)
+    n = W.numel()
+    k = int(min(k, n))
+    if n <= dense_max:
+        I = torch.eye(n, dtype=W.dtype, device=W.device)
+        H = hvp_batched(cap.loss_of_weight, [W], I, chunk_size=chunk_size)
+        H = 0.5 * (H + H.T)
+        ev = torch.linalg.eigvalsh(H).flip(0)[:k]
+        return ev.cpu().numpy(), "dense"
+    from scipy.sparse.linalg import eigsh
+
+    op = HessianOperator(cap.loss_of_weight, [W], chunk_size=chunk_size)
+    v0 = np.random.default_rng(seed).standard_normal(n)
+    ev = eigsh(op, k=k, which="LA", v0=v0, return_eigenvectors=False, tol=1e-10)
+    return np.sort(ev)[::-1].copy(), "lanczos"
+
+
+def _pairing(vecs: torch.Tensor, evecs: torch.Tensor, pairing: str) -> np.ndarray:
+    K = vecs.shape[1]
+    if pairing == "index":
+        return np.arange(K)
+    if pairing == "overlap":
+        ov = (evecs.T @ vecs) ** 2  # (n_eig, K)
+        return ov.argmax(0).cpu().numpy()
+    raise DlnkitInputError(f"unknown pairing {pairing!r}; use 'index' or 'overlap'")
+
+
+@dataclass
+class AlignmentReport:
+    """Per-direction quantities (length K arrays, sigma descending) and the fits."""
+
+    layer: str
+    kind: str
+    shape: tuple
+    factors: str
+    pairing: str
+    sigma: np.ndarray
+    h: np.ndarray
+    rho_delta: np.ndarray
+    rho_A: np.ndarray
+    Phi: np.ndarray
+    Lambda: np.ndarray
+    h_kron: np.ndarray
+    chi: np.ndarray
+    lambda_delta: np.ndarray  # factor eigenvalues, descending (full)
+    lambda_A: np.ndarray
+    eigenvalues: np.ndarray | None = None
+    eig_method: str = ""
+    fits: dict = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        """Flat dict of the fits: alpha, gamma, s_dir, s_eig (with R^2), PR, zeta bound, slope parts."""
+        out = {"layer": self.layer, "kind": self.kind, "shape": "x".join(map(str, self.shape)), "K": len(self.sigma)}
+        for key, fit in self.fits.items():
+            if isinstance(fit, PowerLawFit):
+                out[key] = fit.exponent
+                out[f"{key}_r2"] = fit.r2
+            else:
+                out[key] = fit
+        return out
+
+
+def analyse_capture(cap: LayerCapture, *, k: int = 20, factors: str = "empirical", pairing: str = "index",
+                    eigen: bool = True, rel_cut: float = 1e-10, dense_max: int = 2500) -> AlignmentReport:
+    """Compute h_k, the factors, rho/Phi/Lambda/chi and the fits for the top-k directions of G."""
+    if factors not in ("empirical", "gn"):
+        raise DlnkitInputError(f"factors must be 'empirical' or 'gn', got {factors!r}")
+    if k < 2:
+        raise DlnkitInputError(f"k must be >= 2 for a fit, got {k}")
+    U, S, Vh = torch.linalg.svd(cap.G, full_matrices=False)
+    keep = int(min(k, int((S > rel_cut * S[0]).sum()))) if S[0] > 0 else 0
+    if keep < 2:
+        raise DlnkitInputError(f"layer {cap.name}: the gradient has fewer than two nonzero singular values")
+    U, S, V = U[:, :keep], S[:keep], Vh[:keep].T
+    h = directional_curvatures(cap, U, V)
+    if factors == "empirical":
+        Cd = cap.delta.T @ cap.delta / cap.batch
+    else:
+        if cap.gn_output_factor is None:
+            raise DlnkitInputError("the capture has no Gauss-Newton factor (capture with gauss_newton=True)")
+        Cd = cap.gn_output_factor
+    CA = cap.A.T @ cap.A / (cap.batch * cap.positions)
+    ld, Ed = torch.linalg.eigh(0.5 * (Cd + Cd.T))
+    la, Ea = torch.linalg.eigh(0.5 * (CA + CA.T))
+    ld, Ed, la, Ea = ld.flip(0), Ed.flip(1), la.flip(0), Ea.flip(1)
+    qd = ((U * (Cd @ U)).sum(0))
+    qa = ((V * (CA @ V)).sum(0))
+    pd = _pairing(U, Ed, pairing)
+    pa = _pairing(V, Ea, pairing)
+    if pairing == "index" and (keep > ld.numel() or keep > la.numel()):
+        raise DlnkitInputError("more directions than factor eigenvalues")
+    lam_d = ld[torch.as_tensor(pd)]
+    lam_a = la[torch.as_tensor(pa)]
+    rho_d = qd / lam_d
+    rho_a = qa / lam_a
+    Phi = rho_d * rho_a
+    Lam = lam_d * lam_a
+    h_kron = qd * qa
+    chi = h / h_kron
+    npy = lambda t: t.detach().cpu().numpy().astype(np.float64)
+    rep = AlignmentReport(cap.name, cap.kind, cap.weight_shape, factors, pairing, npy(S), npy(h), npy(rho_d),
+                          npy(rho_a), npy(Phi), npy(Lam), npy(h_kron), npy(chi), npy(ld), npy(la))
+    rep.fits = fit_report(rep.sigma, rep.h, Lam=rep.Lambda, Phi=rep.Phi, chi=rep.chi)
+    if eigen:
+        ev, method = layer_block_eigenvalues(cap, keep, dense_max=dense_max)
+        rep.eigenvalues, rep.eig_method = ev, method
+        pos = ev[ev > 0]
+        if pos.size >= 2:
+            rep.fits["s_eig"] = fit_decay(pos)
+        rep.fits["PR_eig"] = participation_ratio(np.clip(ev, 0, None)) if (ev > 0).any() else float("nan")
+    return rep
+
+
+def fit_report(sigma, h, *, Lam=None, Phi=None, chi=None) -> dict:
+    """alpha, gamma, s_dir (with R^2), alpha*gamma, PR of h and the zeta bound at alpha*gamma;
+    with Lam/Phi/chi also their log-log slopes on log sigma over the common positive index set."""
+    sigma = np.asarray(sigma, dtype=np.float64)
+    h = np.asarray(h, dtype=np.float64)
+    fits: dict = {}
+    pos = h > 0
+    fits["n_pos"] = int(pos.sum())
+    if pos.sum() >= 2:
+        fits["alpha"] = fit_alpha(sigma[pos], h[pos])
+        fits["s_dir"] = fit_decay(h[pos])
+        fits["PR"] = participation_ratio(h[pos])
+    fits["gamma"] = fit_gamma(sigma)
+    if "alpha" in fits:
+        ag = fits["alpha"].exponent * fits["gamma"].exponent
+        fits["alpha_gamma"] = ag
+        fits["zeta_bound"] = zeta_bound(ag)
+    if Lam is not None:
+        common = pos & (np.asarray(Lam) > 0) & (np.asarray(Phi) > 0) & (np.asarray(chi) > 0)
+        if common.sum() >= 2:
+            fits["alpha_common"] = fit_alpha(sigma[common], h[common]).exponent
+            fits["slope_Lambda"] = loglog_fit(sigma[common], np.asarray(Lam)[common]).slope
+            fits["slope_Phi"] = loglog_fit(sigma[common], np.asarray(Phi)[common]).slope
+            fits["slope_chi"] = loglog_fit(sigma[common], np.asarray(chi)[common]).slope
+    return fits
+
+
+def analyse_layer(model: nn.Module, layer: str, inputs: torch.Tensor, targets: torch.Tensor, *,
+                  loss: str = "cross_entropy", k: int = 20, factors: str = "empirical", pairing: str = "index",
+                  eigen: bool = True, dense_max: int = 2500) -> AlignmentReport:
+    """:func:`capture_layer` then :func:`analyse_capture`."""
+    cap = capture_layer(model, layer, inputs, targets, loss=loss, gauss_newton=(factors == "gn"))
+    return analyse_capture(cap, k=k, factors=factors, pairing=pairing, eigen=eigen, dense_max=dense_max)
+
+
+def measure_layer_alphas(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *, loss: str = "cross_entropy",
+                         k: int = 20, layers=None) -> dict[str, float]:
+    """Fitted alpha per matrix layer (for :class:`~dlnkit.numerics.preconditioners.SpectralNewton` groups)."""
+    names = list(matrix_layers(model)) if layers is None else list(layers)
+    out = {}
+    for name in names:
+        rep = analyse_layer(model, name, inputs, targets, loss=loss, k=k, eigen=False)
+        out[name] = rep.fits["alpha"].exponent if "alpha" in rep.fits else float("nan")
+    return out
+
+
+def linear_chain(weights, *, dtype=torch.float64) -> nn.Sequential:
+    """A deep linear network as ``nn.Sequential`` of bias-free ``nn.Linear`` layers named "0", "1", ...
+
+    >>> net = linear_chain([torch.ones(3, 2), torch.ones(1, 3)])
+    >>> list(matrix_layers(net)), tuple(net(torch.ones(4, 2, dtype=torch.float64)).shape)
+    (['0', '1'], (4, 1))
+    """
+    layers = []
+    for W in weights:
+        lin = nn.Linear(W.shape[1], W.shape[0], bias=False, dtype=dtype, device=W.device)
+        with torch.no_grad():
+            lin.weight.copy_(W.detach().to(dtype))
+        layers.append(lin)
+    return nn.Sequential(*layers)
