@@ -14,6 +14,7 @@ done by :func:`sympy.summation`), and the tests check one against the other.
 """
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from dataclasses import dataclass
 from typing import Sequence
@@ -195,6 +196,7 @@ def balanced_minimum_spectrum_numeric(dims: Sequence[int], t_values: Sequence[fl
                        "zero": num_params - rank * rank - rank * (n_in + n_out - 2 * rank)}}
 
 
+@functools.lru_cache(maxsize=None)  # pure function of a hashable SymPy depth; summation is slow
 def equal_targets_mean_ratio(depth: sp.Expr = L_sym) -> sp.Expr:
     """mean(dominant) / mean(bulk) when every t_i = m**L, simplified: returns exactly ``L``.
 
