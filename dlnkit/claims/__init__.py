@@ -6,11 +6,18 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import sys
+import warnings
+from pathlib import Path
 
 from dlnkit.claims.base import Assumption, Claim, ClaimResult, Comparison, Tolerance, draw_configs
 
 _REGISTRY: dict[str, Claim] = {}
 _LOADED = False
+#: where the claims being registered right now come from (a file path or "entry-point:NAME"); set
+#: by the loaders below so that :func:`dlnkit.api.define_claim` can record each claim's origin
+_LOADING_ORIGIN: str | None = None
+ENTRY_POINT_GROUP = "dlnkit.claims"
 
 
 def register(claim: Claim, *, replace: bool = False) -> Claim:
@@ -36,6 +43,7 @@ def _load_builtin() -> None:
         mod = importlib.import_module(f"{__name__}.{info.name}")
         for claim in getattr(mod, "CLAIMS", []):
             register(claim, replace=True)
+    load_entry_point_claims()
 
 
 def all_claims() -> dict[str, Claim]:
@@ -53,5 +61,116 @@ def get_claim(claim_id: str) -> Claim:
     return claims[claim_id]
 
 
+# ----- user claims: files and installed packages --------------------------------------------
+
+def register_from_origin(claim: Claim, origin: str | None) -> Claim:
+    """Register a user claim, recording where it came from. Loading the same source again
+    replaces its claims; an id taken by another source (a built-in, another file) is an error."""
+    from dlnkit.numerics.validation import DlnkitInputError
+
+    if not isinstance(claim, Claim):
+        raise DlnkitInputError(f"{claim!r} is not a dlnkit Claim (build one with dlnkit.define_claim)")
+    if getattr(claim, "origin", None) is None:
+        claim.origin = origin
+    existing = _REGISTRY.get(claim.id)
+    same = existing is not None and getattr(existing, "origin", None) is not None \
+        and getattr(existing, "origin", None) == claim.origin
+    if existing is not None and existing is not claim and not same:
+        where = getattr(existing, "origin", None) or "the built-in claims"
+        raise DlnkitInputError(f"claim id {claim.id!r} from {claim.origin or 'user code'} is already used by {where}")
+    return register(claim, replace=True)
+
+
+def _claims_in(obj, origin: str | None) -> list[Claim]:
+    """Claims held by an object: a Claim, a list of them, a module (its ``CLAIMS`` list and its
+    module-level Claim instances) or a callable returning any of these."""
+    import types
+
+    if isinstance(obj, Claim):
+        return [obj]
+    if isinstance(obj, (list, tuple)):
+        return [c for item in obj for c in _claims_in(item, origin)]
+    if isinstance(obj, types.ModuleType):
+        found = list(getattr(obj, "CLAIMS", []))
+        found += [v for k, v in vars(obj).items() if isinstance(v, Claim) and not k.startswith("_")]
+        found += [c for c in _REGISTRY.values() if origin is not None and getattr(c, "origin", None) == origin]
+        out, seen = [], set()
+        for c in found:
+            if id(c) not in seen:
+                seen.add(id(c))
+                out.append(c)
+        return out
+    if callable(obj):
+        return _claims_in(obj(), origin)
+    return []
+
+
+def load_claims_from_file(path) -> list[Claim]:
+    """Run a user's Python file and register the claims it states (``dlnkit verify --from FILE``).
+
+    A claim counts if the file builds it with :func:`dlnkit.define_claim`, lists it in a
+    module-level ``CLAIMS`` list, or binds a :class:`Claim` instance at module level. The built-in
+    claims are loaded first, so an id clash is reported instead of silently shadowed. Returns the
+    file's claims in order; loading the same file twice replaces them.
+    """
+    import importlib.util
+    import hashlib
+
+    from dlnkit.numerics.validation import DlnkitInputError
+
+    global _LOADING_ORIGIN
+    path = Path(path).expanduser().resolve()
+    if not path.is_file():
+        raise DlnkitInputError(f"no such claims file: {path}")
+    all_claims()
+    origin = str(path)
+    name = "dlnkit_user_claims_" + "".join(c if c.isalnum() else "_" for c in path.stem) + "_" + \
+        hashlib.sha1(origin.encode()).hexdigest()[:8]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise DlnkitInputError(f"cannot import {path} as Python")
+    module = importlib.util.module_from_spec(spec)
+    previous, _LOADING_ORIGIN = _LOADING_ORIGIN, origin
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+        claims = _claims_in(module, origin)
+        for c in claims:
+            register_from_origin(c, origin)
+    except DlnkitInputError:
+        raise
+    except Exception as exc:
+        raise DlnkitInputError(f"could not load claims from {path}: {type(exc).__name__}: {exc}") from exc
+    finally:
+        _LOADING_ORIGIN = previous
+    if not claims:
+        raise DlnkitInputError(f"{path} defines no claims (use dlnkit.define_claim or a CLAIMS list)")
+    return claims
+
+
+def load_entry_point_claims(group: str = ENTRY_POINT_GROUP) -> list[Claim]:
+    """Register the claims of installed packages: every entry point of the ``dlnkit.claims``
+    group may name a module, a Claim, a list of claims or a callable returning them, e.g. in the
+    plugin's pyproject.toml ``[project.entry-points."dlnkit.claims"] mine = "my_pkg.claims"``.
+    Called automatically with the built-ins; a plugin that fails to load is skipped with a warning.
+    """
+    from importlib.metadata import entry_points
+
+    global _LOADING_ORIGIN
+    out = []
+    for ep in entry_points(group=group):
+        origin = f"entry-point:{ep.name}={ep.value}"
+        previous, _LOADING_ORIGIN = _LOADING_ORIGIN, origin
+        try:
+            for c in _claims_in(ep.load(), origin):
+                out.append(register_from_origin(c, origin))
+        except Exception as exc:  # a broken plugin must not break dlnkit
+            warnings.warn(f"dlnkit: skipping claims entry point {ep.name!r} ({ep.value}): "
+                          f"{type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=2)
+        finally:
+            _LOADING_ORIGIN = previous
+    return out
+
+
 __all__ = ["Assumption", "Claim", "ClaimResult", "Comparison", "Tolerance", "draw_configs", "register",
-           "all_claims", "get_claim"]
+           "all_claims", "get_claim", "load_claims_from_file", "load_entry_point_claims", "register_from_origin"]

@@ -9,10 +9,24 @@ from dlnkit.commands._common import add_device_arg
 def run(args) -> int:
     from tqdm.auto import tqdm
 
-    from dlnkit.claims import all_claims, draw_configs, get_claim
+    from dlnkit.claims import all_claims, draw_configs, get_claim, load_claims_from_file
     from dlnkit.report import format_table, write_json_atomic
 
-    claims = [get_claim(c) for c in args.claims] if args.claims else list(all_claims().values())
+    loaded = [c for path in (args.from_files or []) for c in load_claims_from_file(path)]
+    if args.claims:
+        claims = [get_claim(c) for c in args.claims]
+    else:  # with --from and no ids: the file's claims; otherwise every claim
+        claims = loaded or list(all_claims().values())
+    if args.exact:
+        from dlnkit.exact import exact_results
+
+        results, notes = exact_results(claims, examples=args.examples, seed=args.seed, defaults=not args.no_defaults)
+        for note in notes:
+            print(f"dlnkit verify --exact: {note}", file=sys.stderr)
+        print(format_table(results))
+        if args.json:
+            write_json_atomic(args.json, {"results": [r.to_json() for r in results]})
+        return 0 if results and all(r.passed for r in results) else 1
     jobs = []
     for claim in claims:
         configs = [] if args.no_defaults else claim.default_configs()
@@ -35,5 +49,9 @@ def register(sub) -> None:
     p.add_argument("--no-defaults", action="store_true", help="skip each claim's fixed configurations")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON (atomically)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--from", dest="from_files", action="append", metavar="FILE",
+                   help="load claims from a Python file (repeatable); with no claim ids, verify those claims")
+    p.add_argument("--exact", action="store_true",
+                   help="check in exact rational arithmetic (zero tolerance; small sizes; claims with an exact route)")
     add_device_arg(p)
     p.set_defaults(func=run)
