@@ -1,0 +1,75 @@
+"""``dlnkit counterexample`` (search and shrink), ``dlnkit replay`` (recompute a saved one) and
+``dlnkit counterexample --gallery`` (regenerate ``counterexamples/``)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from dlnkit.commands._common import add_device_arg
+
+
+def run_counterexample(args) -> int:
+    from dlnkit.claims import get_claim
+    from dlnkit.counterexample import _slug, explain, find_counterexample, generate_gallery, save_counterexample
+    from dlnkit.numerics.validation import DlnkitInputError
+
+    progress = not args.quiet and sys.stderr.isatty()
+    if args.gallery:
+        generate_gallery(args.out or "counterexamples", max_examples=args.max_examples, seed=args.seed,
+                         claim_ids=[args.claim] if args.claim else None, progress=progress,
+                         log=lambda s: print(s, flush=True))
+        print(f"gallery written to {args.out or 'counterexamples'}/")
+        return 0
+    if not args.claim:
+        raise DlnkitInputError("name a claim (see `dlnkit list -v` for claims and their assumptions), or pass --gallery")
+    claim = get_claim(args.claim)
+    res = find_counterexample(claim, args.drop or (), max_examples=args.max_examples, seed=args.seed,
+                              device=args.device, progress=progress, max_shrink_calls=args.max_shrink_calls)
+    print(res.summary())
+    if res.found and args.out:
+        path = Path(args.out) / f"{_slug(claim.id, res.dropped)}.json"
+        save_counterexample(res, path, explain(claim, res.dropped, res.counterexample.config))
+        print(f"saved {path}  (reproduce: dlnkit replay {path})")
+    if res.interrupted:
+        return 130
+    return 1 if res.found else 0
+
+
+def run_replay(args) -> int:
+    from dlnkit.counterexample import load_counterexample, regression_test_source, replay
+
+    if args.emit_test:
+        load_counterexample(args.file)
+        out = Path(args.emit_test)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(regression_test_source(args.file))
+        print(f"wrote {out}")
+        return 0
+    r = replay(args.file, device=args.device)
+    print(r.summary())
+    if not r.still_fails:
+        return 1
+    return 0 if r.exact or r.now.outcome == "exception" or "cpu" not in r.record.get("replay_device", "cpu") else 1
+
+
+def register(sub) -> None:
+    p = sub.add_parser("counterexample", help="drop assumptions of a claim and search for the smallest configuration "
+                                              "that breaks it (Hypothesis search + shrink)")
+    p.add_argument("claim", nargs="?", help="claim id (see `dlnkit list -v`)")
+    p.add_argument("--drop", action="append", metavar="ASSUMPTION",
+                   help="assumption to drop (repeatable); none: the search verifies the claim")
+    p.add_argument("--max-examples", type=int, default=100, help="configurations to try before giving up (default 100)")
+    p.add_argument("--max-shrink-calls", type=int, default=300, help="evaluations spent shrinking (default 300)")
+    p.add_argument("--seed", type=int, default=0, help="search seed (same seed, same search)")
+    p.add_argument("--out", metavar="DIR", help="save the shrunk counterexample as JSON in DIR "
+                                                "(with --gallery: the gallery folder, default counterexamples)")
+    p.add_argument("--gallery", action="store_true", help="regenerate the gallery: every (claim, assumption) pair")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    add_device_arg(p)
+    p.set_defaults(func=run_counterexample)
+
+    r = sub.add_parser("replay", help="recompute a saved counterexample and compare bit-for-bit")
+    r.add_argument("file", help="a counterexample JSON file")
+    r.add_argument("--emit-test", metavar="PATH", help="write a pytest regression module for it instead")
+    r.add_argument("--device", default="cpu", help="cpu (default, bit-for-bit) or cuda / auto")
+    r.set_defaults(func=run_replay)
