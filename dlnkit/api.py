@@ -281,7 +281,7 @@ class UserClaim(Claim):
                  assumptions: Mapping | None = None, tolerance: Tolerance, compare: Callable | None = None,
                  default_configs: Sequence[Mapping] = (), exact_predict=None, exact_measure: Callable | None = None,
                  source: str = "user", kind: str = "exact", statement: str | None = None,
-                 reported: Callable | None = None, origin: str | None = None):
+                 reported: Callable | None = None, violated: Callable | None = None, origin: str | None = None):
         from dlnkit.numerics.validation import DlnkitInputError
 
         if not id or not isinstance(id, str) or any(c.isspace() for c in id):
@@ -310,6 +310,8 @@ class UserClaim(Claim):
         self._parts = parts
         self.assumptions = tuple(p[0] for p in parts.values())
         self.origin = origin
+        if violated is not None:  # used by the counterexample search to check what a failure violates
+            self.violated_assumptions = lambda config: sorted(violated(dict(config)))
 
     # -- prediction ------------------------------------------------------------------------
     def _raw_prediction(self, config):
@@ -452,7 +454,8 @@ def define_claim(*, id: str, title: str, predict, measure: Callable, strategy=No
                  assumptions: Mapping | None = None, tolerance: Tolerance, compare: Callable | None = None,
                  default_configs: Sequence[Mapping] = (), exact_predict=None, exact_measure: Callable | None = None,
                  source: str = "user", kind: str = "exact", statement: str | None = None,
-                 reported: Callable | None = None, register: bool = True) -> UserClaim:
+                 reported: Callable | None = None, violated: Callable | None = None,
+                 register: bool = True) -> UserClaim:
     """State a claim and (by default) register it next to the built-in ones.
 
     Parameters
@@ -474,6 +477,8 @@ def define_claim(*, id: str, title: str, predict, measure: Callable, strategy=No
         :mod:`dlnkit.exact`); ``exact_predict`` defaults to ``predict`` kept symbolic.
         Exact results are compared with zero tolerance.
     source, kind, statement, reported : as for :class:`~dlnkit.claims.base.Claim`
+    violated : optional ``f(config)`` returning the names of the assumptions a configuration
+        violates (lets the counterexample search say what a failure breaks)
     register : add it to the registry (an id already used by another source is an error)
 
     >>> import sympy as sp
@@ -494,7 +499,8 @@ def define_claim(*, id: str, title: str, predict, measure: Callable, strategy=No
     claim = UserClaim(id=id, title=title, predict=predict, measure=measure, strategy=strategy,
                       assumptions=assumptions, tolerance=tolerance, compare=compare,
                       default_configs=default_configs, exact_predict=exact_predict, exact_measure=exact_measure,
-                      source=source, kind=kind, statement=statement, reported=reported, origin=origin)
+                      source=source, kind=kind, statement=statement, reported=reported, violated=violated,
+                      origin=origin)
     if register:
         registry.all_claims()
         registry.register_from_origin(claim, origin)
