@@ -747,6 +747,13 @@ def _gallery_readme(rows, kept_rows, max_examples, seed) -> str:
             ce = res.counterexample
             lines.append(f"  - **a bug, not a finding about an assumption**: `{json.dumps(ce.config)}` "
                          f"({ce.exception or f'error {ce.error:.3g} > {ce.bound:.1g}'}) satisfies every assumption.")
+    bugs = [r for r, _, _ in rows if r.unexplained is not None]
+    for res in bugs:
+        u = res.unexplained
+        lines.append(f"- found on the way, while searching {res.claim_id} without `{', '.join(res.dropped)}`: "
+                     f"`{json.dumps(u.config)}` violates none of the assumptions of {res.claim_id} yet "
+                     f"{'raises `' + u.exception + '`' if u.outcome == 'exception' else f'misses by {u.error:.3g}'}"
+                     " -- **a bug in the claim**, not a finding about an assumption.")
     lines += ["", "## Why each one breaks", ""]
     for res, fname, text in rows:
         if res.found:
