@@ -190,7 +190,7 @@ def directional_curvatures(cap: LayerCapture, U: torch.Tensor, V: torch.Tensor, 
     return (D * HD).sum(0)
 
 
-def layer_block_eigenvalues(cap: LayerCapture, k: int, *, dense_max: int = 2500, chunk_size: int = 64,
+def layer_block_eigenvalues(cap: LayerCapture, k: int, *, dense_max: int = 100, chunk_size: int = 64,
                             seed: int = 0) -> tuple[np.ndarray, str]:
     """The top-k eigenvalues (descending) of the exact per-layer block, and the method used.
 
@@ -260,7 +260,7 @@ class AlignmentReport:
 
 
 def analyse_capture(cap: LayerCapture, *, k: int = 20, factors: str = "empirical", pairing: str = "index",
-                    eigen: bool = True, rel_cut: float = 1e-10, dense_max: int = 2500) -> AlignmentReport:
+                    eigen: bool = True, rel_cut: float = 1e-10, dense_max: int = 100) -> AlignmentReport:
     """Compute h_k, the factors, rho/Phi/Lambda/chi and the fits for the top-k directions of G."""
     if factors not in ("empirical", "gn"):
         raise DlnkitInputError(f"factors must be 'empirical' or 'gn', got {factors!r}")
@@ -339,7 +339,7 @@ def fit_report(sigma, h, *, Lam=None, Phi=None, chi=None) -> dict:
 
 def analyse_layer(model: nn.Module, layer: str, inputs: torch.Tensor, targets: torch.Tensor, *,
                   loss: str = "cross_entropy", k: int = 20, factors: str = "empirical", pairing: str = "index",
-                  eigen: bool = True, dense_max: int = 2500) -> AlignmentReport:
+                  eigen: bool = True, dense_max: int = 100) -> AlignmentReport:
     """:func:`capture_layer` then :func:`analyse_capture`."""
     cap = capture_layer(model, layer, inputs, targets, loss=loss, gauss_newton=(factors == "gn"))
     return analyse_capture(cap, k=k, factors=factors, pairing=pairing, eigen=eigen, dense_max=dense_max)
