@@ -23,11 +23,17 @@ Writing :math:`A_l = \begin{pmatrix} a_l & b_l\\ c_l & e_l\end{pmatrix}`, the co
 The loss is constant on the orbit, its gradient vanishes at a minimum, so differentiating
 :math:`\nabla\ell(g\cdot\theta) = 0` along the orbit gives :math:`H\xi = 0`: every orbit
 direction is a Hessian null direction and nullity(H) >= dim(orbit). B1 (SPEC) counts the zero
-eigenvalues exactly; :func:`symmetry_nullity_gap` is the difference, e.g. for L = 2
-:math:`(d_1 - r)(d_{in} + d_{out} - 2r)`: the symmetry explains every zero only when the hidden
-layer has width r or the target is square of full rank. The other zeros are first-order flat
-directions that are not symmetries (a hidden unit outside the range can be rewired at no
-first-order cost).
+eigenvalues exactly; :func:`symmetry_nullity_gap` is the difference. For every depth L >= 2
+it simplifies to
+
+.. math:: \text{nullity}(H) - \dim(\text{orbit}) = \sum_{l=1}^{L} (d_l - r)(d_{l-1} - r),
+
+(checked symbolically by :func:`nullity_gap_matches_complement_blocks` for L = 2..6), the number
+of entries of the layers that map the complement of the range to the complement: moving them
+changes nothing to first order (W_{l+1} kills their output, W_{l-1} feeds them nothing) and is
+not a rescaling. So the symmetry explains every zero exactly when each product
+(d_l - r)(d_{l-1} - r) vanishes -- e.g. all hidden widths equal r; for L = 2 the gap is
+:math:`(d_1 - r)(d_{in} + d_{out} - 2r)`.
 
 :func:`stabiliser_dimension_exact` checks the block argument on concrete rational points.
 """
@@ -132,3 +138,16 @@ def stabiliser_dimension_exact(weights: Sequence[sp.Matrix]) -> int:
 
     T = rescaling_tangent_vectors_exact(weights)
     return T.shape[1] - exact_rank(T)
+
+
+def nullity_gap_matches_complement_blocks(depth: int) -> bool:
+    """Whether :func:`symmetry_nullity_gap` equals sum_{l=1}^{L} (d_l - r)(d_{l-1} - r) for
+    symbolic widths and rank at this depth (>= 2).
+
+    >>> all(nullity_gap_matches_complement_blocks(L) for L in range(2, 7))
+    True
+    """
+    d = width_symbols(depth)
+    r = sp.Symbol("r", positive=True, integer=True)
+    blocks = sum((d[l] - r) * (d[l - 1] - r) for l in range(1, int(depth) + 1))
+    return sp.expand(symmetry_nullity_gap(d, r) - blocks) == 0
