@@ -13,6 +13,9 @@ would write their own. Run them with
 2. ``gn-at-minimum``: at any global minimum (balanced or not, aligned or not, whitened or not)
    the Hessian equals its Gauss-Newton part.
 3. ``gn-trace-whitened``: with whitened data, at any point, tr(H_GN) = sum_l ||P_l||_F^2 ||Q_l||_F^2.
+
+And a companion to 1: ``sym-nullity-gap``, the zeros of B1 that the symmetry does *not* explain,
+nullity(H) - dim(orbit) = sum_{l=1}^{L} (d_l - r)(d_{l-1} - r) (dlnkit.theory.symmetry).
 """
 import numpy as np
 import sympy as sp
@@ -26,6 +29,7 @@ from dlnkit.theory.symmetry import (
     balanced_minimum_zero_count,
     rescaling_orbit_dimension,
     rescaling_tangent_vectors_exact,
+    symmetry_nullity_gap,
 )
 
 #: a minimum moved off by W_L -> (1 + e) W_L: the violating side of "global_minimum"
@@ -118,6 +122,31 @@ dk.define_claim(
     default_configs=[{"dims": [4, 5, 3], "t": [2.0, 1.0], "seed": 0},
                      {"dims": [3, 3, 3], "t": [1.5, 1.0, 0.5], "seed": 1},
                      {"dims": [2, 4, 3, 2], "t": [1.0], "seed": 2}],
+    source="examples/symmetry_claims.py",
+)
+
+
+def measure_nullity_gap(cfg, device):
+    m = measure_orbit_null(cfg, device)
+    return m.get("hessian_zero_count", 0) - m["tangent_rank"]
+
+
+def exact_nullity_gap(cfg):
+    point = dk.exact_point(cfg)
+    H = dk.exact_hessian(point)
+    return (H.shape[0] - exact_rank(H)) - exact_rank(rescaling_tangent_vectors_exact(point["weights"]))
+
+
+dk.define_claim(
+    id="sym-nullity-gap",
+    title="zeros of H not from the symmetry: nullity - dim(orbit) = sum_l (d_l - r)(d_{l-1} - r)",
+    predict=lambda cfg: symmetry_nullity_gap(cfg["dims"], len(cfg["t"])),
+    measure=measure_nullity_gap,
+    exact_measure=exact_nullity_gap,
+    strategy=ds.balanced_aligned_points(min_depth=2, max_depth=3, max_width=5),
+    assumptions={"global_minimum": ("the point is a global minimum (zero residual)", None, OFF_MINIMUM)},
+    tolerance=dk.Tolerance(atol=0, reason="integer counts, thresholds as for sym-orbit-null"),
+    default_configs=[{"dims": [4, 5, 3], "t": [2.0, 1.0], "seed": 0}, {"dims": [3, 3, 3], "t": [1.5, 1.0, 0.5], "seed": 1}],
     source="examples/symmetry_claims.py",
 )
 

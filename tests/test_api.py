@@ -20,7 +20,7 @@ from dlnkit.theory.symmetry import symmetry_nullity_gap
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "symmetry_claims.py"
 FALSE_CLAIM = Path(__file__).resolve().parent / "fixtures" / "false_claim.py"
-EXAMPLE_IDS = ["sym-orbit-null", "gn-at-minimum", "gn-trace-whitened"]
+EXAMPLE_IDS = ["sym-orbit-null", "sym-nullity-gap", "gn-at-minimum", "gn-trace-whitened"]
 
 
 def one(strategy):

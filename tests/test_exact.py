@@ -101,7 +101,7 @@ def test_exact_user_claims_and_the_cli():
         rc = main(["verify", "--from", str(EXAMPLES), "--exact", "--examples", "1", "--no-defaults", "-q"])
     text = out.getvalue()
     assert rc == 0, text
-    for cid in ("sym-orbit-null", "gn-at-minimum", "gn-trace-whitened"):
+    for cid in ("sym-orbit-null", "sym-nullity-gap", "gn-at-minimum", "gn-trace-whitened"):
         assert cid in text
     assert "exact=True" in text and "FAIL" not in text.split("\n", 2)[2]
 
