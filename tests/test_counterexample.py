@@ -67,10 +67,9 @@ def test_keeping_every_assumption_gives_an_empty_search(cid):
     assert "no counterexample in" in res.summary()
 
 
-@pytest.mark.xfail(strict=True, reason="found by this engine: balanced_minimum_spectrum_numeric pads with "
-                   "P - d_in*d_out zeros, negative when a hidden layer is a bottleneck (P < d_in*d_out)")
 def test_b1_prediction_at_a_narrow_bottleneck():
-    # satisfies every B1 assumption (hidden width 1 >= rank 1, balanced aligned minimum, whitened)
+    # satisfies every B1 assumption (hidden width 1 >= rank 1, balanced aligned minimum, whitened);
+    # found by this engine: the prediction used to pad with P - d_in*d_out zeros, negative when P < d_in*d_out
     ev = evaluate(get_claim("B1"), {"dims": [2, 1, 3], "t": [0.5], "seed": 0})
     assert ev.outcome == "pass", ev.exception
 

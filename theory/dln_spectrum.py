@@ -188,12 +188,17 @@ def balanced_minimum_spectrum_numeric(dims: Sequence[int], t_values: Sequence[fl
     comp_val = float(groups["complement"].value)
     n_comp = (n_in - rank) * (n_out - rank)
     num_params = sum(dims[k] * dims[k + 1] for k in range(depth))
-    zeros = np.zeros(num_params - n_in * n_out)
-    everything = np.concatenate([dominant, bulk, np.full(n_comp, comp_val), zeros])
+    # the Hessian's nonzero eigenvalues are J J^T's; every other one of the P is zero. (P can be
+    # smaller than d_out d_in when a hidden layer is a bottleneck, so pad to P, never by P - d_out d_in.)
+    nonzero = np.concatenate([dominant, bulk, np.full(n_comp if comp_val != 0 else 0, comp_val)])
+    if len(nonzero) > num_params:
+        raise ValueError(f"{len(nonzero)} nonzero eigenvalues cannot fit in P = {num_params} parameters: "
+                         "a hidden width is below the rank")
+    everything = np.concatenate([nonzero, np.zeros(num_params - len(nonzero))])
     return {"all": np.sort(everything)[::-1], "dominant": np.sort(dominant)[::-1], "bulk": np.sort(bulk)[::-1],
             "complement": np.full(n_comp, comp_val), "num_params": num_params,
             "counts": {"dominant": rank * rank, "bulk": rank * (n_in + n_out - 2 * rank),
-                       "zero": num_params - rank * rank - rank * (n_in + n_out - 2 * rank)}}
+                       "zero": num_params - len(nonzero)}}
 
 
 @functools.lru_cache(maxsize=None)  # pure function of a hashable SymPy depth; summation is slow
