@@ -208,6 +208,7 @@ def layer_block_eigenvalues(cap: LayerCapture, k: int, *, dense_max: int = 100, 
         return ev.cpu().numpy(), "dense"
     from scipy.sparse.linalg import eigsh
 
+    k = min(k, n - 1)
     op = HessianOperator(cap.loss_of_weight, [W], chunk_size=chunk_size)
     v0 = np.random.default_rng(seed).standard_normal(n)
     ev = eigsh(op, k=k, which="LA", v0=v0, return_eigenvectors=False, tol=1e-10)
