@@ -4,9 +4,6 @@ Arguments after ``bench`` go to ``python -m benchmarks`` unchanged (``dlnkit ben
 """
 from __future__ import annotations
 
-import argparse
-
-
 def run(args) -> int:
     import os
     import sys
@@ -27,7 +24,8 @@ def run(args) -> int:
 
 
 def register(sub) -> None:
+    # prefix_chars="+": every "-..." argument is passed on untouched (dlnkit bench --quick, --help)
     p = sub.add_parser("bench", help="run the benchmarks (same as python -m benchmarks; try --quick)",
-                       add_help=False)
-    p.add_argument("bench_args", nargs=argparse.REMAINDER, help="arguments for python -m benchmarks")
+                       add_help=False, prefix_chars="+")
+    p.add_argument("bench_args", nargs="*", help="arguments for python -m benchmarks")
     p.set_defaults(func=run)
