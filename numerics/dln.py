@@ -133,7 +133,7 @@ class DeepLinearNetwork(nn.Module):
 
     def imbalance(self) -> float:
         """max_l ||W_{l+1}^T W_{l+1} - W_l W_l^T||_F: zero exactly at balanced points."""
-        Ws = self.weight_list()
+        Ws = [W.detach() for W in self.weight_list()]
         vals = [torch.linalg.norm(Ws[l + 1].T @ Ws[l + 1] - Ws[l] @ Ws[l].T) for l in range(self.depth - 1)]
         return float(max(vals)) if vals else 0.0
 

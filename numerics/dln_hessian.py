@@ -239,9 +239,11 @@ def train_dln_gradient_descent(weights: Weights, *, lr: float, momentum: float =
     sigma = sigma_t.detach().cpu().double().numpy()
     cross = cross_t.detach().cpu().double().numpy()
     const = 0.0
+    Xn = Yn = None
     if data.get("Y") is not None and data.get("X") is not None:
-        Y = torch.as_tensor(data["Y"]).detach().cpu().double()
-        const = 0.5 * float((Y * Y).sum()) / Y.shape[0]
+        # the loss is evaluated on the batch itself: the moment form cancels catastrophically near 0
+        Xn = torch.as_tensor(data["X"]).detach().cpu().double().numpy()
+        Yn = torch.as_tensor(data["Y"]).detach().cpu().double().numpy()
     elif data.get("target") is not None:
         M = torch.as_tensor(data["target"]).detach().cpu().double().numpy()
         const = 0.5 * float(np.sum((M @ sigma) * M))
@@ -266,7 +268,10 @@ def train_dln_gradient_descent(weights: Weights, *, lr: float, momentum: float =
         G = W @ sigma - cross
         check = step in want or step >= max_steps or step % loss_every == 0
         if check:
-            loss = 0.5 * float(np.sum((W @ sigma) * W)) - float(np.sum(W * cross)) + const
+            if Xn is not None:
+                loss = 0.5 * float(np.sum((Xn @ W.T - Yn) ** 2)) / Xn.shape[0]
+            else:
+                loss = 0.5 * float(np.sum((W @ sigma) * W)) - float(np.sum(W * cross)) + const
             if not np.isfinite(loss):
                 raise DlnkitInputError(f"gradient descent diverged at step {step}; lower the learning rate")
         done = step >= max_steps or (check and loss <= loss_tol)
@@ -277,9 +282,10 @@ def train_dln_gradient_descent(weights: Weights, *, lr: float, momentum: float =
                 rec.records.append(record_fn(to_torch(Ws), step))
         if done:
             break
+        grads = [P[k].T @ G @ Q[k].T for k in range(L)]  # all before any update: P, Q alias the weights
         for k in range(L):
             vel[k] *= momentum
-            vel[k] += P[k].T @ G @ Q[k].T
+            vel[k] += grads[k]
             Ws[k] -= lr * vel[k]
         step += 1
         if step % 5000 == 0:

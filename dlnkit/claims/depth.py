@@ -422,8 +422,15 @@ class TrainingRatioClaim(Claim):
 
 
 class TanhRatioClaim(Claim):
-    """B3: the same experiment with tanh after every hidden layer. No theorem: the linear theory's
-    L is the prediction and the claim is approximate."""
+    """B3: the B2 experiment with tanh after every hidden layer. No theorem: the linear theory's
+    L is the prediction and the claim is approximate.
+
+    Training: the same initialisation and optimiser as B2 (hand-written backprop, checked against
+    torch.optim.SGD in the tests), stopped once the loss is below ``loss_tol`` (default 1e-4, from
+    2.5 at the start): past the escape from the saddle at the origin. A tanh network cannot fit the
+    linear teacher exactly and creeps on for 1e5 more steps at every depth, so we stop earlier and
+    say so. The Hessian is the exact torch.func one; clusters use the linear theory's counts.
+    """
 
     id = "B3"
     kind = "approximate"
@@ -436,10 +443,10 @@ class TanhRatioClaim(Claim):
     def config_strategy(self, drop=()):
         self.check_drop(drop)
         return st.fixed_dictionaries({"depth": st.integers(2, 3), "seed": dst.seeds, "init_scale": st.just(0.1),
-                                      "max_steps": st.just(3000)})
+                                      "max_steps": st.just(20000), "loss_tol": st.just(1e-4)})
 
     def default_configs(self):
-        return [{"depth": L, "seed": 0, "init_scale": 0.1, "max_steps": 40000} for L in range(2, 7)]
+        return [{"depth": L, "seed": 0, "init_scale": 0.1, "max_steps": 250000, "loss_tol": 1e-4} for L in range(2, 8)]
 
     def reported_value(self, config):
         v = REPORTED_RATIO_TANH.get(int(config["depth"]))
@@ -449,6 +456,8 @@ class TanhRatioClaim(Claim):
         return float(int(config["depth"]))
 
     def measure(self, config, device="cpu"):
+        from dlnkit.numerics.training import train_chain_gradient_descent
+
         depth, seed = int(config["depth"]), int(config.get("seed", 0))
         dims, r = paper_dims(depth), 5
         M, U, V = teacher_map(dims[-1], dims[0], [1.0] * r, seed=seed, device=device)
@@ -456,20 +465,24 @@ class TanhRatioClaim(Claim):
                                               seed=seed + 1, device=device)
         X = whitened_inputs(64, dims[0], seed=seed + 2, device=device)
         Y = X @ M.T
-        loss = lambda mdl: network_loss(list(mdl.weights), X, Y, "tanh")
-        rec = train_full_batch(net, loss, lr=0.01, momentum=0.9, max_steps=int(config.get("max_steps", 40000)),
-                               loss_tol=1e-12)
-        Ws = [W.detach() for W in net.weights]
+        Ws, rec = train_chain_gradient_descent(net.weights, X, Y, activation="tanh", lr=0.01, momentum=0.9,
+                                               max_steps=int(config.get("max_steps", 250000)),
+                                               loss_tol=float(config.get("loss_tol", 1e-4)))
         H = dense_hessian(lambda *w: network_loss(w, X, Y, "tanh"), Ws)
         ev = torch.linalg.eigvalsh(H).flip(0).cpu().numpy()
         split = split_by_counts(ev, r * r, r * (dims[0] + dims[-1] - 2 * r))
-        return {"ratio": split.ratio, "final_loss": rec.final_loss, "steps": rec.final_step,
-                "gap_split": split_by_gaps(ev, zero_rtol=1e-6).summary(), "negative_eigenvalues": int((ev < -1e-8 * ev.max()).sum())}
+        return {"ratio": split.ratio, "final_loss": rec.final_loss, "steps": rec.final_step, "converged": rec.converged,
+                "dominant_mean": split.dominant_mean, "bulk_mean": split.bulk_mean,
+                "gap_split": split_by_gaps(ev, zero_rtol=1e-6).summary(),
+                "negative_eigenvalues": int((ev < -1e-8 * ev.max()).sum())}
 
     def compare(self, predicted, measured, config):
         err = abs(measured["ratio"] - predicted)
+        if not measured["converged"]:
+            err = float("nan")
+        disp = f"{measured['ratio']:.4g} (loss {measured['final_loss']:.1e}, {measured['steps']} steps)"
         return Comparison(predicted, measured, err, self.tolerance.bound(predicted), f"L = {predicted:g}",
-                          f"{measured['ratio']:.4g} (loss {measured['final_loss']:.1e})", details=measured)
+                          disp, details=measured)
 
 
 CLAIMS = [HessianClosedFormClaim(), BalancedMinimumSpectrumClaim(), DepthRatioClaim(), TrainingRatioClaim(),
