@@ -261,8 +261,12 @@ class AlignmentReport:
 
 
 def analyse_capture(cap: LayerCapture, *, k: int = 20, factors: str = "empirical", pairing: str = "index",
-                    eigen: bool = True, rel_cut: float = 1e-10, dense_max: int = 100) -> AlignmentReport:
-    """Compute h_k, the factors, rho/Phi/Lambda/chi and the fits for the top-k directions of G."""
+                    eigen: bool = True, rel_cut: float = 1e-10, dense_max: int = 100,
+                    h: torch.Tensor | None = None) -> AlignmentReport:
+    """Compute h_k, the factors, rho/Phi/Lambda/chi and the fits for the top-k directions of G.
+
+    ``h`` may pass the directional curvatures of an earlier call on the same capture and k
+    (they do not depend on the factors or the pairing)."""
     if factors not in ("empirical", "gn"):
         raise DlnkitInputError(f"factors must be 'empirical' or 'gn', got {factors!r}")
     if k < 2:
@@ -272,7 +276,7 @@ def analyse_capture(cap: LayerCapture, *, k: int = 20, factors: str = "empirical
     if keep < 2:
         raise DlnkitInputError(f"layer {cap.name}: the gradient has fewer than two nonzero singular values")
     U, S, V = U[:, :keep], S[:keep], Vh[:keep].T
-    h = directional_curvatures(cap, U, V)
+    h = directional_curvatures(cap, U, V) if h is None else torch.as_tensor(h, dtype=S.dtype, device=S.device)
     if factors == "empirical":
         Cd = cap.delta.T @ cap.delta / cap.batch
     else:

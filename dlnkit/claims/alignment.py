@@ -126,9 +126,10 @@ def measure_aligned_modes(config: dict, device="cpu") -> dict:
     cap = build_aligned_dln_layer(config, device)
     r = len(config["s"])
     emp_o = analyse_capture(cap, k=max(r, 2), factors="empirical", pairing="overlap", eigen=False)
-    gn_o = analyse_capture(cap, k=max(r, 2), factors="gn", pairing="overlap", eigen=False)
-    emp_i = analyse_capture(cap, k=max(r, 2), factors="empirical", pairing="index", eigen=False)
-    gn_i = analyse_capture(cap, k=max(r, 2), factors="gn", pairing="index", eigen=False)
+    h = emp_o.h
+    gn_o = analyse_capture(cap, k=max(r, 2), factors="gn", pairing="overlap", eigen=False, h=h)
+    emp_i = analyse_capture(cap, k=max(r, 2), factors="empirical", pairing="index", eigen=False, h=h)
+    gn_i = analyse_capture(cap, k=max(r, 2), factors="gn", pairing="index", eigen=False, h=h)
     return {"sigma": emp_o.sigma, "h": emp_o.h, "Lambda_emp": emp_o.Lambda, "chi_emp": emp_o.chi,
             "Lambda_gn": gn_o.Lambda, "chi_gn": gn_o.chi, "Phi_overlap_emp": emp_o.Phi, "Phi_overlap_gn": gn_o.Phi,
             "Phi_index_emp": emp_i.Phi, "Phi_index_gn": gn_i.Phi,

@@ -1,0 +1,161 @@
+"""``dlnkit alignment``: the per-layer alignment table of a trained zoo model (arXiv:2606.02596 A1-A5).
+
+For each chosen Linear/Conv2d layer: alpha (log h on log sigma), gamma, s_dir, s_eig with their
+R^2, alpha*gamma, the participation ratio of the h_k with the zeta bound at alpha*gamma, and the
+decomposition slopes of Lambda, Phi, chi. ``--plot DIR`` saves log-log plots of h_k against
+sigma_k with the fitted line. Models train once and are cached (``$DLNKIT_CACHE``).
+"""
+from __future__ import annotations
+
+import math
+
+from dlnkit.numerics.validation import DlnkitInputError
+
+#: the paper's reported alpha ranges by layer type (display only, never an expected value)
+REPORTED_ALPHA = {
+    "conv": "~2", "mlp": "~2", "attention": "~1-1.5", "up_ln_residual": "<1 (some)", "softmax_head": ">2",
+}
+
+COLUMNS = [("layer", "{}"), ("type", "{}"), ("shape", "{}"), ("alpha", "{:.2f}"), ("alpha_r2", "{:.2f}"),
+           ("gamma", "{:.2f}"), ("gamma_r2", "{:.2f}"), ("s_dir", "{:.2f}"), ("s_dir_r2", "{:.2f}"),
+           ("s_eig", "{:.2f}"), ("s_eig_r2", "{:.2f}"), ("alpha_gamma", "{:.2f}"), ("PR", "{:.2f}"),
+           ("zeta_bound", "{:.2f}"), ("slope_Lambda", "{:.2f}"), ("slope_Phi", "{:.2f}"), ("slope_chi", "{:.2f}"),
+           ("reported_alpha", "{}")]
+
+
+def layer_type(model_name: str, layer: str, kind: str, is_last: bool) -> str:
+    """A coarse layer type used to look up the paper's reported alpha."""
+    if is_last:
+        return "softmax_head"
+    if kind == "conv2d":
+        return "conv"
+    if model_name == "transformer":
+        if layer.startswith("attn."):
+            return "attention"
+        if layer == "mlp.up":
+            return "up_ln_residual"
+        return "mlp"
+    return "mlp"
+
+
+def alignment_table(model_name: str, *, layers=None, k: int = 20, factors: str = "empirical", pairing: str = "index",
+                    samples: int = 256, eigen: bool = True, seed: int = 0, cache=None, progress=None):
+    """Rows (dicts) of the per-layer table, and the reports, for a trained zoo model."""
+    from dlnkit.numerics.alignment import analyse_layer, matrix_layers
+    from dlnkit.numerics.zoo import analysis_batch, get_trained
+
+    tm = get_trained(model_name, seed=seed, cache=cache)
+    X, y = analysis_batch(tm, samples)
+    names = list(matrix_layers(tm.model))
+    chosen = names if not layers else list(layers)
+    for name in chosen:
+        if name not in names:
+            raise DlnkitInputError(f"model {model_name!r} has no layer {name!r}; layers: {', '.join(names)}")
+    rows, reports = [], []
+    for name in chosen:
+        if progress:
+            progress(name)
+        rep = analyse_layer(tm.model, name, X, y, k=k, factors=factors, pairing=pairing, eigen=eigen)
+        row = rep.summary()
+        ltype = layer_type(model_name, name, rep.kind, name == names[-1])
+        row.update({"type": ltype, "reported_alpha": REPORTED_ALPHA[ltype] + " (reported)", "model": model_name})
+        rows.append(row)
+        reports.append(rep)
+    return rows, reports, tm
+
+
+def format_rows(rows) -> str:
+    head = [c for c, _ in COLUMNS]
+    body = []
+    for r in rows:
+        cells = []
+        for c, fmt in COLUMNS:
+            v = r.get(c, "")
+            if isinstance(v, float):
+                cells.append("nan" if math.isnan(v) else ("inf" if math.isinf(v) else fmt.format(v)))
+            else:
+                cells.append(str(v))
+        body.append(cells)
+    w = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)]
+    line = lambda cs: "  ".join(c.ljust(x) for c, x in zip(cs, w)).rstrip()
+    return "\n".join([line(head), line(["-" * x for x in w])] + [line(b) for b in body])
+
+
+def save_plots(reports, out_dir, model_name: str) -> list:
+    """One log-log plot per layer: h_k against sigma_k with the fitted power law."""
+    from pathlib import Path
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for rep in reports:
+        fig, ax = plt.subplots(figsize=(4, 3.2))
+        pos = rep.h > 0
+        ax.loglog(rep.sigma[pos], rep.h[pos], "o", ms=4, label="h_k (exact HVP)")
+        if "alpha" in rep.fits:
+            f = rep.fits["alpha"]
+            xs = np.geomspace(rep.sigma[pos].min(), rep.sigma[pos].max(), 50)
+            ax.loglog(xs, np.exp(f.intercept) * xs ** f.slope, "-",
+                      label=f"fit alpha={f.exponent:.2f}, R2={f.r2:.2f}")
+        ax.set_xlabel("sigma_k (gradient singular value)")
+        ax.set_ylabel("h_k")
+        ax.set_title(f"{model_name} {rep.layer}")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        p = out / f"{model_name}-{rep.layer.replace('.', '_')}.png"
+        fig.savefig(p, dpi=120)
+        plt.close(fig)
+        paths.append(str(p))
+    return paths
+
+
+def run(args) -> int:
+    import sys
+
+    import torch
+
+    from dlnkit.numerics.zoo import check_model_data
+    from dlnkit.report import write_json_atomic
+
+    check_model_data(args.model, args.data)
+    if args.k < 2:
+        raise DlnkitInputError(f"--k must be >= 2, got {args.k}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    layers = [x for x in args.layers.split(",") if x] if args.layers else None
+    say = (lambda n: print(f"analysing {n} ...", file=sys.stderr)) if not args.quiet else None
+    rows, reports, tm = alignment_table(args.model, layers=layers, k=args.k, factors=args.factors, pairing=args.pairing,
+                                        samples=args.samples, eigen=not args.no_eigen, seed=args.seed, progress=say)
+    print(f"model {args.model} on {tm.data.name}: test accuracy {tm.info.get('test_accuracy', float('nan')):.3f} "
+          f"({'cached' if tm.from_cache else 'trained now'}; {args.samples} samples; factors={args.factors}, "
+          f"pairing={args.pairing})")
+    print(format_rows(rows))
+    if args.plot:
+        for p in save_plots(reports, args.plot, args.model):
+            print(f"saved {p}")
+    if args.json:
+        write_json_atomic(args.json, {"model": args.model, "info": tm.info, "rows": rows})
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("alignment", help="per-layer alignment table (alpha, gamma, s_dir, s_eig, PR) of a zoo model")
+    p.add_argument("--model", required=True, help="mlp, cnn, tanh or transformer")
+    p.add_argument("--data", default=None, help="digits (mlp, cnn, tanh) or tokens (transformer); default: the model's")
+    p.add_argument("--layers", default="", help="comma-separated layer names (default: every Linear/Conv2d)")
+    p.add_argument("--k", type=int, default=20, help="top-k gradient directions (default 20)")
+    p.add_argument("--factors", choices=["empirical", "gn"], default="empirical")
+    p.add_argument("--pairing", choices=["index", "overlap"], default="index")
+    p.add_argument("--samples", type=int, default=256, help="training examples the curvature is measured on")
+    p.add_argument("--no-eigen", action="store_true", help="skip the true eigenvalues (s_eig)")
+    p.add_argument("--plot", metavar="DIR", help="save log-log plots of h_k vs sigma_k here")
+    p.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
+    p.add_argument("--seed", type=int, default=0, help="training seed of the zoo model")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=run)
