@@ -158,3 +158,18 @@ def test_spectral_newton_alpha1_is_orthogonalised_step():
     assert torch.allclose(W0 - W.detach(), 0.1 * polar_factor(G), atol=1e-12)
     with pytest.raises(DlnkitInputError):
         SpectralNewton([W], lr=-1.0)
+
+
+def test_measured_alphas_feed_spectral_newton_groups():
+    net = _tiny_tanh_net(1)
+    g = torch.Generator().manual_seed(2)
+    X = torch.randn(40, 5, generator=g, dtype=D)
+    y = torch.randint(0, 3, (40,), generator=g)
+    alphas = na.measure_layer_alphas(net, X, y, k=3)
+    assert set(alphas) == {"0", "2"} and all(np.isfinite(a) for a in alphas.values())
+    groups = [{"params": [net[int(n)].weight], "alpha": max(a, 0.5)} for n, a in alphas.items()]
+    opt = SpectralNewton(groups, lr=0.01)
+    loss = torch.nn.functional.cross_entropy(net(X), y)
+    loss.backward()
+    opt.step()
+    assert torch.nn.functional.cross_entropy(net(X), y) < loss
