@@ -171,6 +171,8 @@ def subset(data, n_train):
 
 
 trained = {}
+threads = torch.get_num_threads()
+torch.set_num_threads(1)  # these models are tiny: on a busy CPU, thread hand-offs cost more than they save
 for name, data_name, epochs, n_train in [("cnn", "digits", 2, 1000), ("transformer", "tokens", 2, 1000)]:
     data = subset(load_data(data_name), n_train)
     model = build_model(name, seed=0)
@@ -178,6 +180,7 @@ for name, data_name, epochs, n_train in [("cnn", "digits", 2, 1000), ("transform
     model = model.to(device)
     trained[name] = (model, data)
     print(f"{name}: {epochs} epochs on {n_train} examples, test accuracy {info['test_accuracy']:.3f}")
+torch.set_num_threads(threads)
 
 # %%
 rows = []
