@@ -14,7 +14,8 @@ settings.register_profile("thorough", max_examples=500, deadline=None, print_blo
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# one thread: the tests use tiny matrices, where a second thread only adds contention
+torch.set_num_threads(1)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -74,9 +74,9 @@ def derive_jjt_aligned(dims: Sequence[int], t: Sequence[sp.Expr] | None = None) 
     depth = len(Ws)
     out = sp.zeros(dims[-1] * dims[0], dims[-1] * dims[0])
     for k in range(depth):
-        P = sp.eye(dims[-1])
+        P = sp.eye(dims[k + 1])
         for W in Ws[k + 1:]:
-            P = P * W  # P_k = W_L ... W_{k+1}, multiplied on the right from W_L down
+            P = W * P  # P_k = W_L ... W_{k+1}: each later layer multiplies on the left
         Q = sp.eye(dims[0])
         for W in Ws[:k]:
             Q = W * Q
