@@ -28,7 +28,7 @@ Weights = Sequence[torch.Tensor]
 
 
 def _check_chain(weights: Weights) -> list[torch.Tensor]:
-    Ws = list(weights)
+    Ws = [torch.as_tensor(W).detach() for W in weights]  # closed forms need no autograd graph
     if len(Ws) < 1:
         raise DlnkitInputError("a deep linear network needs depth >= 1 (at least one weight matrix)")
     for l in range(1, len(Ws)):
