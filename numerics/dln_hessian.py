@@ -27,8 +27,10 @@ from dlnkit.numerics.validation import DlnkitInputError, check_finite
 Weights = Sequence[torch.Tensor]
 
 
-def _check_chain(weights: Weights) -> list[torch.Tensor]:
-    Ws = [torch.as_tensor(W).detach() for W in weights]  # closed forms need no autograd graph
+def _check_chain(weights: Weights, detach: bool = False) -> list[torch.Tensor]:
+    # the closed forms detach (they need no autograd graph); dln_loss and partial_products must not,
+    # since torch.func differentiates through them
+    Ws = [torch.as_tensor(W).detach() if detach else W for W in weights]
     if len(Ws) < 1:
         raise DlnkitInputError("a deep linear network needs depth >= 1 (at least one weight matrix)")
     for l in range(1, len(Ws)):
@@ -109,7 +111,7 @@ def _offsets(weights: Weights) -> list[int]:
 
 def dln_gauss_newton_closed_form(weights: Weights, *, X=None, sigma=None, check_memory: bool = True) -> torch.Tensor:
     """Dense Gauss-Newton part J^T (I (x) Sigma) J, assembled from Kronecker blocks."""
-    Ws = _check_chain(weights)
+    Ws = _check_chain(weights, detach=True)
     d_in = Ws[0].shape[1]
     if X is not None:
         X = torch.as_tensor(X, dtype=Ws[0].dtype, device=Ws[0].device)
@@ -133,7 +135,7 @@ def dln_gauss_newton_closed_form(weights: Weights, *, X=None, sigma=None, check_
 
 def dln_residual_hessian_closed_form(weights: Weights, *, check_memory: bool = True, **data) -> torch.Tensor:
     """Dense residual part sum_ij G_ij d^2 W_ij / d theta^2: bilinear in G, zero diagonal blocks."""
-    Ws = _check_chain(weights)
+    Ws = _check_chain(weights, detach=True)
     G = dln_end_to_end_gradient(Ws, **data)
     off = _offsets(Ws)
     if check_memory:
@@ -170,7 +172,7 @@ def dln_hessian_closed_form(weights: Weights, *, X=None, Y=None, sigma=None, cro
     True
     """
     data = dict(X=X, Y=Y, sigma=sigma, cross=cross, target=target)
-    Ws = _check_chain(weights)
+    Ws = _check_chain(weights, detach=True)
     sig, crs = _data_moments(Ws, **data)
     return (dln_gauss_newton_closed_form(Ws, sigma=sig, check_memory=check_memory)
             + dln_residual_hessian_closed_form(Ws, sigma=sig, cross=crs, check_memory=check_memory))
@@ -183,7 +185,7 @@ def _sym_sqrt(S: torch.Tensor) -> torch.Tensor:
 
 def dln_jjt(weights: Weights, *, sigma=None, X=None) -> torch.Tensor:
     """The d_out d_in square matrix sum_l (P_l P_l^T) (x) (S^{1/2} Q_l^T Q_l S^{1/2}) (S = input covariance)."""
-    Ws = _check_chain(weights)
+    Ws = _check_chain(weights, detach=True)
     if X is not None:
         X = torch.as_tensor(X, dtype=Ws[0].dtype, device=Ws[0].device)
         sigma = X.T @ X / X.shape[0]
@@ -207,7 +209,7 @@ def dln_gauss_newton_nonzero_spectrum(weights: Weights, *, sigma=None, X=None, r
 
 def dln_gradient_closed_form(weights: Weights, **data) -> list[torch.Tensor]:
     """Exact loss gradients dl/dW_l = P_l^T (W Sigma - C) Q_l^T for every layer (no autograd)."""
-    Ws = _check_chain(weights)
+    Ws = _check_chain(weights, detach=True)
     G = dln_end_to_end_gradient(Ws, **data)
     P, Q = partial_products(Ws)
     return [P[l].T @ G @ Q[l].T for l in range(len(Ws))]
