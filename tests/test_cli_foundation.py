@@ -73,3 +73,10 @@ def test_spectrum_prints_clusters_and_saves_a_plot(tmp_path):
     assert int(dom[1]) == 4 and int(bulk[1]) == 2 * (5 + 4 - 4)
     assert abs(float(dom[2]) / float(bulk[2]) - 3) < 1e-9  # ratio = L = 3 with equal t
     assert png.exists() and png.stat().st_size > 1000
+
+
+def test_counterexample_works_on_claims_from_a_user_file():
+    out = dlnkit("counterexample", "gn-trace-whitened", "--from", "examples/symmetry_claims.py",
+                 "--drop", "whitened", "--max-examples", "20", "-q")
+    assert out.returncode == 1, out.stdout + out.stderr  # 1 = a counterexample was found
+    assert "counterexample after" in out.stdout and "anisotropy" in out.stdout

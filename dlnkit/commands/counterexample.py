@@ -9,7 +9,10 @@ from dlnkit.commands._common import add_device_arg
 
 
 def run_counterexample(args) -> int:
-    from dlnkit.claims import get_claim
+    from dlnkit.claims import get_claim, load_claims_from_file
+
+    for path in getattr(args, "from_files", None) or []:
+        load_claims_from_file(path)
     from dlnkit.counterexample import _slug, explain, find_counterexample, generate_gallery, save_counterexample
     from dlnkit.numerics.validation import DlnkitInputError
 
@@ -65,6 +68,8 @@ def register(sub) -> None:
                                                 "(with --gallery: the gallery folder, default counterexamples)")
     p.add_argument("--gallery", action="store_true", help="regenerate the gallery: every (claim, assumption) pair")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    p.add_argument("--from", dest="from_files", action="append", metavar="FILE",
+                   help="load claims from a Python file first (repeatable), as `dlnkit verify --from`")
     add_device_arg(p)
     p.set_defaults(func=run_counterexample)
 
