@@ -231,7 +231,7 @@ def train_dln_gradient_descent(weights: Weights, *, lr: float, momentum: float =
     import numpy as np
     from tqdm.auto import tqdm
 
-    from dlnkit.numerics.training import TrainingRecord
+    from dlnkit.numerics.training import TrainingRecord, heavy_ball_update
 
     Ws_t = _check_chain(weights)
     if lr <= 0 or not (0 <= momentum < 1):
@@ -285,10 +285,7 @@ def train_dln_gradient_descent(weights: Weights, *, lr: float, momentum: float =
         if done:
             break
         grads = [P[k].T @ G @ Q[k].T for k in range(L)]  # all before any update: P, Q alias the weights
-        for k in range(L):
-            vel[k] *= momentum
-            vel[k] += grads[k]
-            Ws[k] -= lr * vel[k]
+        heavy_ball_update(Ws, vel, grads, lr, momentum)
         step += 1
         if step % 5000 == 0:
             bar.update(5000)

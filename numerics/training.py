@@ -64,6 +64,14 @@ def train_full_batch(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module]
     return rec
 
 
+def heavy_ball_update(weights, velocities, grads, lr: float, momentum: float) -> None:
+    """In place, torch.optim.SGD's rule: v <- momentum v + g; W <- W - lr v (NumPy arrays)."""
+    for W, v, g in zip(weights, velocities, grads):
+        v *= momentum
+        v += g
+        W -= lr * v
+
+
 def _activation(name: str):
     import numpy as np
 
@@ -122,10 +130,7 @@ def train_chain_gradient_descent(weights, X, Y, *, activation: str = "tanh", lr:
             rec.steps.append(step)
             rec.losses.append(loss)
             break
-        for k in range(len(Ws)):
-            vel[k] *= momentum
-            vel[k] += grads[k]
-            Ws[k] -= lr * vel[k]
+        heavy_ball_update(Ws, vel, grads, lr, momentum)
         step += 1
         if step % 5000 == 0:
             bar.update(5000)
