@@ -176,9 +176,9 @@ def _depth_violations(claim, config: dict) -> list[str]:
 def violated_assumptions(claim, config: dict) -> list[str] | None:
     """Names of the claim's assumptions that ``config`` violates, or ``None`` when the claim gives
     no way to tell (a claim may define ``violated_assumptions(config)`` itself)."""
-    own = getattr(claim, "violated_assumptions", None)
-    if callable(own):
-        return sorted(own(config))
+    own = claim.violated_assumptions(config)
+    if own is not None:
+        return sorted(own)
     if claim.id in ("B0", "B1", "B1-ratio"):
         return _depth_violations(claim, config)
     return None

@@ -4,9 +4,22 @@ and the assumptions under which the prediction must hold.
 A claim draws its configurations from a Hypothesis strategy built from its assumptions, so the
 same object serves ``dlnkit verify`` (draw configurations that satisfy every assumption) and the
 counterexample search (draw ones that violate chosen assumptions, then shrink).
+
+Everything about one claim lives on the claim (the engines never name a claim id):
+
+* ``slow`` -- one check trains a network or takes seconds: no counterexample search and no drawn
+  examples in the default ``dlnkit verify``;
+* ``default_configs()`` (the quick ``dlnkit verify``) and ``full_configs()`` (``--full``);
+* ``violated_assumptions(config)`` -- which assumptions a configuration violates (``None``: cannot tell);
+* ``explain(dropped, config)`` -- why the claim fails once ``dropped`` are dropped;
+* ``exact_check(config)`` -- the optional exact-rational route (``has_exact_route``);
+* ``group`` -- the paper (or ``"classic"`` / ``"user"``) the claim belongs to, for ``dlnkit list``;
+* :meth:`Claim.check` -- THE runner: predict, measure, compare (or the exact route) for one
+  configuration, returning a :class:`ClaimResult`; an exception becomes an ERROR row.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -77,10 +90,57 @@ class ClaimResult:
     seconds: float
     reported: str = ""  # a paper's number, shown beside ours and labelled as reported
     details: dict = field(default_factory=dict)
-    message: str = ""
+    message: str = ""  # for an ERROR row: the exception (type and text)
+    #: SHA-256 of the exact (bitwise) content of the raw prediction and measurement ("" for ERROR rows)
+    predicted_sha256: str = ""
+    measured_sha256: str = ""
 
     def to_json(self) -> dict:
         return json.loads(json.dumps(asdict(self), default=_json_default))
+
+    @property
+    def miss_factor(self) -> float:
+        """error / bound (inf for an ERROR row, an infinite or NaN error, or a zero bound with an error)."""
+        if self.status == "ERROR" or not math.isfinite(self.error):
+            return float("inf")
+        return self.error / self.bound if self.bound > 0 else (float("inf") if self.error > 0 else 0.0)
+
+
+def _canonical(obj: Any) -> Any:
+    """A JSON-able, exact form of a prediction or measurement: floats as ``float.hex``, arrays as
+    their shape and the SHA-256 of their float64 bytes."""
+    import numpy as np
+    import torch
+
+    if isinstance(obj, torch.Tensor):
+        obj = obj.detach().cpu().double().numpy()
+    if isinstance(obj, np.ndarray):
+        a = np.ascontiguousarray(obj, dtype=np.float64)
+        return {"shape": list(a.shape), "sha256": hashlib.sha256(a.tobytes()).hexdigest()}
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, bool) or obj is None or isinstance(obj, (int, str)):
+        return obj
+    if isinstance(obj, float):
+        return float.hex(obj)
+    if isinstance(obj, dict):
+        return {str(k): _canonical(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(obj, (list, tuple)):
+        return [_canonical(v) for v in obj]
+    return repr(obj)
+
+
+def digest(obj: Any) -> str:
+    """SHA-256 of the exact (bitwise) content of a prediction or measurement.
+
+    >>> digest(0.5) == digest(0.5), digest(0.5) == digest(0.5000000000000001)
+    (True, False)
+    """
+    return hashlib.sha256(json.dumps(_canonical(obj), sort_keys=True).encode()).hexdigest()
+
+
+#: the papers whose claims form a group of their own in ``dlnkit list``
+PAPER_GROUPS = ("arXiv:2602.00545", "arXiv:2606.02596")
 
 
 def _json_default(o):
@@ -107,7 +167,12 @@ class Claim:
     kind : ``"exact"`` (holds to rounding under its assumptions) or ``"approximate"``
     assumptions : the named assumptions
     tolerance : how far measurement may sit from prediction, and why
-    reported : optional mapping config-key -> number the paper reports (display only)
+    slow : one check trains a network or takes seconds or more (no counterexample search, no
+        drawn examples in the default ``dlnkit verify``)
+
+    Hooks with defaults (override them on the claim, never special-case a claim in an engine):
+    :meth:`full_configs`, :meth:`violated_assumptions`, :meth:`explain`, :meth:`exact_check`
+    (with :attr:`has_exact_route`), :attr:`group`.
     """
 
     id: str = ""
@@ -116,6 +181,9 @@ class Claim:
     kind: str = "exact"
     assumptions: tuple[Assumption, ...] = ()
     tolerance: Tolerance = Tolerance()
+    slow: bool = False
+    #: where a user claim was loaded from (a file or an entry point); None for built-ins
+    origin: str | None = None
 
     # ----- to implement ---------------------------------------------------------------
     def statement_latex(self) -> str:
@@ -139,12 +207,50 @@ class Claim:
         raise NotImplementedError
 
     def default_configs(self) -> list[Config]:
-        """Configurations always checked by ``dlnkit verify`` (e.g. the paper's grid)."""
+        """The quick configurations always checked by the default ``dlnkit verify`` (the whole
+        default verify takes about a minute)."""
         return []
+
+    def full_configs(self) -> list[Config]:
+        """The paper-scale configurations of ``dlnkit verify --full`` (default: :meth:`default_configs`)."""
+        return self.default_configs()
 
     def reported_value(self, config: Config) -> str:
         """A paper's reported number for this configuration, if any (display only)."""
         return ""
+
+    def violated_assumptions(self, config: Config) -> frozenset[str] | None:
+        """The names of this claim's assumptions that ``config`` violates, or ``None`` when the
+        claim cannot tell (the counterexample search then accepts every failure)."""
+        return None
+
+    def explain(self, dropped: Iterable[str], config: Config) -> str:
+        """One paragraph on why ``config`` breaks the claim once ``dropped`` are dropped (derived
+        in SymPy where there is a derivation). Default: a generic sentence."""
+        names = ", ".join(sorted(dropped)) or "nothing"
+        return (f"Dropping {names} lets the search reach this configuration; the claim's prediction "
+                f"does not account for it. (No symbolic explanation is available for this pair.)")
+
+    def exact_check(self, config: Config) -> Comparison:
+        """The exact-rational route (``dlnkit verify --exact``): prediction and measurement in exact
+        arithmetic, compared with zero tolerance. Raise ``NotImplementedError`` where there is none."""
+        raise NotImplementedError(f"claim {self.id} has no exact route")
+
+    @property
+    def has_exact_route(self) -> bool:
+        """True when the claim overrides :meth:`exact_check`."""
+        return type(self).exact_check is not Claim.exact_check
+
+    @property
+    def group(self) -> str:
+        """``dlnkit list``'s grouping: the paper id for the two papers' claims, ``"user"`` for
+        claims loaded from a file or entry point (or with source ``"user"``), else ``"classic"``."""
+        for paper in PAPER_GROUPS:
+            if paper in (self.source or ""):
+                return paper
+        if self.origin is not None or self.source == "user":
+            return "user"
+        return "classic"
 
     # ----- provided ---------------------------------------------------------------------
     @property
@@ -162,22 +268,55 @@ class Claim:
                 f"its assumptions are: {', '.join(self.assumption_names) or '(none)'}")
         return drop
 
-    def check(self, config: Config, device: str = "cpu", seed: int | None = None) -> ClaimResult:
-        """Predict, measure and compare for one configuration."""
-        from dlnkit.numerics.device import resolve_device
+    def check(self, config: Config, device: str = "cpu", seed: int | None = None, *,
+              exact: bool = False) -> ClaimResult:
+        """THE runner: predict, measure and compare one configuration (with ``exact``: the exact
+        route :meth:`exact_check`, zero tolerance, on the CPU in SymPy).
 
-        dev = str(resolve_device(device))
+        Never raises for the claim's own failure: an exception in predict / measure / compare
+        (or a missing exact route) becomes a result with status ``"ERROR"`` and the exception as
+        its ``message``; the other rows of a run still come out. Ctrl-C still stops.
+        """
+        import traceback
+
+        cfg = dict(config)
+        row_config = {**cfg, "exact": True} if exact else cfg
+        row_seed = cfg.get("seed", seed)
         t0 = time.perf_counter()
-        predicted = self.predict(config)
-        measured = self.measure(config, dev)
-        cmp = self.compare(predicted, measured, config)
-        seconds = time.perf_counter() - t0
-        return ClaimResult(
-            claim_id=self.id, config=dict(config), predicted=cmp.predicted_display or str(cmp.predicted),
-            measured=cmp.measured_display or str(cmp.measured), error=float(cmp.error), bound=float(cmp.bound),
-            passed=cmp.passed, status="PASS" if cmp.passed else "FAIL", kind=self.kind,
-            seed=config.get("seed", seed), device=dev, seconds=seconds, reported=self.reported_value(config),
-            details=cmp.details)
+        if exact:
+            dev = "cpu (sympy)"
+        else:  # a device that does not exist is the caller's bad input, not the claim's failure
+            from dlnkit.numerics.device import resolve_device
+
+            dev = str(resolve_device(device))
+        try:
+            if exact:
+                predicted = measured = None
+                cmp = self.exact_check(cfg)
+            else:
+                predicted = self.predict(cfg)
+                measured = self.measure(cfg, dev)
+                cmp = self.compare(predicted, measured, cfg)
+            passed = cmp.passed
+            result = ClaimResult(
+                claim_id=self.id, config=row_config, predicted=cmp.predicted_display or str(cmp.predicted),
+                measured=cmp.measured_display or str(cmp.measured), error=float(cmp.error), bound=float(cmp.bound),
+                passed=passed, status="PASS" if passed else "FAIL", kind="exact" if exact else self.kind,
+                seed=row_seed, device=dev, seconds=0.0, reported="" if exact else self.reported_value(cfg),
+                details={"route": "exact-rational", **cmp.details} if exact else cmp.details,
+                predicted_sha256="" if exact else digest(predicted),
+                measured_sha256="" if exact else digest(measured))
+        except Exception as exc:  # noqa: BLE001 - the claim's failure is a row, not a crash
+            message = f"{type(exc).__name__}: {exc}"
+            if exact and isinstance(exc, NotImplementedError):
+                message = f"no exact route: {exc}"
+            result = ClaimResult(
+                claim_id=self.id, config=row_config, predicted="-", measured="-", error=math.nan,
+                bound=0.0 if exact else math.nan, passed=False, status="ERROR",
+                kind="exact" if exact else self.kind, seed=row_seed, device=dev, seconds=0.0,
+                details={"traceback": traceback.format_exc(limit=8)}, message=message)
+        result.seconds = time.perf_counter() - t0
+        return result
 
     def __repr__(self) -> str:  # pragma: no cover - cosmetic
         return f"<Claim {self.id}: {self.title}>"
