@@ -36,4 +36,37 @@ from dlnkit.numerics.dln_hessian import (
 from dlnkit.numerics.spectra import ClusterSplit, split_by_counts, split_by_gaps
 from dlnkit.numerics.training import TrainingRecord, train_full_batch
 
-__all__ = [name for name in dir() if not name.startswith("_")]
+__all__ = [
+    "DlnkitInputError",
+    "check_dims",
+    "check_finite",
+    "resolve_device",
+    "DEFAULT_DTYPE",
+    "DeepLinearNetwork",
+    "random_orthonormal",
+    "teacher_map",
+    "whitened_inputs",
+    "whiten",
+    "dense_hessian",
+    "hvp",
+    "HessianOperator",
+    "dense_hessian_bytes",
+    "check_dense_fits",
+    "flatten_params",
+    "unflatten_like",
+    "dln_hessian_closed_form",
+    "dln_gauss_newton_closed_form",
+    "dln_residual_hessian_closed_form",
+    "dln_jjt",
+    "dln_gauss_newton_nonzero_spectrum",
+    "dln_loss",
+    "dln_end_to_end_gradient",
+    "dln_gradient_closed_form",
+    "train_dln_gradient_descent",
+    "partial_products",
+    "ClusterSplit",
+    "split_by_counts",
+    "split_by_gaps",
+    "TrainingRecord",
+    "train_full_batch",
+]

@@ -16,4 +16,21 @@ from dlnkit.theory.dln_spectrum import (
     equal_targets_mean_ratio,
 )
 
-__all__ = [name for name in dir() if not name.startswith("_")]
+__all__ = [
+    "L",
+    "l",
+    "r",
+    "d_in",
+    "d_out",
+    "m",
+    "target_symbols",
+    "SpectrumGroup",
+    "aligned_minimum_weights",
+    "derive_jjt_aligned",
+    "read_off_spectrum",
+    "dominant_eigenvalue",
+    "dominant_eigenvalue_closed_form",
+    "balanced_minimum_spectrum",
+    "balanced_minimum_spectrum_numeric",
+    "equal_targets_mean_ratio",
+]
