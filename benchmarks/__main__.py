@@ -247,7 +247,6 @@ def summarize(results: list[dict]) -> tuple[str, list[dict]]:
 
 def checks(results: list[dict]) -> list[str]:
     """Agreement of the routes: the same numbers from every method at each size."""
-    import math
 
     notes = []
     groups: dict = {}

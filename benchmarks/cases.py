@@ -268,7 +268,7 @@ def measure_topeig(spec):
 
 
 def measure_chunked(spec):
-    from dlnkit.numerics.hessian_chunked import chunked_hessian_bytes, choose_chunk_size, dense_hessian_chunked
+    from dlnkit.numerics.hessian_chunked import choose_chunk_size, chunked_hessian_bytes, dense_hessian_chunked
 
     dt, dev = _dtype(spec), spec["device"]
     widths, n = spec["widths"], spec.get("batch", 256)

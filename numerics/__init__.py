@@ -3,38 +3,38 @@
 This package never imports SymPy; formulas that the theory side derives reach it as
 plain numbers (see :mod:`dlnkit.claims`, the only place where the two meet).
 """
-from dlnkit.numerics.validation import DlnkitInputError, check_dims, check_finite
-from dlnkit.numerics.device import resolve_device, DEFAULT_DTYPE
+from dlnkit.numerics.device import DEFAULT_DTYPE, resolve_device
 from dlnkit.numerics.dln import (
     DeepLinearNetwork,
     random_orthonormal,
     teacher_map,
-    whitened_inputs,
     whiten,
-)
-from dlnkit.numerics.hessian import (
-    dense_hessian,
-    hvp,
-    HessianOperator,
-    dense_hessian_bytes,
-    check_dense_fits,
-    flatten_params,
-    unflatten_like,
+    whitened_inputs,
 )
 from dlnkit.numerics.dln_hessian import (
-    dln_hessian_closed_form,
-    dln_gauss_newton_closed_form,
-    dln_residual_hessian_closed_form,
-    dln_jjt,
-    dln_gauss_newton_nonzero_spectrum,
-    dln_loss,
     dln_end_to_end_gradient,
+    dln_gauss_newton_closed_form,
+    dln_gauss_newton_nonzero_spectrum,
     dln_gradient_closed_form,
-    train_dln_gradient_descent,
+    dln_hessian_closed_form,
+    dln_jjt,
+    dln_loss,
+    dln_residual_hessian_closed_form,
     partial_products,
+    train_dln_gradient_descent,
+)
+from dlnkit.numerics.hessian import (
+    HessianOperator,
+    check_dense_fits,
+    dense_hessian,
+    dense_hessian_bytes,
+    flatten_params,
+    hvp,
+    unflatten_like,
 )
 from dlnkit.numerics.spectra import ClusterSplit, split_by_counts, split_by_gaps
 from dlnkit.numerics.training import TrainingRecord, train_full_batch
+from dlnkit.numerics.validation import DlnkitInputError, check_dims, check_finite
 
 __all__ = [
     "DlnkitInputError",

@@ -34,8 +34,8 @@ Conventions, stated once:
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
@@ -43,8 +43,15 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from dlnkit.numerics.fits import (PowerLawFit, fit_alpha, fit_decay, fit_gamma, loglog_fit,
-                                  participation_ratio, zeta_bound)
+from dlnkit.numerics.fits import (
+    PowerLawFit,
+    fit_alpha,
+    fit_decay,
+    fit_gamma,
+    loglog_fit,
+    participation_ratio,
+    zeta_bound,
+)
 from dlnkit.numerics.hessian import HessianOperator, hvp_batched
 from dlnkit.numerics.validation import DlnkitInputError
 

@@ -6,12 +6,14 @@ Conventions (SPEC.md): dims = [d_0 = d_in, d_1, ..., d_L = d_out]; W_l has shape
 """
 from __future__ import annotations
 
-from typing import Sequence
+import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from dlnkit.numerics.device import DEFAULT_DTYPE, resolve_device
+from dlnkit.numerics.memory import F64, check_allocation
 from dlnkit.numerics.validation import DlnkitInputError, check_dims, check_finite, check_rank
 
 
@@ -33,6 +35,9 @@ def random_orthonormal(n: int, k: int, *, seed: int | None = 0, dtype=DEFAULT_DT
     """
     if k > n:
         raise DlnkitInputError(f"cannot draw {k} orthonormal columns in dimension {n}")
+    if n < 1 or k < 0:
+        raise DlnkitInputError(f"need n >= 1 and k >= 0, got n={n}, k={k}")
+    check_allocation(F64 * 4 * n * max(k, 1), f"a {n} x {k} orthonormal matrix", resolve_device(device))
     g = generator if generator is not None else _generator(seed)
     a = torch.randn(n, max(k, 1), generator=g, dtype=torch.float64)
     q, r = torch.linalg.qr(a)
@@ -46,7 +51,10 @@ def whiten(X: torch.Tensor) -> torch.Tensor:
     Uses the symmetric inverse square root of the empirical second-moment matrix; needs B >= d
     and a full-rank X.
     """
+    if X.ndim != 2:
+        raise DlnkitInputError(f"X must be a B x d matrix, got shape {tuple(X.shape)}")
     B, d = X.shape
+    check_finite([X], "X")
     if B < d:
         raise DlnkitInputError(f"whitening needs at least as many samples as features, got B={B} < d={d}")
     S = X.T @ X / B
@@ -58,6 +66,11 @@ def whiten(X: torch.Tensor) -> torch.Tensor:
 
 def whitened_inputs(batch: int, d_in: int, *, seed: int | None = 0, dtype=DEFAULT_DTYPE, device="cpu") -> torch.Tensor:
     """A Gaussian batch (B x d_in) whitened exactly: (1/B) X^T X = I."""
+    batch, d_in = int(batch), int(d_in)
+    if batch < 1 or d_in < 1:
+        raise DlnkitInputError(f"batch and d_in must be >= 1, got {batch}, {d_in}")
+    check_allocation(F64 * (4 * batch * d_in + 4 * d_in * d_in), f"a {batch} x {d_in} whitened batch",
+                     resolve_device(device))
     X = torch.randn(batch, d_in, generator=_generator(seed), dtype=torch.float64)
     return whiten(X).to(dtype=dtype, device=resolve_device(device))
 
@@ -68,8 +81,15 @@ def teacher_map(d_out: int, d_in: int, singular_values: Sequence[float], *, seed
 
     Returns (M, U, V) with U (d_out x r) and V (d_in x r). Targets are Y = X M^T.
     """
-    t = torch.as_tensor(list(singular_values), dtype=torch.float64)
+    d_out, d_in = check_dims([d_out, d_in])[::-1]
+    try:
+        t = torch.as_tensor([float(x) for x in singular_values], dtype=torch.float64)
+    except (TypeError, ValueError):
+        raise DlnkitInputError(f"target singular values must be numbers, got {singular_values!r}") from None
     r = t.numel()
+    # U, V, diag(t), U diag(t) and M: refuse before drawing anything
+    check_allocation(F64 * (2 * d_out * d_in + 3 * (d_in + d_out) * max(r, 1)),
+                     f"a {d_out} x {d_in} target map", resolve_device(device))
     if r < 1 or r > min(d_in, d_out):
         raise DlnkitInputError(f"rank must be between 1 and min(d_in, d_out) = {min(d_in, d_out)}, got {r}")
     if not torch.isfinite(t).all() or (t <= 0).any():
@@ -95,6 +115,10 @@ class DeepLinearNetwork(nn.Module):
         super().__init__()
         self.dims = check_dims(dims)
         dev = resolve_device(device)
+        n_params = sum(self.dims[i] * self.dims[i + 1] for i in range(len(self.dims) - 1))
+        item = torch.empty((), dtype=dtype).element_size()
+        # the given/zero weights, their float64 copies and the parameters
+        check_allocation(3 * max(item, F64) * n_params, f"a network with {n_params} weights", dev)
         if weights is None:
             weights = [torch.zeros(self.dims[l + 1], self.dims[l], dtype=dtype) for l in range(self.depth)]
         weights = list(weights)
@@ -102,6 +126,8 @@ class DeepLinearNetwork(nn.Module):
             raise DlnkitInputError(f"dims {self.dims} describe {self.depth} layers but {len(weights)} weights were given")
         for l, W in enumerate(weights):
             want = (self.dims[l + 1], self.dims[l])
+            if not isinstance(W, torch.Tensor):
+                raise DlnkitInputError(f"weight {l + 1} must be a torch tensor, got {type(W).__name__}")
             if tuple(W.shape) != want:
                 raise DlnkitInputError(f"weight {l + 1} has shape {tuple(W.shape)}, dims {self.dims} need {want}")
         check_finite(weights, "weights")
@@ -142,6 +168,10 @@ class DeepLinearNetwork(nn.Module):
     def random(cls, dims, *, scale: float = 1.0, seed: int | None = 0, dtype=DEFAULT_DTYPE, device="auto"):
         """Gaussian init W_l ~ N(0, scale^2 / d_{l-1})."""
         dims = check_dims(dims)
+        n_params = sum(dims[i] * dims[i + 1] for i in range(len(dims) - 1))
+        check_allocation(4 * F64 * n_params, f"a network with {n_params} weights", resolve_device(device))
+        if not math.isfinite(float(scale)):
+            raise DlnkitInputError(f"scale must be finite, got {scale}")
         g = _generator(seed)
         Ws = [torch.randn(dims[l + 1], dims[l], generator=g, dtype=torch.float64) * (scale / dims[l] ** 0.5)
               for l in range(len(dims) - 1)]

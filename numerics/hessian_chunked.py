@@ -21,12 +21,11 @@ way and for the same reason.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
-from dlnkit.numerics.hessian import (HessianTooLargeError, LossFn, check_dense_fits, dense_hessian_bytes,
-                                     hvp_batched)
+from dlnkit.numerics.hessian import HessianTooLargeError, LossFn, check_dense_fits, dense_hessian_bytes, hvp_batched
 from dlnkit.numerics.validation import DlnkitInputError
 
 HVP_VECTOR_COPIES = 4

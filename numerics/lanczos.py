@@ -13,8 +13,8 @@ Both take a ``matvec`` (a torch function v -> H v on the parameters' device) or 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 

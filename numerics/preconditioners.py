@@ -15,7 +15,7 @@ For a gradient matrix :math:`G = U\operatorname{diag}(\sigma)V^\top` the precond
 """
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 

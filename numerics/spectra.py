@@ -46,7 +46,9 @@ class ClusterSplit:
 
     @property
     def ratio(self) -> float:
-        return self.dominant_mean / self.bulk_mean if len(self.bulk) and len(self.dominant) else float("nan")
+        if not (len(self.bulk) and len(self.dominant)) or self.bulk_mean == 0.0:
+            return float("nan")  # no bulk, or a bulk that underflowed to zero: no ratio to report
+        return self.dominant_mean / self.bulk_mean
 
     def summary(self) -> dict:
         return {"counts": self.counts, "dominant_mean": self.dominant_mean, "bulk_mean": self.bulk_mean,

@@ -1,8 +1,8 @@
 """Full-batch gradient descent (with momentum) that records chosen quantities along the way."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 import torch
 from tqdm.auto import tqdm

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 
 class DlnkitInputError(ValueError):
@@ -59,3 +59,37 @@ def check_finite(tensors: Iterable, what: str = "weights") -> None:
             ok = all(math.isfinite(float(x)) for x in (t if hasattr(t, "__iter__") else [t]))
         if not ok:
             raise DlnkitInputError(f"non-finite values in {what} (entry {i})")
+
+
+#: largest |log10| of a number a float64 route may square and multiply a few times over
+LOG10_SAFE = 100.0
+
+
+def check_target_scale(singular_values: Sequence[float], depth: int) -> list[float]:
+    """Target singular values t whose Hessian at a balanced minimum stays well inside float64.
+
+    The Hessian's entries there scale like t^(2(L-1)/L) and products of L per-layer values
+    t^(1/L) appear on the way; 10^(+-100) leaves room for those products (float64 ends near
+    10^(+-308)), so nothing overflows to inf or underflows to 0 silently.
+
+    >>> check_target_scale([2.0, 1e-3], 3)
+    [2.0, 0.001]
+    >>> check_target_scale([1e300], 8)
+    Traceback (most recent call last):
+    ...
+    dlnkit.numerics.validation.DlnkitInputError: target singular value 1e+300 is outside the range float64 handles at depth 8 (1e-100 ... 1e+100 after scaling by t^(2(L-1)/L)); rescale the targets
+    """
+    out = []
+    L = int(depth)
+    for x in singular_values:
+        v = float(x)
+        if not math.isfinite(v) or v <= 0:
+            raise DlnkitInputError(f"target singular values must be positive and finite, got {v!r}")
+        lg = math.log10(v)
+        scaled = lg * max(1.0, 2.0 * (L - 1) / L)
+        if abs(lg) > LOG10_SAFE or abs(scaled) > LOG10_SAFE:
+            raise DlnkitInputError(
+                f"target singular value {v:g} is outside the range float64 handles at depth {L} "
+                f"(1e-100 ... 1e+100 after scaling by t^(2(L-1)/L)); rescale the targets")
+        out.append(v)
+    return out

@@ -31,14 +31,22 @@
 
 # %%
 # %matplotlib inline
+import matplotlib.pyplot as plt
 import numpy as np
 import sympy as sp
 import torch
-import matplotlib.pyplot as plt
 
-from dlnkit.numerics import (DeepLinearNetwork, resolve_device, dense_hessian, dln_loss, dln_hessian_closed_form,
-                             dln_gauss_newton_closed_form, dln_residual_hessian_closed_form, dln_jjt,
-                             dln_end_to_end_gradient, partial_products)
+from dlnkit.numerics import (
+    DeepLinearNetwork,
+    dense_hessian,
+    dln_gauss_newton_closed_form,
+    dln_hessian_closed_form,
+    dln_jjt,
+    dln_loss,
+    dln_residual_hessian_closed_form,
+    partial_products,
+    resolve_device,
+)
 
 device = resolve_device("auto")  # CUDA when there is one, else CPU; everything below is float64
 print("device:", device)

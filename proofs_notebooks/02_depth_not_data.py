@@ -31,19 +31,35 @@
 import warnings
 
 warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm's notice, irrelevant here
+import matplotlib.pyplot as plt
 import numpy as np
 import sympy as sp
 import torch
-import matplotlib.pyplot as plt
 
-from dlnkit.theory import (balanced_minimum_spectrum, balanced_minimum_spectrum_numeric, derive_jjt_aligned,
-                           dominant_eigenvalue, dominant_eigenvalue_closed_form, equal_targets_mean_ratio,
-                           target_symbols)
-from dlnkit.theory.symbols import L as L_sym, m as m_sym, t_i, t_j
-from dlnkit.numerics import (DeepLinearNetwork, resolve_device, dense_hessian, dln_loss, dln_hessian_closed_form,
-                             dln_residual_hessian_closed_form, dln_gauss_newton_nonzero_spectrum,
-                             dln_end_to_end_gradient, teacher_map, whitened_inputs, train_dln_gradient_descent)
+from dlnkit.numerics import (
+    DeepLinearNetwork,
+    dense_hessian,
+    dln_end_to_end_gradient,
+    dln_gauss_newton_nonzero_spectrum,
+    dln_hessian_closed_form,
+    dln_loss,
+    dln_residual_hessian_closed_form,
+    resolve_device,
+    teacher_map,
+    train_dln_gradient_descent,
+    whitened_inputs,
+)
 from dlnkit.numerics.spectra import split_by_counts
+from dlnkit.theory import (
+    balanced_minimum_spectrum,
+    balanced_minimum_spectrum_numeric,
+    derive_jjt_aligned,
+    dominant_eigenvalue,
+    dominant_eigenvalue_closed_form,
+    equal_targets_mean_ratio,
+    target_symbols,
+)
+from dlnkit.theory.symbols import L as L_sym, t_i, t_j
 
 device = resolve_device("auto")
 print("device:", device)

@@ -35,18 +35,24 @@
 import warnings
 
 warnings.filterwarnings("ignore", message="IProgress not found")
+import matplotlib.pyplot as plt
 import numpy as np
 import sympy as sp
 import torch
-import matplotlib.pyplot as plt
 
+from dlnkit.numerics import random_orthonormal, resolve_device, whitened_inputs
+from dlnkit.numerics.alignment import analyse_layer, linear_chain
+from dlnkit.numerics.zoo import Dataset, build_model, load_data, train_model
+from dlnkit.theory.alignment import (
+    aligned_mode_closed_forms,
+    alpha_proportional_progress,
+    derive_dln_layer_block,
+    local_alpha,
+    s_sym,
+    t_sym,
+)
 from dlnkit.theory.kronecker import kronecker_quadratic_form_gap, slope_additivity_gap
-from dlnkit.theory.alignment import (derive_dln_layer_block, aligned_mode_closed_forms, alpha_proportional_progress,
-                                     local_alpha, s_sym, t_sym)
 from dlnkit.theory.symbols import L as L_sym, l as l_sym
-from dlnkit.numerics import resolve_device, random_orthonormal, whitened_inputs
-from dlnkit.numerics.alignment import linear_chain, analyse_layer
-from dlnkit.numerics.zoo import Dataset, build_model, load_data, train_model, accuracy
 
 device = resolve_device("auto")
 print("device:", device)

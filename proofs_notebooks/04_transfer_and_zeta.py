@@ -32,18 +32,25 @@
 
 # %%
 # %matplotlib inline
+import matplotlib.pyplot as plt
 import numpy as np
 import sympy as sp
 import torch
-import matplotlib.pyplot as plt
 
-from dlnkit.theory.power_laws import (transfer_identity, transfer_exponent, pr_infinite, pr_infinite_from_sums,
-                                      pr_window, alpha as alpha_sym, gamma as gamma_sym)
+from dlnkit.numerics import random_orthonormal, resolve_device, whitened_inputs
+from dlnkit.numerics.alignment import analyse_layer, linear_chain
+from dlnkit.numerics.fits import fit_alpha, fit_decay, fit_gamma, participation_ratio, power_law_window_pr, zeta_bound
 from dlnkit.theory.alignment import aligned_mode_closed_forms, s_sym as s_mode, t_sym as t_mode
 from dlnkit.theory.kronecker import kron
-from dlnkit.numerics import resolve_device, random_orthonormal, whitened_inputs
-from dlnkit.numerics.alignment import linear_chain, analyse_layer
-from dlnkit.numerics.fits import fit_alpha, fit_gamma, fit_decay, participation_ratio, zeta_bound, power_law_window_pr
+from dlnkit.theory.power_laws import (
+    alpha as alpha_sym,
+    gamma as gamma_sym,
+    pr_infinite,
+    pr_infinite_from_sums,
+    pr_window,
+    transfer_exponent,
+    transfer_identity,
+)
 
 device = resolve_device("auto")
 print("device:", device)

@@ -33,16 +33,14 @@ import warnings
 from pathlib import Path
 
 warnings.filterwarnings("ignore", message="IProgress not found")
+import matplotlib.pyplot as plt
 import numpy as np
 import sympy as sp
-import torch
-import matplotlib.pyplot as plt
 
 from dlnkit.claims import get_claim
 from dlnkit.counterexample import load_counterexample, replay_record
 from dlnkit.numerics import resolve_device
 from dlnkit.theory import aligned_minimum_weights, balanced_minimum_spectrum_numeric
-from dlnkit.theory.symbols import L as L_sym
 
 device = str(resolve_device("auto"))
 print("device:", device)

@@ -26,17 +26,24 @@
 
 # %%
 # %matplotlib inline
+import matplotlib.pyplot as plt
 import numpy as np
 import sympy as sp
 import torch
-import matplotlib.pyplot as plt
 
-from dlnkit.theory.preconditioners import (transfer, newton_alpha2_gap, polar_limit, kronecker_newton_gap,
-                                           sigma as sigma_sym, alpha as alpha_sym, d as d_sym, c as c_sym)
-from dlnkit.numerics import resolve_device, random_orthonormal, whitened_inputs, DeepLinearNetwork
-from dlnkit.numerics.dln_hessian import dln_hessian_closed_form, dln_gradient_closed_form, dln_loss
+from dlnkit.numerics import DeepLinearNetwork, random_orthonormal, resolve_device, whitened_inputs
+from dlnkit.numerics.dln_hessian import dln_gradient_closed_form, dln_hessian_closed_form, dln_loss
 from dlnkit.numerics.fits import fit_alpha
-from dlnkit.numerics.preconditioners import spectral_transfer, spectral_precondition, polar_factor, SpectralNewton
+from dlnkit.numerics.preconditioners import SpectralNewton, polar_factor, spectral_precondition, spectral_transfer
+from dlnkit.theory.preconditioners import (
+    alpha as alpha_sym,
+    d as d_sym,
+    kronecker_newton_gap,
+    newton_alpha2_gap,
+    polar_limit,
+    sigma as sigma_sym,
+    transfer,
+)
 
 device = resolve_device("auto")
 print("device:", device)

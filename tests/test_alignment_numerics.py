@@ -7,8 +7,15 @@ from torch import nn
 
 from dlnkit.claims.alignment import DlnClosedForms, aligned_dln_configs
 from dlnkit.numerics import alignment as na
-from dlnkit.numerics.fits import (fit_alpha, fit_decay, fit_gamma, loglog_fit, participation_ratio,
-                                  power_law_window_pr, zeta_bound)
+from dlnkit.numerics.fits import (
+    fit_alpha,
+    fit_decay,
+    fit_gamma,
+    loglog_fit,
+    participation_ratio,
+    power_law_window_pr,
+    zeta_bound,
+)
 from dlnkit.numerics.hessian import dense_hessian
 from dlnkit.numerics.preconditioners import SpectralNewton, polar_factor, spectral_precondition
 from dlnkit.numerics.validation import DlnkitInputError

@@ -2,14 +2,12 @@
 assumption strategies and drop, and a deliberately false claim shrunk to a small counterexample."""
 import contextlib
 import io
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 import sympy as sp
-from hypothesis import HealthCheck, Phase, find, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, find, settings, strategies as st
 
 import dlnkit as dk
 from dlnkit.claims import all_claims, draw_configs, get_claim, load_claims_from_file, load_entry_point_claims

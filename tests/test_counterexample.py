@@ -8,7 +8,7 @@ import pytest
 from hypothesis import strategies as st
 
 from dlnkit.claims import get_claim
-from dlnkit.claims.base import Claim, Comparison, Tolerance
+from dlnkit.claims.base import Claim, Tolerance
 from dlnkit.counterexample import (
     config_size,
     evaluate,

@@ -3,7 +3,7 @@ end-to-end map, and the definition of the Gauss-Newton / residual split."""
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 from torch.func import grad, jacrev
 
 from dlnkit import strategies as dst

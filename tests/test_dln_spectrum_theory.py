@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 
 from dlnkit import strategies as dst
 from dlnkit.claims.depth import build_depth_point, measured_spectrum
-from dlnkit.numerics import split_by_counts, split_by_gaps
+from dlnkit.numerics import split_by_gaps
 from dlnkit.theory import (
     balanced_minimum_spectrum,
     balanced_minimum_spectrum_numeric,
@@ -18,7 +18,7 @@ from dlnkit.theory import (
     equal_targets_mean_ratio,
     read_off_spectrum,
 )
-from dlnkit.theory.symbols import L, m, t_i, t_j, target_symbols
+from dlnkit.theory.symbols import L, t_i, t_j, target_symbols
 
 
 def test_equal_target_ratio_simplifies_to_exactly_L():

@@ -5,7 +5,6 @@ import contextlib
 import io
 from pathlib import Path
 
-import numpy as np
 import pytest
 import sympy as sp
 import torch
@@ -14,7 +13,7 @@ from hypothesis import given, settings
 from dlnkit import strategies as ds
 from dlnkit.claims import get_claim
 from dlnkit.cli import main
-from dlnkit.exact import check_exact, exact_point, float_point, float_vs_exact_hessian, FLOAT_VS_EXACT_RTOL
+from dlnkit.exact import FLOAT_VS_EXACT_RTOL, check_exact, exact_point, float_point, float_vs_exact_hessian
 from dlnkit.theory.exact_hessian import (
     end_to_end_exact,
     exact_dln_hessian,

@@ -5,12 +5,15 @@ References: ``dense_hessian`` (torch.func, all tangents at once) for the chunked
 """
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from dlnkit.numerics.hessian import HessianOperator, HessianTooLargeError, check_dense_fits, dense_hessian
-from dlnkit.numerics.hessian_chunked import (chunked_hessian_bytes, chunked_hessian_copies, choose_chunk_size,
-                                             dense_hessian_chunked)
+from dlnkit.numerics.hessian_chunked import (
+    choose_chunk_size,
+    chunked_hessian_bytes,
+    chunked_hessian_copies,
+    dense_hessian_chunked,
+)
 from dlnkit.numerics.lanczos import hutchinson_trace, lanczos_top_eigenvalues
 from dlnkit.numerics.validation import DlnkitInputError
 

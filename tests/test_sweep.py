@@ -9,7 +9,7 @@ import math
 import pytest
 from hypothesis import strategies as st
 
-from dlnkit.claims.base import Assumption, Claim, Comparison, Tolerance
+from dlnkit.claims.base import Assumption, Claim, Tolerance
 from dlnkit.cli import main
 from dlnkit.numerics.validation import DlnkitInputError
 from dlnkit.sweep import SweepCase, case_path, expand_cases, load_sweep_config, run_case, run_sweep

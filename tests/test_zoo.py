@@ -7,7 +7,7 @@ import torch
 
 from dlnkit.cli import main
 from dlnkit.numerics import zoo
-from dlnkit.numerics.alignment import analyse_layer, matrix_layers
+from dlnkit.numerics.alignment import matrix_layers
 
 
 @pytest.fixture

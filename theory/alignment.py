@@ -47,7 +47,7 @@ So, mode by mode (k = 1..r; R_l e_k and R_{l-1} e_k are the singular vectors):
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import sympy as sp
 

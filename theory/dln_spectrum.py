@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import sympy as sp
@@ -137,7 +137,7 @@ def balanced_minimum_spectrum(rank: int | sp.Expr = None, n_in: sp.Expr = None, 
     Each value comes out of :func:`sympy.summation` over l of the product of the factor diagonals,
     with the indicator [l = L] (resp. [l = 1]) for a complement direction of P_l P_l^T (Q_l^T Q_l).
     """
-    from dlnkit.theory.symbols import r as r_sym, d_in as din_sym, d_out as dout_sym
+    from dlnkit.theory.symbols import d_in as din_sym, d_out as dout_sym, r as r_sym
 
     depth = sp.sympify(depth)
     rank = r_sym if rank is None else rank
@@ -201,7 +201,7 @@ def balanced_minimum_spectrum_numeric(dims: Sequence[int], t_values: Sequence[fl
                        "zero": num_params - len(nonzero)}}
 
 
-@functools.lru_cache(maxsize=None)  # pure function of a hashable SymPy depth; summation is slow
+@functools.cache  # pure function of a hashable SymPy depth; summation is slow
 def equal_targets_mean_ratio(depth: sp.Expr = L_sym) -> sp.Expr:
     """mean(dominant) / mean(bulk) when every t_i = m**L, simplified: returns exactly ``L``.
 

@@ -30,8 +30,8 @@ True
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from fractions import Fraction
-from typing import Sequence
 
 import sympy as sp
 from sympy.polys.domains import QQ

@@ -39,7 +39,7 @@ not a rescaling. So the symmetry explains every zero exactly when each product
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import sympy as sp
 
