@@ -1,0 +1,126 @@
+r"""Data for the real-network curvature tools: one batch, a list of batches, or a ``DataLoader``.
+
+:func:`as_batches` turns what the user has into a re-iterable :class:`Batches`: every curvature
+operator makes several passes (one per HVP), so a one-shot iterator (a generator) is materialised
+into a list once. ``num_samples`` N is the total count of samples over one pass (the sum of the
+batch sizes, a ragged last batch included); each pass checks that it sees the same N, so a loader
+that drops or duplicates samples between passes (``drop_last`` with a random sampler is fine,
+a sampler with replacement is not) is refused instead of silently mis-normalised.
+
+Batches are moved to the operator's device as they are used (CPU or CUDA); floating inputs are
+cast to the parameters' dtype, integer inputs (class labels, token ids) are kept. A progress bar
+(tqdm, on stderr) is shown for passes over more than ``progress_min_batches`` batches when
+``progress=True``.
+
+>>> X, y = torch.zeros(10, 3), torch.zeros(10)
+>>> b = as_batches([(X[:4], y[:4]), (X[4:], y[4:])])
+>>> b.num_samples, len(b), [int(x.shape[0]) for x, _ in b.iterate()]
+(10, 2, [4, 6])
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import torch
+
+from dlnkit.numerics.validation import DlnkitInputError
+
+Batch = tuple[Any, torch.Tensor]
+
+
+def _batch_size(X: Any) -> int:
+    if isinstance(X, torch.Tensor):
+        if X.ndim == 0:
+            raise DlnkitInputError("an input batch must have a leading batch dimension, got a 0-d tensor")
+        return int(X.shape[0])
+    if isinstance(X, (tuple, list)) and X and isinstance(X[0], torch.Tensor):
+        return int(X[0].shape[0])
+    raise DlnkitInputError(f"inputs of a batch must be a tensor (or a tuple of tensors), got {type(X).__name__}")
+
+
+def _split(item: Any) -> Batch:
+    if isinstance(item, dict) and "inputs" in item and "targets" in item:
+        return item["inputs"], item["targets"]
+    if not isinstance(item, (tuple, list)) or len(item) != 2:
+        raise DlnkitInputError("every batch must be a pair (inputs, targets)")
+    X, y = item
+    if not isinstance(y, torch.Tensor):
+        raise DlnkitInputError(f"targets of a batch must be a tensor, got {type(y).__name__}")
+    if _batch_size(X) != int(y.shape[0]):
+        raise DlnkitInputError(f"a batch has {_batch_size(X)} inputs but {int(y.shape[0])} targets")
+    return X, y
+
+
+class Batches:
+    """A re-iterable source of (inputs, targets) batches with the sample count N of one pass."""
+
+    def __init__(self, source: Iterable[Any], *, progress: bool = False, progress_min_batches: int = 20,
+                 description: str = "batches"):
+        self.source = source
+        self.progress = bool(progress)
+        self.progress_min_batches = int(progress_min_batches)
+        self.description = description
+        sizes = [_batch_size(_split(item)[0]) for item in source]
+        if not sizes:
+            raise DlnkitInputError("the data source yielded no batch")
+        if any(s < 1 for s in sizes):
+            raise DlnkitInputError("a batch with no samples")
+        self.batch_sizes = sizes
+        self.num_samples = int(sum(sizes))
+
+    def __len__(self) -> int:
+        return len(self.batch_sizes)
+
+    def iterate(self, *, device: torch.device | str | None = None, dtype: torch.dtype | None = None,
+                desc: str | None = None) -> Iterator[Batch]:
+        """Yield (inputs, targets) on ``device``; floating tensors cast to ``dtype``. Checks N at the end."""
+        it: Iterable[Any] = self.source
+        bar = None
+        if self.progress and len(self) >= self.progress_min_batches:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(self), desc=desc or self.description, leave=False)
+        seen = 0
+        for item in it:
+            X, y = _split(item)
+            seen += _batch_size(X)
+            yield _to(X, device, dtype), _to(y, device, dtype)
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+        if seen != self.num_samples:
+            raise DlnkitInputError(f"the data source yielded {seen} samples in this pass but {self.num_samples} in "
+                                   "the first; curvature over a data set needs the same samples on every pass")
+
+
+def _to(t: Any, device: torch.device | str | None, dtype: torch.dtype | None) -> Any:
+    if isinstance(t, (tuple, list)):
+        return type(t)(_to(x, device, dtype) for x in t)
+    if not isinstance(t, torch.Tensor):
+        return t
+    if dtype is not None and t.is_floating_point():
+        t = t.to(dtype)
+    return t.to(device) if device is not None else t
+
+
+def as_batches(data: Any, *, progress: bool = False) -> Batches:
+    """A :class:`Batches` from ``(X, y)`` tensors (one batch), a ``DataLoader``, a list of batches,
+    a one-shot iterator (materialised), or a :class:`Batches` (returned as is)."""
+    if isinstance(data, Batches):
+        return data
+    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[1], torch.Tensor) and \
+            isinstance(data[0], (torch.Tensor, tuple, list)) and not (
+                isinstance(data[0], (tuple, list)) and data[0] and isinstance(data[0][0], (tuple, list))):
+        X, y = _split(data)
+        return Batches([(X, y)], progress=progress)
+    if isinstance(data, (str, bytes)) or not isinstance(data, Iterable):
+        raise DlnkitInputError(f"data must be (inputs, targets), a DataLoader or an iterable of batches, "
+                               f"got {type(data).__name__}")
+    if iter(data) is data:  # a generator or other one-shot iterator: materialise once
+        data = list(data)
+    return Batches(data, progress=progress)
+
+
+__all__ = ["Batches", "as_batches"]

@@ -1,0 +1,271 @@
+r"""Hessian, GGN and empirical Fisher of any ``nn.Module`` and loss over a whole data set.
+
+:class:`ModelCurvature` holds a model, a loss (:mod:`dlnkit.numerics.losses`) and data
+(:mod:`dlnkit.numerics.batches`). With the data-set loss
+
+.. math:: \mathcal L(\theta) = \sum_b w_b\, L_b(\theta),\qquad w_b = B_b/N\ (\text{mean}),\ 1\ (\text{sum}),
+
+(:math:`L_b` the loss module's value on batch b) it applies, batch by batch and summed,
+
+* the Hessian :math:`H = \nabla^2\mathcal L` by **reverse-over-reverse** products
+  (``torch.func.vjp`` of ``torch.func.grad``): this route needs only double-backward formulas,
+  which every torch loss and layer has; the vjp is linearised once per batch and ``vmap``-ed over
+  the columns of a block of vectors;
+* the generalised Gauss-Newton :math:`G = \sum_b w_b J_b^\top H^{out}_b J_b` (Jacobian-vector
+  product, output Hessian of the loss by autodiff, vector-Jacobian product);
+* the empirical Fisher :math:`F = c\sum_n \nabla\ell_n\nabla\ell_n^\top` with :math:`\ell_n` the
+  per-sample loss terms and :math:`c = 1/(NE)` (mean; E elementwise terms per sample) or 1 (sum),
+  as :math:`J_\ell^\top J_\ell v` on the vector of per-sample losses.
+
+All three are curvlinops' ``HessianLinearOperator``, ``GGNLinearOperator`` and
+``EFLinearOperator`` for the same loss module and data (tested in ``tests/test_oracle_curvlinops.py``
+when curvlinops is installed). Parameters: the trainable ones by default (frozen parameters are
+constants), or those named in ``params``; vectors are flat, in ``named_parameters`` order,
+row-major within each tensor.
+
+>>> torch.manual_seed(0) and None
+>>> net = torch.nn.Linear(3, 2, dtype=torch.float64)
+>>> X, y = torch.randn(7, 3, dtype=torch.float64), torch.randn(7, 2, dtype=torch.float64)
+>>> full = ModelCurvature(net, torch.nn.MSELoss(), (X, y)).dense()
+>>> ragged = ModelCurvature(net, torch.nn.MSELoss(), [(X[:4], y[:4]), (X[4:], y[4:])]).dense()
+>>> bool(torch.allclose(full, ragged, atol=1e-14)), tuple(full.shape)
+(True, (8, 8))
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.sparse.linalg import LinearOperator
+from torch import nn
+from torch.func import functional_call, grad, jvp, vjp, vmap
+
+from dlnkit.numerics.batches import Batches, as_batches
+from dlnkit.numerics.hessian import check_dense_fits
+from dlnkit.numerics.losses import LossLike, LossSpec, resolve_loss
+from dlnkit.numerics.model_checks import check_model_for_curvature
+from dlnkit.numerics.validation import DlnkitInputError
+
+KINDS = ("hessian", "ggn", "ef")
+
+
+class ModelCurvature:
+    """Curvature matrices of ``loss(model(X), y)`` summed over ``data`` (see the module docstring).
+
+    ``params``: parameter names (``model.named_parameters()`` keys) or module names (all of that
+    module's parameters) to differentiate; default every trainable parameter.
+    """
+
+    def __init__(self, model: nn.Module, loss: LossLike, data: Any, *, params: Sequence[str] | None = None,
+                 reduction: str | None = None, progress: bool = False, check: bool = True):
+        if not isinstance(model, nn.Module):
+            raise DlnkitInputError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        self.model = model
+        self.loss: LossSpec = resolve_loss(loss, reduction=reduction)
+        self.data: Batches = as_batches(data, progress=progress)
+        named = dict(model.named_parameters())  # shared (tied) parameters appear once
+        if not named:
+            raise DlnkitInputError("the model has no parameters")
+        if params is None:
+            chosen = [n for n, p in named.items() if p.requires_grad]
+            if not chosen:
+                raise DlnkitInputError("every parameter is frozen (requires_grad=False); name the ones to "
+                                       "differentiate with params=[...]")
+        else:
+            chosen = []
+            for key in params:
+                if key in named:
+                    chosen.append(key)
+                    continue
+                sub = [n for n in named if n.startswith(key + ".")]
+                if not sub:
+                    raise DlnkitInputError(f"no parameter or module named {key!r}; parameters: "
+                                           f"{', '.join(list(named)[:12])}{' ...' if len(named) > 12 else ''}")
+                chosen += sub
+            chosen = list(dict.fromkeys(chosen))
+        self.names = chosen
+        self.params = tuple(named[n].detach() for n in chosen)
+        dtypes = {p.dtype for p in self.params}
+        devices = {p.device for p in self.params}
+        if len(dtypes) > 1 or len(devices) > 1:
+            raise DlnkitInputError(f"the chosen parameters mix dtypes/devices {sorted(map(str, dtypes | devices))}")
+        if not self.params[0].is_floating_point():
+            raise DlnkitInputError("parameters must be floating point")
+        self.dtype, self.device = self.params[0].dtype, self.params[0].device
+        self.fixed = {n: p.detach() for n, p in named.items() if n not in chosen}
+        self.fixed.update({n: b for n, b in model.named_buffers()})
+        self.shapes = [p.shape for p in self.params]
+        self.sizes = [p.numel() for p in self.params]
+        self.num_params = int(sum(self.sizes))
+        self.num_samples = self.data.num_samples
+        self.num_products = 0  # matrix-vector products applied (columns), all kinds
+        if check:
+            X0, _y0 = next(self.data.iterate(device=self.device, dtype=self.dtype))
+            check_model_for_curvature(model, lambda X: self._forward(self.params, X), X0)
+
+    # ----- functional pieces --------------------------------------------------------------
+    def _forward(self, ps: Sequence[torch.Tensor], X: Any) -> torch.Tensor:
+        state = {**self.fixed, **dict(zip(self.names, ps))}
+        args = tuple(X) if isinstance(X, (tuple, list)) else (X,)
+        return functional_call(self.model, state, args)
+
+    def _batches(self, desc: str) -> Any:
+        for X, y in self.data.iterate(device=self.device, dtype=self.dtype, desc=desc):
+            self.loss.check_targets(y)
+            yield X, y, self.loss.batch_weight(int(y.shape[0]), self.num_samples)
+
+    def _split(self, V: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """(P, k) -> per-parameter (k, *shape) tangents."""
+        out, i = [], 0
+        for shape, n in zip(self.shapes, self.sizes):
+            out.append(V[i:i + n].T.reshape(V.shape[1], *shape))
+            i += n
+        return tuple(out)
+
+    def _join(self, parts: Sequence[torch.Tensor], k: int) -> torch.Tensor:
+        return torch.cat([t.reshape(k, -1) for t in parts], dim=1).T
+
+    # ----- values -------------------------------------------------------------------------
+    def loss_and_gradient(self) -> tuple[float, torch.Tensor]:
+        """The data-set loss and its flat gradient."""
+        total, g = 0.0, torch.zeros(self.num_params, dtype=self.dtype, device=self.device)
+        for X, y, w in self._batches("gradient"):
+            f = lambda *ps, X=X, y=y, w=w: w * self.loss.batch_value(self._forward(ps, X), y)
+            val, pull = vjp(f, *self.params)
+            gs = pull(torch.ones_like(val))
+            total += float(val)
+            g += torch.cat([t.reshape(-1) for t in gs])
+        return total, g
+
+    # ----- products -----------------------------------------------------------------------
+    def matmat(self, V: torch.Tensor, kind: str = "hessian", *, chunk_size: int | None = 32) -> torch.Tensor:
+        """``M @ V`` for a (P, k) block (or a P vector) with M the ``kind`` matrix over the data set."""
+        if kind not in KINDS:
+            raise DlnkitInputError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        vec = V.ndim == 1
+        V = V.reshape(self.num_params, -1).to(dtype=self.dtype, device=self.device)
+        k = V.shape[1]
+        tangents = self._split(V)
+        argnums = tuple(range(len(self.params)))
+        acc = [torch.zeros(k, *s, dtype=self.dtype, device=self.device) for s in self.shapes]
+        for X, y, w in self._batches(f"{kind} products"):
+            if kind == "hessian":
+                f = lambda *ps, X=X, y=y, w=w: w * self.loss.batch_value(self._forward(ps, X), y)
+                _, pull = vjp(grad(f, argnums=argnums), *self.params)
+                out = vmap(lambda *t, pull=pull: pull(tuple(t)), chunk_size=chunk_size)(*tangents)
+            elif kind == "ggn":
+                out = self._ggn_batch(X, y, w, tangents, chunk_size)
+            else:
+                out = self._ef_batch(X, y, tangents, chunk_size)
+            for a, o in zip(acc, out):
+                a += o
+        self.num_products += k
+        res = self._join(acc, k)
+        return res[:, 0] if vec else res
+
+    def _ggn_batch(self, X: Any, y: torch.Tensor, w: float, tangents: tuple[torch.Tensor, ...],
+                   chunk_size: int | None) -> tuple[torch.Tensor, ...]:
+        fwd = lambda *ps: self._forward(ps, X)
+        out, pull_model = vjp(fwd, *self.params)
+        out = out.detach()
+        _, pull_loss = vjp(grad(lambda o: w * self.loss.batch_value(o, y)), out)
+
+        def column(*t: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            _, Jv = jvp(fwd, self.params, tuple(t))
+            (HJv,) = pull_loss(Jv)
+            return tuple(pull_model(HJv))
+
+        return tuple(vmap(column, chunk_size=chunk_size)(*tangents))
+
+    def _ef_batch(self, X: Any, y: torch.Tensor, tangents: tuple[torch.Tensor, ...],
+                  chunk_size: int | None) -> tuple[torch.Tensor, ...]:
+        per = lambda *ps: self.loss.per_sample(self._forward(ps, X), y)
+        ell, pull = vjp(per, *self.params)
+        if self.loss.reduction == "mean":
+            E = self.loss.elements_per_sample(self._forward(self.params, X).detach(), y)
+            c = 1.0 / (self.num_samples * E)
+        else:
+            c = 1.0
+
+        def column(*t: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            _, u = jvp(per, self.params, tuple(t))
+            return tuple(c * g for g in pull(u))
+
+        return tuple(vmap(column, chunk_size=chunk_size)(*tangents))
+
+    # ----- dense and operator views -------------------------------------------------------
+    def dense(self, kind: str = "hessian", *, chunk_size: int = 64, budget_bytes: int | None = None) -> torch.Tensor:
+        """The P x P matrix, ``chunk_size`` identity columns per pass over the data (memory-guarded)."""
+        P = self.num_params
+        check_dense_fits(P, self.dtype, self.device, copies=2.0 + 4.0 * min(chunk_size, P) / max(P, 1),
+                         budget_bytes=budget_bytes)
+        M = torch.empty(P, P, dtype=self.dtype, device=self.device)
+        for j in range(0, P, chunk_size):
+            c = min(chunk_size, P - j)
+            E = torch.zeros(P, c, dtype=self.dtype, device=self.device)
+            E[torch.arange(j, j + c), torch.arange(c)] = 1.0
+            M[:, j:j + c] = self.matmat(E, kind)
+        return M
+
+    def matvec_fn(self, kind: str = "hessian") -> Callable[[torch.Tensor], torch.Tensor]:
+        """A torch function v -> M v (P vectors or (P, k) blocks on any device; returns float64 on CPU)."""
+        return lambda v: self.matmat(v, kind).to(dtype=torch.float64, device="cpu")
+
+    def linear_operator(self, kind: str = "hessian") -> LinearOperator:
+        """The matrix as a ``scipy.sparse.linalg.LinearOperator`` (float64; symmetric)."""
+        P = self.num_params
+
+        def mm(X: np.ndarray) -> np.ndarray:
+            V = torch.as_tensor(np.ascontiguousarray(X), dtype=torch.float64).reshape(P, -1)
+            return self.matvec_fn(kind)(V).numpy().reshape(X.shape)
+
+        return LinearOperator((P, P), matvec=mm, matmat=mm, rmatvec=mm, rmatmat=mm, dtype=np.float64)
+
+    def restricted(self, params: Sequence[str]) -> ModelCurvature:
+        """The same model, loss and data with only ``params`` (names or module names) free: the
+        diagonal block of the full matrix for those parameters."""
+        return ModelCurvature(self.model, self.loss, self.data, params=params, check=False)
+
+    def layer_names(self) -> list[str]:
+        """Modules that own chosen parameters directly (for per-layer blocks), in order."""
+        seen: dict[str, None] = {}
+        for n in self.names:
+            seen[n.rsplit(".", 1)[0] if "." in n else ""] = None
+        return list(seen)
+
+    # ----- spectra and traces -------------------------------------------------------------
+    def top_eigenvalues(self, k: int = 5, kind: str = "hessian", **kw: Any) -> Any:
+        """Top-k eigenvalues by Lanczos with full re-orthogonalisation (:mod:`dlnkit.numerics.lanczos`)."""
+        from dlnkit.numerics.lanczos import lanczos_top_eigenvalues
+
+        return lanczos_top_eigenvalues(self.matvec_fn(kind), k, n=self.num_params, **kw)
+
+    def trace(self, kind: str = "hessian", *, method: str = "hutchpp", num_matvecs: int = 60, seed: int = 0) -> Any:
+        """tr M by ``"exact"`` (P products with unit vectors), ``"hutchinson"`` or ``"hutchpp"``."""
+        from dlnkit.numerics.trace_estimators import exact_trace, hutchinson, hutchpp
+
+        mm = self.matvec_fn(kind)
+        if method == "exact":
+            return exact_trace(mm, self.num_params)
+        if method == "hutchinson":
+            return hutchinson(mm, self.num_params, num_matvecs, seed=seed)
+        if method == "hutchpp":
+            return hutchpp(mm, self.num_params, num_matvecs, seed=seed)
+        raise DlnkitInputError(f"trace method must be 'exact', 'hutchinson' or 'hutchpp', got {method!r}")
+
+    def density(self, kind: str = "hessian", *, num_probes: int = 8, num_steps: int = 60, seed: int = 0) -> Any:
+        """Stochastic Lanczos quadrature (:func:`dlnkit.numerics.slq.slq`): nodes, weights, density."""
+        from dlnkit.numerics.slq import slq
+
+        return slq(self.matvec_fn(kind), self.num_params, num_probes=num_probes, num_steps=num_steps, seed=seed)
+
+
+def dense_layer_blocks(curv: ModelCurvature, kind: str = "hessian") -> dict[str, torch.Tensor]:
+    """The diagonal block of each layer (module owning parameters), by :meth:`ModelCurvature.restricted`."""
+    return {name: curv.restricted([name] if name else [n for n in curv.names if "." not in n]).dense(kind)
+            for name in curv.layer_names()}
+
+
+__all__ = ["ModelCurvature", "dense_layer_blocks", "KINDS"]
