@@ -81,7 +81,7 @@ def teacher_map(d_out: int, d_in: int, singular_values: Sequence[float], *, seed
 
     Returns (M, U, V) with U (d_out x r) and V (d_in x r). Targets are Y = X M^T.
     """
-    d_out, d_in = check_dims([d_out, d_in])[::-1]
+    d_out, d_in = check_dims([d_out, d_in])
     try:
         t = torch.as_tensor([float(x) for x in singular_values], dtype=torch.float64)
     except (TypeError, ValueError):

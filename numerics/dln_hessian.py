@@ -22,6 +22,7 @@ from typing import Sequence
 import torch
 
 from dlnkit.numerics.hessian import check_dense_fits
+from dlnkit.numerics.memory import COPIES_BLOCKWISE
 from dlnkit.numerics.validation import DlnkitInputError, check_finite
 
 Weights = Sequence[torch.Tensor]
@@ -30,9 +31,23 @@ Weights = Sequence[torch.Tensor]
 def _check_chain(weights: Weights, detach: bool = False) -> list[torch.Tensor]:
     # the closed forms detach (they need no autograd graph); dln_loss and partial_products must not,
     # since torch.func differentiates through them
-    Ws = [torch.as_tensor(W).detach() if detach else W for W in weights]
+    try:
+        Ws = [torch.as_tensor(W).detach() if detach else W for W in weights]
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise DlnkitInputError(f"weights must be a list of 2-D tensors: {exc}") from None
     if len(Ws) < 1:
         raise DlnkitInputError("a deep linear network needs depth >= 1 (at least one weight matrix)")
+    for l, W in enumerate(Ws):
+        if not isinstance(W, torch.Tensor) or W.ndim != 2:
+            shape = tuple(W.shape) if isinstance(W, torch.Tensor) else type(W).__name__
+            raise DlnkitInputError(f"weight {l + 1} must be a 2-D matrix (d_l x d_(l-1)), got {shape}")
+        if not W.is_floating_point():
+            raise DlnkitInputError(f"weight {l + 1} must hold floating-point numbers, got {W.dtype}")
+        if W.numel() == 0:
+            raise DlnkitInputError(f"weight {l + 1} is empty (shape {tuple(W.shape)}); every width must be >= 1")
+        if W.dtype != Ws[0].dtype or W.device != Ws[0].device:
+            raise DlnkitInputError(f"all weights must share one dtype and device: weight 1 is {Ws[0].dtype} on "
+                                   f"{Ws[0].device}, weight {l + 1} is {W.dtype} on {W.device}")
     for l in range(1, len(Ws)):
         if Ws[l].shape[1] != Ws[l - 1].shape[0]:
             raise DlnkitInputError(
@@ -46,6 +61,10 @@ def _data_moments(weights: Weights, X=None, Y=None, sigma=None, cross=None, targ
     W1 = weights[0]
     d_in, d_out = W1.shape[1], weights[-1].shape[0]
     kw = dict(dtype=W1.dtype, device=W1.device)
+    named = (("X", X), ("Y", Y), ("input covariance", sigma), ("cross moment", cross), ("target map", target))
+    for name, value in named:
+        if value is not None:
+            _check_finite_data(value, name)
     if X is not None:
         X = torch.as_tensor(X, **kw)
         if X.ndim != 2 or X.shape[1] != d_in:
@@ -73,6 +92,17 @@ def _data_moments(weights: Weights, X=None, Y=None, sigma=None, cross=None, targ
     if tuple(cross.shape) != (d_out, d_in):
         raise DlnkitInputError(f"cross moment must be {(d_out, d_in)}, got {tuple(cross.shape)}")
     return sigma, cross
+
+
+def _check_finite_data(value, name: str) -> None:
+    try:
+        t = torch.as_tensor(value)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise DlnkitInputError(f"{name} must be a numeric matrix: {exc}") from None
+    if not (t.is_floating_point() or t.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)):
+        raise DlnkitInputError(f"{name} must hold real numbers, got {t.dtype}")
+    if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+        raise DlnkitInputError(f"non-finite values (NaN or inf) in {name}")
 
 
 def partial_products(weights: Weights) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
@@ -113,14 +143,22 @@ def dln_gauss_newton_closed_form(weights: Weights, *, X=None, sigma=None, check_
     """Dense Gauss-Newton part J^T (I (x) Sigma) J, assembled from Kronecker blocks."""
     Ws = _check_chain(weights, detach=True)
     d_in = Ws[0].shape[1]
-    if X is not None:
-        X = torch.as_tensor(X, dtype=Ws[0].dtype, device=Ws[0].device)
-        sigma = X.T @ X / X.shape[0]
-    if sigma is None:
-        sigma = torch.eye(d_in, dtype=Ws[0].dtype, device=Ws[0].device)
     off = _offsets(Ws)
     if check_memory:
         check_dense_fits(off[-1], Ws[0].dtype, Ws[0].device, copies=2.0)
+    if X is not None:
+        _check_finite_data(X, "X")
+        X = torch.as_tensor(X, dtype=Ws[0].dtype, device=Ws[0].device)
+        if X.ndim != 2 or X.shape[1] != d_in:
+            raise DlnkitInputError(f"X must be B x d_in = B x {d_in}, got {tuple(X.shape)}")
+        sigma = X.T @ X / X.shape[0]
+    if sigma is None:
+        sigma = torch.eye(d_in, dtype=Ws[0].dtype, device=Ws[0].device)
+    else:
+        _check_finite_data(sigma, "input covariance")
+        sigma = torch.as_tensor(sigma, dtype=Ws[0].dtype, device=Ws[0].device)
+        if tuple(sigma.shape) != (d_in, d_in):
+            raise DlnkitInputError(f"input covariance must be {d_in} x {d_in}, got {tuple(sigma.shape)}")
     P, Q = partial_products(Ws)
     H = torch.zeros(off[-1], off[-1], dtype=Ws[0].dtype, device=Ws[0].device)
     QS = [q @ sigma for q in Q]
@@ -136,10 +174,10 @@ def dln_gauss_newton_closed_form(weights: Weights, *, X=None, sigma=None, check_
 def dln_residual_hessian_closed_form(weights: Weights, *, check_memory: bool = True, **data) -> torch.Tensor:
     """Dense residual part sum_ij G_ij d^2 W_ij / d theta^2: bilinear in G, zero diagonal blocks."""
     Ws = _check_chain(weights, detach=True)
-    G = dln_end_to_end_gradient(Ws, **data)
     off = _offsets(Ws)
     if check_memory:
         check_dense_fits(off[-1], Ws[0].dtype, Ws[0].device, copies=2.0)
+    G = dln_end_to_end_gradient(Ws, **data)
     P, Q = partial_products(Ws)
     H = torch.zeros(off[-1], off[-1], dtype=Ws[0].dtype, device=Ws[0].device)
     L = len(Ws)
@@ -173,9 +211,11 @@ def dln_hessian_closed_form(weights: Weights, *, X=None, Y=None, sigma=None, cro
     """
     data = dict(X=X, Y=Y, sigma=sigma, cross=cross, target=target)
     Ws = _check_chain(weights, detach=True)
+    if check_memory:  # Gauss-Newton + residual + their sum + Kronecker blocks (measured 3.3-3.4 P x P)
+        check_dense_fits(sum(W.numel() for W in Ws), Ws[0].dtype, Ws[0].device, copies=COPIES_BLOCKWISE)
     sig, crs = _data_moments(Ws, **data)
-    return (dln_gauss_newton_closed_form(Ws, sigma=sig, check_memory=check_memory)
-            + dln_residual_hessian_closed_form(Ws, sigma=sig, cross=crs, check_memory=check_memory))
+    return (dln_gauss_newton_closed_form(Ws, sigma=sig, check_memory=False)
+            + dln_residual_hessian_closed_form(Ws, sigma=sig, cross=crs, check_memory=False))
 
 
 def _sym_sqrt(S: torch.Tensor) -> torch.Tensor:
@@ -186,9 +226,18 @@ def _sym_sqrt(S: torch.Tensor) -> torch.Tensor:
 def dln_jjt(weights: Weights, *, sigma=None, X=None) -> torch.Tensor:
     """The d_out d_in square matrix sum_l (P_l P_l^T) (x) (S^{1/2} Q_l^T Q_l S^{1/2}) (S = input covariance)."""
     Ws = _check_chain(weights, detach=True)
+    from dlnkit.numerics.memory import F64, check_allocation
+
+    n = Ws[0].shape[1] * Ws[-1].shape[0]
+    check_allocation(3 * F64 * n * n, f"the {n} x {n} matrix J J^T", Ws[0].device)
     if X is not None:
+        _check_finite_data(X, "X")
         X = torch.as_tensor(X, dtype=Ws[0].dtype, device=Ws[0].device)
+        if X.ndim != 2 or X.shape[1] != Ws[0].shape[1]:
+            raise DlnkitInputError(f"X must be B x d_in = B x {Ws[0].shape[1]}, got {tuple(X.shape)}")
         sigma = X.T @ X / X.shape[0]
+    elif sigma is not None:
+        _check_finite_data(sigma, "input covariance")
     P, Q = partial_products(Ws)
     root = None if sigma is None else _sym_sqrt(torch.as_tensor(sigma, dtype=Ws[0].dtype, device=Ws[0].device))
     out = 0

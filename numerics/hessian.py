@@ -6,7 +6,6 @@ memory guard refuses dense Hessians that would not fit *before* allocating anyth
 from __future__ import annotations
 
 import math
-import os
 from typing import Callable, Sequence
 
 import numpy as np
@@ -14,12 +13,13 @@ import torch
 from torch.func import grad, hessian, jvp, vmap
 from scipy.sparse.linalg import LinearOperator
 
+from dlnkit.numerics.memory import AllocationTooLargeError, memory_budget_bytes
 from dlnkit.numerics.validation import DlnkitInputError
 
 LossFn = Callable[..., torch.Tensor]
 
 
-class HessianTooLargeError(DlnkitInputError, MemoryError):
+class HessianTooLargeError(AllocationTooLargeError):
     """A dense Hessian was requested that would not fit in the available memory."""
 
 
@@ -38,22 +38,9 @@ def unflatten_like(vec: torch.Tensor, params: Sequence[torch.Tensor]) -> tuple[t
 
 
 def available_memory_bytes(device: torch.device | str = "cpu") -> int:
-    """Free memory on the device: CUDA's mem_get_info, else MemAvailable from /proc/meminfo."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        free, _total = torch.cuda.mem_get_info(device)
-        return int(free)
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - exotic platforms
-        return 8 * 2**30
+    """Memory this process may still allocate on the device: free memory, ``ulimit -v`` and
+    cgroup limits (see :func:`dlnkit.numerics.memory.memory_budget_bytes`)."""
+    return memory_budget_bytes(device)
 
 
 def dense_hessian_bytes(num_params: int, dtype: torch.dtype = torch.float64, copies: float = 1.0) -> int:
@@ -84,6 +71,25 @@ def check_dense_fits(num_params: int, dtype: torch.dtype = torch.float64, device
     return need
 
 
+def _checked_params(params: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
+    """Detached parameters, refusing an empty list, non-tensors, mixed dtypes/devices and NaN/inf."""
+    try:
+        out = tuple(p.detach() for p in params)
+    except (AttributeError, TypeError):
+        raise DlnkitInputError("parameters must be a list of torch tensors") from None
+    if not out:
+        raise DlnkitInputError("the parameter list is empty: nothing to differentiate")
+    for i, p in enumerate(out):
+        if not p.is_floating_point():
+            raise DlnkitInputError(f"parameter {i} must be floating point, got {p.dtype}")
+        if p.dtype != out[0].dtype or p.device != out[0].device:
+            raise DlnkitInputError(f"all parameters must share one dtype and device: parameter 0 is {out[0].dtype} "
+                                   f"on {out[0].device}, parameter {i} is {p.dtype} on {p.device}")
+        if not bool(torch.isfinite(p).all()):
+            raise DlnkitInputError(f"non-finite values (NaN or inf) in parameter {i}")
+    return out
+
+
 def dense_hessian(loss_fn: LossFn, params: Sequence[torch.Tensor], *, check_memory: bool = True,
                   budget_bytes: int | None = None) -> torch.Tensor:
     """The exact P x P Hessian of ``loss_fn(*params)`` by torch.func (forward-over-reverse).
@@ -95,7 +101,7 @@ def dense_hessian(loss_fn: LossFn, params: Sequence[torch.Tensor], *, check_memo
     >>> H.tolist()
     [[2.0, 0.0, 2.0], [0.0, 2.0, 2.0], [2.0, 2.0, 0.0]]
     """
-    params = tuple(p.detach() for p in params)
+    params = _checked_params(params)
     n = sum(p.numel() for p in params)
     if check_memory:
         check_dense_fits(n, params[0].dtype, params[0].device, copies=4.0, budget_bytes=budget_bytes)
@@ -138,7 +144,7 @@ class HessianOperator(LinearOperator):
 
     def __init__(self, loss_fn: LossFn, params: Sequence[torch.Tensor], *, chunk_size: int | None = 64):
         self.loss_fn = loss_fn
-        self.params = tuple(p.detach() for p in params)
+        self.params = _checked_params(params)
         self.num_params = sum(p.numel() for p in self.params)
         self.chunk_size = chunk_size
         self.num_hvps = 0
