@@ -1,32 +1,19 @@
 """Tables and atomic JSON output for claim results."""
 from __future__ import annotations
 
-import json
 import os
-import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from dlnkit.claims.base import ClaimResult
 
 
 def write_json_atomic(path: str | os.PathLike, obj) -> Path:
     """Write JSON to a temporary file beside ``path`` and rename it into place: a reader sees
-    the old file or the new one, never half of one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(obj, fh, indent=2, sort_keys=False, default=str)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    the old file or the new one, never half of one (see :mod:`dlnkit.outputs`)."""
+    from dlnkit.outputs import atomic_write_json
+
+    return atomic_write_json(path, obj)
 
 
 def _short_config(cfg: dict, width: int = 38) -> str:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from dlnkit.commands._common import add_device_arg, parse_float_list, parse_int_list
-from dlnkit.numerics.validation import DlnkitInputError, check_rank
+from dlnkit.numerics.device import resolve_device
+from dlnkit.numerics.memory import check_allocation, dense_spectrum_bytes, dln_point_bytes
+from dlnkit.numerics.validation import DlnkitInputError, check_rank, check_target_scale
+from dlnkit.outputs import atomic_output, check_plot_file
 
 
 def run(args) -> int:
@@ -26,7 +29,15 @@ def run(args) -> int:
         t = [float(args.m) ** (len(dims) - 1)] * int(args.rank)
     if any(x <= 0 for x in t):
         raise DlnkitInputError(f"target singular values must be positive, got {t}")
+    t = check_target_scale(t, len(dims) - 1)
     r = check_rank(len(t), dims)
+    plot_path = check_plot_file(args.plot, overwrite=args.force, what="--plot") if args.plot else None
+    n_params = sum(dims[i] * dims[i + 1] for i in range(len(dims) - 1))
+    # the whole plan before anything is built: the point, the P x P Hessian and eigvalsh's copy
+    check_allocation(dense_spectrum_bytes(n_params) + dln_point_bytes(dims, max(2 * dims[0], 8), r),
+                     f"the dense spectrum of a network with P = {n_params} weights", resolve_device(args.device),
+                     hint="use smaller --dims (the dominant/bulk clusters need only the Kronecker forms: "
+                          "dlnkit.numerics.dln_gauss_newton_nonzero_spectrum)")
     point = build_depth_point({"dims": dims, "t": t, "seed": args.seed}, args.device)
     H = measured_hessian(point)
     measured = torch.linalg.eigvalsh(H).flip(0).cpu().numpy()
@@ -47,7 +58,7 @@ def run(args) -> int:
     print(f"ratio mean(dominant)/mean(bulk): measured {by_counts.ratio:.10g}, predicted {pred_split.ratio:.10g}")
     print(f"gap-based split (no theory): {by_gaps.counts}, ratio {by_gaps.ratio:.6g}")
     print(f"max |measured - predicted| eigenvalue = {err:.3e}")
-    if args.plot:
+    if plot_path is not None:
         import matplotlib
 
         matplotlib.use("Agg")
@@ -65,9 +76,10 @@ def run(args) -> int:
         ax.set_title(f"Hessian spectrum at a balanced aligned minimum, dims {dims}")
         ax.legend(fontsize=8)
         fig.tight_layout()
-        fig.savefig(args.plot, dpi=120)
+        with atomic_output(plot_path) as tmp:
+            fig.savefig(tmp, dpi=120, format=plot_path.suffix.lower().lstrip("."))
         plt.close(fig)
-        print(f"plot written to {args.plot}")
+        print(f"plot written to {plot_path}")
     return 0
 
 
@@ -79,5 +91,6 @@ def register(sub) -> None:
     p.add_argument("--t", help="target singular values, comma-separated (sets the rank)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--plot", metavar="PNG", help="save a plot of measured vs predicted eigenvalues")
+    p.add_argument("--force", action="store_true", help="replace an existing --plot file")
     add_device_arg(p)
     p.set_defaults(func=run)
