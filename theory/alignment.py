@@ -22,7 +22,8 @@ which SPEC writes as :math:`(Q_lQ_l^\top)\otimes(P_l^\top P_l)` in the column-ma
 
 So, mode by mode (k = 1..r; R_l e_k and R_{l-1} e_k are the singular vectors):
 
-* :math:`\sigma_k = s_k^{L-1}|s_k^L - t_k|`, :math:`h_k = s_k^{2(L-l)}s_k^{2(l-1)} = s_k^{2(L-1)}` (independent of l and t);
+* :math:`\sigma_k = s_k^{L-1}|s_k^L - t_k|`, :math:`h_k = s_k^{2(L-l)}s_k^{2(l-1)} = s_k^{2(L-1)}`
+  (independent of l and t);
 * empirical factors :math:`C_\delta = P_l^\top EE^\top P_l`, :math:`C_A = Q_lQ_l^\top`: eigenvalues
   :math:`s_k^{2(L-l)}e_k^2` and :math:`s_k^{2(l-1)}`, so :math:`\Lambda_k = \sigma_k^2`,
   :math:`\Phi_k = 1` (mode pairing), :math:`\chi_k = 1/e_k^2`;
@@ -132,7 +133,7 @@ def derive_aligned_layer_quantities(depth: int, layer: int, rank: int) -> dict[s
     Cd_gn = P.T * P
     CA = Q * Q.T
     H = kron(Cd_gn, CA)  # exact block (derive_dln_layer_block)
-    out = {"G_diag": [], "h": [], "lam_delta_emp": [], "lam_A": [], "lam_delta_gn": []}
+    out: dict[str, list[sp.Expr]] = {"G_diag": [], "h": [], "lam_delta_emp": [], "lam_A": [], "lam_delta_gn": []}
     for k in range(rank):
         ek = sp.zeros(rank, 1)
         ek[k] = 1

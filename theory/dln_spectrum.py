@@ -18,6 +18,7 @@ import functools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import sympy as sp
@@ -84,7 +85,7 @@ def derive_jjt_aligned(dims: Sequence[int], t: Sequence[sp.Expr] | None = None) 
     return out.applyfunc(sp.powsimp)
 
 
-def read_off_spectrum(jjt: sp.Matrix, num_params: int | None = None) -> Counter:
+def read_off_spectrum(jjt: sp.Matrix, num_params: int | None = None) -> Counter[sp.Expr]:
     """Eigenvalues with multiplicities of a diagonal J J^T; ``num_params`` adds the structural zeros.
 
     >>> read_off_spectrum(sp.diag(2, 1, 1, 0), num_params=6)
@@ -149,7 +150,7 @@ def balanced_minimum_spectrum(rank: int | sp.Expr = None, n_in: sp.Expr = None, 
     out_comp = sp.KroneckerDelta(l_sym, depth)
     in_comp = sp.KroneckerDelta(l_sym, 1)
 
-    def layer_sum(expr):
+    def layer_sum(expr: sp.Expr) -> sp.Expr:
         val = sp.summation(expr, (l_sym, 1, depth))
         return sp.piecewise_fold(sp.simplify(val))
 
@@ -166,7 +167,7 @@ def balanced_minimum_spectrum(rank: int | sp.Expr = None, n_in: sp.Expr = None, 
     ]
 
 
-def balanced_minimum_spectrum_numeric(dims: Sequence[int], t_values: Sequence[float]) -> dict:
+def balanced_minimum_spectrum_numeric(dims: Sequence[int], t_values: Sequence[float]) -> dict[str, Any]:
     """Numbers from :func:`balanced_minimum_spectrum` by ``lambdify``: the full P-long spectrum
     (descending) and the eigenvalues of each group.
 

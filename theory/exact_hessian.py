@@ -32,13 +32,19 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from fractions import Fraction
+from typing import Any, Literal, TypeAlias, overload
 
 import sympy as sp
 from sympy.polys.domains import QQ
 from sympy.polys.matrices import DomainMatrix
 
+#: an exact number: int, Fraction, "p/q" string or SymPy Rational (never a float)
+RationalLike: TypeAlias = int | str | Fraction | sp.Rational
+#: a matrix given exactly: a SymPy matrix or nested rows of RationalLike
+MatrixLike: TypeAlias = sp.MatrixBase | Sequence[Sequence[RationalLike]]
 
-def to_rational_matrix(a) -> sp.Matrix:
+
+def to_rational_matrix(a: MatrixLike) -> sp.Matrix:
     """A SymPy matrix of exact rationals from nested lists of ints, Fractions, ``"p/q"`` strings or
     Rationals (floats are refused: they are not exact).
 
@@ -52,7 +58,7 @@ def to_rational_matrix(a) -> sp.Matrix:
     else:
         rows = [list(r) for r in a]
 
-    def conv(x):
+    def conv(x: RationalLike) -> sp.Rational:
         if isinstance(x, float):
             raise ValueError(f"exact mode needs rationals, got the float {x!r}; write it as a fraction")
         if isinstance(x, Fraction):
@@ -86,7 +92,8 @@ def end_to_end_exact(weights: Sequence[sp.Matrix]) -> sp.Matrix:
     return out
 
 
-def _check(weights, sigma, cross):
+def _check(weights: Sequence[MatrixLike], sigma: MatrixLike | None,
+           cross: MatrixLike | None) -> tuple[list[sp.Matrix], sp.Matrix, sp.Matrix]:
     Ws = [sp.Matrix(W) for W in weights]
     if not Ws:
         raise ValueError("need at least one weight matrix")
@@ -94,29 +101,37 @@ def _check(weights, sigma, cross):
         if Ws[l].shape[1] != Ws[l - 1].shape[0]:
             raise ValueError(f"weight {l + 1} has shape {Ws[l].shape}, weight {l} outputs {Ws[l - 1].shape[0]}")
     d_in, d_out = Ws[0].shape[1], Ws[-1].shape[0]
-    sigma = sp.eye(d_in) if sigma is None else sp.Matrix(sigma)
-    if sigma.shape != (d_in, d_in):
-        raise ValueError(f"sigma must be {d_in} x {d_in}, got {sigma.shape}")
-    cross = sp.zeros(d_out, d_in) if cross is None else sp.Matrix(cross)
-    if cross.shape != (d_out, d_in):
-        raise ValueError(f"cross moment must be {(d_out, d_in)}, got {cross.shape}")
-    return Ws, sigma, cross
+    sigma_m = sp.eye(d_in) if sigma is None else sp.Matrix(sigma)
+    if sigma_m.shape != (d_in, d_in):
+        raise ValueError(f"sigma must be {d_in} x {d_in}, got {sigma_m.shape}")
+    cross_m = sp.zeros(d_out, d_in) if cross is None else sp.Matrix(cross)
+    if cross_m.shape != (d_out, d_in):
+        raise ValueError(f"cross moment must be {(d_out, d_in)}, got {cross_m.shape}")
+    return Ws, sigma_m, cross_m
 
 
-def exact_dln_loss(weights, sigma=None, cross=None) -> sp.Expr:
+def exact_dln_loss(weights: Sequence[MatrixLike], sigma: MatrixLike | None = None,
+                   cross: MatrixLike | None = None) -> sp.Expr:
     """1/2 tr(W Sigma W^T) - tr(W C^T) (the squared loss up to the constant 1/2 tr(Y^T Y)/B)."""
-    Ws, sigma, cross = _check(weights, sigma, cross)
+    Ws, sigma_m, cross_m = _check(weights, sigma, cross)
     W = end_to_end_exact(Ws)
-    return sp.Rational(1, 2) * (W * sigma * W.T).trace() - (W * cross.T).trace()
+    return sp.Rational(1, 2) * (W * sigma_m * W.T).trace() - (W * cross_m.T).trace()
 
 
-def exact_dln_hessian(weights: Sequence[sp.Matrix], sigma=None, cross=None, *, parts: bool = False):
+@overload
+def exact_dln_hessian(weights: Sequence[MatrixLike], sigma: MatrixLike | None = None, cross: MatrixLike | None = None,
+                      *, parts: Literal[False] = False) -> sp.Matrix: ...
+@overload
+def exact_dln_hessian(weights: Sequence[MatrixLike], sigma: MatrixLike | None = None, cross: MatrixLike | None = None,
+                      *, parts: Literal[True]) -> tuple[sp.Matrix, sp.Matrix, sp.Matrix]: ...
+def exact_dln_hessian(weights: Sequence[MatrixLike], sigma: MatrixLike | None = None, cross: MatrixLike | None = None,
+                      *, parts: bool = False) -> sp.Matrix | tuple[sp.Matrix, sp.Matrix, sp.Matrix]:
     """The exact P x P Hessian (see the module doc for the formula). ``sigma`` defaults to the
     identity (whitened data), ``cross`` to zero. With ``parts=True`` returns (H, H_GN, H_res).
     """
-    Ws, sigma, cross = _check(weights, sigma, cross)
+    Ws, sigma_m, cross_m = _check(weights, sigma, cross)
     P, Q = partial_products_exact(Ws)
-    G = end_to_end_exact(Ws) * sigma - cross
+    G = end_to_end_exact(Ws) * sigma_m - cross_m
     L = len(Ws)
     sizes = [W.shape[0] * W.shape[1] for W in Ws]
     off = [0]
@@ -125,13 +140,15 @@ def exact_dln_hessian(weights: Sequence[sp.Matrix], sigma=None, cross=None, *, p
     n = off[-1]
     gn = [[QQ(0)] * n for _ in range(n)]
     res = [[QQ(0)] * n for _ in range(n)]
-    q = lambda x: QQ(int(x.p), int(x.q))
+    def q(x: sp.Rational) -> Any:  # an element of the domain QQ
+        return QQ(int(x.p), int(x.q))
+
     for l in range(L):
         rows_l, cols_l = Ws[l].shape
         for m in range(l, L):
             rows_m, cols_m = Ws[m].shape
             A = (P[l].T * P[m]).applyfunc(lambda x: x)  # <P_l e_a, P_m e_a'>
-            B = Q[l] * sigma * Q[m].T  # <e_b^T Q_l Sigma, e_b'^T Q_m>
+            B = Q[l] * sigma_m * Q[m].T  # <e_b^T Q_l Sigma, e_b'^T Q_m>
             A = [[q(x) for x in r] for r in A.tolist()]
             B = [[q(x) for x in r] for r in B.tolist()]
             for a in range(rows_l):
@@ -168,7 +185,8 @@ def exact_dln_hessian(weights: Sequence[sp.Matrix], sigma=None, cross=None, *, p
     return H
 
 
-def exact_dln_hessian_by_differentiation(weights: Sequence[sp.Matrix], sigma=None, cross=None) -> sp.Matrix:
+def exact_dln_hessian_by_differentiation(weights: Sequence[MatrixLike], sigma: MatrixLike | None = None,
+                                         cross: MatrixLike | None = None) -> sp.Matrix:
     """The Hessian read off the loss polynomial itself: substitute theta = theta_0 + delta with
     one polynomial generator per parameter (SymPy's sparse polynomial ring over QQ), multiply
     the layers out keeping terms of degree <= 2 in delta, and take the quadratic coefficients
@@ -176,19 +194,21 @@ def exact_dln_hessian_by_differentiation(weights: Sequence[sp.Matrix], sigma=Non
     Shares nothing with :func:`exact_dln_hessian` but the loss; fine up to P of a few dozen."""
     from sympy.polys.rings import PolyRing
 
-    Ws, sigma, cross = _check(weights, sigma, cross)
+    Ws, sigma_m, cross_m = _check(weights, sigma, cross)
     n = sum(W.shape[0] * W.shape[1] for W in Ws)
     R = PolyRing([f"d{k}" for k in range(n)], QQ)
     gens = list(R.gens)
 
-    def trunc(p):
+    def trunc(p: Any) -> Any:  # PolyElement -> PolyElement of degree <= 2
         return R({mon: c for mon, c in p.items() if sum(mon) <= 2})
 
-    def matmul(A, B):
+    def matmul(A: list[list[Any]], B: list[list[Any]]) -> list[list[Any]]:
         return [[trunc(sum((A[i][k] * B[k][j] for k in range(len(B))), R.zero)) for j in range(len(B[0]))]
                 for i in range(len(A))]
 
-    q = lambda x: R(QQ(int(x.p), int(x.q)))
+    def q(x: sp.Rational) -> Any:  # the constant polynomial x
+        return R(QQ(int(x.p), int(x.q)))
+
     mats, k = [], 0
     for W in Ws:
         rows = []
@@ -202,8 +222,8 @@ def exact_dln_hessian_by_differentiation(weights: Sequence[sp.Matrix], sigma=Non
     E = mats[0]
     for M in mats[1:]:
         E = matmul(M, E)
-    S = [[q(x) for x in r] for r in sigma.tolist()]
-    C = [[q(x) for x in r] for r in cross.tolist()]
+    S = [[q(x) for x in r] for r in sigma_m.tolist()]
+    C = [[q(x) for x in r] for r in cross_m.tolist()]
     ES = matmul(E, S)
     d_out, d_in = len(E), len(E[0])
     loss = R.zero
@@ -247,7 +267,7 @@ def exact_nullity(M: sp.Matrix) -> int:
     return M.shape[1] - exact_rank(M)
 
 
-def exact_eigenvalue_multiplicity(H: sp.Matrix, value) -> int:
+def exact_eigenvalue_multiplicity(H: sp.Matrix, value: RationalLike) -> int:
     """Geometric multiplicity of ``value`` as an eigenvalue of the rational symmetric matrix H
     (for symmetric H it equals the algebraic one): nullity(H - value I), exactly."""
     return exact_nullity(sp.Matrix(H) - sp.Rational(value) * sp.eye(H.shape[0]))
@@ -272,7 +292,8 @@ def rational_orthogonal(n: int, seed: int = 0, *, max_entry: int = 2) -> sp.Matr
     return (sp.eye(n) - K) * (sp.eye(n) + K).inv()
 
 
-def rational_balanced_minimum(dims: Sequence[int], layer_values: Sequence, seed: int = 0):
+def rational_balanced_minimum(dims: Sequence[int], layer_values: Sequence[RationalLike],
+                              seed: int = 0) -> tuple[list[sp.Matrix], sp.Matrix]:
     """A balanced aligned global minimum with rational weights (SPEC B1, exactly).
 
     ``layer_values`` s_1..s_r are the per-layer singular values (rationals); the target has

@@ -19,6 +19,8 @@ need not.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import sympy as sp
 
 
@@ -40,7 +42,7 @@ def kron(A: sp.Matrix, B: sp.Matrix) -> sp.Matrix:
 
 def symbolic_matrix(name: str, rows: int, cols: int, symmetric: bool = False) -> sp.Matrix:
     """A matrix of free real symbols ``name_ij`` (symmetric: name_ij = name_ji)."""
-    def entry(i, j):
+    def entry(i: int, j: int) -> sp.Symbol:
         if symmetric and j < i:
             i, j = j, i
         return sp.Symbol(f"{name}_{i}{j}", real=True)
@@ -84,7 +86,7 @@ def row_major_vec_identity_gap(m: int, n: int, p: int, q: int) -> sp.Matrix:
     return sp.expand(vec_row_major(A * X * B) - kron(A, B.T) * vec_row_major(X))
 
 
-def ls_slope(x, y) -> sp.Expr:
+def ls_slope(x: Sequence[sp.Expr], y: Sequence[sp.Expr]) -> sp.Expr:
     """Ordinary least-squares slope of y on x (sequences of SymPy expressions)."""
     N = len(x)
     xb = sum(x) / N
@@ -106,7 +108,7 @@ def slope_additivity_gap(N: int, parts: int = 3) -> sp.Expr:
     return sp.cancel(sp.together(ls_slope(x, total) - sum(ls_slope(x, y) for y in ys)))
 
 
-def kron_quadratic_form_expr():
+def kron_quadratic_form_expr() -> tuple[tuple[sp.Symbol, sp.Symbol], sp.Expr]:
     """(symbols, expression) of the identity's right side for lambdify: (uCu, vDv) -> product."""
     a, b = sp.symbols("uCu vDv", real=True)
     return (a, b), a * b

@@ -55,7 +55,7 @@ def pr_infinite(exponent: sp.Expr = s) -> sp.Expr:
         else sp.zeta(exponent) ** 2 / sp.zeta(2 * exponent)
 
 
-def pr_infinite_from_sums(exponent) -> sp.Expr:
+def pr_infinite_from_sums(exponent: sp.Expr | float) -> sp.Expr:
     """The same limit computed from the two series by :func:`sympy.summation` (independent route).
 
     >>> pr_infinite_from_sums(2)
@@ -66,7 +66,7 @@ def pr_infinite_from_sums(exponent) -> sp.Expr:
     return sp.simplify(num ** 2 / den)
 
 
-def pr_window(exponent, size: int, start: int = 1) -> sp.Expr:
+def pr_window(exponent: sp.Expr | float, size: int, start: int = 1) -> sp.Expr:
     """Exact (rational for integer s) PR of k^-s over k = start..start+size-1.
 
     >>> pr_window(2, 1)
@@ -76,6 +76,6 @@ def pr_window(exponent, size: int, start: int = 1) -> sp.Expr:
     return sp.nsimplify(sum(terms) ** 2 / sum(t ** 2 for t in terms))
 
 
-def pr_expr(exponent=s):
+def pr_expr(exponent: sp.Expr = s) -> tuple[tuple[sp.Symbol], sp.Expr]:
     """(symbols, expression) for lambdify: s -> zeta(s)^2/zeta(2s)."""
     return (s,), sp.zeta(s) ** 2 / sp.zeta(2 * s)

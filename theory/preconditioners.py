@@ -6,11 +6,14 @@ Write :math:`G = U\Sigma V^\top` (thin SVD, :math:`V^\top V = I`).
   :math:`(G^\top G + dI)^{-1}V = V(\Sigma^2+dI)^{-1}`, hence
   :math:`G(G^\top G+dI)^{-1} = U\Sigma(\Sigma^2+dI)^{-1}V^\top = U\,T(\Sigma;2)\,V^\top` (for d > 0 the
   component orthogonal to V is annihilated by G anyway).
-* :math:`\alpha = 1`, :math:`d\to0`: :math:`T\to 1` on every nonzero :math:`\sigma`, i.e. the polar factor :math:`UV^\top`.
+* :math:`\alpha = 1`, :math:`d\to0`: :math:`T\to 1` on every nonzero :math:`\sigma`, i.e. the polar factor
+  :math:`UV^\top`.
 * Damped Newton on an aligned Kronecker block. Let :math:`H = C_\delta\otimes C_A` (row-major) with
   :math:`C_\delta = U\operatorname{diag}(a)U^\top`, :math:`C_A = V\operatorname{diag}(b)V^\top` (factor eigenbases
   equal the singular bases of G). Then :math:`u_kv_l^\top` are eigenvectors with eigenvalues
-  :math:`a_kb_l`, and :math:`(H + dI)^{-1}\operatorname{vec}_r(G) = \operatorname{vec}_r\big(U\operatorname{diag}(\sigma_k/(a_kb_k+d))V^\top\big)`.
+  :math:`a_kb_l`, and
+  :math:`(H + dI)^{-1}\operatorname{vec}_r(G)
+  = \operatorname{vec}_r\big(U\operatorname{diag}(\sigma_k/(a_kb_k+d))V^\top\big)`.
   If the directional curvatures follow :math:`a_kb_k = c\,\sigma_k^{\alpha}` this is
   :math:`T(\sigma_k;\alpha,d/c)/c`: the family T is the damped Newton step on such a block, with
   the exponent measured as alpha. When the bases are not aligned the Newton step mixes
@@ -23,7 +26,7 @@ import sympy as sp
 sigma, alpha, d, c = sp.symbols("sigma alpha d c", positive=True)
 
 
-def transfer(sig=sigma, a=alpha, damping=d) -> sp.Expr:
+def transfer(sig: sp.Expr = sigma, a: sp.Expr | float = alpha, damping: sp.Expr | float = d) -> sp.Expr:
     """T(sigma; alpha, d).
 
     >>> transfer(sigma, 2, d)

@@ -12,7 +12,7 @@ m = sp.Symbol("m", positive=True)
 t_i, t_j = sp.symbols("t_i t_j", positive=True)
 
 
-def target_symbols(rank: int):
+def target_symbols(rank: int) -> tuple[sp.Symbol, ...]:
     """Positive symbols t_1..t_r for the target's singular values.
 
     >>> target_symbols(3)

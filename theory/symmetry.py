@@ -46,7 +46,7 @@ import sympy as sp
 from dlnkit.theory.dln_spectrum import balanced_minimum_spectrum
 
 
-def width_symbols(depth: int):
+def width_symbols(depth: int) -> tuple[sp.Symbol, ...]:
     """Symbols d_0 .. d_L (positive integers) for a network of the given depth.
 
     >>> width_symbols(2)
@@ -55,7 +55,7 @@ def width_symbols(depth: int):
     return sp.symbols(f"d_0:{int(depth) + 1}", integer=True, positive=True)
 
 
-def rescaling_orbit_dimension(dims: Sequence, rank) -> sp.Expr:
+def rescaling_orbit_dimension(dims: Sequence[int | sp.Expr], rank: int | sp.Expr) -> sp.Expr:
     r"""dim of the GL-rescaling orbit through a balanced aligned minimum of rank r:
     :math:`\sum_{l=1}^{L-1} r(2d_l - r)` (entries of ``dims`` may be symbols).
 
@@ -70,7 +70,7 @@ def rescaling_orbit_dimension(dims: Sequence, rank) -> sp.Expr:
     return sp.expand(sum((sp.sympify(d) ** 2 - (sp.sympify(d) - rank) ** 2 for d in dims[1:-1]), sp.Integer(0)))
 
 
-def balanced_minimum_zero_count(dims: Sequence, rank) -> sp.Expr:
+def balanced_minimum_zero_count(dims: Sequence[int | sp.Expr], rank: int | sp.Expr) -> sp.Expr:
     """Number of zero Hessian eigenvalues at a balanced aligned minimum, read from B1's groups
     (:func:`~dlnkit.theory.dln_spectrum.balanced_minimum_spectrum`): P minus the multiplicities of
     the groups whose value is not zero.
@@ -94,7 +94,7 @@ def balanced_minimum_zero_count(dims: Sequence, rank) -> sp.Expr:
     return sp.expand(n_params - nonzero)
 
 
-def symmetry_nullity_gap(dims: Sequence, rank) -> sp.Expr:
+def symmetry_nullity_gap(dims: Sequence[int | sp.Expr], rank: int | sp.Expr) -> sp.Expr:
     """Zero eigenvalues of B1 not explained by the rescaling symmetry (>= 0), factored.
 
     >>> d = width_symbols(2); r = sp.Symbol("r", positive=True, integer=True)
