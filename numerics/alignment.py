@@ -10,7 +10,11 @@ Conventions, stated once:
   per-row derivatives of the mean loss with respect to the layer's output, multiplied by B
   (so for a Linear layer, row i is the gradient of sample i's own loss). Then
   :math:`G = \frac1B\,\delta^\top A` is exactly the weight gradient (also for convolutions,
-  where the sum runs over all B*T rows).
+  where the sum runs over all B*T rows). For a torch loss module with ``reduction="sum"`` the
+  factor is 1 instead of B (:math:`\delta = \partial L/\partial z`, :math:`G = \delta^\top A`,
+  :math:`C_\delta = \delta^\top\delta`), which is curvlinops' KFAC convention for sums; for
+  ``nn.MSELoss()`` (mean over B*C entries) row i is the gradient of sample i's mean over its C
+  entries.
 * **Kronecker factors.** :math:`C_\delta = \frac1B\delta^\top\delta` and
   :math:`C_A = \frac1{BT}A^\top A` (T = output positions per sample; T = 1 for Linear), the
   KFC convention, so that :math:`C_\delta\otimes C_A` approximates the per-layer block.
@@ -58,13 +62,29 @@ from dlnkit.numerics.validation import DlnkitInputError
 LOSSES = ("cross_entropy", "mse")
 
 
-def model_loss(output: torch.Tensor, target: torch.Tensor, loss: str) -> torch.Tensor:
-    """Mean loss over the batch: ``cross_entropy`` (integer labels) or ``mse`` (1/2 ||f - y||^2 per sample)."""
+def model_loss(output: torch.Tensor, target: torch.Tensor, loss) -> torch.Tensor:
+    """Loss of the batch: ``cross_entropy`` (integer labels), ``mse`` (1/2 ||f - y||^2 per sample, batch
+    mean), or a torch loss module / callable (:func:`dlnkit.numerics.losses.resolve_loss`, written with
+    primitive ops so that every HVP route works on it)."""
     if loss == "cross_entropy":
         return F.cross_entropy(output, target)
     if loss == "mse":
         return 0.5 * ((output - target) ** 2).reshape(output.shape[0], -1).sum(1).mean()
-    raise DlnkitInputError(f"unknown loss {loss!r}; use one of {', '.join(LOSSES)}")
+    if isinstance(loss, str):
+        raise DlnkitInputError(f"unknown loss {loss!r}; use one of {', '.join(LOSSES)}, "
+                               "a torch loss module or a callable")
+    from dlnkit.numerics.losses import resolve_loss
+
+    return resolve_loss(loss).batch_value(output, target)
+
+
+def _delta_scale(loss, batch: int) -> float:
+    """s with delta = s * dL/dz: B for a batch-mean loss, 1 for a sum (so G = delta^T A / s)."""
+    if isinstance(loss, str):
+        return float(batch)
+    from dlnkit.numerics.losses import resolve_loss
+
+    return float(batch) if resolve_loss(loss).reduction == "mean" else 1.0
 
 
 def matrix_layers(model: nn.Module) -> dict[str, nn.Module]:
@@ -88,6 +108,7 @@ class LayerCapture:
     autograd_grad: torch.Tensor  # the weight's .grad from autograd, m x n (consistency check)
     loss_of_weight: Callable[[torch.Tensor], torch.Tensor] = field(repr=False)
     gn_output_factor: torch.Tensor | None = None  # m x m, Gauss-Newton C_delta
+    delta_scale: float | None = None  # s in delta = s * dL/dz (B for mean losses, 1 for sums); None: batch
 
 
 def _check_layer(model: nn.Module, layer: str) -> nn.Module:
@@ -106,30 +127,55 @@ def capture_layer(model: nn.Module, layer: str, inputs: torch.Tensor, targets: t
                   loss: str = "cross_entropy", gauss_newton: bool = True) -> LayerCapture:
     """Run one forward/backward pass and collect A, delta, G (and the GN output factor) for ``layer``.
 
-    The model must treat samples independently (no batch norm in training mode): then row i of
-    delta depends on sample i only and the Gauss-Newton factor is a sum over samples.
+    The model must treat samples independently: train-mode BatchNorm, forwards that change buffers
+    and random forwards (dropout in training mode) are refused, and so is a layer called more than
+    once per forward pass. In-place ops after the layer are handled (the network continues on a copy
+    of the layer's output), and a frozen weight is analysed (grad enabled for the capture only).
+    ``loss``: a name, a torch loss module (mean or sum reduction) or a callable; with ``targets=None``,
+    ``inputs`` may be a DataLoader or an iterable of batches (concatenated into one batch).
     """
+    from dlnkit.numerics.model_checks import check_model_for_curvature
+
     mod = _check_layer(model, layer)
+    inputs, targets = _as_one_batch(inputs, targets)
     B = int(inputs.shape[0])
-    store: dict = {}
+    s_delta = _delta_scale(loss, B)
+    check_model_for_curvature(model, model, inputs)  # train-mode BatchNorm, buffer updates, dropout: refused
+    store: dict = {"calls": 0}
 
     def hook(m, inp, out):
+        store["calls"] += 1
         store["x"] = inp[0].detach()
         out.retain_grad()
         store["z"] = out
+        # the rest of the network gets a copy: an in-place op after this layer (ReLU(inplace=True))
+        # then modifies the copy, and out.grad stays the gradient at the layer's own output
+        return out.clone()
 
     handle = mod.register_forward_hook(hook)
+    frozen = not mod.weight.requires_grad
     try:
+        if frozen:  # a frozen weight is analysed as it is: the loss's curvature in it is still defined
+            mod.weight.requires_grad_(True)
         for p in model.parameters():
             p.grad = None
         out = model(inputs)
+        if store["calls"] != 1:
+            raise DlnkitInputError(
+                f"layer {layer!r} is called {store['calls']} times in one forward pass (a shared module): its "
+                "gradient is a sum over the calls and A, delta are not one matrix each; analyse the full "
+                "Hessian with dlnkit.numerics.curvature.ModelCurvature instead")
         lval = model_loss(out, targets, loss)
         lval.backward(retain_graph=gauss_newton)
+        wgrad = mod.weight.grad.detach().clone()
     finally:
         handle.remove()
+        if frozen:
+            mod.weight.requires_grad_(False)
+            mod.weight.grad = None
     z = store["z"]
     x = store["x"]
-    dz = z.grad.detach() * B
+    dz = z.grad.detach() * s_delta
     W4 = mod.weight.detach()
     m = W4.shape[0]
     if isinstance(mod, nn.Conv2d):
@@ -143,10 +189,13 @@ def capture_layer(model: nn.Module, layer: str, inputs: torch.Tensor, targets: t
         delta = dz.reshape(-1, m)
         T = A.shape[0] // B
         kind = "linear"
-    G = delta.T @ A / B
+    G = delta.T @ A / s_delta
     gn = None
     if gauss_newton:
-        gn = _gauss_newton_output_factor(out, z, loss, B, T, m)
+        if isinstance(loss, str):
+            gn = _gauss_newton_output_factor(out, z, loss, B, T, m)
+        else:
+            gn = _gauss_newton_output_factor_autodiff(out, z, lval, B, m)
     wname = f"{layer}.weight" if layer else "weight"
     params = {k: v.detach() for k, v in model.named_parameters()}
     buffers = {k: v.detach() for k, v in model.named_buffers()}
@@ -156,7 +205,46 @@ def capture_layer(model: nn.Module, layer: str, inputs: torch.Tensor, targets: t
         return model_loss(functional_call(model, state, (inputs,)), targets, loss)
 
     return LayerCapture(layer, kind, tuple(W4.shape), W4.reshape(m, -1), A.detach(), delta.detach(), B, T, G,
-                        mod.weight.grad.detach().reshape(m, -1).clone(), loss_of_weight, gn)
+                        wgrad.reshape(m, -1), loss_of_weight, gn, s_delta)
+
+
+def _as_one_batch(inputs, targets):
+    """(inputs, targets) tensors as given, or, with ``targets=None``, a DataLoader / iterable of batches
+    concatenated into one batch (the alignment analysis keeps A and delta of every sample anyway)."""
+    if targets is not None:
+        return inputs, targets
+    from dlnkit.numerics.batches import as_batches
+
+    b = as_batches(inputs)
+    Xs, ys = zip(*b.iterate())
+    if not all(isinstance(x, torch.Tensor) for x in Xs):
+        raise DlnkitInputError("the alignment analysis needs tensor inputs")
+    return torch.cat(Xs), torch.cat(ys)
+
+
+def _gauss_newton_output_factor_autodiff(out: torch.Tensor, z: torch.Tensor, lval: torch.Tensor, B: int,
+                                         m: int) -> torch.Tensor:
+    r"""Sum over rows of :math:`J_i^\top (\partial^2 L/\partial f_i^2) J_i` for any loss, with the output
+    Hessian by double backward: :math:`\sum_c (J^\top H e_c)(J^\top e_c)^\top` (using
+    :math:`\sum_c e_ce_c^\top = I`; the loss is separable over samples, so H is block diagonal).
+    For a batch-mean loss this is (1/B) sum_i J_i^T H_{l_i} J_i, the string losses' convention."""
+    out2 = out.reshape(B, -1)
+    (g,) = torch.autograd.grad(lval, out, create_graph=True)
+    g2 = g.reshape(B, -1)
+    acc = torch.zeros(m, m, dtype=z.dtype, device=z.device)
+    for c in range(out2.shape[1]):
+        e = torch.zeros_like(out2)
+        e[:, c] = 1.0
+        (He,) = torch.autograd.grad(g2, out, grad_outputs=e, retain_graph=True)
+        (qh,) = torch.autograd.grad(out2, z, grad_outputs=He.reshape(B, -1), retain_graph=True)
+        (qe,) = torch.autograd.grad(out2, z, grad_outputs=e, retain_graph=True)
+        if z.ndim == 4:
+            qh = qh.reshape(B, m, -1).transpose(1, 2).reshape(-1, m)
+            qe = qe.reshape(B, m, -1).transpose(1, 2).reshape(-1, m)
+        else:
+            qh, qe = qh.reshape(-1, m), qe.reshape(-1, m)
+        acc += qh.T @ qe
+    return 0.5 * (acc + acc.T)
 
 
 def _gauss_newton_output_factor(out: torch.Tensor, z: torch.Tensor, loss: str, B: int, T: int, m: int) -> torch.Tensor:
@@ -285,7 +373,7 @@ def analyse_capture(cap: LayerCapture, *, k: int = 20, factors: str = "empirical
     U, S, V = U[:, :keep], S[:keep], Vh[:keep].T
     h = directional_curvatures(cap, U, V) if h is None else torch.as_tensor(h, dtype=S.dtype, device=S.device)
     if factors == "empirical":
-        Cd = cap.delta.T @ cap.delta / cap.batch
+        Cd = cap.delta.T @ cap.delta / (cap.batch if cap.delta_scale is None else cap.delta_scale)
     else:
         if cap.gn_output_factor is None:
             raise DlnkitInputError("the capture has no Gauss-Newton factor (capture with gauss_newton=True)")

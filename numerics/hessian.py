@@ -6,12 +6,12 @@ memory guard refuses dense Hessians that would not fit *before* allocating anyth
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
-from torch.func import grad, hessian, jvp, vmap
 from scipy.sparse.linalg import LinearOperator
+from torch.func import grad, hessian, jacrev, jvp, vjp, vmap
 
 from dlnkit.numerics.memory import AllocationTooLargeError, memory_budget_bytes
 from dlnkit.numerics.validation import DlnkitInputError
@@ -105,7 +105,13 @@ def dense_hessian(loss_fn: LossFn, params: Sequence[torch.Tensor], *, check_memo
     n = sum(p.numel() for p in params)
     if check_memory:
         check_dense_fits(n, params[0].dtype, params[0].device, copies=4.0, budget_bytes=budget_bytes)
-    blocks = hessian(loss_fn, argnums=tuple(range(len(params))))(*params)
+    argnums = tuple(range(len(params)))
+    try:
+        blocks = hessian(loss_fn, argnums=argnums)(*params)
+    except (RuntimeError, NotImplementedError) as exc:
+        if not _forward_ad_unsupported(exc):
+            raise
+        blocks = jacrev(jacrev(loss_fn, argnums=argnums), argnums=argnums)(*params)
     rows = []
     for i, pi in enumerate(params):
         rows.append(torch.cat([blocks[i][j].reshape(pi.numel(), pj.numel()) for j, pj in enumerate(params)], dim=1))
@@ -117,8 +123,21 @@ def hvp(loss_fn: LossFn, params: Sequence[torch.Tensor], vec: torch.Tensor) -> t
     params = tuple(p.detach() for p in params)
     tangents = unflatten_like(vec, params)
     argnums = tuple(range(len(params)))
-    _, out = jvp(lambda *ps: grad(loss_fn, argnums=argnums)(*ps), params, tangents)
+    try:
+        _, out = jvp(lambda *ps: grad(loss_fn, argnums=argnums)(*ps), params, tangents)
+    except (RuntimeError, NotImplementedError) as exc:
+        if not _forward_ad_unsupported(exc):
+            raise
+        # some torch losses have no usable forward-mode formula for their backward (MSELoss writes
+        # into a ZeroTensor tangent, HuberLoss has none): reverse-over-reverse needs only double backward
+        _, pull = vjp(grad(loss_fn, argnums=argnums), *params)
+        out = pull(tangents)
     return flatten_params(out)
+
+
+def _forward_ad_unsupported(exc: BaseException) -> bool:
+    msg = str(exc)
+    return "forward AD" in msg or "ZeroTensors are immutable" in msg or "forward-mode" in msg
 
 
 def hvp_batched(loss_fn: LossFn, params: Sequence[torch.Tensor], vecs: torch.Tensor, *,
