@@ -1,0 +1,243 @@
+r"""Measurements for the classic dynamics results (C1 balancedness, C2 end-to-end velocity,
+C3 learning curves) in PyTorch float64.
+
+Conventions as everywhere in dlnkit: W_l is d_l x d_{l-1}, W = W_L ... W_1,
+:math:`D_l = W_{l+1}^\top W_{l+1} - W_lW_l^\top`, per-layer gradients :math:`g_l = \partial\ell/\partial W_l`
+(from autograd unless a function says "closed form"). Networks may carry an activation between
+layers (``"linear"``, ``"relu"``, ``"tanh"``) and one of three losses of the outputs:
+``"squared"`` :math:`\tfrac1{2B}\|f - Y\|^2`, ``"logistic"`` (mean softplus(-Y f), Y in {-1, 1}),
+``"cross_entropy"`` (softmax, labels = argmax of Y).
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+
+from dlnkit.numerics.validation import DlnkitInputError
+
+Weights = Sequence[torch.Tensor]
+ACTIVATIONS = ("linear", "relu", "tanh")
+LOSSES = ("squared", "logistic", "cross_entropy")
+
+
+def _act(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    if name == "linear":
+        return lambda z: z
+    if name == "relu":
+        return torch.relu
+    if name == "tanh":
+        return torch.tanh
+    raise DlnkitInputError(f"activation must be one of {ACTIVATIONS}, got {name!r}")
+
+
+def chain_forward(weights: Weights, X: torch.Tensor, activation: str = "linear") -> torch.Tensor:
+    """f(X) = W_L s(... s(W_1 x)) row-wise (B x d_out); s between layers only."""
+    act = _act(activation)
+    h = X
+    for k, W in enumerate(weights):
+        h = h @ W.T
+        if k < len(weights) - 1:
+            h = act(h)
+    return h
+
+
+def output_loss(out: torch.Tensor, Y: torch.Tensor, loss: str = "squared") -> torch.Tensor:
+    """The loss of network outputs against targets (see the module doc)."""
+    if loss == "squared":
+        return 0.5 * ((out - Y) ** 2).sum() / out.shape[0]
+    if loss == "logistic":
+        return torch.nn.functional.softplus(-torch.sign(Y) * out).mean()
+    if loss == "cross_entropy":
+        if out.shape[1] < 2:
+            raise DlnkitInputError("cross_entropy needs d_out >= 2")
+        return torch.nn.functional.cross_entropy(out, Y.argmax(dim=1))
+    raise DlnkitInputError(f"loss must be one of {LOSSES}, got {loss!r}")
+
+
+def layer_gradients(weights: Weights, X: torch.Tensor, Y: torch.Tensor, *, activation: str = "linear",
+                    loss: str = "squared") -> list[torch.Tensor]:
+    """dl/dW_l for every layer by autograd (independent of the closed forms)."""
+    Ws = [W.detach().clone().requires_grad_(True) for W in weights]
+    value = output_loss(chain_forward(Ws, X, activation), Y, loss)
+    return [g.detach() for g in torch.autograd.grad(value, Ws)]
+
+
+def end_to_end(weights: Weights) -> torch.Tensor:
+    """W = W_L ... W_1."""
+    out = weights[0]
+    for W in weights[1:]:
+        out = W @ out
+    return out
+
+
+def end_to_end_gradient(weights: Weights, X: torch.Tensor, Y: torch.Tensor, loss: str = "squared") -> torch.Tensor:
+    """dl/dW for the loss of the linear network seen as a function of its end-to-end map (autograd)."""
+    W = end_to_end([w.detach() for w in weights]).clone().requires_grad_(True)
+    value = output_loss(X @ W.T, Y, loss)
+    return torch.autograd.grad(value, W)[0].detach()
+
+
+def imbalances(weights: Weights) -> list[torch.Tensor]:
+    """[D_1, ..., D_{L-1}] with D_l = W_{l+1}^T W_{l+1} - W_l W_l^T."""
+    return [weights[k + 1].T @ weights[k + 1] - weights[k] @ weights[k].T for k in range(len(weights) - 1)]
+
+
+def imbalance_flow_rate(weights: Weights, grads: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    r"""dD_l/dt under gradient flow dW_l/dt = -g_l:
+    :math:`-(g_{l+1}^\top W_{l+1} + W_{l+1}^\top g_{l+1}) + g_lW_l^\top + W_lg_l^\top`."""
+    out = []
+    for k in range(len(weights) - 1):
+        Wn, gn, W, g = weights[k + 1], grads[k + 1], weights[k], grads[k]
+        out.append(-(gn.T @ Wn + Wn.T @ gn) + g @ W.T + W @ g.T)
+    return out
+
+
+def step_identity(grads: Sequence[torch.Tensor], lr: float) -> list[torch.Tensor]:
+    r""":math:`\eta^2(g_{l+1}^\top g_{l+1} - g_lg_l^\top)` for every l."""
+    return [lr ** 2 * (grads[k + 1].T @ grads[k + 1] - grads[k] @ grads[k].T) for k in range(len(grads) - 1)]
+
+
+def gd_step(weights: Weights, grads: Sequence[torch.Tensor], lr: float, momentum: float = 0.0,
+            velocity: Sequence[torch.Tensor] | None = None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """torch.optim.SGD's rule: v <- momentum v + g, W <- W - lr v. Returns (new weights, new velocity)."""
+    vel = [torch.zeros_like(g) for g in grads] if velocity is None else list(velocity)
+    vel = [momentum * v + g for v, g in zip(vel, grads)]
+    return [W - lr * v for W, v in zip(weights, vel)], vel
+
+
+def gd_imbalance_change(weights: Weights, X: torch.Tensor, Y: torch.Tensor, lr: float, *, momentum: float = 0.0,
+                        velocity: Sequence[torch.Tensor] | None = None, activation: str = "linear",
+                        loss: str = "squared") -> dict:
+    """One (heavy-ball) gradient step: the measured change of every D_l and the identity's value."""
+    grads = layer_gradients(weights, X, Y, activation=activation, loss=loss)
+    new, _ = gd_step(weights, grads, lr, momentum, velocity)
+    measured = [a - b for a, b in zip(imbalances(new), imbalances(weights))]
+    return {"measured": measured, "identity": step_identity(grads, lr), "grads": grads, "new_weights": new}
+
+
+def closed_form_gradients(weights: Weights, sigma: torch.Tensor, cross: torch.Tensor) -> list[torch.Tensor]:
+    """Squared loss of a linear network: g_l = P_l^T (W Sigma - C) Q_l^T (no autograd; for long runs)."""
+    L = len(weights)
+    Q = [torch.eye(weights[0].shape[1], dtype=weights[0].dtype, device=weights[0].device)]
+    for k in range(1, L):
+        Q.append(weights[k - 1] @ Q[-1])
+    P = [torch.eye(weights[-1].shape[0], dtype=weights[0].dtype, device=weights[0].device)]
+    for k in range(L - 2, -1, -1):
+        P.insert(0, P[0] @ weights[k + 1])
+    G = P[0] @ weights[0] @ sigma - cross
+    return [P[k].T @ G @ Q[k].T for k in range(L)]
+
+
+def accumulated_imbalance(weights: Weights, sigma: torch.Tensor, cross: torch.Tensor, lr: float, horizon: float) -> dict:
+    r"""Gradient descent (squared loss, linear network) for round(horizon / lr) steps: the total
+    drift :math:`\max_l\|D_l(T) - D_l(0)\|_F` and the same quantity summed from the per-step
+    identity (they agree to rounding), plus the final weights."""
+    if lr <= 0 or horizon <= 0:
+        raise DlnkitInputError(f"need lr > 0 and horizon > 0, got {lr}, {horizon}")
+    steps = max(1, int(round(horizon / lr)))
+    Ws = [W.detach().clone() for W in weights]
+    D0 = imbalances(Ws)
+    summed = [torch.zeros_like(D) for D in D0]
+    for _ in range(steps):
+        g = closed_form_gradients(Ws, sigma, cross)
+        summed = [a + b for a, b in zip(summed, step_identity(g, lr))]
+        Ws = [W - lr * gk for W, gk in zip(Ws, g)]
+        if not all(torch.isfinite(W).all() for W in Ws):
+            raise DlnkitInputError(f"gradient descent diverged at lr={lr}")
+    drift = [a - b for a, b in zip(imbalances(Ws), D0)]
+    return {"steps": steps, "drift": max(float(torch.linalg.norm(d)) for d in drift),
+            "identity_sum": max(float(torch.linalg.norm(d)) for d in summed),
+            "identity_mismatch": max(float(torch.linalg.norm(a - b)) for a, b in zip(drift, summed)),
+            "weights": Ws}
+
+
+# ----- C2: end-to-end velocity ------------------------------------------------------------------
+
+def psd_power(S: torch.Tensor, p: float, rtol: float = 1e-10) -> torch.Tensor:
+    """S^p for a symmetric PSD matrix; p = 0 gives the identity. Eigenvalues below
+    ``rtol * max`` are set to 0 first: they are rounding noise of exact zeros (rank-deficient
+    W W^T), and x^p with small p would amplify 1e-17 to ~1e-4."""
+    if p == 0:
+        return torch.eye(S.shape[0], dtype=S.dtype, device=S.device)
+    ev, vec = torch.linalg.eigh(0.5 * (S + S.T))
+    top = float(ev.abs().max()) if ev.numel() else 0.0
+    ev = torch.where(ev > rtol * top, ev, torch.zeros_like(ev))
+    return (vec * ev ** p) @ vec.T
+
+
+def end_to_end_velocity(weights: Weights, grads: Sequence[torch.Tensor]) -> torch.Tensor:
+    r"""dW/dt under the layer flow dW_j/dt = -g_j, by the product rule: :math:`-\sum_j P_j g_j Q_j`."""
+    L = len(weights)
+    out = torch.zeros(weights[-1].shape[0], weights[0].shape[1], dtype=weights[0].dtype, device=weights[0].device)
+    for j in range(L):
+        term = grads[j]
+        for W in weights[j + 1:]:
+            term = W @ term
+        for W in reversed(weights[:j]):
+            term = term @ W
+        out = out - term
+    return out
+
+
+def velocity_formula(W: torch.Tensor, nabla: torch.Tensor, depth: int) -> torch.Tensor:
+    r""":math:`-\sum_{j=1}^{L}(WW^\top)^{(j-1)/L}\,\nabla\,(W^\top W)^{(L-j)/L}` (fractional PSD powers)."""
+    left, right = W @ W.T, W.T @ W
+    out = torch.zeros_like(nabla)
+    for j in range(1, depth + 1):
+        out = out - psd_power(left, (j - 1) / depth) @ nabla @ psd_power(right, (depth - j) / depth)
+    return out
+
+
+def rescaled_velocity_terms(W: torch.Tensor, nabla: torch.Tensor, depth: int) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""(T_1, T_2) = :math:`(-(WW^\top)^{(L-1)/L}\nabla,\ -(WW^\top)^{(L-2)/L}\nabla(W^\top W)^{1/L})`."""
+    T1 = -psd_power(W @ W.T, (depth - 1) / depth) @ nabla
+    T2 = -psd_power(W @ W.T, (depth - 2) / depth) @ nabla @ psd_power(W.T @ W, 1 / depth)
+    return T1, T2
+
+
+# ----- C3: learning curves ----------------------------------------------------------------------
+
+def mode_strengths(W: torch.Tensor, U: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
+    """u_i = U_i^T W V_i for the target's singular vectors (columns of U, V)."""
+    return torch.einsum("oi,oj,ji->i", U, W, V)
+
+
+def gd_mode_curve(weights: Weights, sigma: torch.Tensor, cross: torch.Tensor, U: torch.Tensor, V: torch.Tensor,
+                  lr: float, steps: int) -> torch.Tensor:
+    """Plain gradient descent (squared loss, closed-form gradients): mode strengths u_i at every
+    step, shape (steps + 1, r)."""
+    Ws = [W.detach().clone() for W in weights]
+    out = [mode_strengths(end_to_end(Ws), U, V)]
+    for _ in range(int(steps)):
+        g = closed_form_gradients(Ws, sigma, cross)
+        Ws = [W - lr * gk for W, gk in zip(Ws, g)]
+        out.append(mode_strengths(end_to_end(Ws), U, V))
+    return torch.stack(out)
+
+
+def rk4(rhs: Callable[[torch.Tensor], torch.Tensor], y0: torch.Tensor, dt: float, steps: int) -> torch.Tensor:
+    """Classical Runge-Kutta for an autonomous system y' = rhs(y); all states, shape (steps + 1, ...)."""
+    y = y0.clone()
+    out = [y]
+    for _ in range(int(steps)):
+        k1 = rhs(y)
+        k2 = rhs(y + 0.5 * dt * k1)
+        k3 = rhs(y + 0.5 * dt * k2)
+        k4 = rhs(y + dt * k3)
+        y = y + dt / 6.0 * (k1 + 2 * k2 + 2 * k3 + k4)
+        out.append(y)
+    return torch.stack(out)
+
+
+def invert_increasing(fn: Callable[[torch.Tensor], torch.Tensor], targets: torch.Tensor, lo: float, hi: float,
+                      iters: int = 200) -> torch.Tensor:
+    """x with fn(x) = target for an increasing fn on (lo, hi), elementwise by bisection."""
+    a = torch.full_like(targets, lo)
+    b = torch.full_like(targets, hi)
+    for _ in range(iters):
+        m = 0.5 * (a + b)
+        below = fn(m) < targets
+        a = torch.where(below, m, a)
+        b = torch.where(below, b, m)
+    return 0.5 * (a + b)
