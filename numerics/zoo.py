@@ -254,25 +254,101 @@ class TrainedModel:
     from_cache: bool = False
 
 
-def get_trained(name: str, *, seed: int = 0, cache: str | os.PathLike | None = None, retrain: bool = False) -> TrainedModel:
-    """The zoo model ``name`` trained on its data set: loaded from the cache, or trained and saved."""
+def state_digest(state_dict: dict, info: str) -> str:
+    """SHA-256 over every tensor's name, dtype, shape and bytes, and the info string: what a
+    checkpoint must reproduce exactly when it is loaded again."""
+    h = hashlib.sha256()
+    for name in sorted(state_dict):
+        t = state_dict[name].detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    h.update(info.encode())
+    return h.hexdigest()
+
+
+class CorruptCheckpointError(DlnkitInputError):
+    """A cached checkpoint failed to load or its digest does not match its contents."""
+
+
+def load_checkpoint(path: Path) -> tuple[dict, dict]:
+    """(state_dict, info) of a cached checkpoint, after checking its digest; raises
+    :class:`CorruptCheckpointError` on unreadable bytes, a missing digest or a mismatch."""
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types on damaged zip archives / pickles
+        raise CorruptCheckpointError(f"cached checkpoint {path} cannot be read ({type(exc).__name__})") from None
+    if not isinstance(blob, dict) or not {"state_dict", "info", "digest"} <= set(blob):
+        raise CorruptCheckpointError(f"cached checkpoint {path} has no integrity digest (old or foreign file)")
+    state, info = blob["state_dict"], blob["info"]
+    if not isinstance(state, dict) or not isinstance(info, str) or state_digest(state, info) != blob["digest"]:
+        raise CorruptCheckpointError(f"cached checkpoint {path} does not match its digest (corrupted bytes)")
+    return state, json.loads(info)
+
+
+def _save_checkpoint(path: Path, state_dict: dict, info: dict) -> None:
+    """Write atomically: a temporary file in the same folder, fsync, rename."""
+    text = json.dumps(info)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        torch.save({"state_dict": state_dict, "info": text, "digest": state_digest(state_dict, text)}, tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _check_cache_writable(folder: Path) -> None:
+    """Refuse before training when the checkpoint could not be saved afterwards."""
+    probe = folder
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    try:
+        if not probe.is_dir():
+            raise OSError(f"{probe} is not a folder")
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / f".probe{os.getpid()}", "wb"):
+            pass
+        os.unlink(folder / f".probe{os.getpid()}")
+    except OSError as exc:
+        raise DlnkitInputError(f"the model cache {str(folder)!r} is not writable ({exc}); set DLNKIT_CACHE to a "
+                               "writable folder") from None
+
+
+def get_trained(name: str, *, seed: int = 0, cache: str | os.PathLike | None = None, retrain: bool = False,
+                on_corrupt: str = "retrain") -> TrainedModel:
+    """The zoo model ``name`` trained on its data set: loaded from the cache, or trained and saved.
+
+    A cached checkpoint is loaded only when its SHA-256 digest matches its tensors; otherwise
+    (damaged bytes, an old file without a digest) it is retrained and replaced atomically
+    (``on_corrupt="retrain"``, with a note on stderr) or refused (``on_corrupt="refuse"``).
+    """
+    import sys
+
     check_model_data(name, None)
+    if on_corrupt not in ("retrain", "refuse"):
+        raise DlnkitInputError(f"on_corrupt must be 'retrain' or 'refuse', got {on_corrupt!r}")
     spec = SPECS[name]
     data = load_data(spec.data)
     root = Path(cache) if cache is not None else cache_dir()
     path = root / "zoo" / f"{name}-{spec_hash(spec, seed)}.pt"
     model = build_model(name, seed)
     if path.exists() and not retrain:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-        model.load_state_dict(blob["state_dict"])
-        return TrainedModel(name, model, data, json.loads(blob["info"]), path, True)
+        try:
+            state, info = load_checkpoint(path)
+            model.load_state_dict(state)
+            return TrainedModel(name, model, data, info, path, True)
+        except (CorruptCheckpointError, RuntimeError) as exc:
+            if on_corrupt == "refuse":
+                raise CorruptCheckpointError(f"{exc}; delete it or retrain (on_corrupt='retrain')") from None
+            print(f"dlnkit: {exc}; retraining {name} and replacing it", file=sys.stderr)
+            model = build_model(name, seed)
+    _check_cache_writable(path.parent)
     info = train_model(model, data, epochs=spec.epochs, batch_size=spec.batch_size, seed=seed, lr=spec.lr,
                        weight_decay=spec.weight_decay)
     info["spec"] = spec.__dict__
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    torch.save({"state_dict": model.state_dict(), "info": json.dumps(info)}, tmp)
-    os.replace(tmp, path)
+    _save_checkpoint(path, model.state_dict(), info)
     return TrainedModel(name, model, data, info, path, False)
 
 

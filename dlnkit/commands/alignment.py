@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from dlnkit.numerics.validation import DlnkitInputError
+from dlnkit.outputs import atomic_output, check_output_dir, check_output_file
 
 #: the paper's reported alpha ranges by layer type (display only, never an expected value)
 REPORTED_ALPHA = {
@@ -81,6 +82,11 @@ def format_rows(rows) -> str:
     return "\n".join([line(head), line(["-" * x for x in w])] + [line(b) for b in body])
 
 
+def plot_name(model_name: str, layer: str) -> str:
+    """File name of one layer's plot inside the --plot folder."""
+    return f"{model_name}-{layer.replace('.', '_')}.png"
+
+
 def save_plots(reports, out_dir, model_name: str) -> list:
     """One log-log plot per layer: h_k against sigma_k with the fitted power law."""
     from pathlib import Path
@@ -107,8 +113,9 @@ def save_plots(reports, out_dir, model_name: str) -> list:
         ax.set_title(f"{model_name} {rep.layer}")
         ax.legend(fontsize=7)
         fig.tight_layout()
-        p = out / f"{model_name}-{rep.layer.replace('.', '_')}.png"
-        fig.savefig(p, dpi=120)
+        p = out / plot_name(model_name, rep.layer)
+        with atomic_output(p) as tmp:
+            fig.savefig(tmp, dpi=120, format="png")
         plt.close(fig)
         paths.append(str(p))
     return paths
@@ -125,6 +132,22 @@ def run(args) -> int:
     check_model_data(args.model, args.data)
     if args.k < 2:
         raise DlnkitInputError(f"--k must be >= 2, got {args.k}")
+    if args.samples < 1:
+        raise DlnkitInputError(f"--samples must be >= 1, got {args.samples}")
+    if args.threads < 0:
+        raise DlnkitInputError(f"--threads must be >= 0 (0 leaves torch's default), got {args.threads}")
+    json_path = check_output_file(args.json, overwrite=args.force, what="--json") if args.json else None
+    plot_dir = check_output_dir(args.plot, what="--plot") if args.plot else None
+    from dlnkit.numerics.alignment import matrix_layers
+    from dlnkit.numerics.zoo import build_model
+
+    known = list(matrix_layers(build_model(args.model)))  # an untrained copy: names only, before any training
+    names = [x for x in args.layers.split(",") if x] if args.layers else known
+    for name in names:
+        if name not in known:
+            raise DlnkitInputError(f"model {args.model!r} has no layer {name!r}; layers: {', '.join(known)}")
+        if plot_dir is not None:
+            check_output_file(plot_dir / plot_name(args.model, name), overwrite=args.force, what="--plot file")
     if args.threads:
         torch.set_num_threads(args.threads)
     layers = [x for x in args.layers.split(",") if x] if args.layers else None
@@ -135,11 +158,11 @@ def run(args) -> int:
           f"({'cached' if tm.from_cache else 'trained now'}; {args.samples} samples; factors={args.factors}, "
           f"pairing={args.pairing})")
     print(format_rows(rows))
-    if args.plot:
-        for p in save_plots(reports, args.plot, args.model):
+    if json_path is not None:  # the numbers first: a plotting failure must not lose them
+        write_json_atomic(json_path, {"model": args.model, "info": tm.info, "rows": rows})
+    if plot_dir is not None:
+        for p in save_plots(reports, plot_dir, args.model):
             print(f"saved {p}")
-    if args.json:
-        write_json_atomic(args.json, {"model": args.model, "info": tm.info, "rows": rows})
     return 0
 
 
@@ -157,5 +180,6 @@ def register(sub) -> None:
     p.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
     p.add_argument("--seed", type=int, default=0, help="training seed of the zoo model")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
+    p.add_argument("--force", action="store_true", help="replace existing --json / --plot files")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=run)
