@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import inspect
 import math
-from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 from hypothesis import strategies as st
@@ -55,6 +54,7 @@ from dlnkit.claims import (
     load_entry_point_claims,
     register,
 )
+from dlnkit.numerics.point import Point, build_point, num_params
 
 __all__ = ["define_claim", "UserClaim", "Point", "build_point", "hessian", "autograd_hessian",
            "gauss_newton_hessian", "residual_hessian", "config_values", "evaluate_prediction",
@@ -78,8 +78,7 @@ def config_values(config: Mapping) -> dict[str, Any]:
     dims = config.get("dims")
     if dims is not None:
         dims = [int(d) for d in dims]
-        out.update(L=len(dims) - 1, d_in=dims[0], d_out=dims[-1],
-                   P=sum(dims[k] * dims[k + 1] for k in range(len(dims) - 1)))
+        out.update(L=len(dims) - 1, d_in=dims[0], d_out=dims[-1], P=num_params(dims))
         out.update({f"d_{k}": d for k, d in enumerate(dims)})
     if config.get("t") is not None:
         out["r"] = len(config["t"])
@@ -128,114 +127,15 @@ def evaluate_prediction(value, config: Mapping, *, exact: bool = False):
     return value
 
 
-# ----- points -------------------------------------------------------------------------------
-
-@dataclass
-class Point:
-    """A DLN point with its data: ``weights`` [W_1, ..., W_L] (float64 tensors), input covariance
-    ``sigma`` = (1/B) X^T X, cross moment ``cross`` = (1/B) Y^T X, ``target`` map (when there is
-    one) and, for points built from a batch, ``X`` and ``Y``. The loss is
-    1/2 tr(W sigma W^T) - tr(W cross^T) + const."""
-
-    weights: list
-    sigma: Any
-    cross: Any
-    target: Any = None
-    X: Any = None
-    Y: Any = None
-    dims: list = field(default_factory=list)
-
-    @property
-    def depth(self) -> int:
-        return len(self.weights)
-
-    def loss(self, weights=None):
-        """The loss (up to its constant) at these weights or at ``weights``."""
-        W = _product(self.weights if weights is None else weights)
-        return 0.5 * (W @ self.sigma * W).sum() - (W * self.cross).sum()
-
-    def partial_products(self):
-        """(P, Q): P[l] = W_L...W_{l+1}, Q[l] = W_{l-1}...W_1 (0-indexed)."""
-        from dlnkit.numerics.dln_hessian import partial_products
-
-        return partial_products(self.weights)
-
-
-def _product(Ws):
-    out = Ws[0]
-    for W in Ws[1:]:
-        out = W @ out
-    return out
-
-
-def _as_tensor(a, device):
-    import torch
-    from fractions import Fraction
-
-    def conv(x):
-        if isinstance(x, str):
-            return float(Fraction(x))
-        return float(x)
-
-    if isinstance(a, torch.Tensor):
-        return a.to(dtype=torch.float64, device=device)
-    return torch.tensor([[conv(x) for x in row] for row in a], dtype=torch.float64, device=device)
-
-
-def build_point(config: Mapping, device="cpu") -> Point:
-    """The float64 point a configuration describes.
-
-    * ``weights`` given (nested lists of numbers or ``"p/q"`` strings): those weights, with
-      ``sigma`` (default identity) and ``target`` (default zero) when given;
-    * ``t`` given: the depth configurations of :func:`dlnkit.claims.depth.build_depth_point`
-      (a balanced aligned global minimum for target singular values t, changed by ``balance``,
-      ``misalignment``, ``offset``, ``anisotropy``);
-    * otherwise ``dims`` and ``seed``: Gaussian weights N(0, scale^2/d_{l-1}) (``scale``, default
-      1) and a Gaussian target map, with whitened data unless ``anisotropy`` != 1: a generic point.
-
-    >>> p = build_point({"dims": [3, 4, 2], "t": [2.0], "seed": 0})
-    >>> [tuple(W.shape) for W in p.weights], float(p.loss() - p.loss()) == 0.0
-    ([(4, 3), (2, 4)], True)
-    """
-    import torch
-
-    from dlnkit.numerics.device import resolve_device
-    from dlnkit.numerics.validation import DlnkitInputError, check_dims
-
-    dev = resolve_device(device)
-    if "weights" in config:
-        Ws = [_as_tensor(W, dev) for W in config["weights"]]
-        dims = [int(Ws[0].shape[1])] + [int(W.shape[0]) for W in Ws]
-        sigma = _as_tensor(config["sigma"], dev) if config.get("sigma") is not None else \
-            torch.eye(dims[0], dtype=torch.float64, device=dev)
-        target = _as_tensor(config["target"], dev) if config.get("target") is not None else \
-            torch.zeros(dims[-1], dims[0], dtype=torch.float64, device=dev)
-        return Point(Ws, sigma, target @ sigma, target, dims=dims)
-    if "dims" not in config:
-        raise DlnkitInputError(f"a configuration needs 'dims' (or 'weights'), got keys {sorted(config)}")
-    if "t" in config:
-        from dlnkit.claims.depth import build_depth_point
-
-        pt = build_depth_point(dict(config), dev)
-        return Point(pt["weights"], pt["sigma"], pt["target"] @ pt["sigma"], pt["target"], pt["X"], pt["Y"],
-                     pt["dims"])
-    from dlnkit.claims.depth import input_covariance
-    from dlnkit.numerics.dln import DeepLinearNetwork
-
-    dims = check_dims(config["dims"])
-    seed = int(config.get("seed", 0))
-    net = DeepLinearNetwork.random(dims, scale=float(config.get("scale", 1.0)), seed=seed, device=dev)
-    g = torch.Generator().manual_seed(seed + 101)
-    target = torch.randn(dims[-1], dims[0], generator=g, dtype=torch.float64).to(dev)
-    sigma = input_covariance(dims[0], float(config.get("anisotropy", 1.0)), seed).to(dev)
-    return Point([W.detach() for W in net.weights], sigma, target @ sigma, target, dims=dims)
-
+# ----- points (built in dlnkit.numerics.point; re-exported here) ------------------------------
 
 def hessian(point: Point):
-    """The exact P x P loss Hessian from the closed form (Gauss-Newton + residual blocks, SPEC B0)."""
-    from dlnkit.numerics.dln_hessian import dln_hessian_closed_form
+    """The exact P x P loss Hessian from the closed form (Gauss-Newton + residual blocks), assembled
+    in place in one P x P buffer (:func:`dlnkit.numerics.dln_hessian_fast.dln_hessian_assembled`;
+    claim B0 checks the block-by-block reference assembly against torch.func)."""
+    from dlnkit.numerics.dln_hessian_fast import dln_hessian_assembled
 
-    return dln_hessian_closed_form(point.weights, sigma=point.sigma, cross=point.cross)
+    return dln_hessian_assembled(point.weights, sigma=point.sigma, cross=point.cross)
 
 
 def autograd_hessian(point: Point):
@@ -310,8 +210,7 @@ class UserClaim(Claim):
         self._parts = parts
         self.assumptions = tuple(p[0] for p in parts.values())
         self.origin = origin
-        if violated is not None:  # used by the counterexample search to check what a failure violates
-            self.violated_assumptions = lambda config: sorted(violated(dict(config)))
+        self._violated = violated
 
     # -- prediction ------------------------------------------------------------------------
     def _raw_prediction(self, config):
@@ -396,6 +295,10 @@ class UserClaim(Claim):
     def reported_value(self, config):
         return self._reported(dict(config)) if self._reported else ""
 
+    def violated_assumptions(self, config):
+        """From ``violated=`` (lets the counterexample search say what a failure breaks); None without it."""
+        return None if self._violated is None else frozenset(self._violated(dict(config)))
+
     # -- exact mode ------------------------------------------------------------------------
     @property
     def has_exact_route(self) -> bool:
@@ -413,6 +316,21 @@ class UserClaim(Claim):
     def exact_measure(self, config):
         """The measurement in exact arithmetic (rational points, SymPy matrices)."""
         return self._exact_measure(dict(config))
+
+    def exact_check(self, config):
+        """``exact_predict`` vs ``exact_measure`` with zero tolerance (a dict measurement's other keys
+        are details)."""
+        from dlnkit.exact import value_comparison
+
+        if self._exact_measure is None:
+            raise NotImplementedError(f"claim {self.id} was defined without exact_measure")
+        pred = self.exact_predict(config)
+        meas = self.exact_measure(config)
+        details = {}
+        if isinstance(meas, Mapping):
+            details = {k: v for k, v in meas.items() if k != "value"}
+            meas = meas["value"]
+        return value_comparison(pred, meas, details)
 
 
 def _to_numpy(x):
@@ -491,7 +409,7 @@ def define_claim(*, id: str, title: str, predict, measure: Callable, strategy=No
     """
     from dlnkit import claims as registry
 
-    origin = registry._LOADING_ORIGIN
+    origin = registry.loading_origin()
     if origin is None:
         frame = inspect.currentframe()
         caller = frame.f_back if frame is not None else None

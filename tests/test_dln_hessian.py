@@ -7,7 +7,7 @@ from hypothesis import given, strategies as st
 from torch.func import grad, jacrev
 
 from dlnkit import strategies as dst
-from dlnkit.claims.depth import input_covariance, network_loss
+from dlnkit.numerics.point import input_covariance, network_loss
 from dlnkit.numerics import (
     DeepLinearNetwork,
     dense_hessian,

@@ -1,5 +1,7 @@
 """B1 in SymPy against itself (concrete derivation vs symbolic-depth formula) and against exact
 Hessians (torch.func) on drawn balanced aligned minima."""
+import dataclasses
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -7,8 +9,9 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 from dlnkit import strategies as dst
-from dlnkit.claims.depth import build_depth_point, measured_spectrum
+from dlnkit.claims.depth import measured_spectrum
 from dlnkit.numerics import split_by_gaps
+from dlnkit.numerics.point import aligned_minimum_point
 from dlnkit.theory import (
     balanced_minimum_spectrum,
     balanced_minimum_spectrum_numeric,
@@ -59,7 +62,7 @@ def test_geometric_closed_form_equals_the_layer_sum(depth, a, b):
 @given(dst.depth_point_configs(max_depth=4, max_width=5))
 def test_symbolic_spectrum_equals_exact_hessian_spectrum(cfg):
     pred = balanced_minimum_spectrum_numeric(cfg["dims"], cfg["t"])["all"]
-    meas = measured_spectrum(build_depth_point(cfg))
+    meas = measured_spectrum(aligned_minimum_point(cfg))
     # eigvalsh backward error ~ P eps ||H||; 1e-9 relative to the top eigenvalue
     assert np.max(np.abs(meas - pred)) <= 1e-9 * max(1.0, np.max(pred))
 
@@ -67,8 +70,8 @@ def test_symbolic_spectrum_equals_exact_hessian_spectrum(cfg):
 @settings(max_examples=8)
 @given(dst.depth_point_configs(min_depth=2, max_depth=4, max_width=5), dst.seeds)
 def test_spectrum_is_invariant_under_orthogonal_changes_of_hidden_bases(cfg, seed):
-    point = build_depth_point(cfg)
-    Ws = point["weights"]
+    point = aligned_minimum_point(cfg)
+    Ws = point.weights
     g = torch.Generator().manual_seed(seed)
     rotated = list(Ws)
     for l in range(len(Ws) - 1):
@@ -76,7 +79,7 @@ def test_spectrum_is_invariant_under_orthogonal_changes_of_hidden_bases(cfg, see
         rotated[l] = O @ rotated[l]
         rotated[l + 1] = rotated[l + 1] @ O.T
     base = measured_spectrum(point)
-    turned = measured_spectrum({**point, "weights": rotated})
+    turned = measured_spectrum(dataclasses.replace(point, weights=rotated))
     assert not all(torch.allclose(a, b) for a, b in zip(Ws, rotated)) or len(Ws[0]) == 1
     assert np.max(np.abs(base - turned)) <= 1e-9 * max(1.0, np.max(np.abs(base)))
 
@@ -85,7 +88,7 @@ def test_spectrum_is_invariant_under_orthogonal_changes_of_hidden_bases(cfg, see
 @given(dst.depth_point_configs(min_depth=2, max_depth=4, max_width=6, equal_targets=True))
 def test_cluster_counts_from_gaps_match_the_theory(cfg):
     d, r = cfg["dims"], len(cfg["t"])
-    ev = measured_spectrum(build_depth_point(cfg))
+    ev = measured_spectrum(aligned_minimum_point(cfg))
     gaps = split_by_gaps(ev)
     assert gaps.counts["dominant"] == r * r
     assert gaps.counts["bulk"] == r * (d[0] + d[-1] - 2 * r)

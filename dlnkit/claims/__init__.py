@@ -20,6 +20,12 @@ _LOADING_ORIGIN: str | None = None
 ENTRY_POINT_GROUP = "dlnkit.claims"
 
 
+def loading_origin() -> str | None:
+    """Where the claims being registered right now come from (a file path or ``"entry-point:NAME"``),
+    or None outside :func:`load_claims_from_file` / :func:`load_entry_point_claims`."""
+    return _LOADING_ORIGIN
+
+
 def register(claim: Claim, *, replace: bool = False) -> Claim:
     """Add a claim to the registry (its id must be new unless ``replace``)."""
     from dlnkit.numerics.validation import DlnkitInputError
@@ -173,4 +179,5 @@ def load_entry_point_claims(group: str = ENTRY_POINT_GROUP) -> list[Claim]:
 
 
 __all__ = ["Assumption", "Claim", "ClaimResult", "Comparison", "Tolerance", "draw_configs", "register",
-           "all_claims", "get_claim", "load_claims_from_file", "load_entry_point_claims", "register_from_origin"]
+           "all_claims", "get_claim", "load_claims_from_file", "load_entry_point_claims", "register_from_origin",
+           "loading_origin"]

@@ -23,7 +23,7 @@ import hashlib
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from hypothesis import strategies as st
@@ -94,9 +94,13 @@ class ClaimResult:
     #: SHA-256 of the exact (bitwise) content of the raw prediction and measurement ("" for ERROR rows)
     predicted_sha256: str = ""
     measured_sha256: str = ""
+    #: the raw (predicted, measured) values of this run, for callers that show more than the row
+    #: (``dlnkit spectrum``); not part of the JSON, None for ERROR and exact rows
+    values: tuple | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict:
-        return json.loads(json.dumps(asdict(self), default=_json_default))
+        row = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "values"}
+        return json.loads(json.dumps(row, default=_json_default))
 
     @property
     def miss_factor(self) -> float:
@@ -305,7 +309,8 @@ class Claim:
                 seed=row_seed, device=dev, seconds=0.0, reported="" if exact else self.reported_value(cfg),
                 details={"route": "exact-rational", **cmp.details} if exact else cmp.details,
                 predicted_sha256="" if exact else digest(predicted),
-                measured_sha256="" if exact else digest(measured))
+                measured_sha256="" if exact else digest(measured),
+                values=None if exact else (predicted, measured))
         except Exception as exc:  # noqa: BLE001 - the claim's failure is a row, not a crash
             message = f"{type(exc).__name__}: {exc}"
             if exact and isinstance(exc, NotImplementedError):

@@ -1,8 +1,10 @@
 """Claims of arXiv:2602.00545 (depth, not data): B0 Hessian structure, B1 spectrum at balanced
-aligned minima, B1-ratio (= L), B2 along training, B3 tanh networks.
+aligned minima, B1-ratio (= L), B2-limit (B1 reached along a training trajectory). The paper's
+own finite runs (B2-paper, B3-paper) live in :mod:`dlnkit.claims.paper_2602`.
 
 Configurations are JSON-able dicts. The point a configuration describes is built by
-:func:`build_depth_point`; keys and their defaults:
+:func:`dlnkit.numerics.point.aligned_minimum_point` (B1, B1-ratio) or
+:func:`dlnkit.numerics.point.random_batch_point` (B0); keys and their defaults:
 
 * ``dims`` (list), ``t`` (target singular values), ``seed``;
 * ``balance`` c (1.0): W_1 -> c W_1, W_2 -> W_2 / c (still a global minimum, no longer balanced);
@@ -23,116 +25,39 @@ from hypothesis import strategies as st
 
 from dlnkit import strategies as dst
 from dlnkit.claims.base import Assumption, Claim, Comparison, Tolerance
-from dlnkit.numerics.device import resolve_device
-from dlnkit.numerics.dln import DeepLinearNetwork, random_orthonormal, teacher_map, whitened_inputs
+from dlnkit.claims.depth_exact import exact_b0, exact_b1
+from dlnkit.claims.depth_explanations import explain_linear_closed_form, explain_minimum_claim
+from dlnkit.numerics.dln import DeepLinearNetwork, teacher_map, whitened_inputs
 from dlnkit.numerics.dln_hessian import (
     dln_gauss_newton_nonzero_spectrum,
     dln_hessian_closed_form,
-    dln_loss,
     dln_residual_hessian_closed_form,
     train_dln_gradient_descent,
 )
 from dlnkit.numerics.dln_hessian_fast import dln_hessian_assembled
 from dlnkit.numerics.hessian import dense_hessian
+from dlnkit.numerics.point import Point, aligned_minimum_point, network_loss, random_batch_point
 from dlnkit.numerics.spectra import split_by_counts, split_by_gaps
-from dlnkit.numerics.training import train_full_batch
-from dlnkit.numerics.validation import DlnkitInputError, check_dims
+from dlnkit.numerics.validation import DlnkitInputError
 from dlnkit.theory import balanced_minimum_spectrum, balanced_minimum_spectrum_numeric, equal_targets_mean_ratio
 from dlnkit.theory.symbols import L as L_sym
 
 ARXIV_B = "arXiv:2602.00545"
-#: the paper's Figure values (mean dominant / mean bulk after training), shown as "reported" only
-REPORTED_RATIO_LINEAR = {2: 2.00, 3: 2.99, 4: 3.95, 5: 4.88, 6: 5.78, 7: 6.66}
-REPORTED_RATIO_TANH = {2: 1.89, 3: 2.85, 4: 3.81, 5: 4.60, 6: 5.67, 7: 6.98}
 #: above this many parameters the autograd reference is replaced by the closed form (equal to it by B0)
 AUTOGRAD_MAX_PARAMS = 2500
 
-DEFAULTS = {"balance": 1.0, "misalignment": 0.0, "offset": 0.0, "anisotropy": 1.0, "activation": "linear"}
-
-
-def _gen(seed: int) -> torch.Generator:
-    g = torch.Generator()
-    g.manual_seed(int(seed))
-    return g
-
-
-def input_covariance(d_in: int, anisotropy: float, seed: int) -> torch.Tensor:
-    """Sigma = R diag(k^(-1/2) ... k^(1/2)) R^T (determinant 1); the identity when k = 1."""
-    if anisotropy <= 0 or not math.isfinite(anisotropy):
-        raise DlnkitInputError(f"anisotropy must be a positive finite number, got {anisotropy}")
-    if anisotropy == 1.0:
-        return torch.eye(d_in, dtype=torch.float64)
-    R = random_orthonormal(d_in, d_in, seed=seed + 7)
-    ev = torch.logspace(-0.5 * math.log10(anisotropy), 0.5 * math.log10(anisotropy), d_in, dtype=torch.float64)
-    return R @ torch.diag(ev) @ R.T
-
-
-def build_depth_point(config: dict, device="cpu") -> dict:
-    """Weights, data batch (X, Y), covariance and target for a configuration (see module doc)."""
-    cfg = {**DEFAULTS, **config}
-    dims = check_dims(cfg["dims"])
-    t = [float(x) for x in cfg["t"]]
-    seed = int(cfg.get("seed", 0))
-    depth, d_in, d_out = len(dims) - 1, dims[0], dims[-1]
-    if not all(math.isfinite(x) and x > 0 for x in t):
-        raise DlnkitInputError(f"target singular values must be positive and finite, got {t}")
-    if len(t) > min(d_in, d_out):
-        raise DlnkitInputError(f"rank {len(t)} exceeds min(d_in, d_out) = {min(d_in, d_out)}")
-    M, U, V = teacher_map(d_out, d_in, t, seed=seed)
-    h = min([len(t)] + dims[1:-1])  # a hidden width below r realises the best rank-h map
-    net = DeepLinearNetwork.balanced_aligned(dims, U[:, :h], V[:, :h], [x ** (1.0 / depth) for x in t[:h]],
-                                             seed=seed + 1, device="cpu")
-    Ws = [W.detach().clone() for W in net.weights]
-    if depth >= 2:
-        c = float(cfg["balance"])
-        if c <= 0 or not math.isfinite(c):
-            raise DlnkitInputError(f"balance must be a positive finite number, got {c}")
-        Ws[0], Ws[1] = Ws[0] * c, Ws[1] / c
-        e = float(cfg["misalignment"])
-        if e != 0.0:
-            K = torch.randn(dims[1], dims[1], generator=_gen(seed + 3), dtype=torch.float64)
-            A = torch.eye(dims[1], dtype=torch.float64) + e * K / torch.linalg.matrix_norm(K, 2)
-            Ws[0], Ws[1] = A @ Ws[0], Ws[1] @ torch.linalg.inv(A)
-    Ws[-1] = Ws[-1] * (1.0 + float(cfg["offset"]))
-    sigma = input_covariance(d_in, float(cfg["anisotropy"]), seed)
-    batch = int(cfg.get("batch", max(2 * d_in, 8)))
-    Z = whitened_inputs(batch, d_in, seed=seed + 11)
-    ev, evec = torch.linalg.eigh(sigma)
-    X = Z @ (evec * ev.sqrt()) @ evec.T  # (1/B) X^T X = Sigma exactly
-    Y = X @ M.T
-    dev = resolve_device(device)
-    mv = lambda a: a.to(device=dev)
-    act = cfg["activation"]
-    if act not in ("linear", "tanh"):
-        raise DlnkitInputError(f"activation must be 'linear' or 'tanh', got {act!r}")
-    return {"weights": [mv(W) for W in Ws], "X": mv(X), "Y": mv(Y), "sigma": mv(sigma), "target": mv(M),
-            "activation": act, "dims": dims, "t": t}
-
-
-def network_loss(weights, X, Y, activation: str = "linear"):
-    """(1/2B) ||f(X) - Y||^2 for the chain of weights, with tanh between layers if asked."""
-    if activation == "linear":
-        return dln_loss(weights, X, Y)
-    h = X
-    for k, W in enumerate(weights):
-        h = h @ W.T
-        if k < len(weights) - 1:
-            h = torch.tanh(h)
-    return 0.5 * ((h - Y) ** 2).sum() / X.shape[0]
-
-
-def measured_hessian(point: dict) -> torch.Tensor:
+def measured_hessian(point: Point) -> torch.Tensor:
     """Exact Hessian at a point: torch.func (independent of our closed form) when small or nonlinear,
     else the in-place closed-form assembly (equal to the reference closed form, which claim B0 checks
     against autograd; tests/test_hessian_chunked.py checks the two assemblies agree)."""
-    Ws, X, Y, act = point["weights"], point["X"], point["Y"], point["activation"]
+    Ws, X, Y, act = point.weights, point.X, point.Y, point.activation
     P = sum(W.numel() for W in Ws)
     if act != "linear" or P <= AUTOGRAD_MAX_PARAMS:
         return dense_hessian(lambda *w: network_loss(w, X, Y, act), Ws)
     return dln_hessian_assembled(Ws, X=X, Y=Y)
 
 
-def measured_spectrum(point: dict) -> np.ndarray:
+def measured_spectrum(point: Point) -> np.ndarray:
     H = measured_hessian(point)
     return torch.linalg.eigvalsh(H).flip(0).cpu().numpy()
 
@@ -187,6 +112,45 @@ def _depth_configs(draw, drop: frozenset, *, equal_targets=None, max_depth=4, ma
     return cfg
 
 
+def depth_point_violations(assumption_names, config: dict) -> frozenset[str]:
+    """Assumptions of a depth-point claim (B1, B1-ratio) that ``config`` violates, checked on the
+    built point where that is a number (covariance, imbalance, residual) and on the config otherwise.
+    A configuration whose point cannot be built (bad input) violates only what the config shows."""
+    names = set(assumption_names)
+    out: set[str] = set()
+    if "linear" in names and config.get("activation", "linear") != "linear":
+        out.add("linear")
+    dims, t = list(config["dims"]), [float(x) for x in config["t"]]
+    r = len(t)
+    try:
+        pt = aligned_minimum_point(config, "cpu")
+    except DlnkitInputError:
+        pt = None
+    if pt is not None:
+        Ws = pt.weights
+        eye = torch.eye(dims[0], dtype=torch.float64)
+        if "whitened" in names and float(torch.linalg.norm(pt.sigma - eye)) > 1e-12:
+            out.add("whitened")
+        if "balanced" in names:
+            imb = max([float(torch.linalg.norm(Ws[k + 1].T @ Ws[k + 1] - Ws[k] @ Ws[k].T)) /
+                       max(float(torch.linalg.norm(Ws[k] @ Ws[k].T)), 1e-300) for k in range(len(Ws) - 1)] or [0.0])
+            if imb > 1e-10:
+                out.add("balanced")
+        if "aligned" in names and float(config.get("misalignment", 0.0)) != 0.0 and len(dims) > 2:
+            out.add("aligned")
+        if "global_minimum" in names:
+            res = float(torch.linalg.norm(pt.end_to_end - pt.target)) / max(float(torch.linalg.norm(pt.target)), 1e-300)
+            if res > 1e-10:
+                out.add("global_minimum")
+    if "hidden_width_ge_rank" in names and len(dims) > 2 and min(dims[1:-1]) < r:
+        out.add("hidden_width_ge_rank")
+    if "equal_target_singular_values" in names and len(set(t)) > 1:
+        out.add("equal_target_singular_values")
+    if "rank_below_dims" in names and r >= max(dims[0], dims[-1]):
+        out.add("rank_below_dims")
+    return frozenset(out)
+
+
 class HessianClosedFormClaim(Claim):
     """B0: the closed-form DLN Hessian (Gauss-Newton Kronecker blocks + residual blocks) equals the
     torch.func Hessian at any point, for whitened or anisotropic data."""
@@ -216,26 +180,24 @@ class HessianClosedFormClaim(Claim):
         return [{"dims": [3, 4, 2], "seed": 0, "scale": 1.0, "anisotropy": 1.0, "activation": "linear"},
                 {"dims": [5, 3, 4, 6, 2], "seed": 1, "scale": 1.0, "anisotropy": 10.0, "activation": "linear"}]
 
-    def _point(self, config, device):
-        dims = check_dims(config["dims"])
-        net = DeepLinearNetwork.random(dims, scale=float(config.get("scale", 1.0)), seed=int(config["seed"]), device=device)
-        d_in = dims[0]
-        B = max(2 * d_in, 8)
-        sigma = input_covariance(d_in, float(config.get("anisotropy", 1.0)), int(config["seed"]))
-        Z = whitened_inputs(B, d_in, seed=int(config["seed"]) + 5)
-        ev, evec = torch.linalg.eigh(sigma)
-        X = (Z @ (evec * ev.sqrt()) @ evec.T).to(net.weights[0].device)
-        Y = torch.randn(B, dims[-1], generator=_gen(int(config["seed"]) + 9), dtype=torch.float64).to(X.device)
-        return [W.detach() for W in net.weights], X, Y
-
     def predict(self, config):
-        Ws, X, Y = self._point(config, "cpu")
-        return dln_hessian_closed_form(Ws, X=X, Y=Y).cpu()
+        pt = random_batch_point(config, "cpu")
+        return dln_hessian_closed_form(pt.weights, X=pt.X, Y=pt.Y).cpu()
 
     def measure(self, config, device="cpu"):
-        Ws, X, Y = self._point(config, device)
-        act = config.get("activation", "linear")
-        return dense_hessian(lambda *w: network_loss(w, X, Y, act), Ws).cpu()
+        pt = random_batch_point(config, device)
+        return dense_hessian(lambda *w: network_loss(w, pt.X, pt.Y, pt.activation), pt.weights).cpu()
+
+    def violated_assumptions(self, config):
+        return frozenset({"linear"}) if config.get("activation", "linear") != "linear" else frozenset()
+
+    def explain(self, dropped, config):
+        if set(dropped) == {"linear"}:
+            return explain_linear_closed_form()
+        return super().explain(dropped, config)
+
+    def exact_check(self, config):
+        return exact_b0(config)
 
     def compare(self, predicted, measured, config):
         err = float(torch.linalg.norm(predicted - measured) / max(float(torch.linalg.norm(measured)), 1e-300))
@@ -272,7 +234,17 @@ class BalancedMinimumSpectrumClaim(Claim):
         return balanced_minimum_spectrum_numeric(config["dims"], config["t"])
 
     def measure(self, config, device="cpu"):
-        return measured_spectrum(build_depth_point(config, device))
+        return measured_spectrum(aligned_minimum_point(config, device))
+
+    def violated_assumptions(self, config):
+        return depth_point_violations(self.assumption_names, config)
+
+    def explain(self, dropped, config):
+        text = explain_minimum_claim(dropped, config, ratio=False, measured_spectrum=lambda: self.measure(config))
+        return text if text is not None else super().explain(dropped, config)
+
+    def exact_check(self, config):
+        return exact_b1(config, float_bound=self.tolerance.rtol)
 
     def compare(self, predicted, measured, config):
         pred = predicted["all"]
@@ -314,8 +286,18 @@ class DepthRatioClaim(Claim):
 
     def measure(self, config, device="cpu"):
         d, r = config["dims"], len(config["t"])
-        ev = measured_spectrum(build_depth_point(config, device))
+        ev = measured_spectrum(aligned_minimum_point(config, device))
         return split_by_counts(ev, r * r, r * (d[0] + d[-1] - 2 * r)).ratio
+
+    def violated_assumptions(self, config):
+        return depth_point_violations(self.assumption_names, config)
+
+    def explain(self, dropped, config):
+        text = explain_minimum_claim(dropped, config, ratio=True)
+        return text if text is not None else super().explain(dropped, config)
+
+    def exact_check(self, config):
+        return exact_b1(config, float_bound=self.tolerance.rtol, ratio=True)
 
     def compare(self, predicted, measured, config):
         err = abs(measured - predicted) if math.isfinite(measured) else float("inf")
@@ -329,8 +311,11 @@ def paper_dims(depth: int) -> list[int]:
 
 
 class TrainingRatioClaim(Claim):
-    """B2: full-batch heavy-ball GD from a small balanced spectral initialisation aligned with a
-    rank-5 unit-singular-value teacher (SPEC B2 setup) ends with mean(dom)/mean(bulk) -> L.
+    """B2-limit: B1 reached along a trajectory. Full-batch heavy-ball GD from a small balanced
+    initialisation aligned with a rank-5 unit-singular-value teacher (no modes beyond the
+    target's; 64 whitened Gaussian inputs), run until the loss is below ``loss_tol``, ends at B1's
+    point, where mean(dom)/mean(bulk) = L. This is the limit of training, not the paper's finite
+    run (that is B2-paper in :mod:`dlnkit.claims.paper_2602`): no reported numbers stand beside it.
 
     Tolerance derived, not picked: GD from this initialisation stays balanced and aligned (all
     layers see the same diagonal update), so the Gauss-Newton spectrum is the B1 formula at the
@@ -340,9 +325,10 @@ class TrainingRatioClaim(Claim):
     larger distance of that interval from L. A run that does not reach the loss tolerance fails.
     """
 
-    id = "B2"
-    title = "ratio -> L along GD from small balanced spectral init (paper setup), residual-derived bound"
-    source = f"{ARXIV_B} B2"
+    id = "B2-limit"
+    slow = True  # trains a network per configuration
+    title = "ratio -> L at the end of GD from a balanced aligned rank-r init (B1 along a trajectory)"
+    source = f"{ARXIV_B} B2 (the limit of training)"
     assumptions = (ASSUME_WHITENED, ASSUME_LINEAR,
                    Assumption("balanced_aligned_init", "initialised balanced and aligned with the teacher's bases"))
     tolerance = Tolerance(reason="per run: Weyl bound from the measured ||H_res||_2 and the measured deviation "
@@ -355,12 +341,12 @@ class TrainingRatioClaim(Claim):
             "lr": st.just(0.01), "momentum": st.just(0.9), "max_steps": st.just(20000), "loss_tol": st.just(1e-20)})
 
     def default_configs(self):
+        """Quick: depth 2 (seconds); depths 2..7 are :meth:`full_configs` (``dlnkit verify --full``)."""
+        return self.full_configs()[:1]
+
+    def full_configs(self):
         return [{"depth": L, "seed": 0, "init_scale": 0.1, "lr": 0.01, "momentum": 0.9, "max_steps": 250000,
                  "loss_tol": 1e-20} for L in range(2, 8)]
-
-    def reported_value(self, config):
-        v = REPORTED_RATIO_LINEAR.get(int(config["depth"]))
-        return f"{v:.2f} (reported)" if v is not None and config.get("init_scale") == 0.1 else ""
 
     def predict(self, config):
         return float(equal_targets_mean_ratio().subs(L_sym, int(config["depth"])))
@@ -423,69 +409,4 @@ class TrainingRatioClaim(Claim):
         return Comparison(predicted, measured, err, bound, f"L = {predicted:g}", disp, details=measured)
 
 
-class TanhRatioClaim(Claim):
-    """B3: the B2 experiment with tanh after every hidden layer. No theorem: the linear theory's
-    L is the prediction and the claim is approximate.
-
-    Training: the same initialisation and optimiser as B2 (hand-written backprop, checked against
-    torch.optim.SGD in the tests), stopped once the loss is below ``loss_tol`` (default 1e-4, from
-    2.5 at the start): past the escape from the saddle at the origin. A tanh network cannot fit the
-    linear teacher exactly and creeps on for 1e5 more steps at every depth, so we stop earlier and
-    say so. The Hessian is the exact torch.func one; clusters use the linear theory's counts.
-    """
-
-    id = "B3"
-    kind = "approximate"
-    title = "tanh network, paper setup: mean(dom)/mean(bulk) close to L (approximate)"
-    source = f"{ARXIV_B} B3"
-    assumptions = (ASSUME_WHITENED, Assumption("small_weights", "trained from a small balanced spectral initialisation"))
-    tolerance = Tolerance(rtol=0.15, reason="approximate claim, no theorem: tanh'(0) = 1 makes the network "
-                          "linear to first order near small weights; we call |ratio - L| <= 0.15 L 'close to L'")
-
-    def config_strategy(self, drop=()):
-        self.check_drop(drop)
-        return st.fixed_dictionaries({"depth": st.integers(2, 3), "seed": dst.seeds, "init_scale": st.just(0.1),
-                                      "max_steps": st.just(20000), "loss_tol": st.just(1e-4)})
-
-    def default_configs(self):
-        return [{"depth": L, "seed": 0, "init_scale": 0.1, "max_steps": 250000, "loss_tol": 1e-4} for L in range(2, 8)]
-
-    def reported_value(self, config):
-        v = REPORTED_RATIO_TANH.get(int(config["depth"]))
-        return f"{v:.2f} (reported)" if v is not None else ""
-
-    def predict(self, config):
-        return float(int(config["depth"]))
-
-    def measure(self, config, device="cpu"):
-        from dlnkit.numerics.training import train_chain_gradient_descent
-
-        depth, seed = int(config["depth"]), int(config.get("seed", 0))
-        dims, r = paper_dims(depth), 5
-        M, U, V = teacher_map(dims[-1], dims[0], [1.0] * r, seed=seed, device=device)
-        net = DeepLinearNetwork.spectral_init(dims, r, U, V, scale=float(config.get("init_scale", 0.1)),
-                                              seed=seed + 1, device=device)
-        X = whitened_inputs(64, dims[0], seed=seed + 2, device=device)
-        Y = X @ M.T
-        Ws, rec = train_chain_gradient_descent(net.weights, X, Y, activation="tanh", lr=0.01, momentum=0.9,
-                                               max_steps=int(config.get("max_steps", 250000)),
-                                               loss_tol=float(config.get("loss_tol", 1e-4)))
-        H = dense_hessian(lambda *w: network_loss(w, X, Y, "tanh"), Ws)
-        ev = torch.linalg.eigvalsh(H).flip(0).cpu().numpy()
-        split = split_by_counts(ev, r * r, r * (dims[0] + dims[-1] - 2 * r))
-        return {"ratio": split.ratio, "final_loss": rec.final_loss, "steps": rec.final_step, "converged": rec.converged,
-                "dominant_mean": split.dominant_mean, "bulk_mean": split.bulk_mean,
-                "gap_split": split_by_gaps(ev, zero_rtol=1e-6).summary(),
-                "negative_eigenvalues": int((ev < -1e-8 * ev.max()).sum())}
-
-    def compare(self, predicted, measured, config):
-        err = abs(measured["ratio"] - predicted)
-        if not measured["converged"]:
-            err = float("nan")
-        disp = f"{measured['ratio']:.4g} (loss {measured['final_loss']:.1e}, {measured['steps']} steps)"
-        return Comparison(predicted, measured, err, self.tolerance.bound(predicted), f"L = {predicted:g}",
-                          disp, details=measured)
-
-
-CLAIMS = [HessianClosedFormClaim(), BalancedMinimumSpectrumClaim(), DepthRatioClaim(), TrainingRatioClaim(),
-          TanhRatioClaim()]
+CLAIMS = [HessianClosedFormClaim(), BalancedMinimumSpectrumClaim(), DepthRatioClaim(), TrainingRatioClaim()]

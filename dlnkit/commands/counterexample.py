@@ -13,7 +13,9 @@ def run_counterexample(args) -> int:
 
     for path in getattr(args, "from_files", None) or []:
         load_claims_from_file(path)
-    from dlnkit.counterexample import _slug, explain, find_counterexample, generate_gallery, save_counterexample
+    from dlnkit.counterexample import find_counterexample
+    from dlnkit.counterexample_records import save_counterexample
+    from dlnkit.gallery import generate_gallery, slug
     from dlnkit.numerics.validation import DlnkitInputError
 
     progress = not args.quiet and sys.stderr.isatty()
@@ -30,8 +32,9 @@ def run_counterexample(args) -> int:
                               device=args.device, progress=progress, max_shrink_calls=args.max_shrink_calls)
     print(res.summary())
     if res.found and args.out:
-        path = Path(args.out) / f"{_slug(claim.id, res.dropped)}.json"
-        save_counterexample(res, path, explain(claim, res.dropped, res.counterexample.config))
+        path = Path(args.out) / f"{slug(claim.id, res.dropped)}.json"
+        save_counterexample(res, path)  # kept even if the explanation below fails
+        save_counterexample(res, path, claim.explain(res.dropped, res.counterexample.config))
         print(f"saved {path}  (reproduce: dlnkit replay {path})")
     if res.interrupted:
         return 130
@@ -39,7 +42,7 @@ def run_counterexample(args) -> int:
 
 
 def run_replay(args) -> int:
-    from dlnkit.counterexample import load_counterexample, regression_test_source, replay
+    from dlnkit.counterexample_records import load_counterexample, regression_test_source, replay
 
     if args.emit_test:
         load_counterexample(args.file)

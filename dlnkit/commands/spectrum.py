@@ -12,11 +12,8 @@ from dlnkit.outputs import atomic_output, check_plot_file
 
 
 def run(args) -> int:
-    import torch
-
-    from dlnkit.claims.depth import build_depth_point, measured_hessian
+    from dlnkit.claims import get_claim
     from dlnkit.numerics.spectra import split_by_counts, split_by_gaps
-    from dlnkit.theory import balanced_minimum_spectrum_numeric
 
     dims = parse_int_list(args.dims, "dims")
     if args.t is not None:
@@ -38,15 +35,16 @@ def run(args) -> int:
                      f"the dense spectrum of a network with P = {n_params} weights", resolve_device(args.device),
                      hint="use smaller --dims (the dominant/bulk clusters need only the Kronecker forms: "
                           "dlnkit.numerics.dln_gauss_newton_nonzero_spectrum)")
-    point = build_depth_point({"dims": dims, "t": t, "seed": args.seed}, args.device)
-    H = measured_hessian(point)
-    measured = torch.linalg.eigvalsh(H).flip(0).cpu().numpy()
-    pred = balanced_minimum_spectrum_numeric(dims, t)
+    # claim B1 is both sides: the prediction (SymPy groups) and the measurement (exact Hessian spectrum)
+    result = get_claim("B1").check({"dims": dims, "t": t, "seed": args.seed}, device=args.device)
+    if result.status == "ERROR":
+        raise DlnkitInputError(f"cannot compute the spectrum: {result.message}")
+    pred, measured = result.values
     n_dom, n_bulk = pred["counts"]["dominant"], pred["counts"]["bulk"]
     by_counts = split_by_counts(measured, n_dom, n_bulk)
     by_gaps = split_by_gaps(measured)
     err = float(np.max(np.abs(measured - pred["all"])))
-    print(f"dims {dims}  depth L = {len(dims) - 1}  rank r = {r}  P = {len(measured)}  device {point['weights'][0].device}")
+    print(f"dims {dims}  depth L = {len(dims) - 1}  rank r = {r}  P = {len(measured)}  device {result.device}")
     print(f"target singular values t = {', '.join(f'{x:g}' for x in t)}")
     print(f"{'cluster':<10}{'count':>7}{'mean (measured)':>18}{'mean (predicted)':>18}")
     pred_split = split_by_counts(pred["all"], n_dom, n_bulk)
@@ -57,7 +55,8 @@ def run(args) -> int:
         print(f"{name:<10}{len(meas_c):>7}{mm:>18.10g}{pm:>18.10g}")
     print(f"ratio mean(dominant)/mean(bulk): measured {by_counts.ratio:.10g}, predicted {pred_split.ratio:.10g}")
     print(f"gap-based split (no theory): {by_gaps.counts}, ratio {by_gaps.ratio:.6g}")
-    print(f"max |measured - predicted| eigenvalue = {err:.3e}")
+    print(f"max |measured - predicted| eigenvalue = {err:.3e} (claim B1: {result.status}, relative error "
+          f"{result.error:.2e}, bound {result.bound:.0e})")
     if plot_path is not None:
         import matplotlib
 
