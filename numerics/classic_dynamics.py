@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from dlnkit.numerics.validation import DlnkitInputError
+from dlnkit.numerics.validation import DlnkitInputError, TrainingDivergedError
 
 Weights = Sequence[torch.Tensor]
 ACTIVATIONS = ("linear", "relu", "tanh")
@@ -144,7 +144,7 @@ def accumulated_imbalance(weights: Weights, sigma: torch.Tensor, cross: torch.Te
         summed = [a + b for a, b in zip(summed, step_identity(g, lr))]
         Ws = [W - lr * gk for W, gk in zip(Ws, g)]
         if not all(torch.isfinite(W).all() for W in Ws):
-            raise DlnkitInputError(f"gradient descent diverged at lr={lr}")
+            raise TrainingDivergedError(f"gradient descent diverged at lr={lr}")
     drift = [a - b for a, b in zip(imbalances(Ws), D0)]
     return {"steps": steps, "drift": max(float(torch.linalg.norm(d)) for d in drift),
             "identity_sum": max(float(torch.linalg.norm(d)) for d in summed),
@@ -241,3 +241,23 @@ def invert_increasing(fn: Callable[[torch.Tensor], torch.Tensor], targets: torch
         a = torch.where(below, m, a)
         b = torch.where(below, b, m)
     return 0.5 * (a + b)
+
+
+def flow_mode_curve(weights: Weights, sigma: torch.Tensor, cross: torch.Tensor, U: torch.Tensor, V: torch.Tensor,
+                    dt: float, steps: int) -> torch.Tensor:
+    """Gradient flow of the layers (squared loss) integrated by classical RK4 on the weight
+    matrices themselves (no reduction to modes): mode strengths at every step, (steps + 1, r)."""
+    Ws = [W.detach().clone() for W in weights]
+    out = [mode_strengths(end_to_end(Ws), U, V)]
+
+    def rhs(ws):
+        return [-g for g in closed_form_gradients(ws, sigma, cross)]
+
+    for _ in range(int(steps)):
+        k1 = rhs(Ws)
+        k2 = rhs([W + 0.5 * dt * k for W, k in zip(Ws, k1)])
+        k3 = rhs([W + 0.5 * dt * k for W, k in zip(Ws, k2)])
+        k4 = rhs([W + dt * k for W, k in zip(Ws, k3)])
+        Ws = [W + dt / 6.0 * (a + 2 * b + 2 * c + d) for W, a, b, c, d in zip(Ws, k1, k2, k3, k4)]
+        out.append(mode_strengths(end_to_end(Ws), U, V))
+    return torch.stack(out)
