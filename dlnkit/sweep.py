@@ -156,10 +156,14 @@ def expand_cases(cfg: Mapping, claims: Mapping[str, Any] | None = None) -> list[
 # ----- running one case --------------------------------------------------------------------
 
 def run_case(claim, config: dict, device: str = "cpu") -> dict:
-    """Check one configuration; any exception becomes an ERROR record instead of stopping the sweep.
+    """Check one configuration with ``claim.check`` (the one runner: a raising claim is an ERROR
+    row); a claim id that does not resolve or a device that does not exist is an ERROR row too,
+    so one bad case never ends a long sweep.
 
     ``claim`` is a Claim object or a registered id (workers resolve ids from their own registry).
     """
+    from dlnkit.claims.base import ClaimResult
+
     t0 = time.perf_counter()
     claim_id = claim if isinstance(claim, str) else getattr(claim, "id", "?")
     try:
@@ -168,12 +172,12 @@ def run_case(claim, config: dict, device: str = "cpu") -> dict:
 
             claim = get_claim(claim)
         return claim.check(config, device=device).to_json()
-    except Exception as exc:  # recorded, not raised: one bad case must not end a long sweep
-        return {"claim_id": claim_id, "config": config, "predicted": "", "measured": "", "error": float("nan"),
-                "bound": float("nan"), "passed": False, "status": "ERROR", "kind": getattr(claim, "kind", ""),
-                "seed": config.get("seed") if isinstance(config, dict) else None, "device": str(device),
-                "seconds": time.perf_counter() - t0, "reported": "", "details": {},
-                "message": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(limit=8)}
+    except Exception as exc:  # noqa: BLE001 - the case's setup failed: recorded, not raised
+        seed = config.get("seed") if isinstance(config, dict) else None
+        row = ClaimResult.error_row(claim_id, config if isinstance(config, dict) else {}, f"{type(exc).__name__}: {exc}",
+                                    kind=getattr(claim, "kind", ""), device=str(device), seed=seed,
+                                    seconds=time.perf_counter() - t0, traceback_text=traceback.format_exc(limit=8))
+        return row.to_json()
 
 
 def _run_case_with_key(key: str, claim, config: dict, device: str) -> tuple[str, dict]:

@@ -102,6 +102,16 @@ class ClaimResult:
         row = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "values"}
         return json.loads(json.dumps(row, default=_json_default))
 
+    @classmethod
+    def error_row(cls, claim_id: str, config: Config, message: str, *, kind: str = "", device: str = "",
+                  seed: int | None = None, seconds: float = 0.0, exact: bool = False,
+                  traceback_text: str = "") -> ClaimResult:
+        """The ERROR row of a check that raised (the one shape every engine writes)."""
+        return cls(claim_id=claim_id, config=dict(config), predicted="-", measured="-", error=math.nan,
+                   bound=0.0 if exact else math.nan, passed=False, status="ERROR", kind=kind, seed=seed,
+                   device=device, seconds=seconds, details={"traceback": traceback_text} if traceback_text else {},
+                   message=message)
+
     @property
     def miss_factor(self) -> float:
         """error / bound (inf for an ERROR row, an infinite or NaN error, or a zero bound with an error)."""
@@ -315,11 +325,9 @@ class Claim:
             message = f"{type(exc).__name__}: {exc}"
             if exact and isinstance(exc, NotImplementedError):
                 message = f"no exact route: {exc}"
-            result = ClaimResult(
-                claim_id=self.id, config=row_config, predicted="-", measured="-", error=math.nan,
-                bound=0.0 if exact else math.nan, passed=False, status="ERROR",
-                kind="exact" if exact else self.kind, seed=row_seed, device=dev, seconds=0.0,
-                details={"traceback": traceback.format_exc(limit=8)}, message=message)
+            result = ClaimResult.error_row(self.id, row_config, message, kind="exact" if exact else self.kind,
+                                           device=dev, seed=row_seed, exact=exact,
+                                           traceback_text=traceback.format_exc(limit=8))
         result.seconds = time.perf_counter() - t0
         return result
 

@@ -28,9 +28,12 @@ def run(args) -> int:
             print(f"dlnkit verify --exact: {note}", file=sys.stderr)
         return _finish(results, args) if results else 1
     jobs = []
+    full = getattr(args, "full", False)
     for claim in claims:
-        configs = [] if args.no_defaults else claim.default_configs()
-        configs += draw_configs(claim.config_strategy(), args.examples, seed=args.seed)
+        configs = [] if args.no_defaults else (claim.full_configs() if full else claim.default_configs())
+        # a slow claim (it trains a network per configuration) gets drawn examples only with --full
+        drawn = args.examples if full or not claim.slow else 0
+        configs += draw_configs(claim.config_strategy(), drawn, seed=args.seed)
         jobs += [(claim, cfg) for cfg in configs]
     results = []
     for claim, cfg in tqdm(jobs, desc="verify", disable=not sys.stderr.isatty() or args.quiet, leave=False):
@@ -58,6 +61,9 @@ def register(sub) -> None:
     p.add_argument("--examples", type=int, default=3, help="configurations drawn per claim besides its defaults")
     p.add_argument("--seed", type=int, default=0, help="seed for the drawn configurations")
     p.add_argument("--no-defaults", action="store_true", help="skip each claim's fixed configurations")
+    p.add_argument("--full", action="store_true",
+                   help="the paper-scale configurations (each claim's full_configs; slow claims also get drawn "
+                        "examples); the default is the quick set of about a minute")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON (atomically)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("--from", dest="from_files", action="append", metavar="FILE",
