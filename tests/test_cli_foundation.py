@@ -14,7 +14,7 @@ def dlnkit(*args, timeout=300):
 def test_list_names_the_depth_claims():
     out = dlnkit("list")
     assert out.returncode == 0
-    for cid in ("B0", "B1", "B1-ratio", "B2", "B3"):
+    for cid in ("B0", "B1", "B1-ratio", "B2-limit", "B2-paper", "B2-paper-decay", "B3-paper"):
         assert any(line.split()[0] == cid for line in out.stdout.splitlines() if line.strip())
 
 
