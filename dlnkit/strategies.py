@@ -71,7 +71,7 @@ def target_spectra(draw, rank: int, *, equal: bool | None = None, min_value: flo
 def depth_point_configs(draw, *, min_depth: int = 1, max_depth: int = 4, max_width: int = 6,
                         equal_targets: bool | None = None, rank_below_dims: bool = True,
                         hidden_at_least_rank: bool = True):
-    """Configurations {dims, t, seed} for a balanced aligned global minimum (SPEC B1).
+    """Configurations {dims, t, seed} for a balanced aligned global minimum (docs/claims.md#b1).
 
     ``rank_below_dims`` keeps r < max(d_in, d_out) so the bulk is not empty;
     ``hidden_at_least_rank`` keeps every hidden width >= r so the target is realisable.
@@ -136,7 +136,7 @@ def global_minima(draw, *, min_depth: int = 1, max_depth: int = 4, max_width: in
 
 
 def balanced_aligned_points(**kwargs):
-    """Balanced (W_{l+1}^T W_{l+1} = W_l W_l^T), aligned global minima: SPEC B1's points.
+    """Balanced (W_{l+1}^T W_{l+1} = W_l W_l^T), aligned global minima: B1's points (docs/claims.md#b1).
 
     Keyword arguments as for :func:`global_minima` (``min_depth``, ``max_depth``,
     ``max_width``, ``whitened``, ``equal_targets``).

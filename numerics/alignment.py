@@ -1,4 +1,4 @@
-r"""Per-layer curvature along the gradient's singular directions (arXiv:2606.02596, SPEC A1-A5).
+r"""Per-layer curvature along the gradient's singular directions (arXiv:2606.02596; docs/claims.md#a-setup, A1-A5).
 
 Conventions, stated once:
 

@@ -12,7 +12,7 @@ import torch
 
 from dlnkit.numerics.dln import DeepLinearNetwork, random_orthonormal, teacher_map
 from dlnkit.numerics.dln_hessian import dln_hessian_closed_form, train_dln_gradient_descent
-from dlnkit.numerics.validation import DlnkitInputError, check_dims
+from dlnkit.numerics.validation import DlnkitInputError, TrainingDivergedError, check_dims
 
 Weights = Sequence[torch.Tensor]
 
@@ -92,9 +92,7 @@ def train_to_minimum(weights: Weights, sigma: torch.Tensor, cross: torch.Tensor,
         Ws, rec = train_dln_gradient_descent(list(weights), lr=lr, momentum=momentum, max_steps=max_steps,
                                              loss_tol=loss_tol, sigma=sigma, cross=cross, target=target,
                                              loss_every=20)
-    except DlnkitInputError as exc:
-        if "diverged" not in str(exc):
-            raise
+    except TrainingDivergedError:
         return {"weights": None, "steps": None, "converged": False, "diverged": True, "final_loss": float("inf")}
     return {"weights": Ws, "steps": rec.final_step, "converged": bool(rec.converged), "diverged": False,
             "final_loss": rec.final_loss}

@@ -1,6 +1,6 @@
 """Deep linear networks f(x) = W_L ... W_1 x, their special points, and whitened data.
 
-Conventions (SPEC.md): dims = [d_0 = d_in, d_1, ..., d_L = d_out]; W_l has shape
+Conventions (docs/claims.md#notation): dims = [d_0 = d_in, d_1, ..., d_L = d_out]; W_l has shape
 (d_l, d_{l-1}); the parameter vector is the concatenation of the row-major flattened W_l
 (torch's own layout), so P = sum_l d_l d_{l-1}.
 """
@@ -207,7 +207,7 @@ class DeepLinearNetwork(nn.Module):
     @classmethod
     def balanced_minimum(cls, dims, target_singular_values, *, seed: int | None = 0,
                          dtype=DEFAULT_DTYPE, device="auto"):
-        """The balanced aligned global minimum of SPEC B1 for the teacher built by
+        """The balanced aligned global minimum of B1 (docs/claims.md#b1) for the teacher built by
         :func:`teacher_map` with the same seed: per-layer singular values t^(1/L).
 
         Returns (network, M) with M the target map.

@@ -1,4 +1,4 @@
-r"""Closed-form Hessian of a deep linear network's squared loss at any point (SPEC B0).
+r"""Closed-form Hessian of a deep linear network's squared loss at any point (docs/claims.md#b0).
 
 Loss: :math:`\ell = \frac{1}{2B}\|X W^\top - Y\|_F^2 = \tfrac12\operatorname{tr}(W\Sigma W^\top) - \operatorname{tr}(W C^\top) + \text{const}`
 with :math:`W = W_L\cdots W_1`, :math:`\Sigma = X^\top X/B` and :math:`C = Y^\top X/B`. Only
@@ -23,7 +23,7 @@ import torch
 
 from dlnkit.numerics.hessian import check_dense_fits
 from dlnkit.numerics.memory import COPIES_BLOCKWISE
-from dlnkit.numerics.validation import DlnkitInputError, check_finite
+from dlnkit.numerics.validation import DlnkitInputError, TrainingDivergedError, check_finite
 
 Weights = Sequence[torch.Tensor]
 
@@ -324,7 +324,7 @@ def train_dln_gradient_descent(weights: Weights, *, lr: float, momentum: float =
             else:
                 loss = 0.5 * float(np.sum((W @ sigma) * W)) - float(np.sum(W * cross)) + const
             if not np.isfinite(loss):
-                raise DlnkitInputError(f"gradient descent diverged at step {step}; lower the learning rate")
+                raise TrainingDivergedError(f"gradient descent diverged at step {step}; lower the learning rate")
         done = step >= max_steps or (check and loss <= loss_tol)
         if step in want or done:
             rec.steps.append(step)

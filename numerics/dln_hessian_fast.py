@@ -1,4 +1,4 @@
-r"""The closed-form DLN Hessian (SPEC B0) written straight into one P x P buffer.
+r"""The closed-form DLN Hessian (docs/claims.md#b0) written straight into one P x P buffer.
 
 Same mathematics as :func:`~dlnkit.numerics.dln_hessian.dln_hessian_closed_form` (which stays
 the readable reference): with :math:`A = P_l^\top P_m`, :math:`B = Q_l\Sigma Q_m^\top`, the

@@ -1,6 +1,6 @@
 r"""Power-law fits with their :math:`R^2`, participation ratios and the zeta bound (numbers only).
 
-Conventions (arXiv:2606.02596, SPEC A1/A4/A5), every fit an ordinary least-squares line in
+Conventions (arXiv:2606.02596; docs/claims.md#a1, #a4, #a5), every fit an ordinary least-squares line in
 log-log coordinates over the entries where both coordinates are positive:
 
 * :math:`\alpha`: slope of :math:`\log h_k` on :math:`\log \sigma_k` (curvature exponent);

@@ -1,4 +1,4 @@
-r"""The spectral preconditioner family T(sigma; alpha) = sigma / (sigma^alpha + d) (SPEC A6).
+r"""The spectral preconditioner family T(sigma; alpha) = sigma / (sigma^alpha + d) (docs/claims.md#a6).
 
 For a gradient matrix :math:`G = U\operatorname{diag}(\sigma)V^\top` the preconditioned step is
 :math:`U\operatorname{diag}(T(\sigma_k;\alpha))V^\top`. Special cases (derived in

@@ -1,4 +1,4 @@
-"""Split a Hessian spectrum into dominant / bulk / zero clusters (SPEC B1)."""
+"""Split a Hessian spectrum into dominant / bulk / zero clusters (docs/claims.md#b1)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
-from dlnkit.numerics.validation import DlnkitInputError
+from dlnkit.numerics.validation import DlnkitInputError, TrainingDivergedError
 
 
 @dataclass
@@ -43,7 +43,7 @@ def train_full_batch(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module]
         loss = loss_fn(model)
         loss_val = float(loss.detach())
         if loss_val != loss_val or loss_val in (float("inf"), float("-inf")):
-            raise DlnkitInputError(f"training diverged at step {step} (loss {loss_val}); lower the learning rate")
+            raise TrainingDivergedError(f"training diverged at step {step} (loss {loss_val}); lower the learning rate")
         done = step >= max_steps or loss_val <= loss_tol
         if step in want or done:
             rec.steps.append(step)
@@ -117,7 +117,7 @@ def train_chain_gradient_descent(weights, X, Y, *, activation: str = "tanh", lr:
         r = hs[-1] - Yn
         loss = 0.5 * float(np.sum(r * r)) / B
         if not np.isfinite(loss):
-            raise DlnkitInputError(f"gradient descent diverged at step {step}; lower the learning rate")
+            raise TrainingDivergedError(f"gradient descent diverged at step {step}; lower the learning rate")
         delta = r / B
         grads = [None] * len(Ws)
         for k in range(len(Ws) - 1, -1, -1):

@@ -93,3 +93,12 @@ def check_target_scale(singular_values: Sequence[float], depth: int) -> list[flo
                 f"(1e-100 ... 1e+100 after scaling by t^(2(L-1)/L)); rescale the targets")
         out.append(v)
     return out
+
+
+class DlnkitComputationError(RuntimeError):
+    """A computation failed although its input was valid (training diverged, a solver did not
+    converge). The CLI prints one line and exits with 3, apart from bad input (2)."""
+
+
+class TrainingDivergedError(DlnkitComputationError, FloatingPointError):
+    """Training produced a non-finite loss: lower the learning rate (not an input error)."""

@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dlnkit.numerics.validation import DlnkitInputError
+from dlnkit.numerics.validation import DlnkitInputError, TrainingDivergedError
 
 ZOO_VERSION = 1
 DTYPE = torch.float64
@@ -229,7 +229,7 @@ def train_model(model: nn.Module, data: Dataset, *, epochs: int, batch_size: int
             opt.zero_grad(set_to_none=True)
             loss = F.cross_entropy(model(data.X_train[idx]), data.y_train[idx])
             if not torch.isfinite(loss):
-                raise DlnkitInputError("training diverged (non-finite loss); lower the learning rate")
+                raise TrainingDivergedError("training diverged (non-finite loss); lower the learning rate")
             loss.backward()
             opt.step()
         losses.append(float(loss.detach()))

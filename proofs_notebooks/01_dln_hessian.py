@@ -24,7 +24,7 @@
 # Every formula is derived with SymPy on a small symbolic network and then checked, number for
 # number, against the Hessian that `torch.func` computes by automatic differentiation.
 #
-# **Notation** (as in `SPEC.md`). Data $X$ ($B\times d_{in}$), targets $Y$ ($B\times d_{out}$),
+# **Notation** (as in `docs/claims.md`). Data $X$ ($B\times d_{in}$), targets $Y$ ($B\times d_{out}$),
 # loss $\ell = \frac{1}{2B}\|XW^\top - Y\|_F^2$ with $W = W_L\cdots W_1$. For layer $l$:
 # $P_l = W_L\cdots W_{l+1}$ (what comes after it) and $Q_l = W_{l-1}\cdots W_1$ (what comes
 # before it), identities when empty.
@@ -95,7 +95,7 @@ H[:3, :3]
 # Hessian that comes from differentiating $W$ once on each side is
 # $$H^{GN} = J^\top (I\otimes\Sigma) J,\qquad H^{GN}_{lm} = (P_l^\top P_m)\otimes(Q_l\,\Sigma\,Q_m^\top).$$
 #
-# *A word on conventions.* `SPEC.md` writes the blocks as $(Q_lQ_m^\top)\otimes(P_l^\top P_m)$:
+# *A word on conventions.* A column-major text writes the blocks as $(Q_lQ_m^\top)\otimes(P_l^\top P_m)$:
 # that is the same matrix in **column-major** (Fortran, textbook) flattening, where
 # $\operatorname{vec}_c(AXB) = (B^\top\otimes A)\operatorname{vec}_c(X)$ puts the input factor
 # first. We use torch's row-major layout, which puts the output factor first; §1.6 checks that the
@@ -256,7 +256,7 @@ plt.show()
 #
 # Reorder every layer's parameters column by column (a permutation $\Pi$ of the parameter vector).
 # In that order the blocks must read $(Q_l\Sigma Q_m^\top)\otimes(P_l^\top P_m)$ — the input factor first,
-# as `SPEC.md` writes them.
+# as a column-major text writes them.
 
 # %%
 perm = []

@@ -1,4 +1,4 @@
-"""Closed-form DLN Hessians (SPEC B0) against independent routes: torch.func, the Jacobian of the
+"""Closed-form DLN Hessians (docs/claims.md#b0) against independent routes: torch.func, the Jacobian of the
 end-to-end map, and the definition of the Gauss-Newton / residual split."""
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-r"""The Hessian spectrum of a deep linear network at a balanced, aligned global minimum (SPEC B1).
+r"""The Hessian spectrum of a deep linear network at a balanced, aligned global minimum (docs/claims.md#b1).
 
 Derivation. At a global minimum with whitened data the residual vanishes, so the Hessian is
 its Gauss-Newton part :math:`J^\top J`, whose nonzero spectrum is that of

@@ -294,7 +294,7 @@ def rational_orthogonal(n: int, seed: int = 0, *, max_entry: int = 2) -> sp.Matr
 
 def rational_balanced_minimum(dims: Sequence[int], layer_values: Sequence[RationalLike],
                               seed: int = 0) -> tuple[list[sp.Matrix], sp.Matrix]:
-    """A balanced aligned global minimum with rational weights (SPEC B1, exactly).
+    """A balanced aligned global minimum with rational weights (B1 exactly, docs/claims.md#b1).
 
     ``layer_values`` s_1..s_r are the per-layer singular values (rationals); the target has
     singular values t_i = s_i^L. Bases are rational orthogonal (Cayley), so the point is exact:

@@ -1,4 +1,4 @@
-r"""Power laws: the transfer identity s = alpha*gamma and the participation-ratio bound (SPEC A4, A5).
+r"""Power laws: the transfer identity s = alpha*gamma and the participation-ratio bound (docs/claims.md#a4, #a5).
 
 * If :math:`\sigma_k = b\,k^{-\gamma}` and :math:`h_k = c\,\sigma_k^{\alpha}` then
   :math:`h_k = c\,b^{\alpha}k^{-\alpha\gamma}`: the *directional* curvatures, in the order of the

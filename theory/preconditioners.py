@@ -1,4 +1,4 @@
-r"""The transfer function T(sigma; alpha) = sigma / (sigma^alpha + d) and what it is (SPEC A6).
+r"""The transfer function T(sigma; alpha) = sigma / (sigma^alpha + d) and what it is (docs/claims.md#a6).
 
 Write :math:`G = U\Sigma V^\top` (thin SVD, :math:`V^\top V = I`).
 

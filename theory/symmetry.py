@@ -22,7 +22,7 @@ Writing :math:`A_l = \begin{pmatrix} a_l & b_l\\ c_l & e_l\end{pmatrix}`, the co
 
 The loss is constant on the orbit, its gradient vanishes at a minimum, so differentiating
 :math:`\nabla\ell(g\cdot\theta) = 0` along the orbit gives :math:`H\xi = 0`: every orbit
-direction is a Hessian null direction and nullity(H) >= dim(orbit). B1 (SPEC) counts the zero
+direction is a Hessian null direction and nullity(H) >= dim(orbit). B1 (docs/claims.md#b1) counts the zero
 eigenvalues exactly; :func:`symmetry_nullity_gap` is the difference. For every depth L >= 2
 it simplifies to
 

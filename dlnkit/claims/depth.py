@@ -306,7 +306,7 @@ class DepthRatioClaim(Claim):
 
 
 def paper_dims(depth: int) -> list[int]:
-    """SPEC B2: d_in = 16, hidden 32, d_out = 10."""
+    """The arXiv:2602.00545 experiment's widths (docs/claims.md#paper-setup-2602): d_in = 16, hidden 32, d_out = 10."""
     return [16] + [32] * (depth - 1) + [10]
 
 
