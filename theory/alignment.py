@@ -10,7 +10,7 @@ Hessian is constant: :math:`\tfrac12\|P_l\,\Delta\,Q_l\|_F^2 = \tfrac12\operator
 
 .. math:: H_{ll} = (P_l^\top P_l)\otimes(Q_lQ_l^\top)\quad\text{(row-major, output factor first)},
 
-which SPEC writes as :math:`(Q_lQ_l^\top)\otimes(P_l^\top P_l)` in the column-major order.
+which is :math:`(Q_lQ_l^\top)\otimes(P_l^\top P_l)` in the column-major order (docs/claims.md#conventions).
 :func:`derive_dln_layer_block` derives it from the loss with symbolic matrices.
 
 **Balanced aligned points with a target sharing the bases.** :math:`M = U\,\mathrm{diag}(t)V^\top`,
