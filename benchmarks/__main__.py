@@ -21,6 +21,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from dlnkit.numerics.validation import DlnkitInputError
+from dlnkit.outputs import atomic_write_text, check_output_file
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
@@ -294,6 +297,32 @@ def checks(results: list[dict]) -> list[str]:
     return notes
 
 
+#: the case names --cases accepts
+CASES = ("assembly", "spectrum", "hk", "topeig", "chunked", "matmul")
+
+
+def check_arguments(args) -> Path:
+    """Refuse bad arguments and an unusable --out before any measurement; return the output path."""
+    if args.cases is not None:
+        unknown = [c for c in args.cases if c not in CASES]
+        if unknown or not args.cases:
+            raise DlnkitInputError(f"unknown case(s) {', '.join(unknown) or '(none given)'}; "
+                                   f"use some of {', '.join(CASES)}")
+    for name in ("repeats", "threads"):
+        v = getattr(args, name)
+        if v is not None and v < 1:
+            raise DlnkitInputError(f"--{name} must be >= 1, got {v}")
+    for name in ("min_time", "slow", "timeout", "memory_budget_gib", "chunk_budget_gib"):
+        v = getattr(args, name)
+        if not (v > 0 and v < float("inf")):
+            raise DlnkitInputError(f"--{name.replace('_', '-')} must be a positive finite number, got {v}")
+    if args.device not in ("cpu", "cuda") and not str(args.device).startswith("cuda:"):
+        raise DlnkitInputError(f"--device must be cpu or cuda, got {args.device!r}")
+    if args.out:
+        return check_output_file(args.out, overwrite=args.force, what="--out")
+    return HERE / "results" / f"{args.device}-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}.json"
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     p.add_argument("--worker", help=argparse.SUPPRESS)
@@ -312,10 +341,18 @@ def main(argv=None) -> int:
     p.add_argument("--memory-budget-gib", type=float, default=12.0, help="skip runs estimated above this")
     p.add_argument("--chunk-budget-gib", type=float, default=1.5, help="budget for the chunked dense Hessian")
     p.add_argument("--out", help="JSON path (default benchmarks/results/<device>-<UTC time>.json)")
+    p.add_argument("--force", action="store_true", help="replace an existing --out file")
     args = p.parse_args(argv)
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker), args.repeats, args.min_time, args.slow), default=str))
         return 0
+    try:
+        out = check_arguments(args)
+    except DlnkitInputError as exc:
+        if __name__ != "__main__":
+            raise  # `dlnkit bench`: the CLI prints it and exits with 2
+        print(f"python -m benchmarks: error: {exc}", file=sys.stderr)
+        return 2
     import torch
 
     if args.threads:
@@ -341,12 +378,7 @@ def main(argv=None) -> int:
            "seconds": time.perf_counter() - t_start, "settings": {k: v for k, v in vars(args).items() if k != "worker"},
            "gpu_case": "ran" if args.gpu_case else "skipped: CUDA not available",
            "results": results, "table": rows, "checks": notes}
-    out = Path(args.out) if args.out else HERE / "results" / (
-        f"{args.device}-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(doc, indent=1, default=str))
-    os.replace(tmp, out)
+    atomic_write_text(out, json.dumps(doc, indent=1, default=str))
     print(table)
     print()
     for n in notes:
