@@ -16,7 +16,6 @@ from __future__ import annotations
 import html
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -115,43 +114,25 @@ def load_counterexamples(folder: str | os.PathLike) -> list[dict]:
 def check_report_path(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """Refuse, before any work, an output path that cannot be written or would destroy a file.
 
-    An existing file is replaced only with ``overwrite`` and only when it is a report dlnkit wrote
-    (its ``<head>`` names the generator); anything else is never overwritten.
+    The checks of :func:`dlnkit.outputs.check_output_file` (a folder, an unwritable parent, an
+    existing file without ``overwrite``), and in addition an existing file is replaced only when it
+    is a report dlnkit wrote (its ``<head>`` names the generator), even with ``overwrite``.
     """
-    p = Path(path).expanduser()
-    if p.exists() and p.is_dir():
-        raise DlnkitInputError(f"{p} is a folder; give a file name such as {p / 'report.html'}")
-    if p.exists():
+    from dlnkit.outputs import check_output_file
+
+    p = check_output_file(path, overwrite=overwrite, what="report file")
+    if p.is_file():
         head = p.read_bytes()[:4096].decode("utf-8", errors="replace")
         if GENERATOR not in head:
-            raise DlnkitInputError(f"{p} exists and is not a dlnkit report; choose another --out")
-        if not overwrite:
-            raise DlnkitInputError(f"{p} exists; pass --overwrite to replace this earlier report")
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise DlnkitInputError(f"folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise DlnkitInputError(f"folder {parent} is not writable")
+            raise DlnkitInputError(f"report file {str(p)!r} exists and is not a dlnkit report; choose another --out")
     return p
 
 
 def write_text_atomic(path: Path, text: str) -> Path:
-    """Write to a temporary file beside ``path``, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".", prefix=f".{path.name}.", suffix=".tmp")
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        os.chmod(tmp, 0o666 & ~umask)  # an ordinary file's permissions, not mkstemp's 0600
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    """Write through :func:`dlnkit.outputs.atomic_write_text` (temporary file, fsync, rename)."""
+    from dlnkit.outputs import atomic_write_text
+
+    return atomic_write_text(path, text)
 
 
 # ----- HTML -----------------------------------------------------------------------------------

@@ -150,13 +150,13 @@ def test_report_never_overwrites_a_file_it_did_not_write(tmp_path, capsys):
     record = _record(tmp_path)
     precious = tmp_path / "notes.html"
     precious.write_text("<html>mine</html>")
-    assert main(["report", str(record), "--out", str(precious), "--overwrite"]) == 2
+    assert main(["report", str(record), "--out", str(precious), "--force"]) == 2
     assert precious.read_text() == "<html>mine</html>"
     assert "not a dlnkit report" in capsys.readouterr().err
     out = tmp_path / "r.html"
     assert main(["report", str(record), "--out", str(out)]) == 0
     assert main(["report", str(record), "--out", str(out)]) == 2  # exists: needs --overwrite
-    assert main(["report", str(record), "--out", str(out), "--overwrite"]) == 0
+    assert main(["report", str(record), "--out", str(out), "--force"]) == 0
 
 
 def test_report_bad_inputs_are_one_line_and_exit_2(tmp_path, capsys):
@@ -166,7 +166,7 @@ def test_report_bad_inputs_are_one_line_and_exit_2(tmp_path, capsys):
     for argv in (
         ["report", str(bad), "--out", str(tmp_path / "a.html")],
         ["report", str(tmp_path / "missing.json"), "--out", str(tmp_path / "b.html")],
-        ["report", str(record), "--out", str(tmp_path / "no" / "such" / "dir.html")],
+        ["report", str(record), "--out", str(record / "under_a_file.html")],
         ["report", str(record), "--out", str(tmp_path)],
     ):
         assert main(argv) == 2
@@ -174,8 +174,8 @@ def test_report_bad_inputs_are_one_line_and_exit_2(tmp_path, capsys):
         assert err.startswith("dlnkit: error:") and "\n" not in err
     assert not list(tmp_path.glob("*.html"))
     # the output path is checked before the record is read
-    assert main(["report", str(bad), "--out", str(tmp_path / "no" / "c.html")]) == 2
-    assert "does not exist" in capsys.readouterr().err
+    assert main(["report", str(bad), "--out", str(record / "c.html")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="needs the chromium package (apt-get install chromium)")

@@ -20,7 +20,9 @@ def register(sub) -> None:
     p.add_argument("record", help="JSON record from `dlnkit verify --json PATH` or `dlnkit reproduce`")
     p.add_argument("--out", default="dlnkit-report.html", help="HTML file to write (default: dlnkit-report.html)")
     p.add_argument(
+        "--force",
         "--overwrite",
+        dest="overwrite",
         action="store_true",
         help="replace OUT if it is an earlier dlnkit report (any other file is never replaced)",
     )
