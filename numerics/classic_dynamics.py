@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
+import numpy as np
 import torch
 
 from dlnkit.numerics.validation import DlnkitInputError, TrainingDivergedError
@@ -206,14 +207,15 @@ def mode_strengths(W: torch.Tensor, U: torch.Tensor, V: torch.Tensor) -> torch.T
 def gd_mode_curve(weights: Weights, sigma: torch.Tensor, cross: torch.Tensor, U: torch.Tensor, V: torch.Tensor,
                   lr: float, steps: int) -> torch.Tensor:
     """Plain gradient descent (squared loss, closed-form gradients): mode strengths u_i at every
-    step, shape (steps + 1, r)."""
-    Ws = [W.detach().clone() for W in weights]
-    out = [mode_strengths(end_to_end(Ws), U, V)]
+    step, shape (steps + 1, r). NumPy float64 loop (see :func:`flow_mode_curve`)."""
+    to = lambda x: x.detach().cpu().double().numpy()
+    Ws, S, C, Un, Vn = [to(W) for W in weights], to(sigma), to(cross), to(U), to(V)
+    out = [_np_modes(Ws, Un, Vn)]
     for _ in range(int(steps)):
-        g = closed_form_gradients(Ws, sigma, cross)
+        g = _np_gradients(Ws, S, C)
         Ws = [W - lr * gk for W, gk in zip(Ws, g)]
-        out.append(mode_strengths(end_to_end(Ws), U, V))
-    return torch.stack(out)
+        out.append(_np_modes(Ws, Un, Vn))
+    return torch.as_tensor(np.stack(out), dtype=torch.float64)
 
 
 def rk4(rhs: Callable[[torch.Tensor], torch.Tensor], y0: torch.Tensor, dt: float, steps: int) -> torch.Tensor:
@@ -230,6 +232,22 @@ def rk4(rhs: Callable[[torch.Tensor], torch.Tensor], y0: torch.Tensor, dt: float
     return torch.stack(out)
 
 
+def rk4_small(rhs: Callable[[list], list], y0: Sequence[float], dt: float, steps: int, every: int = 1) -> list:
+    """RK4 for a small system on plain Python floats (a few scalars: no tensor overhead);
+    returns every ``every``-th state including the first."""
+    y = [float(v) for v in y0]
+    out = [list(y)]
+    for k in range(1, int(steps) + 1):
+        k1 = rhs(y)
+        k2 = rhs([a + 0.5 * dt * b for a, b in zip(y, k1)])
+        k3 = rhs([a + 0.5 * dt * b for a, b in zip(y, k2)])
+        k4 = rhs([a + dt * b for a, b in zip(y, k3)])
+        y = [a + dt / 6.0 * (p + 2 * q + 2 * r + w) for a, p, q, r, w in zip(y, k1, k2, k3, k4)]
+        if k % every == 0:
+            out.append(list(y))
+    return out
+
+
 def invert_increasing(fn: Callable[[torch.Tensor], torch.Tensor], targets: torch.Tensor, lo: float, hi: float,
                       iters: int = 200) -> torch.Tensor:
     """x with fn(x) = target for an increasing fn on (lo, hi), elementwise by bisection."""
@@ -243,21 +261,40 @@ def invert_increasing(fn: Callable[[torch.Tensor], torch.Tensor], targets: torch
     return 0.5 * (a + b)
 
 
+def _np_gradients(Ws, sigma, cross):
+    L = len(Ws)
+    Q = [None] * L
+    Q[0] = np.eye(Ws[0].shape[1])
+    for k in range(1, L):
+        Q[k] = Ws[k - 1] @ Q[k - 1]
+    P = [None] * L
+    P[L - 1] = np.eye(Ws[-1].shape[0])
+    for k in range(L - 2, -1, -1):
+        P[k] = P[k + 1] @ Ws[k + 1]
+    G = P[0] @ Ws[0] @ sigma - cross
+    return [P[k].T @ G @ Q[k].T for k in range(L)]
+
+
+def _np_modes(Ws, U, V):
+    W = Ws[0]
+    for M in Ws[1:]:
+        W = M @ W
+    return np.einsum("oi,oj,ji->i", U, W, V)
+
+
 def flow_mode_curve(weights: Weights, sigma: torch.Tensor, cross: torch.Tensor, U: torch.Tensor, V: torch.Tensor,
                     dt: float, steps: int) -> torch.Tensor:
     """Gradient flow of the layers (squared loss) integrated by classical RK4 on the weight
-    matrices themselves (no reduction to modes): mode strengths at every step, (steps + 1, r)."""
-    Ws = [W.detach().clone() for W in weights]
-    out = [mode_strengths(end_to_end(Ws), U, V)]
-
-    def rhs(ws):
-        return [-g for g in closed_form_gradients(ws, sigma, cross)]
-
+    matrices themselves (no reduction to modes): mode strengths at every step, (steps + 1, r).
+    The loop runs in NumPy float64 (small matrices: per-op dispatch would dominate in torch)."""
+    to = lambda x: x.detach().cpu().double().numpy()
+    Ws, S, C, Un, Vn = [to(W) for W in weights], to(sigma), to(cross), to(U), to(V)
+    out = [_np_modes(Ws, Un, Vn)]
     for _ in range(int(steps)):
-        k1 = rhs(Ws)
-        k2 = rhs([W + 0.5 * dt * k for W, k in zip(Ws, k1)])
-        k3 = rhs([W + 0.5 * dt * k for W, k in zip(Ws, k2)])
-        k4 = rhs([W + dt * k for W, k in zip(Ws, k3)])
-        Ws = [W + dt / 6.0 * (a + 2 * b + 2 * c + d) for W, a, b, c, d in zip(Ws, k1, k2, k3, k4)]
-        out.append(mode_strengths(end_to_end(Ws), U, V))
-    return torch.stack(out)
+        k1 = _np_gradients(Ws, S, C)
+        k2 = _np_gradients([W - 0.5 * dt * k for W, k in zip(Ws, k1)], S, C)
+        k3 = _np_gradients([W - 0.5 * dt * k for W, k in zip(Ws, k2)], S, C)
+        k4 = _np_gradients([W - dt * k for W, k in zip(Ws, k3)], S, C)
+        Ws = [W - dt / 6.0 * (a + 2 * b + 2 * c + d) for W, a, b, c, d in zip(Ws, k1, k2, k3, k4)]
+        out.append(_np_modes(Ws, Un, Vn))
+    return torch.as_tensor(np.stack(out), dtype=torch.float64)
