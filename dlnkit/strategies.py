@@ -26,13 +26,99 @@ Randomness inside arrays comes from a drawn seed, so examples shrink toward seed
 """
 from __future__ import annotations
 
+import functools
+import math
 from fractions import Fraction
 
 from hypothesis import strategies as st
 
+from dlnkit.numerics.validation import DlnkitInputError
+
 seeds = st.integers(min_value=0, max_value=2**16)
 
 
+# ----- arguments are checked when a strategy is built, not when it is first drawn -----------
+
+def _int_at_least(name: str, value, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise DlnkitInputError(f"{name} must be an integer, got {value!r}")
+    if value < low:
+        raise DlnkitInputError(f"{name} must be >= {low}, got {value}")
+    return value
+
+
+def _depth_bounds(min_depth=1, max_depth=4, max_width=6, min_width=1) -> None:
+    _int_at_least("min_depth", min_depth, 1)
+    _int_at_least("max_depth", max_depth, min_depth)
+    _int_at_least("min_width", min_width, 1)
+    _int_at_least("max_width", max_width, min_width)
+
+
+def _value_bounds(min_value, max_value) -> None:
+    for name, v in (("min_value", min_value), ("max_value", max_value)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise DlnkitInputError(f"{name} must be a finite number, got {v!r}")
+    if round(min_value * 4) < 1 or max_value < min_value:
+        raise DlnkitInputError(f"singular values need 0.125 <= min_value <= max_value (a grid of quarters), "
+                               f"got {min_value}, {max_value}")
+
+
+def _checked(check):
+    """Run ``check(*args, **kwargs)`` when the strategy is built (a bad bound fails at once,
+    with a :class:`DlnkitInputError`, instead of at the first draw)."""
+    def wrap(build):
+        @functools.wraps(build)
+        def strategy(*args, **kwargs):
+            check(*args, **kwargs)
+            return build(*args, **kwargs)
+        return strategy
+    return wrap
+
+
+def _check_dims(*, min_depth=1, max_depth=4, min_width=1, max_width=6, min_hidden=None) -> None:
+    _depth_bounds(min_depth, max_depth, max_width, min_width)
+    if min_hidden is not None:
+        _int_at_least("min_hidden", min_hidden, 1)
+
+
+def _check_spectra(rank, *, equal=None, min_value=0.5, max_value=3.0) -> None:
+    _int_at_least("rank", rank, 2 if equal is False else 1)
+    _value_bounds(min_value, max_value)
+
+
+def _check_configs(*, min_depth=1, max_depth=4, max_width=6, **_ignored) -> None:
+    _depth_bounds(min_depth, max_depth, max_width)
+
+
+def _check_near(*, max_offset=0.25, **kwargs) -> None:
+    if isinstance(max_offset, bool) or not isinstance(max_offset, (int, float)) or not 0 < max_offset < 1:
+        raise DlnkitInputError(f"max_offset must be in (0, 1) (1 would zero W_L), got {max_offset!r}")
+    _check_configs(**kwargs)
+
+
+def _check_rational_weights(layer_dims, *, max_numerator=4, max_denominator=4) -> None:
+    if not isinstance(layer_dims, (list, tuple)) or len(layer_dims) < 2:
+        raise DlnkitInputError(f"layer_dims must list at least two widths, got {layer_dims!r}")
+    for d in layer_dims:
+        _int_at_least("every width in layer_dims", d, 1)
+    _int_at_least("max_numerator", max_numerator, 0)
+    _int_at_least("max_denominator", max_denominator, 1)
+
+
+def _check_rational_points(*, min_depth=1, max_depth=3, max_width=3, with_target=True, max_numerator=4,
+                           max_denominator=4) -> None:
+    _depth_bounds(min_depth, max_depth, max_width)
+    _int_at_least("max_numerator", max_numerator, 0)
+    _int_at_least("max_denominator", max_denominator, 1)
+
+
+def _check_data(d_in, batch=None, **_ignored) -> None:
+    _int_at_least("d_in", d_in, 1)
+    if batch is not None:
+        _int_at_least("batch", batch, d_in)
+
+
+@_checked(_check_dims)
 @st.composite
 def dims(draw, *, min_depth: int = 1, max_depth: int = 4, min_width: int = 1, max_width: int = 6,
          min_hidden: int | None = None):
@@ -47,10 +133,12 @@ def dims(draw, *, min_depth: int = 1, max_depth: int = 4, min_width: int = 1, ma
 
 def singular_values(min_value: float = 0.3, max_value: float = 3.0):
     """One positive target singular value on a grid of quarters (distinct values shrink cleanly)."""
+    _value_bounds(min_value, max_value)
     lo, hi = int(round(min_value * 4)), int(round(max_value * 4))
     return st.integers(lo, hi).map(lambda k: k / 4)
 
 
+@_checked(_check_spectra)
 @st.composite
 def target_spectra(draw, rank: int, *, equal: bool | None = None, min_value: float = 0.5, max_value: float = 3.0):
     """A list of ``rank`` target singular values, all equal (``equal=True``), with at least two
@@ -67,6 +155,7 @@ def target_spectra(draw, rank: int, *, equal: bool | None = None, min_value: flo
     return sorted(vals, reverse=True)
 
 
+@_checked(_check_configs)
 @st.composite
 def depth_point_configs(draw, *, min_depth: int = 1, max_depth: int = 4, max_width: int = 6,
                         equal_targets: bool | None = None, rank_below_dims: bool = True,
@@ -99,6 +188,7 @@ def depth_point_configs(draw, *, min_depth: int = 1, max_depth: int = 4, max_wid
 anisotropy_factors = st.sampled_from([2.0, 4.0, 10.0])
 
 
+@_checked(_check_configs)
 @st.composite
 def global_minima(draw, *, min_depth: int = 1, max_depth: int = 4, max_width: int = 6,
                   balanced: bool | None = True, aligned: bool | None = True, whitened: bool | None = True,
@@ -144,6 +234,7 @@ def balanced_aligned_points(**kwargs):
     return global_minima(balanced=True, aligned=True, **kwargs)
 
 
+@_checked(_check_near)
 @st.composite
 def near_minimum_points(draw, *, max_offset: float = 0.25, **kwargs):
     """A global minimum moved off by W_L -> (1 + e) W_L with 0 < |e| <= max_offset: the residual
@@ -158,6 +249,7 @@ def near_minimum_points(draw, *, max_offset: float = 0.25, **kwargs):
     return cfg
 
 
+@_checked(_check_configs)
 @st.composite
 def generic_points(draw, *, min_depth: int = 1, max_depth: int = 4, max_width: int = 5, whitened: bool | None = True):
     """Any point: Gaussian weights (N(0, scale^2/d_{l-1})) and a Gaussian target map, with
@@ -177,6 +269,7 @@ def _fraction_strings(max_numerator: int, max_denominator: int):
                      st.integers(1, max_denominator))
 
 
+@_checked(_check_rational_weights)
 @st.composite
 def rational_weights(draw, layer_dims, *, max_numerator: int = 4, max_denominator: int = 4):
     """Weights [W_1, ..., W_L] for ``layer_dims`` (W_l is d_l x d_{l-1}) as nested lists of
@@ -192,6 +285,7 @@ def rational_weights(draw, layer_dims, *, max_numerator: int = 4, max_denominato
             for k in range(len(layer_dims) - 1)]
 
 
+@_checked(_check_rational_points)
 @st.composite
 def rational_points(draw, *, min_depth: int = 1, max_depth: int = 3, max_width: int = 3, with_target: bool = True,
                     max_numerator: int = 4, max_denominator: int = 4):
@@ -208,6 +302,7 @@ def rational_points(draw, *, min_depth: int = 1, max_depth: int = 3, max_width: 
 
 def small_enough(strategy, max_params: int = 60):
     """Keep configurations with at most ``max_params`` parameters (e.g. for the exact mode)."""
+    _int_at_least("max_params", max_params, 1)
     def count(cfg):
         if "weights" in cfg:
             return sum(len(W) * len(W[0]) for W in cfg["weights"])
@@ -236,9 +331,10 @@ def orthogonal_matrices(n: int, k: int | None = None):
     """
     import numpy as np
 
-    k = n if k is None else int(k)
-    if not 0 <= k <= n:
-        raise ValueError(f"need 0 <= k <= n, got n={n}, k={k}")
+    _int_at_least("n", n, 1)
+    k = n if k is None else _int_at_least("k", k, 0)
+    if k > n:
+        raise DlnkitInputError(f"need 0 <= k <= n, got n={n}, k={k}")
 
     def build(seed):
         a = _rng(seed).standard_normal((n, max(k, 1)))
@@ -249,6 +345,7 @@ def orthogonal_matrices(n: int, k: int | None = None):
     return seeds.map(build)
 
 
+@_checked(_check_data)
 @st.composite
 def whitened_data(draw, d_in: int, batch: int | None = None):
     """A batch X (B x d_in, B >= d_in, default drawn in [d_in, 4 d_in]) with (1/B) X^T X = I
@@ -268,6 +365,7 @@ def whitened_data(draw, d_in: int, batch: int | None = None):
             return X @ (V / np.sqrt(w)) @ V.T
 
 
+@_checked(_check_data)
 @st.composite
 def anisotropic_data(draw, d_in: int, batch: int | None = None, *, condition=None):
     """A batch X whose covariance (1/B) X^T X has eigenvalues spread geometrically over
