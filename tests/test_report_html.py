@@ -146,7 +146,7 @@ def test_report_structure_and_every_plot_embedded(tmp_path, capsys):
     assert '"seed"' in text or "seed</th>" in text  # the environment table
 
 
-def test_report_never_overwrites_a_file_it_did_not_write(tmp_path, capsys):
+def test_report_never_overwrites_a_file_it_did_not_write(tmp_path, capsys, monkeypatch):
     record = _record(tmp_path)
     precious = tmp_path / "notes.html"
     precious.write_text("<html>mine</html>")
@@ -155,7 +155,8 @@ def test_report_never_overwrites_a_file_it_did_not_write(tmp_path, capsys):
     assert "not a dlnkit report" in capsys.readouterr().err
     out = tmp_path / "r.html"
     assert main(["report", str(record), "--out", str(out)]) == 0
-    assert main(["report", str(record), "--out", str(out)]) == 2  # exists: needs --overwrite
+    monkeypatch.setattr("dlnkit.outputs._WRITTEN", set())  # as if a later run: the file is not ours any more
+    assert main(["report", str(record), "--out", str(out)]) == 2  # exists: needs --force
     assert main(["report", str(record), "--out", str(out), "--force"]) == 0
 
 
