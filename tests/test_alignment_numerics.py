@@ -5,7 +5,8 @@ import torch
 from hypothesis import given, settings, strategies as st
 from torch import nn
 
-from dlnkit.claims.alignment import DlnClosedForms, aligned_dln_configs
+from dlnkit.claims.alignment_dln import aligned_dln_configs
+from dlnkit.claims.alignment_modes import DlnClosedForms
 from dlnkit.numerics import alignment as na
 from dlnkit.numerics.fits import (
     fit_alpha,
