@@ -40,7 +40,7 @@ from typing import Sequence
 import sympy as sp
 
 __all__ = ["origin_hessian", "origin_spectrum", "partial_solution_pair_eigenvalues", "partial_solution_counts",
-           "inversions"]
+           "inversions", "descartes_inertia"]
 
 
 def _symbolic_loss(dims: Sequence[int], sigma_free: bool):
@@ -90,7 +90,7 @@ def origin_spectrum(depth: int, hidden_width: int, singular_values_C: Sequence, 
         return out
     if depth != 2:
         raise ValueError("the origin statement is about depth L >= 2")
-    nz = [sp.nsimplify(x) for x in singular_values_C if x != 0]
+    nz = [sp.sympify(x) for x in singular_values_C if x != 0]
     for x in nz:
         out[x] += hidden_width
         out[-x] += hidden_width
@@ -122,6 +122,33 @@ def partial_solution_pair_eigenvalues(depth: int) -> dict:
         point[M[0, 0]] = b
     H = sp.hessian(loss, params).subs(point)
     return {sp.factor(k): v for k, v in H.eigenvals().items()}
+
+
+def descartes_inertia(H: sp.Matrix) -> dict:
+    r"""Exact (index, nullity, positive) of a rational symmetric matrix: its characteristic
+    polynomial has only real roots, so Descartes' rule of signs counts the positive roots exactly
+    (sign changes of p(x)) and the negative ones (sign changes of p(-x)); zeros = the power of x.
+
+    >>> descartes_inertia(sp.Matrix([[0, 1], [1, 0]]))
+    {'index': 1, 'nullity': 0, 'positive': 1}
+    """
+    from sympy.polys.domains import QQ
+    from sympy.polys.matrices import DomainMatrix
+
+    n = H.shape[0]
+    coeffs = DomainMatrix.from_Matrix(sp.Matrix(H)).convert_to(QQ).charpoly()  # highest degree first
+    zeros = 0
+    while zeros < n and coeffs[n - zeros] == 0:
+        zeros += 1
+    core = coeffs[: n + 1 - zeros]
+
+    def changes(cs):
+        signs = [1 if c > 0 else -1 for c in cs if c != 0]
+        return sum(1 for x, y in zip(signs, signs[1:]) if x != y)
+
+    deg = len(core) - 1
+    neg = changes([c * (-1) ** (deg - k) for k, c in enumerate(core)])
+    return {"index": neg, "nullity": zeros, "positive": changes(core)}
 
 
 def inversions(t: Sequence, kept: Sequence[int]) -> int:

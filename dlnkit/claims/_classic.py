@@ -66,7 +66,10 @@ class ClassicClaim(Claim):
 
         pred, meas = self.exact_predict(config), self.exact_measure(config)
         value = meas["value"] if isinstance(meas, Mapping) else meas
-        err = float(abs(sp.sympify(value) - sp.sympify(pred)))
+        if isinstance(pred, sp.MatrixBase) or isinstance(value, sp.MatrixBase):
+            err = float(max(abs(x - y) for x, y in zip(sp.Matrix(pred), sp.Matrix(value))))
+        else:
+            err = float(abs(sp.sympify(value) - sp.sympify(pred)))
         return Comparison(pred, value, err, 0.0, str(pred), str(value),
                           details=dict(meas) if isinstance(meas, Mapping) else {})
 
