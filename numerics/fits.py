@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from scipy.special import zeta
 
 from dlnkit.numerics.validation import DlnkitInputError
@@ -39,14 +40,14 @@ class PowerLawFit:
     n: int
 
 
-def _as_1d(x, what: str) -> np.ndarray:
+def _as_1d(x: npt.ArrayLike, what: str) -> np.ndarray:
     a = np.asarray(x, dtype=np.float64).reshape(-1)
     if not np.all(np.isfinite(a)):
         raise DlnkitInputError(f"{what} must be finite")
     return a
 
 
-def ls_line(x, y) -> tuple[float, float, float]:
+def ls_line(x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[float, float, float]:
     """Slope, intercept and R^2 of the ordinary least-squares line through (x, y).
 
     >>> ls_line([0.0, 1.0, 2.0], [1.0, 3.0, 5.0])
@@ -70,7 +71,7 @@ def ls_line(x, y) -> tuple[float, float, float]:
     return slope, intercept, r2
 
 
-def loglog_fit(x, y, *, sign: float = 1.0) -> PowerLawFit:
+def loglog_fit(x: npt.ArrayLike, y: npt.ArrayLike, *, sign: float = 1.0) -> PowerLawFit:
     """Fit log y on log x over entries with x > 0 and y > 0; ``exponent = sign * slope``."""
     x = _as_1d(x, "x")
     y = _as_1d(y, "y")
@@ -81,7 +82,7 @@ def loglog_fit(x, y, *, sign: float = 1.0) -> PowerLawFit:
     return PowerLawFit(sign * slope, slope, intercept, r2, int(keep.sum()))
 
 
-def fit_alpha(sigma, h) -> PowerLawFit:
+def fit_alpha(sigma: npt.ArrayLike, h: npt.ArrayLike) -> PowerLawFit:
     """Curvature exponent: h_k ~ c sigma_k^alpha.
 
     >>> s = np.array([4.0, 2.0, 1.0]); round(fit_alpha(s, 3 * s ** 1.5).exponent, 12)
@@ -90,13 +91,13 @@ def fit_alpha(sigma, h) -> PowerLawFit:
     return loglog_fit(sigma, h, sign=1.0)
 
 
-def fit_gamma(sigma) -> PowerLawFit:
+def fit_gamma(sigma: npt.ArrayLike) -> PowerLawFit:
     """Spectral decay of the gradient: sigma_k ~ k^(-gamma), k = 1, 2, ... in the given order."""
     sigma = _as_1d(sigma, "sigma")
     return loglog_fit(np.arange(1, sigma.size + 1, dtype=np.float64), sigma, sign=-1.0)
 
 
-def fit_decay(values) -> PowerLawFit:
+def fit_decay(values: npt.ArrayLike) -> PowerLawFit:
     """Rank-ordered decay: sort decreasing, fit v_(k) ~ k^(-s) (s_dir, s_eig).
 
     >>> round(fit_decay([1 / 9, 1.0, 1 / 4]).exponent, 12)
@@ -106,7 +107,7 @@ def fit_decay(values) -> PowerLawFit:
     return loglog_fit(np.arange(1, v.size + 1, dtype=np.float64), v, sign=-1.0)
 
 
-def participation_ratio(values) -> float:
+def participation_ratio(values: npt.ArrayLike) -> float:
     """(sum v)^2 / sum v^2 (between 1 and the number of nonzero entries for v >= 0).
 
     >>> participation_ratio([1.0, 1.0, 1.0, 1.0])

@@ -73,7 +73,7 @@ def choose_chunk_size(num_params: int, memory_budget_bytes: int, dtype: torch.dt
             "use HessianOperator (HVPs, Lanczos) or a structured form instead")
     c = min(int(max_chunk), spare // per_col, P)
     # a power of two keeps vmap's batch shapes few and regular
-    return max(1, 2 ** int(math.floor(math.log2(c))))
+    return max(1, int(2 ** int(math.floor(math.log2(c)))))
 
 
 def dense_hessian_chunked(loss_fn: LossFn, params: Sequence[torch.Tensor], *, memory_budget_bytes: int,
@@ -103,7 +103,8 @@ def dense_hessian_chunked(loss_fn: LossFn, params: Sequence[torch.Tensor], *, me
     if chunk_size < 1:
         raise DlnkitInputError(f"chunk_size must be >= 1, got {chunk_size}")
     chunk_size = min(chunk_size, P)
-    check_dense_fits(P, dtype, device, copies=chunked_hessian_copies(P, chunk_size, per_column_numbers=per_column_numbers),
+    check_dense_fits(P, dtype, device,
+                     copies=chunked_hessian_copies(P, chunk_size, per_column_numbers=per_column_numbers),
                      budget_bytes=int(memory_budget_bytes))
     H = torch.empty(P, P, dtype=dtype, device=device)
     for j in range(0, P, chunk_size):

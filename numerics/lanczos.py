@@ -15,22 +15,30 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from dlnkit.numerics.validation import DlnkitInputError
 
+if TYPE_CHECKING:
+    from dlnkit.numerics.hessian import HessianOperator
+
 Matvec = Callable[[torch.Tensor], torch.Tensor]
 
 
-def _as_torch_matvec(op, dtype=None, device=None) -> tuple[Matvec, Matvec | None, int, torch.dtype, torch.device]:
-    """(matvec, matmat or None, n, dtype, device) for a HessianOperator, or a callable with ``n`` given."""
+def _as_torch_matvec(op: object) -> tuple[Matvec, Matvec, int, torch.dtype, torch.device]:
+    """(matvec, matmat, n, dtype, device) for a HessianOperator (callables are handled by the callers)."""
     from dlnkit.numerics.hessian import HessianOperator, hvp, hvp_batched
 
     if isinstance(op, HessianOperator):
         params, loss_fn, chunk = op.params, op.loss_fn, op.chunk_size
-        mv = lambda v: hvp(loss_fn, params, v)
-        mm = lambda V: hvp_batched(loss_fn, params, V, chunk_size=chunk)
+        def mv(v: torch.Tensor) -> torch.Tensor:
+            return hvp(loss_fn, params, v)
+
+        def mm(V: torch.Tensor) -> torch.Tensor:
+            return hvp_batched(loss_fn, params, V, chunk_size=chunk)
+
         return mv, mm, op.num_params, op._dtype, op._device
     raise DlnkitInputError("give a HessianOperator, or a callable matvec together with n=")
 
@@ -45,8 +53,8 @@ class LanczosResult:
     converged: bool
 
 
-def lanczos_top_eigenvalues(op, k: int = 5, *, n: int | None = None, max_iters: int = 300, tol: float = 1e-10,
-                            seed: int = 0, which: str = "LA", return_vectors: bool = False,
+def lanczos_top_eigenvalues(op: HessianOperator | Matvec, k: int = 5, *, n: int | None = None, max_iters: int = 300,
+                            tol: float = 1e-10, seed: int = 0, which: str = "LA", return_vectors: bool = False,
                             check_every: int = 5) -> LanczosResult:
     """The ``k`` largest (``which="LA"``) or largest-magnitude (``"LM"``) eigenvalues of a symmetric
     operator by Lanczos with full re-orthogonalisation; one HVP per iteration.
@@ -77,7 +85,8 @@ def lanczos_top_eigenvalues(op, k: int = 5, *, n: int | None = None, max_iters: 
     q = q / torch.linalg.norm(q)
     Q = torch.empty(max_iters + 1, n, dtype=dtype, device=device)
     Q[0] = q
-    alphas, betas = [], []
+    alphas: list[float] = []
+    betas: list[float] = []
     num_hvps, converged, m = 0, False, 0
     theta = S = None
     for m in range(1, max_iters + 1):
@@ -125,7 +134,7 @@ class TraceEstimate:
     num_hvps: int
 
 
-def hutchinson_trace(op, num_samples: int = 100, *, n: int | None = None, seed: int = 0,
+def hutchinson_trace(op: HessianOperator | Matvec, num_samples: int = 100, *, n: int | None = None, seed: int = 0,
                      batch: int = 16) -> TraceEstimate:
     """Hutchinson's estimate of tr H with Rademacher probes, ``batch`` probes per vmapped HVP.
 

@@ -15,7 +15,8 @@ For a gradient matrix :math:`G = U\operatorname{diag}(\sigma)V^\top` the precond
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import torch
 
@@ -39,13 +40,15 @@ def spectral_precondition(G: torch.Tensor, alpha: float, damping: float) -> torc
         raise DlnkitInputError(f"spectral_precondition needs a matrix, got shape {tuple(G.shape)}")
     U, S, Vh = torch.linalg.svd(G, full_matrices=False)
     T = torch.where(S > 0, spectral_transfer(S, alpha, damping), torch.zeros_like(S))
-    return (U * T) @ Vh
+    step: torch.Tensor = (U * T) @ Vh
+    return step
 
 
 def polar_factor(G: torch.Tensor) -> torch.Tensor:
     """U V^T from the thin SVD of G."""
     U, _S, Vh = torch.linalg.svd(G, full_matrices=False)
-    return U @ Vh
+    polar: torch.Tensor = U @ Vh
+    return polar
 
 
 class SpectralNewton(torch.optim.Optimizer):
@@ -65,9 +68,10 @@ class SpectralNewton(torch.optim.Optimizer):
     other_lr : step for non-matrix parameters (biases, norms), plain momentum SGD; default ``lr``.
     """
 
-    def __init__(self, params: Iterable, lr: float = 0.02, alpha: float = 2.0, damping: float = 1e-2, *,
+    def __init__(self, params: Iterable[torch.Tensor] | Iterable[dict[str, Any]], lr: float = 0.02, alpha: float = 2.0,
+                 damping: float = 1e-2, *,
                  relative_damping: bool = True, normalize: bool = True, momentum: float = 0.9,
-                 weight_decay: float = 0.0, other_lr: float | None = None):
+                 weight_decay: float = 0.0, other_lr: float | None = None) -> None:
         if lr <= 0 or damping < 0 or not (0 <= momentum < 1) or weight_decay < 0:
             raise DlnkitInputError(
                 f"need lr > 0, damping >= 0, 0 <= momentum < 1, weight_decay >= 0; got lr={lr}, "
@@ -80,7 +84,7 @@ class SpectralNewton(torch.optim.Optimizer):
         super().__init__(params, defaults)
 
     @torch.no_grad()
-    def step(self, closure=None):
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
         loss = None
         if closure is not None:
             with torch.enable_grad():

@@ -4,11 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from dlnkit.numerics.validation import DlnkitInputError
 
 
-def _as_sorted(eigs) -> np.ndarray:
+def _as_sorted(eigs: npt.ArrayLike) -> np.ndarray:
     try:
         import torch
         if isinstance(eigs, torch.Tensor):
@@ -32,7 +33,7 @@ class ClusterSplit:
     method: str = ""
 
     @property
-    def counts(self) -> dict:
+    def counts(self) -> dict[str, int]:
         return {"dominant": len(self.dominant), "bulk": len(self.bulk), "zero": len(self.zero),
                 "negative": len(self.negative)}
 
@@ -50,12 +51,12 @@ class ClusterSplit:
             return float("nan")  # no bulk, or a bulk that underflowed to zero: no ratio to report
         return self.dominant_mean / self.bulk_mean
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, object]:
         return {"counts": self.counts, "dominant_mean": self.dominant_mean, "bulk_mean": self.bulk_mean,
                 "ratio": self.ratio, "method": self.method}
 
 
-def split_by_counts(eigs, n_dominant: int, n_bulk: int) -> ClusterSplit:
+def split_by_counts(eigs: npt.ArrayLike, n_dominant: int, n_bulk: int) -> ClusterSplit:
     """Top ``n_dominant`` eigenvalues are dominant, the next ``n_bulk`` bulk, the rest zero.
 
     >>> s = split_by_counts([6.0, 0.0, 2.0, 6.0, 2.0], 2, 2)
@@ -69,7 +70,7 @@ def split_by_counts(eigs, n_dominant: int, n_bulk: int) -> ClusterSplit:
                         method="counts")
 
 
-def split_by_gaps(eigs, *, zero_rtol: float = 1e-8) -> ClusterSplit:
+def split_by_gaps(eigs: npt.ArrayLike, *, zero_rtol: float = 1e-8) -> ClusterSplit:
     """Data-driven split: |lambda| <= zero_rtol * max|lambda| is zero, negatives apart, and the
     positive rest is cut at its largest gap in log scale (dominant above, bulk below).
 
