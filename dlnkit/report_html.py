@@ -40,6 +40,8 @@ class Record:
     meta: dict
     path: str = ""
     counterexamples: list[dict] = field(default_factory=list)
+    #: what the record says about each claim (title, source, group, kind, tolerance), by id
+    claims: dict = field(default_factory=dict)
 
 
 def _row_ok(r: Any) -> bool:
@@ -82,12 +84,15 @@ def load_record(path: str | os.PathLike) -> Record:
         )
     rows = [dict(r, claim_id=str(r.get("claim_id", r.get("claim")))) for r in rows]
     meta = (
-        {k: v for k, v in data.items() if k not in ROW_KEYS and k != "counterexamples"}
+        {k: v for k, v in data.items() if k not in ROW_KEYS and k not in ("counterexamples", "claims")}
         if isinstance(data, dict)
         else {}
     )
     cex = data.get("counterexamples", []) if isinstance(data, dict) else []
-    return Record(rows, meta, str(p), [c for c in cex if isinstance(c, dict)])
+    claims = data.get("claims", {}) if isinstance(data, dict) else {}
+    return Record(
+        rows, meta, str(p), [c for c in cex if isinstance(c, dict)], claims if isinstance(claims, dict) else {}
+    )
 
 
 def load_counterexamples(folder: str | os.PathLike) -> list[dict]:
@@ -205,6 +210,17 @@ def claim_info(claim_id: str) -> dict:
         "kind": str(c.kind),
         "reason": str(c.tolerance.reason),
     }
+
+
+def _recorded_info(entry: Any) -> dict:
+    """The record's own description of a claim (written by ``verify --json``), as :func:`claim_info`."""
+    if not isinstance(entry, dict):
+        return {}
+    tol = entry.get("tolerance") if isinstance(entry.get("tolerance"), dict) else {}
+    info = {k: str(entry[k]) for k in ("group", "source", "title", "kind") if entry.get(k)}
+    if tol.get("reason"):
+        info["reason"] = str(tol["reason"])
+    return info
 
 
 def _group_of(row: dict, info: dict) -> str:
@@ -351,7 +367,10 @@ def render_report(
     from dlnkit import __version__
 
     rows = record.rows
-    infos = {cid: claim_info(cid) for cid in dict.fromkeys(r["claim_id"] for r in rows)}
+    infos = {
+        cid: _recorded_info(record.claims.get(cid)) or claim_info(cid)
+        for cid in dict.fromkeys(r["claim_id"] for r in rows)
+    }
     groups = sorted({_group_of(r, infos.get(r["claim_id"], {})) for r in rows})
     counts = {s: sum(r.get("status") == s for r in rows) for s in ("PASS", "FAIL", "ERROR")}
     other = len(rows) - sum(counts.values())

@@ -200,3 +200,24 @@ def test_report_renders_in_headless_chromium(tmp_path):
     ).stdout
     n_rows = len(json.loads(record.read_text())["results"])
     assert f"{n_rows} row(s) shown" in dom  # the inline script ran over the whole table
+
+
+def test_verify_json_records_machine_versions_seeds_and_claims(tmp_path, capsys):
+    import torch
+
+    from dlnkit.claims import get_claim
+
+    rec = tmp_path / "v.json"
+    assert main(["verify", "B1-ratio", "--no-defaults", "--examples", "1", "--seed", "5", "--json", str(rec), "-q"]) == 0
+    data = json.loads(rec.read_text())
+    env = data["environment"]
+    assert env["seed"] == 5 and env["settings"]["examples"] == 1
+    assert env["versions"]["torch"] == torch.__version__
+    assert env["machine"]["cpu_count"] >= 1
+    claim = get_claim("B1-ratio")
+    assert data["claims"]["B1-ratio"]["group"] == claim.group
+    assert data["claims"]["B1-ratio"]["tolerance"]["reason"] == claim.tolerance.reason
+    out = tmp_path / "r.html"
+    assert main(["report", str(rec), "--out", str(out)]) == 0
+    text = out.read_text()
+    assert f"<option value='{claim.group}'>" in text and torch.__version__ in text

@@ -46,7 +46,16 @@ def _finish(results, args) -> int:
 
     print(format_table(results))
     if args.json:
-        write_json_atomic(args.json, {"results": [r.to_json() for r in results]})
+        from dlnkit.claims import all_claims
+        from dlnkit.run_record import claims_metadata, run_environment
+
+        registry = all_claims()
+        ids = dict.fromkeys(r.claim_id for r in results)
+        environment = run_environment(seed=args.seed, device=args.device, examples=args.examples,
+                                      full=getattr(args, "full", False), exact=args.exact, strict=args.strict)
+        write_json_atomic(args.json, {"environment": environment,
+                                      "claims": claims_metadata(registry[i] for i in ids if i in registry),
+                                      "results": [r.to_json() for r in results]})
     failed = [r for r in results if not r.passed and (args.strict or r.kind == "exact")]
     approx_missed = [r for r in results if not r.passed and r.kind != "exact"]
     if approx_missed and not args.strict:
