@@ -208,7 +208,9 @@ def test_verify_json_records_machine_versions_seeds_and_claims(tmp_path, capsys)
     from dlnkit.claims import get_claim
 
     rec = tmp_path / "v.json"
-    assert main(["verify", "B1-ratio", "--no-defaults", "--examples", "1", "--seed", "5", "--json", str(rec), "-q"]) == 0
+    assert (
+        main(["verify", "B1-ratio", "--no-defaults", "--examples", "1", "--seed", "5", "--json", str(rec), "-q"]) == 0
+    )
     data = json.loads(rec.read_text())
     env = data["environment"]
     assert env["seed"] == 5 and env["settings"]["examples"] == 1
