@@ -1,14 +1,18 @@
 """Device and dtype selection. Verification runs in float64 unless told otherwise."""
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import torch
 
 from dlnkit.numerics.validation import DlnkitInputError
 
 DEFAULT_DTYPE = torch.float64
+#: what every ``device=`` argument accepts: "auto", "cpu", "cuda[:n]", a torch.device, or None (= "auto")
+DeviceLike: TypeAlias = str | torch.device | None
 
 
-def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+def resolve_device(device: DeviceLike = "auto") -> torch.device:
     """``"auto"`` picks CUDA when available, else CPU; ``"cuda"`` without CUDA is an error.
 
     >>> resolve_device("cpu")

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from dlnkit.numerics.device import DEFAULT_DTYPE, resolve_device
+from dlnkit.numerics.device import DEFAULT_DTYPE, DeviceLike, resolve_device
 from dlnkit.numerics.memory import F64, check_allocation
 from dlnkit.numerics.validation import DlnkitInputError, check_dims, check_finite, check_rank
 
@@ -23,8 +23,8 @@ def _generator(seed: int | None) -> torch.Generator:
     return g
 
 
-def random_orthonormal(n: int, k: int, *, seed: int | None = 0, dtype=DEFAULT_DTYPE,
-                       device="cpu", generator: torch.Generator | None = None) -> torch.Tensor:
+def random_orthonormal(n: int, k: int, *, seed: int | None = 0, dtype: torch.dtype = DEFAULT_DTYPE,
+                       device: DeviceLike = "cpu", generator: torch.Generator | None = None) -> torch.Tensor:
     """An n x k matrix with orthonormal columns (k <= n), Haar-distributed via QR with sign fix.
 
     Drawn on the CPU from a seeded generator so the same seed gives the same matrix on any device.
@@ -42,7 +42,8 @@ def random_orthonormal(n: int, k: int, *, seed: int | None = 0, dtype=DEFAULT_DT
     a = torch.randn(n, max(k, 1), generator=g, dtype=torch.float64)
     q, r = torch.linalg.qr(a)
     q = q * torch.sign(torch.diagonal(r)).where(torch.diagonal(r) != 0, torch.ones(()))
-    return q[:, :k].to(dtype=dtype, device=resolve_device(device))
+    out: torch.Tensor = q[:, :k].to(dtype=dtype, device=resolve_device(device))
+    return out
 
 
 def whiten(X: torch.Tensor) -> torch.Tensor:
@@ -61,10 +62,12 @@ def whiten(X: torch.Tensor) -> torch.Tensor:
     evals, evecs = torch.linalg.eigh(S)
     if evals.min() <= 1e-12 * evals.max():
         raise DlnkitInputError("cannot whiten: the data covariance is singular")
-    return X @ (evecs * evals.rsqrt()) @ evecs.T
+    white: torch.Tensor = X @ (evecs * evals.rsqrt()) @ evecs.T
+    return white
 
 
-def whitened_inputs(batch: int, d_in: int, *, seed: int | None = 0, dtype=DEFAULT_DTYPE, device="cpu") -> torch.Tensor:
+def whitened_inputs(batch: int, d_in: int, *, seed: int | None = 0, dtype: torch.dtype = DEFAULT_DTYPE,
+                    device: DeviceLike = "cpu") -> torch.Tensor:
     """A Gaussian batch (B x d_in) whitened exactly: (1/B) X^T X = I."""
     batch, d_in = int(batch), int(d_in)
     if batch < 1 or d_in < 1:
@@ -76,7 +79,7 @@ def whitened_inputs(batch: int, d_in: int, *, seed: int | None = 0, dtype=DEFAUL
 
 
 def teacher_map(d_out: int, d_in: int, singular_values: Sequence[float], *, seed: int | None = 0,
-                dtype=DEFAULT_DTYPE, device="cpu") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                dtype: torch.dtype = DEFAULT_DTYPE, device: DeviceLike = "cpu") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """A target map M = U diag(t) V^T of rank r = len(t), with random orthonormal U, V.
 
     Returns (M, U, V) with U (d_out x r) and V (d_in x r). Targets are Y = X M^T.
@@ -111,7 +114,7 @@ class DeepLinearNetwork(nn.Module):
     """
 
     def __init__(self, dims: Sequence[int], weights: Sequence[torch.Tensor] | None = None, *,
-                 dtype=DEFAULT_DTYPE, device="auto"):
+                 dtype: torch.dtype = DEFAULT_DTYPE, device: DeviceLike = "auto") -> None:
         super().__init__()
         self.dims = check_dims(dims)
         dev = resolve_device(device)
@@ -165,7 +168,8 @@ class DeepLinearNetwork(nn.Module):
 
     # ----- constructors ----------------------------------------------------------------
     @classmethod
-    def random(cls, dims, *, scale: float = 1.0, seed: int | None = 0, dtype=DEFAULT_DTYPE, device="auto"):
+    def random(cls, dims: Sequence[int], *, scale: float = 1.0, seed: int | None = 0, dtype: torch.dtype = DEFAULT_DTYPE,
+               device: DeviceLike = "auto") -> DeepLinearNetwork:
         """Gaussian init W_l ~ N(0, scale^2 / d_{l-1})."""
         dims = check_dims(dims)
         n_params = sum(dims[i] * dims[i + 1] for i in range(len(dims) - 1))
@@ -178,9 +182,9 @@ class DeepLinearNetwork(nn.Module):
         return cls(dims, Ws, dtype=dtype, device=device)
 
     @classmethod
-    def balanced_aligned(cls, dims, U: torch.Tensor, V: torch.Tensor, layer_singular_values, *,
+    def balanced_aligned(cls, dims: Sequence[int], U: torch.Tensor, V: torch.Tensor, layer_singular_values: Sequence[float], *,
                          seed: int | None = 0, hidden_bases: Sequence[torch.Tensor] | None = None,
-                         dtype=DEFAULT_DTYPE, device="auto"):
+                         dtype: torch.dtype = DEFAULT_DTYPE, device: DeviceLike = "auto") -> DeepLinearNetwork:
         """W_1 = R_1 S V^T, W_l = R_l S R_{l-1}^T, W_L = U S R_{L-1}^T with S = diag(s).
 
         ``layer_singular_values`` s (length r) are the per-layer singular values; the end-to-end
@@ -205,8 +209,8 @@ class DeepLinearNetwork(nn.Module):
         return cls(dims, Ws, dtype=dtype, device=device)
 
     @classmethod
-    def balanced_minimum(cls, dims, target_singular_values, *, seed: int | None = 0,
-                         dtype=DEFAULT_DTYPE, device="auto"):
+    def balanced_minimum(cls, dims: Sequence[int], target_singular_values: Sequence[float], *, seed: int | None = 0,
+                         dtype: torch.dtype = DEFAULT_DTYPE, device: DeviceLike = "auto") -> tuple[DeepLinearNetwork, torch.Tensor]:
         """The balanced aligned global minimum of B1 (docs/claims.md#b1) for the teacher built by
         :func:`teacher_map` with the same seed: per-layer singular values t^(1/L).
 
@@ -221,8 +225,8 @@ class DeepLinearNetwork(nn.Module):
         return net, M.to(dtype=dtype, device=net.weights[0].device)
 
     @classmethod
-    def spectral_init(cls, dims, target_rank: int, U: torch.Tensor, V: torch.Tensor, *, scale: float = 0.1,
-                      seed: int | None = 0, dtype=DEFAULT_DTYPE, device="auto"):
+    def spectral_init(cls, dims: Sequence[int], target_rank: int, U: torch.Tensor, V: torch.Tensor, *, scale: float = 0.1,
+                      seed: int | None = 0, dtype: torch.dtype = DEFAULT_DTYPE, device: DeviceLike = "auto") -> DeepLinearNetwork:
         """Small balanced spectral initialisation aligned with the target's singular bases:
         every layer has the r singular values ``scale``."""
         return cls.balanced_aligned(dims, U, V, [scale] * int(target_rank), seed=seed, dtype=dtype, device=device)

@@ -1,20 +1,27 @@
 """Full-batch gradient descent (with momentum) that records chosen quantities along the way."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import torch
 from tqdm.auto import tqdm
 
 from dlnkit.numerics.validation import DlnkitInputError, TrainingDivergedError
 
+if TYPE_CHECKING:
+    import numpy as np
+
+#: elementwise activation a = s(z) and its derivative written through (z, a)
+Activation = tuple[Callable[["np.ndarray"], "np.ndarray"], Callable[["np.ndarray", "np.ndarray"], "np.ndarray"]]
+
 
 @dataclass
 class TrainingRecord:
-    steps: list = field(default_factory=list)
-    losses: list = field(default_factory=list)
-    records: list = field(default_factory=list)
+    steps: list[int] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+    records: list[Any] = field(default_factory=list)
     final_step: int = 0
     final_loss: float = float("nan")
     converged: bool = False
@@ -22,7 +29,7 @@ class TrainingRecord:
 
 def train_full_batch(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module], torch.Tensor], *,
                      lr: float = 0.01, momentum: float = 0.9, max_steps: int = 10_000, loss_tol: float = 0.0,
-                     record_steps: Iterable[int] = (), record_fn: Callable[[torch.nn.Module, int], dict] | None = None,
+                     record_steps: Iterable[int] = (), record_fn: Callable[[torch.nn.Module, int], Any] | None = None,
                      progress: bool = False, desc: str = "training") -> TrainingRecord:
     """Run full-batch SGD (heavy-ball momentum) on ``loss_fn(model)``.
 
@@ -64,7 +71,8 @@ def train_full_batch(model: torch.nn.Module, loss_fn: Callable[[torch.nn.Module]
     return rec
 
 
-def heavy_ball_update(weights, velocities, grads, lr: float, momentum: float) -> None:
+def heavy_ball_update(weights: Sequence[np.ndarray], velocities: Sequence[np.ndarray], grads: Sequence[np.ndarray],
+                      lr: float, momentum: float) -> None:
     """In place, torch.optim.SGD's rule: v <- momentum v + g; W <- W - lr v (NumPy arrays)."""
     for W, v, g in zip(weights, velocities, grads):
         v *= momentum
@@ -72,7 +80,7 @@ def heavy_ball_update(weights, velocities, grads, lr: float, momentum: float) ->
         W -= lr * v
 
 
-def _activation(name: str):
+def _activation(name: str) -> Activation:
     import numpy as np
 
     if name == "linear":
@@ -82,9 +90,11 @@ def _activation(name: str):
     raise DlnkitInputError(f"activation must be 'linear' or 'tanh', got {name!r}")
 
 
-def train_chain_gradient_descent(weights, X, Y, *, activation: str = "tanh", lr: float = 0.01,
+def train_chain_gradient_descent(weights: Sequence[torch.Tensor], X: torch.Tensor, Y: torch.Tensor, *,
+                                 activation: str = "tanh", lr: float = 0.01,
                                  momentum: float = 0.9, max_steps: int = 10_000, grad_tol: float = 0.0,
-                                 loss_tol: float = 0.0, progress: bool = False):
+                                 loss_tol: float = 0.0, progress: bool = False,
+                                 ) -> tuple[list[torch.Tensor], TrainingRecord]:
     """Full-batch heavy-ball GD on f(x) = W_L s(W_{L-1} ... s(W_1 x)) with loss (1/2B)||f(X) - Y||^2.
 
     The activation s ("tanh" or "linear") follows every layer but the last. Hand-written
@@ -119,7 +129,7 @@ def train_chain_gradient_descent(weights, X, Y, *, activation: str = "tanh", lr:
         if not np.isfinite(loss):
             raise TrainingDivergedError(f"gradient descent diverged at step {step}; lower the learning rate")
         delta = r / B
-        grads = [None] * len(Ws)
+        grads: list[np.ndarray] = [np.zeros(0)] * len(Ws)
         for k in range(len(Ws) - 1, -1, -1):
             grads[k] = delta.T @ hs[k]
             if k > 0:
