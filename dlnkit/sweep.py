@@ -203,44 +203,81 @@ class SweepSummary:
                 "passed": self.passed, "failed": self.failed, "errors": self.errors, "seconds": self.seconds}
 
 
-def case_path(out_dir: Path, case: SweepCase) -> Path:
-    return Path(out_dir) / "cases" / f"{case.key}.json"
+def device_tag(device: str) -> str:
+    """The device part of a case file name: ``cpu``, ``cuda``, ``cuda_1``."""
+    return _safe(str(device))
 
 
-def _read_done(path: Path) -> dict | None:
+def case_path(out_dir: Path, case: SweepCase, device: str = "cpu") -> Path:
+    """``OUT/cases/<key>@<device>.json``: the device is part of a case's identity, so results
+    measured on one device are never reused for another."""
+    return Path(out_dir) / "cases" / f"{case.key}@{device_tag(device)}.json"
+
+
+_STATUSES = ("PASS", "FAIL", "ERROR")
+
+
+def _read_done(path: Path, case: SweepCase | None = None) -> dict | None:
+    """A finished case's record, or None when the file is missing, torn, not JSON, of the wrong
+    shape or about another case (then the case runs again and the file is replaced)."""
     try:
-        with open(path) as fh:
+        with open(path, encoding="utf-8") as fh:
             rec = json.load(fh)
-        return rec if isinstance(rec, dict) and "result" in rec else None
-    except (OSError, json.JSONDecodeError):
-        return None  # unreadable: run the case again
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return None
+    if not isinstance(rec, dict) or not isinstance(rec.get("result"), dict):
+        return None
+    if rec["result"].get("status") not in _STATUSES:
+        return None
+    if case is not None and (rec.get("key") != case.key or rec.get("claim_id") != case.claim_id
+                             or rec.get("config") != case.config):
+        return None
+    return rec
 
 
 def run_sweep(cases: Sequence[SweepCase], out_dir: str | os.PathLike, *, executor: str = "process",
               workers: int | None = None, device: str = "cpu", scheduler: str | None = None,
               claims: Mapping[str, Any] | None = None, rerun: bool = False, progress: bool = True,
-              dask_processes: bool = True, mp_start_method: str = "spawn") -> SweepSummary:
+              dask_processes: bool = True, mp_start_method: str = "spawn", retry_errors: bool = False,
+              worker_memory_bytes: int | None = None) -> SweepSummary:
     """Run every case not already finished in ``out_dir``; return the counts and all records.
 
     ``claims`` maps ids to Claim objects to send to workers (default: registered ids, resolved
-    in each worker). ``rerun`` ignores finished cases. ``dask_processes=False`` makes the local
-    Dask cluster use threads (handy for tests); a ``scheduler`` address uses a running cluster.
+    in each worker). ``rerun`` ignores finished cases, ``retry_errors`` runs ERROR cases again.
+    ``dask_processes=False`` makes the local Dask cluster use threads (handy for tests); a
+    ``scheduler`` address uses a running cluster. ``worker_memory_bytes`` caps each process
+    worker's extra address space.
+
+    Faults: every finished case is on disk the moment it finishes; Ctrl-C stops the workers at
+    once (pending cases are not started), writes the summary with ``"interrupted": true`` and
+    re-raises; a worker killed by a signal (the OOM killer) becomes an ERROR row for its case
+    and the sweep goes on; a case file of the wrong shape is run again.
     """
     from tqdm.auto import tqdm
 
+    from dlnkit.numerics.device import resolve_device
+    from dlnkit.outputs import check_output_dir
     from dlnkit.report import write_json_atomic
 
     if executor not in EXECUTORS:
         raise DlnkitInputError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}")
-    if workers is not None and int(workers) < 1:
+    if workers is not None and (isinstance(workers, bool) or int(workers) < 1):
         raise DlnkitInputError(f"workers must be >= 1, got {workers}")
-    out_dir = Path(out_dir)
+    if scheduler is not None and executor != "dask":
+        raise DlnkitInputError("--scheduler needs --executor dask")
+    if scheduler is not None:
+        _check_scheduler_address(scheduler)
+    # a device that does not exist is refused here, before any case runs or is cached
+    dev = str(resolve_device(device)) if scheduler is None else str(device)
+    out_dir = check_output_dir(out_dir, what="sweep folder")
     (out_dir / "cases").mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     records: dict[str, dict] = {}
     todo: list[SweepCase] = []
     for case in cases:
-        rec = None if rerun else _read_done(case_path(out_dir, case))
+        rec = None if rerun else _read_done(case_path(out_dir, case, dev), case)
+        if rec is not None and retry_errors and rec["result"].get("status") == "ERROR":
+            rec = None
         if rec is not None:
             records[case.key] = rec
         else:
@@ -252,38 +289,56 @@ def run_sweep(cases: Sequence[SweepCase], out_dir: str | os.PathLike, *, executo
 
     def finish(key: str, result: dict):
         case = by_key[key]
-        rec = {"key": key, "claim_id": case.claim_id, "config": case.config, "result": result}
-        write_json_atomic(case_path(out_dir, case), rec)
+        rec = {"key": key, "claim_id": case.claim_id, "config": case.config, "device": dev, "result": result}
+        write_json_atomic(case_path(out_dir, case, dev), rec)
         records[key] = rec
         bar.update(1)
 
+    def lost(key: str, why: str):
+        from dlnkit.claims.base import ClaimResult
+
+        case = by_key[key]
+        row = ClaimResult.error_row(case.claim_id, case.config, why, device=dev, seed=case.config.get("seed"))
+        finish(key, row.to_json())
+
+    interrupted = False
     try:
         if not todo:
             pass
         elif executor == "serial":
             for case in todo:
-                finish(case.key, run_case(claim_of(case.claim_id), case.config, device))
+                finish(case.key, run_case(claim_of(case.claim_id), case.config, dev))
         elif executor == "process":
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor, as_completed
+            from dlnkit.worker_pool import ResilientPool
 
             n = int(workers or max(1, min(len(todo), os.cpu_count() or 1)))
-            with ProcessPoolExecutor(max_workers=n, mp_context=mp.get_context(mp_start_method)) as pool:
-                futs = [pool.submit(_run_case_with_key, c.key, claim_of(c.claim_id), c.config, device) for c in todo]
-                for fut in as_completed(futs):
-                    finish(*fut.result())
+            pool = ResilientPool(n, run_case, start_method=mp_start_method, memory_limit_bytes=worker_memory_bytes)
+            pool.run([(c.key, (claim_of(c.claim_id), c.config, dev)) for c in todo], finish, lost)
         else:
-            _run_dask(todo, finish, claim_of, device, workers, scheduler, dask_processes)
+            _run_dask(todo, finish, claim_of, dev, workers, scheduler, dask_processes)
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
     finally:
         bar.close()
-    ordered = [records[c.key] for c in cases if c.key in records]
-    status = [r["result"].get("status") for r in ordered]
-    summary = SweepSummary(out_dir, len(cases), skipped, len(records) - skipped, status.count("PASS"),
-                           status.count("FAIL"), status.count("ERROR"), time.perf_counter() - t0, ordered)
-    write_json_atomic(out_dir / "summary.json", {**summary.to_json(), "executor": executor, "device": device,
-                                                 "cases": [{"key": r["key"], "claim_id": r["claim_id"],
-                                                            "status": r["result"].get("status")} for r in ordered]})
+        ordered = [records[c.key] for c in cases if c.key in records]
+        status = [r["result"].get("status") for r in ordered]
+        summary = SweepSummary(out_dir, len(cases), skipped, len(records) - skipped, status.count("PASS"),
+                               status.count("FAIL"), status.count("ERROR"), time.perf_counter() - t0, ordered)
+        write_json_atomic(out_dir / "summary.json", {
+            **summary.to_json(), "executor": executor, "device": dev, "interrupted": interrupted,
+            "not_run": len(cases) - len(records),
+            "cases": [{"key": r["key"], "claim_id": r["claim_id"], "status": r["result"].get("status")}
+                      for r in ordered]})
     return summary
+
+
+def _check_scheduler_address(address: str) -> None:
+    import re
+
+    if not isinstance(address, str) or not re.fullmatch(r"(tcp|tls|inproc|ucx|ws|wss)://[^\s/:]+(:\d{1,5})?/?",
+                                                       address.strip()):
+        raise DlnkitInputError(f"--scheduler must look like tcp://host:8786, got {address!r}")
 
 
 def _run_dask(todo, finish, claim_of, device, workers, scheduler, processes):
@@ -294,7 +349,11 @@ def _run_dask(todo, finish, claim_of, device, workers, scheduler, processes):
                                "(or pip install -e '.[dev]')") from None
     cluster = None
     if scheduler:
-        client = Client(scheduler)
+        try:
+            client = Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise DlnkitInputError(f"cannot reach the Dask scheduler {scheduler!r}: {type(exc).__name__}: "
+                                   f"{' '.join(str(exc).split())[:200]}") from None
     else:
         n = int(workers or max(1, min(len(todo), os.cpu_count() or 1)))
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=processes, dashboard_address=None)
@@ -311,4 +370,4 @@ def _run_dask(todo, finish, claim_of, device, workers, scheduler, processes):
 
 
 __all__ = ["SweepCase", "SweepSummary", "EXECUTORS", "load_sweep_config", "validate_sweep_config", "expand_cases",
-           "run_case", "run_sweep", "case_path"]
+           "run_case", "run_sweep", "case_path", "device_tag"]
