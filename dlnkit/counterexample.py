@@ -102,10 +102,10 @@ def violated_assumptions(claim, config: dict) -> list[str] | None:
 
 def config_size(config: dict) -> int:
     """Number of weights of the network a configuration describes (sum of d_l d_{l-1}), 0 if none."""
+    from dlnkit.numerics.point import num_params
+
     dims = config.get("dims")
-    if not dims:
-        return 0
-    return int(sum(int(a) * int(b) for a, b in zip(dims[:-1], dims[1:])))
+    return num_params(dims) if dims else 0
 
 
 # ----------------------------------------------------------------------------------------

@@ -306,8 +306,9 @@ def small_enough(strategy, max_params: int = 60):
     def count(cfg):
         if "weights" in cfg:
             return sum(len(W) * len(W[0]) for W in cfg["weights"])
-        d = cfg["dims"]
-        return sum(d[k] * d[k + 1] for k in range(len(d) - 1))
+        from dlnkit.numerics.point import num_params
+
+        return num_params(cfg["dims"])
     return strategy.filter(lambda c: count(c) <= max_params)
 
 

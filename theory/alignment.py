@@ -52,6 +52,7 @@ from collections.abc import Sequence
 
 import sympy as sp
 
+from dlnkit.theory.exact_hessian import partial_products_exact
 from dlnkit.theory.kronecker import kron, symbolic_matrix, vec_row_major
 from dlnkit.theory.symbols import L as L_sym, l as l_sym
 
@@ -120,13 +121,8 @@ def derive_aligned_layer_quantities(depth: int, layer: int, rank: int) -> dict[s
     t = sp.symbols(f"t_1:{rank + 1}", positive=True)
     S = sp.diag(*s)
     T = sp.diag(*t)
-    Ws = [S] * depth
-    P = sp.eye(rank)
-    for W in Ws[layer:]:
-        P = W * P
-    Q = sp.eye(rank)
-    for W in Ws[:layer - 1]:
-        Q = W * Q
+    Ps, Qs = partial_products_exact([S] * depth)
+    P, Q = Ps[layer - 1], Qs[layer - 1]  # W_L ... W_{l+1} and W_{l-1} ... W_1
     E = S ** depth - T
     G = P.T * E * Q.T
     Cd_emp = P.T * E * E.T * P

@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from dlnkit.theory.exact_hessian import partial_products_exact
+from dlnkit.theory.exact_point import exact_num_params
 from dlnkit.theory.symbols import L as L_sym, l as l_sym, m as m_sym, t_i, t_j, target_symbols
 
 
@@ -72,15 +74,9 @@ def derive_jjt_aligned(dims: Sequence[int], t: Sequence[sp.Expr] | None = None) 
     if t is None:
         t = target_symbols(min(dims))
     Ws = aligned_minimum_weights(dims, t)
-    depth = len(Ws)
     out = sp.zeros(dims[-1] * dims[0], dims[-1] * dims[0])
-    for k in range(depth):
-        P = sp.eye(dims[k + 1])
-        for W in Ws[k + 1:]:
-            P = W * P  # P_k = W_L ... W_{k+1}: each later layer multiplies on the left
-        Q = sp.eye(dims[0])
-        for W in Ws[:k]:
-            Q = W * Q
+    Ps, Qs = partial_products_exact(Ws)  # P_k = W_L ... W_{k+1}, Q_k = W_{k-1} ... W_1
+    for P, Q in zip(Ps, Qs):
         out += sp.kronecker_product(P * P.T, Q.T * Q)
     return out.applyfunc(sp.powsimp)
 
@@ -188,7 +184,7 @@ def balanced_minimum_spectrum_numeric(dims: Sequence[int], t_values: Sequence[fl
                            np.repeat([float(f_bout(b)) for b in t], n_out - rank)])
     comp_val = float(groups["complement"].value)
     n_comp = (n_in - rank) * (n_out - rank)
-    num_params = sum(dims[k] * dims[k + 1] for k in range(depth))
+    num_params = exact_num_params(dims)
     # the Hessian's nonzero eigenvalues are J J^T's; every other one of the P is zero. (P can be
     # smaller than d_out d_in when a hidden layer is a bottleneck, so pad to P, never by P - d_out d_in.)
     nonzero = np.concatenate([dominant, bulk, np.full(n_comp if comp_val != 0 else 0, comp_val)])

@@ -37,9 +37,15 @@ def rational(x: Any, max_denominator: int = 16) -> sp.Rational:
     return sp.Rational(f.numerator, f.denominator)
 
 
-def exact_num_params(dims: Sequence[int]) -> int:
-    """P = sum_l d_l d_{l-1}."""
-    return sum(int(a) * int(b) for a, b in zip(dims[:-1], dims[1:]))
+def exact_num_params(dims: Sequence[Any]) -> Any:
+    """P = sum_l d_l d_{l-1} for integer or symbolic widths.
+
+    >>> d0, d1, d2 = sp.symbols("d_0:3")
+    >>> exact_num_params([d0, d1, d2])
+    d_0*d_1 + d_1*d_2
+    """
+    return sum((a * b for a, b in zip(dims[:-1], dims[1:])), sp.Integer(0) if any(
+        isinstance(d, sp.Basic) for d in dims) else 0)
 
 
 def exact_layer_offsets(dims: Sequence[int]) -> list[int]:

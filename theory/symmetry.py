@@ -44,6 +44,7 @@ from collections.abc import Sequence
 import sympy as sp
 
 from dlnkit.theory.dln_spectrum import balanced_minimum_spectrum
+from dlnkit.theory.exact_point import exact_layer_offsets, exact_num_params
 
 
 def width_symbols(depth: int) -> tuple[sp.Symbol, ...]:
@@ -81,7 +82,7 @@ def balanced_minimum_zero_count(dims: Sequence[int | sp.Expr], rank: int | sp.Ex
     dims = [sp.sympify(d) for d in dims]
     depth = len(dims) - 1
     rank = sp.sympify(rank)
-    n_params = sum(dims[k] * dims[k + 1] for k in range(depth))
+    n_params = exact_num_params(dims)
     nonzero = sp.Integer(0)
     for g in balanced_minimum_spectrum(rank, dims[0], dims[-1], depth):
         per_index = {"i,j": rank ** 2, "i": rank, "": sp.Integer(1)}[g.indices]
@@ -109,10 +110,7 @@ def rescaling_tangent_vectors_exact(weights: Sequence[sp.Matrix]) -> sp.Matrix:
     matrix whose column space is the orbit's tangent space (row-major parameter layout)."""
     Ws = [sp.Matrix(W) for W in weights]
     L = len(Ws)
-    sizes = [W.shape[0] * W.shape[1] for W in Ws]
-    off = [0]
-    for s in sizes:
-        off.append(off[-1] + s)
+    off = exact_layer_offsets([Ws[0].shape[1]] + [W.shape[0] for W in Ws])
     cols = []
     for l in range(1, L):  # hidden layer l sits between W_l (index l-1) and W_{l+1} (index l)
         d = Ws[l - 1].shape[0]

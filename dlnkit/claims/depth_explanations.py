@@ -9,6 +9,7 @@ from typing import Any
 import sympy as sp
 
 from dlnkit.theory.exact_hessian import partial_products_exact
+from dlnkit.theory.exact_point import exact_num_params
 
 
 def _rational(x: float) -> sp.Rational:
@@ -39,10 +40,6 @@ def jjt_spectrum_symbolic(weights: list[sp.Matrix]) -> dict:
 def _fmt_spec(spec: dict) -> str:
     items = sorted(spec.items(), key=lambda kv: -float(sp.N(kv[0])) if kv[0].is_number else 0)
     return ", ".join(f"{sp.sstr(k)} (x{v})" for k, v in items)
-
-
-def num_weights(dims: list[int]) -> int:
-    return sum(int(a) * int(b) for a, b in zip(dims[:-1], dims[1:]))
 
 
 def explain_balanced(cfg: Mapping[str, Any], *, ratio: bool) -> str:
@@ -160,7 +157,7 @@ def explain_linear_minimum() -> str:
 
 def explain_width(cfg: Mapping[str, Any]) -> str:
     dims, r = cfg["dims"], len(cfg["t"])
-    P = num_weights(dims)
+    P = exact_num_params(dims)
     nonzero = r * (dims[0] + dims[-1]) - r * r
     return (f"A hidden width h = {min(dims[1:-1])} below the target rank r = {r} caps the network's rank at h, so "
             f"the target cannot be fitted: the best reachable point is the rank-h truncation, not a zero-residual "
