@@ -149,7 +149,8 @@ def inputs_with_covariance(batch: int, sigma: torch.Tensor, seed: int) -> torch.
     """A Gaussian batch X (B x d_in) with (1/B) X^T X = sigma exactly (whitened, then coloured)."""
     Z = whitened_inputs(batch, int(sigma.shape[0]), seed=seed)
     ev, evec = torch.linalg.eigh(sigma)
-    return Z @ (evec * ev.sqrt()) @ evec.T
+    X: torch.Tensor = Z @ (evec * ev.sqrt()) @ evec.T
+    return X
 
 
 def _tensor(a: Any, device: torch.device) -> torch.Tensor:
