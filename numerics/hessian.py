@@ -171,6 +171,16 @@ class HessianOperator(LinearOperator):
         self._dtype, self._device = ref.dtype, ref.device
         super().__init__(dtype=np.float64, shape=(self.num_params, self.num_params))
 
+    @property
+    def param_dtype(self) -> torch.dtype:
+        """The parameters' torch dtype (``dtype`` is SciPy's: numpy float64 at the boundary)."""
+        return self._dtype
+
+    @property
+    def param_device(self) -> torch.device:
+        """The parameters' device (where every HVP runs)."""
+        return self._device
+
     def _to_torch(self, x: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(np.ascontiguousarray(x), dtype=self._dtype, device=self._device)
 

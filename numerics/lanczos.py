@@ -39,7 +39,7 @@ def _as_torch_matvec(op: object) -> tuple[Matvec, Matvec, int, torch.dtype, torc
         def mm(V: torch.Tensor) -> torch.Tensor:
             return hvp_batched(loss_fn, params, V, chunk_size=chunk)
 
-        return mv, mm, op.num_params, op._dtype, op._device
+        return mv, mm, op.num_params, op.param_dtype, op.param_device
     raise DlnkitInputError("give a HessianOperator, or a callable matvec together with n=")
 
 
