@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from dlnkit.commands._common import add_device_arg
+from dlnkit.commands._common import add_device_arg, positive_int
 
 
 def run(args) -> int:
@@ -21,7 +21,7 @@ def run(args) -> int:
     if not args.quiet:
         print(f"sweep: {len(cases)} cases -> {out} (executor {args.executor})", file=sys.stderr)
     summary = run_sweep(cases, out, executor=args.executor, workers=args.workers, device=device,
-                        scheduler=args.scheduler, rerun=args.rerun, claims=claims,
+                        scheduler=args.scheduler, rerun=args.rerun, claims=claims, retry_errors=args.retry_errors,
                         progress=sys.stderr.isatty() and not args.quiet)
     rows = []
     for rec in summary.results:
@@ -44,9 +44,12 @@ def register(sub) -> None:
     p.add_argument("--out", metavar="DIR", help="results folder (default: sweeps/<config name>); finished cases are skipped")
     p.add_argument("--executor", choices=("process", "dask", "serial"), default="process",
                    help="process pool (default), Dask (LocalCluster or --scheduler), or serial in this process")
-    p.add_argument("--workers", type=int, default=None, help="workers (default: CPU count, at most the case count)")
+    p.add_argument("--workers", type=positive_int, default=None,
+                   help="workers (default: CPU count, at most the case count)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler (tcp://host:8786) instead of a LocalCluster")
     p.add_argument("--rerun", action="store_true", help="run every case again, ignoring finished ones")
+    p.add_argument("--retry-errors", action="store_true",
+                   help="run ERROR cases again (e.g. those whose worker was killed), keep PASS/FAIL ones")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no table, only the summary line")
     add_device_arg(p)
     p.set_defaults(func=run)
