@@ -49,7 +49,6 @@ def test_slq_moments_are_unbiased_and_the_ggn_density_equals_the_hessian_at_a_mi
     ev = torch.linalg.eigvalsh(H).numpy()
     mv = lambda V: H @ V
     res = slq(mv, H.shape[0], num_probes=30, num_steps=20, seed=3)
-    P = H.shape[0]
     for k in (1, 2):  # (1/P) tr H^k from per-probe quadratures v^T H^k v (exact per probe for k <= 2m - 1)
         per_probe = (res.weights * res.nodes ** k).sum(1) * res.nodes.shape[0]
         se = per_probe.std(ddof=1) / np.sqrt(len(per_probe))

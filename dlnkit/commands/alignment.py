@@ -126,9 +126,14 @@ def run(args) -> int:
 
     import torch
 
+    from dlnkit.commands.user_model import is_user_model
     from dlnkit.numerics.zoo import check_model_data
     from dlnkit.report import write_json_atomic
 
+    if is_user_model(args.model):  # package.module:factory with --weights/--data/--loss
+        from dlnkit.commands.user_alignment import run_user_alignment
+
+        return run_user_alignment(args)
     check_model_data(args.model, args.data)
     if args.k < 2:
         raise DlnkitInputError(f"--k must be >= 2, got {args.k}")
@@ -168,8 +173,9 @@ def run(args) -> int:
 
 def register(sub) -> None:
     p = sub.add_parser("alignment", help="per-layer alignment table (alpha, gamma, s_dir, s_eig, PR) of a zoo model")
-    p.add_argument("--model", required=True, help="mlp, cnn, tanh or transformer")
-    p.add_argument("--data", default=None, help="digits (mlp, cnn, tanh) or tokens (transformer); default: the model's")
+    p.add_argument("--model", required=True, help="mlp, cnn, tanh or transformer, or package.module:factory")
+    p.add_argument("--data", default=None, help="digits (mlp, cnn, tanh) or tokens (transformer); default: the "
+                                                "model's; for a user model a .pt/.npz file of inputs and targets")
     p.add_argument("--layers", default="", help="comma-separated layer names (default: every Linear/Conv2d)")
     p.add_argument("--k", type=int, default=20, help="top-k gradient directions (default 20)")
     p.add_argument("--factors", choices=["empirical", "gn"], default="empirical")
@@ -182,4 +188,7 @@ def register(sub) -> None:
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
     p.add_argument("--force", action="store_true", help="replace existing --json / --plot files")
     p.add_argument("-q", "--quiet", action="store_true")
+    from dlnkit.commands.user_model import add_user_model_args
+
+    add_user_model_args(p, with_data=False)
     p.set_defaults(func=run)

@@ -15,6 +15,14 @@ def run(args) -> int:
     from dlnkit.claims import get_claim
     from dlnkit.numerics.spectra import split_by_counts, split_by_gaps
 
+    if getattr(args, "model", None):  # a zoo or user model over its data set (dlnkit.commands.model_spectrum)
+        if args.dims:
+            raise DlnkitInputError("give either --dims (a DLN minimum) or --model (a network on its data), not both")
+        from dlnkit.commands.model_spectrum import run_model_spectrum
+
+        return run_model_spectrum(args)
+    if not args.dims:
+        raise DlnkitInputError("give --dims (a DLN minimum) or --model (a zoo model or package.module:factory)")
     dims = parse_int_list(args.dims, "dims")
     if args.t is not None:
         t = parse_float_list(args.t, "--t")
@@ -84,7 +92,7 @@ def run(args) -> int:
 
 def register(sub) -> None:
     p = sub.add_parser("spectrum", help="Hessian spectrum at a balanced aligned minimum vs the B1 prediction")
-    p.add_argument("--dims", required=True, help="widths d_in,d_1,...,d_out, e.g. 16,32,32,10")
+    p.add_argument("--dims", help="widths d_in,d_1,...,d_out, e.g. 16,32,32,10")
     p.add_argument("--rank", type=int, help="target rank r (target singular values all m^L)")
     p.add_argument("--m", type=float, default=1.0, help="per-layer singular value when --t is not given")
     p.add_argument("--t", help="target singular values, comma-separated (sets the rank)")
@@ -92,4 +100,9 @@ def register(sub) -> None:
     p.add_argument("--plot", metavar="PNG", help="save a plot of measured vs predicted eigenvalues")
     p.add_argument("--force", action="store_true", help="replace an existing --plot file")
     add_device_arg(p)
+    from dlnkit.commands.model_spectrum import add_model_spectrum_args
+    from dlnkit.commands.user_model import add_user_model_args
+
+    add_model_spectrum_args(p)
+    add_user_model_args(p, with_data=False)
     p.set_defaults(func=run)
