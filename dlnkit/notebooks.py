@@ -180,3 +180,47 @@ def render_notebooks(out_dir: str | Path, names: Iterable[str] | None = None, *,
             log(f"  {path.stem}: {seconds:.1f} s -> {target}" + (f", {page}" if page else ""))
         done.append(RenderedNotebook(path.stem, path, target, page, seconds))
     return done
+
+
+# ----- executed copies, shared by the test run and the documentation build ---------------------
+
+#: environment variable naming a folder where executed notebooks are kept for reuse (CI sets it
+#: for the test run, which writes them, and for the docs build, which reads them)
+EXECUTED_CACHE_ENV = "DLNKIT_NOTEBOOK_CACHE"
+
+
+def code_fingerprint() -> str:
+    """SHA-256 of the Python code the notebooks import (the ``dlnkit``, ``dlnkit.theory`` and
+    ``dlnkit.numerics`` packages as installed), so that an executed copy is reused only for the
+    same code."""
+    import hashlib
+    import importlib
+
+    h = hashlib.sha256()
+    for name in ("dlnkit", "dlnkit.theory", "dlnkit.numerics"):
+        root = Path(importlib.import_module(name).__file__ or "").resolve().parent
+        for p in sorted(root.rglob("*.py")):
+            h.update(f"{name}:{p.relative_to(root).as_posix()}".encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def executed_copy_name(source: str | Path, fingerprint: str | None = None) -> str:
+    """``NN_topic-<key>.ipynb``: the key hashes the notebook's source and :func:`code_fingerprint`."""
+    import hashlib
+
+    source = Path(source)
+    fp = code_fingerprint() if fingerprint is None else fingerprint
+    return f"{source.stem}-{hashlib.sha256(source.read_bytes() + fp.encode()).hexdigest()[:16]}.ipynb"
+
+
+def save_executed_copy(nb, source: str | Path, folder: str | Path, fingerprint: str | None = None) -> Path:
+    """Write an executed notebook into ``folder`` under :func:`executed_copy_name` (atomically)."""
+    nbformat = _require("nbformat")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / executed_copy_name(source, fingerprint)
+    tmp = folder / f".{target.name}.tmp"
+    nbformat.write(nb, str(tmp))
+    os.replace(tmp, target)
+    return target

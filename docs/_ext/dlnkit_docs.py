@@ -16,14 +16,15 @@ Nothing here names a claim, a notebook or a result file: new ones are picked up 
 and the folders. A file is rewritten only when its content changes, so incremental builds stay
 incremental.
 """
+
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 DOCS = Path(__file__).resolve().parent.parent
 ROOT = DOCS.parent
@@ -32,13 +33,14 @@ GENERATED = DOCS / "_generated"
 OWN_PAGES = {"index", "own_theorem", "report", "api"}
 #: where the docs build keeps executed notebooks between local builds
 LOCAL_NOTEBOOK_CACHE = DOCS / "_build" / ".notebook_cache"
-NOTEBOOK_CACHE_ENV = "DLNKIT_NOTEBOOK_CACHE"
+NOTEBOOK_CACHE_ENV = "DLNKIT_NOTEBOOK_CACHE"  # = dlnkit.notebooks.EXECUTED_CACHE_ENV
 #: a folder of already executed ``NN_topic.ipynb`` used as they are (for previewing the site while
 #: the code is being edited; the CI build never sets it)
 PREVIEW_NOTEBOOKS_ENV = "DLNKIT_DOCS_NOTEBOOKS"
 
 
 # ----- small helpers --------------------------------------------------------------------------
+
 
 def write_if_changed(path: Path, text: str) -> Path:
     """Write ``text`` to ``path`` (atomically) unless the file already holds exactly that."""
@@ -99,6 +101,7 @@ def fmt_num(x: Any) -> str:
 
 # ----- getting started ------------------------------------------------------------------------
 
+
 def readme_sections(readme: str) -> dict[str, str]:
     """The README split at its ``## `` headings: {heading: body}; the text before the first heading
     is under the key ``""``."""
@@ -121,19 +124,30 @@ def getting_started_page() -> str:
     # the intro after the project title: prose, the two commands and what they do
     intro = re.sub(r"^# .*\n", "", intro).strip()
     python_key = next((k for k in sections if "python" in k.lower()), None)
-    parts = ["# Getting started", "",
-             "Copied from the project's `README.md` at build time.", "", defang_links(intro), ""]
+    parts = [
+        "# Getting started",
+        "",
+        "Copied from the project's `README.md` at build time.",
+        "",
+        defang_links(intro),
+        "",
+    ]
     if python_key:
         parts += [f"## {python_key}", "", defang_links(sections[python_key]), ""]
-    parts += ["## Next", "",
-              "- {doc}`claims_catalogue`: every claim, its assumptions, tolerance and latest verdict;",
-              "- {doc}`notebooks`: the teaching notebooks, executed;",
-              "- {doc}`/own_theorem`: state and check your own claim;",
-              "- {doc}`/report`: the HTML referee report of a verify run.", ""]
+    parts += [
+        "## Next",
+        "",
+        "- {doc}`claims_catalogue`: every claim, its assumptions, tolerance and latest verdict;",
+        "- {doc}`notebooks`: the teaching notebooks, executed;",
+        "- {doc}`/own_theorem`: state and check your own claim;",
+        "- {doc}`/report`: the HTML referee report of a verify run.",
+        "",
+    ]
     return "\n".join(parts)
 
 
 # ----- claims catalogue -----------------------------------------------------------------------
+
 
 def latest_verdicts(path: Path) -> tuple[dict[str, list[dict]], dict]:
     """Rows of a ``dlnkit verify --json`` record grouped by claim id, and the record's metadata."""
@@ -159,8 +173,10 @@ def verdict_line(rows: list[dict]) -> str:
         return float("inf") if e != e else (e / b if b > 0 else (0.0 if e == 0 else float("inf")))
 
     worst = max(rows, key=worst_key)
-    return (f"{len(rows)} rows: {', '.join(parts)}; largest error {fmt_num(worst.get('error'))} "
-            f"against its bound {fmt_num(worst.get('bound'))}")
+    return (
+        f"{len(rows)} rows: {', '.join(parts)}; largest error {fmt_num(worst.get('error'))} "
+        f"against its bound {fmt_num(worst.get('bound'))}"
+    )
 
 
 def _docstring(obj: Any) -> str:
@@ -183,22 +199,34 @@ def claims_catalogue_page() -> str:
     groups: dict[str, list[Any]] = {}
     for c in claims:
         groups.setdefault(group_of(c), []).append(c)
-    out = ["# Claims catalogue", "",
-           f"Generated at build time from the claim registry ({len(claims)} claims). "
-           "`dlnkit list -v` prints the same information; `dlnkit verify ID` checks a claim. "
-           "Verdicts are those of the committed record `docs/verify-results.json`"
-           + (" (a verify run on the project's CPU machine)." if rows else
-              " (no record found at build time: run `dlnkit verify --json docs/verify-results.json`)."), ""]
+    out = [
+        "# Claims catalogue",
+        "",
+        f"Generated at build time from the claim registry ({len(claims)} claims). "
+        "`dlnkit list -v` prints the same information; `dlnkit verify ID` checks a claim. "
+        "Verdicts are those of the committed record `docs/verify-results.json`"
+        + (
+            " (a verify run on the project's CPU machine)."
+            if rows
+            else " (no record found at build time: run `dlnkit verify --json docs/verify-results.json`)."
+        ),
+        "",
+    ]
     if meta:
-        bits = [f"{md_escape(k)}: {md_escape(json.dumps(v) if isinstance(v, (dict, list)) else v)}"
-                for k, v in meta.items() if k in ("created_utc", "dlnkit", "torch", "python", "device", "command")]
+        bits = [
+            f"{md_escape(k)}: {md_escape(json.dumps(v) if isinstance(v, (dict, list)) else v)}"
+            for k, v in meta.items()
+            if k in ("created_utc", "dlnkit", "torch", "python", "device", "command")
+        ]
         if bits:
             out += ["Record: " + "; ".join(bits) + ".", ""]
     out += ["| claim | group | kind | latest verdict |", "|---|---|---|---|"]
     for g in sorted(groups):
         for c in groups[g]:
             v = verdict_line(rows[c.id]) if c.id in rows else "not in the record"
-            out.append(f"| [{md_escape(c.id)}](#claim-{slug(c.id)}) | {md_escape(g)} | {md_escape(c.kind)} | {md_escape(v)} |")
+            out.append(
+                f"| [{md_escape(c.id)}](#claim-{slug(c.id)}) | {md_escape(g)} | {md_escape(c.kind)} | {md_escape(v)} |"
+            )
     out.append("")
     for g in sorted(groups):
         out += [f"## {md_escape(g)}", ""]
@@ -224,10 +252,13 @@ def claim_section(c: Any, rows: list[dict]) -> list[str]:
     if doc:
         out += ["```{eval-rst}", escape_bars("\n".join(doc.splitlines())), "```", ""]
     tol = c.tolerance
-    facts = [("source", md_escape(c.source)), ("group", md_escape(getattr(c, "group", "") or "")),
-             ("kind", md_escape(c.kind)),
-             ("tolerance", f"rtol = {fmt_num(tol.rtol)}, atol = {fmt_num(tol.atol)}"),
-             ("reason", md_escape(tol.reason or "(none stated)"))]
+    facts = [
+        ("source", md_escape(c.source)),
+        ("group", md_escape(getattr(c, "group", "") or "")),
+        ("kind", md_escape(c.kind)),
+        ("tolerance", f"rtol = {fmt_num(tol.rtol)}, atol = {fmt_num(tol.atol)}"),
+        ("reason", md_escape(tol.reason or "(none stated)")),
+    ]
     if getattr(c, "slow", False):
         facts.append(("slow", "yes: one check trains a network or takes seconds or more"))
     if getattr(c, "has_exact_route", False):
@@ -244,13 +275,18 @@ def claim_section(c: Any, rows: list[dict]) -> list[str]:
         out += ["Assumptions: none stated.", ""]
     if rows:
         out += [f"Latest verdict: {md_escape(verdict_line(rows))}.", ""]
-        out += ["| config | predicted | measured | reported | error | bound | status |", "|---|---|---|---|---|---|---|"]
+        out += [
+            "| config | predicted | measured | reported | error | bound | status |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for r in rows:
             cfg = json.dumps(r.get("config", {}), separators=(",", ":"))
             status = str(r.get("status", "")) + ("" if r.get("kind", "exact") == "exact" else " (approx)")
-            out.append(f"| {md_code(cfg)} | {md_escape(r.get('predicted', ''))} | {md_escape(r.get('measured', ''))} "
-                       f"| {md_escape(r.get('reported', ''))} | {fmt_num(r.get('error'))} | {fmt_num(r.get('bound'))} "
-                       f"| {md_escape(status)} |")
+            out.append(
+                f"| {md_code(cfg)} | {md_escape(r.get('predicted', ''))} | {md_escape(r.get('measured', ''))} "
+                f"| {md_escape(r.get('reported', ''))} | {fmt_num(r.get('error'))} | {fmt_num(r.get('bound'))} "
+                f"| {md_escape(status)} |"
+            )
         out.append("")
     else:
         out += ["Latest verdict: not in the committed record.", ""]
@@ -259,20 +295,6 @@ def claim_section(c: Any, rows: list[dict]) -> list[str]:
 
 # ----- notebooks ------------------------------------------------------------------------------
 
-def package_fingerprint() -> str:
-    """Hash of the Python sources the notebooks import (dlnkit, theory, numerics): an executed
-    notebook is reused only for the same sources and the same code."""
-    h = hashlib.sha256()
-    for folder in ("dlnkit", "theory", "numerics"):
-        for p in sorted((ROOT / folder).rglob("*.py")):
-            h.update(str(p.relative_to(ROOT)).encode())
-            h.update(p.read_bytes())
-    return h.hexdigest()
-
-
-def notebook_key(source: Path, fingerprint: str) -> str:
-    return hashlib.sha256(source.read_bytes() + fingerprint.encode()).hexdigest()[:16]
-
 
 def executed_notebook(source: Path, fingerprint: str, log) -> Any:
     """The executed notebook of ``source``: reused from ``$DLNKIT_NOTEBOOK_CACHE`` (written by the
@@ -280,13 +302,13 @@ def executed_notebook(source: Path, fingerprint: str, log) -> Any:
     when the source and the package code are unchanged, otherwise executed now and cached."""
     import nbformat
 
-    from dlnkit.notebooks import execute_notebook, read_notebook
+    from dlnkit.notebooks import execute_notebook, executed_copy_name, read_notebook, save_executed_copy
 
     preview = os.environ.get(PREVIEW_NOTEBOOKS_ENV)
     if preview and (Path(preview) / f"{source.stem}.ipynb").is_file():  # previews only, never in CI
         log(f"dlnkit_docs: using {source.stem}.ipynb from {preview} as is ({PREVIEW_NOTEBOOKS_ENV})")
         return nbformat.read(str(Path(preview) / f"{source.stem}.ipynb"), as_version=4)
-    name = f"{source.stem}-{notebook_key(source, fingerprint)}.ipynb"
+    name = executed_copy_name(source, fingerprint)
     caches = [Path(os.environ[NOTEBOOK_CACHE_ENV])] if os.environ.get(NOTEBOOK_CACHE_ENV) else []
     caches.append(LOCAL_NOTEBOOK_CACHE)
     for folder in caches:
@@ -302,10 +324,7 @@ def executed_notebook(source: Path, fingerprint: str, log) -> Any:
 
         last = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip().splitlines()[-1:] or [""]
         raise ExtensionError(f"notebook {source.name} failed to execute: {type(exc).__name__}: {last[0]}") from None
-    LOCAL_NOTEBOOK_CACHE.mkdir(parents=True, exist_ok=True)
-    tmp = LOCAL_NOTEBOOK_CACHE / f".{name}.tmp"
-    nbformat.write(nb, str(tmp))
-    os.replace(tmp, LOCAL_NOTEBOOK_CACHE / name)
+    save_executed_copy(nb, source, LOCAL_NOTEBOOK_CACHE, fingerprint)
     return nb
 
 
@@ -324,11 +343,11 @@ def notebook_source_dir() -> Path:
 def notebooks_pages(log) -> list[str]:
     import nbformat
 
-    from dlnkit.notebooks import notebook_sources
+    from dlnkit.notebooks import code_fingerprint, notebook_sources
 
     src = notebook_source_dir()
     sources = notebook_sources(src)
-    fingerprint = package_fingerprint()
+    fingerprint = code_fingerprint()
     out_dir = GENERATED / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
     stems = []
@@ -345,11 +364,15 @@ def notebooks_pages(log) -> list[str]:
     if readme.is_file():
         body = readme.read_text(encoding="utf-8")
         intro = defang_links(re.sub(r"^# .*\n", "", body).strip())
-    page = ["# Teaching notebooks", "",
-            "Each lecture derives a result with SymPy and checks it against exact Hessians in the same cell. "
-            "The pages below are the jupytext sources in `proofs_notebooks/`, executed when the site was built "
-            "(every assertion in them held). `dlnkit notebooks --out DIR` writes the same notebooks as "
-            "`.ipynb` and standalone HTML.", ""]
+    page = [
+        "# Teaching notebooks",
+        "",
+        "Each lecture derives a result with SymPy and checks it against exact Hessians in the same cell. "
+        "The pages below are the jupytext sources in `proofs_notebooks/`, executed when the site was built "
+        "(every assertion in them held). `dlnkit notebooks --out DIR` writes the same notebooks as "
+        "`.ipynb` and standalone HTML.",
+        "",
+    ]
     if intro:
         page += ["::::{admonition} From proofs_notebooks/README.md", ":class: note", "", intro, "::::", ""]
     page += ["```{toctree}", ":maxdepth: 1", ""] + [f"notebooks/{s}" for s in stems] + ["```", ""]
@@ -358,17 +381,25 @@ def notebooks_pages(log) -> list[str]:
 
 # ----- counterexample gallery -----------------------------------------------------------------
 
+
 def gallery_page() -> str:
     folder = ROOT / "counterexamples"
     files = sorted(folder.glob("*.json")) if folder.is_dir() else []
     anchors = {f.name: f"cx-{slug(f.stem)}" for f in files}
-    out = ["# Counterexample gallery", "",
-           f"Generated at build time from the {len(files)} files in `counterexamples/` "
-           "(written by `dlnkit counterexample --gallery`). Each is the smallest configuration Hypothesis "
-           "found that breaks a claim once one of its assumptions is dropped; `dlnkit replay FILE` "
-           "recomputes it.", ""]
+    out = [
+        "# Counterexample gallery",
+        "",
+        f"Generated at build time from the {len(files)} files in `counterexamples/` "
+        "(written by `dlnkit counterexample --gallery`). Each is the smallest configuration Hypothesis "
+        "found that breaks a claim once one of its assumptions is dropped; `dlnkit replay FILE` "
+        "recomputes it.",
+        "",
+    ]
     if files:
-        out += ["| claim | dropped | violates | outcome | weights | error / bound | file |", "|---|---|---|---|---|---|---|"]
+        out += [
+            "| claim | dropped | violates | outcome | weights | error / bound | file |",
+            "|---|---|---|---|---|---|---|",
+        ]
         records = []
         for f in files:
             try:
@@ -378,9 +409,11 @@ def gallery_page() -> str:
                 continue
             records.append((f, rec))
             err = "exception" if rec.get("exception") else f"{fmt_num(rec.get('error'))} / {fmt_num(rec.get('bound'))}"
-            out.append(f"| {md_escape(rec.get('claim', '?'))} | {md_escape(', '.join(rec.get('dropped', [])) or '-')} "
-                       f"| {md_escape(', '.join(rec.get('violated', [])) or '-')} | {md_escape(rec.get('outcome', ''))} "
-                       f"| {md_escape(rec.get('size', ''))} | {md_escape(err)} | [{md_escape(f.name)}](#{anchors[f.name]}) |")
+            out.append(
+                f"| {md_escape(rec.get('claim', '?'))} | {md_escape(', '.join(rec.get('dropped', [])) or '-')} "
+                f"| {md_escape(', '.join(rec.get('violated', [])) or '-')} | {md_escape(rec.get('outcome', ''))} "
+                f"| {md_escape(rec.get('size', ''))} | {md_escape(err)} | [{md_escape(f.name)}](#{anchors[f.name]}) |"
+            )
         out.append("")
     readme = folder / "README.md"
     if readme.is_file():
@@ -392,10 +425,33 @@ def gallery_page() -> str:
     if files:
         out += ["## The files", ""]
         for f, rec in records:
-            out += [f"({anchors[f.name]})=", f"### {md_escape(f.name)}", "",
-                    "```bash", f"dlnkit replay counterexamples/{f.name}", "```", ""]
-            keep = {k: rec.get(k) for k in ("claim", "dropped", "violated", "config", "predicted", "measured",
-                                            "error", "bound", "exception", "torch", "dlnkit", "device") if k in rec}
+            out += [
+                f"({anchors[f.name]})=",
+                f"### {md_escape(f.name)}",
+                "",
+                "```bash",
+                f"dlnkit replay counterexamples/{f.name}",
+                "```",
+                "",
+            ]
+            keep = {
+                k: rec.get(k)
+                for k in (
+                    "claim",
+                    "dropped",
+                    "violated",
+                    "config",
+                    "predicted",
+                    "measured",
+                    "error",
+                    "bound",
+                    "exception",
+                    "torch",
+                    "dlnkit",
+                    "device",
+                )
+                if k in rec
+            }
             out += ["```json", json.dumps(keep, indent=1), "```", ""]
             if rec.get("explanation"):
                 out += [md_escape(rec["explanation"]), ""]
@@ -404,13 +460,18 @@ def gallery_page() -> str:
 
 # ----- benchmarks -----------------------------------------------------------------------------
 
+
 def benchmarks_page() -> str:
     folder = ROOT / "benchmarks" / "results"
     runs = sorted(folder.glob("*.json")) if folder.is_dir() else []
-    out = ["# Benchmarks", "",
-           "Generated at build time from every run in `benchmarks/results/*.json` (written by "
-           "`python -m benchmarks` / `dlnkit bench`). Ratios are against the baseline measured in the same "
-           "run; the README's Benchmarks section discusses the targets and why each was met or missed.", ""]
+    out = [
+        "# Benchmarks",
+        "",
+        "Generated at build time from every run in `benchmarks/results/*.json` (written by "
+        "`python -m benchmarks` / `dlnkit bench`). Ratios are against the baseline measured in the same "
+        "run; the README's Benchmarks section discusses the targets and why each was met or missed.",
+        "",
+    ]
     for path in reversed(runs):  # newest first (names carry the UTC time)
         try:
             rec = json.loads(path.read_text(encoding="utf-8"))
@@ -429,8 +490,12 @@ def benchmarks_page() -> str:
             by_case.setdefault(str(row.get("case", "?")), []).append(row)
         for case, rows in by_case.items():
             cols = [k for k in rows[0] if k not in ("case",) and any(str(r.get(k, "")) != "" for r in rows)]
-            out += [f"### {md_escape(case)}", "", "| " + " | ".join(md_escape(c) for c in cols) + " |",
-                    "|" + "---|" * len(cols)]
+            out += [
+                f"### {md_escape(case)}",
+                "",
+                "| " + " | ".join(md_escape(c) for c in cols) + " |",
+                "|" + "---|" * len(cols),
+            ]
             out += ["| " + " | ".join(md_escape(r.get(c, "")) for c in cols) + " |" for r in rows]
             out.append("")
         checks = rec.get("checks") or []
@@ -443,10 +508,15 @@ def benchmarks_page() -> str:
 
 # ----- other documents ------------------------------------------------------------------------
 
+
 def more_page() -> str:
     extra = sorted(p.stem for p in DOCS.glob("*.md") if p.stem not in OWN_PAGES and p.name != "README.md")
-    out = ["# More documents", "",
-           "The other documents in `docs/` (for example `claims.md`, the claims written out in words).", ""]
+    out = [
+        "# More documents",
+        "",
+        "The other documents in `docs/` (for example `claims.md`, the claims written out in words).",
+        "",
+    ]
     if extra:
         out += ["```{toctree}", ":maxdepth: 1", ""] + [f"/{s}" for s in extra] + ["```", ""]
     else:
@@ -480,6 +550,7 @@ def process_docstring(app: Any, what: str, name: str, obj: Any, options: Any, li
 
 # ----- Sphinx hook ----------------------------------------------------------------------------
 
+
 def generate_all(app: Any = None, config: Any = None) -> None:
     from sphinx.util import logging
 
@@ -502,6 +573,7 @@ def setup(app: Any) -> dict:
 
 # ----- API reference --------------------------------------------------------------------------
 
+
 def api_page() -> str:
     """The API reference: the names ``dlnkit`` exports (each documented under ``dlnkit.``), then the
     public APIs of :mod:`dlnkit.strategies`, :mod:`dlnkit.theory` and :mod:`dlnkit.numerics` (their
@@ -510,12 +582,19 @@ def api_page() -> str:
 
     import dlnkit
 
-    names = sorted(n for n in dir(dlnkit)
-                   if not n.startswith("_") and not inspect.ismodule(getattr(dlnkit, n, None)))
-    out = ["# API reference", "",
-           "Generated from the docstrings. `import dlnkit` exports the names below (loaded lazily); "
-           "`dlnkit.theory` is SymPy only, `dlnkit.numerics` is torch only.", "",
-           "## dlnkit", "", "```{eval-rst}", ".. module:: dlnkit", ""]
+    names = sorted(n for n in dir(dlnkit) if not n.startswith("_") and not inspect.ismodule(getattr(dlnkit, n, None)))
+    out = [
+        "# API reference",
+        "",
+        "Generated from the docstrings. `import dlnkit` exports the names below (loaded lazily); "
+        "`dlnkit.theory` is SymPy only, `dlnkit.numerics` is torch only.",
+        "",
+        "## dlnkit",
+        "",
+        "```{eval-rst}",
+        ".. module:: dlnkit",
+        "",
+    ]
     for n in names:
         obj = getattr(dlnkit, n)
         if inspect.isclass(obj):
