@@ -33,7 +33,7 @@ from dlnkit.numerics.hessian import (
     unflatten_like,
 )
 from dlnkit.numerics.spectra import ClusterSplit, split_by_counts, split_by_gaps
-from dlnkit.numerics.training import TrainingRecord, train_full_batch
+from dlnkit.numerics.training import TrainingRecord, heavy_ball_descent
 from dlnkit.numerics.validation import DlnkitInputError, check_dims, check_finite
 
 __all__ = [
@@ -68,5 +68,5 @@ __all__ = [
     "split_by_counts",
     "split_by_gaps",
     "TrainingRecord",
-    "train_full_batch",
+    "heavy_ball_descent",
 ]
