@@ -6,8 +6,10 @@ checked against torch.func by claim B0) or, for nonlinear networks, from torch.f
 """
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
 
+import numpy as np
 import torch
 
 from dlnkit.numerics.dln import DeepLinearNetwork, random_orthonormal, teacher_map
@@ -89,9 +91,11 @@ def train_to_minimum(weights: Weights, sigma: torch.Tensor, cross: torch.Tensor,
     """Full-batch (heavy-ball) gradient descent on the squared loss to a global minimum of a
     realisable target (loss <= loss_tol), or divergence. Returns weights, steps, converged, diverged."""
     try:
-        Ws, rec = train_dln_gradient_descent(list(weights), lr=lr, momentum=momentum, max_steps=max_steps,
-                                             loss_tol=loss_tol, sigma=sigma, cross=cross, target=target,
-                                             loss_every=20)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):  # a diverging run overflows before it is caught
+            warnings.simplefilter("ignore", RuntimeWarning)
+            Ws, rec = train_dln_gradient_descent(list(weights), lr=lr, momentum=momentum, max_steps=max_steps,
+                                                 loss_tol=loss_tol, sigma=sigma, cross=cross, target=target,
+                                                 loss_every=20)
     except TrainingDivergedError:
         return {"weights": None, "steps": None, "converged": False, "diverged": True, "final_loss": float("inf")}
     return {"weights": Ws, "steps": rec.final_step, "converged": bool(rec.converged), "diverged": False,
