@@ -17,15 +17,22 @@ Everything here costs small matrix products; nothing is differentiated.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeAlias
 
+import numpy.typing as npt
 import torch
 
 from dlnkit.numerics.hessian import check_dense_fits
 from dlnkit.numerics.memory import COPIES_BLOCKWISE
 from dlnkit.numerics.validation import DlnkitInputError, TrainingDivergedError, check_finite
 
+if TYPE_CHECKING:
+    from dlnkit.numerics.training import TrainingRecord
+
 Weights = Sequence[torch.Tensor]
+#: data given as a tensor or anything torch.as_tensor takes (NumPy arrays, nested lists)
+TensorLike: TypeAlias = torch.Tensor | npt.ArrayLike
 
 
 def _check_chain(weights: Weights, detach: bool = False) -> list[torch.Tensor]:
@@ -56,45 +63,44 @@ def _check_chain(weights: Weights, detach: bool = False) -> list[torch.Tensor]:
     return Ws
 
 
-def _data_moments(weights: Weights, X=None, Y=None, sigma=None, cross=None, target=None):
+def _data_moments(weights: Weights, X: TensorLike | None = None, Y: TensorLike | None = None, sigma: TensorLike | None = None,
+                  cross: TensorLike | None = None, target: TensorLike | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Return (Sigma, C) from a batch (X, Y), or (Sigma, C) directly, or a target map with Sigma."""
     W1 = weights[0]
     d_in, d_out = W1.shape[1], weights[-1].shape[0]
-    kw = dict(dtype=W1.dtype, device=W1.device)
+    kw: dict[str, Any] = dict(dtype=W1.dtype, device=W1.device)
     named = (("X", X), ("Y", Y), ("input covariance", sigma), ("cross moment", cross), ("target map", target))
     for name, value in named:
         if value is not None:
             _check_finite_data(value, name)
     if X is not None:
-        X = torch.as_tensor(X, **kw)
-        if X.ndim != 2 or X.shape[1] != d_in:
-            raise DlnkitInputError(f"X must be B x d_in = B x {d_in}, got {tuple(X.shape)}")
-        B = X.shape[0]
-        sigma = X.T @ X / B
+        Xt = torch.as_tensor(X, **kw)
+        if Xt.ndim != 2 or Xt.shape[1] != d_in:
+            raise DlnkitInputError(f"X must be B x d_in = B x {d_in}, got {tuple(Xt.shape)}")
+        B = Xt.shape[0]
+        sigma = Xt.T @ Xt / B
         if Y is not None:
-            Y = torch.as_tensor(Y, **kw)
-            if tuple(Y.shape) != (B, d_out):
-                raise DlnkitInputError(f"Y must be B x d_out = {(B, d_out)}, got {tuple(Y.shape)}")
-            cross = Y.T @ X / B
-    if sigma is None:
-        sigma = torch.eye(d_in, **kw)
-    sigma = torch.as_tensor(sigma, **kw)
-    if tuple(sigma.shape) != (d_in, d_in):
-        raise DlnkitInputError(f"input covariance must be {d_in} x {d_in}, got {tuple(sigma.shape)}")
+            Yt = torch.as_tensor(Y, **kw)
+            if tuple(Yt.shape) != (B, d_out):
+                raise DlnkitInputError(f"Y must be B x d_out = {(B, d_out)}, got {tuple(Yt.shape)}")
+            cross = Yt.T @ Xt / B
+    sig = torch.eye(d_in, **kw) if sigma is None else torch.as_tensor(sigma, **kw)
+    if tuple(sig.shape) != (d_in, d_in):
+        raise DlnkitInputError(f"input covariance must be {d_in} x {d_in}, got {tuple(sig.shape)}")
     if cross is None:
         if target is None:
             raise DlnkitInputError("give the targets: Y with X, the cross moment C = Y^T X / B, or a target map M")
-        target = torch.as_tensor(target, **kw)
-        if tuple(target.shape) != (d_out, d_in):
-            raise DlnkitInputError(f"target map must be d_out x d_in = {(d_out, d_in)}, got {tuple(target.shape)}")
-        cross = target @ sigma
-    cross = torch.as_tensor(cross, **kw)
-    if tuple(cross.shape) != (d_out, d_in):
-        raise DlnkitInputError(f"cross moment must be {(d_out, d_in)}, got {tuple(cross.shape)}")
-    return sigma, cross
+        M = torch.as_tensor(target, **kw)
+        if tuple(M.shape) != (d_out, d_in):
+            raise DlnkitInputError(f"target map must be d_out x d_in = {(d_out, d_in)}, got {tuple(M.shape)}")
+        cross = M @ sig
+    crs = torch.as_tensor(cross, **kw)
+    if tuple(crs.shape) != (d_out, d_in):
+        raise DlnkitInputError(f"cross moment must be {(d_out, d_in)}, got {tuple(crs.shape)}")
+    return sig, crs
 
 
-def _check_finite_data(value, name: str) -> None:
+def _check_finite_data(value: TensorLike, name: str) -> None:
     try:
         t = torch.as_tensor(value)
     except (TypeError, ValueError, RuntimeError) as exc:
@@ -109,7 +115,7 @@ def partial_products(weights: Weights) -> tuple[list[torch.Tensor], list[torch.T
     """Lists (P, Q) with P[l] = W_L...W_{l+1} and Q[l] = W_{l-1}...W_1 (0-indexed l), identities at the ends."""
     Ws = _check_chain(weights)
     L = len(Ws)
-    kw = dict(dtype=Ws[0].dtype, device=Ws[0].device)
+    kw: dict[str, Any] = dict(dtype=Ws[0].dtype, device=Ws[0].device)
     Q = [torch.eye(Ws[0].shape[1], **kw)]
     for l in range(1, L):
         Q.append(Ws[l - 1] @ Q[-1])
@@ -125,7 +131,7 @@ def dln_loss(weights: Weights, X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor
     return 0.5 * ((X @ W.T - Y) ** 2).sum() / X.shape[0]
 
 
-def dln_end_to_end_gradient(weights: Weights, **data) -> torch.Tensor:
+def dln_end_to_end_gradient(weights: Weights, **data: TensorLike | None) -> torch.Tensor:
     """G = W Sigma - C, the gradient of the loss with respect to the end-to-end map."""
     sigma, cross = _data_moments(weights, **data)
     P, Q = partial_products(weights)
@@ -139,7 +145,8 @@ def _offsets(weights: Weights) -> list[int]:
     return off
 
 
-def dln_gauss_newton_closed_form(weights: Weights, *, X=None, sigma=None, check_memory: bool = True) -> torch.Tensor:
+def dln_gauss_newton_closed_form(weights: Weights, *, X: TensorLike | None = None, sigma: TensorLike | None = None,
+                                 check_memory: bool = True) -> torch.Tensor:
     """Dense Gauss-Newton part J^T (I (x) Sigma) J, assembled from Kronecker blocks."""
     Ws = _check_chain(weights, detach=True)
     d_in = Ws[0].shape[1]
@@ -148,20 +155,20 @@ def dln_gauss_newton_closed_form(weights: Weights, *, X=None, sigma=None, check_
         check_dense_fits(off[-1], Ws[0].dtype, Ws[0].device, copies=2.0)
     if X is not None:
         _check_finite_data(X, "X")
-        X = torch.as_tensor(X, dtype=Ws[0].dtype, device=Ws[0].device)
-        if X.ndim != 2 or X.shape[1] != d_in:
-            raise DlnkitInputError(f"X must be B x d_in = B x {d_in}, got {tuple(X.shape)}")
-        sigma = X.T @ X / X.shape[0]
+        Xt = torch.as_tensor(X, dtype=Ws[0].dtype, device=Ws[0].device)
+        if Xt.ndim != 2 or Xt.shape[1] != d_in:
+            raise DlnkitInputError(f"X must be B x d_in = B x {d_in}, got {tuple(Xt.shape)}")
+        sigma = Xt.T @ Xt / Xt.shape[0]
     if sigma is None:
-        sigma = torch.eye(d_in, dtype=Ws[0].dtype, device=Ws[0].device)
+        sig = torch.eye(d_in, dtype=Ws[0].dtype, device=Ws[0].device)
     else:
         _check_finite_data(sigma, "input covariance")
-        sigma = torch.as_tensor(sigma, dtype=Ws[0].dtype, device=Ws[0].device)
-        if tuple(sigma.shape) != (d_in, d_in):
-            raise DlnkitInputError(f"input covariance must be {d_in} x {d_in}, got {tuple(sigma.shape)}")
+        sig = torch.as_tensor(sigma, dtype=Ws[0].dtype, device=Ws[0].device)
+        if tuple(sig.shape) != (d_in, d_in):
+            raise DlnkitInputError(f"input covariance must be {d_in} x {d_in}, got {tuple(sig.shape)}")
     P, Q = partial_products(Ws)
     H = torch.zeros(off[-1], off[-1], dtype=Ws[0].dtype, device=Ws[0].device)
-    QS = [q @ sigma for q in Q]
+    QS = [q @ sig for q in Q]
     for l in range(len(Ws)):
         for m in range(l, len(Ws)):
             blk = torch.kron(P[l].T @ P[m], QS[l] @ Q[m].T)
@@ -171,7 +178,8 @@ def dln_gauss_newton_closed_form(weights: Weights, *, X=None, sigma=None, check_
     return H
 
 
-def dln_residual_hessian_closed_form(weights: Weights, *, check_memory: bool = True, **data) -> torch.Tensor:
+def dln_residual_hessian_closed_form(weights: Weights, *, check_memory: bool = True,
+                                     **data: TensorLike | None) -> torch.Tensor:
     """Dense residual part sum_ij G_ij d^2 W_ij / d theta^2: bilinear in G, zero diagonal blocks."""
     Ws = _check_chain(weights, detach=True)
     off = _offsets(Ws)
@@ -193,8 +201,8 @@ def dln_residual_hessian_closed_form(weights: Weights, *, check_memory: bool = T
     return H
 
 
-def dln_hessian_closed_form(weights: Weights, *, X=None, Y=None, sigma=None, cross=None, target=None,
-                            check_memory: bool = True) -> torch.Tensor:
+def dln_hessian_closed_form(weights: Weights, *, X: TensorLike | None = None, Y: TensorLike | None = None, sigma: TensorLike | None = None,
+                            cross: TensorLike | None = None, target: TensorLike | None = None, check_memory: bool = True) -> torch.Tensor:
     """The exact P x P loss Hessian of a deep linear network at any point, from small matrix products.
 
     Give the data as a batch (X, Y), as moments (sigma, cross) or as a target map (with sigma,
@@ -220,10 +228,11 @@ def dln_hessian_closed_form(weights: Weights, *, X=None, Y=None, sigma=None, cro
 
 def _sym_sqrt(S: torch.Tensor) -> torch.Tensor:
     evals, evecs = torch.linalg.eigh(S)
-    return (evecs * evals.clamp_min(0).sqrt()) @ evecs.T
+    root: torch.Tensor = (evecs * evals.clamp_min(0).sqrt()) @ evecs.T
+    return root
 
 
-def dln_jjt(weights: Weights, *, sigma=None, X=None) -> torch.Tensor:
+def dln_jjt(weights: Weights, *, sigma: TensorLike | None = None, X: TensorLike | None = None) -> torch.Tensor:
     """The d_out d_in square matrix sum_l (P_l P_l^T) (x) (S^{1/2} Q_l^T Q_l S^{1/2}) (S = input covariance)."""
     Ws = _check_chain(weights, detach=True)
     from dlnkit.numerics.memory import F64, check_allocation
@@ -232,15 +241,15 @@ def dln_jjt(weights: Weights, *, sigma=None, X=None) -> torch.Tensor:
     check_allocation(3 * F64 * n * n, f"the {n} x {n} matrix J J^T", Ws[0].device)
     if X is not None:
         _check_finite_data(X, "X")
-        X = torch.as_tensor(X, dtype=Ws[0].dtype, device=Ws[0].device)
-        if X.ndim != 2 or X.shape[1] != Ws[0].shape[1]:
-            raise DlnkitInputError(f"X must be B x d_in = B x {Ws[0].shape[1]}, got {tuple(X.shape)}")
-        sigma = X.T @ X / X.shape[0]
+        Xt = torch.as_tensor(X, dtype=Ws[0].dtype, device=Ws[0].device)
+        if Xt.ndim != 2 or Xt.shape[1] != Ws[0].shape[1]:
+            raise DlnkitInputError(f"X must be B x d_in = B x {Ws[0].shape[1]}, got {tuple(Xt.shape)}")
+        sigma = Xt.T @ Xt / Xt.shape[0]
     elif sigma is not None:
         _check_finite_data(sigma, "input covariance")
     P, Q = partial_products(Ws)
     root = None if sigma is None else _sym_sqrt(torch.as_tensor(sigma, dtype=Ws[0].dtype, device=Ws[0].device))
-    out = 0
+    out = torch.zeros(n, n, dtype=Ws[0].dtype, device=Ws[0].device)
     for l in range(len(Ws)):
         right = Q[l].T @ Q[l]
         if root is not None:
@@ -249,14 +258,15 @@ def dln_jjt(weights: Weights, *, sigma=None, X=None) -> torch.Tensor:
     return out
 
 
-def dln_gauss_newton_nonzero_spectrum(weights: Weights, *, sigma=None, X=None, rtol: float = 1e-10) -> torch.Tensor:
+def dln_gauss_newton_nonzero_spectrum(weights: Weights, *, sigma: TensorLike | None = None, X: TensorLike | None = None,
+                                      rtol: float = 1e-10) -> torch.Tensor:
     """Eigenvalues of J J^T (descending): the Gauss-Newton spectrum without the P - d_out d_in
     structural zeros. Entries below ``rtol * max`` are dropped as numerical zeros."""
-    ev = torch.linalg.eigvalsh(dln_jjt(weights, sigma=sigma, X=X)).flip(0)
+    ev: torch.Tensor = torch.linalg.eigvalsh(dln_jjt(weights, sigma=sigma, X=X)).flip(0)
     return ev[ev > rtol * ev.abs().max()]
 
 
-def dln_gradient_closed_form(weights: Weights, **data) -> list[torch.Tensor]:
+def dln_gradient_closed_form(weights: Weights, **data: TensorLike | None) -> list[torch.Tensor]:
     """Exact loss gradients dl/dW_l = P_l^T (W Sigma - C) Q_l^T for every layer (no autograd)."""
     Ws = _check_chain(weights, detach=True)
     G = dln_end_to_end_gradient(Ws, **data)
@@ -265,8 +275,10 @@ def dln_gradient_closed_form(weights: Weights, **data) -> list[torch.Tensor]:
 
 
 def train_dln_gradient_descent(weights: Weights, *, lr: float, momentum: float = 0.0, max_steps: int,
-                               loss_tol: float = 0.0, record_steps=(), record_fn=None, progress: bool = False,
-                               loss_every: int = 50, **data):
+                               loss_tol: float = 0.0, record_steps: Sequence[int] = (),
+                               record_fn: Callable[[list[torch.Tensor], int], Any] | None = None,
+                               progress: bool = False, loss_every: int = 50,
+                               **data: TensorLike | None) -> tuple[list[torch.Tensor], TrainingRecord]:
     """Full-batch heavy-ball gradient descent on a DLN with closed-form gradients.
 
     Same update as ``torch.optim.SGD(lr, momentum)`` (v <- mu v + g; W <- W - lr v) on the exact
@@ -302,17 +314,17 @@ def train_dln_gradient_descent(weights: Weights, *, lr: float, momentum: float =
     L = len(Ws)
     vel = [np.zeros_like(W) for W in Ws]
     want = set(int(s) for s in record_steps)
-    to_torch = lambda arrs: [torch.as_tensor(a, dtype=dtype, device=device) for a in arrs]
+    def to_torch(arrs: Sequence[np.ndarray]) -> list[torch.Tensor]:
+        return [torch.as_tensor(a, dtype=dtype, device=device) for a in arrs]
+
     rec = TrainingRecord()
     bar = tqdm(total=max_steps, desc="gradient descent", disable=not progress, leave=False)
     step, loss = 0, float("nan")
     while True:
-        Q = [None] * L
-        Q[0] = np.eye(Ws[0].shape[1])
+        Q: list[np.ndarray] = [np.eye(Ws[0].shape[1])] * L
         for k in range(1, L):
             Q[k] = Ws[k - 1] @ Q[k - 1] if k > 1 else Ws[0]
-        P = [None] * L
-        P[L - 1] = np.eye(Ws[-1].shape[0])
+        P: list[np.ndarray] = [np.eye(Ws[-1].shape[0])] * L
         for k in range(L - 2, -1, -1):
             P[k] = P[k + 1] @ Ws[k + 1] if k < L - 2 else Ws[L - 1]
         W = P[0] @ Ws[0]
