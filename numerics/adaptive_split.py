@@ -16,6 +16,7 @@ mean(bulk); the routine the paper used for that last step is not in its public c
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -43,7 +44,7 @@ class AdaptiveSplit:
                 "dominant_end": self.dominant_end, "bulk_end": self.bulk_end}
 
 
-def split_adaptive_threshold(eigs: object, fraction: float = PAPER_THRESHOLD_FRACTION) -> AdaptiveSplit:
+def split_adaptive_threshold(eigs: Any, fraction: float = PAPER_THRESHOLD_FRACTION) -> AdaptiveSplit:
     """Cut a spectrum with the adaptive-threshold rule (module doc).
 
     >>> s = split_adaptive_threshold([7.0, 7.0, 1.2, 1.1, 1.0, 1.0, 0.3, 1e-5, 0.0])

@@ -72,7 +72,8 @@ def init_matrix(seed: int = PAPER_SEED, variance: float = PAPER_VARIANCE,
     """A = sqrt(variance) * randn(d_out, d_in) from NumPy's legacy generator seeded with ``seed``
     (what ``np.random.seed(seed); np.random.randn(...)`` gives), float64."""
     rs = np.random.RandomState(int(seed))
-    return np.asarray(rs.randn(*shape) * np.sqrt(variance), dtype=np.float64)
+    out: FloatArray = np.asarray(rs.randn(*shape) * np.sqrt(variance), dtype=np.float64)
+    return out
 
 
 @dataclass
@@ -100,7 +101,8 @@ class PaperSetup:
 
     def initial_layer_sizes(self) -> FloatArray:
         """Per-layer mode sizes at the init: S^{1/L} (all layers equal: balanced)."""
-        return np.power(self.S, 1.0 / self.depth)
+        out: FloatArray = np.power(self.S, 1.0 / self.depth)
+        return out
 
 
 def paper_setup(depth: int, seed: int = PAPER_SEED, rank: int = PAPER_RANK) -> PaperSetup:
@@ -151,21 +153,18 @@ def paper_loss_and_grads(weights: list[FloatArray], target: FloatArray,
     """0.5 * sum (f(I) - T)^2 and its gradient, f(I) = s(W_L s(... s(W_1 I))) with the activation s
     after every layer (the output included); hand-written backpropagation in the weights' dtype."""
     act, dact = _act(activation)
-    hs = [None]  # h_0 = I is never formed: W_1 @ I = W_1
-    h = weights[0]
-    h = act(h)
-    hs.append(h)
+    # hs[k] is the output of layer k (1-based); h_0 = I is never formed: W_1 @ I = W_1
+    hs: list[FloatArray] = [np.empty(0), act(weights[0])]
     for W in weights[1:]:
-        h = act(W @ h)
-        hs.append(h)
-    r = h - target
+        hs.append(act(W @ hs[-1]))
+    r = hs[-1] - target
     loss = 0.5 * float(np.sum(r * r, dtype=np.float64))
     grads: list[FloatArray] = [np.empty(0)] * len(weights)
-    delta = r * dact(h)
+    delta = r * dact(hs[-1])
     for k in range(len(weights) - 1, -1, -1):
-        grads[k] = delta if k == 0 else delta @ hs[k].T  # type: ignore[union-attr]
+        grads[k] = delta if k == 0 else delta @ hs[k].T
         if k > 0:
-            delta = (weights[k].T @ delta) * dact(hs[k])  # type: ignore[arg-type]
+            delta = (weights[k].T @ delta) * dact(hs[k])
     return loss, grads
 
 
