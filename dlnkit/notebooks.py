@@ -32,7 +32,9 @@ _SOURCE_PATTERN = re.compile(r"^\d\d_[A-Za-z0-9_]+\.py$")
 
 
 def default_source_dir() -> Path:
-    """``proofs_notebooks/`` next to the ``dlnkit`` package (a source checkout or editable install)."""
+    """``proofs_notebooks/`` next to the ``dlnkit`` package: the notebook sources are teaching material
+    of the source checkout, not installed with the package (``dlnkit notebooks`` is a checkout command
+    unless ``--src`` names a folder of sources)."""
     return Path(__file__).resolve().parent.parent / "proofs_notebooks"
 
 
@@ -44,7 +46,8 @@ def notebook_sources(src: str | Path | None = None, names: Sequence[str] | None 
     """
     folder = Path(src) if src is not None else default_source_dir()
     if not folder.is_dir():
-        raise DlnkitInputError(f"notebook folder {folder} does not exist (run from a source checkout or pass --src)")
+        raise DlnkitInputError(f"notebook folder {folder} does not exist: the notebook sources come with a source "
+                               "checkout, not with the installed package (run in a clone, or pass --src DIR)")
     files = sorted(p for p in folder.iterdir() if _SOURCE_PATTERN.match(p.name))
     if not files:
         raise DlnkitInputError(f"no notebook sources NN_topic.py in {folder}")
