@@ -1,0 +1,93 @@
+"""``python -m benchmarks.verify_time``: wall time of ``dlnkit verify`` (default and ``--full``) and of
+``dlnkit reproduce 2602.00545``, each in its own subprocess, written as JSON.
+
+Cases (each a command line; ``--cases`` picks some):
+
+* ``verify-default``: ``dlnkit verify -q`` (every claim, default configurations; the README's first
+  command, which must finish in about a minute on the project's 2-core machine);
+* ``verify-2602-default``: the arXiv:2602.00545 finite-run claims with their default (quick) configs;
+* ``verify-2602-full``: the same claims with ``--full`` (paper scale: L = 2..7, float64 and float32);
+* ``reproduce``: ``dlnkit reproduce 2602.00545`` (linear + tanh, L = 2..7, 10,000 steps).
+
+Ratios: every case against the named baseline ``verify-2602-default`` measured in the same run
+(so a loaded machine slows numerator and denominator alike). The machine's load average at the
+start and end is recorded: on a shared 2-core machine it changes wall times by integer factors.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PAPER_CLAIMS = ["B2-limit", "B2-paper", "B2-paper-decay", "B3-paper"]
+BASELINE = "verify-2602-default"
+
+
+def commands(tmp: str) -> dict[str, list[str]]:
+    dl = [sys.executable, "-m", "dlnkit"]
+    return {
+        "verify-2602-default": dl + ["verify", "-q", *PAPER_CLAIMS],
+        "verify-default": dl + ["verify", "-q"],
+        "verify-2602-full": dl + ["verify", "-q", "--full", *PAPER_CLAIMS],
+        "reproduce": dl + ["reproduce", "2602.00545", "-q", "--out", os.path.join(tmp, "reproduce")],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.verify_time", description=__doc__.split("\n")[0])
+    p.add_argument("--cases", nargs="*", default=None, help="cases to run (default: all, baseline first)")
+    p.add_argument("--out", default=None, help="JSON path (default benchmarks/results/verify-time-<UTC>.json)")
+    p.add_argument("--timeout", type=float, default=3600.0, help="seconds per case")
+    args = p.parse_args(argv)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    out = Path(args.out) if args.out else HERE / "results" / f"verify-time-{stamp}.json"
+    if out.exists():
+        print(f"benchmarks.verify_time: {out} exists; choose another --out", file=sys.stderr)
+        return 2
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+           "MKL_NUM_THREADS": os.environ.get("MKL_NUM_THREADS", "1")}
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        cmds = commands(tmp)
+        names = args.cases or list(cmds)
+        unknown = [n for n in names if n not in cmds]
+        if unknown:
+            print(f"benchmarks.verify_time: unknown case(s) {unknown}; known: {list(cmds)}", file=sys.stderr)
+            return 2
+        for name in names:
+            load0 = os.getloadavg()
+            t0 = time.perf_counter()
+            try:
+                proc = subprocess.run(cmds[name], capture_output=True, text=True, timeout=args.timeout, env=env)
+                status, rc, tail = "ok", proc.returncode, (proc.stdout + proc.stderr)[-3000:]
+            except subprocess.TimeoutExpired:
+                status, rc, tail = "timeout", None, ""
+            wall = time.perf_counter() - t0
+            results[name] = {"command": " ".join(cmds[name][2:]), "status": status, "returncode": rc,
+                             "wall_s": wall, "loadavg_start": load0, "loadavg_end": os.getloadavg(),
+                             "output_tail": tail}
+            print(f"{name:<22} {status:<8} rc={rc} {wall:8.1f} s", flush=True)
+    base = results.get(BASELINE, {}).get("wall_s")
+    for r in results.values():
+        r["ratio_vs_baseline"] = r["wall_s"] / base if base else None
+    record = {"machine": {"host": platform.node(), "platform": platform.platform(), "python": platform.python_version(),
+                          "cpu_count": os.cpu_count(), "threads": env["OMP_NUM_THREADS"]},
+              "started_utc": stamp, "baseline": BASELINE, "results": results}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmpf = out.with_name(f".{out.name}.tmp")
+    tmpf.write_text(json.dumps(record, indent=1))
+    os.replace(tmpf, out)
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
