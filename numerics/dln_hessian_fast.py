@@ -14,17 +14,18 @@ writing P² numbers plus the small products, and the peak memory is one P x P ma
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 
-from dlnkit.numerics.dln_hessian import _check_chain, _data_moments, partial_products
+from dlnkit.numerics.dln_hessian import TensorLike, _check_chain, _data_moments, partial_products
 from dlnkit.numerics.hessian import check_dense_fits
 from dlnkit.numerics.memory import COPIES_ASSEMBLED
 
 
-def dln_hessian_assembled(weights: Sequence[torch.Tensor], *, X=None, Y=None, sigma=None, cross=None, target=None,
-                          check_memory: bool = True, out: torch.Tensor | None = None) -> torch.Tensor:
+def dln_hessian_assembled(weights: Sequence[torch.Tensor], *, X: TensorLike | None = None, Y: TensorLike | None = None, sigma: TensorLike | None = None,
+                          cross: TensorLike | None = None, target: TensorLike | None = None, check_memory: bool = True, out: torch.Tensor | None = None) -> torch.Tensor:
     """The exact P x P DLN loss Hessian at any point, assembled in place (one buffer).
 
     Data as in :func:`~dlnkit.numerics.dln_hessian.dln_hessian_closed_form`. ``out`` (P x P,
@@ -45,7 +46,7 @@ def dln_hessian_assembled(weights: Sequence[torch.Tensor], *, X=None, Y=None, si
     for W in Ws:
         off.append(off[-1] + W.numel())
     n = off[-1]
-    kw = dict(dtype=Ws[0].dtype, device=Ws[0].device)
+    kw: dict[str, Any] = dict(dtype=Ws[0].dtype, device=Ws[0].device)
     if out is None and check_memory:  # measured peak 1.28-1.36 P x P (buffer + block temporaries)
         check_dense_fits(n, Ws[0].dtype, Ws[0].device, copies=COPIES_ASSEMBLED)
     sig, crs = _data_moments(Ws, X=X, Y=Y, sigma=sigma, cross=cross, target=target)
@@ -63,12 +64,10 @@ def dln_hessian_assembled(weights: Sequence[torch.Tensor], *, X=None, Y=None, si
     QS = [q @ sig for q in Q]
     for l in range(L):
         dl, dl1 = dims[l + 1], dims[l]
-        mid = None  # W_{m-1} ... W_{l+1}
+        mid = torch.eye(dims[l + 1], **kw)  # W_{m-1} ... W_{l+1} (the identity while m <= l + 1)
         for m in range(l, L):
             dm, dm1 = dims[m + 1], dims[m]
-            if m == l + 1:
-                mid = torch.eye(dims[l + 1], **kw)
-            elif m > l + 1:
+            if m > l + 1:
                 mid = Ws[m - 1] @ mid
             A = P[l].T @ P[m]  # d_l x d_m
             B = QS[l] @ Q[m].T  # d_{l-1} x d_{m-1}
@@ -90,7 +89,7 @@ def dln_hessian_assembled(weights: Sequence[torch.Tensor], *, X=None, Y=None, si
     return H
 
 
-def _viewable(H: torch.Tensor, off, l, m) -> bool:
+def _viewable(H: torch.Tensor, off: Sequence[int], l: int, m: int) -> bool:
     return H.stride(1) == 1
 
 

@@ -53,7 +53,7 @@ def dense_hessian_bytes(num_params: int, dtype: torch.dtype = torch.float64, cop
     return int(math.ceil(copies * num_params * num_params * itemsize))
 
 
-def check_dense_fits(num_params: int, dtype: torch.dtype = torch.float64, device="cpu", *,
+def check_dense_fits(num_params: int, dtype: torch.dtype = torch.float64, device: torch.device | str = "cpu", *,
                      copies: float = 3.0, budget_bytes: int | None = None, fraction: float = 0.8) -> int:
     """Raise :class:`HessianTooLargeError` if ``copies`` dense P x P matrices exceed the budget.
 
@@ -124,13 +124,14 @@ def hvp(loss_fn: LossFn, params: Sequence[torch.Tensor], vec: torch.Tensor) -> t
     tangents = unflatten_like(vec, params)
     argnums = tuple(range(len(params)))
     try:
-        _, out = jvp(lambda *ps: grad(loss_fn, argnums=argnums)(*ps), params, tangents)
+        # torch's stubs type jvp/vjp as 3-tuples (the has_aux form); without aux they return 2 items
+        out = jvp(lambda *ps: grad(loss_fn, argnums=argnums)(*ps), params, tangents)[1]
     except (RuntimeError, NotImplementedError) as exc:
         if not _forward_ad_unsupported(exc):
             raise
         # some torch losses have no usable forward-mode formula for their backward (MSELoss writes
         # into a ZeroTensor tangent, HuberLoss has none): reverse-over-reverse needs only double backward
-        _, pull = vjp(grad(loss_fn, argnums=argnums), *params)
+        pull = vjp(grad(loss_fn, argnums=argnums), *params)[1]
         out = pull(tangents)
     return flatten_params(out)
 
@@ -148,7 +149,7 @@ def hvp_batched(loss_fn: LossFn, params: Sequence[torch.Tensor], vecs: torch.Ten
     return f(vecs.T).T
 
 
-class HessianOperator(LinearOperator):
+class HessianOperator(LinearOperator):  # type: ignore[misc]  # SciPy ships no types: its base class is Any
     """The Hessian of a loss as a ``scipy.sparse.linalg.LinearOperator`` (matvec = exact HVP).
 
     Works with ``scipy.sparse.linalg.eigsh``; data stay on the parameters' device and dtype,
@@ -184,15 +185,15 @@ class HessianOperator(LinearOperator):
     def _to_torch(self, x: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(np.ascontiguousarray(x), dtype=self._dtype, device=self._device)
 
-    def _matvec(self, x):
+    def _matvec(self, x: np.ndarray) -> np.ndarray:
         self.num_hvps += 1
         v = self._to_torch(np.asarray(x).reshape(-1))
         return hvp(self.loss_fn, self.params, v).detach().cpu().numpy().astype(np.float64)
 
-    def _matmat(self, X):
+    def _matmat(self, X: np.ndarray) -> np.ndarray:
         self.num_hvps += X.shape[1]
         V = self._to_torch(np.asarray(X))
         return hvp_batched(self.loss_fn, self.params, V, chunk_size=self.chunk_size).detach().cpu().numpy().astype(np.float64)
 
-    def _adjoint(self):
+    def _adjoint(self) -> HessianOperator:
         return self  # Hessians are symmetric
