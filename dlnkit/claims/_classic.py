@@ -18,7 +18,7 @@ GROUP = "classic"
 ARORA = "classic: Arora et al. arXiv:1802.06509"
 SAXE = "classic: Saxe et al. arXiv:1312.6120"
 KAWAGUCHI = "classic: Kawaguchi arXiv:1605.07110"
-MULAYOFF = "classic: Mulayoff & Michaeli ICML 2020; GD stability"
+MULAYOFF = "classic: Mulayoff & Michaeli ICML 2020"
 
 # assumptions shared by several families
 WHITENED = Assumption("whitened", "inputs are whitened: (1/B) X^T X = I")

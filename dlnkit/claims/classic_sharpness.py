@@ -191,7 +191,7 @@ class FlattestClaim(TopEigenvalueClaim):
 class StabilityClaim(ClassicClaim):
     id = "C5-stability"
     title = "GD with step eta from random init: diverges, or ends at a minimum with lambda_max <= 2/eta"
-    source = f"{MULAYOFF} (C5, linear stability)"
+    source = "classic: linear stability of gradient descent (C5)"
     assumptions = (PLAIN_GD,)
     tolerance = Tolerance(rtol=1e-6, reason="one-sided; the run stops at loss <= 1e-13, within ~3e-7 (sqrt of the loss) "
                           "of a minimum, where lambda_max is Lipschitz: 1e-6 of 2/eta")
