@@ -94,7 +94,9 @@ def dense_hessian(loss_fn: LossFn, params: Sequence[torch.Tensor], *, check_memo
                   budget_bytes: int | None = None) -> torch.Tensor:
     """The exact P x P Hessian of ``loss_fn(*params)`` by torch.func (forward-over-reverse).
 
-    Rows and columns follow the concatenated row-major parameter layout.
+    Rows and columns follow the concatenated row-major parameter layout. When the one-shot route's
+    working space (~4 P x P copies) exceeds the memory budget, the Hessian is built in column
+    blocks of HVPs (:func:`dlnkit.numerics.hessian_chunked.dense_hessian_chunked`, ~1 copy).
 
     >>> f = lambda a, b: (a ** 2).sum() * b.sum()
     >>> H = dense_hessian(f, [torch.ones(2, dtype=torch.float64), torch.ones(1, dtype=torch.float64)])
@@ -104,7 +106,17 @@ def dense_hessian(loss_fn: LossFn, params: Sequence[torch.Tensor], *, check_memo
     params = _checked_params(params)
     n = sum(p.numel() for p in params)
     if check_memory:
-        check_dense_fits(n, params[0].dtype, params[0].device, copies=4.0, budget_bytes=budget_bytes)
+        try:
+            check_dense_fits(n, params[0].dtype, params[0].device, copies=4.0, budget_bytes=budget_bytes)
+        except HessianTooLargeError:
+            # the one-shot torch.func Hessian holds ~4 P x P copies; column blocks of exact HVPs need
+            # one P x P result plus a block, so that route builds it when it fits (and refuses, with
+            # its own estimate, when even that does not)
+            from dlnkit.numerics.hessian_chunked import dense_hessian_chunked
+
+            device = params[0].device
+            budget = int(0.8 * available_memory_bytes(device)) if budget_bytes is None else int(budget_bytes)
+            return dense_hessian_chunked(loss_fn, params, memory_budget_bytes=budget)
     argnums = tuple(range(len(params)))
     try:
         blocks = hessian(loss_fn, argnums=argnums)(*params)
