@@ -145,7 +145,12 @@ def load_claims_from_file(path) -> list[Claim]:
             register_from_origin(c, origin)
     except DlnkitInputError:
         raise
+    except SystemExit as exc:  # a script-style file must not end dlnkit (nor pick its exit status)
+        sys.modules.pop(name, None)
+        raise DlnkitInputError(f"could not load claims from {path}: the file called sys.exit({exc.code!r}) "
+                               "while being imported (guard script code with if __name__ == '__main__')") from None
     except Exception as exc:
+        sys.modules.pop(name, None)
         raise DlnkitInputError(f"could not load claims from {path}: {type(exc).__name__}: {exc}") from exc
     finally:
         _LOADING_ORIGIN = previous
