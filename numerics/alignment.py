@@ -38,10 +38,12 @@ Conventions, stated once:
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -60,9 +62,11 @@ from dlnkit.numerics.hessian import HessianOperator, hvp_batched
 from dlnkit.numerics.validation import DlnkitInputError
 
 LOSSES = ("cross_entropy", "mse")
+#: a loss by name (LOSSES), a torch loss module, or a callable (output, target) -> scalar
+LossArg: TypeAlias = str | Callable[..., torch.Tensor]
 
 
-def model_loss(output: torch.Tensor, target: torch.Tensor, loss) -> torch.Tensor:
+def model_loss(output: torch.Tensor, target: torch.Tensor, loss: LossArg) -> torch.Tensor:
     """Loss of the batch: ``cross_entropy`` (integer labels), ``mse`` (1/2 ||f - y||^2 per sample, batch
     mean), or a torch loss module / callable (:func:`dlnkit.numerics.losses.resolve_loss`, written with
     primitive ops so that every HVP route works on it)."""
@@ -78,7 +82,7 @@ def model_loss(output: torch.Tensor, target: torch.Tensor, loss) -> torch.Tensor
     return resolve_loss(loss).batch_value(output, target)
 
 
-def _delta_scale(loss, batch: int) -> float:
+def _delta_scale(loss: LossArg, batch: int) -> float:
     """s with delta = s * dL/dz: B for a batch-mean loss, 1 for a sum (so G = delta^T A / s)."""
     if isinstance(loss, str):
         return float(batch)
@@ -98,7 +102,7 @@ class LayerCapture:
 
     name: str
     kind: str  # "linear" or "conv2d"
-    weight_shape: tuple
+    weight_shape: tuple[int, ...]
     W: torch.Tensor  # m x n view
     A: torch.Tensor  # rows x n
     delta: torch.Tensor  # rows x m, B-scaled
@@ -111,11 +115,12 @@ class LayerCapture:
     delta_scale: float | None = None  # s in delta = s * dL/dz (B for mean losses, 1 for sums); None: batch
 
 
-def _check_layer(model: nn.Module, layer: str) -> nn.Module:
+def _check_layer(model: nn.Module, layer: str) -> nn.Linear | nn.Conv2d:
     layers = matrix_layers(model)
     if layer not in layers:
         raise DlnkitInputError(f"no Linear/Conv2d layer named {layer!r}; layers: {', '.join(layers) or '(none)'}")
     mod = layers[layer]
+    assert isinstance(mod, (nn.Linear, nn.Conv2d))  # matrix_layers keeps only these
     if isinstance(mod, nn.Conv2d) and mod.groups != 1:
         raise DlnkitInputError(f"layer {layer!r} is a grouped convolution; only groups=1 is supported")
     if isinstance(mod, nn.Conv2d) and not isinstance(mod.padding, (tuple, int)):
@@ -123,8 +128,8 @@ def _check_layer(model: nn.Module, layer: str) -> nn.Module:
     return mod
 
 
-def capture_layer(model: nn.Module, layer: str, inputs: torch.Tensor, targets: torch.Tensor, *,
-                  loss: str = "cross_entropy", gauss_newton: bool = True) -> LayerCapture:
+def capture_layer(model: nn.Module, layer: str, inputs: torch.Tensor | Iterable[Any], targets: torch.Tensor | None, *,
+                  loss: LossArg = "cross_entropy", gauss_newton: bool = True) -> LayerCapture:
     """Run one forward/backward pass and collect A, delta, G (and the GN output factor) for ``layer``.
 
     The model must treat samples independently: train-mode BatchNorm, forwards that change buffers
@@ -141,9 +146,9 @@ def capture_layer(model: nn.Module, layer: str, inputs: torch.Tensor, targets: t
     B = int(inputs.shape[0])
     s_delta = _delta_scale(loss, B)
     check_model_for_curvature(model, model, inputs)  # train-mode BatchNorm, buffer updates, dropout: refused
-    store: dict = {"calls": 0}
+    store: dict[str, Any] = {"calls": 0}
 
-    def hook(m, inp, out):
+    def hook(m: nn.Module, inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> torch.Tensor:
         store["calls"] += 1
         store["x"] = inp[0].detach()
         out.retain_grad()
@@ -167,6 +172,9 @@ def capture_layer(model: nn.Module, layer: str, inputs: torch.Tensor, targets: t
                 "Hessian with dlnkit.numerics.curvature.ModelCurvature instead")
         lval = model_loss(out, targets, loss)
         lval.backward(retain_graph=gauss_newton)
+        if mod.weight.grad is None or store["z"].grad is None:
+            raise DlnkitInputError(f"the loss does not depend on layer {layer!r} (no gradient reaches it, e.g. its "
+                                   "output is detached): its curvature is zero and there are no directions to analyse")
         wgrad = mod.weight.grad.detach().clone()
     finally:
         handle.remove()
@@ -179,7 +187,9 @@ def capture_layer(model: nn.Module, layer: str, inputs: torch.Tensor, targets: t
     W4 = mod.weight.detach()
     m = W4.shape[0]
     if isinstance(mod, nn.Conv2d):
-        cols = F.unfold(x, mod.kernel_size, dilation=mod.dilation, padding=mod.padding, stride=mod.stride)
+        pad = mod.padding
+        assert not isinstance(pad, str)  # refused by _check_layer
+        cols = F.unfold(x, mod.kernel_size, dilation=mod.dilation, padding=pad, stride=mod.stride)
         T = cols.shape[-1]
         A = cols.transpose(1, 2).reshape(B * T, -1)
         delta = dz.reshape(B, m, -1).transpose(1, 2).reshape(B * T, m)
@@ -208,10 +218,13 @@ def capture_layer(model: nn.Module, layer: str, inputs: torch.Tensor, targets: t
                         wgrad.reshape(m, -1), loss_of_weight, gn, s_delta)
 
 
-def _as_one_batch(inputs, targets):
+def _as_one_batch(inputs: torch.Tensor | Iterable[Any],
+                  targets: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
     """(inputs, targets) tensors as given, or, with ``targets=None``, a DataLoader / iterable of batches
     concatenated into one batch (the alignment analysis keeps A and delta of every sample anyway)."""
     if targets is not None:
+        if not isinstance(inputs, torch.Tensor):
+            raise DlnkitInputError("with targets given, the inputs must be one tensor (or give a DataLoader and no targets)")
         return inputs, targets
     from dlnkit.numerics.batches import as_batches
 
@@ -270,7 +283,7 @@ def _gauss_newton_output_factor(out: torch.Tensor, z: torch.Tensor, loss: str, B
     return acc / B
 
 
-def weight_directions(U: torch.Tensor, V: torch.Tensor, weight_shape) -> torch.Tensor:
+def weight_directions(U: torch.Tensor, V: torch.Tensor, weight_shape: Sequence[int]) -> torch.Tensor:
     """Flat row-major vec(u_k v_k^T) as the columns of a (numel x K) matrix."""
     K = U.shape[1]
     D = torch.einsum("ik,jk->kij", U, V).reshape(K, -1)
@@ -326,7 +339,7 @@ class AlignmentReport:
 
     layer: str
     kind: str
-    shape: tuple
+    shape: tuple[int, ...]
     factors: str
     pairing: str
     sigma: np.ndarray
@@ -341,9 +354,9 @@ class AlignmentReport:
     lambda_A: np.ndarray
     eigenvalues: np.ndarray | None = None
     eig_method: str = ""
-    fits: dict = field(default_factory=dict)
+    fits: dict[str, Any] = field(default_factory=dict)
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """Flat dict of the fits: alpha, gamma, s_dir, s_eig (with R^2), PR, zeta bound, slope parts."""
         out = {"layer": self.layer, "kind": self.kind, "shape": "x".join(map(str, self.shape)), "K": len(self.sigma)}
         for key, fit in self.fits.items():
@@ -396,7 +409,9 @@ def analyse_capture(cap: LayerCapture, *, k: int = 20, factors: str = "empirical
     Lam = lam_d * lam_a
     h_kron = qd * qa
     chi = h / h_kron
-    npy = lambda t: t.detach().cpu().numpy().astype(np.float64)
+    def npy(t: torch.Tensor) -> np.ndarray:
+        return t.detach().cpu().numpy().astype(np.float64)
+
     rep = AlignmentReport(cap.name, cap.kind, cap.weight_shape, factors, pairing, npy(S), npy(h), npy(rho_d),
                           npy(rho_a), npy(Phi), npy(Lam), npy(h_kron), npy(chi), npy(ld), npy(la))
     rep.fits = fit_report(rep.sigma, rep.h, Lam=rep.Lambda, Phi=rep.Phi, chi=rep.chi)
@@ -410,12 +425,13 @@ def analyse_capture(cap: LayerCapture, *, k: int = 20, factors: str = "empirical
     return rep
 
 
-def fit_report(sigma, h, *, Lam=None, Phi=None, chi=None) -> dict:
+def fit_report(sigma: npt.ArrayLike, h: npt.ArrayLike, *, Lam: npt.ArrayLike | None = None,
+               Phi: npt.ArrayLike | None = None, chi: npt.ArrayLike | None = None) -> dict[str, Any]:
     """alpha, gamma, s_dir (with R^2), alpha*gamma, PR of h and the zeta bound at alpha*gamma;
     with Lam/Phi/chi also their log-log slopes on log sigma over the common positive index set."""
     sigma = np.asarray(sigma, dtype=np.float64)
     h = np.asarray(h, dtype=np.float64)
-    fits: dict = {}
+    fits: dict[str, Any] = {}
     pos = h > 0
     fits["n_pos"] = int(pos.sum())
     if pos.sum() >= 2:
@@ -437,16 +453,17 @@ def fit_report(sigma, h, *, Lam=None, Phi=None, chi=None) -> dict:
     return fits
 
 
-def analyse_layer(model: nn.Module, layer: str, inputs: torch.Tensor, targets: torch.Tensor, *,
-                  loss: str = "cross_entropy", k: int = 20, factors: str = "empirical", pairing: str = "index",
+def analyse_layer(model: nn.Module, layer: str, inputs: torch.Tensor | Iterable[Any], targets: torch.Tensor | None, *,
+                  loss: LossArg = "cross_entropy", k: int = 20, factors: str = "empirical", pairing: str = "index",
                   eigen: bool = True, dense_max: int = 100) -> AlignmentReport:
     """:func:`capture_layer` then :func:`analyse_capture`."""
     cap = capture_layer(model, layer, inputs, targets, loss=loss, gauss_newton=(factors == "gn"))
     return analyse_capture(cap, k=k, factors=factors, pairing=pairing, eigen=eigen, dense_max=dense_max)
 
 
-def measure_layer_alphas(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *, loss: str = "cross_entropy",
-                         k: int = 20, layers=None) -> dict[str, float]:
+def measure_layer_alphas(model: nn.Module, inputs: torch.Tensor | Iterable[Any], targets: torch.Tensor | None, *,
+                         loss: LossArg = "cross_entropy", k: int = 20,
+                         layers: Iterable[str] | None = None) -> dict[str, float]:
     """Fitted alpha per matrix layer (for :class:`~dlnkit.numerics.preconditioners.SpectralNewton` groups)."""
     names = list(matrix_layers(model)) if layers is None else list(layers)
     out = {}
@@ -456,7 +473,7 @@ def measure_layer_alphas(model: nn.Module, inputs: torch.Tensor, targets: torch.
     return out
 
 
-def linear_chain(weights, *, dtype=torch.float64) -> nn.Sequential:
+def linear_chain(weights: Sequence[torch.Tensor], *, dtype: torch.dtype = torch.float64) -> nn.Sequential:
     """A deep linear network as ``nn.Sequential`` of bias-free ``nn.Linear`` layers named "0", "1", ...
 
     >>> net = linear_chain([torch.ones(3, 2), torch.ones(1, 3)])
