@@ -167,19 +167,22 @@ def decay_prediction(depth: int, steps: int = PAPER_STEPS, seed: int = PAPER_SEE
             "adaptive_ratio_flow": float(adaptive_ratio(rms)) if depth > 1 else float("nan")}
 
 
-def predicted_count_ratio(depth: int, sizes: np.ndarray) -> float:
-    """Count-split ratio of the Gauss-Newton formula with target modes at 1 and the given extra sizes."""
+def predicted_count_ratio(depth: int, sizes: np.ndarray, split: str = "count") -> float:
+    """Ratio of the Gauss-Newton formula with target modes at 1 and the given extra sizes, split by
+    counts or by the adaptive-threshold rule (applied to the formula's spectrum)."""
     n_dom, n_bulk = counts(depth)
     mode = np.concatenate([np.ones(PAPER_RANK), np.asarray(sizes, dtype=np.float64)])
     spec = formula_spectrum(depth, mode, np.concatenate([mode, np.zeros(6)]), 10 * 16 + 1)
+    if split == "adaptive":
+        return split_adaptive_threshold(spec).ratio
     return float(np.mean(spec[:n_dom]) / np.mean(spec[n_dom:n_dom + n_bulk]))
 
 
 def steps_needed(depth: int, target_ratio: float, seed: int = PAPER_SEED, lr: float = PAPER_LR,
-                 momentum: float = PAPER_MOMENTUM, max_steps: float = 1e15) -> float:
-    """Heavy-ball steps until the count-split ratio of the formula, with the extra modes on the
-    flow law from the paper's init, reaches ``target_ratio`` (inf when it never does, e.g. >= L).
-    Bisection on K; the ratio increases monotonically as the modes decay."""
+                 momentum: float = PAPER_MOMENTUM, max_steps: float = 1e15, split: str = "count") -> float:
+    """Heavy-ball steps until the formula's ratio (``split``: "count" or "adaptive"), with the extra
+    modes on the flow law from the paper's init, reaches ``target_ratio`` (inf when it never does,
+    e.g. >= L). Bisection on K; the ratio increases as the modes decay."""
     if depth < 2 or target_ratio >= depth:
         return math.inf
     s = paper_setup(int(depth), int(seed))
@@ -188,7 +191,7 @@ def steps_needed(depth: int, target_ratio: float, seed: int = PAPER_SEED, lr: fl
     time = numeric_heavy_ball_time()
 
     def ratio_at(K: float) -> float:
-        return predicted_count_ratio(depth, np.asarray(law(a0, float(time(lr, momentum, K)))))
+        return predicted_count_ratio(depth, np.asarray(law(a0, float(time(lr, momentum, K)))), split)
 
     if ratio_at(1.0) >= target_ratio:
         return 1.0
