@@ -33,7 +33,7 @@ _EXPLAIN = {
     "linear": "With an activation between layers the layer gradients are no longer P_l^T nabla Q_l^T, so the "
               "identity W_{l+1}^T g_{l+1} = g_l W_l^T behind the cancellation fails; a positively homogeneous "
               "activation (ReLU) keeps only its diagonal (one hidden unit at a time), tanh not even that.",
-    "homogeneous_activation": "For one hidden unit, d/dt(|w_in|^2 - |w_out|^2) = 2 sum r v (z sigma'(z) - sigma(z)) "
+    "homogeneous_activation": "For one hidden unit, d/dt(|w_in|^2 - |w_out|^2) = 2 sum r v (sigma(z) - z sigma'(z)) "
               "(SymPy, dlnkit.theory.classic_balancedness.neuron_balance_rate): zero iff sigma(z) = z sigma'(z); "
               "tanh(z) != z tanh'(z) for z != 0.",
     "plain_gd": "With momentum the step is -eta v with v = mu v_prev + g: the cross terms W^T v no longer cancel "
