@@ -30,8 +30,10 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -93,12 +95,12 @@ def load_data(name: str) -> Dataset:
 
 # ----- models -------------------------------------------------------------------------------
 class MLP(nn.Module):
-    def __init__(self, widths=(64, 32, 32, 10), act=nn.ReLU):
+    def __init__(self, widths: Sequence[int] = (64, 32, 32, 10), act: Callable[[], nn.Module] = nn.ReLU) -> None:
         super().__init__()
         self.fcs = nn.ModuleList([nn.Linear(a, b, dtype=DTYPE) for a, b in zip(widths[:-1], widths[1:])])
         self.act = act()
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.reshape(x.shape[0], -1)
         for i, fc in enumerate(self.fcs):
             x = fc(x)
@@ -108,23 +110,24 @@ class MLP(nn.Module):
 
 
 class SmallCNN(nn.Module):
-    def __init__(self, channels: int = 8, hidden: int = 32, classes: int = 10):
+    def __init__(self, channels: int = 8, hidden: int = 32, classes: int = 10) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(1, channels, 3, padding=1, dtype=DTYPE)
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, dtype=DTYPE)
         self.fc1 = nn.Linear(channels * 16, hidden, dtype=DTYPE)
         self.fc2 = nn.Linear(hidden, classes, dtype=DTYPE)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.relu(self.conv1(x))
         x = F.relu(self.conv2(x))
         x = F.max_pool2d(x, 2)
         x = F.relu(self.fc1(x.reshape(x.shape[0], -1)))
-        return self.fc2(x)
+        logits: torch.Tensor = self.fc2(x)  # nn.Module.__call__ is typed as returning Any
+        return logits
 
 
 class Attention(nn.Module):
-    def __init__(self, d: int):
+    def __init__(self, d: int) -> None:
         super().__init__()
         self.q = nn.Linear(d, d, dtype=DTYPE)
         self.k = nn.Linear(d, d, dtype=DTYPE)
@@ -132,23 +135,25 @@ class Attention(nn.Module):
         self.o = nn.Linear(d, d, dtype=DTYPE)
         self.scale = 1.0 / math.sqrt(d)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         a = torch.softmax(self.q(x) @ self.k(x).transpose(-1, -2) * self.scale, dim=-1)
-        return self.o(a @ self.v(x))
+        out: torch.Tensor = self.o(a @ self.v(x))
+        return out
 
 
 class FeedForward(nn.Module):
-    def __init__(self, d: int, hidden: int):
+    def __init__(self, d: int, hidden: int) -> None:
         super().__init__()
         self.up = nn.Linear(d, hidden, dtype=DTYPE)
         self.down = nn.Linear(hidden, d, dtype=DTYPE)
 
-    def forward(self, x):
-        return self.down(F.gelu(self.up(x)))
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.down(F.gelu(self.up(x)))
+        return out
 
 
 class TinyTransformer(nn.Module):
-    def __init__(self, vocab: int = 10, seq_len: int = 8, d: int = 16, hidden: int = 32, classes: int = 10):
+    def __init__(self, vocab: int = 10, seq_len: int = 8, d: int = 16, hidden: int = 32, classes: int = 10) -> None:
         super().__init__()
         self.tok = nn.Embedding(vocab, d, dtype=DTYPE)
         self.pos = nn.Parameter(0.1 * torch.randn(seq_len, d, dtype=DTYPE))
@@ -159,11 +164,12 @@ class TinyTransformer(nn.Module):
         self.ln_f = nn.LayerNorm(d, dtype=DTYPE)
         self.head = nn.Linear(d, classes, dtype=DTYPE)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.tok(x) + self.pos
         h = h + self.attn(self.ln1(h))
         h = h + self.mlp(self.ln2(h))
-        return self.head(self.ln_f(h[:, 0]))
+        logits: torch.Tensor = self.head(self.ln_f(h[:, 0]))
+        return logits
 
 
 @dataclass(frozen=True)
@@ -215,8 +221,10 @@ def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
 
 def train_model(model: nn.Module, data: Dataset, *, epochs: int, batch_size: int, seed: int = 0,
                 optimizer: torch.optim.Optimizer | None = None, lr: float = 3e-3,
-                weight_decay: float = 1e-4) -> dict:
+                weight_decay: float = 1e-4) -> dict[str, Any]:
     """Mini-batch training with a seeded batch order; returns losses, accuracies and wall time."""
+    if int(epochs) < 1 or int(batch_size) < 1:
+        raise DlnkitInputError(f"need epochs >= 1 and batch_size >= 1, got epochs={epochs}, batch_size={batch_size}")
     g = torch.Generator().manual_seed(seed)
     opt = optimizer or torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     n = data.X_train.shape[0]
@@ -249,12 +257,12 @@ class TrainedModel:
     name: str
     model: nn.Module
     data: Dataset
-    info: dict = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
     from_cache: bool = False
 
 
-def state_digest(state_dict: dict, info: str) -> str:
+def state_digest(state_dict: dict[str, torch.Tensor], info: str) -> str:
     """SHA-256 over every tensor's name, dtype, shape and bytes, and the info string: what a
     checkpoint must reproduce exactly when it is loaded again."""
     h = hashlib.sha256()
@@ -270,7 +278,7 @@ class CorruptCheckpointError(DlnkitInputError):
     """A cached checkpoint failed to load or its digest does not match its contents."""
 
 
-def load_checkpoint(path: Path) -> tuple[dict, dict]:
+def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """(state_dict, info) of a cached checkpoint, after checking its digest; raises
     :class:`CorruptCheckpointError` on unreadable bytes, a missing digest or a mismatch."""
     try:
@@ -285,7 +293,7 @@ def load_checkpoint(path: Path) -> tuple[dict, dict]:
     return state, json.loads(info)
 
 
-def _save_checkpoint(path: Path, state_dict: dict, info: dict) -> None:
+def _save_checkpoint(path: Path, state_dict: dict[str, torch.Tensor], info: dict[str, Any]) -> None:
     """Write atomically: a temporary file in the same folder, fsync, rename."""
     text = json.dumps(info)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
@@ -316,7 +324,7 @@ def _check_cache_writable(folder: Path) -> None:
                                "writable folder") from None
 
 
-def get_trained(name: str, *, seed: int = 0, cache: str | os.PathLike | None = None, retrain: bool = False,
+def get_trained(name: str, *, seed: int = 0, cache: str | os.PathLike[str] | None = None, retrain: bool = False,
                 on_corrupt: str = "retrain") -> TrainedModel:
     """The zoo model ``name`` trained on its data set: loaded from the cache, or trained and saved.
 
