@@ -15,6 +15,20 @@ DeviceLike: TypeAlias = str | torch.device | None
 def resolve_device(device: DeviceLike = "auto") -> torch.device:
     """``"auto"`` picks CUDA when available, else CPU; ``"cuda"`` without CUDA is an error.
 
+    Parameters
+    ----------
+    device
+        ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or a ``torch.device``.
+
+    Returns
+    -------
+    torch.device
+
+    Raises
+    ------
+    DlnkitInputError
+        CUDA asked for but not available, or an unknown device string.
+
     >>> resolve_device("cpu")
     device(type='cpu')
     """

@@ -29,6 +29,27 @@ def random_orthonormal(n: int, k: int, *, seed: int | None = 0, dtype: torch.dty
 
     Drawn on the CPU from a seeded generator so the same seed gives the same matrix on any device.
 
+    Parameters
+    ----------
+    n, k
+        Shape of the matrix, k <= n.
+    seed
+        Seed of the CPU generator (ignored when ``generator`` is given).
+    dtype, device
+        Of the returned matrix.
+    generator
+        A ``torch.Generator`` to draw from instead of a fresh seeded one.
+
+    Returns
+    -------
+    torch.Tensor
+        n x k with Q^T Q = I.
+
+    Raises
+    ------
+    DlnkitInputError
+        k > n, n < 1 or k < 0, or too large to allocate.
+
     >>> Q = random_orthonormal(5, 3, seed=1)
     >>> bool(torch.allclose(Q.T @ Q, torch.eye(3, dtype=Q.dtype)))
     True
@@ -51,6 +72,21 @@ def whiten(X: torch.Tensor) -> torch.Tensor:
 
     Uses the symmetric inverse square root of the empirical second-moment matrix; needs B >= d
     and a full-rank X.
+
+    Parameters
+    ----------
+    X
+        A B x d batch, B >= d, full column rank.
+
+    Returns
+    -------
+    torch.Tensor
+        The whitened batch, same shape, dtype and device.
+
+    Raises
+    ------
+    DlnkitInputError
+        ``X`` is not 2-D, has B < d, is rank deficient or holds non-finite values.
     """
     if X.ndim != 2:
         raise DlnkitInputError(f"X must be a B x d matrix, got shape {tuple(X.shape)}")
@@ -68,7 +104,29 @@ def whiten(X: torch.Tensor) -> torch.Tensor:
 
 def whitened_inputs(batch: int, d_in: int, *, seed: int | None = 0, dtype: torch.dtype = DEFAULT_DTYPE,
                     device: DeviceLike = "cpu") -> torch.Tensor:
-    """A Gaussian batch (B x d_in) whitened exactly: (1/B) X^T X = I."""
+    """A Gaussian batch (B x d_in) whitened exactly: (1/B) X^T X = I.
+
+    Parameters
+    ----------
+    batch
+        Number of samples B >= d_in.
+    d_in
+        Input width.
+    seed
+        Seed of the Gaussian draw.
+    dtype, device
+        Of the returned batch.
+
+    Returns
+    -------
+    torch.Tensor
+        B x d_in with (1/B) X^T X = I up to rounding.
+
+    Raises
+    ------
+    DlnkitInputError
+        ``batch < d_in``, a size below 1, or too large to allocate.
+    """
     batch, d_in = int(batch), int(d_in)
     if batch < 1 or d_in < 1:
         raise DlnkitInputError(f"batch and d_in must be >= 1, got {batch}, {d_in}")
@@ -83,6 +141,27 @@ def teacher_map(d_out: int, d_in: int, singular_values: Sequence[float], *, seed
     """A target map M = U diag(t) V^T of rank r = len(t), with random orthonormal U, V.
 
     Returns (M, U, V) with U (d_out x r) and V (d_in x r). Targets are Y = X M^T.
+
+    Parameters
+    ----------
+    d_out, d_in
+        Output and input widths.
+    singular_values
+        t_1, ..., t_r: positive, finite, r <= min(d_in, d_out).
+    seed
+        Seed for U and V.
+    dtype, device
+        Of the returned tensors.
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        ``(M, U, V)``.
+
+    Raises
+    ------
+    DlnkitInputError
+        Bad widths, rank out of range, non-positive or non-finite values, or too large to allocate.
     """
     d_out, d_in = check_dims([d_out, d_in])
     try:
@@ -107,6 +186,22 @@ def teacher_map(d_out: int, d_in: int, singular_values: Sequence[float], *, seed
 
 class DeepLinearNetwork(nn.Module):
     """f(x) = W_L ... W_1 x with no biases, for any widths ``dims = [d_in, d_1, ..., d_out]``.
+
+    Parameters
+    ----------
+    dims
+        Widths ``[d_in, d_1, ..., d_out]``; the depth is ``len(dims) - 1``.
+    weights
+        Initial weights W_1, ..., W_L (W_l of shape d_l x d_{l-1}), copied; zeros when omitted.
+    dtype
+        Floating type of the weights (float64 by default).
+    device
+        ``"auto"``, ``"cpu"`` or ``"cuda"``.
+
+    Raises
+    ------
+    DlnkitInputError
+        Bad ``dims``, weights of the wrong shape or count, non-finite weights, or too large to allocate.
 
     >>> net = DeepLinearNetwork.random([3, 4, 2], seed=0)
     >>> net.depth, net.num_params, tuple(net.end_to_end().shape)

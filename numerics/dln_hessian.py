@@ -112,7 +112,18 @@ def _check_finite_data(value: TensorLike, name: str) -> None:
 
 
 def partial_products(weights: Weights) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """Lists (P, Q) with P[l] = W_L...W_{l+1} and Q[l] = W_{l-1}...W_1 (0-indexed l), identities at the ends."""
+    """Lists (P, Q) with P[l] = W_L...W_{l+1} and Q[l] = W_{l-1}...W_1 (0-indexed l), identities at the ends.
+
+    Parameters
+    ----------
+    weights
+        W_1, ..., W_L.
+
+    Returns
+    -------
+    tuple of two lists of torch.Tensor
+        ``P`` (P[l] of shape d_out x d_{l+1}) and ``Q`` (Q[l] of shape d_l x d_in), 0-indexed.
+    """
     Ws = _check_chain(weights)
     L = len(Ws)
     kw: dict[str, Any] = dict(dtype=Ws[0].dtype, device=Ws[0].device)
@@ -126,13 +137,44 @@ def partial_products(weights: Weights) -> tuple[list[torch.Tensor], list[torch.T
 
 
 def dln_loss(weights: Weights, X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
-    """(1/2B) ||X W^T - Y||_F^2."""
+    """(1/2B) ||X W^T - Y||_F^2.
+
+    Parameters
+    ----------
+    weights
+        W_1, ..., W_L.
+    X, Y
+        Inputs B x d_in and targets B x d_out.
+
+    Returns
+    -------
+    torch.Tensor
+        The scalar loss, differentiable in the weights.
+    """
     W = partial_products(weights)[0][0] @ weights[0]
     return 0.5 * ((X @ W.T - Y) ** 2).sum() / X.shape[0]
 
 
 def dln_end_to_end_gradient(weights: Weights, **data: TensorLike | None) -> torch.Tensor:
-    """G = W Sigma - C, the gradient of the loss with respect to the end-to-end map."""
+    """G = W Sigma - C, the gradient of the loss with respect to the end-to-end map.
+
+    Parameters
+    ----------
+    weights
+        W_1, ..., W_L.
+    **data
+        The data as in :func:`dln_hessian_closed_form`.
+
+    Returns
+    -------
+    torch.Tensor
+        G, d_out x d_in.
+
+    Raises
+    ------
+    DlnkitInputError
+        Inconsistent shapes, missing data or non-finite values.
+    """
     sigma, cross = _data_moments(weights, **data)
     P, Q = partial_products(weights)
     return P[0] @ weights[0] @ sigma - cross
@@ -147,7 +189,27 @@ def _offsets(weights: Weights) -> list[int]:
 
 def dln_gauss_newton_closed_form(weights: Weights, *, X: TensorLike | None = None, sigma: TensorLike | None = None,
                                  check_memory: bool = True) -> torch.Tensor:
-    """Dense Gauss-Newton part J^T (I (x) Sigma) J, assembled from Kronecker blocks."""
+    """Dense Gauss-Newton part J^T (I (x) Sigma) J, assembled from Kronecker blocks.
+
+    Parameters
+    ----------
+    weights
+        W_1, ..., W_L.
+    X, sigma
+        The inputs (B x d_in) or their covariance Sigma; whitened (Sigma = I) when neither is given.
+    check_memory
+        Refuse before allocating a matrix that cannot fit.
+
+    Returns
+    -------
+    torch.Tensor
+        The P x P Gauss-Newton matrix.
+
+    Raises
+    ------
+    DlnkitInputError
+        Inconsistent shapes, non-finite values, or too large for memory.
+    """
     Ws = _check_chain(weights, detach=True)
     d_in = Ws[0].shape[1]
     off = _offsets(Ws)
@@ -180,7 +242,27 @@ def dln_gauss_newton_closed_form(weights: Weights, *, X: TensorLike | None = Non
 
 def dln_residual_hessian_closed_form(weights: Weights, *, check_memory: bool = True,
                                      **data: TensorLike | None) -> torch.Tensor:
-    """Dense residual part sum_ij G_ij d^2 W_ij / d theta^2: bilinear in G, zero diagonal blocks."""
+    """Dense residual part sum_ij G_ij d^2 W_ij / d theta^2: bilinear in G, zero diagonal blocks.
+
+    Parameters
+    ----------
+    weights
+        W_1, ..., W_L.
+    check_memory
+        Refuse before allocating a matrix that cannot fit.
+    **data
+        The data as in :func:`dln_hessian_closed_form` (``X, Y`` or ``sigma, cross`` or ``target``).
+
+    Returns
+    -------
+    torch.Tensor
+        The P x P residual part (zero at a global minimum).
+
+    Raises
+    ------
+    DlnkitInputError
+        Inconsistent shapes, missing data, non-finite values, or too large for memory.
+    """
     Ws = _check_chain(weights, detach=True)
     off = _offsets(Ws)
     if check_memory:
@@ -208,6 +290,29 @@ def dln_hessian_closed_form(weights: Weights, *, X: TensorLike | None = None, Y:
     Give the data as a batch (X, Y), as moments (sigma, cross) or as a target map (with sigma,
     default identity = whitened data).
 
+    Parameters
+    ----------
+    weights
+        W_1, ..., W_L (W_l of shape d_l x d_{l-1}), or a :class:`DeepLinearNetwork`.
+    X, Y
+        A batch: inputs B x d_in and targets B x d_out (the loss is (1/2B) ||X W^T - Y||_F^2).
+    sigma, cross
+        Or the moments Sigma = X^T X / B (d_in x d_in) and C = Y^T X / B (d_out x d_in).
+    target
+        Or a target map M (d_out x d_in), with C = M Sigma.
+    check_memory
+        Refuse before allocating a Hessian that cannot fit.
+
+    Returns
+    -------
+    torch.Tensor
+        The P x P Hessian (Gauss-Newton part plus residual part), row-major parameter layout.
+
+    Raises
+    ------
+    DlnkitInputError
+        Inconsistent shapes, missing data, non-finite values, or a Hessian too large for memory.
+
     >>> from dlnkit.numerics.dln import DeepLinearNetwork, whitened_inputs
     >>> from dlnkit.numerics.hessian import dense_hessian
     >>> net = DeepLinearNetwork.random([3, 4, 2], seed=1, device="cpu")
@@ -233,7 +338,25 @@ def _sym_sqrt(S: torch.Tensor) -> torch.Tensor:
 
 
 def dln_jjt(weights: Weights, *, sigma: TensorLike | None = None, X: TensorLike | None = None) -> torch.Tensor:
-    """The d_out d_in square matrix sum_l (P_l P_l^T) (x) (S^{1/2} Q_l^T Q_l S^{1/2}) (S = input covariance)."""
+    """The d_out d_in square matrix sum_l (P_l P_l^T) (x) (S^{1/2} Q_l^T Q_l S^{1/2}) (S = input covariance).
+
+    Parameters
+    ----------
+    weights
+        W_1, ..., W_L.
+    sigma, X
+        The input covariance or the inputs; whitened when neither is given.
+
+    Returns
+    -------
+    torch.Tensor
+        (d_out d_in) x (d_out d_in); its eigenvalues are the nonzero Gauss-Newton eigenvalues.
+
+    Raises
+    ------
+    DlnkitInputError
+        Inconsistent shapes or non-finite values.
+    """
     Ws = _check_chain(weights, detach=True)
     from dlnkit.numerics.memory import F64, check_allocation
 
@@ -261,13 +384,51 @@ def dln_jjt(weights: Weights, *, sigma: TensorLike | None = None, X: TensorLike 
 def dln_gauss_newton_nonzero_spectrum(weights: Weights, *, sigma: TensorLike | None = None, X: TensorLike | None = None,
                                       rtol: float = 1e-10) -> torch.Tensor:
     """Eigenvalues of J J^T (descending): the Gauss-Newton spectrum without the P - d_out d_in
-    structural zeros. Entries below ``rtol * max`` are dropped as numerical zeros."""
+    structural zeros. Entries below ``rtol * max`` are dropped as numerical zeros.
+
+    Parameters
+    ----------
+    weights
+        W_1, ..., W_L.
+    sigma, X
+        The input covariance or the inputs; whitened when neither is given.
+    rtol
+        Relative threshold below which an eigenvalue counts as zero.
+
+    Returns
+    -------
+    torch.Tensor
+        The nonzero eigenvalues, descending.
+
+    Raises
+    ------
+    DlnkitInputError
+        Inconsistent shapes or non-finite values.
+    """
     ev: torch.Tensor = torch.linalg.eigvalsh(dln_jjt(weights, sigma=sigma, X=X)).flip(0)
     return ev[ev > rtol * ev.abs().max()]
 
 
 def dln_gradient_closed_form(weights: Weights, **data: TensorLike | None) -> list[torch.Tensor]:
-    """Exact loss gradients dl/dW_l = P_l^T (W Sigma - C) Q_l^T for every layer (no autograd)."""
+    """Exact loss gradients dl/dW_l = P_l^T (W Sigma - C) Q_l^T for every layer (no autograd).
+
+    Parameters
+    ----------
+    weights
+        W_1, ..., W_L.
+    **data
+        The data as in :func:`dln_hessian_closed_form`.
+
+    Returns
+    -------
+    list of torch.Tensor
+        dl/dW_1, ..., dl/dW_L, shaped like the weights.
+
+    Raises
+    ------
+    DlnkitInputError
+        Inconsistent shapes, missing data or non-finite values.
+    """
     Ws = _check_chain(weights, detach=True)
     G = dln_end_to_end_gradient(Ws, **data)
     P, Q = partial_products(Ws)
@@ -288,6 +449,37 @@ def train_dln_gradient_descent(weights: Weights, *, lr: float, momentum: float =
     The loss is checked every ``loss_every`` steps (and at recorded steps) for the stopping rule.
     ``record_fn(weights, step)`` receives torch tensors on the input device.
     Returns (weights as torch tensors, TrainingRecord).
+
+    Parameters
+    ----------
+    weights
+        The initial W_1, ..., W_L (not modified).
+    lr, momentum
+        Step size and heavy-ball momentum.
+    max_steps
+        Step budget.
+    loss_tol
+        Stop once the loss is at most this.
+    record_steps, record_fn
+        At these steps call ``record_fn(weights, step)`` and keep what it returns.
+    progress
+        Show a progress bar.
+    loss_every
+        Evaluate the loss every this many steps (it is also evaluated at recorded steps and at the end).
+    **data
+        The data as in :func:`dln_hessian_closed_form`.
+
+    Returns
+    -------
+    tuple
+        The final weights (torch tensors) and a :class:`TrainingRecord`.
+
+    Raises
+    ------
+    TrainingDivergedError
+        The loss or the weights became non-finite.
+    DlnkitInputError
+        Bad step size, momentum, step budget or data.
     """
     import numpy as np
     from tqdm.auto import tqdm

@@ -24,11 +24,36 @@ class HessianTooLargeError(AllocationTooLargeError):
 
 
 def flatten_params(params: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Concatenate row-major flattened tensors: torch's own parameter layout."""
+    """Concatenate row-major flattened tensors: torch's own parameter layout.
+
+    Parameters
+    ----------
+    params
+        Tensors of any shapes (same dtype and device).
+
+    Returns
+    -------
+    torch.Tensor
+        One flat vector of length P = sum of their sizes.
+    """
     return torch.cat([p.reshape(-1) for p in params])
 
 
 def unflatten_like(vec: torch.Tensor, params: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
+    """Split a flat vector into tensors shaped like ``params`` (the inverse of :func:`flatten_params`).
+
+    Parameters
+    ----------
+    vec
+        A flat vector of length P.
+    params
+        Tensors giving the shapes.
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        Views of ``vec`` with the shapes of ``params`` (leading batch dimensions of ``vec`` are kept).
+    """
     out, i = [], 0
     for p in params:
         n = p.numel()
@@ -46,6 +71,20 @@ def available_memory_bytes(device: torch.device | str = "cpu") -> int:
 def dense_hessian_bytes(num_params: int, dtype: torch.dtype = torch.float64, copies: float = 1.0) -> int:
     """Bytes for ``copies`` dense P x P matrices of ``dtype``.
 
+    Parameters
+    ----------
+    num_params
+        P.
+    dtype
+        Element type.
+    copies
+        How many P x P matrices.
+
+    Returns
+    -------
+    int
+        Bytes.
+
     >>> dense_hessian_bytes(10_000)  # 10^8 float64 numbers
     800000000
     """
@@ -59,6 +98,29 @@ def check_dense_fits(num_params: int, dtype: torch.dtype = torch.float64, device
 
     The budget is ``fraction`` of the free memory unless given. Returns the estimated bytes.
     ``copies`` covers the working space of the route (assembly buffers, eigensolver copies).
+
+    Parameters
+    ----------
+    num_params
+        P.
+    dtype, device
+        Of the matrices.
+    copies
+        How many P x P matrices the route holds at its peak.
+    budget_bytes
+        The budget; default: ``fraction`` of the device's free memory.
+    fraction
+        Share of the free memory used when no budget is given.
+
+    Returns
+    -------
+    int
+        The estimated bytes.
+
+    Raises
+    ------
+    HessianTooLargeError
+        The estimate exceeds the budget.
     """
     need = dense_hessian_bytes(num_params, dtype, copies)
     budget = int(fraction * available_memory_bytes(device)) if budget_bytes is None else int(budget_bytes)
@@ -98,6 +160,29 @@ def dense_hessian(loss_fn: LossFn, params: Sequence[torch.Tensor], *, check_memo
     working space (~4 P x P copies) exceeds the memory budget, the Hessian is built in column
     blocks of HVPs (:func:`dlnkit.numerics.hessian_chunked.dense_hessian_chunked`, ~1 copy).
 
+    Parameters
+    ----------
+    loss_fn
+        ``loss_fn(*params)`` returns a scalar tensor; it must be a pure function of ``params``.
+    params
+        The tensors to differentiate with respect to.
+    check_memory
+        Refuse (before allocating) when the Hessian cannot fit in the memory budget.
+    budget_bytes
+        The budget; default: a fraction of the free memory of the parameters' device.
+
+    Returns
+    -------
+    torch.Tensor
+        P x P, symmetric up to rounding, on the parameters' device and dtype.
+
+    Raises
+    ------
+    HessianTooLargeError
+        The Hessian does not fit (a :class:`DlnkitInputError`).
+    DlnkitInputError
+        An empty parameter list, non-float, mixed dtype/device or non-finite parameters.
+
     >>> f = lambda a, b: (a ** 2).sum() * b.sum()
     >>> H = dense_hessian(f, [torch.ones(2, dtype=torch.float64), torch.ones(1, dtype=torch.float64)])
     >>> H.tolist()
@@ -131,7 +216,22 @@ def dense_hessian(loss_fn: LossFn, params: Sequence[torch.Tensor], *, check_memo
 
 
 def hvp(loss_fn: LossFn, params: Sequence[torch.Tensor], vec: torch.Tensor) -> torch.Tensor:
-    """Exact Hessian-vector product H v for a flat vector v (forward-over-reverse, no finite differences)."""
+    """Exact Hessian-vector product H v for a flat vector v (forward-over-reverse, no finite differences).
+
+    Parameters
+    ----------
+    loss_fn
+        ``loss_fn(*params)`` returns a scalar tensor.
+    params
+        The point.
+    vec
+        A flat vector of length P (the parameters' row-major layout).
+
+    Returns
+    -------
+    torch.Tensor
+        H v, flat, length P.
+    """
     params = tuple(p.detach() for p in params)
     tangents = unflatten_like(vec, params)
     argnums = tuple(range(len(params)))
@@ -166,6 +266,15 @@ class HessianOperator(LinearOperator):  # type: ignore[misc]  # SciPy ships no t
 
     Works with ``scipy.sparse.linalg.eigsh``; data stay on the parameters' device and dtype,
     numpy arrays cross the boundary in float64.
+
+    Parameters
+    ----------
+    loss_fn
+        ``loss_fn(*params)`` returns a scalar tensor.
+    params
+        The point.
+    chunk_size
+        How many HVPs ``matmat`` batches at once (``None``: all columns at once).
 
     >>> from scipy.sparse.linalg import eigsh
     >>> A = torch.tensor([[2.0, 1.0], [1.0, 3.0]], dtype=torch.float64)

@@ -24,7 +24,15 @@ def _as_sorted(eigs: npt.ArrayLike) -> np.ndarray:
 
 @dataclass
 class ClusterSplit:
-    """A spectrum cut into clusters. ``ratio`` = mean(dominant) / mean(bulk) (nan when a cluster is empty)."""
+    """A spectrum cut into clusters. ``ratio`` = mean(dominant) / mean(bulk) (nan when a cluster is empty).
+
+    Attributes
+    ----------
+    dominant, bulk, zero, negative
+        The eigenvalues of each cluster (NumPy arrays).
+    method
+        How the split was made (``"counts"`` or ``"gaps"``).
+    """
 
     dominant: np.ndarray
     bulk: np.ndarray
@@ -59,6 +67,22 @@ class ClusterSplit:
 def split_by_counts(eigs: npt.ArrayLike, n_dominant: int, n_bulk: int) -> ClusterSplit:
     """Top ``n_dominant`` eigenvalues are dominant, the next ``n_bulk`` bulk, the rest zero.
 
+    Parameters
+    ----------
+    eigs
+        Eigenvalues in any order.
+    n_dominant, n_bulk
+        Sizes of the top two clusters.
+
+    Returns
+    -------
+    ClusterSplit
+
+    Raises
+    ------
+    DlnkitInputError
+        The counts exceed the number of eigenvalues or are negative.
+
     >>> s = split_by_counts([6.0, 0.0, 2.0, 6.0, 2.0], 2, 2)
     >>> s.counts["zero"], s.ratio
     (1, 3.0)
@@ -73,6 +97,18 @@ def split_by_counts(eigs: npt.ArrayLike, n_dominant: int, n_bulk: int) -> Cluste
 def split_by_gaps(eigs: npt.ArrayLike, *, zero_rtol: float = 1e-8) -> ClusterSplit:
     """Data-driven split: |lambda| <= zero_rtol * max|lambda| is zero, negatives apart, and the
     positive rest is cut at its largest gap in log scale (dominant above, bulk below).
+
+    Parameters
+    ----------
+    eigs
+        Eigenvalues in any order.
+    zero_rtol
+        Relative threshold of the zero cluster.
+
+    Returns
+    -------
+    ClusterSplit
+        With ``method = "gaps"``; a single positive eigenvalue is all dominant.
 
     >>> s = split_by_gaps([9.0, 8.5, 1.1, 1.0, 1e-14, -0.2])
     >>> s.counts

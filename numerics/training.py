@@ -30,6 +30,19 @@ Activation = tuple[Callable[["np.ndarray"], "np.ndarray"], Callable[["np.ndarray
 
 @dataclass
 class TrainingRecord:
+    """What a training run kept.
+
+    Attributes
+    ----------
+    steps, losses
+        The steps at which the loss was evaluated, and its values.
+    records
+        What ``record_fn`` returned at the recorded steps.
+    final_step, final_loss
+        Where the run stopped.
+    converged
+        Whether it stopped on the loss (or gradient) tolerance rather than the step budget.
+    """
     steps: list[int] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)
     records: list[Any] = field(default_factory=list)
@@ -60,6 +73,37 @@ def heavy_ball_descent(weights: Sequence[torch.Tensor], gradient: GradientFn, *,
     gradient's Frobenius norm is <= ``grad_tol``. At each step in ``record_steps`` and at the
     last, ``record_fn(weights, step)`` receives torch tensors like the input. A non-finite loss
     raises :class:`TrainingDivergedError`. Returns (weights as torch tensors, TrainingRecord).
+
+    Parameters
+    ----------
+    weights
+        The initial weights (copied to NumPy float64).
+    gradient
+        ``gradient(Ws, need_loss) -> (loss, grads)``.
+    lr, momentum
+        Step size and heavy-ball momentum.
+    max_steps
+        Step budget.
+    loss_tol, grad_tol
+        Stop once the loss (or the gradient norm) is at most this.
+    loss_every
+        Evaluate the loss every this many steps.
+    record_steps, record_fn
+        At these steps call ``record_fn(weights, step)`` and keep what it returns.
+    progress
+        Show a progress bar.
+
+    Returns
+    -------
+    tuple
+        The final weights (torch tensors) and a :class:`TrainingRecord`.
+
+    Raises
+    ------
+    TrainingDivergedError
+        The loss or the weights became non-finite.
+    DlnkitInputError
+        ``lr <= 0`` or a momentum outside [0, 1).
 
     >>> import numpy as np
     >>> quad = lambda Ws, need: (0.5 * float(np.sum(Ws[0] ** 2)), [Ws[0].copy()])  # grad of |w|^2/2

@@ -15,6 +15,21 @@ class DlnkitInputError(ValueError):
 def check_dims(dims: Sequence[int]) -> list[int]:
     """Validate a layer-width list ``[d_in, d_1, ..., d_out]`` (depth = len(dims) - 1 >= 1).
 
+    Parameters
+    ----------
+    dims
+        Layer widths ``[d_in, d_1, ..., d_out]``; each a positive integer.
+
+    Returns
+    -------
+    list of int
+        The widths as plain ints.
+
+    Raises
+    ------
+    DlnkitInputError
+        Fewer than two entries, a non-integer or a width below 1.
+
     >>> check_dims([3, 4, 2])
     [3, 4, 2]
     >>> check_dims([3])
@@ -49,7 +64,20 @@ def check_rank(rank: int, dims: Sequence[int], *, need_hidden: bool = True) -> i
 
 
 def check_finite(tensors: Iterable[object], what: str = "weights") -> None:
-    """Raise if any tensor or number holds NaN or inf."""
+    """Raise if any tensor or number holds NaN or inf.
+
+    Parameters
+    ----------
+    tensors
+        Tensors, arrays or numbers to check.
+    what
+        What they are, for the error message.
+
+    Raises
+    ------
+    DlnkitInputError
+        One of them holds NaN or inf.
+    """
     import torch
 
     for i, t in enumerate(tensors):

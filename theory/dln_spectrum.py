@@ -31,7 +31,19 @@ from dlnkit.theory.symbols import L as L_sym, l as l_sym, m as m_sym, t_i, t_j, 
 @dataclass(frozen=True)
 class SpectrumGroup:
     """A family of eigenvalues: ``value`` (may depend on indices i, j) repeated ``multiplicity`` times
-    for each index in ``indices``."""
+    for each index in ``indices``.
+
+    Attributes
+    ----------
+    name
+        ``"dominant"``, ``"bulk_first"``, ``"bulk_last"`` or ``"zero"``.
+    value
+        The eigenvalue as a SymPy expression (in ``t_i``, ``t_j`` and the depth ``L``).
+    multiplicity
+        How many times it occurs for each index in ``indices``.
+    indices
+        Which target indices it ranges over, in words.
+    """
 
     name: str
     value: sp.Expr
@@ -49,6 +61,18 @@ def _corner_diag(rows: int, cols: int, diag: Sequence[sp.Expr]) -> sp.Matrix:
 def aligned_minimum_weights(dims: Sequence[int], t: Sequence[sp.Expr]) -> list[sp.Matrix]:
     """Weights of the balanced aligned minimum in the singular bases: W_l = corner(diag(t^(1/L))).
 
+    Parameters
+    ----------
+    dims
+        Widths ``[d_in, d_1, ..., d_out]`` (concrete integers).
+    t
+        The target's singular values t_1 >= ... >= t_r (SymPy expressions or numbers), r <= min(dims).
+
+    Returns
+    -------
+    list of sympy.Matrix
+        W_1, ..., W_L, each d_l x d_{l-1}, with diag(t^(1/L)) in the top-left corner.
+
     >>> from dlnkit.theory.symbols import target_symbols
     >>> W = aligned_minimum_weights([2, 3, 2], target_symbols(1))
     >>> W[1] * W[0]
@@ -65,6 +89,18 @@ def derive_jjt_aligned(dims: Sequence[int], t: Sequence[sp.Expr] | None = None) 
     """Build J J^T = sum_l (P_l P_l^T) (x) (Q_l^T Q_l) symbolically at the aligned minimum.
 
     ``dims`` are concrete integers; ``t`` defaults to symbols t_1..t_r with r = min(dims).
+
+    Parameters
+    ----------
+    dims
+        Widths ``[d_in, d_1, ..., d_out]`` (concrete integers).
+    t
+        Target singular values; default: the symbols t_1..t_r with r = min(dims).
+
+    Returns
+    -------
+    sympy.Matrix
+        The (d_out d_in) x (d_out d_in) matrix J J^T, diagonal in the singular bases.
 
     >>> J = derive_jjt_aligned([2, 2], target_symbols(1))
     >>> J.is_diagonal(), J.shape
@@ -84,6 +120,23 @@ def derive_jjt_aligned(dims: Sequence[int], t: Sequence[sp.Expr] | None = None) 
 def read_off_spectrum(jjt: sp.Matrix, num_params: int | None = None) -> Counter[sp.Expr]:
     """Eigenvalues with multiplicities of a diagonal J J^T; ``num_params`` adds the structural zeros.
 
+    Parameters
+    ----------
+    jjt
+        A diagonal SymPy matrix (as :func:`derive_jjt_aligned` returns).
+    num_params
+        The number of parameters P; when given, P - (size of ``jjt``) structural zeros are added.
+
+    Returns
+    -------
+    collections.Counter
+        Eigenvalue (simplified SymPy expression) -> multiplicity.
+
+    Raises
+    ------
+    ValueError
+        ``jjt`` is not diagonal.
+
     >>> read_off_spectrum(sp.diag(2, 1, 1, 0), num_params=6)
     Counter({0: 3, 1: 2, 2: 1})
     """
@@ -99,6 +152,18 @@ def dominant_eigenvalue(a: sp.Expr = t_i, b: sp.Expr = t_j, depth: sp.Expr = L_s
     r"""The dominant eigenvalue for target pair (i, j) as the layer sum
     :math:`\sum_{l=1}^{L} t_i^{2(L-l)/L} t_j^{2(l-1)/L}` (unevaluated).
 
+    Parameters
+    ----------
+    a, b
+        The target singular values t_i and t_j (symbols by default).
+    depth
+        The depth L (a symbol by default, or an integer).
+
+    Returns
+    -------
+    sympy.Expr
+        An unevaluated ``Sum`` over the layers; ``.doit()`` evaluates it.
+
     >>> dominant_eigenvalue(depth=2).doit()
     t_i + t_j
     """
@@ -109,6 +174,18 @@ def dominant_eigenvalue(a: sp.Expr = t_i, b: sp.Expr = t_j, depth: sp.Expr = L_s
 def dominant_eigenvalue_closed_form(a: sp.Expr = t_i, b: sp.Expr = t_j, depth: sp.Expr = L_sym) -> sp.Expr:
     r"""The geometric-sum closed form :math:`(t_i^2 - t_j^2)/(t_i^{2/L} - t_j^{2/L})` for
     :math:`t_i \ne t_j`, and :math:`L\,t^{2(L-1)/L}` when they are equal.
+
+    Parameters
+    ----------
+    a, b
+        The target singular values t_i and t_j (symbols by default).
+    depth
+        The depth L (a symbol by default, or an integer).
+
+    Returns
+    -------
+    sympy.Expr
+        The closed form (a ``Piecewise`` when equality of ``a`` and ``b`` is undecided).
 
     >>> dominant_eigenvalue_closed_form(t_i, t_i, 3)
     3*t_i**(4/3)
@@ -133,6 +210,20 @@ def balanced_minimum_spectrum(rank: int | sp.Expr = None, n_in: sp.Expr = None, 
 
     Each value comes out of :func:`sympy.summation` over l of the product of the factor diagonals,
     with the indicator [l = L] (resp. [l = 1]) for a complement direction of P_l P_l^T (Q_l^T Q_l).
+
+    Parameters
+    ----------
+    rank
+        The target rank r (symbol ``r`` by default).
+    n_in, n_out
+        The input and output widths d_in, d_out (symbols by default).
+    depth
+        The depth L (symbol by default).
+
+    Returns
+    -------
+    list of SpectrumGroup
+        The dominant, the two bulk and the zero groups, each with its value and multiplicity.
     """
     from dlnkit.theory.symbols import d_in as din_sym, d_out as dout_sym, r as r_sym
 
@@ -166,6 +257,25 @@ def balanced_minimum_spectrum(rank: int | sp.Expr = None, n_in: sp.Expr = None, 
 def balanced_minimum_spectrum_numeric(dims: Sequence[int], t_values: Sequence[float]) -> dict[str, Any]:
     """Numbers from :func:`balanced_minimum_spectrum` by ``lambdify``: the full P-long spectrum
     (descending) and the eigenvalues of each group.
+
+    Parameters
+    ----------
+    dims
+        Widths ``[d_in, d_1, ..., d_out]``.
+    t_values
+        The target singular values t_1, ..., t_r (positive floats, r <= min(dims)).
+
+    Returns
+    -------
+    dict
+        ``"all"`` (the P eigenvalues, descending, as a NumPy array), ``"dominant"``, ``"bulk"`` and
+        ``"complement"`` (each group's eigenvalues), ``"num_params"`` (P) and ``"counts"``
+        (``dominant``, ``bulk``, ``zero``).
+
+    Raises
+    ------
+    ValueError
+        A hidden width below the rank: more nonzero eigenvalues than parameters.
 
     >>> out = balanced_minimum_spectrum_numeric([3, 4, 2], [1.0])
     >>> out["dominant"].tolist(), out["bulk"].tolist(), len(out["all"])

@@ -15,6 +15,16 @@ t_i, t_j = sp.symbols("t_i t_j", positive=True)
 def target_symbols(rank: int) -> tuple[sp.Symbol, ...]:
     """Positive symbols t_1..t_r for the target's singular values.
 
+    Parameters
+    ----------
+    rank
+        How many singular values, r >= 1.
+
+    Returns
+    -------
+    tuple of sympy.Symbol
+        ``t_1, ..., t_r``, declared positive.
+
     >>> target_symbols(3)
     (t_1, t_2, t_3)
     """
