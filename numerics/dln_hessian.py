@@ -25,7 +25,7 @@ import torch
 
 from dlnkit.numerics.hessian import check_dense_fits
 from dlnkit.numerics.memory import COPIES_BLOCKWISE
-from dlnkit.numerics.validation import DlnkitInputError, TrainingDivergedError, check_finite
+from dlnkit.numerics.validation import DlnkitInputError, check_finite
 
 if TYPE_CHECKING:
     from dlnkit.numerics.training import TrainingRecord
@@ -35,7 +35,7 @@ Weights = Sequence[torch.Tensor]
 TensorLike: TypeAlias = torch.Tensor | npt.ArrayLike
 
 
-def _check_chain(weights: Weights, detach: bool = False) -> list[torch.Tensor]:
+def check_chain(weights: Weights, detach: bool = False) -> list[torch.Tensor]:
     # the closed forms detach (they need no autograd graph); dln_loss and partial_products must not,
     # since torch.func differentiates through them
     try:
@@ -63,7 +63,7 @@ def _check_chain(weights: Weights, detach: bool = False) -> list[torch.Tensor]:
     return Ws
 
 
-def _data_moments(weights: Weights, X: TensorLike | None = None, Y: TensorLike | None = None, sigma: TensorLike | None = None,
+def data_moments(weights: Weights, X: TensorLike | None = None, Y: TensorLike | None = None, sigma: TensorLike | None = None,
                   cross: TensorLike | None = None, target: TensorLike | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Return (Sigma, C) from a batch (X, Y), or (Sigma, C) directly, or a target map with Sigma."""
     W1 = weights[0]
@@ -111,6 +111,13 @@ def _check_finite_data(value: TensorLike, name: str) -> None:
         raise DlnkitInputError(f"non-finite values (NaN or inf) in {name}")
 
 
+def check_result_finite(H: torch.Tensor, what: str) -> None:
+    """Finite inputs whose result overflowed (or cancelled to NaN) are refused, never returned."""
+    if not bool(torch.isfinite(H).all()):
+        raise DlnkitInputError(f"{what} overflowed {H.dtype} (finite inputs, non-finite result): "
+                               "rescale the weights or data")
+
+
 def partial_products(weights: Weights) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """Lists (P, Q) with P[l] = W_L...W_{l+1} and Q[l] = W_{l-1}...W_1 (0-indexed l), identities at the ends.
 
@@ -124,7 +131,7 @@ def partial_products(weights: Weights) -> tuple[list[torch.Tensor], list[torch.T
     tuple of two lists of torch.Tensor
         ``P`` (P[l] of shape d_out x d_{l+1}) and ``Q`` (Q[l] of shape d_l x d_in), 0-indexed.
     """
-    Ws = _check_chain(weights)
+    Ws = check_chain(weights)
     L = len(Ws)
     kw: dict[str, Any] = dict(dtype=Ws[0].dtype, device=Ws[0].device)
     Q = [torch.eye(Ws[0].shape[1], **kw)]
@@ -175,16 +182,15 @@ def dln_end_to_end_gradient(weights: Weights, **data: TensorLike | None) -> torc
     DlnkitInputError
         Inconsistent shapes, missing data or non-finite values.
     """
-    sigma, cross = _data_moments(weights, **data)
+    sigma, cross = data_moments(weights, **data)
     P, Q = partial_products(weights)
     return P[0] @ weights[0] @ sigma - cross
 
 
 def _offsets(weights: Weights) -> list[int]:
-    off = [0]
-    for W in weights:
-        off.append(off[-1] + W.numel())
-    return off
+    from dlnkit.numerics.point import dims_of, layer_offsets
+
+    return layer_offsets(dims_of(weights))
 
 
 def dln_gauss_newton_closed_form(weights: Weights, *, X: TensorLike | None = None, sigma: TensorLike | None = None,
@@ -210,7 +216,7 @@ def dln_gauss_newton_closed_form(weights: Weights, *, X: TensorLike | None = Non
     DlnkitInputError
         Inconsistent shapes, non-finite values, or too large for memory.
     """
-    Ws = _check_chain(weights, detach=True)
+    Ws = check_chain(weights, detach=True)
     d_in = Ws[0].shape[1]
     off = _offsets(Ws)
     if check_memory:
@@ -263,7 +269,7 @@ def dln_residual_hessian_closed_form(weights: Weights, *, check_memory: bool = T
     DlnkitInputError
         Inconsistent shapes, missing data, non-finite values, or too large for memory.
     """
-    Ws = _check_chain(weights, detach=True)
+    Ws = check_chain(weights, detach=True)
     off = _offsets(Ws)
     if check_memory:
         check_dense_fits(off[-1], Ws[0].dtype, Ws[0].device, copies=2.0)
@@ -323,12 +329,14 @@ def dln_hessian_closed_form(weights: Weights, *, X: TensorLike | None = None, Y:
     True
     """
     data = dict(X=X, Y=Y, sigma=sigma, cross=cross, target=target)
-    Ws = _check_chain(weights, detach=True)
+    Ws = check_chain(weights, detach=True)
     if check_memory:  # Gauss-Newton + residual + their sum + Kronecker blocks (measured 3.3-3.4 P x P)
         check_dense_fits(sum(W.numel() for W in Ws), Ws[0].dtype, Ws[0].device, copies=COPIES_BLOCKWISE)
-    sig, crs = _data_moments(Ws, **data)
-    return (dln_gauss_newton_closed_form(Ws, sigma=sig, check_memory=False)
-            + dln_residual_hessian_closed_form(Ws, sigma=sig, cross=crs, check_memory=False))
+    sig, crs = data_moments(Ws, **data)
+    H = (dln_gauss_newton_closed_form(Ws, sigma=sig, check_memory=False)
+         + dln_residual_hessian_closed_form(Ws, sigma=sig, cross=crs, check_memory=False))
+    check_result_finite(H, "the closed-form Hessian")
+    return H
 
 
 def _sym_sqrt(S: torch.Tensor) -> torch.Tensor:
@@ -357,7 +365,7 @@ def dln_jjt(weights: Weights, *, sigma: TensorLike | None = None, X: TensorLike 
     DlnkitInputError
         Inconsistent shapes or non-finite values.
     """
-    Ws = _check_chain(weights, detach=True)
+    Ws = check_chain(weights, detach=True)
     from dlnkit.numerics.memory import F64, check_allocation
 
     n = Ws[0].shape[1] * Ws[-1].shape[0]
@@ -429,7 +437,7 @@ def dln_gradient_closed_form(weights: Weights, **data: TensorLike | None) -> lis
     DlnkitInputError
         Inconsistent shapes, missing data or non-finite values.
     """
-    Ws = _check_chain(weights, detach=True)
+    Ws = check_chain(weights, detach=True)
     G = dln_end_to_end_gradient(Ws, **data)
     P, Q = partial_products(Ws)
     return [P[l].T @ G @ Q[l].T for l in range(len(Ws))]
@@ -440,7 +448,8 @@ def train_dln_gradient_descent(weights: Weights, *, lr: float, momentum: float =
                                record_fn: Callable[[list[torch.Tensor], int], Any] | None = None,
                                progress: bool = False, loss_every: int = 50,
                                **data: TensorLike | None) -> tuple[list[torch.Tensor], TrainingRecord]:
-    """Full-batch heavy-ball gradient descent on a DLN with closed-form gradients.
+    """Full-batch heavy-ball gradient descent on a DLN with closed-form gradients (the closed-form
+    gradient plugged into :func:`dlnkit.numerics.training.heavy_ball_descent`).
 
     Same update as ``torch.optim.SGD(lr, momentum)`` (v <- mu v + g; W <- W - lr v) on the exact
     full-batch gradient P_l^T (W Sigma - C) Q_l^T. The loop runs in NumPy float64 on the CPU:
@@ -482,15 +491,11 @@ def train_dln_gradient_descent(weights: Weights, *, lr: float, momentum: float =
         Bad step size, momentum, step budget or data.
     """
     import numpy as np
-    from tqdm.auto import tqdm
 
-    from dlnkit.numerics.training import TrainingRecord, heavy_ball_update
+    from dlnkit.numerics.training import heavy_ball_descent
 
-    Ws_t = _check_chain(weights)
-    if lr <= 0 or not (0 <= momentum < 1):
-        raise DlnkitInputError(f"need lr > 0 and 0 <= momentum < 1, got lr={lr}, momentum={momentum}")
-    dtype, device = Ws_t[0].dtype, Ws_t[0].device
-    sigma_t, cross_t = _data_moments(Ws_t, **data)
+    Ws_t = check_chain(weights)
+    sigma_t, cross_t = data_moments(Ws_t, **data)
     sigma = sigma_t.detach().cpu().double().numpy()
     cross = cross_t.detach().cpu().double().numpy()
     const = 0.0
@@ -502,17 +507,9 @@ def train_dln_gradient_descent(weights: Weights, *, lr: float, momentum: float =
     elif data.get("target") is not None:
         M = torch.as_tensor(data["target"]).detach().cpu().double().numpy()
         const = 0.5 * float(np.sum((M @ sigma) * M))
-    Ws = [W.detach().cpu().double().numpy().copy() for W in Ws_t]
-    L = len(Ws)
-    vel = [np.zeros_like(W) for W in Ws]
-    want = set(int(s) for s in record_steps)
-    def to_torch(arrs: Sequence[np.ndarray]) -> list[torch.Tensor]:
-        return [torch.as_tensor(a, dtype=dtype, device=device) for a in arrs]
+    L = len(Ws_t)
 
-    rec = TrainingRecord()
-    bar = tqdm(total=max_steps, desc="gradient descent", disable=not progress, leave=False)
-    step, loss = 0, float("nan")
-    while True:
+    def closed_form_gradient(Ws: list[np.ndarray], need_loss: bool) -> tuple[float | None, list[np.ndarray]]:
         Q: list[np.ndarray] = [np.eye(Ws[0].shape[1])] * L
         for k in range(1, L):
             Q[k] = Ws[k - 1] @ Q[k - 1] if k > 1 else Ws[0]
@@ -521,27 +518,14 @@ def train_dln_gradient_descent(weights: Weights, *, lr: float, momentum: float =
             P[k] = P[k + 1] @ Ws[k + 1] if k < L - 2 else Ws[L - 1]
         W = P[0] @ Ws[0]
         G = W @ sigma - cross
-        check = step in want or step >= max_steps or step % loss_every == 0
-        if check:
-            if Xn is not None:
+        loss = None
+        if need_loss:
+            if Xn is not None and Yn is not None:
                 loss = 0.5 * float(np.sum((Xn @ W.T - Yn) ** 2)) / Xn.shape[0]
             else:
                 loss = 0.5 * float(np.sum((W @ sigma) * W)) - float(np.sum(W * cross)) + const
-            if not np.isfinite(loss):
-                raise TrainingDivergedError(f"gradient descent diverged at step {step}; lower the learning rate")
-        done = step >= max_steps or (check and loss <= loss_tol)
-        if step in want or done:
-            rec.steps.append(step)
-            rec.losses.append(loss)
-            if record_fn is not None:
-                rec.records.append(record_fn(to_torch(Ws), step))
-        if done:
-            break
-        grads = [P[k].T @ G @ Q[k].T for k in range(L)]  # all before any update: P, Q alias the weights
-        heavy_ball_update(Ws, vel, grads, lr, momentum)
-        step += 1
-        if step % 5000 == 0:
-            bar.update(5000)
-    bar.close()
-    rec.final_step, rec.final_loss, rec.converged = step, loss, loss <= loss_tol
-    return to_torch(Ws), rec
+        return loss, [P[k].T @ G @ Q[k].T for k in range(L)]
+
+    return heavy_ball_descent(Ws_t, closed_form_gradient, lr=lr, momentum=momentum, max_steps=max_steps,
+                              loss_tol=loss_tol, loss_every=loss_every, record_steps=record_steps,
+                              record_fn=record_fn, progress=progress)

@@ -19,9 +19,10 @@ from typing import Any
 
 import torch
 
-from dlnkit.numerics.dln_hessian import TensorLike, _check_chain, _data_moments, partial_products
+from dlnkit.numerics.dln_hessian import TensorLike, check_chain, check_result_finite, data_moments, partial_products
 from dlnkit.numerics.hessian import check_dense_fits
 from dlnkit.numerics.memory import COPIES_ASSEMBLED
+from dlnkit.numerics.point import dims_of, layer_offsets
 
 
 def dln_hessian_assembled(weights: Sequence[torch.Tensor], *, X: TensorLike | None = None, Y: TensorLike | None = None, sigma: TensorLike | None = None,
@@ -39,17 +40,15 @@ def dln_hessian_assembled(weights: Sequence[torch.Tensor], *, X: TensorLike | No
     >>> bool(torch.allclose(H, dln_hessian_closed_form(net.weight_list(), X=X, Y=Y), rtol=1e-13, atol=1e-13))
     True
     """
-    Ws = [W.detach() for W in _check_chain(weights)]
+    Ws = [W.detach() for W in check_chain(weights)]
     L = len(Ws)
-    dims = [Ws[0].shape[1]] + [W.shape[0] for W in Ws]
-    off = [0]
-    for W in Ws:
-        off.append(off[-1] + W.numel())
+    dims = dims_of(Ws)
+    off = layer_offsets(dims)
     n = off[-1]
     kw: dict[str, Any] = dict(dtype=Ws[0].dtype, device=Ws[0].device)
     if out is None and check_memory:  # measured peak 1.28-1.36 P x P (buffer + block temporaries)
         check_dense_fits(n, Ws[0].dtype, Ws[0].device, copies=COPIES_ASSEMBLED)
-    sig, crs = _data_moments(Ws, X=X, Y=Y, sigma=sigma, cross=cross, target=target)
+    sig, crs = data_moments(Ws, X=X, Y=Y, sigma=sigma, cross=cross, target=target)
     if out is None:
         H = torch.empty(n, n, **kw)
     else:
@@ -86,6 +85,7 @@ def dln_hessian_assembled(weights: Sequence[torch.Tensor], *, X: TensorLike | No
                 low = H[off[m]:off[m + 1], off[l]:off[l + 1]].view(dm, dm1, dl, dl1)
                 torch.mul(A.T[:, None, :, None], B.T[None, :, None, :], out=low)
                 low.add_(K[:, None, None, :] * mid[None, :, :, None])
+    check_result_finite(H, "the assembled Hessian")
     return H
 
 
