@@ -127,7 +127,7 @@ def _figure(path: Path, rows: list[dict[str, Any]], depths: list[int], steps: in
     from dlnkit.outputs import atomic_output
     from dlnkit.paper_2602_runs import REPORTED_RATIO_LINEAR, REPORTED_RATIO_TANH, decay_prediction
 
-    fig, ax = plt.subplots(figsize=(7, 5))
+    fig, ax = plt.subplots(figsize=(10, 5))
     grid = np.arange(2, max(depths) + 1) if depths else np.arange(2, 8)
     ax.plot(grid, grid, "k-", lw=1, label="y = L (limit of training)")
     curve = [decay_prediction(int(L), steps, seed)["count_ratio_flow"] for L in grid]
@@ -137,22 +137,28 @@ def _figure(path: Path, rows: list[dict[str, Any]], depths: list[int], steps: in
         sel = [r for r in rows if math.isfinite(r[key])]
         return [r["depth"] for r in sel], [r[key] for r in sel]
 
+    top = max([max(grid)] + [v for r in rows for v in (r["linear_count"], r["tanh_count"]) if math.isfinite(v)])
+    ceiling = top * 1.15
     for key, style, label in (("linear_count", "C0o", "linear, count split (ours)"),
                               ("linear_adaptive", "C0^", "linear, adaptive split (ours)"),
                               ("tanh_count", "C3o", "tanh, count split (ours)"),
                               ("tanh_adaptive", "C3^", "tanh, adaptive split (ours)")):
         x, y = pts(key)
-        ax.plot(x, y, style, mfc="none" if "adaptive" in key else None, ms=7, ls="none", label=label)
+        shown = [min(v, ceiling * 0.97) for v in y]  # off-scale values sit at the top, labelled
+        ax.plot(x, shown, style, mfc="none" if "adaptive" in key else None, ms=7, ls="none", label=label)
+        for xi, v in zip(x, y):
+            if v > ceiling * 0.97:
+                ax.annotate(f"{v:.1f}", (xi, ceiling * 0.97), textcoords="offset points", xytext=(6, -4), fontsize=7)
     ax.plot(list(REPORTED_RATIO_LINEAR), list(REPORTED_RATIO_LINEAR.values()), "C0x", ms=9, ls="none",
             label="linear (reported)")
     ax.plot(list(REPORTED_RATIO_TANH), list(REPORTED_RATIO_TANH.values()), "C3x", ms=9, ls="none",
             label="tanh (reported)")
-    top = max([max(grid)] + [v for r in rows for v in (r["linear_count"], r["tanh_count"]) if math.isfinite(v)])
-    ax.set_ylim(0, top * 1.15)
+    ax.set_ylim(0, ceiling)
     ax.set_xlabel("depth L")
     ax.set_ylabel("mean(dominant) / mean(bulk)")
     ax.set_title(f"arXiv:2602.00545 setup as its code runs it, {steps} steps")
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
     ax.grid(alpha=0.3)
     with atomic_output(path) as tmp:
         fig.savefig(tmp, dpi=120, format="png")
