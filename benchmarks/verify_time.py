@@ -31,12 +31,14 @@ PAPER_CLAIMS = ["B2-limit", "B2-paper", "B2-paper-decay", "B3-paper"]
 BASELINE = "verify-2602-default"
 
 
-def commands(tmp: str) -> dict[str, list[str]]:
+def commands(tmp: str, rows: Path) -> dict[str, list[str]]:
+    """The command of each case; verify cases also write their rows to ``rows``-<case>.json."""
     dl = [sys.executable, "-m", "dlnkit"]
+    js = lambda case: ["--json", f"{rows}-{case}.json"]
     return {
-        "verify-2602-default": dl + ["verify", "-q", *PAPER_CLAIMS],
-        "verify-default": dl + ["verify", "-q"],
-        "verify-2602-full": dl + ["verify", "-q", "--full", *PAPER_CLAIMS],
+        "verify-2602-default": dl + ["verify", "-q", *PAPER_CLAIMS, *js("verify-2602-default")],
+        "verify-default": dl + ["verify", "-q", *js("verify-default")],
+        "verify-2602-full": dl + ["verify", "-q", "--full", *PAPER_CLAIMS, *js("verify-2602-full")],
         "reproduce": dl + ["reproduce", "2602.00545", "-q", "--out", os.path.join(tmp, "reproduce")],
     }
 
@@ -56,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
            "MKL_NUM_THREADS": os.environ.get("MKL_NUM_THREADS", "1")}
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        cmds = commands(tmp)
+        cmds = commands(tmp, out.with_suffix(""))
         names = args.cases or list(cmds)
         unknown = [n for n in names if n not in cmds]
         if unknown:
