@@ -1,6 +1,7 @@
 r"""Closed-form Hessian of a deep linear network's squared loss at any point (docs/claims.md#b0).
 
-Loss: :math:`\ell = \frac{1}{2B}\|X W^\top - Y\|_F^2 = \tfrac12\operatorname{tr}(W\Sigma W^\top) - \operatorname{tr}(W C^\top) + \text{const}`
+Loss: :math:`\ell = \frac{1}{2B}\|X W^\top - Y\|_F^2`, which equals
+:math:`\tfrac12\operatorname{tr}(W\Sigma W^\top) - \operatorname{tr}(W C^\top) + \text{const}`
 with :math:`W = W_L\cdots W_1`, :math:`\Sigma = X^\top X/B` and :math:`C = Y^\top X/B`. Only
 :math:`\Sigma` and the end-to-end gradient :math:`G = W\Sigma - C` enter the Hessian.
 

@@ -178,7 +178,7 @@ for L in depths:
     X = whitened_inputs(20, dims[0], seed=100 + L, device=device)
     Y = X @ M.T
     Ws = [w.detach() for w in net.weights]
-    ev = eigvalsh(dense_hessian(lambda *w: dln_loss(w, X, Y), Ws))
+    ev = eigvalsh(dense_hessian(lambda *w, X=X, Y=Y: dln_loss(w, X, Y), Ws))
     pred = balanced_minimum_spectrum_numeric(dims, [m_val ** L] * r)
     # eigvalsh is backward stable: |error| <~ P eps ||H|| ~ 1e-13 ||H|| here; 1e-9 leaves margin
     assert np.max(np.abs(ev - pred["all"])) < 1e-9 * pred["all"][0], L

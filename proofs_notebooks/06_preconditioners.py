@@ -232,7 +232,7 @@ for name, make in [("heavy-ball GD", lambda ps: torch.optim.SGD(ps, lr=0.05, mom
     net = DeepLinearNetwork.random(dims_e, scale=0.3, seed=5, device=device)
     opt = make(list(net.parameters()))
     losses = []
-    for it in range(150):
+    for _ in range(150):
         opt.zero_grad()
         loss = dln_loss(list(net.weights), Xe, Ye)
         loss.backward()

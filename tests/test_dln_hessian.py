@@ -132,7 +132,7 @@ def test_hand_written_gradient_descent_follows_torch_sgd():
     X = whitened_inputs(12, 5, seed=1)
     Y = torch.randn(12, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
     for act in ("linear", "tanh"):
-        ref = _torch_sgd(net.weights, lambda Ws: network_loss(Ws, X, Y, act), lr=0.05, momentum=0.9, steps=150)
+        ref = _torch_sgd(net.weights, lambda Ws, act=act: network_loss(Ws, X, Y, act), lr=0.05, momentum=0.9, steps=150)
         if act == "linear":
             Ws, _ = train_dln_gradient_descent(net.weights, lr=0.05, momentum=0.9, max_steps=150, loss_tol=-1.0, X=X, Y=Y)
         else:
