@@ -144,6 +144,8 @@ def _checked_params(params: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
     for i, p in enumerate(out):
         if not p.is_floating_point():
             raise DlnkitInputError(f"parameter {i} must be floating point, got {p.dtype}")
+        if p.numel() == 0:
+            raise DlnkitInputError(f"parameter {i} is empty (shape {tuple(p.shape)})")
         if p.dtype != out[0].dtype or p.device != out[0].device:
             raise DlnkitInputError(f"all parameters must share one dtype and device: parameter 0 is {out[0].dtype} "
                                    f"on {out[0].device}, parameter {i} is {p.dtype} on {p.device}")
