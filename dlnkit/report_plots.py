@@ -109,7 +109,9 @@ def plot_errors_vs_bounds(claim_id: str, rows: Sequence[Row]) -> Plot | None:
     ax.set_ylabel("error / bound")
     ax.legend(fontsize=7, loc="best")
     skipped = len(rows) - len(pts)
-    caption = f"{len(pts)} row(s); below the dashed line the measurement is within the claim's tolerance."
+    caption = f"{len(pts)} row(s); below the dashed line the measurement is within the claim's tolerance"
+    zeros = sum(1 for _, v, _ in pts if v <= 1e-18)
+    caption += f"; {zeros} row(s) with error 0 drawn at 1e-18." if zeros else "."
     if skipped:
         caption += f" {skipped} row(s) have no finite error and bound (ERROR rows or NaN) and are not drawn."
     return Plot(f"{claim_id}: error against bound", figure_to_base64(fig), caption)
@@ -138,10 +140,10 @@ def plot_ratio_vs_depth(claim_id: str, rows: Sequence[Row]) -> Plot | None:
         rep = first_number(r.get("reported")) if r.get("reported") else None
         if rep is not None:
             reported.append((L, rep))
-    if not ours:
+    depths = sorted({L for L, _ in ours})
+    if len(depths) < 2:  # one depth is a point, not a curve: the verdict table already holds it
         return None
     fig, ax = _figure()
-    depths = sorted({L for L, _ in ours})
     ax.plot(depths, depths, color="#bbb", lw=1, ls=":", label="y = L")
     if predicted:
         ps = sorted(set(predicted))
@@ -152,6 +154,7 @@ def plot_ratio_vs_depth(claim_id: str, rows: Sequence[Row]) -> Plot | None:
         ax.plot([x[0] for x in rs], [x[1] for x in rs], "x", color="#cf222e", ms=8, mew=2, label="reported (paper)")
     ax.set_xlabel("depth L")
     ax.set_ylabel("mean(dominant) / mean(bulk)")
+    ax.ticklabel_format(axis="y", useOffset=False)
     ax.legend(fontsize=7, loc="best")
     caption = f"{len(ours)} row(s) with a depth and a measured ratio"
     caption += (
@@ -195,6 +198,7 @@ def plot_trajectories(claim_id: str, rows: Sequence[Row]) -> Plot | None:
     ax.set_xscale("log")
     ax.set_xlabel("training step (step 0 drawn at 0.5)")
     ax.set_ylabel("recorded value")
+    ax.ticklabel_format(axis="y", useOffset=False)
     ax.legend(fontsize=6, ncol=2, loc="best")
     return Plot(
         f"{claim_id}: along training",
@@ -273,7 +277,7 @@ def plot_fit(claim_id: str, rows: Sequence[Row]) -> Plot | None:
 #: the derived plots, in the order they appear, with what each needs (for the "not drawn" notes)
 DERIVED_PLOTS: tuple[tuple[str, Callable[[str, Sequence[Row]], Plot | None], str], ...] = (
     ("spectrum against prediction", plot_spectra, 'details["spectrum"] with predicted and measured eigenvalues'),
-    ("ratio against depth", plot_ratio_vs_depth, "a depth and a measured ratio"),
+    ("ratio against depth", plot_ratio_vs_depth, "a measured ratio at two depths or more"),
     ("along training", plot_trajectories, 'details["trajectory"]'),
     ("h_k against sigma_k", plot_fit, 'details["sigma"] and details["h"]'),
     ("error against bound", plot_errors_vs_bounds, "a finite error and bound"),
