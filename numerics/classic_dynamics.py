@@ -130,20 +130,22 @@ def closed_form_gradients(weights: Weights, sigma: torch.Tensor, cross: torch.Te
     return [P[k].T @ G @ Q[k].T for k in range(L)]
 
 
-def accumulated_imbalance(weights: Weights, sigma: torch.Tensor, cross: torch.Tensor, lr: float, horizon: float) -> dict:
-    r"""Gradient descent (squared loss, linear network) for round(horizon / lr) steps: the total
-    drift :math:`\max_l\|D_l(T) - D_l(0)\|_F` and the same quantity summed from the per-step
-    identity (they agree to rounding), plus the final weights."""
+def accumulated_imbalance(weights: Weights, sigma: torch.Tensor, cross: torch.Tensor, lr: float, horizon: float,
+                          momentum: float = 0.0) -> dict:
+    r"""Gradient descent (squared loss, linear network; heavy ball with ``momentum``) for
+    round(horizon / lr) steps: the total drift :math:`\max_l\|D_l(T) - D_l(0)\|_F` and the same
+    quantity summed from the per-step identity (equal to rounding for plain GD), plus the final weights."""
     if lr <= 0 or horizon <= 0:
         raise DlnkitInputError(f"need lr > 0 and horizon > 0, got {lr}, {horizon}")
     steps = max(1, int(round(horizon / lr)))
     Ws = [W.detach().clone() for W in weights]
     D0 = imbalances(Ws)
     summed = [torch.zeros_like(D) for D in D0]
+    vel = [torch.zeros_like(W) for W in Ws]
     for _ in range(steps):
         g = closed_form_gradients(Ws, sigma, cross)
         summed = [a + b for a, b in zip(summed, step_identity(g, lr))]
-        Ws = [W - lr * gk for W, gk in zip(Ws, g)]
+        Ws, vel = gd_step(Ws, g, lr, momentum, vel)
         if not all(torch.isfinite(W).all() for W in Ws):
             raise TrainingDivergedError(f"gradient descent diverged at lr={lr}")
     drift = [a - b for a, b in zip(imbalances(Ws), D0)]

@@ -267,17 +267,18 @@ class DriftOrderClaim(ClassicClaim):
     kind = "approximate"
     title = "GD to time T: accumulated |D_l(T) - D_l(0)| is first order in eta (log-log slope 1)"
     source = f"{ARORA} (C1)"
-    assumptions = (LINEAR, PLAIN_GD)
+    assumptions = (PLAIN_GD,)
     tolerance = Tolerance(atol=0.1, reason="drift = eta * integral of (g^T g - g g^T) dt + O(eta^2): the slope "
                           "between eta and 2 eta is 1 + O(eta); with eta <= 0.02 and T = 1 we allow 0.1")
     violations = _VIOLATIONS
     explanations = _EXPLAIN
 
     def config_strategy(self, drop=()):
-        self.check_drop(drop)
+        drop = self.check_drop(drop)
         return st.fixed_dictionaries({"dims": small_dims(2, 3, 4, 2), "seed": dst.seeds,
                                       "scale": st.sampled_from([0.5, 1.0]), "lr": st.sampled_from([0.01, 0.02]),
-                                      "horizon": st.just(1.0)})
+                                      "horizon": st.just(1.0),
+                                      "momentum": keep_or_break("plain_gd", drop, 0.0, st.sampled_from([0.9, 0.5]))})
 
     def default_configs(self):
         return [{"dims": [3, 4, 2], "seed": 0, "scale": 1.0, "lr": 0.01, "horizon": 1.0},
@@ -293,8 +294,9 @@ class DriftOrderClaim(ClassicClaim):
         X, Y = batch_data(dims[0], dims[-1], seed=seed)
         sigma, cross = moments(X, Y)
         lr, T = float(config["lr"]), float(config.get("horizon", 1.0))
-        small = accumulated_imbalance(Ws, sigma, cross, lr, T)
-        big = accumulated_imbalance(Ws, sigma, cross, 2 * lr, T)
+        mom = float(config.get("momentum", 0.0))
+        small = accumulated_imbalance(Ws, sigma, cross, lr, T, momentum=mom)
+        big = accumulated_imbalance(Ws, sigma, cross, 2 * lr, T, momentum=mom)
         slope = math.log(big["drift"] / small["drift"]) / math.log(2.0)
         return {"slope": slope, "drift": small["drift"], "drift_2eta": big["drift"], "constant": small["drift"] / lr,
                 "identity_mismatch": max(small["identity_mismatch"], big["identity_mismatch"])}
