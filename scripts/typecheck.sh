@@ -9,11 +9,11 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 tree="build/mypy-tree/dlnkit"
-rm -rf "build/mypy-tree"
 mkdir -p "$tree"
-ln -s "$root/dlnkit/__init__.py" "$tree/__init__.py"
-ln -s "$root/theory" "$tree/theory"
-ln -s "$root/numerics" "$tree/numerics"
+# idempotent (-f, -n): concurrent runs share the same links
+ln -sfn "$root/dlnkit/__init__.py" "$tree/__init__.py"
+ln -sfn "$root/theory" "$tree/theory"
+ln -sfn "$root/numerics" "$tree/numerics"
 # report the source paths (theory/x.py), not the links
 "${PYTHON:-python3}" -m mypy "$@" 2>&1 | sed -e 's#build/mypy-tree/dlnkit/theory/#theory/#g' \
   -e 's#build/mypy-tree/dlnkit/numerics/#numerics/#g'
