@@ -268,8 +268,9 @@ class DriftOrderClaim(ClassicClaim):
     title = "GD to time T: accumulated |D_l(T) - D_l(0)| is first order in eta (log-log slope 1)"
     source = f"{ARORA} (C1)"
     assumptions = (PLAIN_GD,)
-    tolerance = Tolerance(atol=0.1, reason="drift = eta * integral of (g^T g - g g^T) dt + O(eta^2): the slope "
-                          "between eta and 2 eta is 1 + O(eta); with eta <= 0.02 and T = 1 we allow 0.1")
+    tolerance = Tolerance(rtol=10.0, reason="drift = eta * integral of (g^T g - g g^T) dt + O(eta^2): the slope "
+                          "between eta and 2 eta is 1 + c eta (c up to ~7 measured on drawn networks, T = 1); the "
+                          "bound is 10 eta")
     violations = _VIOLATIONS
     explanations = _EXPLAIN
 
@@ -303,7 +304,8 @@ class DriftOrderClaim(ClassicClaim):
 
     def compare(self, predicted, measured, config):
         err = abs(measured["slope"] - predicted)
-        return Comparison(predicted, measured, err, self.tolerance.bound(predicted), "slope 1",
+        bound = self.tolerance.rtol * float(config["lr"])
+        return Comparison(predicted, measured, err, bound, "slope 1",
                           f"{measured['slope']:.4f} (drift/eta = {measured['constant']:.4g})", details=measured)
 
 
