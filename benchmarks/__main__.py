@@ -324,7 +324,9 @@ def check_arguments(args) -> Path:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    from dlnkit.cli import OneLineArgumentParser
+
+    p = OneLineArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--quick", action="store_true", help="small sizes only (about a minute)")
     p.add_argument("--cases", nargs="*", help="only these cases (assembly spectrum hk topeig chunked matmul)")
@@ -348,9 +350,7 @@ def main(argv=None) -> int:
         return 0
     try:
         out = check_arguments(args)
-    except DlnkitInputError as exc:
-        if __name__ != "__main__":
-            raise  # `dlnkit bench`: the CLI prints it and exits with 2
+    except DlnkitInputError as exc:  # one line, exit 2 (also through `dlnkit bench`, which runs us as a child)
         print(f"python -m benchmarks: error: {exc}", file=sys.stderr)
         return 2
     import torch

@@ -1,0 +1,210 @@
+"""Hostile suite, command line: Hypothesis draws argument lists for every cheap command (in
+process: ``dlnkit.cli.main([...])``), plus a few real subprocesses. Every input either works or
+ends with exit status 2 (bad input) / 3 (computation failed) and exactly one line on stderr;
+never a traceback (an uncaught exception, or the CLI's exit 70 "internal error"). Runs that
+work are checked against their own claims (spectrum: measured vs predicted eigenvalues), and
+the folder the command runs in must hold the same files afterwards, apart from its outputs.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dlnkit.cli import main
+
+sys.path.insert(0, str(Path(__file__).parent))
+from hostile_support import lost_files, one_line_error, record, snapshot  # noqa: E402
+
+EXAMPLES = int(os.environ.get("DLNKIT_HOSTILE_EXAMPLES", "40"))
+SECTION = "command line"
+
+
+def run_cli(argv: list[str]) -> tuple[int, str, str]:
+    import contextlib
+    import io
+
+    out_buf, err_buf = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out_buf), contextlib.redirect_stderr(err_buf):
+            rc = main(argv)
+    except SystemExit as exc:  # argparse (bad flags, --help)
+        rc = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    except BaseException as exc:  # noqa: BLE001 - anything escaping main is a traceback for the user
+        record(SECTION, inputs_tried=1, tracebacks=1)
+        raise AssertionError(f"dlnkit {' '.join(argv)} raised {type(exc).__name__}: {exc}") from exc
+    return int(rc), out_buf.getvalue(), err_buf.getvalue()
+
+
+def judge(argv, rc, out, err, *, allowed_ok=(0,), check=None) -> str:
+    """Classify one run and count it; fail on a traceback / unclear error / wrong result."""
+    if rc in allowed_ok:
+        wrong = check is not None and not check(out)
+        record(SECTION, inputs_tried=1, worked=1, wrong_results=int(wrong))
+        assert not wrong, f"dlnkit {' '.join(argv)} worked but its output is wrong:\n{out}"
+        return "worked"
+    clear = rc in (2, 3) and one_line_error(err)
+    record(SECTION, inputs_tried=1, clear_errors=int(clear), tracebacks=int(not clear))
+    assert clear, f"dlnkit {' '.join(argv)}: exit {rc}, stderr:\n{err}"
+    return "error"
+
+
+# ----- hostile text -------------------------------------------------------------------------
+
+INTS = ["0", "1", "2", "3", "5", "-1", "-5", "1000000", "99999999999999999999", "2.5", "1e3", "nan", "", " ", "x",
+        "0x10", "٣"]
+FLOATS = ["1", "0.5", "2", "0", "-1", "1e-300", "1e300", "nan", "inf", "-inf", "1e-320", "abc", "", "1,2", "3.0e2"]
+DIMS = ["3,4,2", "2,2", "1,1", "4,,5,3,", "3,4,2,", ",3,4", "0,2", "-1,2", "3", "", "a,b", "2.5,3", "1000000,1000000",
+        "60,60,60", "2,2,2,2,2,2,2,2", "3, 4, 2", "3;4", "99999999999999999999,2", "5,6,6,4"]
+
+
+def _opt(flag: str, values: list[str]):
+    return st.one_of(st.just([]), st.sampled_from(values).map(lambda v: [flag, v]))
+
+
+def _max_eig_error(out: str) -> bool:
+    m = re.search(r"max \|measured - predicted\| eigenvalue = (\S+)", out)
+    pred = re.search(r"mean \(predicted\)\s*\n(.*)", out)
+    return m is not None and pred is not None and float(m.group(1)) <= 1e-6 * max(1.0, _largest_number(out))
+
+
+def _largest_number(out: str) -> float:
+    nums = [abs(float(x)) for x in re.findall(r"[-+]?\d+\.?\d*(?:[eE][-+]?\d+)?", out)]
+    finite = [x for x in nums if x == x and x != float("inf")]
+    return max(finite) if finite else 1.0
+
+
+@settings(max_examples=EXAMPLES)
+@given(st.sampled_from(DIMS), _opt("--rank", INTS), _opt("--t", FLOATS + ["2,1", "1,1,1,1"]), _opt("--m", FLOATS),
+       _opt("--seed", INTS), _opt("--device", ["cpu", "cuda", "tpu", "auto", ""]), st.booleans())
+def test_spectrum_arguments(tmp_path_factory, dims, rank, t, m, seed, device, plot):
+    work = tmp_path_factory.mktemp("spectrum")
+    (work / "keep.txt").write_text("someone else's file")
+    before = snapshot(work)
+    argv = ["spectrum", "--dims", dims, *rank, *t, *m, *seed, *device]
+    if plot:
+        argv += ["--plot", str(work / "keep.txt") if len(argv) % 2 else str(work / "s.png")]
+    rc, out, err = run_cli(argv)
+    judge(argv, rc, out, err, check=_max_eig_error)
+    assert not lost_files(before, snapshot(work)), "spectrum changed a file it did not write"
+
+
+@settings(max_examples=EXAMPLES)
+@given(st.sampled_from(["mlp", "cnn", "tanh", "transformer", "resnet", "", "MLP"]),
+       _opt("--samples", INTS), _opt("--threads", INTS), _opt("--k", INTS), _opt("--data", ["digits", "tokens", "x"]),
+       _opt("--layers", ["fcs.0", "nope", "", ",", "fcs.0,fcs.0"]), _opt("--factors", ["empirical", "gn", "z"]),
+       st.sampled_from([[], ["--json", "DIR"], ["--json", "FILE"], ["--plot", "FILE"], ["--json", "/proc/x.json"]]))
+def test_alignment_arguments_are_checked_before_training(tmp_path_factory, model, samples, threads, k, data, layers,
+                                                          factors, outs):
+    """Only inputs that must be refused reach the command (valid ones would train): the zoo's
+    trainer is replaced by one that fails the test if called."""
+    from dlnkit.numerics import zoo
+
+    work = tmp_path_factory.mktemp("alignment")
+    (work / "FILE").write_text("not ours")
+    before = snapshot(work)
+    outs = [str(work / o) if o in ("DIR", "FILE") else o for o in outs]
+    if outs and outs[1].endswith("DIR"):
+        outs[1] = str(work)
+    argv = ["alignment", "--model", model, *samples, *threads, *k, *data, *layers, *factors, *outs]
+    trained = []
+
+    def no_training(*a, **kw):
+        trained.append(1)
+        raise KeyboardInterrupt  # stops the command right there (exit 130), nothing trained
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(zoo, "train_model", no_training)
+        mp.setenv("DLNKIT_CACHE", str(work / "cache"))
+        rc, out, err = run_cli(argv)
+    if trained:  # a valid request: it got as far as training, which is the point where bad input was checked
+        record(SECTION, inputs_tried=1, worked=1)
+        return
+    judge(argv, rc, out, err)
+    assert not lost_files(before, snapshot(work))
+
+
+@pytest.mark.parametrize("argv", [
+    ["--cases", "nosuch"], ["--cases"], ["--repeats", "0"], ["--repeats", "x"], ["--timeout", "nan"], ["--out", "/"],
+    ["--out", "/proc/none/x.json"], ["--device", "tpu"], ["--threads", "-1"], ["--min-time", "-1"],
+])
+def test_bench_arguments_refused_before_measuring(argv):
+    """``dlnkit bench ARGS`` runs ``python -m benchmarks ARGS`` as a child; its argument checks run here in process."""
+    import contextlib
+    import io
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from benchmarks.__main__ import main as bench_main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            rc = bench_main(argv)
+        except SystemExit as exc:
+            rc = exc.code
+    judge(["bench", *argv], rc, "", err.getvalue(), allowed_ok=())
+
+
+@pytest.mark.parametrize("argv", [
+    ["list", "--nosuch"], ["nosuch"], ["spectrum"], ["sweep"], ["sweep", "/nonexistent.json"],
+    ["spectrum", "--dims", "3,3", "--rank", "1", "--plot", "/tmp/x.unknownext"],
+    ["spectrum", "--dims", "3,3", "--rank", "1", "--plot", "/"],
+])
+def test_fixed_bad_invocations(argv):
+    rc, out, err = run_cli(argv)
+    judge(argv, rc, out, err, allowed_ok=())
+
+
+JSONISH = st.recursive(st.none() | st.booleans() | st.integers(-3, 9) | st.sampled_from([0.5, 1e308, -1.0]) |
+                       st.sampled_from(["B0", "nosuch", "dims", "", "x"]),
+                       lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+                           st.sampled_from(["claims", "grid", "fixed", "configs", "draw", "device", "dims",
+                                            "examples", "seed", "t", "x"]), inner, max_size=4), max_leaves=12)
+
+
+@settings(max_examples=EXAMPLES)
+@given(st.one_of(JSONISH, st.fixed_dictionaries({"claims": st.just(["B0"]), "configs": st.lists(
+    st.fixed_dictionaries({"dims": st.sampled_from([[2, 2], [2, 3, 2], [0, 2], [-1], "2,2", [2, 2, 2, 2]]),
+                           "seed": st.sampled_from([0, -1, "a", 1.5])}), max_size=2)})),
+       st.sampled_from([".json", ".toml", ".txt"]))
+def test_sweep_config_files(tmp_path_factory, cfg, suffix):
+    work = tmp_path_factory.mktemp("sweep")
+    path = work / f"s{suffix}"
+    path.write_text(json.dumps(cfg))
+    before = snapshot(work)
+    argv = ["sweep", str(path), "--out", str(work / "out"), "--executor", "serial", "-q"]
+    rc, out, err = run_cli(argv)
+    judge(argv, rc, out, err, allowed_ok=(0, 1))  # 1: some case failed or errored (recorded as rows)
+    assert not lost_files(before, snapshot(work))
+
+
+@pytest.mark.parametrize("argv,code", [
+    (["spectrum", "--dims", "1000000,1000000", "--rank", "1"], 2),
+    (["spectrum", "--dims", "2,2,2,2,2,2,2,2", "--t", "1e-300"], 2),
+    (["spectrum", "--dims", "4,,5,3,", "--rank", "1"], 2),
+    (["alignment", "--model", "mlp", "--samples", "0"], 2),
+])
+def test_real_subprocess_gives_one_line(argv, code, tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "DLNKIT_CACHE": str(tmp_path)}
+    p = subprocess.run([sys.executable, "-m", "dlnkit", *argv], capture_output=True, text=True, env=env, timeout=120,
+                       cwd=tmp_path)
+    judge(argv, p.returncode, p.stdout, p.stderr, allowed_ok=())
+    assert p.returncode == code
+
+
+def test_address_space_limit_is_respected(tmp_path):
+    """``ulimit -v 1500000`` (1.4 GiB): the 60,60,60 spectrum is refused by the guard, not by eigvalsh."""
+    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (1500000 * 1024, 1500000 * 1024)); "
+            "from dlnkit.cli import main; sys.exit(main(['spectrum', '--dims', '60,60,60', '--rank', '1']))")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "OMP_NUM_THREADS": "1"}, cwd=tmp_path)
+    judge(["spectrum", "(ulimit -v)"], p.returncode, p.stdout, p.stderr, allowed_ok=())
+    assert p.returncode == 2 and "ulimit -v" in p.stderr
+    record("memory guards", faults_injected=1, faults_survived=1)
