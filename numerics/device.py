@@ -29,6 +29,8 @@ def resolve_device(device: DeviceLike = "auto") -> torch.device:
     DlnkitInputError
         CUDA asked for but not available, or an unknown device string.
 
+    Examples
+    --------
     >>> resolve_device("cpu")
     device(type='cpu')
     """

@@ -50,6 +50,8 @@ def random_orthonormal(n: int, k: int, *, seed: int | None = 0, dtype: torch.dty
     DlnkitInputError
         k > n, n < 1 or k < 0, or too large to allocate.
 
+    Examples
+    --------
     >>> Q = random_orthonormal(5, 3, seed=1)
     >>> bool(torch.allclose(Q.T @ Q, torch.eye(3, dtype=Q.dtype)))
     True
@@ -203,6 +205,8 @@ class DeepLinearNetwork(nn.Module):
     DlnkitInputError
         Bad ``dims``, weights of the wrong shape or count, non-finite weights, or too large to allocate.
 
+    Examples
+    --------
     >>> net = DeepLinearNetwork.random([3, 4, 2], seed=0)
     >>> net.depth, net.num_params, tuple(net.end_to_end().shape)
     (2, 20, (2, 3))

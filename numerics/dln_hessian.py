@@ -320,6 +320,8 @@ def dln_hessian_closed_form(weights: Weights, *, X: TensorLike | None = None, Y:
     DlnkitInputError
         Inconsistent shapes, missing data, non-finite values, or a Hessian too large for memory.
 
+    Examples
+    --------
     >>> from dlnkit.numerics.dln import DeepLinearNetwork, whitened_inputs
     >>> from dlnkit.numerics.hessian import dense_hessian
     >>> net = DeepLinearNetwork.random([3, 4, 2], seed=1, device="cpu")

@@ -85,6 +85,8 @@ def dense_hessian_bytes(num_params: int, dtype: torch.dtype = torch.float64, cop
     int
         Bytes.
 
+    Examples
+    --------
     >>> dense_hessian_bytes(10_000)  # 10^8 float64 numbers
     800000000
     """
@@ -185,6 +187,8 @@ def dense_hessian(loss_fn: LossFn, params: Sequence[torch.Tensor], *, check_memo
     DlnkitInputError
         An empty parameter list, non-float, mixed dtype/device or non-finite parameters.
 
+    Examples
+    --------
     >>> f = lambda a, b: (a ** 2).sum() * b.sum()
     >>> H = dense_hessian(f, [torch.ones(2, dtype=torch.float64), torch.ones(1, dtype=torch.float64)])
     >>> H.tolist()
@@ -278,6 +282,8 @@ class HessianOperator(LinearOperator):  # type: ignore[misc]  # SciPy ships no t
     chunk_size
         How many HVPs ``matmat`` batches at once (``None``: all columns at once).
 
+    Examples
+    --------
     >>> from scipy.sparse.linalg import eigsh
     >>> A = torch.tensor([[2.0, 1.0], [1.0, 3.0]], dtype=torch.float64)
     >>> op = HessianOperator(lambda w: 0.5 * w @ A @ w, [torch.zeros(2, dtype=torch.float64)])

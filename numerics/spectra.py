@@ -83,6 +83,8 @@ def split_by_counts(eigs: npt.ArrayLike, n_dominant: int, n_bulk: int) -> Cluste
     DlnkitInputError
         The counts exceed the number of eigenvalues or are negative.
 
+    Examples
+    --------
     >>> s = split_by_counts([6.0, 0.0, 2.0, 6.0, 2.0], 2, 2)
     >>> s.counts["zero"], s.ratio
     (1, 3.0)
@@ -110,6 +112,8 @@ def split_by_gaps(eigs: npt.ArrayLike, *, zero_rtol: float = 1e-8) -> ClusterSpl
     ClusterSplit
         With ``method = "gaps"``; a single positive eigenvalue is all dominant.
 
+    Examples
+    --------
     >>> s = split_by_gaps([9.0, 8.5, 1.1, 1.0, 1e-14, -0.2])
     >>> s.counts
     {'dominant': 2, 'bulk': 2, 'zero': 1, 'negative': 1}

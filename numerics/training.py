@@ -105,6 +105,8 @@ def heavy_ball_descent(weights: Sequence[torch.Tensor], gradient: GradientFn, *,
     DlnkitInputError
         ``lr <= 0`` or a momentum outside [0, 1).
 
+    Examples
+    --------
     >>> import numpy as np
     >>> quad = lambda Ws, need: (0.5 * float(np.sum(Ws[0] ** 2)), [Ws[0].copy()])  # grad of |w|^2/2
     >>> Ws, rec = heavy_ball_descent([torch.ones(1, 2, dtype=torch.float64)], quad, lr=0.5, momentum=0.0,

@@ -30,6 +30,8 @@ def check_dims(dims: Sequence[int]) -> list[int]:
     DlnkitInputError
         Fewer than two entries, a non-integer or a width below 1.
 
+    Examples
+    --------
     >>> check_dims([3, 4, 2])
     [3, 4, 2]
     >>> check_dims([3])

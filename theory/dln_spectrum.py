@@ -73,6 +73,8 @@ def aligned_minimum_weights(dims: Sequence[int], t: Sequence[sp.Expr]) -> list[s
     list of sympy.Matrix
         W_1, ..., W_L, each d_l x d_{l-1}, with diag(t^(1/L)) in the top-left corner.
 
+    Examples
+    --------
     >>> from dlnkit.theory.symbols import target_symbols
     >>> W = aligned_minimum_weights([2, 3, 2], target_symbols(1))
     >>> W[1] * W[0]
@@ -102,6 +104,8 @@ def derive_jjt_aligned(dims: Sequence[int], t: Sequence[sp.Expr] | None = None) 
     sympy.Matrix
         The (d_out d_in) x (d_out d_in) matrix J J^T, diagonal in the singular bases.
 
+    Examples
+    --------
     >>> J = derive_jjt_aligned([2, 2], target_symbols(1))
     >>> J.is_diagonal(), J.shape
     (True, (4, 4))
@@ -137,6 +141,8 @@ def read_off_spectrum(jjt: sp.Matrix, num_params: int | None = None) -> Counter[
     ValueError
         ``jjt`` is not diagonal.
 
+    Examples
+    --------
     >>> read_off_spectrum(sp.diag(2, 1, 1, 0), num_params=6)
     Counter({0: 3, 1: 2, 2: 1})
     """
@@ -164,6 +170,8 @@ def dominant_eigenvalue(a: sp.Expr = t_i, b: sp.Expr = t_j, depth: sp.Expr = L_s
     sympy.Expr
         An unevaluated ``Sum`` over the layers; ``.doit()`` evaluates it.
 
+    Examples
+    --------
     >>> dominant_eigenvalue(depth=2).doit()
     t_i + t_j
     """
@@ -187,6 +195,8 @@ def dominant_eigenvalue_closed_form(a: sp.Expr = t_i, b: sp.Expr = t_j, depth: s
     sympy.Expr
         The closed form (a ``Piecewise`` when equality of ``a`` and ``b`` is undecided).
 
+    Examples
+    --------
     >>> dominant_eigenvalue_closed_form(t_i, t_i, 3)
     3*t_i**(4/3)
     """
@@ -277,6 +287,8 @@ def balanced_minimum_spectrum_numeric(dims: Sequence[int], t_values: Sequence[fl
     ValueError
         A hidden width below the rank: more nonzero eigenvalues than parameters.
 
+    Examples
+    --------
     >>> out = balanced_minimum_spectrum_numeric([3, 4, 2], [1.0])
     >>> out["dominant"].tolist(), out["bulk"].tolist(), len(out["all"])
     ([2.0], [1.0, 1.0, 1.0], 20)

@@ -25,6 +25,8 @@ def target_symbols(rank: int) -> tuple[sp.Symbol, ...]:
     tuple of sympy.Symbol
         ``t_1, ..., t_r``, declared positive.
 
+    Examples
+    --------
     >>> target_symbols(3)
     (t_1, t_2, t_3)
     """
