@@ -37,7 +37,8 @@ from __future__ import annotations
 
 import inspect
 import math
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from hypothesis import strategies as st
 

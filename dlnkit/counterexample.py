@@ -19,8 +19,9 @@ import json
 import math
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from dlnkit.claims.base import ClaimResult, digest
 from dlnkit.numerics.validation import DlnkitInputError
@@ -187,8 +188,7 @@ def find_counterexample(claim, drop: Iterable[str] = (), *, max_examples: int = 
     ``unexplained`` and reported, but not shrunk to, so that the shrunk example is about the
     dropped assumption. With nothing dropped every failure counts.
     """
-    from hypothesis import HealthCheck, Phase, Verbosity, given, settings, target
-    from hypothesis import seed as hseed
+    from hypothesis import HealthCheck, Phase, Verbosity, given, seed as hseed, settings, target
     from hypothesis.control import current_build_context
     from hypothesis.errors import Flaky
 

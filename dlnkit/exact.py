@@ -19,14 +19,13 @@ configurations are skipped.
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from collections.abc import Mapping
 
 import sympy as sp
 
 from dlnkit.claims.base import Claim, ClaimResult, Comparison
 from dlnkit.theory.exact_hessian import end_to_end_exact, exact_dln_hessian
-from dlnkit.theory.exact_point import exact_num_params, rational
-from dlnkit.theory.exact_point import exact_point as theory_exact_point
+from dlnkit.theory.exact_point import exact_num_params, exact_point as theory_exact_point, rational
 
 #: the largest parameter count checked in exact arithmetic (a rank of a 60 x 60 rational matrix
 #: takes ~0.1 s; the B1 check needs one per distinct eigenvalue)
@@ -184,3 +183,8 @@ def exact_results(claims, *, examples: int = 3, seed: int = 0, defaults: bool = 
             notes.append(f"{claim.id}: {skipped} default configuration(s) above {max_params} parameters skipped")
         results += [claim.check(c, exact=True) for c in configs]
     return results, notes
+
+
+__all__ = ["EXACT_MAX_PARAMS", "DIFFERENTIATION_MAX_PARAMS", "FLOAT_VS_EXACT_RTOL", "rational", "num_params",
+           "exact_point", "end_to_end_exact", "exact_hessian", "float_point", "float_vs_exact_hessian", "exact_equal",
+           "route_comparison", "value_comparison", "has_exact_route", "check_exact", "exact_configs", "exact_results"]

@@ -40,7 +40,7 @@ def generate_gallery(out_dir="counterexamples", *, max_examples: int = 100, seed
     results, rows, kept_rows = [], [], []
     pairs = gallery_pairs(claim_ids)
     claims_seen = []
-    for claim, name in pairs:
+    for claim, _name in pairs:
         if claim.id not in claims_seen:
             claims_seen.append(claim.id)
     for cid in claims_seen:

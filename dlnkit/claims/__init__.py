@@ -119,8 +119,8 @@ def load_claims_from_file(path) -> list[Claim]:
     claims are loaded first, so an id clash is reported instead of silently shadowed. Returns the
     file's claims in order; loading the same file twice replaces them.
     """
-    import importlib.util
     import hashlib
+    import importlib.util
 
     from dlnkit.numerics.validation import DlnkitInputError
 

@@ -23,8 +23,9 @@ import hashlib
 import json
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from hypothesis import strategies as st
 
@@ -337,8 +338,7 @@ class Claim:
 
 def draw_configs(strategy: st.SearchStrategy, n: int, seed: int = 0) -> list[Config]:
     """``n`` configurations drawn from a Hypothesis strategy, reproducibly for a given seed."""
-    from hypothesis import HealthCheck, Phase, given, settings
-    from hypothesis import seed as hseed
+    from hypothesis import HealthCheck, Phase, given, seed as hseed, settings
 
     if n <= 0:
         return []

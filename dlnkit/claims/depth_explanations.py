@@ -70,8 +70,7 @@ def explain_balanced(cfg: Mapping[str, Any], *, ratio: bool) -> str:
 
 def explain_equal(cfg: Mapping[str, Any]) -> str:
     from dlnkit.theory import balanced_minimum_spectrum
-    from dlnkit.theory.symbols import t_i as ti
-    from dlnkit.theory.symbols import t_j as tj
+    from dlnkit.theory.symbols import t_i as ti, t_j as tj
 
     dims, depth = cfg["dims"], len(cfg["dims"]) - 1
     r, n_in, n_out = len(cfg["t"]), dims[0], dims[-1]
@@ -82,7 +81,7 @@ def explain_equal(cfg: Mapping[str, Any]) -> str:
             + [sp.nsimplify(g["bulk_last_layer"].value.subs(ti, a)) for a in ts for _ in range(n_out - r)])
     ratio_groups = sp.nsimplify(sp.Add(*dom) / len(dom) / (sp.Add(*bulk) / len(bulk)))
     interleave = float(min(dom)) < float(max(bulk))
-    s = sp.symbols("s_1:%d" % (r + 1), positive=True)  # s = t^(2/L)
+    s = sp.symbols(f"s_1:{r + 1}", positive=True)  # s = t^(2/L)
     layer = sp.Symbol("l")
     sym_dom = sum(sp.summation(s[a] ** (depth - layer) * s[b] ** (layer - 1), (layer, 1, depth))
                   for a in range(r) for b in range(r)) / r ** 2
