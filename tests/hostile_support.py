@@ -77,6 +77,13 @@ def lost_files(before: dict[str, str], after: dict[str, str], allowed: set[str] 
     return sorted(k for k, h in before.items() if k not in allowed and after.get(k) != h)
 
 
+def assert_kept(section: str, before: dict[str, str], root: str | os.PathLike, allowed: set[str] | None = None) -> None:
+    """Every file of ``before`` is still in ``root`` with the same bytes; the count goes to the tally."""
+    lost = lost_files(before, snapshot(root), allowed)
+    record(section, files_lost=len(lost))
+    assert not lost, f"files changed or removed that the command did not write: {lost}"
+
+
 # ----- the tally ----------------------------------------------------------------------------
 
 TALLY_KEYS = ("inputs_tried", "clear_errors", "worked", "tracebacks", "wrong_results", "files_lost",
