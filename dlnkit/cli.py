@@ -11,7 +11,6 @@ import importlib
 import pkgutil
 import sys
 
-
 #: exit statuses: 0 success, 1 a claim failed / checked nothing, 2 bad input, 3 a computation failed
 #: on valid input (training diverged, out of memory), 70 an internal error (a bug: please report), 130 Ctrl-C
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_COMPUTATION, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 70, 130

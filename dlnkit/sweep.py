@@ -23,12 +23,12 @@ import hashlib
 import itertools
 import json
 import os
-import sys
 import time
 import traceback
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from dlnkit.numerics.validation import DlnkitInputError
 

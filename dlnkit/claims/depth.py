@@ -37,7 +37,7 @@ from dlnkit.numerics.dln_hessian import (
 from dlnkit.numerics.dln_hessian_fast import dln_hessian_assembled
 from dlnkit.numerics.hessian import dense_hessian
 from dlnkit.numerics.point import Point, aligned_minimum_point, network_loss, random_batch_point
-from dlnkit.numerics.spectra import split_by_counts, split_by_gaps
+from dlnkit.numerics.spectra import split_by_counts
 from dlnkit.numerics.validation import DlnkitInputError
 from dlnkit.theory import balanced_minimum_spectrum, balanced_minimum_spectrum_numeric, equal_targets_mean_ratio
 from dlnkit.theory.symbols import L as L_sym
@@ -362,7 +362,6 @@ class TrainingRatioClaim(Claim):
         Y = X @ M.T
         steps = int(config.get("max_steps", 20000))
         marks = sorted({int(x) for x in np.geomspace(1, max(steps, 2), 12)} | {0})
-        spectra = []
 
         def record(Ws, step):
             H = dln_hessian_assembled(Ws, X=X, Y=Y)
