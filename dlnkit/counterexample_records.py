@@ -53,15 +53,36 @@ def save_counterexample(result: SearchResult, path, explanation: str = "") -> Pa
     return write_json_atomic(path, counterexample_record(result, explanation))
 
 
+#: keys a record must hold, with their types
+_REQUIRED = {"claim": str, "dropped": list, "config": dict, "outcome": str}
+#: exception names that say the configuration itself is invalid input / too large, not a finding
+_INPUT_ERRORS = ("DlnkitInputError", "HessianTooLargeError", "AllocationTooLargeError", "CorruptCheckpointError")
+_MEMORY_ERRORS = ("MemoryError", "OutOfMemoryError", "HessianTooLargeError", "AllocationTooLargeError")
+
+
 def load_counterexample(path) -> dict:
+    """Read and check a record; any problem (missing, a folder, not UTF-8, not JSON, another
+    format, missing or mistyped keys) is one :class:`DlnkitInputError` line."""
+    p = Path(path)
     try:
-        rec = json.loads(Path(path).read_text())
+        rec = json.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DlnkitInputError(f"no such counterexample file: {path}") from None
-    except json.JSONDecodeError as exc:
-        raise DlnkitInputError(f"{path} is not JSON: {exc}") from None
+    except IsADirectoryError:
+        raise DlnkitInputError(f"{path} is a folder, not a counterexample file") from None
+    except UnicodeDecodeError:
+        raise DlnkitInputError(f"{path} is not UTF-8 text (not a counterexample record)") from None
+    except OSError as exc:
+        raise DlnkitInputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise DlnkitInputError(f"{path} is not JSON: {' '.join(str(exc).split())}") from None
     if not isinstance(rec, dict) or rec.get("format") != FORMAT:
         raise DlnkitInputError(f"{path} is not a dlnkit counterexample record (format {FORMAT})")
+    bad = [k for k, t in _REQUIRED.items() if not isinstance(rec.get(k), t)]
+    if bad:
+        raise DlnkitInputError(f"{path}: record lacks or mistypes {', '.join(bad)} (an edited or truncated record)")
+    if not all(isinstance(d, str) for d in rec["dropped"]):
+        raise DlnkitInputError(f"{path}: 'dropped' must list assumption names")
     return rec
 
 
@@ -76,6 +97,27 @@ class ReplayResult:
     still_fails: bool
     differences: list = field(default_factory=list)
 
+    @property
+    def verdict(self) -> str:
+        """``reproduces`` (exit 0), ``differs`` / ``passes now`` (exit 1), ``invalid record`` (the
+        configuration is bad input now: exit 2) or ``error`` (could not be recomputed, e.g. out of
+        memory: exit 3). An error is never "still fails"."""
+        exc = self.now.exception
+        name = exc.split(":", 1)[0].strip() if exc else ""
+        if exc and exc != self.record.get("exception", ""):
+            if name in _MEMORY_ERRORS:
+                return "error"
+            if name in _INPUT_ERRORS:
+                return "invalid record"
+        if not self.still_fails:
+            return "passes now"
+        cpu = "cpu" in self.record.get("replay_device", "cpu")
+        return "reproduces" if self.exact or (not cpu and self.now.outcome != "exception") else "differs"
+
+    @property
+    def exit_status(self) -> int:
+        return {"reproduces": 0, "differs": 1, "passes now": 1, "invalid record": 2, "error": 3}[self.verdict]
+
     def summary(self) -> str:
         rec, now = self.record, self.now
         lines = [f"replay {rec['claim']} (dropped {', '.join(rec['dropped']) or 'nothing'}) on {now_device(self)}",
@@ -85,8 +127,15 @@ class ReplayResult:
         else:
             lines += [f"  predicted: {now.predicted}", f"  measured:  {now.measured}",
                       f"  error:     {now.error!r} (stored {rec['error']!r}), bound {now.bound:.3g}"]
-        lines.append(f"  {'bit-for-bit identical to the stored numbers' if self.exact else 'DIFFERS: ' + '; '.join(self.differences)}")
-        lines.append(f"  claim {'still fails' if self.still_fails else 'now PASSES'} here")
+        same = "bit-for-bit identical to the stored numbers"
+        lines.append(f"  {same if self.exact else 'DIFFERS: ' + '; '.join(self.differences)}")
+        verdict = self.verdict
+        if verdict == "error":
+            lines.append("  ERROR: could not be recomputed here (not counted as 'still fails')")
+        elif verdict == "invalid record":
+            lines.append("  INVALID: the stored configuration is refused as input now (edited or outdated record)")
+        else:
+            lines.append(f"  claim {'still fails' if self.still_fails else 'now PASSES'} here")
         return "\n".join(lines)
 
 
@@ -100,6 +149,7 @@ def replay_record(rec: dict, device: str = "cpu") -> ReplayResult:
     from dlnkit.numerics.device import resolve_device
 
     claim = get_claim(rec["claim"])
+    claim.check_drop(rec["dropped"])  # assumption names the claim no longer has: an outdated record
     dev = str(resolve_device(device))
     now = evaluate(claim, rec["config"], dev)
     diffs = []
@@ -127,7 +177,8 @@ def regression_test_source(path_or_record, name: str | None = None) -> str:
     slug = name or "_".join([rec["claim"], *rec["dropped"]] or [rec["claim"]])
     slug = "".join(ch if ch.isalnum() else "_" for ch in slug).lower()
     body = json.dumps(rec, indent=1, sort_keys=True)
-    return f'''"""Regression: counterexample to claim {rec['claim']} with {', '.join(rec['dropped']) or 'nothing'} dropped.
+    dropped = ", ".join(rec["dropped"]) or "nothing"
+    return f'''"""Regression: counterexample to claim {rec['claim']} with {dropped} dropped.
 
 Generated by dlnkit.counterexample_records.regression_test_source. Replaying the stored configuration on
 CPU must give bit-for-bit the stored numbers (same torch build), and the claim must still fail there.

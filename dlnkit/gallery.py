@@ -4,10 +4,12 @@ explanation is the claim's own ``explain``)."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
-from dlnkit.counterexample import config_size, find_counterexample
+from dlnkit.counterexample import find_counterexample
 from dlnkit.counterexample_records import save_counterexample
+from dlnkit.numerics.validation import DlnkitInputError
 
 
 def gallery_pairs(claim_ids=None) -> list:
@@ -26,94 +28,189 @@ def slug(claim_id: str, dropped: list) -> str:
     return f"{claim_id}--drop-{'+'.join(dropped)}".replace("/", "_")
 
 
+INDEX = "gallery-index.json"
+INDEX_FORMAT = "dlnkit-gallery-index/1"
+
+
+def _search_entry(res, fname) -> dict:
+    return {"claim": res.claim_id, "dropped": list(res.dropped), "found": res.found, "file": fname,
+            "evaluations": res.calls, "worst_miss_factor": res.worst_miss_factor if math.isfinite(
+                res.worst_miss_factor) else repr(res.worst_miss_factor),
+            "interrupted": res.interrupted, "seconds": round(res.seconds, 3), "max_examples": res.max_examples,
+            "seed": res.seed, "summary": res.summary()}
+
+
+def _read_index(out: Path) -> dict:
+    """The gallery's own index of searches (written by earlier runs); empty when missing or unreadable."""
+    try:
+        idx = json.loads((out / INDEX).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    if not isinstance(idx, dict) or idx.get("format") != INDEX_FORMAT or not isinstance(idx.get("searches"), dict):
+        return _index_from_records(out)
+    return idx["searches"]
+
+
+def _index_from_records(out: Path) -> dict:
+    """A folder without an index (written before there was one): its records stand for their searches."""
+    from dlnkit.counterexample_records import FORMAT
+
+    searches = {}
+    for p in sorted(out.glob("*.json")):
+        try:
+            rec = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        if not isinstance(rec, dict) or rec.get("format") != FORMAT or p.stem != slug(rec.get("claim", ""),
+                                                                                      rec.get("dropped") or []):
+            continue
+        search = rec.get("search") if isinstance(rec.get("search"), dict) else {}
+        searches[p.stem] = {"claim": rec["claim"], "dropped": list(rec["dropped"]), "found": True, "file": p.name,
+                            "evaluations": search.get("evaluations", 0), "worst_miss_factor": rec.get("miss_factor"),
+                            "interrupted": False, "seconds": search.get("seconds", 0.0),
+                            "max_examples": search.get("max_examples"), "seed": search.get("seed"),
+                            "summary": f"{rec['claim']} dropping {', '.join(rec['dropped'])}: an earlier run's record"}
+    return searches
+
+
 def generate_gallery(out_dir="counterexamples", *, max_examples: int = 100, seed: int = 0, claim_ids=None,
                      progress: bool = False, log=None) -> list:
-    """Search every (claim, assumption) pair, write one shrunk JSON per pair that breaks, and a
-    README with an explanation of each and the list of pairs that did not break (plus the searches
-    with nothing dropped). Returns the list of :class:`SearchResult`."""
-    from dlnkit.claims import get_claim
+    """Search every (claim, assumption) pair (of ``claim_ids``, default all searchable claims) and
+    write one shrunk JSON record per pair that breaks; then rewrite the gallery's index and README.
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("*.json"):
-        old.unlink()
-    results, rows, kept_rows = [], [], []
+    Nothing is lost: unknown claim ids and an unusable folder are refused before any search; the
+    only files written are the records of the pairs searched in this run (each replaced
+    atomically), ``gallery-index.json`` and ``README.md`` (both atomically); no other file is
+    touched or removed. The README describes every search in the index, so a run on one claim
+    keeps the others' rows. Ctrl-C stops at once: the searches finished so far are kept, the
+    interrupted one is marked "interrupted" (never "no counterexample") and the
+    ``KeyboardInterrupt`` is re-raised. Returns the list of :class:`SearchResult`.
+    """
+    from dlnkit.claims import get_claim
+    from dlnkit.outputs import atomic_write_json, atomic_write_text, check_output_dir
+
+    if claim_ids:
+        for cid in claim_ids:  # unknown ids fail here, listing the known ones, before any search
+            get_claim(cid)
+    out = check_output_dir(out_dir, what="gallery folder")
     pairs = gallery_pairs(claim_ids)
-    claims_seen = []
+    if not pairs:
+        what = f"claim(s) {', '.join(claim_ids)} are slow or state no assumptions" if claim_ids else \
+            "no searchable claims"
+        raise DlnkitInputError(f"nothing to search: {what}")
+    out.mkdir(parents=True, exist_ok=True)
+    searches = _read_index(out)
+    results: list = []
+    claims_seen: list = []
     for claim, _name in pairs:
         if claim.id not in claims_seen:
             claims_seen.append(claim.id)
-    for cid in claims_seen:
-        claim = get_claim(cid)
-        res = find_counterexample(claim, (), max_examples=max_examples, seed=seed, progress=progress)
-        results.append(res)
-        kept_rows.append(res)
-        if log:
-            log(res.summary())
-    for claim, name in pairs:
-        res = find_counterexample(claim, [name], max_examples=max_examples, seed=seed, progress=progress)
-        results.append(res)
-        if log:
-            log(res.summary())
-        if res.found:
-            path = out / f"{slug(claim.id, res.dropped)}.json"
-            save_counterexample(res, path)  # kept even if the explanation below fails
-            text = claim.explain(res.dropped, res.counterexample.config)
-            save_counterexample(res, path, text)
-            rows.append((res, path.name, text))
-        else:
-            rows.append((res, None, ""))
-    (out / "README.md").write_text(_gallery_readme(rows, kept_rows, max_examples, seed))
+    plan = [(get_claim(cid), None) for cid in claims_seen] + list(pairs)
+    interrupted = False
+    try:
+        for claim, name in plan:
+            dropped = [name] if name else []
+            res = find_counterexample(claim, dropped, max_examples=max_examples, seed=seed, progress=progress)
+            results.append(res)
+            if log:
+                log(res.summary())
+            fname = None
+            if res.found and name and not res.interrupted:
+                path = out / f"{slug(claim.id, res.dropped)}.json"
+                save_counterexample(res, path)  # kept even if the explanation below fails
+                save_counterexample(res, path, claim.explain(res.dropped, res.counterexample.config))
+                fname = path.name
+            key = slug(claim.id, res.dropped) if name else f"{claim.id}--nothing-dropped"
+            searches[key] = _search_entry(res, fname)
+            if res.interrupted:
+                interrupted = True
+                break
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        atomic_write_json(out / INDEX, {"format": INDEX_FORMAT, "searches": searches})
+        atomic_write_text(out / "README.md", _gallery_readme(out, searches, max_examples, seed, interrupted))
+    if interrupted:
+        raise KeyboardInterrupt
     return results
 
 
-def _gallery_readme(rows, kept_rows, max_examples, seed) -> str:
+def _gallery_readme(out: Path, searches: dict, max_examples: int, seed: int, interrupted: bool) -> str:
+    """The README, from the index of searches and the records on disk (each record carries its own
+    numbers and explanation)."""
     lines = ["# Counterexample gallery", "",
              "Generated by `dlnkit counterexample --gallery` (do not edit by hand). For each claim and each of its "
              f"assumptions, Hypothesis searched up to {max_examples} configurations (seed {seed}) satisfying every "
              "other assumption, stopped at the first that the claim gets wrong and shrank it. "
              "`dlnkit replay FILE` recomputes any file below; on CPU with the same torch build the numbers "
-             "are bit-for-bit the stored ones.", "",
-             "| claim | dropped | breaks? | file | weights | error / bound | violates |", "|---|---|---|---|---|---|---|"]
-    for res, fname, _ in rows:
-        if res.found:
-            ce = res.counterexample
-            miss = "exception" if ce.outcome == "exception" else f"{ce.error:.3g} / {ce.bound:.0e}"
-            lines.append(f"| {res.claim_id} | {', '.join(res.dropped)} | yes | [{fname}]({fname}) | "
-                         f"{config_size(ce.config)} | {miss} | {', '.join(res.violated or []) or '?'} |")
+             "are bit-for-bit the stored ones.", ""]
+    if interrupted:
+        lines += ["**The last run was interrupted (Ctrl-C):** rows marked *interrupted* were not searched to the "
+                  "end; they say nothing about whether the pair breaks.", ""]
+    lines += ["| claim | dropped | breaks? | file | weights | error / bound | violates |", "|---|---|---|---|---|---|---|"]
+    records: dict = {}
+    explained = []
+    for key, e in searches.items():
+        if key.endswith("--nothing-dropped"):
+            continue
+        drop = ", ".join(e["dropped"])
+        if e.get("interrupted"):
+            lines.append(f"| {e['claim']} | {drop} | *interrupted* after {e['evaluations']} examples | - | - | - | - |")
+            continue
+        rec = None
+        if e.get("file"):
+            try:
+                rec = json.loads((out / e["file"]).read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+                rec = None
+        if e["found"] and rec is not None:
+            records[e["file"]] = rec
+            miss = "exception" if rec.get("outcome") == "exception" else f"{_num(rec.get('error')):.3g} / " \
+                f"{_num(rec.get('bound')):.0e}"
+            lines.append(f"| {e['claim']} | {drop} | yes | [{e['file']}]({e['file']}) | {rec.get('size', '?')} | "
+                         f"{miss} | {', '.join(rec.get('violated') or []) or '?'} |")
+            explained.append((e, rec))
         else:
-            lines.append(f"| {res.claim_id} | {', '.join(res.dropped)} | **no** (none in {res.calls} examples) | - | - | "
-                         f"max {res.worst_miss_factor:.2g} | - |")
+            stale = out / f"{key}.json"
+            note = f" (an older record {stale.name} is still there: replay it)" if stale.exists() else ""
+            lines.append(f"| {e['claim']} | {drop} | **no** (none in {e['evaluations']} examples){note} | - | - | "
+                         f"max {_num(e.get('worst_miss_factor')):.2g} | - |")
+    listed = {e.get("file") for e in searches.values()}
+    others = sorted(p.name for p in out.glob("*.json") if p.name not in listed and p.name != INDEX)
+    if others:
+        lines += ["", "Other records in this folder (not from a gallery search in the index): "
+                  + ", ".join(f"[{n}]({n})" for n in others) + "."]
     lines += ["", "## With nothing dropped (property-based verification)", ""]
-    for res in kept_rows:
-        lines.append(f"- {res.summary().splitlines()[0]}")
-        if res.found:
-            ce = res.counterexample
-            lines.append(f"  - **a bug, not a finding about an assumption**: `{json.dumps(ce.config)}` "
-                         f"({ce.exception or f'error {ce.error:.3g} > {ce.bound:.1g}'}) satisfies every assumption.")
-    bugs = [r for r, _, _ in rows if r.unexplained is not None]
-    for res in bugs:
-        u = res.unexplained
-        lines.append(f"- found on the way, while searching {res.claim_id} without `{', '.join(res.dropped)}`: "
-                     f"`{json.dumps(u.config)}` violates none of the assumptions of {res.claim_id} yet "
-                     f"{'raises `' + u.exception + '`' if u.outcome == 'exception' else f'misses by {u.error:.3g}'}"
-                     " -- **a bug in the claim**, not a finding about an assumption.")
+    for key, e in searches.items():
+        if key.endswith("--nothing-dropped"):
+            first = e["summary"].splitlines()[0]
+            lines.append(f"- {first}" + ("" if not e.get("interrupted") else " -- *interrupted*"))
+            if e["found"] and not e.get("interrupted"):
+                lines.append("  - **a bug, not a finding about an assumption**: see the configuration above.")
     lines += ["", "## Why each one breaks", ""]
-    for res, fname, text in rows:
-        if res.found:
-            ce = res.counterexample
-            lines += [f"### {res.claim_id} without `{', '.join(res.dropped)}` ([{fname}]({fname}))", "",
-                      f"Shrunk configuration `{json.dumps(ce.config)}` ({config_size(ce.config)} weights): "
-                      + (f"raises `{ce.exception}`." if ce.outcome == "exception" else
-                         f"predicted {ce.predicted}, measured {ce.measured}; error {ce.error:.6g} against "
-                         f"bound {ce.bound:.1g}."), "", text, ""]
-            if res.unexplained is not None:
-                lines += [res._unexplained_lines()[0].strip(), ""]
-    no = [r for r, f, _ in rows if not r.found]
+    for e, rec in explained:
+        cfg = json.dumps(rec.get("config"))
+        what = (f"raises `{rec.get('exception')}`." if rec.get("outcome") == "exception" else
+                f"predicted {rec.get('predicted')}, measured {rec.get('measured')}; error {_num(rec.get('error')):.6g} "
+                f"against bound {_num(rec.get('bound')):.1g}.")
+        lines += [f"### {e['claim']} without `{', '.join(e['dropped'])}` ([{e['file']}]({e['file']}))", "",
+                  f"Shrunk configuration `{cfg}` ({rec.get('size', '?')} weights): {what}", "",
+                  rec.get("explanation", ""), ""]
+        warn = [ln.strip() for ln in e["summary"].splitlines() if "WARNING" in ln]
+        lines += [w + "\n" for w in warn]
+    no = [e for k, e in searches.items() if not k.endswith("--nothing-dropped") and not e["found"]
+          and not e.get("interrupted")]
     if no:
         lines += ["## Pairs that did not break", ""]
-        for res in no:
-            lines.append(f"- {res.claim_id} without `{', '.join(res.dropped)}`: no counterexample in {res.calls} "
-                         f"examples (largest error/bound {res.worst_miss_factor:.2g}).")
+        for e in no:
+            lines.append(f"- {e['claim']} without `{', '.join(e['dropped'])}`: no counterexample in {e['evaluations']} "
+                         f"examples (largest error/bound {_num(e.get('worst_miss_factor')):.2g}).")
         lines.append("")
     return "\n".join(lines)
+
+
+def _num(x) -> float:
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return float("nan")

@@ -33,16 +33,19 @@ class KroneckerIdentity(Claim):
     kind = "exact"
     assumptions = (Assumption("row_major_order", "the Kronecker factors are ordered output-first (C_delta (x) C_A) "
                               "to match torch's row-major vec(W)"),)
-    tolerance = Tolerance(rtol=1e-12, atol=0.0, reason="one float64 quadratic form of size mn, rounding ~1e-15 relative")
+    tolerance = Tolerance(rtol=1e-12, atol=0.0,
+                          reason="one float64 quadratic form of size mn, rounding ~1e-15 relative")
 
     def config_strategy(self, drop=()):
         drop = self.check_drop(drop)
-        order = st.sampled_from(["output_first", "input_first"]) if "row_major_order" in drop else st.just("output_first")
+        order = st.sampled_from(["output_first", "input_first"]) if "row_major_order" in drop \
+            else st.just("output_first")
         return st.fixed_dictionaries({"m": st.integers(1, 6), "n": st.integers(1, 6), "seed": st.integers(0, 2**10),
                                       "order": order})
 
     def default_configs(self):
-        return [{"m": 3, "n": 5, "seed": 0, "order": "output_first"}, {"m": 6, "n": 2, "seed": 1, "order": "output_first"}]
+        return [{"m": 3, "n": 5, "seed": 0, "order": "output_first"},
+                {"m": 6, "n": 2, "seed": 1, "order": "output_first"}]
 
     def _draw(self, config):
         g = torch.Generator().manual_seed(int(config["seed"]))

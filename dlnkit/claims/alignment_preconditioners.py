@@ -40,7 +40,8 @@ class PreconditionerIdentities(Claim):
     source = f"{ARXIV_A} A6"
     kind = "exact"
     assumptions = (Assumption("vanishing_damping", "d -> 0 for the polar-factor identity (d = 0 used)"),
-                   Assumption("factor_bases_aligned", "for kron_newton: the factor eigenbases equal G's singular bases"))
+                   Assumption("factor_bases_aligned",
+                              "for kron_newton: the factor eigenbases equal G's singular bases"))
     tolerance = Tolerance(rtol=1e-9, atol=0.0, reason="float64 solves of well-conditioned systems (d >= 1e-3 sigma_1^2 "
                           "or sigma_min >= 0.1 sigma_max)")
 
@@ -113,7 +114,8 @@ class PreconditionerIdentities(Claim):
 
     def compare(self, predicted, measured, config):
         err = float(np.max(np.abs(measured - predicted)) / max(np.max(np.abs(predicted)), REL_FLOOR))
-        return Comparison(predicted, measured, err, self.tolerance.rtol, f"{config['identity']}: |T-step|={np.linalg.norm(predicted):.6g}",
+        return Comparison(predicted, measured, err, self.tolerance.rtol,
+                          f"{config['identity']}: |T-step|={np.linalg.norm(predicted):.6g}",
                           f"|step|={np.linalg.norm(measured):.6g}")
 
 

@@ -46,17 +46,20 @@ class TransferDirectional(Claim):
         drop = self.check_drop(drop)
         noise = st.sampled_from([0.0, 0.1, 0.3]) if "pure_power_law" in drop else st.just(0.0)
         target = st.sampled_from(["directional", "eigen"]) if "s_from_directional" in drop else st.just("directional")
-        synth = st.fixed_dictionaries({"source": st.just("synthetic"), "alpha": st.sampled_from([0.5, 1.0, 1.5, 2.0, 3.0]),
+        synth = st.fixed_dictionaries({"source": st.just("synthetic"),
+                                       "alpha": st.sampled_from([0.5, 1.0, 1.5, 2.0, 3.0]),
                                        "gamma": st.sampled_from([0.3, 0.5, 1.0, 1.5]), "K": st.integers(5, 30),
                                        "noise": noise, "seed": st.integers(0, 2**10), "s_from": target})
         dln = st.fixed_dictionaries({"source": st.just("dln"), "depth": st.integers(2, 4), "rank": st.integers(3, 5),
-                                     "p": st.sampled_from([0.3, 0.5, 0.8]), "noise": noise, "seed": st.integers(0, 2**10),
+                                     "p": st.sampled_from([0.3, 0.5, 0.8]), "noise": noise,
+                                     "seed": st.integers(0, 2**10),
                                      "residual": st.sampled_from([0.3, 0.5, 1.0]), "s_from": target}
                                     ).flatmap(lambda c: st.integers(1, c["depth"]).map(lambda l: {**c, "layer": l}))
         return st.one_of(synth, dln)
 
     def default_configs(self):
-        return [{"source": "synthetic", "alpha": 2.0, "gamma": 0.5, "K": 20, "noise": 0.0, "seed": 0, "s_from": "directional"},
+        return [{"source": "synthetic", "alpha": 2.0, "gamma": 0.5, "K": 20, "noise": 0.0, "seed": 0,
+                 "s_from": "directional"},
                 {"source": "dln", "depth": 3, "rank": 4, "p": 0.5, "layer": 2, "noise": 0.0, "seed": 0, "residual": 0.5,
                  "s_from": "directional"}]
 
@@ -214,7 +217,8 @@ class ZetaBound(Claim):
             return participation_ratio(rep.h)
         K, start, s = int(config["K"]), int(config.get("start", 1)), float(config["s"])
         k = np.arange(start, start + K, dtype=np.float64)
-        h = k ** (-s) * (1 + float(config.get("noise", 0.0)) * np.random.default_rng(int(config["seed"])).uniform(-1, 1, K))
+        jitter = np.random.default_rng(int(config["seed"])).uniform(-1, 1, K)
+        h = k ** (-s) * (1 + float(config.get("noise", 0.0)) * jitter)
         return participation_ratio(h)
 
     def compare(self, predicted, measured, config):

@@ -19,7 +19,8 @@ class ZooDecomposition(Claim):
     title = "trained MLP on digits: alpha = sum of the three slopes; measured alpha vs reported ~2"
     source = f"{ARXIV_A} A1/A2"
     kind = "exact"
-    assumptions = (Assumption("same_index_set", "all slopes fitted over the same directions (h, Phi, chi, Lambda > 0)"),)
+    assumptions = (Assumption("same_index_set",
+                              "all slopes fitted over the same directions (h, Phi, chi, Lambda > 0)"),)
     tolerance = Tolerance(rtol=1e-9, atol=1e-9, reason="sums of float64 LS slopes")
 
     def config_strategy(self, drop=()):
