@@ -4,10 +4,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from dlnkit.theory import alignment as ta
-from dlnkit.theory import kronecker as tk
-from dlnkit.theory import power_laws as tp
-from dlnkit.theory import preconditioners as tpc
+from dlnkit.theory import alignment as ta, kronecker as tk, power_laws as tp, preconditioners as tpc
 from dlnkit.theory.symbols import L as L_sym
 
 

@@ -10,7 +10,7 @@ import torch
 from hypothesis import strategies as st
 
 from dlnkit.claims import all_claims, get_claim
-from dlnkit.claims.base import Claim, Comparison, Tolerance
+from dlnkit.claims.base import Claim, Tolerance
 from dlnkit.claims.depth_explanations import jjt_spectrum_symbolic
 from dlnkit.counterexample import find_counterexample
 from dlnkit.numerics.dln_hessian import dln_jjt

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from dlnkit.numerics.dln import DeepLinearNetwork, teacher_map, whitened_inputs
 from dlnkit.numerics.dln_hessian import dln_hessian_closed_form, dln_jjt, dln_loss

@@ -1,11 +1,9 @@
 """Each public strategy's outputs have the property it promises."""
 import numpy as np
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
-from dlnkit import build_point
-from dlnkit import strategies as ds
+from dlnkit import build_point, strategies as ds
 from dlnkit.exact import exact_point, float_point
 
 #: float64 identities on O(1) matrices of size <= 6: rounding is ~1e-15; 1e-10 leaves room
