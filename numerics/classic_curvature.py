@@ -4,10 +4,12 @@ of partial solutions (C4), sharpness of minima and the 2/eta threshold of gradie
 Exact Hessians come from the closed form (:func:`dlnkit.numerics.dln_hessian.dln_hessian_closed_form`,
 checked against torch.func by claim B0) or, for nonlinear networks, from torch.func directly.
 """
+
 from __future__ import annotations
 
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,20 +21,23 @@ from dlnkit.numerics.validation import DlnkitInputError, TrainingDivergedError, 
 Weights = Sequence[torch.Tensor]
 
 
-def inertia(eigenvalues: torch.Tensor, rtol: float = 1e-9) -> dict:
+def inertia(eigenvalues: torch.Tensor, rtol: float = 1e-9) -> dict[str, int]:
     """(negative, zero, positive) counts, with |lambda| <= rtol * max(1, max|lambda|) counted as zero."""
     ev = torch.as_tensor(eigenvalues, dtype=torch.float64)
     tol = rtol * max(1.0, float(ev.abs().max()) if ev.numel() else 1.0)
     return {"index": int((ev < -tol).sum()), "nullity": int((ev.abs() <= tol).sum()), "positive": int((ev > tol).sum())}
 
 
-def zero_weights(dims: Sequence[int], dtype=torch.float64, device="cpu") -> list[torch.Tensor]:
+def zero_weights(
+    dims: Sequence[int], dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu"
+) -> list[torch.Tensor]:
     dims = check_dims(dims)
     return [torch.zeros(dims[k + 1], dims[k], dtype=dtype, device=device) for k in range(len(dims) - 1)]
 
 
-def partial_solution(dims: Sequence[int], t: Sequence[float], kept: Sequence[int], *, seed: int = 0,
-                     device="cpu") -> tuple[list[torch.Tensor], torch.Tensor]:
+def partial_solution(
+    dims: Sequence[int], t: Sequence[float], kept: Sequence[int], *, seed: int = 0, device: str | torch.device = "cpu"
+) -> tuple[list[torch.Tensor], torch.Tensor]:
     """Weights realising the kept modes of the target U diag(t) V^T exactly, balanced and aligned
     (per-layer values t_i^(1/L)); zero weights when nothing is kept. Returns (weights, target)."""
     dims = check_dims(dims)
@@ -45,8 +50,9 @@ def partial_solution(dims: Sequence[int], t: Sequence[float], kept: Sequence[int
         return zero_weights(dims, device=device), M.to(device)
     if L >= 2 and len(kept) > min(dims[1:-1]):
         raise DlnkitInputError(f"{len(kept)} kept modes need hidden widths >= {len(kept)}, got {dims}")
-    net = DeepLinearNetwork.balanced_aligned(dims, U[:, kept], V[:, kept], [t[i] ** (1.0 / L) for i in kept],
-                                             seed=seed + 1, device=device)
+    net = DeepLinearNetwork.balanced_aligned(
+        dims, U[:, kept], V[:, kept], [t[i] ** (1.0 / L) for i in kept], seed=seed + 1, device=device
+    )
     return [W.detach() for W in net.weights], M.to(device)
 
 
@@ -73,7 +79,8 @@ def twist_first_hidden(weights: Weights, strength: float, seed: int = 0) -> list
 
 def hessian_eigenvalues(weights: Weights, sigma: torch.Tensor, cross: torch.Tensor) -> torch.Tensor:
     """All eigenvalues (ascending) of the exact closed-form Hessian."""
-    return torch.linalg.eigvalsh(dln_hessian_closed_form(list(weights), sigma=sigma, cross=cross))
+    ev: torch.Tensor = torch.linalg.eigvalsh(dln_hessian_closed_form(list(weights), sigma=sigma, cross=cross))
+    return ev
 
 
 def top_eigenvalue(weights: Weights, sigma: torch.Tensor, cross: torch.Tensor) -> float:
@@ -86,20 +93,42 @@ def random_init(dims: Sequence[int], scale: float, seed: int) -> list[torch.Tens
     return [W.detach() for W in DeepLinearNetwork.random(dims, scale=scale, seed=seed, device="cpu").weights]
 
 
-def train_to_minimum(weights: Weights, sigma: torch.Tensor, cross: torch.Tensor, target: torch.Tensor, *,
-                     lr: float, momentum: float = 0.0, max_steps: int = 20000, loss_tol: float = 1e-13) -> dict:
+def train_to_minimum(
+    weights: Weights,
+    sigma: torch.Tensor,
+    cross: torch.Tensor,
+    target: torch.Tensor,
+    *,
+    lr: float,
+    momentum: float = 0.0,
+    max_steps: int = 20000,
+    loss_tol: float = 1e-13,
+) -> dict[str, Any]:
     """Full-batch (heavy-ball) gradient descent on the squared loss to a global minimum of a
     realisable target (loss <= loss_tol), or divergence. Returns weights, steps, converged, diverged."""
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):  # a diverging run overflows before it is caught
             warnings.simplefilter("ignore", RuntimeWarning)
-            Ws, rec = train_dln_gradient_descent(list(weights), lr=lr, momentum=momentum, max_steps=max_steps,
-                                                 loss_tol=loss_tol, sigma=sigma, cross=cross, target=target,
-                                                 loss_every=20)
+            Ws, rec = train_dln_gradient_descent(
+                list(weights),
+                lr=lr,
+                momentum=momentum,
+                max_steps=max_steps,
+                loss_tol=loss_tol,
+                sigma=sigma,
+                cross=cross,
+                target=target,
+                loss_every=20,
+            )
     except TrainingDivergedError:
         return {"weights": None, "steps": None, "converged": False, "diverged": True, "final_loss": float("inf")}
-    return {"weights": Ws, "steps": rec.final_step, "converged": bool(rec.converged), "diverged": False,
-            "final_loss": rec.final_loss}
+    return {
+        "weights": Ws,
+        "steps": rec.final_step,
+        "converged": bool(rec.converged),
+        "diverged": False,
+        "final_loss": rec.final_loss,
+    }
 
 
 def max_relative_imbalance(weights: Weights) -> float:
@@ -111,6 +140,16 @@ def max_relative_imbalance(weights: Weights) -> float:
     return max(vals) if vals else 0.0
 
 
-__all__ = ["inertia", "zero_weights", "partial_solution", "rescale_first_layers", "twist_first_hidden",
-           "hessian_eigenvalues", "top_eigenvalue", "random_init", "train_to_minimum", "max_relative_imbalance",
-           "random_orthonormal"]
+__all__ = [
+    "inertia",
+    "zero_weights",
+    "partial_solution",
+    "rescale_first_layers",
+    "twist_first_hidden",
+    "hessian_eigenvalues",
+    "top_eigenvalue",
+    "random_init",
+    "train_to_minimum",
+    "max_relative_imbalance",
+    "random_orthonormal",
+]

@@ -8,9 +8,11 @@ layers (``"linear"``, ``"relu"``, ``"tanh"``) and one of three losses of the out
 ``"squared"`` :math:`\tfrac1{2B}\|f - Y\|^2`, ``"logistic"`` (mean softplus(-Y f), Y in {-1, 1}),
 ``"cross_entropy"`` (softmax, labels = argmax of Y).
 """
+
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -56,8 +58,9 @@ def output_loss(out: torch.Tensor, Y: torch.Tensor, loss: str = "squared") -> to
     raise DlnkitInputError(f"loss must be one of {LOSSES}, got {loss!r}")
 
 
-def layer_gradients(weights: Weights, X: torch.Tensor, Y: torch.Tensor, *, activation: str = "linear",
-                    loss: str = "squared") -> list[torch.Tensor]:
+def layer_gradients(
+    weights: Weights, X: torch.Tensor, Y: torch.Tensor, *, activation: str = "linear", loss: str = "squared"
+) -> list[torch.Tensor]:
     """dl/dW_l for every layer by autograd (independent of the closed forms)."""
     Ws = [W.detach().clone().requires_grad_(True) for W in weights]
     value = output_loss(chain_forward(Ws, X, activation), Y, loss)
@@ -96,20 +99,33 @@ def imbalance_flow_rate(weights: Weights, grads: Sequence[torch.Tensor]) -> list
 
 def step_identity(grads: Sequence[torch.Tensor], lr: float) -> list[torch.Tensor]:
     r""":math:`\eta^2(g_{l+1}^\top g_{l+1} - g_lg_l^\top)` for every l."""
-    return [lr ** 2 * (grads[k + 1].T @ grads[k + 1] - grads[k] @ grads[k].T) for k in range(len(grads) - 1)]
+    return [lr**2 * (grads[k + 1].T @ grads[k + 1] - grads[k] @ grads[k].T) for k in range(len(grads) - 1)]
 
 
-def gd_step(weights: Weights, grads: Sequence[torch.Tensor], lr: float, momentum: float = 0.0,
-            velocity: Sequence[torch.Tensor] | None = None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+def gd_step(
+    weights: Weights,
+    grads: Sequence[torch.Tensor],
+    lr: float,
+    momentum: float = 0.0,
+    velocity: Sequence[torch.Tensor] | None = None,
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """torch.optim.SGD's rule: v <- momentum v + g, W <- W - lr v. Returns (new weights, new velocity)."""
     vel = [torch.zeros_like(g) for g in grads] if velocity is None else list(velocity)
     vel = [momentum * v + g for v, g in zip(vel, grads)]
     return [W - lr * v for W, v in zip(weights, vel)], vel
 
 
-def gd_imbalance_change(weights: Weights, X: torch.Tensor, Y: torch.Tensor, lr: float, *, momentum: float = 0.0,
-                        velocity: Sequence[torch.Tensor] | None = None, activation: str = "linear",
-                        loss: str = "squared") -> dict:
+def gd_imbalance_change(
+    weights: Weights,
+    X: torch.Tensor,
+    Y: torch.Tensor,
+    lr: float,
+    *,
+    momentum: float = 0.0,
+    velocity: Sequence[torch.Tensor] | None = None,
+    activation: str = "linear",
+    loss: str = "squared",
+) -> dict[str, Any]:
     """One (heavy-ball) gradient step: the measured change of every D_l and the identity's value."""
     grads = layer_gradients(weights, X, Y, activation=activation, loss=loss)
     new, _ = gd_step(weights, grads, lr, momentum, velocity)
@@ -130,8 +146,9 @@ def closed_form_gradients(weights: Weights, sigma: torch.Tensor, cross: torch.Te
     return [P[k].T @ G @ Q[k].T for k in range(L)]
 
 
-def accumulated_imbalance(weights: Weights, sigma: torch.Tensor, cross: torch.Tensor, lr: float, horizon: float,
-                          momentum: float = 0.0) -> dict:
+def accumulated_imbalance(
+    weights: Weights, sigma: torch.Tensor, cross: torch.Tensor, lr: float, horizon: float, momentum: float = 0.0
+) -> dict[str, Any]:
     r"""Gradient descent (squared loss, linear network; heavy ball with ``momentum``) for
     round(horizon / lr) steps: the total drift :math:`\max_l\|D_l(T) - D_l(0)\|_F` and the same
     quantity summed from the per-step identity (equal to rounding for plain GD), plus the final weights."""
@@ -149,13 +166,17 @@ def accumulated_imbalance(weights: Weights, sigma: torch.Tensor, cross: torch.Te
         if not all(torch.isfinite(W).all() for W in Ws):
             raise TrainingDivergedError(f"gradient descent diverged at lr={lr}")
     drift = [a - b for a, b in zip(imbalances(Ws), D0)]
-    return {"steps": steps, "drift": max(float(torch.linalg.norm(d)) for d in drift),
-            "identity_sum": max(float(torch.linalg.norm(d)) for d in summed),
-            "identity_mismatch": max(float(torch.linalg.norm(a - b)) for a, b in zip(drift, summed)),
-            "weights": Ws}
+    return {
+        "steps": steps,
+        "drift": max(float(torch.linalg.norm(d)) for d in drift),
+        "identity_sum": max(float(torch.linalg.norm(d)) for d in summed),
+        "identity_mismatch": max(float(torch.linalg.norm(a - b)) for a, b in zip(drift, summed)),
+        "weights": Ws,
+    }
 
 
 # ----- C2: end-to-end velocity ------------------------------------------------------------------
+
 
 def psd_power(S: torch.Tensor, p: float, rtol: float = 1e-10) -> torch.Tensor:
     """S^p for a symmetric PSD matrix; p = 0 gives the identity. Eigenvalues below
@@ -166,7 +187,8 @@ def psd_power(S: torch.Tensor, p: float, rtol: float = 1e-10) -> torch.Tensor:
     ev, vec = torch.linalg.eigh(0.5 * (S + S.T))
     top = float(ev.abs().max()) if ev.numel() else 0.0
     ev = torch.where(ev > rtol * top, ev, torch.zeros_like(ev))
-    return (vec * ev ** p) @ vec.T
+    out: torch.Tensor = (vec * ev**p) @ vec.T
+    return out
 
 
 def end_to_end_velocity(weights: Weights, grads: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -175,7 +197,7 @@ def end_to_end_velocity(weights: Weights, grads: Sequence[torch.Tensor]) -> torc
     out = torch.zeros(weights[-1].shape[0], weights[0].shape[1], dtype=weights[0].dtype, device=weights[0].device)
     for j in range(L):
         term = grads[j]
-        for W in weights[j + 1:]:
+        for W in weights[j + 1 :]:
             term = W @ term
         for W in reversed(weights[:j]):
             term = term @ W
@@ -201,16 +223,18 @@ def rescaled_velocity_terms(W: torch.Tensor, nabla: torch.Tensor, depth: int) ->
 
 # ----- C3: learning curves ----------------------------------------------------------------------
 
+
 def mode_strengths(W: torch.Tensor, U: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
     """u_i = U_i^T W V_i for the target's singular vectors (columns of U, V)."""
     return torch.einsum("oi,oj,ji->i", U, W, V)
 
 
-def gd_mode_curve(weights: Weights, sigma: torch.Tensor, cross: torch.Tensor, U: torch.Tensor, V: torch.Tensor,
-                  lr: float, steps: int) -> torch.Tensor:
+def gd_mode_curve(
+    weights: Weights, sigma: torch.Tensor, cross: torch.Tensor, U: torch.Tensor, V: torch.Tensor, lr: float, steps: int
+) -> torch.Tensor:
     """Plain gradient descent (squared loss, closed-form gradients): mode strengths u_i at every
     step, shape (steps + 1, r). NumPy float64 loop (see :func:`flow_mode_curve`)."""
-    to = lambda x: x.detach().cpu().double().numpy()
+    to = _to_numpy
     Ws, S, C, Un, Vn = [to(W) for W in weights], to(sigma), to(cross), to(U), to(V)
     out = [_np_modes(Ws, Un, Vn)]
     for _ in range(int(steps)):
@@ -234,7 +258,9 @@ def rk4(rhs: Callable[[torch.Tensor], torch.Tensor], y0: torch.Tensor, dt: float
     return torch.stack(out)
 
 
-def rk4_small(rhs: Callable[[list], list], y0: Sequence[float], dt: float, steps: int, every: int = 1) -> list:
+def rk4_small(
+    rhs: Callable[[list[float]], list[float]], y0: Sequence[float], dt: float, steps: int, every: int = 1
+) -> list[list[float]]:
     """RK4 for a small system on plain Python floats (a few scalars: no tensor overhead);
     returns every ``every``-th state including the first."""
     y = [float(v) for v in y0]
@@ -250,8 +276,9 @@ def rk4_small(rhs: Callable[[list], list], y0: Sequence[float], dt: float, steps
     return out
 
 
-def invert_increasing(fn: Callable[[torch.Tensor], torch.Tensor], targets: torch.Tensor, lo: float, hi: float,
-                      iters: int = 200) -> torch.Tensor:
+def invert_increasing(
+    fn: Callable[[torch.Tensor], torch.Tensor], targets: torch.Tensor, lo: float, hi: float, iters: int = 200
+) -> torch.Tensor:
     """x with fn(x) = target for an increasing fn on (lo, hi), elementwise by bisection."""
     a = torch.full_like(targets, lo)
     b = torch.full_like(targets, hi)
@@ -263,33 +290,41 @@ def invert_increasing(fn: Callable[[torch.Tensor], torch.Tensor], targets: torch
     return 0.5 * (a + b)
 
 
-def _np_gradients(Ws, sigma, cross):
+Array = np.ndarray[Any, np.dtype[np.float64]]
+
+
+def _np_gradients(Ws: list[Array], sigma: Array, cross: Array) -> list[Array]:
     L = len(Ws)
-    Q = [None] * L
-    Q[0] = np.eye(Ws[0].shape[1])
+    Q: list[Array] = [np.eye(Ws[0].shape[1])]
     for k in range(1, L):
-        Q[k] = Ws[k - 1] @ Q[k - 1]
-    P = [None] * L
-    P[L - 1] = np.eye(Ws[-1].shape[0])
+        Q.append(Ws[k - 1] @ Q[k - 1])
+    P: list[Array] = [np.eye(Ws[-1].shape[0])]
     for k in range(L - 2, -1, -1):
-        P[k] = P[k + 1] @ Ws[k + 1]
+        P.insert(0, P[0] @ Ws[k + 1])
     G = P[0] @ Ws[0] @ sigma - cross
     return [P[k].T @ G @ Q[k].T for k in range(L)]
 
 
-def _np_modes(Ws, U, V):
+def _np_modes(Ws: list[Array], U: Array, V: Array) -> Array:
     W = Ws[0]
     for M in Ws[1:]:
         W = M @ W
-    return np.einsum("oi,oj,ji->i", U, W, V)
+    modes: Array = np.einsum("oi,oj,ji->i", U, W, V)
+    return modes
 
 
-def flow_mode_curve(weights: Weights, sigma: torch.Tensor, cross: torch.Tensor, U: torch.Tensor, V: torch.Tensor,
-                    dt: float, steps: int) -> torch.Tensor:
+def _to_numpy(x: torch.Tensor) -> Array:
+    arr: Array = x.detach().cpu().double().numpy()
+    return arr
+
+
+def flow_mode_curve(
+    weights: Weights, sigma: torch.Tensor, cross: torch.Tensor, U: torch.Tensor, V: torch.Tensor, dt: float, steps: int
+) -> torch.Tensor:
     """Gradient flow of the layers (squared loss) integrated by classical RK4 on the weight
     matrices themselves (no reduction to modes): mode strengths at every step, (steps + 1, r).
     The loop runs in NumPy float64 (small matrices: per-op dispatch would dominate in torch)."""
-    to = lambda x: x.detach().cpu().double().numpy()
+    to = _to_numpy
     Ws, S, C, Un, Vn = [to(W) for W in weights], to(sigma), to(cross), to(U), to(V)
     out = [_np_modes(Ws, Un, Vn)]
     for _ in range(int(steps)):

@@ -31,7 +31,6 @@
 
 # %%
 # %matplotlib inline
-import math
 import warnings
 
 warnings.filterwarnings("ignore", message="IProgress not found")
@@ -43,14 +42,20 @@ import torch
 from dlnkit.claims import get_claim
 from dlnkit.claims.classic_learning_curves import flow_solution
 from dlnkit.counterexample import find_counterexample
-from dlnkit.numerics import DeepLinearNetwork, teacher_map, whitened_inputs
-from dlnkit.numerics import classic_curvature as cc
-from dlnkit.numerics import classic_dynamics as cd
-from dlnkit.theory import classic_balancedness as t1
-from dlnkit.theory import classic_end_to_end as t2
-from dlnkit.theory import classic_learning_curves as t3
-from dlnkit.theory import classic_origin as t4
-from dlnkit.theory import classic_sharpness as t5
+from dlnkit.numerics import (
+    DeepLinearNetwork,
+    classic_curvature as cc,
+    classic_dynamics as cd,
+    teacher_map,
+    whitened_inputs,
+)
+from dlnkit.theory import (
+    classic_balancedness as t1,
+    classic_end_to_end as t2,
+    classic_learning_curves as t3,
+    classic_origin as t4,
+    classic_sharpness as t5,
+)
 
 torch.set_num_threads(1)
 torch.set_default_dtype(torch.float64)

@@ -1,6 +1,7 @@
 """The classic-result claims (C1-C5) through the claim protocol: property tests over drawn
 configurations (depths, widths, spectra, points, step sizes), the default configurations, the
 exact rational routes, the assumption bookkeeping, and `dlnkit list`'s grouping."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,7 +18,9 @@ EXACT = [cid for cid in CLASSIC if get_claim(cid).has_exact_route]
 def test_the_classic_families_are_registered():
     fams = {cid.split("-")[0] for cid in CLASSIC}
     assert fams == {"C1", "C2", "C3", "C4", "C5"}
-    assert {"C1-step", "C2-balanced", "C3-mode-ODE", "C4-origin", "C4-saddles", "C5-top", "C5-stability"} <= set(CLASSIC)
+    assert {"C1-step", "C2-balanced", "C3-mode-ODE", "C4-origin", "C4-saddles", "C5-top", "C5-stability"} <= set(
+        CLASSIC
+    )
     assert set(EXACT) >= {"C1-flow", "C1-step", "C3-mode-ODE", "C4-origin", "C4-saddles"}
 
 
@@ -99,5 +102,4 @@ def test_list_groups_classic_claims():
 
     groups = dict(grouped(all_claims().values()))
     assert {c.id for c in groups["classic"]} >= set(CLASSIC)
-    assert not any(c.id.startswith("C") for g, cs in groups.items() if g != "classic" for c in cs
-                   if c.id in CLASSIC)
+    assert not any(c.id.startswith("C") for g, cs in groups.items() if g != "classic" for c in cs if c.id in CLASSIC)

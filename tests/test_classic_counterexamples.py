@@ -1,6 +1,7 @@
 """Which assumptions of the classic results matter: dropping one that matters lets the
 counterexample engine find (and shrink) a failure that violates it; dropping one that does not
 matter leaves an empty search. (Searches are short here; the gallery runs 100 examples.)"""
+
 from __future__ import annotations
 
 import pytest
@@ -9,18 +10,32 @@ from dlnkit.claims import get_claim
 from dlnkit.counterexample import find_counterexample
 
 MATTERS = [
-    ("C1-flow", "linear"), ("C1-step", "plain_gd"), ("C1-relu-diagonal", "homogeneous_activation"),
-    ("C2-balanced", "balanced"), ("C2-off-balance", "rescaling_orbit"),
-    ("C3-mode-ODE", "whitened"), ("C3-mode-ODE", "balanced"), ("C3-mode-ODE", "aligned"),
+    ("C1-flow", "linear"),
+    ("C1-step", "plain_gd"),
+    ("C1-relu-diagonal", "homogeneous_activation"),
+    ("C2-balanced", "balanced"),
+    ("C2-off-balance", "rescaling_orbit"),
+    ("C3-mode-ODE", "whitened"),
+    ("C3-mode-ODE", "balanced"),
+    ("C3-mode-ODE", "aligned"),
     ("C3-learning-curve", "balanced"),
-    ("C4-origin", "at_origin"), ("C4-saddles", "distinct_targets"),
-    ("C5-top", "whitened"), ("C5-top", "balanced"), ("C5-flattest", "global_minimum"), ("C5-stability", "plain_gd"),
+    ("C4-origin", "at_origin"),
+    ("C4-saddles", "distinct_targets"),
+    ("C5-top", "whitened"),
+    ("C5-top", "balanced"),
+    ("C5-flattest", "global_minimum"),
+    ("C5-stability", "plain_gd"),
 ]
 #: assumptions stated in the literature (or natural to assume) that these claims do not need
 DOES_NOT_MATTER = [
-    ("C1-flow", "squared_loss"), ("C1-flow", "whitened"), ("C1-step", "squared_loss"), ("C1-step", "whitened"),
-    ("C2-balanced", "squared_loss"), ("C2-balanced", "whitened"),
-    ("C4-origin", "whitened"), ("C4-origin", "linear"),
+    ("C1-flow", "squared_loss"),
+    ("C1-flow", "whitened"),
+    ("C1-step", "squared_loss"),
+    ("C1-step", "whitened"),
+    ("C2-balanced", "squared_loss"),
+    ("C2-balanced", "whitened"),
+    ("C4-origin", "whitened"),
+    ("C4-origin", "linear"),
 ]
 
 

@@ -1,18 +1,17 @@
 """Numerics of the classic results against analytic references (closed forms written out here,
 scalar recursions, known spectra), not autograd against itself where it can be avoided."""
+
 from __future__ import annotations
 
 import math
 
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from torch.testing import assert_close
 
 from dlnkit import strategies as dst
-from dlnkit.numerics import classic_curvature as cc
-from dlnkit.numerics import classic_dynamics as cd
+from dlnkit.numerics import classic_curvature as cc, classic_dynamics as cd
 from dlnkit.numerics.dln import DeepLinearNetwork, teacher_map, whitened_inputs
 
 #: float64 products of matrices of size <= 6: rounding ~1e-15 relative; 1e-12 leaves margin
@@ -71,7 +70,7 @@ def test_psd_power_analytic_and_rank_deficient():
     S = Q @ torch.diag(lam) @ Q.T
     assert_close(cd.psd_power(S, 0.5), Q @ torch.diag(lam.sqrt()) @ Q.T, **TIGHT)
     # exact zeros stay zero even for a small power (no 1e-17 ** 0.25 noise)
-    assert_close(cd.psd_power(S, 0.25), Q @ torch.diag(lam ** 0.25) @ Q.T, **TIGHT)
+    assert_close(cd.psd_power(S, 0.25), Q @ torch.diag(lam**0.25) @ Q.T, **TIGHT)
     assert_close(cd.psd_power(S, 0.0), torch.eye(4, dtype=torch.float64), **TIGHT)
 
 
@@ -105,10 +104,10 @@ def test_gd_mode_curve_is_the_scalar_euler_recursion(dims):
     Ws, M, U, V = _aligned(dims, s, a0)
     curve = cd.gd_mode_curve(Ws, torch.eye(dims[0], dtype=torch.float64), M, U, V, lr, 200)
     a = torch.tensor(a0, dtype=torch.float64)
-    want = [a ** L]
+    want = [a**L]
     for _ in range(200):
-        a = a + lr * a ** (L - 1) * (torch.tensor(s, dtype=torch.float64) - a ** L)
-        want.append(a ** L)
+        a = a + lr * a ** (L - 1) * (torch.tensor(s, dtype=torch.float64) - a**L)
+        want.append(a**L)
     assert_close(curve, torch.stack(want), rtol=1e-12, atol=1e-13)
 
 
@@ -117,7 +116,7 @@ def test_flow_mode_curve_depth2_is_the_logistic():
     Ws, M, U, V = _aligned([2, 2, 2], [s], [a0])
     curve = cd.flow_mode_curve(Ws, torch.eye(2, dtype=torch.float64), M, U[:, :1], V[:, :1], T / n, n)[:, 0]
     t = torch.linspace(0, T, n + 1, dtype=torch.float64)
-    u0 = a0 ** 2
+    u0 = a0**2
     logistic = s * torch.exp(2 * s * t) / (torch.exp(2 * s * t) - 1 + s / u0)
     # RK4 with dt = 0.01: global error ~ C dt^4 ~ 1e-8 at most here
     assert_close(curve, logistic, rtol=0, atol=1e-7)
@@ -156,7 +155,7 @@ def test_rescaled_top_eigenvalue_closed_form_numbers():
         dims = [3] + [4] * (L - 1) + [2]
         net, M = DeepLinearNetwork.balanced_minimum(dims, [1.7, 0.4], seed=2, device="cpu")
         Ws = cc.rescale_first_layers([W.detach() for W in net.weights], c)
-        want = 1.7 ** (2 * (L - 1) / L) * (L - 2 + c ** 2 + c ** -2)
+        want = 1.7 ** (2 * (L - 1) / L) * (L - 2 + c**2 + c**-2)
         got = cc.top_eigenvalue(Ws, torch.eye(3, dtype=torch.float64), M)
         assert abs(got - want) < 1e-10 * want
 

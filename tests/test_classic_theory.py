@@ -1,5 +1,6 @@
 """SymPy derivations of the classic results (C1-C5) against independent routes: explicit symbolic
 matrices, direct differentiation, numerical quadrature (mpmath), exact rational Hessians."""
+
 from __future__ import annotations
 
 import itertools
@@ -9,11 +10,13 @@ import pytest
 import sympy as sp
 import torch
 
-from dlnkit.theory import classic_balancedness as c1
-from dlnkit.theory import classic_end_to_end as c2
-from dlnkit.theory import classic_learning_curves as c3
-from dlnkit.theory import classic_origin as c4
-from dlnkit.theory import classic_sharpness as c5
+from dlnkit.theory import (
+    classic_balancedness as c1,
+    classic_end_to_end as c2,
+    classic_learning_curves as c3,
+    classic_origin as c4,
+    classic_sharpness as c5,
+)
 from dlnkit.theory.symbols import L
 
 
@@ -83,7 +86,7 @@ def test_logistic_solves_the_depth2_ode():
 def test_implicit_time_against_quadrature_and_derivative(depth):
     T = c3.implicit_time(depth)
     vals = {c3.s: 1.5, c3.u0: 0.03, c3.u: 0.9}
-    f = lambda v: 1 / (v ** (depth - 1) * (1.5 - v ** depth))
+    f = lambda v: 1 / (v ** (depth - 1) * (1.5 - v**depth))
     quad = mpmath.quad(f, [0.03 ** (1 / depth), 0.9 ** (1 / depth)])
     # the reference is numerical quadrature of the defining integral (tolerance: mpmath's default ~1e-15)
     assert abs(float(T.subs(vals)) - float(quad)) < 1e-10
@@ -96,7 +99,7 @@ def test_hypergeometric_antiderivative(depth):
     F = c3.implicit_time_antiderivative(depth)
     fn = sp.lambdify((c3.v, c3.s), F, "mpmath")
     a, b = 0.2, 0.8
-    quad = mpmath.quad(lambda v: 1 / (v ** (depth - 1) * (1.2 - v ** depth)), [a, b])
+    quad = mpmath.quad(lambda v: 1 / (v ** (depth - 1) * (1.2 - v**depth)), [a, b])
     assert abs(float(fn(b, 1.2) - fn(a, 1.2)) - float(quad)) < 1e-10
 
 
@@ -130,8 +133,8 @@ def test_origin_spectrum_depth2_matches_symbolic_hessian():
 def test_pair_eigenvalues(depth):
     b, tj = sp.symbols("b t_j", positive=True)
     ev = c4.partial_solution_pair_eigenvalues(depth)
-    assert ev[sp.factor(b ** (depth - 2) * (b ** depth - tj))] == 1
-    assert ev[sp.factor(b ** (depth - 2) * (b ** depth + tj))] == 1
+    assert ev[sp.factor(b ** (depth - 2) * (b**depth - tj))] == 1
+    assert ev[sp.factor(b ** (depth - 2) * (b**depth + tj))] == 1
 
 
 def test_descartes_inertia_matches_eigvalsh():
@@ -141,8 +144,11 @@ def test_descartes_inertia_matches_eigvalsh():
         H = A @ A.T - 2 * torch.eye(5, dtype=torch.float64)
         got = c4.descartes_inertia(sp.Matrix(H.long().tolist()))
         ev = torch.linalg.eigvalsh(H)
-        assert got == {"index": int((ev < -1e-9).sum()), "nullity": int((ev.abs() <= 1e-9).sum()),
-                       "positive": int((ev > 1e-9).sum())}
+        assert got == {
+            "index": int((ev < -1e-9).sum()),
+            "nullity": int((ev.abs() <= 1e-9).sum()),
+            "positive": int((ev > 1e-9).sum()),
+        }
 
 
 def test_partial_solution_counts_exact_hessian_small():
@@ -170,7 +176,7 @@ def test_partial_solution_counts_exact_hessian_small():
                 for i in range(r):
                     M[i, i] = v[i] ** Lr
                 got = c4.descartes_inertia(exact_dln_hessian(Ws, sp.eye(dims[0]), M))
-                want = c4.partial_solution_counts(dims, [x ** Lr for x in t], S)
+                want = c4.partial_solution_counts(dims, [x**Lr for x in t], S)
                 assert (got["index"], got["nullity"]) == (want["index"], want["nullity"]), (dims, S)
 
 

@@ -27,24 +27,33 @@ Positively homogeneous activations (ReLU, leaky ReLU) keep a per-neuron version:
 the *diagonal* of :math:`D_1` (not the whole matrix) is conserved; :func:`neuron_balance_rate`
 gives the rate for any activation, which vanishes iff :math:`z\sigma'(z) = \sigma(z)` (false for tanh).
 """
+
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import sympy as sp
 
-__all__ = ["flow_derivative_matrix_form", "step_change_matrix_form", "flow_derivative_explicit",
-           "step_change_explicit", "neuron_balance_rate", "step_size"]
+__all__ = [
+    "flow_derivative_matrix_form",
+    "step_change_matrix_form",
+    "flow_derivative_explicit",
+    "step_change_explicit",
+    "neuron_balance_rate",
+    "step_size",
+]
 
 #: the step size of gradient descent
 step_size = sp.Symbol("eta", positive=True)
 
 
-def _symbols_matrix_form():
+def _symbols_matrix_form() -> tuple[sp.MatrixExpr, sp.MatrixExpr, sp.MatrixExpr, sp.MatrixExpr]:
     n_out, n_lp1, n_l, n_lm1, n_in = sp.symbols("n_out n_lp1 n_l n_lm1 n_in", integer=True, positive=True)
-    A = sp.MatrixSymbol("P_lp1", n_out, n_lp1)    # W_L ... W_{l+2}
-    Wn = sp.MatrixSymbol("W_lp1", n_lp1, n_l)     # W_{l+1}
-    Wl = sp.MatrixSymbol("W_l", n_l, n_lm1)       # W_l
-    B = sp.MatrixSymbol("Q_l", n_lm1, n_in)       # W_{l-1} ... W_1
-    N = sp.MatrixSymbol("nabla", n_out, n_in)     # dl/dW, any loss
+    A = sp.MatrixSymbol("P_lp1", n_out, n_lp1)  # W_L ... W_{l+2}
+    Wn = sp.MatrixSymbol("W_lp1", n_lp1, n_l)  # W_{l+1}
+    Wl = sp.MatrixSymbol("W_l", n_l, n_lm1)  # W_l
+    B = sp.MatrixSymbol("Q_l", n_lm1, n_in)  # W_{l-1} ... W_1
+    N = sp.MatrixSymbol("nabla", n_out, n_in)  # dl/dW, any loss
     g_l = (A * Wn).T * N * B.T
     g_next = A.T * N * (Wl * B).T
     return Wn, Wl, g_l, g_next
@@ -71,12 +80,14 @@ def step_change_matrix_form(eta: sp.Expr = step_size) -> tuple[sp.MatrixExpr, sp
     Wn, Wl, g_l, g_next = _symbols_matrix_form()
     Wn_new, Wl_new = Wn - eta * g_next, Wl - eta * g_l
     change = (Wn_new.T * Wn_new - Wl_new * Wl_new.T) - (Wn.T * Wn - Wl * Wl.T)
-    return change, eta ** 2 * (g_next.T * g_next - g_l * g_l.T)
+    return change, eta**2 * (g_next.T * g_next - g_l * g_l.T)
 
 
-def _explicit_chain(dims):
+def _explicit_chain(dims: Sequence[int]) -> tuple[list[sp.Matrix], list[sp.Matrix]]:
     dims = [int(d) for d in dims]
-    Ws = [sp.Matrix(dims[k + 1], dims[k], lambda a, b, k=k: sp.Symbol(f"w{k + 1}_{a}{b}")) for k in range(len(dims) - 1)]
+    Ws = [
+        sp.Matrix(dims[k + 1], dims[k], lambda a, b, k=k: sp.Symbol(f"w{k + 1}_{a}{b}")) for k in range(len(dims) - 1)
+    ]
     N = sp.Matrix(dims[-1], dims[0], lambda a, b: sp.Symbol(f"G_{a}{b}"))
     L = len(Ws)
     P = [sp.eye(dims[-1])] * L
@@ -89,18 +100,20 @@ def _explicit_chain(dims):
     return Ws, g
 
 
-def flow_derivative_explicit(dims) -> list[sp.Matrix]:
+def flow_derivative_explicit(dims: Sequence[int]) -> list[sp.Matrix]:
     r""":math:`\dot D_l` for every l on explicit symbolic matrices (entries w, free gradient G).
 
     >>> all(M.expand() == sp.zeros(*M.shape) for M in flow_derivative_explicit([2, 3, 1, 2]))
     True
     """
     Ws, g = _explicit_chain(dims)
-    return [(-(g[k + 1].T * Ws[k + 1] + Ws[k + 1].T * g[k + 1]) + (g[k] * Ws[k].T + Ws[k] * g[k].T)).expand()
-            for k in range(len(Ws) - 1)]
+    return [
+        (-(g[k + 1].T * Ws[k + 1] + Ws[k + 1].T * g[k + 1]) + (g[k] * Ws[k].T + Ws[k] * g[k].T)).expand()
+        for k in range(len(Ws) - 1)
+    ]
 
 
-def step_change_explicit(dims, eta: sp.Expr = step_size) -> list[sp.Matrix]:
+def step_change_explicit(dims: Sequence[int], eta: sp.Expr = step_size) -> list[sp.Matrix]:
     r"""(change of :math:`D_l` after one step) minus :math:`\eta^2(g_{l+1}^\top g_{l+1} - g_lg_l^\top)`,
     for every l, on explicit symbolic matrices: all zero matrices.
 
@@ -109,9 +122,13 @@ def step_change_explicit(dims, eta: sp.Expr = step_size) -> list[sp.Matrix]:
     """
     Ws, g = _explicit_chain(dims)
     new = [W - eta * gk for W, gk in zip(Ws, g)]
-    D = lambda V, k: V[k + 1].T * V[k + 1] - V[k] * V[k].T
-    return [(D(new, k) - D(Ws, k) - eta ** 2 * (g[k + 1].T * g[k + 1] - g[k] * g[k].T)).expand()
-            for k in range(len(Ws) - 1)]
+
+    def D(V: list[sp.Matrix], k: int) -> sp.Matrix:
+        return V[k + 1].T * V[k + 1] - V[k] * V[k].T
+
+    return [
+        (D(new, k) - D(Ws, k) - eta**2 * (g[k + 1].T * g[k + 1] - g[k] * g[k].T)).expand() for k in range(len(Ws) - 1)
+    ]
 
 
 def neuron_balance_rate(activation: str | sp.Lambda = "relu") -> sp.Expr:

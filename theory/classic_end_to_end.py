@@ -28,18 +28,27 @@ by :math:`(L - 2 + c^2 + c^{-2})/L`, a relative error of :math:`(c - c^{-1})^2/L
 (:func:`rescaled_velocity_relative_error`): second order in :math:`\log c` near balance, and
 quadratic in the imbalance :math:`\|D_1\| \propto |c^2 - c^{-2}|`.
 """
+
 from __future__ import annotations
 
 import sympy as sp
 
-__all__ = ["balance_factor", "balanced_velocity_difference", "rescaled_velocity_difference",
-           "rescaled_velocity_factor", "rescaled_velocity_relative_error"]
+__all__ = [
+    "balance_factor",
+    "balanced_velocity_difference",
+    "rescaled_velocity_difference",
+    "rescaled_velocity_factor",
+    "rescaled_velocity_relative_error",
+]
 
 #: the rescaling W_1 -> c W_1, W_2 -> W_2 / c
 balance_factor = sp.Symbol("c", positive=True)
 
 
-def _diag_chain(depth: int, n: int, c: sp.Expr = sp.Integer(1)):
+def _diag_chain(
+    depth: int, n: int, c: sp.Expr | None = None
+) -> tuple[tuple[sp.Symbol, ...], list[sp.Matrix], sp.Matrix]:
+    c = sp.Integer(1) if c is None else c
     a = sp.symbols(f"a_1:{n + 1}", positive=True)
     S = sp.diag(*a)
     Ws = [S for _ in range(depth)]
@@ -49,13 +58,13 @@ def _diag_chain(depth: int, n: int, c: sp.Expr = sp.Integer(1)):
     return a, Ws, N
 
 
-def _true_velocity(Ws, N):
+def _true_velocity(Ws: list[sp.Matrix], N: sp.Matrix) -> sp.Matrix:
     L = len(Ws)
     n = N.shape[0]
     out = sp.zeros(n, n)
     for j in range(L):
         P = sp.eye(n)
-        for W in Ws[j + 1:]:
+        for W in Ws[j + 1 :]:
             P = W * P
         Q = sp.eye(n)
         for W in Ws[:j]:
@@ -64,7 +73,7 @@ def _true_velocity(Ws, N):
     return out
 
 
-def _formula_velocity(a, depth, N):
+def _formula_velocity(a: tuple[sp.Symbol, ...], depth: int, N: sp.Matrix) -> sp.Matrix:
     # W = diag(a^L): (W W^T)^p = diag(a^(2 L p)) with a > 0
     n = N.shape[0]
     out = sp.zeros(n, n)
@@ -97,10 +106,13 @@ def rescaled_velocity_difference(depth: int, n: int = 2) -> sp.Matrix:
     c = balance_factor
     a, Ws, N = _diag_chain(depth, n, c)
     L = depth
-    pw = lambda p: sp.diag(*[x ** (2 * L * p) for x in a])  # (W W^T)^p = (W^T W)^p here
+
+    def pw(p: sp.Expr) -> sp.Matrix:  # (W W^T)^p = (W^T W)^p here
+        return sp.diag(*[x ** (2 * L * p) for x in a])
+
     T1 = -pw(sp.Rational(L - 1, L)) * N
     T2 = -pw(sp.Rational(L - 2, L)) * N * pw(sp.Rational(1, L))
-    diff = _true_velocity(Ws, N) - _formula_velocity(a, L, N) - (c ** -2 - 1) * T1 - (c ** 2 - 1) * T2
+    diff = _true_velocity(Ws, N) - _formula_velocity(a, L, N) - (c**-2 - 1) * T1 - (c**2 - 1) * T2
     return sp.simplify(diff)
 
 
@@ -115,7 +127,7 @@ def rescaled_velocity_factor(depth: sp.Expr | int | None = None) -> sp.Expr:
     if depth is None:
         from dlnkit.theory.symbols import L
 
-        return (L - 2 + c ** 2 + c ** -2) / L
+        return (L - 2 + c**2 + c**-2) / L
     a = sp.Symbol("a", positive=True)
     depth = int(depth)
     w = [c * a, a / c] + [a] * (depth - 2)

@@ -23,15 +23,30 @@ error is :math:`\eta E(t) + O(\eta^2)` with :math:`\dot E = f'(a)E - \tfrac12 f'
 :math:`E(0) = 0` (the local error is :math:`-\tfrac{\eta^2}2\ddot a = -\tfrac{\eta^2}{2}f'f`), so
 :math:`u_{GD}(k\eta) - u(k\eta) = \eta\,L a^{L-1}E + O(\eta^2)`: the O(eta) constant is predicted.
 """
+
 from __future__ import annotations
 
 import sympy as sp
 
 from dlnkit.theory.symbols import L as L_sym
 
-__all__ = ["u", "s", "u0", "t", "a", "v", "mode_ode_rhs", "stated_mode_ode", "logistic_solution",
-           "implicit_time", "implicit_time_antiderivative", "learning_time_small_init", "half_time",
-           "euler_error_forcing", "layer_rate"]
+__all__ = [
+    "u",
+    "s",
+    "u0",
+    "t",
+    "a",
+    "v",
+    "mode_ode_rhs",
+    "stated_mode_ode",
+    "logistic_solution",
+    "implicit_time",
+    "implicit_time_antiderivative",
+    "learning_time_small_init",
+    "half_time",
+    "euler_error_forcing",
+    "layer_rate",
+]
 
 u, s, u0, a, v = sp.symbols("u s u_0 a v", positive=True)
 t = sp.Symbol("t", nonnegative=True)
@@ -49,7 +64,7 @@ def layer_rate(depth: sp.Expr = L_sym) -> sp.Expr:
         xs = sp.symbols(f"x_1:{int(depth) + 1}", positive=True)
         loss = (sp.Mul(*xs) - s) ** 2 / 2
         return -sp.diff(loss, xs[0]).subs({x: a for x in xs})
-    return a ** (depth - 1) * (s - a ** depth)
+    return a ** (depth - 1) * (s - a**depth)
 
 
 def mode_ode_rhs(depth: sp.Expr = L_sym) -> sp.Expr:
@@ -94,8 +109,8 @@ def implicit_time_antiderivative(depth: sp.Expr = L_sym) -> sp.Expr:
     """
     depth = sp.sympify(depth)
     if depth == 2:
-        return sp.log(v ** 2 / (s - v ** 2)) / (2 * s)
-    return v ** (2 - depth) / ((2 - depth) * s) * sp.hyper([1, (2 - depth) / depth], [2 / depth], v ** depth / s)
+        return sp.log(v**2 / (s - v**2)) / (2 * s)
+    return v ** (2 - depth) / ((2 - depth) * s) * sp.hyper([1, (2 - depth) / depth], [2 / depth], v**depth / s)
 
 
 def implicit_time(depth: int) -> sp.Expr:
@@ -115,7 +130,7 @@ def implicit_time(depth: int) -> sp.Expr:
     if depth == 2:
         return sp.log(u * (s - u0) / (u0 * (s - u))) / (2 * s)
     w = sp.Symbol("w", positive=True)
-    F = sp.integrate(sp.apart(1 / (w ** (depth - 1) * (1 - w ** depth)), w), w)
+    F = sp.integrate(sp.apart(1 / (w ** (depth - 1) * (1 - w**depth)), w), w)
     F = F.replace(sp.log, lambda x: sp.log(sp.Abs(x)))
     scale = s ** sp.Rational(-2 * (depth - 1), depth)
     return scale * (F.subs(w, (u / s) ** sp.Rational(1, depth)) - F.subs(w, (u0 / s) ** sp.Rational(1, depth)))

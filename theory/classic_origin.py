@@ -32,20 +32,30 @@ origin: :math:`\pm t_j` for every dropped j. Hence, with inv(S) = #{(i in S, j n
 The only local minimum among them is S = the top-k modes with k = r (every local minimum is
 global); the origin is S = {}.
 """
+
 from __future__ import annotations
 
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import sympy as sp
 
-__all__ = ["origin_hessian", "origin_spectrum", "partial_solution_pair_eigenvalues", "partial_solution_counts",
-           "inversions", "descartes_inertia"]
+__all__ = [
+    "origin_hessian",
+    "origin_spectrum",
+    "partial_solution_pair_eigenvalues",
+    "partial_solution_counts",
+    "inversions",
+    "descartes_inertia",
+]
 
 
-def _symbolic_loss(dims: Sequence[int], sigma_free: bool):
+def _symbolic_loss(dims: Sequence[int], sigma_free: bool) -> tuple[sp.Expr, list[sp.Symbol], sp.Matrix, sp.Matrix]:
     dims = [int(d) for d in dims]
-    Ws = [sp.Matrix(dims[k + 1], dims[k], lambda a, b, k=k: sp.Symbol(f"w{k + 1}_{a}{b}")) for k in range(len(dims) - 1)]
+    Ws = [
+        sp.Matrix(dims[k + 1], dims[k], lambda a, b, k=k: sp.Symbol(f"w{k + 1}_{a}{b}")) for k in range(len(dims) - 1)
+    ]
     W = Ws[0]
     for M in Ws[1:]:
         W = M * W
@@ -75,7 +85,9 @@ def origin_hessian(dims: Sequence[int], *, sigma_free: bool = True) -> sp.Matrix
     return sp.hessian(loss, params).subs({p: 0 for p in params})
 
 
-def origin_spectrum(depth: int, hidden_width: int, singular_values_C: Sequence, num_params: int) -> Counter:
+def origin_spectrum(
+    depth: int, hidden_width: int, singular_values_C: Sequence[Any], num_params: int
+) -> Counter[sp.Expr]:
     r"""Predicted eigenvalues (value -> multiplicity) at the origin: L = 2: :math:`\pm\sigma_i(C)`
     with multiplicity :math:`d_1` each, zeros for the rest; L >= 3 (or L = 1: the loss is
     quadratic, not this statement): all zero for L >= 3.
@@ -84,7 +96,7 @@ def origin_spectrum(depth: int, hidden_width: int, singular_values_C: Sequence, 
     [(-2, 3), (-1, 3), (0, 3), (1, 3), (2, 3)]
     """
     depth, hidden_width, P = int(depth), int(hidden_width), int(num_params)
-    out: Counter = Counter()
+    out: Counter[sp.Expr] = Counter()
     if depth >= 3:
         out[sp.Integer(0)] = P
         return out
@@ -98,7 +110,7 @@ def origin_spectrum(depth: int, hidden_width: int, singular_values_C: Sequence, 
     return out
 
 
-def partial_solution_pair_eigenvalues(depth: int) -> dict:
+def partial_solution_pair_eigenvalues(depth: int) -> dict[sp.Expr, int]:
     r"""Exact eigenvalues at a partial solution of the smallest case: dims [2] * (L + 1), kept mode
     with per-layer value b (t_i = b^L), dropped mode with target t_j; derived from the Hessian of
     the loss with symbolic entries.
@@ -114,7 +126,7 @@ def partial_solution_pair_eigenvalues(depth: int) -> dict:
     W = Ws[0]
     for M in Ws[1:]:
         W = M * W
-    T = sp.diag(b ** depth, tj)
+    T = sp.diag(b**depth, tj)
     loss = ((W - T).T * (W - T)).trace() / 2
     params = [x for M in Ws for x in M]
     point = {x: 0 for x in params}
@@ -124,7 +136,7 @@ def partial_solution_pair_eigenvalues(depth: int) -> dict:
     return {sp.factor(k): v for k, v in H.eigenvals().items()}
 
 
-def descartes_inertia(H: sp.Matrix) -> dict:
+def descartes_inertia(H: sp.Matrix) -> dict[str, int]:
     r"""Exact (index, nullity, positive) of a rational symmetric matrix: its characteristic
     polynomial has only real roots, so Descartes' rule of signs counts the positive roots exactly
     (sign changes of p(x)) and the negative ones (sign changes of p(-x)); zeros = the power of x.
@@ -142,7 +154,7 @@ def descartes_inertia(H: sp.Matrix) -> dict:
         zeros += 1
     core = coeffs[: n + 1 - zeros]
 
-    def changes(cs):
+    def changes(cs: Sequence[Any]) -> int:
         signs = [1 if c > 0 else -1 for c in cs if c != 0]
         return sum(1 for x, y in zip(signs, signs[1:]) if x != y)
 
@@ -151,7 +163,7 @@ def descartes_inertia(H: sp.Matrix) -> dict:
     return {"index": neg, "nullity": zeros, "positive": changes(core)}
 
 
-def inversions(t: Sequence, kept: Sequence[int]) -> int:
+def inversions(t: Sequence[Any], kept: Sequence[int]) -> int:
     """#{(i kept, j dropped): t_j > t_i} (j ranges over the target's nonzero modes).
 
     >>> inversions([3, 2, 1], [1, 2])
@@ -161,7 +173,7 @@ def inversions(t: Sequence, kept: Sequence[int]) -> int:
     return sum(1 for i in S for j in range(len(t)) if j not in S and t[j] > t[i])
 
 
-def partial_solution_counts(dims: Sequence[int], t: Sequence, kept: Sequence[int]) -> dict:
+def partial_solution_counts(dims: Sequence[int], t: Sequence[Any], kept: Sequence[int]) -> dict[str, int]:
     r"""Index (negative eigenvalues), nullity and positive count at the partial solution keeping
     modes ``kept`` of the target with singular values ``t`` (whitened data, distinct t).
 

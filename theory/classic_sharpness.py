@@ -12,6 +12,7 @@ r"""C5: sharpness of deep-linear-network minima and the step-size stability thre
   :math:`|1 - \eta\lambda| \le 1` for every eigenvalue: :math:`\lambda_{max} \le 2/\eta`. With
   heavy-ball momentum :math:`\mu` the threshold is :math:`2(1 + \mu)/\eta`.
 """
+
 from __future__ import annotations
 
 import sympy as sp
@@ -19,8 +20,18 @@ import sympy as sp
 from dlnkit.theory.dln_spectrum import dominant_eigenvalue
 from dlnkit.theory.symbols import L as L_sym
 
-__all__ = ["t1", "c", "eta", "lam", "mu", "top_eigenvalue_balanced", "top_eigenvalue_rescaled",
-           "sharpness_excess", "stability_threshold", "momentum_stability_threshold"]
+__all__ = [
+    "t1",
+    "c",
+    "eta",
+    "lam",
+    "mu",
+    "top_eigenvalue_balanced",
+    "top_eigenvalue_rescaled",
+    "sharpness_excess",
+    "stability_threshold",
+    "momentum_stability_threshold",
+]
 
 t1 = sp.Symbol("t_1", positive=True)
 c = sp.Symbol("c", positive=True)
@@ -52,7 +63,7 @@ def top_eigenvalue_rescaled(depth: int | sp.Expr = L_sym) -> sp.Expr:
         w = [c * m, m / c] + [m] * (int(depth) - 2)
         total = sum(sp.Mul(*[w[k] ** 2 for k in range(int(depth)) if k != j]) for j in range(int(depth)))
         return sp.simplify(total)
-    return sp.simplify(m ** (2 * (depth - 1)) * (depth - 2 + c ** 2 + c ** -2))
+    return sp.simplify(m ** (2 * (depth - 1)) * (depth - 2 + c**2 + c**-2))
 
 
 def sharpness_excess(depth: int | sp.Expr = L_sym) -> sp.Expr:
@@ -82,5 +93,5 @@ def momentum_stability_threshold() -> sp.Expr:
     2*(mu + 1)/eta
     """
     z = sp.Symbol("z")
-    char = z ** 2 - (1 + mu - eta * lam) * z + mu
+    char = z**2 - (1 + mu - eta * lam) * z + mu
     return sp.factor(sp.solve(char.subs(z, -1), lam)[0])

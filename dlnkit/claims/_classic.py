@@ -1,10 +1,12 @@
 """Shared pieces of the classic-result claims (C1-C5): the base class with the claim-protocol
 hooks (group, slow, violated_assumptions, explain, exact route), data builders and the
 assumption-driven strategy helpers. Not registered itself (leading underscore)."""
+
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import torch
 from hypothesis import strategies as st
@@ -70,11 +72,13 @@ class ClassicClaim(Claim):
             err = float(max(abs(x - y) for x, y in zip(sp.Matrix(pred), sp.Matrix(value))))
         else:
             err = float(abs(sp.sympify(value) - sp.sympify(pred)))
-        return Comparison(pred, value, err, 0.0, str(pred), str(value),
-                          details=dict(meas) if isinstance(meas, Mapping) else {})
+        return Comparison(
+            pred, value, err, 0.0, str(pred), str(value), details=dict(meas) if isinstance(meas, Mapping) else {}
+        )
 
 
 # ----- data ---------------------------------------------------------------------------------------
+
 
 def input_covariance(d_in: int, anisotropy: float, seed: int) -> torch.Tensor:
     """Sigma with eigenvalues spread over [k^-1/2, k^1/2] in a random basis (identity when k = 1)."""
@@ -88,8 +92,16 @@ def input_covariance(d_in: int, anisotropy: float, seed: int) -> torch.Tensor:
     return R @ torch.diag(ev) @ R.T
 
 
-def batch_data(d_in: int, d_out: int, *, seed: int, anisotropy: float = 1.0, loss: str = "squared",
-               target: torch.Tensor | None = None, batch: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def batch_data(
+    d_in: int,
+    d_out: int,
+    *,
+    seed: int,
+    anisotropy: float = 1.0,
+    loss: str = "squared",
+    target: torch.Tensor | None = None,
+    batch: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(X, Y): X with (1/B) X^T X = Sigma exactly; Y = X M^T for a target M, else random targets
     fitting the loss (Gaussian, signs, or one-hot rows)."""
     B = int(batch or max(2 * d_in, 8))
@@ -122,6 +134,7 @@ def rel(x: float, scale: float) -> float:
 
 
 # ----- strategy helpers ---------------------------------------------------------------------------
+
 
 def keep_or_break(name: str, drop, keep: Any, broken: st.SearchStrategy) -> st.SearchStrategy:
     """The kept value while the assumption holds, values that break it once dropped."""

@@ -10,6 +10,7 @@ Configurations: ``dims``, ``seed``, ``scale`` (Gaussian weights N(0, scale^2/d))
 ``activation``, ``anisotropy`` (input covariance condition number; 1 = whitened), ``lr``,
 ``momentum``. Derivations: :mod:`dlnkit.theory.classic_balancedness`.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,27 +20,45 @@ import torch
 from hypothesis import strategies as st
 
 from dlnkit import strategies as dst
-from dlnkit.claims._classic import (ARORA, LINEAR, PLAIN_GD, SQUARED, WHITENED, ClassicClaim, batch_data,
-                                    keep_or_break, moments, small_dims)
+from dlnkit.claims._classic import (
+    ARORA,
+    LINEAR,
+    PLAIN_GD,
+    SQUARED,
+    WHITENED,
+    ClassicClaim,
+    batch_data,
+    keep_or_break,
+    moments,
+    small_dims,
+)
 from dlnkit.claims.base import Assumption, Comparison, Tolerance
-from dlnkit.numerics.classic_dynamics import (accumulated_imbalance, gd_imbalance_change, gd_step, imbalance_flow_rate,
-                                              layer_gradients)
+from dlnkit.numerics.classic_dynamics import (
+    accumulated_imbalance,
+    gd_imbalance_change,
+    gd_step,
+    imbalance_flow_rate,
+    layer_gradients,
+)
 from dlnkit.numerics.dln import DeepLinearNetwork
 from dlnkit.theory.classic_balancedness import flow_derivative_matrix_form, step_change_matrix_form
 
-HOMOGENEOUS = Assumption("homogeneous_activation", "the activation is positively homogeneous: sigma(z) = z sigma'(z) (linear, ReLU)")
+HOMOGENEOUS = Assumption(
+    "homogeneous_activation", "the activation is positively homogeneous: sigma(z) = z sigma'(z) (linear, ReLU)"
+)
 
 _EXPLAIN = {
     "linear": "With an activation between layers the layer gradients are no longer P_l^T nabla Q_l^T, so the "
-              "identity W_{l+1}^T g_{l+1} = g_l W_l^T behind the cancellation fails; a positively homogeneous "
-              "activation (ReLU) keeps only its diagonal (one hidden unit at a time), tanh not even that.",
+    "identity W_{l+1}^T g_{l+1} = g_l W_l^T behind the cancellation fails; a positively homogeneous "
+    "activation (ReLU) keeps only its diagonal (one hidden unit at a time), tanh not even that.",
     "homogeneous_activation": "For one hidden unit, d/dt(|w_in|^2 - |w_out|^2) = 2 sum r v (sigma(z) - z sigma'(z)) "
-              "(SymPy, dlnkit.theory.classic_balancedness.neuron_balance_rate): zero iff sigma(z) = z sigma'(z); "
-              "tanh(z) != z tanh'(z) for z != 0.",
+    "(SymPy, dlnkit.theory.classic_balancedness.neuron_balance_rate): zero iff sigma(z) = z sigma'(z); "
+    "tanh(z) != z tanh'(z) for z != 0.",
     "plain_gd": "With momentum the step is -eta v with v = mu v_prev + g: the cross terms W^T v no longer cancel "
-                "(v_prev was computed at another point), so the change of D_l has a first-order part in eta.",
-    "squared_loss": "Not needed: the cancellation uses only that every g_l is P_l^T nabla Q_l^T for the same end-to-end "
-                    "gradient nabla, whatever the loss (the search finds nothing).",
+    "(v_prev was computed at another point), so the change of D_l has a first-order part in eta.",
+    "squared_loss": "Not needed: the cancellation uses only that every g_l is P_l^T nabla Q_l^T for the same "
+    "end-to-end "
+    "gradient nabla, whatever the loss (the search finds nothing).",
     "whitened": "Not needed: the data enter only through nabla (the search finds nothing).",
 }
 
@@ -55,10 +74,17 @@ _VIOLATIONS = {
 def _point(config):
     dims = [int(d) for d in config["dims"]]
     seed = int(config.get("seed", 0))
-    Ws = [W.detach() for W in DeepLinearNetwork.random(dims, scale=float(config.get("scale", 1.0)), seed=seed,
-                                                       device="cpu").weights]
-    X, Y = batch_data(dims[0], dims[-1], seed=seed, anisotropy=float(config.get("anisotropy", 1.0)),
-                      loss=config.get("loss", "squared"))
+    Ws = [
+        W.detach()
+        for W in DeepLinearNetwork.random(dims, scale=float(config.get("scale", 1.0)), seed=seed, device="cpu").weights
+    ]
+    X, Y = batch_data(
+        dims[0],
+        dims[-1],
+        seed=seed,
+        anisotropy=float(config.get("anisotropy", 1.0)),
+        loss=config.get("loss", "squared"),
+    )
     return Ws, X, Y
 
 
@@ -77,8 +103,11 @@ def _base_strategy(drop, *, activations=("relu", "tanh"), min_depth=2, extra=Non
 
 
 def _scale(Ws, grads) -> float:
-    return max(float(torch.linalg.norm(grads[k + 1])) * float(torch.linalg.norm(Ws[k + 1]))
-               + float(torch.linalg.norm(grads[k])) * float(torch.linalg.norm(Ws[k])) for k in range(len(Ws) - 1))
+    return max(
+        float(torch.linalg.norm(grads[k + 1])) * float(torch.linalg.norm(Ws[k + 1]))
+        + float(torch.linalg.norm(grads[k])) * float(torch.linalg.norm(Ws[k]))
+        for k in range(len(Ws) - 1)
+    )
 
 
 class BalancednessFlowClaim(ClassicClaim):
@@ -88,23 +117,44 @@ class BalancednessFlowClaim(ClassicClaim):
     title = "gradient flow conserves D_l = W_{l+1}^T W_{l+1} - W_l W_l^T (any loss)"
     source = f"{ARORA} (C1)"
     assumptions = (LINEAR, SQUARED, WHITENED)
-    tolerance = Tolerance(rtol=1e-12, reason="dD/dt is a difference of products of size <= 6 computed in float64: "
-                          "rounding <= ~4 d eps (|g_{l+1}||W_{l+1}| + |g_l||W_l|) < 1e-14 of that scale; 1e-12 leaves margin")
+    tolerance = Tolerance(
+        rtol=1e-12,
+        reason="dD/dt is a difference of products of size <= 6 computed in float64: "
+        "rounding <= ~4 d eps (|g_{l+1}||W_{l+1}| + |g_l||W_l|) < 1e-14 of that scale; 1e-12 leaves margin",
+    )
     violations = _VIOLATIONS
     explanations = _EXPLAIN
 
     def statement_latex(self) -> str:
-        return r"\dot D_l = " + sp.latex(sp.simplify(flow_derivative_matrix_form().doit().expand())) + r"\ \text{(any loss)}"
+        return (
+            r"\dot D_l = "
+            + sp.latex(sp.simplify(flow_derivative_matrix_form().doit().expand()))
+            + r"\ \text{(any loss)}"
+        )
 
     def config_strategy(self, drop=()):
         return _base_strategy(self.check_drop(drop))
 
     def default_configs(self):
-        return [{"dims": [3, 4, 2], "seed": 0, "scale": 1.0, "loss": "squared", "activation": "linear", "anisotropy": 1.0},
-                {"dims": [4, 3, 3, 2], "seed": 1, "scale": 1.0, "loss": "cross_entropy", "activation": "linear",
-                 "anisotropy": 4.0},
-                {"dims": [2, 3, 3, 3, 2], "seed": 2, "scale": 2.0, "loss": "logistic", "activation": "linear",
-                 "anisotropy": 1.0}]
+        return [
+            {"dims": [3, 4, 2], "seed": 0, "scale": 1.0, "loss": "squared", "activation": "linear", "anisotropy": 1.0},
+            {
+                "dims": [4, 3, 3, 2],
+                "seed": 1,
+                "scale": 1.0,
+                "loss": "cross_entropy",
+                "activation": "linear",
+                "anisotropy": 4.0,
+            },
+            {
+                "dims": [2, 3, 3, 3, 2],
+                "seed": 2,
+                "scale": 2.0,
+                "loss": "logistic",
+                "activation": "linear",
+                "anisotropy": 1.0,
+            },
+        ]
 
     def predict(self, config):
         return 0.0
@@ -120,8 +170,15 @@ class BalancednessFlowClaim(ClassicClaim):
 
     def compare(self, predicted, measured, config):
         bound = self.tolerance.rtol * measured["scale"]
-        return Comparison(predicted, measured, measured["value"], bound, "0", f"{measured['value']:.3g}",
-                          details={"scale": measured["scale"]})
+        return Comparison(
+            predicted,
+            measured,
+            measured["value"],
+            bound,
+            "0",
+            f"{measured['value']:.3g}",
+            details={"scale": measured["scale"]},
+        )
 
     has_exact_route = True
 
@@ -136,15 +193,21 @@ class BalancednessFlowClaim(ClassicClaim):
             raise NotImplementedError("the exact route covers linear networks")
         # any loss enters only through nabla = dl/dW; a rational nabla (the squared loss's W Sigma - C
         # at the rational point) stands in for it, so every loss is covered by the same exact identity
-        pt = exact_point({"dims": config["dims"], "seed": config.get("seed", 0), "anisotropy": config.get("anisotropy", 1.0)})
+        pt = exact_point(
+            {"dims": config["dims"], "seed": config.get("seed", 0), "anisotropy": config.get("anisotropy", 1.0)}
+        )
         Ws = pt["weights"]
         P, Q = partial_products_exact(Ws)
         G = end_to_end_exact(Ws) * pt["sigma"] - pt["cross"]
         g = [P[k].T * G * Q[k].T for k in range(len(Ws))]
-        rates = [-(g[k + 1].T * Ws[k + 1] + Ws[k + 1].T * g[k + 1]) + g[k] * Ws[k].T + Ws[k] * g[k].T
-                 for k in range(len(Ws) - 1)]
-        return {"value": max(abs(x) for R in rates for x in R),
-                "route": "rational weights, rational nabla (stands in for any loss's), exact gradients"}
+        rates = [
+            -(g[k + 1].T * Ws[k + 1] + Ws[k + 1].T * g[k + 1]) + g[k] * Ws[k].T + Ws[k] * g[k].T
+            for k in range(len(Ws) - 1)
+        ]
+        return {
+            "value": max(abs(x) for R in rates for x in R),
+            "route": "rational weights, rational nabla (stands in for any loss's), exact gradients",
+        }
 
 
 class ReluDiagonalClaim(BalancednessFlowClaim):
@@ -163,9 +226,17 @@ class ReluDiagonalClaim(BalancednessFlowClaim):
         return st.tuples(s, act).map(lambda p: {**p[0], "activation": p[1]})
 
     def default_configs(self):
-        return [{"dims": [3, 5, 2], "seed": 0, "scale": 1.0, "loss": "squared", "activation": "relu", "anisotropy": 1.0},
-                {"dims": [4, 4, 3, 2], "seed": 3, "scale": 1.0, "loss": "cross_entropy", "activation": "relu",
-                 "anisotropy": 1.0}]
+        return [
+            {"dims": [3, 5, 2], "seed": 0, "scale": 1.0, "loss": "squared", "activation": "relu", "anisotropy": 1.0},
+            {
+                "dims": [4, 4, 3, 2],
+                "seed": 3,
+                "scale": 1.0,
+                "loss": "cross_entropy",
+                "activation": "relu",
+                "anisotropy": 1.0,
+            },
+        ]
 
     def measure(self, config, device="cpu"):
         Ws, g, rates = self._rates(config)
@@ -187,8 +258,11 @@ class BalancednessStepClaim(ClassicClaim):
     title = "one GD step changes D_l by exactly eta^2 (g_{l+1}^T g_{l+1} - g_l g_l^T)"
     source = f"{ARORA} (C1)"
     assumptions = (LINEAR, PLAIN_GD, SQUARED, WHITENED)
-    tolerance = Tolerance(rtol=1e-12, reason="D_l^+ - D_l is a difference of Gram matrices of size <= 4 with entries "
-                          "~|W|^2: float64 rounding ~ d eps max(|W|^2, |W^+|^2); 1e-12 of that scale leaves margin")
+    tolerance = Tolerance(
+        rtol=1e-12,
+        reason="D_l^+ - D_l is a difference of Gram matrices of size <= 4 with entries "
+        "~|W|^2: float64 rounding ~ d eps max(|W|^2, |W^+|^2); 1e-12 of that scale leaves margin",
+    )
     violations = _VIOLATIONS
     explanations = _EXPLAIN
 
@@ -198,15 +272,37 @@ class BalancednessStepClaim(ClassicClaim):
 
     def config_strategy(self, drop=()):
         drop = self.check_drop(drop)
-        return _base_strategy(drop, extra={
-            "lr": st.sampled_from([0.1, 0.01, 0.3, 0.05]),
-            "momentum": keep_or_break("plain_gd", drop, 0.0, st.sampled_from([0.9, 0.5]))})
+        return _base_strategy(
+            drop,
+            extra={
+                "lr": st.sampled_from([0.1, 0.01, 0.3, 0.05]),
+                "momentum": keep_or_break("plain_gd", drop, 0.0, st.sampled_from([0.9, 0.5])),
+            },
+        )
 
     def default_configs(self):
-        return [{"dims": [3, 4, 2], "seed": 0, "scale": 1.0, "loss": "squared", "activation": "linear",
-                 "anisotropy": 1.0, "lr": 0.1, "momentum": 0.0},
-                {"dims": [2, 3, 4, 3, 2], "seed": 5, "scale": 1.0, "loss": "logistic", "activation": "linear",
-                 "anisotropy": 10.0, "lr": 0.3, "momentum": 0.0}]
+        return [
+            {
+                "dims": [3, 4, 2],
+                "seed": 0,
+                "scale": 1.0,
+                "loss": "squared",
+                "activation": "linear",
+                "anisotropy": 1.0,
+                "lr": 0.1,
+                "momentum": 0.0,
+            },
+            {
+                "dims": [2, 3, 4, 3, 2],
+                "seed": 5,
+                "scale": 1.0,
+                "loss": "logistic",
+                "activation": "linear",
+                "anisotropy": 10.0,
+                "lr": 0.3,
+                "momentum": 0.0,
+            },
+        ]
 
     def predict(self, config):
         return 0.0
@@ -227,8 +323,15 @@ class BalancednessStepClaim(ClassicClaim):
 
     def compare(self, predicted, measured, config):
         bound = self.tolerance.rtol * measured["scale"]
-        return Comparison(predicted, measured, measured["value"], bound, "0 (|identity| "
-                          f"{measured['identity_size']:.3g})", f"{measured['value']:.3g}", details=dict(measured))
+        return Comparison(
+            predicted,
+            measured,
+            measured["value"],
+            bound,
+            f"0 (|identity| {measured['identity_size']:.3g})",
+            f"{measured['value']:.3g}",
+            details=dict(measured),
+        )
 
     has_exact_route = True
 
@@ -243,7 +346,9 @@ class BalancednessStepClaim(ClassicClaim):
             raise NotImplementedError("the exact route covers linear networks")
         if float(config.get("momentum", 0.0)) != 0.0:
             raise NotImplementedError("the exact route covers plain gradient descent")
-        pt = exact_point({"dims": config["dims"], "seed": config.get("seed", 0), "anisotropy": config.get("anisotropy", 1.0)})
+        pt = exact_point(
+            {"dims": config["dims"], "seed": config.get("seed", 0), "anisotropy": config.get("anisotropy", 1.0)}
+        )
         eta = rational(config["lr"])
 
         def grads(Ws):
@@ -255,8 +360,11 @@ class BalancednessStepClaim(ClassicClaim):
         g = grads(Ws)
         new = [W - eta * gk for W, gk in zip(Ws, g)]
         D = lambda V, k: V[k + 1].T * V[k + 1] - V[k] * V[k].T
-        miss = [D(new, k) - D(Ws, k) - eta ** 2 * (g[k + 1].T * g[k + 1] - g[k] * g[k].T) for k in range(len(Ws) - 1)]
-        return {"value": max(abs(x) for M in miss for x in M), "route": "rational weights, step and nabla (any loss enters through nabla only)"}
+        miss = [D(new, k) - D(Ws, k) - eta**2 * (g[k + 1].T * g[k + 1] - g[k] * g[k].T) for k in range(len(Ws) - 1)]
+        return {
+            "value": max(abs(x) for M in miss for x in M),
+            "route": "rational weights, step and nabla (any loss enters through nabla only)",
+        }
 
 
 class DriftOrderClaim(ClassicClaim):
@@ -268,30 +376,45 @@ class DriftOrderClaim(ClassicClaim):
     title = "GD to time T: accumulated |D_l(T) - D_l(0)| is first order in eta (log-log slope 1)"
     source = f"{ARORA} (C1)"
     assumptions = (PLAIN_GD,)
-    tolerance = Tolerance(rtol=10.0, reason="drift = eta * integral of (g^T g - g g^T) dt + O(eta^2): the slope "
-                          "between eta and 2 eta is 1 + c eta (c up to ~7 measured on drawn networks, T = 1); the "
-                          "bound is 10 eta")
+    tolerance = Tolerance(
+        rtol=10.0,
+        reason="drift = eta * integral of (g^T g - g g^T) dt + O(eta^2): the slope "
+        "between eta and 2 eta is 1 + c eta (c up to ~7 measured on drawn networks, T = 1); the "
+        "bound is 10 eta",
+    )
     violations = _VIOLATIONS
     explanations = _EXPLAIN
 
     def config_strategy(self, drop=()):
         drop = self.check_drop(drop)
-        return st.fixed_dictionaries({"dims": small_dims(2, 3, 4, 2), "seed": dst.seeds,
-                                      "scale": st.sampled_from([0.5, 1.0]), "lr": st.sampled_from([0.01, 0.02]),
-                                      "horizon": st.just(1.0),
-                                      "momentum": keep_or_break("plain_gd", drop, 0.0, st.sampled_from([0.9, 0.5]))})
+        return st.fixed_dictionaries(
+            {
+                "dims": small_dims(2, 3, 4, 2),
+                "seed": dst.seeds,
+                "scale": st.sampled_from([0.5, 1.0]),
+                "lr": st.sampled_from([0.01, 0.02]),
+                "horizon": st.just(1.0),
+                "momentum": keep_or_break("plain_gd", drop, 0.0, st.sampled_from([0.9, 0.5])),
+            }
+        )
 
     def default_configs(self):
-        return [{"dims": [3, 4, 2], "seed": 0, "scale": 1.0, "lr": 0.01, "horizon": 1.0},
-                {"dims": [3, 3, 3, 3], "seed": 1, "scale": 1.0, "lr": 0.01, "horizon": 1.0}]
+        return [
+            {"dims": [3, 4, 2], "seed": 0, "scale": 1.0, "lr": 0.01, "horizon": 1.0},
+            {"dims": [3, 3, 3, 3], "seed": 1, "scale": 1.0, "lr": 0.01, "horizon": 1.0},
+        ]
 
     def predict(self, config):
         return 1.0
 
     def measure(self, config, device="cpu"):
         dims, seed = [int(d) for d in config["dims"]], int(config.get("seed", 0))
-        Ws = [W.detach() for W in DeepLinearNetwork.random(dims, scale=float(config.get("scale", 1.0)), seed=seed,
-                                                           device="cpu").weights]
+        Ws = [
+            W.detach()
+            for W in DeepLinearNetwork.random(
+                dims, scale=float(config.get("scale", 1.0)), seed=seed, device="cpu"
+            ).weights
+        ]
         X, Y = batch_data(dims[0], dims[-1], seed=seed)
         sigma, cross = moments(X, Y)
         lr, T = float(config["lr"]), float(config.get("horizon", 1.0))
@@ -299,14 +422,26 @@ class DriftOrderClaim(ClassicClaim):
         small = accumulated_imbalance(Ws, sigma, cross, lr, T, momentum=mom)
         big = accumulated_imbalance(Ws, sigma, cross, 2 * lr, T, momentum=mom)
         slope = math.log(big["drift"] / small["drift"]) / math.log(2.0)
-        return {"slope": slope, "drift": small["drift"], "drift_2eta": big["drift"], "constant": small["drift"] / lr,
-                "identity_mismatch": max(small["identity_mismatch"], big["identity_mismatch"])}
+        return {
+            "slope": slope,
+            "drift": small["drift"],
+            "drift_2eta": big["drift"],
+            "constant": small["drift"] / lr,
+            "identity_mismatch": max(small["identity_mismatch"], big["identity_mismatch"]),
+        }
 
     def compare(self, predicted, measured, config):
         err = abs(measured["slope"] - predicted)
         bound = self.tolerance.rtol * float(config["lr"])
-        return Comparison(predicted, measured, err, bound, "slope 1",
-                          f"{measured['slope']:.4f} (drift/eta = {measured['constant']:.4g})", details=measured)
+        return Comparison(
+            predicted,
+            measured,
+            err,
+            bound,
+            "slope 1",
+            f"{measured['slope']:.4f} (drift/eta = {measured['constant']:.4g})",
+            details=measured,
+        )
 
 
 CLAIMS = [BalancednessFlowClaim(), ReluDiagonalClaim(), BalancednessStepClaim(), DriftOrderClaim()]

@@ -9,6 +9,7 @@
 Configurations: ``dims``, ``s`` (per-layer singular values, length r), ``seed``, ``loss``,
 ``anisotropy``, ``balance`` c, ``twist`` (strength of a GL twist of the first hidden layer).
 """
+
 from __future__ import annotations
 
 import functools
@@ -18,11 +19,26 @@ import torch
 from hypothesis import strategies as st
 
 from dlnkit import strategies as dst
-from dlnkit.claims._classic import ARORA, BALANCED, SQUARED, WHITENED, ClassicClaim, batch_data, keep_or_break, small_dims
+from dlnkit.claims._classic import (
+    ARORA,
+    BALANCED,
+    SQUARED,
+    WHITENED,
+    ClassicClaim,
+    batch_data,
+    keep_or_break,
+    small_dims,
+)
 from dlnkit.claims.base import Assumption, Comparison, Tolerance
 from dlnkit.numerics.classic_curvature import rescale_first_layers, twist_first_hidden
-from dlnkit.numerics.classic_dynamics import (end_to_end, end_to_end_gradient, end_to_end_velocity, layer_gradients,
-                                              rescaled_velocity_terms, velocity_formula)
+from dlnkit.numerics.classic_dynamics import (
+    end_to_end,
+    end_to_end_gradient,
+    end_to_end_velocity,
+    layer_gradients,
+    rescaled_velocity_terms,
+    velocity_formula,
+)
 from dlnkit.numerics.dln import DeepLinearNetwork, random_orthonormal
 from dlnkit.numerics.validation import DlnkitInputError
 from dlnkit.theory.classic_end_to_end import balance_factor, rescaled_velocity_relative_error
@@ -31,12 +47,12 @@ ORBIT = Assumption("rescaling_orbit", "the imbalance is the rescaling W_1 -> c W
 
 _EXPLAIN = {
     "balanced": "Off balance P_jP_j^T and Q_j^TQ_j are no longer fractional powers of W W^T and W^T W: with "
-                "W_1 -> c W_1, W_2 -> W_2/c the first two terms of the sum are scaled by c^-2 and c^2, so the "
-                "velocity differs from the formula by (c^-2 - 1) T_1 + (c^2 - 1) T_2 (SymPy); on one aligned mode "
-                "the relative error is (c - 1/c)^2 / L.",
+    "W_1 -> c W_1, W_2 -> W_2/c the first two terms of the sum are scaled by c^-2 and c^2, so the "
+    "velocity differs from the formula by (c^-2 - 1) T_1 + (c^2 - 1) T_2 (SymPy); on one aligned mode "
+    "the relative error is (c - 1/c)^2 / L.",
     "rescaling_orbit": "A GL twist A of a hidden layer (W_1 -> A W_1, W_2 -> W_2 A^-1) changes P_1P_1^T and "
-                       "Q_2^TQ_2 by congruences, not by the scalars c^-2, c^2, so the two-term correction no longer "
-                       "describes the error.",
+    "Q_2^TQ_2 by congruences, not by the scalars c^-2, c^2, so the two-term correction no longer "
+    "describes the error.",
     "squared_loss": "Not needed: the velocity formula holds for any loss, nabla = dl/dW enters linearly.",
     "whitened": "Not needed: the data enter only through nabla.",
 }
@@ -58,8 +74,13 @@ def _point(config):
         Ws = rescale_first_layers(Ws, c)
     if float(config.get("twist", 0.0)) != 0.0:
         Ws = twist_first_hidden(Ws, float(config["twist"]), seed=seed + 3)
-    X, Y = batch_data(dims[0], dims[-1], seed=seed, anisotropy=float(config.get("anisotropy", 1.0)),
-                      loss=config.get("loss", "squared"))
+    X, Y = batch_data(
+        dims[0],
+        dims[-1],
+        seed=seed,
+        anisotropy=float(config.get("anisotropy", 1.0)),
+        loss=config.get("loss", "squared"),
+    )
     return Ws, X, Y
 
 
@@ -67,16 +88,19 @@ def _point(config):
 def _configs(draw, drop, *, need_depth2=False):
     d = draw(small_dims(min_depth=2 if need_depth2 or "balanced" in drop else 1, max_depth=4, max_width=4))
     r = draw(st.integers(1, min(d)))
-    cfg = {"dims": d, "s": draw(st.lists(dst.singular_values(0.5, 2.0), min_size=r, max_size=r)),
-           "seed": draw(dst.seeds),
-           "loss": draw(keep_or_break("squared_loss", drop, "squared", st.sampled_from(["logistic", "cross_entropy"]))),
-           "anisotropy": draw(keep_or_break("whitened", drop, 1.0, dst.anisotropy_factors))}
+    cfg = {
+        "dims": d,
+        "s": draw(st.lists(dst.singular_values(0.5, 2.0), min_size=r, max_size=r)),
+        "seed": draw(dst.seeds),
+        "loss": draw(keep_or_break("squared_loss", drop, "squared", st.sampled_from(["logistic", "cross_entropy"]))),
+        "anisotropy": draw(keep_or_break("whitened", drop, 1.0, dst.anisotropy_factors)),
+    }
     if cfg["loss"] == "cross_entropy" and d[-1] < 2:
         cfg["loss"] = "logistic"
     return cfg
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _scalar_error(depth: int):
     """(c - 1/c)^2 / L from SymPy, lambdified once per depth."""
     return sp.lambdify(balance_factor, rescaled_velocity_relative_error(depth))
@@ -91,12 +115,17 @@ class BalancedVelocityClaim(ClassicClaim):
     title = "balanced point: dW/dt = -sum_j (WW^T)^((j-1)/L) nabla (W^TW)^((L-j)/L)"
     source = f"{ARORA} (C2)"
     assumptions = (BALANCED, SQUARED, WHITENED)
-    tolerance = Tolerance(rtol=1e-9, reason="fractional powers from eigh (backward stable, eigenvalues below 1e-10 "
-                          "of the largest set to 0 as rounding of exact zeros): relative error ~1e-14 measured; "
-                          "1e-9 allows for clustered singular values")
-    violations = {"balanced": lambda c: float(c.get("balance", 1.0)) != 1.0 or float(c.get("twist", 0.0)) != 0.0,
-                  "squared_loss": lambda c: c.get("loss", "squared") != "squared",
-                  "whitened": lambda c: float(c.get("anisotropy", 1.0)) != 1.0}
+    tolerance = Tolerance(
+        rtol=1e-9,
+        reason="fractional powers from eigh (backward stable, eigenvalues below 1e-10 "
+        "of the largest set to 0 as rounding of exact zeros): relative error ~1e-14 measured; "
+        "1e-9 allows for clustered singular values",
+    )
+    violations = {
+        "balanced": lambda c: float(c.get("balance", 1.0)) != 1.0 or float(c.get("twist", 0.0)) != 0.0,
+        "squared_loss": lambda c: c.get("loss", "squared") != "squared",
+        "whitened": lambda c: float(c.get("anisotropy", 1.0)) != 1.0,
+    }
     explanations = _EXPLAIN
 
     def statement_latex(self) -> str:
@@ -110,9 +139,11 @@ class BalancedVelocityClaim(ClassicClaim):
         return base
 
     def default_configs(self):
-        return [{"dims": [3, 4, 2], "s": [1.5, 0.75], "seed": 0, "loss": "squared", "anisotropy": 1.0},
-                {"dims": [4, 5, 5, 3], "s": [1.25, 1.0, 0.5], "seed": 1, "loss": "cross_entropy", "anisotropy": 4.0},
-                {"dims": [3, 3, 3, 3, 3], "s": [2.0, 1.0, 0.5], "seed": 2, "loss": "squared", "anisotropy": 1.0}]
+        return [
+            {"dims": [3, 4, 2], "s": [1.5, 0.75], "seed": 0, "loss": "squared", "anisotropy": 1.0},
+            {"dims": [4, 5, 5, 3], "s": [1.25, 1.0, 0.5], "seed": 1, "loss": "cross_entropy", "anisotropy": 4.0},
+            {"dims": [3, 3, 3, 3, 3], "s": [2.0, 1.0, 0.5], "seed": 2, "loss": "squared", "anisotropy": 1.0},
+        ]
 
     def _velocities(self, config):
         Ws, X, Y = _point(config)
@@ -130,8 +161,14 @@ class BalancedVelocityClaim(ClassicClaim):
 
     def compare(self, predicted, measured, config):
         err = _rel(measured, predicted)
-        return Comparison(predicted, measured, err, self.tolerance.rtol, f"formula |dW/dt| {float(torch.linalg.norm(predicted)):.4g}",
-                          f"product rule, rel. diff {err:.2e}")
+        return Comparison(
+            predicted,
+            measured,
+            err,
+            self.tolerance.rtol,
+            f"formula |dW/dt| {float(torch.linalg.norm(predicted)):.4g}",
+            f"product rule, rel. diff {err:.2e}",
+        )
 
 
 class OffBalanceVelocityClaim(BalancedVelocityClaim):
@@ -139,34 +176,50 @@ class OffBalanceVelocityClaim(BalancedVelocityClaim):
     title = "rescaled point (c): dW/dt = formula + (c^-2 - 1) T_1 + (c^2 - 1) T_2 exactly"
     source = f"{ARORA} (C2, off balance: dlnkit)"
     assumptions = (ORBIT, SQUARED, WHITENED)
-    violations = {"rescaling_orbit": lambda c: float(c.get("twist", 0.0)) != 0.0,
-                  "squared_loss": lambda c: c.get("loss", "squared") != "squared",
-                  "whitened": lambda c: float(c.get("anisotropy", 1.0)) != 1.0}
+    violations = {
+        "rescaling_orbit": lambda c: float(c.get("twist", 0.0)) != 0.0,
+        "squared_loss": lambda c: c.get("loss", "squared") != "squared",
+        "whitened": lambda c: float(c.get("anisotropy", 1.0)) != 1.0,
+    }
 
     def statement_latex(self) -> str:
-        return (r"\dot W_c - \dot W_{\mathrm{formula}} = (c^{-2}-1)T_1 + (c^2-1)T_2,\ \text{scalar chain: }"
-                + sp.latex(rescaled_velocity_relative_error()))
+        return r"\dot W_c - \dot W_{\mathrm{formula}} = (c^{-2}-1)T_1 + (c^2-1)T_2,\ \text{scalar chain: }" + sp.latex(
+            rescaled_velocity_relative_error()
+        )
 
     def config_strategy(self, drop=()):
         drop = self.check_drop(drop)
         base = _configs(drop, need_depth2=True)
         c = st.sampled_from([2.0, 0.5, 1.5, 0.8, 1.1])
         if "rescaling_orbit" in drop:
-            return st.tuples(base, c, st.sampled_from([0.3, 0.6])).map(lambda p: {**p[0], "balance": p[1], "twist": p[2]})
+            return st.tuples(base, c, st.sampled_from([0.3, 0.6])).map(
+                lambda p: {**p[0], "balance": p[1], "twist": p[2]}
+            )
         return st.tuples(base, c).map(lambda p: {**p[0], "balance": p[1]})
 
     def default_configs(self):
-        return [{"dims": [3, 4, 2], "s": [1.5, 0.75], "seed": 0, "loss": "squared", "anisotropy": 1.0, "balance": 2.0},
-                {"dims": [4, 5, 5, 3], "s": [1.25, 1.0, 0.5], "seed": 1, "loss": "squared", "anisotropy": 1.0,
-                 "balance": 1.1}]
+        return [
+            {"dims": [3, 4, 2], "s": [1.5, 0.75], "seed": 0, "loss": "squared", "anisotropy": 1.0, "balance": 2.0},
+            {
+                "dims": [4, 5, 5, 3],
+                "s": [1.25, 1.0, 0.5],
+                "seed": 1,
+                "loss": "squared",
+                "anisotropy": 1.0,
+                "balance": 1.1,
+            },
+        ]
 
     def predict(self, config):
         Ws, nabla, _ = self._velocities(config)
         W, L, c = end_to_end(Ws), len(Ws), float(config.get("balance", 1.0))
         T1, T2 = rescaled_velocity_terms(W, nabla, L)
         formula = velocity_formula(W, nabla, L)
-        return {"velocity": formula + (c ** -2 - 1) * T1 + (c ** 2 - 1) * T2, "formula": formula,
-                "scalar_relative_error": float(_scalar_error(L)(c))}
+        return {
+            "velocity": formula + (c**-2 - 1) * T1 + (c**2 - 1) * T2,
+            "formula": formula,
+            "scalar_relative_error": float(_scalar_error(L)(c)),
+        }
 
     def measure(self, config, device="cpu"):
         return self._velocities(config)[2]
@@ -174,10 +227,18 @@ class OffBalanceVelocityClaim(BalancedVelocityClaim):
     def compare(self, predicted, measured, config):
         err = _rel(measured, predicted["velocity"])
         off = _rel(measured, predicted["formula"])
-        return Comparison(predicted, measured, err, self.tolerance.rtol,
-                          f"formula + two-term correction (formula alone off by {off:.3g})", f"rel. diff {err:.2e}",
-                          details={"balanced_formula_relative_error": off,
-                                   "scalar_chain_relative_error": predicted["scalar_relative_error"]})
+        return Comparison(
+            predicted,
+            measured,
+            err,
+            self.tolerance.rtol,
+            f"formula + two-term correction (formula alone off by {off:.3g})",
+            f"rel. diff {err:.2e}",
+            details={
+                "balanced_formula_relative_error": off,
+                "scalar_chain_relative_error": predicted["scalar_relative_error"],
+            },
+        )
 
 
 CLAIMS = [BalancedVelocityClaim(), OffBalanceVelocityClaim()]

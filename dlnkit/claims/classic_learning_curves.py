@@ -11,6 +11,7 @@ Configurations: ``dims``, ``t`` (target singular values), ``a`` (per-layer initi
 mode: u_0 = a^L), ``seed``, ``anisotropy``, ``balance`` (W_1 -> c W_1, W_2 -> W_2/c), ``twist``
 (GL twist of the first hidden layer), ``lr`` for GD. Time is in units of tau = 1 (flow dW_l/dt = -g_l).
 """
+
 from __future__ import annotations
 
 import functools
@@ -25,19 +26,24 @@ from dlnkit import strategies as dst
 from dlnkit.claims._classic import ALIGNED, BALANCED, SAXE, WHITENED, ClassicClaim, input_covariance, keep_or_break
 from dlnkit.claims.base import Comparison, Tolerance
 from dlnkit.numerics.classic_curvature import rescale_first_layers, twist_first_hidden
-from dlnkit.numerics.classic_dynamics import (end_to_end_velocity, flow_mode_curve, gd_mode_curve, layer_gradients,
-                                              rk4_small)
+from dlnkit.numerics.classic_dynamics import (
+    end_to_end_velocity,
+    flow_mode_curve,
+    gd_mode_curve,
+    layer_gradients,
+    rk4_small,
+)
 from dlnkit.numerics.dln import DeepLinearNetwork, teacher_map, whitened_inputs
 from dlnkit.numerics.validation import DlnkitInputError
 from dlnkit.theory import classic_learning_curves as th
 
 _EXPLAIN = {
     "whitened": "With input covariance Sigma the end-to-end gradient is W Sigma - M Sigma: unless Sigma shares the "
-                "target's right singular basis, the modes couple and the per-mode ODE no longer holds.",
+    "target's right singular basis, the modes couple and the per-mode ODE no longer holds.",
     "balanced": "Off balance the layers of a mode differ (c a, a/c, a, ...): du/dt = (L - 2 + c^2 + c^-2) a^{2(L-1)} "
-                "(s - u), i.e. the ODE's rate times (L - 2 + c^2 + c^-2)/L (SymPy, dlnkit.theory.classic_end_to_end).",
+    "(s - u), i.e. the ODE's rate times (L - 2 + c^2 + c^-2)/L (SymPy, dlnkit.theory.classic_end_to_end).",
     "aligned": "A GL twist of a hidden layer mixes the modes inside the network (P_jP_j^T, Q_j^TQ_j are no longer "
-               "diagonal in the target's bases), so the velocity leaves the diagonal and the modes couple.",
+    "diagonal in the target's bases), so the velocity leaves the diagonal and the modes couple.",
 }
 _VIOLATIONS = {
     "whitened": lambda c: float(c.get("anisotropy", 1.0)) != 1.0,
@@ -46,24 +52,24 @@ _VIOLATIONS = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _rhs(depth: int):
     return sp.lambdify((th.u, th.s), th.mode_ode_rhs(depth), "math")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _implicit(depth: int):
     if depth == 2:
         return None
     return sp.lambdify((th.u, th.s, th.u0), th.implicit_time(depth), "numpy")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _logistic():
     return sp.lambdify((th.t, th.s, th.u0), th.logistic_solution(), "math")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _euler(depth: int):
     f, df, _ = th.euler_error_forcing(depth)
     return sp.lambdify((th.a, th.s), f, "math"), sp.lambdify((th.a, th.s), df, "math")
@@ -120,10 +126,13 @@ def _configs(draw, drop, *, max_depth=4, max_rank=2, a_values=(0.25, 0.5, 0.75, 
     r = draw(st.integers(1, min(max_rank, d_in, d_out)))
     hidden = [draw(st.integers(r, 4)) for _ in range(depth - 1)]
     t = sorted(draw(st.lists(dst.singular_values(0.5, 2.0), min_size=r, max_size=r)), reverse=True)
-    cfg = {"dims": [d_in, *hidden, d_out], "t": t,
-           "a": draw(st.lists(st.sampled_from(list(a_values)), min_size=r, max_size=r)),
-           "seed": draw(dst.seeds),
-           "anisotropy": draw(keep_or_break("whitened", drop, 1.0, dst.anisotropy_factors))}
+    cfg = {
+        "dims": [d_in, *hidden, d_out],
+        "t": t,
+        "a": draw(st.lists(st.sampled_from(list(a_values)), min_size=r, max_size=r)),
+        "seed": draw(dst.seeds),
+        "anisotropy": draw(keep_or_break("whitened", drop, 1.0, dst.anisotropy_factors)),
+    }
     if "balanced" in drop:
         cfg["balance"] = draw(st.sampled_from([2.0, 0.5, 1.5]))
     if "aligned" in drop:
@@ -138,8 +147,11 @@ class ModeODEClaim(ClassicClaim):
     title = "balanced aligned point, whitened: dW/dt = U diag(L u^(2-2/L) (s - u)) V^T (modes decouple)"
     source = f"{SAXE} (C3)"
     assumptions = (WHITENED, BALANCED, ALIGNED)
-    tolerance = Tolerance(rtol=1e-10, reason="a few products of matrices of size <= 4 in float64: rounding ~1e-15 of "
-                          "the scale sum_i L a_i^(2L-2) (t_i + a_i^L) of the terms that cancel; 1e-10 leaves margin")
+    tolerance = Tolerance(
+        rtol=1e-10,
+        reason="a few products of matrices of size <= 4 in float64: rounding ~1e-15 of "
+        "the scale sum_i L a_i^(2L-2) (t_i + a_i^L) of the terms that cancel; 1e-10 leaves margin",
+    )
     violations = _VIOLATIONS
     explanations = _EXPLAIN
 
@@ -150,9 +162,11 @@ class ModeODEClaim(ClassicClaim):
         return _configs(self.check_drop(drop))
 
     def default_configs(self):
-        return [{"dims": [3, 4, 2], "t": [2.0, 0.5], "a": [0.5, 1.0], "seed": 0},
-                {"dims": [4, 4, 4, 3], "t": [1.5, 1.0, 0.75], "a": [0.25, 1.0, 0.75], "seed": 1},
-                {"dims": [2, 3, 3, 3, 2], "t": [1.0], "a": [0.75], "seed": 2}]
+        return [
+            {"dims": [3, 4, 2], "t": [2.0, 0.5], "a": [0.5, 1.0], "seed": 0},
+            {"dims": [4, 4, 4, 3], "t": [1.5, 1.0, 0.75], "a": [0.25, 1.0, 0.75], "seed": 1},
+            {"dims": [2, 3, 3, 3, 2], "t": [1.0], "a": [0.75], "seed": 2},
+        ]
 
     def predict(self, config):
         depth = len(config["dims"]) - 1
@@ -173,14 +187,21 @@ class ModeODEClaim(ClassicClaim):
         depth = len(config["dims"]) - 1
         # the rate is a difference of the terms L a^{2(L-1)} s and L a^{2(L-1)} u: their size is the
         # scale of the rounding (a mode at its fixed point has rate 0 but not zero rounding)
-        scale = sum(depth * float(x) ** (2 * depth - 2) * (float(s) + float(x) ** depth)
-                    for x, s in zip(config["a"], config["t"]))
+        scale = sum(
+            depth * float(x) ** (2 * depth - 2) * (float(s) + float(x) ** depth)
+            for x, s in zip(config["a"], config["t"])
+        )
         err = float(torch.linalg.norm(vel - pred)) / max(scale, 1e-300)
         modes = torch.diagonal(U.T @ vel @ V).tolist()
-        return Comparison(predicted, measured, err, self.tolerance.rtol,
-                          "du/dt = " + ", ".join(f"{x:.4g}" for x in predicted),
-                          "du/dt = " + ", ".join(f"{x:.4g}" for x in modes) + f" (off-mode rel. {err:.1e})",
-                          details={"measured_mode_rates": modes})
+        return Comparison(
+            predicted,
+            measured,
+            err,
+            self.tolerance.rtol,
+            "du/dt = " + ", ".join(f"{x:.4g}" for x in predicted),
+            "du/dt = " + ", ".join(f"{x:.4g}" for x in modes) + f" (off-mode rel. {err:.1e})",
+            details={"measured_mode_rates": modes},
+        )
 
     has_exact_route = True
 
@@ -193,8 +214,11 @@ class ModeODEClaim(ClassicClaim):
         from dlnkit.exact import rational
         from dlnkit.theory.exact_hessian import partial_products_exact, rational_orthogonal
 
-        if float(config.get("anisotropy", 1.0)) != 1.0 or float(config.get("balance", 1.0)) != 1.0 \
-                or float(config.get("twist", 0.0)) != 0.0:
+        if (
+            float(config.get("anisotropy", 1.0)) != 1.0
+            or float(config.get("balance", 1.0)) != 1.0
+            or float(config.get("twist", 0.0)) != 0.0
+        ):
             raise NotImplementedError("the exact route covers the balanced aligned whitened case")
         dims = [int(d) for d in config["dims"]]
         L, seed = len(dims) - 1, int(config.get("seed", 0))
@@ -209,7 +233,7 @@ class ModeODEClaim(ClassicClaim):
         vel = sp.zeros(dims[-1], dims[0])
         for j in range(L):
             vel -= P[j] * P[j].T * G * Q[j].T * Q[j]
-        pred = bases[-1] * sp.diag(*[L * x ** (2 * L - 2) * (s - x ** L) for x, s in zip(a, t)]) * bases[0].T
+        pred = bases[-1] * sp.diag(*[L * x ** (2 * L - 2) * (s - x**L) for x, s in zip(a, t)]) * bases[0].T
         return {"value": max(abs(x) for x in (vel - pred)), "route": "rational bases (Cayley), exact velocity"}
 
 
@@ -218,9 +242,12 @@ class LearningCurveClaim(ClassicClaim):
     title = "gradient flow (RK4 on the weights) = logistic (L=2) / inverted implicit solution t(u) (L>=3)"
     source = f"{SAXE} (C3)"
     assumptions = (WHITENED, BALANCED, ALIGNED)
-    tolerance = Tolerance(atol=1e-7, reason="RK4 global error O(dt^4) with lambda dt <= 0.05 (lambda = L t^{2(L-1)/L}, "
-                          ">= 300 steps to 95% of the target): <= 1e-9 measured; the bisection of t(u) converges to "
-                          "1e-15; 1e-7 absolute (u <= 2) leaves margin")
+    tolerance = Tolerance(
+        atol=1e-7,
+        reason="RK4 global error O(dt^4) with lambda dt <= 0.05 (lambda = L t^{2(L-1)/L}, "
+        ">= 300 steps to 95% of the target): <= 1e-9 measured; the bisection of t(u) converges to "
+        "1e-15; 1e-7 absolute (u <= 2) leaves margin",
+    )
     violations = _VIOLATIONS
     explanations = _EXPLAIN
     steps = 300
@@ -232,14 +259,19 @@ class LearningCurveClaim(ClassicClaim):
         return _configs(self.check_drop(drop), max_depth=4, a_values=(0.5, 0.75, 1.0))
 
     def default_configs(self):
-        return [{"dims": [2, 3, 2], "t": [2.0, 1.0], "a": [0.25, 0.5], "seed": 0},
-                {"dims": [3, 3, 3, 2], "t": [1.5, 0.5], "a": [0.5, 0.75], "seed": 1}]
+        return [
+            {"dims": [2, 3, 2], "t": [2.0, 1.0], "a": [0.25, 0.5], "seed": 0},
+            {"dims": [3, 3, 3, 2], "t": [1.5, 0.5], "a": [0.5, 0.75], "seed": 1},
+        ]
 
     def _horizon(self, config) -> float:
         """Flow time until every mode is within 5% of its target (1 when all already are)."""
         depth = len(config["dims"]) - 1
-        times = [_learn_time(depth, float(s), float(x) ** depth) for s, x in zip(config["t"], config["a"])
-                 if float(x) ** depth < 0.95 * float(s)]
+        times = [
+            _learn_time(depth, float(s), float(x) ** depth)
+            for s, x in zip(config["t"], config["a"])
+            if float(x) ** depth < 0.95 * float(s)
+        ]
         return max(times) if times else 1.0
 
     def _steps(self, config) -> int:
@@ -263,10 +295,15 @@ class LearningCurveClaim(ClassicClaim):
     def compare(self, predicted, measured, config):
         pred = torch.tensor(predicted, dtype=torch.float64).T
         err = float((measured - pred).abs().max())
-        return Comparison(predicted, measured, err, self.tolerance.atol,
-                          "u(T) = " + ", ".join(f"{x:.6g}" for x in pred[-1].tolist()),
-                          "u(T) = " + ", ".join(f"{x:.6g}" for x in measured[-1].tolist()) + f" (max diff {err:.1e})",
-                          details={"horizon": self._horizon(config)})
+        return Comparison(
+            predicted,
+            measured,
+            err,
+            self.tolerance.atol,
+            "u(T) = " + ", ".join(f"{x:.6g}" for x in pred[-1].tolist()),
+            "u(T) = " + ", ".join(f"{x:.6g}" for x in measured[-1].tolist()) + f" (max diff {err:.1e})",
+            details={"horizon": self._horizon(config)},
+        )
 
 
 class GradientDescentVsFlowClaim(ClassicClaim):
@@ -275,8 +312,11 @@ class GradientDescentVsFlowClaim(ClassicClaim):
     title = "GD with step eta: u_GD - u_flow = eta L a^(L-1) E(t) + O(eta^2) (first-order constant predicted)"
     source = f"{SAXE} (C3, GD vs flow: dlnkit)"
     assumptions = (WHITENED, BALANCED, ALIGNED)
-    tolerance = Tolerance(atol=0.1, reason="the first-order term only: the O(eta^2) remainder, relative to the "
-                          "first-order deviation, is O(eta) (measured ~0.5 eta to 3 eta here, eta <= 0.02); we accept 0.1")
+    tolerance = Tolerance(
+        atol=0.1,
+        reason="the first-order term only: the O(eta^2) remainder, relative to the "
+        "first-order deviation, is O(eta) (measured ~0.5 eta to 3 eta here, eta <= 0.02); we accept 0.1",
+    )
     violations = _VIOLATIONS
     explanations = _EXPLAIN
 
@@ -286,20 +326,22 @@ class GradientDescentVsFlowClaim(ClassicClaim):
         return st.tuples(base, st.sampled_from([0.01, 0.02])).map(lambda p: {**p[0], "lr": p[1]})
 
     def default_configs(self):
-        return [{"dims": [2, 3, 2], "t": [2.0], "a": [0.25], "seed": 0, "lr": 0.01},
-                {"dims": [2, 2, 2, 2], "t": [1.0], "a": [0.5], "seed": 1, "lr": 0.01}]
+        return [
+            {"dims": [2, 3, 2], "t": [2.0], "a": [0.25], "seed": 0, "lr": 0.01},
+            {"dims": [2, 2, 2, 2], "t": [1.0], "a": [0.5], "seed": 1, "lr": 0.01},
+        ]
 
     def _times(self, config):
         depth = len(config["dims"]) - 1
         lr = float(config["lr"])
         s, a0 = float(config["t"][0]), float(config["a"][0])
-        T = _learn_time(depth, s, a0 ** depth) if a0 ** depth < 0.95 * s else 1.0
+        T = _learn_time(depth, s, a0**depth) if a0**depth < 0.95 * s else 1.0
         return depth, lr, s, a0, max(1, int(round(T / lr)))
 
     def predict(self, config):
         depth, lr, s, a0, K = self._times(config)
         times = [k * lr for k in range(K + 1)]
-        flow = flow_solution(depth, s, a0 ** depth, times)
+        flow = flow_solution(depth, s, a0**depth, times)
         f, df = _euler(depth)
         sub = 8  # RK4 on (a, E) with dt = lr / sub, sampled every sub steps
 
@@ -324,11 +366,19 @@ class GradientDescentVsFlowClaim(ClassicClaim):
         scale = float(coef.abs().max())
         # relative to the first-order constant; at a fixed point (constant 0) the absolute deviation
         err = float((dev - coef).abs().max()) / (scale if scale > 1e-9 else 1.0)
-        return Comparison(predicted, measured, err, self.tolerance.atol,
-                          f"max (u_GD - u_flow)/eta = {scale:.4g} (first-order constant)",
-                          f"{float(dev.abs().max()):.4g} (rel. diff {err:.3g})",
-                          details={"max_first_order_constant": scale, "max_measured_constant": float(dev.abs().max()),
-                                   "max_abs_deviation": float((measured - flow).abs().max())})
+        return Comparison(
+            predicted,
+            measured,
+            err,
+            self.tolerance.atol,
+            f"max (u_GD - u_flow)/eta = {scale:.4g} (first-order constant)",
+            f"{float(dev.abs().max()):.4g} (rel. diff {err:.3g})",
+            details={
+                "max_first_order_constant": scale,
+                "max_measured_constant": float(dev.abs().max()),
+                "max_abs_deviation": float((measured - flow).abs().max()),
+            },
+        )
 
 
 CLAIMS = [ModeODEClaim(), LearningCurveClaim(), GradientDescentVsFlowClaim()]

@@ -12,6 +12,7 @@ Configurations: ``dims``, ``t``, ``seed``, ``balance`` c, ``twist``, ``anisotrop
 (W_L -> (1 + e) W_L); for C5-stability ``init_scale``, ``q`` (eta = q * 2 / (L t_1^{2(L-1)/L}),
 so q > 1 makes every minimum unstable), ``momentum``, ``max_steps``.
 """
+
 from __future__ import annotations
 
 import functools
@@ -21,11 +22,26 @@ import torch
 from hypothesis import strategies as st
 
 from dlnkit import strategies as dst
-from dlnkit.claims._classic import (ALIGNED, BALANCED, MINIMUM, MULAYOFF, PLAIN_GD, WHITENED, ClassicClaim, batch_data,
-                                    input_covariance, keep_or_break)
+from dlnkit.claims._classic import (
+    ALIGNED,
+    BALANCED,
+    MINIMUM,
+    MULAYOFF,
+    PLAIN_GD,
+    WHITENED,
+    ClassicClaim,
+    batch_data,
+    keep_or_break,
+)
 from dlnkit.claims.base import Assumption, Comparison, Tolerance
-from dlnkit.numerics.classic_curvature import (max_relative_imbalance, random_init, rescale_first_layers, top_eigenvalue,
-                                               train_to_minimum, twist_first_hidden)
+from dlnkit.numerics.classic_curvature import (
+    max_relative_imbalance,
+    random_init,
+    rescale_first_layers,
+    top_eigenvalue,
+    train_to_minimum,
+    twist_first_hidden,
+)
 from dlnkit.numerics.classic_dynamics import chain_forward, output_loss
 from dlnkit.numerics.dln import DeepLinearNetwork, teacher_map
 from dlnkit.numerics.hessian import HessianOperator
@@ -36,27 +52,28 @@ ORBIT = Assumption("rescaling_orbit", "the minimum is W_1 -> c W_1, W_2 -> W_2 /
 
 _EXPLAIN = {
     "whitened": "With input covariance Sigma the Gauss-Newton factors carry Sigma (Q_l Sigma Q_l^T), so the top "
-                "eigenvalue is no longer a function of t_1 and L alone; an anisotropic Sigma can lower or raise it.",
+    "eigenvalue is no longer a function of t_1 and L alone; an anisotropic Sigma can lower or raise it.",
     "balanced": "Rescaling W_1 -> c W_1, W_2 -> W_2/c keeps the minimum but multiplies two of the L layer terms of the "
-                "top eigenvalue by c^-2 and c^2: lambda_max = t_1^{2(L-1)/L}(L - 2 + c^2 + c^-2) (SymPy), larger by "
-                "t_1^{2(L-1)/L}(c - 1/c)^2.",
-    "aligned": "A GL twist of a hidden layer keeps the minimum but congruence-transforms P_1P_1^T and Q_2^TQ_2; balanced "
-               "weights are always aligned, so a twisted minimum is also unbalanced and sharper.",
+    "top eigenvalue by c^-2 and c^2: lambda_max = t_1^{2(L-1)/L}(L - 2 + c^2 + c^-2) (SymPy), larger by "
+    "t_1^{2(L-1)/L}(c - 1/c)^2.",
+    "aligned": "A GL twist of a hidden layer keeps the minimum but congruence-transforms P_1P_1^T and Q_2^TQ_2; "
+    "balanced "
+    "weights are always aligned, so a twisted minimum is also unbalanced and sharper.",
     "global_minimum": "Off the minimum (W_L -> (1 + e) W_L) the residual part of the Hessian appears and the layer "
-                      "products change: the top eigenvalue moves with e (down for e < 0), so 'flattest' is a statement "
-                      "about minima only.",
+    "products change: the top eigenvalue moves with e (down for e < 0), so 'flattest' is a statement "
+    "about minima only.",
     "rescaling_orbit": "A GL twist is not a rescaling: the two-term formula in c no longer describes the change.",
     "plain_gd": "Heavy-ball momentum mu moves the stability threshold to 2(1 + mu)/eta (SymPy: characteristic root at "
-                "z = -1), so momentum gradient descent can settle at minima with 2/eta < lambda_max <= 2(1 + mu)/eta.",
+    "z = -1), so momentum gradient descent can settle at minima with 2/eta < lambda_max <= 2(1 + mu)/eta.",
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _balanced_top(depth: int):
     return sp.lambdify(th.t1, th.top_eigenvalue_balanced(depth), "math")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _rescaled_top(depth: int):
     return sp.lambdify((th.t1, th.c), th.top_eigenvalue_rescaled(depth), "math")
 
@@ -91,8 +108,12 @@ def _minimum_configs(draw, drop, *, min_depth=1):
     d = draw(dst.dims(min_depth=2 if need2 else 1, max_depth=4, min_width=1, max_width=4))
     r = draw(st.integers(1, min(d)))
     t = sorted(draw(st.lists(dst.singular_values(0.5, 2.5), min_size=r, max_size=r)), reverse=True)
-    cfg = {"dims": d, "t": t, "seed": draw(dst.seeds),
-           "anisotropy": draw(keep_or_break("whitened", drop, 1.0, dst.anisotropy_factors))}
+    cfg = {
+        "dims": d,
+        "t": t,
+        "seed": draw(dst.seeds),
+        "anisotropy": draw(keep_or_break("whitened", drop, 1.0, dst.anisotropy_factors)),
+    }
     if "whitened" in drop and d[0] == 1:
         cfg["dims"][0] = 2
     if "balanced" in drop:
@@ -104,12 +125,14 @@ def _minimum_configs(draw, drop, *, min_depth=1):
     return cfg
 
 
-_VIOL = {"whitened": lambda c: float(c.get("anisotropy", 1.0)) != 1.0,
-         "balanced": lambda c: float(c.get("balance", 1.0)) != 1.0 or float(c.get("twist", 0.0)) != 0.0,
-         "aligned": lambda c: float(c.get("twist", 0.0)) != 0.0,
-         "rescaling_orbit": lambda c: float(c.get("twist", 0.0)) != 0.0,
-         "global_minimum": lambda c: float(c.get("offset", 0.0)) != 0.0,
-         "plain_gd": lambda c: float(c.get("momentum", 0.0)) != 0.0}
+_VIOL = {
+    "whitened": lambda c: float(c.get("anisotropy", 1.0)) != 1.0,
+    "balanced": lambda c: float(c.get("balance", 1.0)) != 1.0 or float(c.get("twist", 0.0)) != 0.0,
+    "aligned": lambda c: float(c.get("twist", 0.0)) != 0.0,
+    "rescaling_orbit": lambda c: float(c.get("twist", 0.0)) != 0.0,
+    "global_minimum": lambda c: float(c.get("offset", 0.0)) != 0.0,
+    "plain_gd": lambda c: float(c.get("momentum", 0.0)) != 0.0,
+}
 
 
 class TopEigenvalueClaim(ClassicClaim):
@@ -117,8 +140,11 @@ class TopEigenvalueClaim(ClassicClaim):
     title = "balanced aligned minimum: lambda_max = L t_1^(2(L-1)/L) (Lanczos on exact HVPs)"
     source = f"{MULAYOFF} (C5)"
     assumptions = (WHITENED, BALANCED, ALIGNED, MINIMUM)
-    tolerance = Tolerance(rtol=1e-8, reason="Lanczos with full re-orthogonalisation stopped at residual 1e-12 of the "
-                          "spectral scale (Ritz value error <= residual, and ~residual^2/gap); HVPs exact to rounding")
+    tolerance = Tolerance(
+        rtol=1e-8,
+        reason="Lanczos with full re-orthogonalisation stopped at residual 1e-12 of the "
+        "spectral scale (Ritz value error <= residual, and ~residual^2/gap); HVPs exact to rounding",
+    )
     violations = _VIOL
     explanations = _EXPLAIN
 
@@ -129,9 +155,11 @@ class TopEigenvalueClaim(ClassicClaim):
         return _minimum_configs(self.check_drop(drop))
 
     def default_configs(self):
-        return [{"dims": [4, 5, 3], "t": [2.0, 1.0], "seed": 0},
-                {"dims": [3, 4, 4, 4, 3], "t": [1.5, 1.5, 0.5], "seed": 1},
-                {"dims": [3, 2], "t": [2.5], "seed": 2}]
+        return [
+            {"dims": [4, 5, 3], "t": [2.0, 1.0], "seed": 0},
+            {"dims": [3, 4, 4, 4, 3], "t": [1.5, 1.5, 0.5], "seed": 1},
+            {"dims": [3, 2], "t": [2.5], "seed": 2},
+        ]
 
     def predict(self, config):
         return _balanced_top(len(config["dims"]) - 1)(float(config["t"][0]))
@@ -141,7 +169,9 @@ class TopEigenvalueClaim(ClassicClaim):
 
     def compare(self, predicted, measured, config):
         err = abs(measured - predicted)
-        return Comparison(predicted, measured, err, self.tolerance.bound(predicted), f"{predicted:.10g}", f"{measured:.10g}")
+        return Comparison(
+            predicted, measured, err, self.tolerance.bound(predicted), f"{predicted:.10g}", f"{measured:.10g}"
+        )
 
 
 class OrbitClaim(TopEigenvalueClaim):
@@ -156,11 +186,14 @@ class OrbitClaim(TopEigenvalueClaim):
     def config_strategy(self, drop=()):
         drop = self.check_drop(drop)
         return st.tuples(_minimum_configs(drop, min_depth=2), st.sampled_from([2.0, 0.5, 1.5, 0.75, 1.0])).map(
-            lambda p: {**p[0], "balance": p[1]})
+            lambda p: {**p[0], "balance": p[1]}
+        )
 
     def default_configs(self):
-        return [{"dims": [4, 5, 3], "t": [2.0, 1.0], "seed": 0, "balance": 2.0},
-                {"dims": [3, 4, 4, 3], "t": [1.5, 0.5], "seed": 1, "balance": 0.75}]
+        return [
+            {"dims": [4, 5, 3], "t": [2.0, 1.0], "seed": 0, "balance": 2.0},
+            {"dims": [3, 4, 4, 3], "t": [1.5, 0.5], "seed": 1, "balance": 0.75},
+        ]
 
     def predict(self, config):
         return _rescaled_top(len(config["dims"]) - 1)(float(config["t"][0]), float(config.get("balance", 1.0)))
@@ -171,21 +204,32 @@ class FlattestClaim(TopEigenvalueClaim):
     title = "every minimum with the same end-to-end map has lambda_max >= L t_1^(2(L-1)/L) (balanced is flattest)"
     source = f"{MULAYOFF} (C5)"
     assumptions = (WHITENED, MINIMUM)
-    tolerance = Tolerance(rtol=1e-8, reason="one-sided: measured may exceed the bound freely; Lanczos accuracy as C5-top")
+    tolerance = Tolerance(
+        rtol=1e-8, reason="one-sided: measured may exceed the bound freely; Lanczos accuracy as C5-top"
+    )
 
     def config_strategy(self, drop=()):
         drop = self.check_drop(drop)
-        return st.tuples(_minimum_configs(drop, min_depth=2), st.sampled_from([1.0, 2.0, 0.5, 0.8]),
-                         st.sampled_from([0.0, 0.3, 0.6])).map(lambda p: {**p[0], "balance": p[1], "twist": p[2]})
+        return st.tuples(
+            _minimum_configs(drop, min_depth=2), st.sampled_from([1.0, 2.0, 0.5, 0.8]), st.sampled_from([0.0, 0.3, 0.6])
+        ).map(lambda p: {**p[0], "balance": p[1], "twist": p[2]})
 
     def default_configs(self):
-        return [{"dims": [4, 5, 3], "t": [2.0, 1.0], "seed": 0, "balance": 1.5, "twist": 0.6},
-                {"dims": [3, 4, 4, 3], "t": [1.5, 0.5], "seed": 1, "balance": 0.8, "twist": 0.3}]
+        return [
+            {"dims": [4, 5, 3], "t": [2.0, 1.0], "seed": 0, "balance": 1.5, "twist": 0.6},
+            {"dims": [3, 4, 4, 3], "t": [1.5, 0.5], "seed": 1, "balance": 0.8, "twist": 0.3},
+        ]
 
     def compare(self, predicted, measured, config):
         err = max(0.0, predicted - measured)
-        return Comparison(predicted, measured, err, self.tolerance.bound(predicted), f">= {predicted:.10g}",
-                          f"{measured:.10g} (excess {measured - predicted:.3g})")
+        return Comparison(
+            predicted,
+            measured,
+            err,
+            self.tolerance.bound(predicted),
+            f">= {predicted:.10g}",
+            f"{measured:.10g} (excess {measured - predicted:.3g})",
+        )
 
 
 class StabilityClaim(ClassicClaim):
@@ -193,8 +237,11 @@ class StabilityClaim(ClassicClaim):
     title = "GD with step eta from random init: diverges, or ends at a minimum with lambda_max <= 2/eta"
     source = "classic: linear stability of gradient descent (C5)"
     assumptions = (PLAIN_GD,)
-    tolerance = Tolerance(rtol=1e-6, reason="one-sided; the run stops at loss <= 1e-13, within ~3e-7 (sqrt of the loss) "
-                          "of a minimum, where lambda_max is Lipschitz: 1e-6 of 2/eta")
+    tolerance = Tolerance(
+        rtol=1e-6,
+        reason="one-sided; the run stops at loss <= 1e-13, within ~3e-7 (sqrt of the loss) "
+        "of a minimum, where lambda_max is Lipschitz: 1e-6 of 2/eta",
+    )
     violations = _VIOL
     explanations = _EXPLAIN
 
@@ -203,17 +250,39 @@ class StabilityClaim(ClassicClaim):
 
     def config_strategy(self, drop=()):
         drop = self.check_drop(drop)
-        return st.fixed_dictionaries({
-            "dims": dst.dims(min_depth=2, max_depth=3, min_width=1, max_width=3), "seed": dst.seeds,
-            "t_scale": st.sampled_from([1.0, 1.5]), "init_scale": st.sampled_from([0.5, 1.0]),
-            "q": st.sampled_from([0.5, 0.9, 1.2, 1.6]),
-            "momentum": keep_or_break("plain_gd", drop, 0.0, st.just(0.9)), "max_steps": st.just(4000)})
+        return st.fixed_dictionaries(
+            {
+                "dims": dst.dims(min_depth=2, max_depth=3, min_width=1, max_width=3),
+                "seed": dst.seeds,
+                "t_scale": st.sampled_from([1.0, 1.5]),
+                "init_scale": st.sampled_from([0.5, 1.0]),
+                "q": st.sampled_from([0.5, 0.9, 1.2, 1.6]),
+                "momentum": keep_or_break("plain_gd", drop, 0.0, st.just(0.9)),
+                "max_steps": st.just(4000),
+            }
+        )
 
     def default_configs(self):
-        return [{"dims": [2, 3, 2], "seed": 0, "t_scale": 1.5, "init_scale": 1.0, "q": 0.9, "momentum": 0.0,
-                 "max_steps": 4000},
-                {"dims": [2, 2, 2, 2], "seed": 1, "t_scale": 1.0, "init_scale": 1.0, "q": 1.6, "momentum": 0.0,
-                 "max_steps": 4000}]
+        return [
+            {
+                "dims": [2, 3, 2],
+                "seed": 0,
+                "t_scale": 1.5,
+                "init_scale": 1.0,
+                "q": 0.9,
+                "momentum": 0.0,
+                "max_steps": 4000,
+            },
+            {
+                "dims": [2, 2, 2, 2],
+                "seed": 1,
+                "t_scale": 1.0,
+                "init_scale": 1.0,
+                "q": 1.6,
+                "momentum": 0.0,
+                "max_steps": 4000,
+            },
+        ]
 
     @staticmethod
     def _setup(config):
@@ -231,11 +300,23 @@ class StabilityClaim(ClassicClaim):
     def measure(self, config, device="cpu"):
         dims, seed, t, M, sigma, lr = self._setup(config)
         W0 = random_init(dims, float(config.get("init_scale", 1.0)), seed + 1)
-        run = train_to_minimum(W0, sigma, M, M, lr=lr, momentum=float(config.get("momentum", 0.0)),
-                               max_steps=int(config.get("max_steps", 4000)))
-        out = {"outcome": "diverged" if run["diverged"] else ("converged" if run["converged"] else "no limit yet"),
-               "lr": lr, "steps": run["steps"], "sharpness": float("nan"), "imbalance": float("nan"),
-               "balanced_sharpness": _balanced_top(len(dims) - 1)(t[0])}
+        run = train_to_minimum(
+            W0,
+            sigma,
+            M,
+            M,
+            lr=lr,
+            momentum=float(config.get("momentum", 0.0)),
+            max_steps=int(config.get("max_steps", 4000)),
+        )
+        out = {
+            "outcome": "diverged" if run["diverged"] else ("converged" if run["converged"] else "no limit yet"),
+            "lr": lr,
+            "steps": run["steps"],
+            "sharpness": float("nan"),
+            "imbalance": float("nan"),
+            "balanced_sharpness": _balanced_top(len(dims) - 1)(t[0]),
+        }
         if run["converged"]:
             out["sharpness"] = top_eigenvalue(run["weights"], sigma, M)
             out["imbalance"] = max_relative_imbalance(run["weights"])
@@ -246,10 +327,19 @@ class StabilityClaim(ClassicClaim):
             err, disp = 0.0, measured["outcome"]
         else:
             err = max(0.0, measured["sharpness"] - predicted)
-            disp = (f"{measured['sharpness']:.6g} = {measured['sharpness'] / predicted:.3f} x 2/eta "
-                    f"(imbalance {measured['imbalance']:.2g})")
-        return Comparison(predicted, measured, err, self.tolerance.bound(predicted), f"<= 2/eta = {predicted:.6g}", disp,
-                          details=measured)
+            disp = (
+                f"{measured['sharpness']:.6g} = {measured['sharpness'] / predicted:.3f} x 2/eta "
+                f"(imbalance {measured['imbalance']:.2g})"
+            )
+        return Comparison(
+            predicted,
+            measured,
+            err,
+            self.tolerance.bound(predicted),
+            f"<= 2/eta = {predicted:.6g}",
+            disp,
+            details=measured,
+        )
 
 
 CLAIMS = [TopEigenvalueClaim(), OrbitClaim(), FlattestClaim(), StabilityClaim()]

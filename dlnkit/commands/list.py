@@ -1,6 +1,7 @@
 """``dlnkit list``: every registered claim with its source, kind and assumptions, grouped by where
 the claims come from: the two papers (arXiv:2602.00545, arXiv:2606.02596), the classic results
 about deep linear networks, and the user's own claims (``--from FILE`` or installed plugins)."""
+
 from __future__ import annotations
 
 #: group order and headings
@@ -49,14 +50,21 @@ def run(args) -> int:
             if args.verbose:
                 for a in claim.assumptions:
                     print(f"{'':<18}   assumes {a.name}: {a.statement}")
-                print(f"{'':<18}   tolerance: rtol={claim.tolerance.rtol:g} atol={claim.tolerance.atol:g} "
-                      f"({claim.tolerance.reason})")
+                print(
+                    f"{'':<18}   tolerance: rtol={claim.tolerance.rtol:g} atol={claim.tolerance.atol:g} "
+                    f"({claim.tolerance.reason})"
+                )
     return 0
 
 
 def register(sub) -> None:
     p = sub.add_parser("list", help="list the claims, grouped by source (papers, classic results, your own)")
     p.add_argument("-v", "--verbose", action="store_true", help="show assumptions and tolerances")
-    p.add_argument("--from", dest="from_files", action="append", metavar="FILE",
-                   help="also load claims from a Python file (repeatable), as `dlnkit verify --from`")
+    p.add_argument(
+        "--from",
+        dest="from_files",
+        action="append",
+        metavar="FILE",
+        help="also load claims from a Python file (repeatable), as `dlnkit verify --from`",
+    )
     p.set_defaults(func=run)
