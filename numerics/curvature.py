@@ -7,10 +7,10 @@ r"""Hessian, GGN and empirical Fisher of any ``nn.Module`` and loss over a whole
 
 (:math:`L_b` the loss module's value on batch b) it applies, batch by batch and summed,
 
-* the Hessian :math:`H = \nabla^2\mathcal L` by **reverse-over-reverse** products
-  (``torch.func.vjp`` of ``torch.func.grad``): this route needs only double-backward formulas,
-  which every torch loss and layer has; the vjp is linearised once per batch and ``vmap``-ed over
-  the columns of a block of vectors;
+* the Hessian :math:`H = \nabla^2\mathcal L` by **reverse-over-reverse** products (autograd's
+  double backward on the functional model): this route needs only double-backward formulas, which
+  every torch loss and layer has (unlike forward-over-reverse, which fails for ``nn.MSELoss`` and
+  ``nn.HuberLoss``); the gradient's graph is built once per batch and differentiated per column;
 * the generalised Gauss-Newton :math:`G = \sum_b w_b J_b^\top H^{out}_b J_b` (Jacobian-vector
   product, output Hessian of the loss by autodiff, vector-Jacobian product);
 * the empirical Fisher :math:`F = c\sum_n \nabla\ell_n\nabla\ell_n^\top` with :math:`\ell_n` the
@@ -148,13 +148,10 @@ class ModelCurvature:
         V = V.reshape(self.num_params, -1).to(dtype=self.dtype, device=self.device)
         k = V.shape[1]
         tangents = self._split(V)
-        argnums = tuple(range(len(self.params)))
         acc = [torch.zeros(k, *s, dtype=self.dtype, device=self.device) for s in self.shapes]
         for X, y, w in self._batches(f"{kind} products"):
             if kind == "hessian":
-                f = lambda *ps, X=X, y=y, w=w: w * self.loss.batch_value(self._forward(ps, X), y)
-                _, pull = vjp(grad(f, argnums=argnums), *self.params)
-                out = vmap(lambda *t, pull=pull: pull(tuple(t)), chunk_size=chunk_size)(*tangents)
+                out = self._hessian_batch(X, y, w, tangents)
             elif kind == "ggn":
                 out = self._ggn_batch(X, y, w, tangents, chunk_size)
             else:
@@ -164,6 +161,29 @@ class ModelCurvature:
         self.num_products += k
         res = self._join(acc, k)
         return res[:, 0] if vec else res
+
+    def _hessian_batch(self, X: Any, y: torch.Tensor, w: float,
+                       tangents: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+        """Reverse-over-reverse with plain autograd: the gradient's graph is built once per batch and
+        differentiated once per column (``retain_graph``). On CPU this is several times faster than
+        ``torch.func.vjp`` of ``grad`` for convolutions (measured on the zoo CNN: 0.25 s vs 0.64 s a
+        column, plus 9 s of linearisation), and needs only double-backward formulas."""
+        qs = [p.clone().requires_grad_(True) for p in self.params]
+        k = tangents[0].shape[0]
+        out = [torch.zeros(k, *s, dtype=self.dtype, device=self.device) for s in self.shapes]
+        with torch.enable_grad():
+            value = w * self.loss.batch_value(self._forward(qs, X), y)
+            g = torch.autograd.grad(value, qs, create_graph=True, allow_unused=True)
+            live = [i for i, gi in enumerate(g) if gi is not None and gi.requires_grad]
+            if not live:  # the loss is at most linear in these parameters: H = 0
+                return tuple(out)
+            for j in range(k):
+                hv = torch.autograd.grad([g[i] for i in live], qs, grad_outputs=[tangents[i][j] for i in live],
+                                         retain_graph=j < k - 1, allow_unused=True)
+                for o, h in zip(out, hv):
+                    if h is not None:
+                        o[j] = h.detach()
+        return tuple(out)
 
     def _ggn_batch(self, X: Any, y: torch.Tensor, w: float, tangents: tuple[torch.Tensor, ...],
                    chunk_size: int | None) -> tuple[torch.Tensor, ...]:
