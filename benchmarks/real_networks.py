@@ -174,7 +174,7 @@ def main(argv=None) -> int:
     rec: dict = {"stamp": stamp, "torch": torch.__version__, "threads": torch.get_num_threads(),
                  "machine": {"cpu_count": os.cpu_count(), "loadavg_start": os.getloadavg()}, "quick": args.quick}
     rec["slq_dln"] = slq_dln(args.quick)
-    print("SLQ on a DLN minimum (P = %d):" % rec["slq_dln"]["P"])
+    print(f"SLQ on a DLN minimum (P = {rec['slq_dln']['P']:d}):")
     for r in rec["slq_dln"]["rows"]:
         print(f"  steps {r['steps']:>3} probes {r['probes']:>2}: W1/lmax {r['w1_over_lambda_max_mean']:.2e} "
               f"(max {r['w1_over_lambda_max_max']:.2e}), top rel err {r['top_rel_error_max']:.1e}")

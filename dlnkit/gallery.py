@@ -191,8 +191,8 @@ def _gallery_readme(out: Path, searches: dict, max_examples: int, seed: int, int
     for e, rec in explained:
         cfg = json.dumps(rec.get("config"))
         what = (f"raises `{rec.get('exception')}`." if rec.get("outcome") == "exception" else
-                f"predicted {rec.get('predicted')}, measured {rec.get('measured')}; error {_num(rec.get('error')):.6g} "
-                f"against bound {_num(rec.get('bound')):.1g}.")
+                f"predicted {rec.get('predicted')}, measured {rec.get('measured')}; "
+                f"error {_num(rec.get('error')):.6g} against bound {_num(rec.get('bound')):.1g}.")
         lines += [f"### {e['claim']} without `{', '.join(e['dropped'])}` ([{e['file']}]({e['file']}))", "",
                   f"Shrunk configuration `{cfg}` ({rec.get('size', '?')} weights): {what}", "",
                   rec.get("explanation", ""), ""]
