@@ -242,13 +242,14 @@ def random_point(config: Config, device: str | torch.device = "cpu") -> Point:
 
 def random_batch_point(config: Config, device: str | torch.device = "cpu") -> Point:
     """A generic point with a batch: Gaussian weights (``scale``), inputs X with covariance from
-    ``anisotropy`` (B = max(2 d_in, 8)) and Gaussian outputs Y unrelated to X (a large residual)."""
+    ``anisotropy`` (``batch`` B, default max(2 d_in, 8)) and Gaussian outputs Y unrelated to X
+    (a large residual)."""
     dims = check_dims(config["dims"])
     seed = int(config.get("seed", 0))
     dev = resolve_device(device)
     net = DeepLinearNetwork.random(dims, scale=_knob(config, "scale", 1.0), seed=seed, device=dev)
     sigma = input_covariance(dims[0], _knob(config, "anisotropy", 1.0), seed)
-    X = inputs_with_covariance(max(2 * dims[0], 8), sigma, seed + 5)
+    X = inputs_with_covariance(int(config.get("batch", max(2 * dims[0], 8))), sigma, seed + 5)
     Y = torch.randn(X.shape[0], dims[-1], generator=_generator(seed + 9), dtype=torch.float64)
     B = X.shape[0]
     return Point([W.detach() for W in net.weights], (X.T @ X / B).to(dev), (Y.T @ X / B).to(dev), None,

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from dlnkit.claims.alignment_dln import ARXIV_A, REL_FLOOR
 from dlnkit.claims.base import Assumption, Claim, Comparison, Tolerance
 from dlnkit.numerics.alignment import analyse_capture, capture_layer, linear_chain
-from dlnkit.numerics.dln import DeepLinearNetwork, whitened_inputs
 from dlnkit.numerics.fits import fit_alpha
+from dlnkit.numerics.point import random_batch_point
 from dlnkit.numerics.validation import DlnkitInputError, check_dims
 from dlnkit.theory.kronecker import kron_quadratic_form_expr
 
@@ -113,14 +113,10 @@ class AlphaDecomposition(Claim):
 
     def measure(self, config, device="cpu"):
         dims = check_dims(config["dims"])
-        seed = int(config["seed"])
-        net = DeepLinearNetwork.random(dims, seed=seed, device="cpu")
-        X = whitened_inputs(4 * dims[0] + 4, dims[0], seed=seed + 1)
-        g = torch.Generator().manual_seed(seed + 2)
-        Y = torch.randn(X.shape[0], dims[-1], generator=g, dtype=torch.float64)
+        # a generic point: Gaussian weights, whitened inputs, outputs unrelated to them
+        pt = random_batch_point({"dims": dims, "seed": int(config["seed"]), "batch": 4 * dims[0] + 4}, device)
         layer = min(int(config["layer"]), len(dims) - 1)
-        model = linear_chain(net.weight_list())
-        cap = capture_layer(model, str(layer - 1), X.to(device), Y.to(device), loss="mse", gauss_newton=True)
+        cap = capture_layer(linear_chain(pt.weights), str(layer - 1), pt.X, pt.Y, loss="mse", gauss_newton=True)
         rep = analyse_capture(cap, k=20, factors=config["factors"], pairing=config["pairing"], eigen=False)
         keep = (rep.h > 0) & (rep.Phi > 0) & (rep.chi > 0) & (rep.Lambda > 0)
         sig = rep.sigma[keep]
