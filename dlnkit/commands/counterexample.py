@@ -17,8 +17,11 @@ def run_counterexample(args) -> int:
     from dlnkit.counterexample_records import save_counterexample
     from dlnkit.gallery import generate_gallery, slug
     from dlnkit.numerics.validation import DlnkitInputError
+    from dlnkit.outputs import check_output_dir
 
     progress = not args.quiet and sys.stderr.isatty()
+    if args.max_examples < 1 or args.max_shrink_calls < 0:
+        raise DlnkitInputError("--max-examples must be >= 1 and --max-shrink-calls >= 0")
     if args.gallery:
         generate_gallery(args.out or "counterexamples", max_examples=args.max_examples, seed=args.seed,
                          claim_ids=[args.claim] if args.claim else None, progress=progress,
@@ -28,11 +31,16 @@ def run_counterexample(args) -> int:
     if not args.claim:
         raise DlnkitInputError("name a claim (see `dlnkit list -v` for claims and their assumptions), or pass --gallery")
     claim = get_claim(args.claim)
+    record_path = None
+    if args.out:  # checked before the search: a bad folder or a foreign file must not cost the result
+        name = slug(claim.id, sorted(claim.check_drop(args.drop or ())))
+        record_path = check_output_dir(args.out, what="--out") / f"{name}.json"
+        _check_replaceable_record(record_path, claim.id, args.force)
     res = find_counterexample(claim, args.drop or (), max_examples=args.max_examples, seed=args.seed,
                               device=args.device, progress=progress, max_shrink_calls=args.max_shrink_calls)
     print(res.summary())
-    if res.found and args.out:
-        path = Path(args.out) / f"{slug(claim.id, res.dropped)}.json"
+    if res.found and record_path is not None:
+        path = record_path
         save_counterexample(res, path)  # kept even if the explanation below fails
         save_counterexample(res, path, claim.explain(res.dropped, res.counterexample.config))
         print(f"saved {path}  (reproduce: dlnkit replay {path})")
@@ -41,21 +49,41 @@ def run_counterexample(args) -> int:
     return 1 if res.found else 0
 
 
+def _check_replaceable_record(path: Path, claim_id: str, force: bool) -> None:
+    """An existing file at ``path`` is replaced only if it is a counterexample record of the same
+    claim (the record this search regenerates) or with --force."""
+    import json
+
+    from dlnkit.counterexample_records import FORMAT
+    from dlnkit.numerics.validation import DlnkitInputError
+
+    if path.is_dir():
+        raise DlnkitInputError(f"{path} is a folder")
+    if not path.exists() or force:
+        return
+    try:
+        rec = json.loads(path.read_text(encoding="utf-8"))
+        ours = isinstance(rec, dict) and rec.get("format") == FORMAT and rec.get("claim") == claim_id
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        ours = False
+    if not ours:
+        raise DlnkitInputError(f"{path} exists and is not a counterexample record of {claim_id}; "
+                               "pass --force to replace it or choose another --out")
+
+
 def run_replay(args) -> int:
-    from dlnkit.counterexample_records import load_counterexample, regression_test_source, replay
+    from dlnkit.counterexample_records import regression_test_source, replay
+    from dlnkit.outputs import atomic_write_text, check_output_file
 
     if args.emit_test:
-        load_counterexample(args.file)
-        out = Path(args.emit_test)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(regression_test_source(args.file))
+        out = check_output_file(args.emit_test, overwrite=args.force, what="--emit-test")
+        source = regression_test_source(args.file)
+        atomic_write_text(out, source)
         print(f"wrote {out}")
         return 0
     r = replay(args.file, device=args.device)
     print(r.summary())
-    if not r.still_fails:
-        return 1
-    return 0 if r.exact or r.now.outcome == "exception" or "cpu" not in r.record.get("replay_device", "cpu") else 1
+    return r.exit_status
 
 
 def register(sub) -> None:
@@ -71,6 +99,8 @@ def register(sub) -> None:
                                                 "(with --gallery: the gallery folder, default counterexamples)")
     p.add_argument("--gallery", action="store_true", help="regenerate the gallery: every (claim, assumption) pair")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+    p.add_argument("--force", action="store_true", help="replace a file at the record's path even if it is not a "
+                                                        "record of this claim")
     p.add_argument("--from", dest="from_files", action="append", metavar="FILE",
                    help="load claims from a Python file first (repeatable), as `dlnkit verify --from`")
     add_device_arg(p)
@@ -80,4 +110,5 @@ def register(sub) -> None:
     r.add_argument("file", help="a counterexample JSON file")
     r.add_argument("--emit-test", metavar="PATH", help="write a pytest regression module for it instead")
     r.add_argument("--device", default="cpu", help="cpu (default, bit-for-bit) or cuda / auto")
+    r.add_argument("--force", action="store_true", help="replace an existing --emit-test file")
     r.set_defaults(func=run_replay)
