@@ -68,6 +68,19 @@ __all__ = ["define_claim", "UserClaim", "Point", "build_point", "hessian", "auto
 def config_values(config: Mapping) -> dict[str, Any]:
     """Name -> value for filling a prediction's symbols (see the module doc).
 
+    Parameters
+    ----------
+    config
+        A configuration dict (``dims``, ``t``, ``seed``, ...).
+
+    Returns
+    -------
+    dict
+        Symbol name -> value: the configuration's own numeric entries, and from ``dims`` the depth
+        ``L``, ``d_in``, ``d_out``, ``d_0``..``d_L`` and ``P``, from ``t`` the rank ``r``.
+
+    Examples
+    --------
     >>> v = config_values({"dims": [3, 4, 2], "t": [2.0, 1.0], "seed": 0})
     >>> v["L"], v["d_in"], v["d_out"], v["d_1"], v["P"], v["r"]
     (2, 3, 2, 4, 20, 2)
@@ -107,6 +120,22 @@ def evaluate_prediction(value, config: Mapping, *, exact: bool = False):
     :func:`config_values`) and, unless ``exact``, turned into floats (matrices into NumPy arrays);
     anything else is returned as it is.
 
+    Parameters
+    ----------
+    value
+        A SymPy expression or matrix, or anything else (returned unchanged).
+    config
+        The configuration whose values fill the symbols.
+    exact
+        Keep SymPy's exact value (rationals) instead of converting to floats.
+
+    Returns
+    -------
+    float, numpy.ndarray, sympy.Expr or the input
+        The filled-in prediction.
+
+    Examples
+    --------
     >>> import sympy as sp
     >>> evaluate_prediction(sp.Symbol("L") ** 2, {"dims": [2, 3, 3, 1]})
     9.0
@@ -133,28 +162,92 @@ def evaluate_prediction(value, config: Mapping, *, exact: bool = False):
 def hessian(point: Point):
     """The exact P x P loss Hessian from the closed form (Gauss-Newton + residual blocks), assembled
     in place in one P x P buffer (:func:`dlnkit.numerics.dln_hessian_fast.dln_hessian_assembled`;
-    claim B0 checks the block-by-block reference assembly against torch.func)."""
+    claim B0 checks the block-by-block reference assembly against torch.func).
+
+    Parameters
+    ----------
+    point
+        A :class:`Point` (from :func:`build_point`), linear network.
+
+    Returns
+    -------
+    torch.Tensor
+        The P x P Hessian, float64, on the point's device.
+
+    Raises
+    ------
+    DlnkitInputError
+        The Hessian would not fit in memory (refused before allocating).
+    """
     from dlnkit.numerics.dln_hessian_fast import dln_hessian_assembled
 
     return dln_hessian_assembled(point.weights, sigma=point.sigma, cross=point.cross)
 
 
 def autograd_hessian(point: Point):
-    """The loss Hessian by torch.func (independent of the closed form)."""
+    """The loss Hessian by torch.func (independent of the closed form).
+
+    Parameters
+    ----------
+    point
+        A :class:`Point` (from :func:`build_point`); tanh networks too.
+
+    Returns
+    -------
+    torch.Tensor
+        The P x P Hessian of ``point.loss``.
+
+    Raises
+    ------
+    DlnkitInputError
+        The Hessian would not fit in memory (refused before allocating).
+    """
     from dlnkit.numerics.hessian import dense_hessian
 
     return dense_hessian(lambda *w: point.loss(list(w)), point.weights)
 
 
 def gauss_newton_hessian(point: Point):
-    """The Gauss-Newton part J^T (I (x) Sigma) J, closed form."""
+    """The Gauss-Newton part J^T (I (x) Sigma) J, closed form.
+
+    Parameters
+    ----------
+    point
+        A :class:`Point` (from :func:`build_point`).
+
+    Returns
+    -------
+    torch.Tensor
+        The P x P Gauss-Newton matrix.
+
+    Raises
+    ------
+    DlnkitInputError
+        The matrix would not fit in memory (refused before allocating).
+    """
     from dlnkit.numerics.dln_hessian import dln_gauss_newton_closed_form
 
     return dln_gauss_newton_closed_form(point.weights, sigma=point.sigma)
 
 
 def residual_hessian(point: Point):
-    """The residual part (bilinear in W Sigma - C, zero diagonal blocks), closed form."""
+    """The residual part (bilinear in W Sigma - C, zero diagonal blocks), closed form.
+
+    Parameters
+    ----------
+    point
+        A :class:`Point` (from :func:`build_point`).
+
+    Returns
+    -------
+    torch.Tensor
+        The P x P residual part (zero at a global minimum).
+
+    Raises
+    ------
+    DlnkitInputError
+        The matrix would not fit in memory (refused before allocating).
+    """
     from dlnkit.numerics.dln_hessian import dln_residual_hessian_closed_form
 
     return dln_residual_hessian_closed_form(point.weights, sigma=point.sigma, cross=point.cross)
@@ -379,27 +472,51 @@ def define_claim(*, id: str, title: str, predict, measure: Callable, strategy=No
 
     Parameters
     ----------
-    id, title : a short unique name for the command line, and one line saying what it claims
-    predict : a SymPy expression (symbols filled from the configuration, see :func:`config_values`),
-        or ``f(config)`` returning a SymPy expression, a number or an array
-    measure : ``f(config, device)`` returning a number, an array, or a dict with a ``"value"`` key
-        (the other keys are shown as details)
-    strategy : a Hypothesis strategy of configurations (dicts) where every assumption can hold
-        (e.g. from :mod:`dlnkit.strategies`), or ``f(drop)`` returning one
-    assumptions : ``{name: (statement, satisfying, violating)}`` (see the module doc)
-    tolerance : a :class:`~dlnkit.claims.base.Tolerance` with its reason (required):
-        pass when max |measured - predicted| <= atol + rtol * max |predicted|
-    compare : optional ``f(predicted, measured, config)`` returning a Comparison or an error
-    default_configs : configurations always checked by ``dlnkit verify``
-    exact_predict, exact_measure : the exact route for ``dlnkit verify --exact``:
-        ``exact_measure(config)`` computes the measured quantity in rational arithmetic (see
-        :mod:`dlnkit.exact`); ``exact_predict`` defaults to ``predict`` kept symbolic.
-        Exact results are compared with zero tolerance.
-    source, kind, statement, reported : as for :class:`~dlnkit.claims.base.Claim`
-    violated : optional ``f(config)`` returning the names of the assumptions a configuration
-        violates (lets the counterexample search say what a failure breaks)
-    register : add it to the registry (an id already used by another source is an error)
+    id, title
+        A short unique name for the command line, and one line saying what it claims.
+    predict
+        A SymPy expression (symbols filled from the configuration, see :func:`config_values`),
+        or ``f(config)`` returning a SymPy expression, a number or an array.
+    measure
+        ``f(config, device)`` returning a number, an array, or a dict with a ``"value"`` key
+        (the other keys are shown as details).
+    strategy
+        A Hypothesis strategy of configurations (dicts) where every assumption can hold
+        (e.g. from :mod:`dlnkit.strategies`), or ``f(drop)`` returning one.
+    assumptions
+        ``{name: (statement, satisfying, violating)}`` (see the module doc).
+    tolerance
+        A :class:`~dlnkit.claims.base.Tolerance` with its reason (required): pass when
+        max |measured - predicted| <= atol + rtol * max |predicted|.
+    compare
+        Optional ``f(predicted, measured, config)`` returning a Comparison or an error.
+    default_configs
+        Configurations always checked by ``dlnkit verify``.
+    exact_predict, exact_measure
+        The exact route for ``dlnkit verify --exact``: ``exact_measure(config)`` computes the
+        measured quantity in rational arithmetic (see :mod:`dlnkit.exact`); ``exact_predict``
+        defaults to ``predict`` kept symbolic. Exact results are compared with zero tolerance.
+    source, kind, statement, reported
+        As for :class:`~dlnkit.claims.base.Claim`.
+    violated
+        Optional ``f(config)`` returning the names of the assumptions a configuration violates
+        (lets the counterexample search say what a failure breaks).
+    register
+        Add it to the registry (an id already used by another source is an error).
 
+    Returns
+    -------
+    UserClaim
+        The claim (registered unless ``register=False``).
+
+    Raises
+    ------
+    DlnkitInputError
+        An empty id, a tolerance without its reason, an unknown ``kind``, a part that is not
+        callable where a function is needed, or an id already used by another source.
+
+    Examples
+    --------
     >>> import sympy as sp
     >>> c = define_claim(id="doc-depth", title="depth is L", predict=sp.Symbol("L"),
     ...                  measure=lambda cfg, device: len(cfg["dims"]) - 1,

@@ -51,6 +51,24 @@ def exact_point(config: Mapping) -> dict:
     """The rational point of a configuration (see :func:`dlnkit.theory.exact_point.exact_point`);
     bad input raises :class:`~dlnkit.numerics.validation.DlnkitInputError`.
 
+    Parameters
+    ----------
+    config
+        A configuration dict (``dims``, ``t``, ``seed`` and the perturbation keys).
+
+    Returns
+    -------
+    dict
+        ``weights`` (SymPy rational matrices), ``sigma``, ``cross``, ``target``, ``dims`` and
+        ``t_exact`` (the rational target singular values).
+
+    Raises
+    ------
+    DlnkitInputError
+        A configuration that cannot be made exact (bad sizes, non-finite values, too large).
+
+    Examples
+    --------
     >>> pt = exact_point({"dims": [2, 3, 2], "t": [2.0], "seed": 0})
     >>> end_to_end_exact(pt["weights"]) == pt["target"]
     True
@@ -66,7 +84,20 @@ def exact_point(config: Mapping) -> dict:
 
 
 def exact_hessian(point: Mapping, *, parts: bool = False):
-    """The exact Hessian (SymPy rational matrix) at an :func:`exact_point`."""
+    """The exact Hessian (SymPy rational matrix) at an :func:`exact_point`.
+
+    Parameters
+    ----------
+    point
+        What :func:`exact_point` returns.
+    parts
+        Also return the Gauss-Newton and residual parts.
+
+    Returns
+    -------
+    sympy.Matrix or tuple
+        The P x P rational Hessian, or ``(H, H_GN, H_res)`` with ``parts``.
+    """
     return exact_dln_hessian(point["weights"], point["sigma"], point["cross"], parts=parts)
 
 

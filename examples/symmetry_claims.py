@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 import dlnkit as dk
 from dlnkit import strategies as ds
-from dlnkit.theory.exact_hessian import exact_dln_hessian_by_differentiation, exact_rank
+from dlnkit.theory.exact_hessian import exact_dln_hessian_by_differentiation, exact_rank, partial_products_exact
 from dlnkit.theory.symmetry import (
     balanced_minimum_zero_count,
     rescaling_orbit_dimension,
@@ -200,18 +200,7 @@ def predict_gn_trace(cfg):
 
 
 def exact_predict_gn_trace(cfg):
-    point = dk.exact_point(cfg)
-    Ws = point["weights"]
-    Ps, Qs = [], []
-    for l in range(len(Ws)):
-        P = sp.eye(Ws[-1].shape[0])
-        for W in Ws[l + 1:][::-1]:
-            P = P * W
-        Q = sp.eye(Ws[0].shape[1])
-        for W in Ws[:l]:
-            Q = W * Q
-        Ps.append(P)
-        Qs.append(Q)
+    Ps, Qs = partial_products_exact(dk.exact_point(cfg)["weights"])
     return gn_trace_formula(Ps, Qs, lambda M: sum(x ** 2 for x in M))
 
 

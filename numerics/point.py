@@ -319,6 +319,24 @@ def build_point(config: Config, device: str | torch.device = "cpu") -> Point:
     * ``s`` and ``t`` given: :func:`aligned_layer_point`;
     * otherwise ``dims`` and ``seed``: :func:`random_point`.
 
+    Parameters
+    ----------
+    config
+        A configuration dict (as the strategies in :mod:`dlnkit.strategies` draw them).
+    device
+        Where the tensors live.
+
+    Returns
+    -------
+    Point
+
+    Raises
+    ------
+    DlnkitInputError
+        No ``dims`` (nor ``weights``), or bad sizes, values or perturbations.
+
+    Examples
+    --------
     >>> p = build_point({"dims": [3, 4, 2], "t": [2.0], "seed": 0})
     >>> [tuple(W.shape) for W in p.weights], float(p.loss() - p.loss()) == 0.0
     ([(4, 3), (2, 4)], True)

@@ -27,7 +27,25 @@ def loading_origin() -> str | None:
 
 
 def register(claim: Claim, *, replace: bool = False) -> Claim:
-    """Add a claim to the registry (its id must be new unless ``replace``)."""
+    """Add a claim to the registry (its id must be new unless ``replace``).
+
+    Parameters
+    ----------
+    claim
+        A :class:`Claim` with a non-empty ``id``.
+    replace
+        Replace a registered claim with the same id.
+
+    Returns
+    -------
+    Claim
+        The claim, registered.
+
+    Raises
+    ------
+    DlnkitInputError
+        No id, or the id is taken and ``replace`` is false.
+    """
     from dlnkit.numerics.validation import DlnkitInputError
 
     if not claim.id:
@@ -53,12 +71,34 @@ def _load_builtin() -> None:
 
 
 def all_claims() -> dict[str, Claim]:
-    """Every registered claim by id (built-ins loaded on first use)."""
+    """Every registered claim by id (built-ins loaded on first use).
+
+    Returns
+    -------
+    dict
+        Claim id -> :class:`Claim`, built-ins first (in module order), then entry-point and user claims.
+    """
     _load_builtin()
     return dict(_REGISTRY)
 
 
 def get_claim(claim_id: str) -> Claim:
+    """The registered claim with this id.
+
+    Parameters
+    ----------
+    claim_id
+        As shown by ``dlnkit list``.
+
+    Returns
+    -------
+    Claim
+
+    Raises
+    ------
+    DlnkitInputError
+        No claim has this id (the message lists the known ones).
+    """
     from dlnkit.numerics.validation import DlnkitInputError
 
     claims = all_claims()
@@ -118,6 +158,21 @@ def load_claims_from_file(path) -> list[Claim]:
     module-level ``CLAIMS`` list, or binds a :class:`Claim` instance at module level. The built-in
     claims are loaded first, so an id clash is reported instead of silently shadowed. Returns the
     file's claims in order; loading the same file twice replaces them.
+
+    Parameters
+    ----------
+    path
+        A Python file.
+
+    Returns
+    -------
+    list of Claim
+        The file's claims, registered.
+
+    Raises
+    ------
+    DlnkitInputError
+        No such file, the file fails to import or defines no claims, or an id clashes with another source.
     """
     import hashlib
     import importlib.util
@@ -164,6 +219,16 @@ def load_entry_point_claims(group: str = ENTRY_POINT_GROUP) -> list[Claim]:
     group may name a module, a Claim, a list of claims or a callable returning them, e.g. in the
     plugin's pyproject.toml ``[project.entry-points."dlnkit.claims"] mine = "my_pkg.claims"``.
     Called automatically with the built-ins; a plugin that fails to load is skipped with a warning.
+
+    Parameters
+    ----------
+    group
+        The entry-point group.
+
+    Returns
+    -------
+    list of Claim
+        The claims registered from installed packages.
     """
     from importlib.metadata import entry_points
 

@@ -337,7 +337,21 @@ class Claim:
 
 
 def draw_configs(strategy: st.SearchStrategy, n: int, seed: int = 0) -> list[Config]:
-    """``n`` configurations drawn from a Hypothesis strategy, reproducibly for a given seed."""
+    """``n`` configurations drawn from a Hypothesis strategy, reproducibly for a given seed.
+
+    Parameters
+    ----------
+    strategy
+        A Hypothesis strategy of configurations.
+    n
+        How many (0 gives an empty list).
+    seed
+        Seed of the draw.
+
+    Returns
+    -------
+    list of dict
+    """
     from hypothesis import HealthCheck, Phase, given, seed as hseed, settings
 
     if n <= 0:
