@@ -72,9 +72,12 @@ class ClassicClaim(Claim):
             err = float(max(abs(x - y) for x, y in zip(sp.Matrix(pred), sp.Matrix(value))))
         else:
             err = float(abs(sp.sympify(value) - sp.sympify(pred)))
-        return Comparison(
-            pred, value, err, 0.0, str(pred), str(value), details=dict(meas) if isinstance(meas, Mapping) else {}
-        )
+        details = {k: (str(v) if k == "value" else v) for k, v in meas.items()} if isinstance(meas, Mapping) else {}
+        return Comparison(pred, value, err, 0.0, self.exact_display(pred), self.exact_display(value), details=details)
+
+    def exact_display(self, value) -> str:
+        """How an exact prediction or measurement is shown in the table."""
+        return str(value)
 
 
 # ----- data ---------------------------------------------------------------------------------------

@@ -250,6 +250,9 @@ class SaddleClaim(ClassicClaim):
 
     has_exact_route = True
 
+    def exact_display(self, value) -> str:
+        return f"index {value[0]}, nullity {value[1]}" if isinstance(value, sp.MatrixBase) else str(value)
+
     @staticmethod
     def _exact_layer_values(config) -> list:
         from dlnkit.exact import rational
