@@ -223,3 +223,27 @@ def test_verify_json_records_machine_versions_seeds_and_claims(tmp_path, capsys)
     assert main(["report", str(rec), "--out", str(out)]) == 0
     text = out.read_text()
     assert f"<option value='{claim.group}'>" in text and torch.__version__ in text
+
+
+def test_claim_plot_hook_figures_are_embedded(tmp_path, monkeypatch):
+    """A claim's own ``plot(rows)`` figures come first in its section; the default hook adds none."""
+    from matplotlib.figure import Figure
+
+    from dlnkit.claims import get_claim
+    from dlnkit.claims.base import Claim
+    from dlnkit.report_plots import claim_hook_plots
+
+    claim = get_claim("B1-ratio")
+    assert Claim.plot(claim, []) is None
+    rows = [{"claim_id": "B1-ratio", "status": "PASS", "config": {"dims": [2, 3, 2]}, "error": 0.0, "bound": 1.0}]
+    assert claim_hook_plots("B1-ratio", rows) == ([], "")
+
+    def own_plot(self, rows):
+        fig = Figure()
+        fig.add_subplot(1, 1, 1).plot([len(rows)], [1.0], "o")
+        return [("B1-ratio: own figure", fig)]
+
+    monkeypatch.setattr(type(claim), "plot", own_plot)
+    plots, note = claim_hook_plots("B1-ratio", rows)
+    assert note == "" and [p.title for p in plots] == ["B1-ratio: own figure"]
+    assert base64.b64decode(plots[0].png_base64)[:4] == b"\x89PNG"

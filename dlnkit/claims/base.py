@@ -251,6 +251,16 @@ class Claim:
         arithmetic, compared with zero tolerance. Raise ``NotImplementedError`` where there is none."""
         raise NotImplementedError(f"claim {self.id} has no exact route")
 
+    def plot(self, rows: list[dict]) -> Any:
+        """Figures of this claim for ``dlnkit report``, from its rows in a record (the dicts that
+        ``dlnkit verify --json`` writes: ``config``, ``predicted``, ``measured``, ``details``, ...).
+
+        Return ``None`` (the default: the report draws only the plots it derives from the rows, see
+        :mod:`dlnkit.report_plots`), a matplotlib ``Figure``, or a list of Figures or
+        ``(title, Figure)`` pairs. Draw only what the rows hold; build figures with
+        ``matplotlib.figure.Figure`` (no pyplot state)."""
+        return None
+
     @property
     def has_exact_route(self) -> bool:
         """True when the claim overrides :meth:`exact_check`."""
