@@ -71,6 +71,25 @@ def to_rational_matrix(a: MatrixLike) -> sp.Matrix:
     return sp.Matrix([[conv(x) for x in r] for r in rows])
 
 
+def exact_num_params(dims: Sequence[Any]) -> Any:
+    """P = sum_l d_l d_{l-1} for integer or symbolic widths.
+
+    >>> d0, d1, d2 = sp.symbols("d_0:3")
+    >>> exact_num_params([d0, d1, d2])
+    d_0*d_1 + d_1*d_2
+    """
+    return sum((a * b for a, b in zip(dims[:-1], dims[1:])), sp.Integer(0) if any(
+        isinstance(d, sp.Basic) for d in dims) else 0)
+
+
+def exact_layer_offsets(dims: Sequence[int]) -> list[int]:
+    """Where each W_l starts in the flat (row-major) parameter vector, plus P at the end."""
+    out = [0]
+    for a, b in zip(dims[:-1], dims[1:]):
+        out.append(out[-1] + int(a) * int(b))
+    return out
+
+
 def partial_products_exact(weights: Sequence[sp.Matrix]) -> tuple[list[sp.Matrix], list[sp.Matrix]]:
     """(P, Q) with P[l] = W_L...W_{l+1}, Q[l] = W_{l-1}...W_1 (0-indexed l), identities at the ends."""
     Ws = list(weights)
@@ -133,10 +152,7 @@ def exact_dln_hessian(weights: Sequence[MatrixLike], sigma: MatrixLike | None = 
     P, Q = partial_products_exact(Ws)
     G = end_to_end_exact(Ws) * sigma_m - cross_m
     L = len(Ws)
-    sizes = [W.shape[0] * W.shape[1] for W in Ws]
-    off = [0]
-    for s in sizes:
-        off.append(off[-1] + s)
+    off = exact_layer_offsets([Ws[0].shape[1]] + [W.shape[0] for W in Ws])
     n = off[-1]
     gn = [[QQ(0)] * n for _ in range(n)]
     res = [[QQ(0)] * n for _ in range(n)]

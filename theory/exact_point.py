@@ -16,13 +16,19 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
 import sympy as sp
 
-from dlnkit.theory.exact_hessian import end_to_end_exact, rational_orthogonal, to_rational_matrix
+from dlnkit.theory.exact_hessian import (
+    end_to_end_exact,
+    exact_layer_offsets,
+    exact_num_params,
+    rational_orthogonal,
+    to_rational_matrix,
+)
 
 
 def rational(x: Any, max_denominator: int = 16) -> sp.Rational:
@@ -35,25 +41,6 @@ def rational(x: Any, max_denominator: int = 16) -> sp.Rational:
         return x
     f = Fraction(x) if isinstance(x, (str, int, Fraction)) else Fraction(float(x)).limit_denominator(max_denominator)
     return sp.Rational(f.numerator, f.denominator)
-
-
-def exact_num_params(dims: Sequence[Any]) -> Any:
-    """P = sum_l d_l d_{l-1} for integer or symbolic widths.
-
-    >>> d0, d1, d2 = sp.symbols("d_0:3")
-    >>> exact_num_params([d0, d1, d2])
-    d_0*d_1 + d_1*d_2
-    """
-    return sum((a * b for a, b in zip(dims[:-1], dims[1:])), sp.Integer(0) if any(
-        isinstance(d, sp.Basic) for d in dims) else 0)
-
-
-def exact_layer_offsets(dims: Sequence[int]) -> list[int]:
-    """Where each W_l starts in the flat (row-major) parameter vector, plus P at the end."""
-    out = [0]
-    for a, b in zip(dims[:-1], dims[1:]):
-        out.append(out[-1] + int(a) * int(b))
-    return out
 
 
 def _dims(config: Mapping[str, Any]) -> list[int]:
