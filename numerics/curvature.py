@@ -109,7 +109,8 @@ class ModelCurvature:
     def _forward(self, ps: Sequence[torch.Tensor], X: Any) -> torch.Tensor:
         state = {**self.fixed, **dict(zip(self.names, ps))}
         args = tuple(X) if isinstance(X, (tuple, list)) else (X,)
-        return functional_call(self.model, state, args)
+        out: torch.Tensor = functional_call(self.model, state, args)
+        return out
 
     def _batches(self, desc: str) -> Any:
         for X, y in self.data.iterate(device=self.device, dtype=self.dtype, desc=desc):
@@ -133,7 +134,8 @@ class ModelCurvature:
         total, g = 0.0, torch.zeros(self.num_params, dtype=self.dtype, device=self.device)
         for X, y, w in self._batches("gradient"):
             f = lambda *ps, X=X, y=y, w=w: w * self.loss.batch_value(self._forward(ps, X), y)
-            val, pull = vjp(f, *self.params)
+            # [:2]: torch's stubs give vjp/jvp the has_aux 3-tuple as well; without aux they return 2 items
+            val, pull = vjp(f, *self.params)[:2]
             gs = pull(torch.ones_like(val))
             total += float(val)
             g += torch.cat([t.reshape(-1) for t in gs])
@@ -188,12 +190,15 @@ class ModelCurvature:
     def _ggn_batch(self, X: Any, y: torch.Tensor, w: float, tangents: tuple[torch.Tensor, ...],
                    chunk_size: int | None) -> tuple[torch.Tensor, ...]:
         fwd = lambda *ps: self._forward(ps, X)
-        out, pull_model = vjp(fwd, *self.params)
+        out, pull_model = vjp(fwd, *self.params)[:2]
         out = out.detach()
-        _, pull_loss = vjp(grad(lambda o: w * self.loss.batch_value(o, y)), out)
+        def loss_of_output(o: torch.Tensor) -> torch.Tensor:
+            return w * self.loss.batch_value(o, y)
+
+        _, pull_loss = vjp(grad(loss_of_output), out)[:2]
 
         def column(*t: torch.Tensor) -> tuple[torch.Tensor, ...]:
-            _, Jv = jvp(fwd, self.params, tuple(t))
+            _, Jv = jvp(fwd, self.params, tuple(t))[:2]
             (HJv,) = pull_loss(Jv)
             return tuple(pull_model(HJv))
 
@@ -202,7 +207,7 @@ class ModelCurvature:
     def _ef_batch(self, X: Any, y: torch.Tensor, tangents: tuple[torch.Tensor, ...],
                   chunk_size: int | None) -> tuple[torch.Tensor, ...]:
         per = lambda *ps: self.loss.per_sample(self._forward(ps, X), y)
-        ell, pull = vjp(per, *self.params)
+        ell, pull = vjp(per, *self.params)[:2]
         if self.loss.reduction == "mean":
             E = self.loss.elements_per_sample(self._forward(self.params, X).detach(), y)
             c = 1.0 / (self.num_samples * E)
@@ -210,7 +215,7 @@ class ModelCurvature:
             c = 1.0
 
         def column(*t: torch.Tensor) -> tuple[torch.Tensor, ...]:
-            _, u = jvp(per, self.params, tuple(t))
+            _, u = jvp(per, self.params, tuple(t))[:2]
             return tuple(c * g for g in pull(u))
 
         return tuple(vmap(column, chunk_size=chunk_size)(*tangents))

@@ -24,8 +24,12 @@ import os
 import resource
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dlnkit.numerics.validation import DlnkitInputError
+
+if TYPE_CHECKING:  # torch is imported lazily here; the annotation only names it
+    import torch
 
 #: bytes per float64 number
 F64 = 8
@@ -117,7 +121,7 @@ def _rlimit_headroom() -> int | None:
     return max(0, int(soft) - _vm_size())
 
 
-def memory_budget_bytes(device: object = "cpu") -> int:
+def memory_budget_bytes(device: str | torch.device | int = "cpu") -> int:
     """Bytes this process may still allocate on ``device``: the minimum of free memory,
     ``RLIMIT_AS`` headroom and cgroup headroom (CPU), or the free CUDA memory."""
     import torch
@@ -135,7 +139,7 @@ def memory_budget_bytes(device: object = "cpu") -> int:
     return min(limits)
 
 
-def check_allocation(nbytes: float, what: str, device: object = "cpu", *, fraction: float = 0.8,
+def check_allocation(nbytes: float, what: str, device: str | torch.device | int = "cpu", *, fraction: float = 0.8,
                      budget_bytes: int | None = None, hint: str = "") -> int:
     """Raise :class:`AllocationTooLargeError` when ``nbytes`` exceed ``fraction`` of the budget.
 
