@@ -14,14 +14,8 @@ GROUP_TITLES = {
 
 
 def claim_group(claim) -> str:
-    """The claim's ``group`` (the claim protocol's hook), derived from its source when absent."""
-    group = getattr(claim, "group", None)
-    if group:
-        return str(group)
-    for paper in ("arXiv:2602.00545", "arXiv:2606.02596"):
-        if paper in (claim.source or ""):
-            return paper
-    return "user" if getattr(claim, "origin", None) is not None else "classic"
+    """The claim's ``group`` (the claim protocol's hook, :attr:`dlnkit.claims.base.Claim.group`)."""
+    return str(claim.group)
 
 
 def grouped(claims) -> list[tuple[str, list]]:
