@@ -254,7 +254,21 @@ class BalancedMinimumSpectrumClaim(Claim):
         return Comparison(predicted, measured, err, self.tolerance.rtol,
                           _describe_spectrum(pred, c["dominant"], c["bulk"]),
                           _describe_spectrum(measured, c["dominant"], c["bulk"]),
-                          details={"max_abs_error": err * scale, "num_params": len(pred), "counts": c})
+                          details={"max_abs_error": err * scale, "num_params": len(pred), "counts": c,
+                                   **_spectrum_details(pred, measured)})
+
+
+#: largest spectrum (number of eigenvalues) kept in a result's details for the report's plot
+SPECTRUM_DETAILS_MAX = 2000
+
+
+def _spectrum_details(predicted, measured) -> dict:
+    """Both spectra, descending, for ``dlnkit report``'s spectrum-against-prediction plot (only up
+    to :data:`SPECTRUM_DETAILS_MAX` eigenvalues, so that records stay small)."""
+    if len(predicted) > SPECTRUM_DETAILS_MAX:
+        return {}
+    return {"spectrum": {"predicted": [float(x) for x in np.sort(np.asarray(predicted, dtype=float))[::-1]],
+                         "measured": [float(x) for x in np.sort(np.asarray(measured, dtype=float))[::-1]]}}
 
 
 class DepthRatioClaim(Claim):
