@@ -320,9 +320,11 @@ plt.show()
 # %% [markdown]
 # Every converged run sits below the dashed line $\lambda_{max} = 2/\eta$, and none converges
 # beyond $q = 1$ (every minimum is then unstable). Small steps end wherever the initialisation
-# leads (imbalanced, sharper than balanced), large steps only at the flat, nearly balanced minima.
-# With momentum the threshold becomes $2(1+\mu)/\eta$, and the engine finds a run that settles
-# above $2/\eta$:
+# leads (sharper than balanced); large steps only near the flattest sharpness (the dotted line).
+# That is "nearly balanced" in sharpness only: the right panel shows the relative imbalance
+# $\|D\|/\|WW^\top\|$ barely moves, since C1 conserves the initialisation's imbalance up to an
+# $O(\eta)$ drift. With momentum the threshold becomes $2(1+\mu)/\eta$, and the engine finds a
+# run that settles above $2/\eta$:
 
 # %%
 res = find_counterexample(get_claim("C5-stability"), ["plain_gd"], max_examples=60)
