@@ -157,7 +157,7 @@ code,.cfg{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:11.5
 td.cfg{max-width:340px;overflow-wrap:anywhere}.scroll{overflow-x:auto;max-height:55vh;overflow-y:auto}
 .filters{background:#f6f8fa;border:1px solid #d0d7de;border-radius:6px;padding:8px 12px;margin:10px 0}
 .filters label{margin-right:16px}.claim{border:1px solid #d0d7de;border-radius:6px;padding:10px 14px;margin:14px 0}
-.claim h3{margin:0 0 6px}.plots{display:flex;flex-wrap:wrap;gap:14px}.plots figure{margin:0;max-width:560px}
+.claim h3{margin:0 0 6px}.plots{display:flex;flex-wrap:wrap;gap:14px}.plots figure{margin:0;max-width:100%}
 figure img{max-width:100%;border:1px solid #eaeef2}figcaption{font-size:12px;color:#59636e}
 .note{font-size:12px;color:#59636e;margin:3px 0}.over{color:#cf222e;font-weight:600}
 pre{background:#f6f8fa;padding:6px 10px;border-radius:4px;overflow-x:auto;font-size:11.5px}
@@ -242,7 +242,7 @@ def _meta_table(meta: dict) -> str:
             for k, sub in v.items():
                 walk(f"{prefix}.{k}" if prefix else str(k), sub)
         else:
-            items.append((prefix, json.dumps(v) if isinstance(v, (list, dict)) else v))
+            items.append((prefix, v if isinstance(v, str) else json.dumps(v)))
 
     walk("", meta)
     return "<table>" + "".join(f"<tr><th>{_e(k)}</th><td><code>{_e(v)}</code></td></tr>" for k, v in items) + "</table>"

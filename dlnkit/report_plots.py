@@ -232,6 +232,7 @@ def plot_spectra(claim_id: str, rows: Sequence[Row], max_panels: int = 4) -> Plo
         ax.plot(range(len(meas)), meas, ".", color="#1a7f37", ms=4, label="measured")
         ax.set_title(", ".join(f"{k2}={v}" for k2, v in list((r.get("config") or {}).items())[:2]), fontsize=7)
         ax.set_xlabel("index")
+        ax.ticklabel_format(axis="y", useOffset=False)
         if k == 0:
             ax.set_ylabel("eigenvalue")
             ax.legend(fontsize=7)
