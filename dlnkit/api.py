@@ -268,6 +268,52 @@ def _partial_strategy(part, cfg):
     raise TypeError(f"an assumption part must be None, a dict, a strategy or a function, got {part!r}")
 
 
+def _check_parts(cid: str, *, title, predict, strategy, assumptions, compare, default_configs, exact_predict,
+                 exact_measure, source, statement, reported, violated) -> None:
+    """Refuse, when the claim is defined, every part that would otherwise fail only when checked."""
+    import sympy as sp
+    from hypothesis.strategies import SearchStrategy
+
+    from dlnkit.numerics.validation import DlnkitInputError
+
+    def bad(what: str) -> DlnkitInputError:
+        return DlnkitInputError(f"claim {cid}: {what}")
+
+    if not isinstance(title, str) or not title.strip():
+        raise bad(f"title must be a non-empty string, got {title!r}")
+    symbolic = (sp.Basic, sp.MatrixBase, int, float)
+    if isinstance(predict, bool) or not (callable(predict) or isinstance(predict, symbolic)):
+        raise bad(f"predict must be a function config -> value or a SymPy expression, got {type(predict).__name__}")
+    if exact_predict is not None and not (callable(exact_predict) or isinstance(exact_predict, symbolic)):
+        raise bad(f"exact_predict must be a function or a SymPy expression, got {type(exact_predict).__name__}")
+    for name, fn in (("compare", compare), ("exact_measure", exact_measure), ("reported", reported),
+                     ("violated", violated)):
+        if fn is not None and not callable(fn):
+            raise bad(f"{name} must be a function or None, got {type(fn).__name__}")
+    if strategy is not None and not isinstance(strategy, SearchStrategy):
+        raise bad(f"strategy must be a Hypothesis strategy of configuration dicts, got {type(strategy).__name__}")
+    if isinstance(default_configs, (str, bytes, Mapping)) or not isinstance(default_configs, (list, tuple)):
+        raise bad(f"default_configs must be a list of configuration dicts, got {type(default_configs).__name__}")
+    for i, c in enumerate(default_configs):
+        if not isinstance(c, Mapping):
+            raise bad(f"default_configs[{i}] must be a dict, got {type(c).__name__}")
+    for name, text in (("source", source), ("statement", statement)):
+        if text is not None and not isinstance(text, str):
+            raise bad(f"{name} must be a string, got {type(text).__name__}")
+    if assumptions is not None and not isinstance(assumptions, Mapping):
+        raise bad(f"assumptions must map names to statements, got {type(assumptions).__name__}")
+    for name, spec in (assumptions or {}).items():
+        if not isinstance(name, str) or not name or any(ch.isspace() for ch in name):
+            raise bad(f"assumption names must be non-empty words, got {name!r}")
+        parts = (spec,) if isinstance(spec, str) else spec
+        if not isinstance(parts, (tuple, list)) or not 1 <= len(parts) <= 3 or not isinstance(parts[0], str):
+            raise bad(f"assumption {name!r} must be a statement or (statement, satisfying, violating), got {spec!r}")
+        for extra in parts[1:]:
+            if extra is not None and not isinstance(extra, (SearchStrategy, Mapping)) and not callable(extra):
+                raise bad(f"assumption {name!r}: satisfying/violating must be None, a dict, a strategy or a "
+                          f"function, got {extra!r}")
+
+
 class UserClaim(Claim):
     """A claim built by :func:`define_claim` (see there for the arguments)."""
 
@@ -288,6 +334,9 @@ class UserClaim(Claim):
             raise DlnkitInputError(f"claim {id}: kind must be 'exact' or 'approximate', got {kind!r}")
         if not callable(measure):
             raise DlnkitInputError(f"claim {id}: measure must be a function (config, device) -> value")
+        _check_parts(id, title=title, predict=predict, strategy=strategy, assumptions=assumptions, compare=compare,
+                     default_configs=default_configs, exact_predict=exact_predict, exact_measure=exact_measure,
+                     source=source, statement=statement, reported=reported, violated=violated)
         self.id, self.title, self.source, self.kind, self.tolerance = id, title, source, kind, tolerance
         self._predict, self._measure, self._compare = predict, measure, compare
         self._exact_predict, self._exact_measure = exact_predict, exact_measure

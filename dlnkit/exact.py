@@ -37,6 +37,11 @@ DIFFERENTIATION_MAX_PARAMS = 40
 FLOAT_VS_EXACT_RTOL = 1e-12
 
 
+#: exact points above this many rational numbers (weights + d_in^2 + d_out d_in) are refused up
+#: front: SymPy's rational products grow like d^3 and a 3000 x 3000 point takes many minutes
+EXACT_POINT_MAX_NUMBERS = 20_000
+
+
 def num_params(config: Mapping) -> int | None:
     """P for a configuration with ``dims`` (or ``weights``), else None."""
     if "weights" in config:
@@ -75,6 +80,18 @@ def exact_point(config: Mapping) -> dict:
     """
     from dlnkit.numerics.validation import DlnkitInputError
 
+    if not isinstance(config, Mapping):
+        raise DlnkitInputError(f"a configuration must be a dict, got {type(config).__name__}")
+    try:
+        size = num_params(config) or 0
+        d = config.get("dims") or []
+        size += (int(d[0]) ** 2 + int(d[0]) * int(d[-1])) if len(d) >= 2 else 0
+    except (TypeError, ValueError, IndexError, KeyError, AttributeError):
+        size = 0  # malformed: the point builder below gives the precise error
+    if size > EXACT_POINT_MAX_NUMBERS:
+        raise DlnkitInputError(f"configuration too large for exact rational arithmetic ({size} rational numbers in "
+                               f"weights, covariance and target; at most {EXACT_POINT_MAX_NUMBERS}): use the float64 "
+                               "routes (dlnkit.build_point) instead")
     try:
         return theory_exact_point(config)
     except DlnkitInputError:

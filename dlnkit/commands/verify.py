@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import sys
 
-from dlnkit.commands._common import add_device_arg
+from dlnkit.commands._common import add_device_arg, nonnegative_int
+from dlnkit.numerics.validation import DlnkitInputError
 
 
 def run(args) -> int:
     from tqdm.auto import tqdm
 
     from dlnkit.claims import all_claims, draw_configs, get_claim, load_claims_from_file
+    from dlnkit.outputs import check_output_file
+
+    if args.json:  # before any work: a bad path must not cost the results
+        args.json = check_output_file(args.json, overwrite=args.force, what="--json")
     loaded = [c for path in (args.from_files or []) for c in load_claims_from_file(path)]
     if args.claims:
         claims = [get_claim(c) for c in args.claims]
@@ -23,22 +28,45 @@ def run(args) -> int:
     if args.exact:
         from dlnkit.exact import exact_results
 
-        results, notes = exact_results(claims, examples=args.examples, seed=args.seed, defaults=not args.no_defaults)
+        results, notes = [], []
+        for claim in claims:  # one claim whose exact route raises is an ERROR row; the others still run
+            try:
+                rows, claim_notes = exact_results([claim], examples=args.examples, seed=args.seed,
+                                                  defaults=not args.no_defaults)
+            except Exception as exc:  # noqa: BLE001 - a user's claim: recorded, not raised
+                rows, claim_notes = [_error_row(claim, exc, "exact route", args)], []
+            results += rows
+            notes += claim_notes
         for note in notes:
             print(f"dlnkit verify --exact: {note}", file=sys.stderr)
-        return _finish(results, args) if results else 1
-    jobs = []
+        if not results:
+            raise DlnkitInputError("verify --exact checked nothing: no claim here has an exact route with a "
+                                   "configuration small enough (see the notes above)")
+        return _finish(results, args)
+    jobs, results = [], []
     full = getattr(args, "full", False)
     for claim in claims:
-        configs = [] if args.no_defaults else (claim.full_configs() if full else claim.default_configs())
-        # a slow claim (it trains a network per configuration) gets drawn examples only with --full
-        drawn = args.examples if full or not claim.slow else 0
-        configs += draw_configs(claim.config_strategy(), drawn, seed=args.seed)
+        try:
+            configs = [] if args.no_defaults else list(claim.full_configs() if full else claim.default_configs())
+            # a slow claim (it trains a network per configuration) gets drawn examples only with --full
+            drawn = args.examples if full or not claim.slow else 0
+            configs += draw_configs(claim.config_strategy(), drawn, seed=args.seed)
+        except Exception as exc:  # noqa: BLE001 - its configurations could not be made: an ERROR row
+            results.append(_error_row(claim, exc, "configurations", args))
+            continue
         jobs += [(claim, cfg) for cfg in configs]
-    results = []
+    if not jobs and not results:
+        raise DlnkitInputError("nothing to check: no configurations (drop --no-defaults or give --examples N)")
     for claim, cfg in tqdm(jobs, desc="verify", disable=not sys.stderr.isatty() or args.quiet, leave=False):
         results.append(claim.check(cfg, device=args.device, seed=args.seed))
     return _finish(results, args)
+
+
+def _error_row(claim, exc: BaseException, stage: str, args):
+    from dlnkit.claims.base import ClaimResult
+
+    return ClaimResult.error_row(claim.id, {}, f"{stage}: {type(exc).__name__}: {' '.join(str(exc).split())}",
+                                 kind=getattr(claim, "kind", ""), device=str(args.device), seed=args.seed)
 
 
 def _finish(results, args) -> int:
@@ -56,7 +84,11 @@ def _finish(results, args) -> int:
         write_json_atomic(args.json, {"environment": environment,
                                       "claims": claims_metadata(registry[i] for i in ids if i in registry),
                                       "results": [r.to_json() for r in results]})
-    failed = [r for r in results if not r.passed and (args.strict or r.kind == "exact")]
+    failed = [r for r in results if not r.passed and (args.strict or r.kind == "exact" or r.status == "ERROR")]
+    errors = [r for r in results if r.status == "ERROR"]
+    if errors:
+        print(f"dlnkit verify: {len(errors)} ERROR row(s) (a claim raised; its message is in the table/JSON)",
+              file=sys.stderr)
     approx_missed = [r for r in results if not r.passed and r.kind != "exact"]
     if approx_missed and not args.strict:
         print(f"note: {len(approx_missed)} approximate row(s) outside their stated band "
@@ -67,13 +99,15 @@ def _finish(results, args) -> int:
 def register(sub) -> None:
     p = sub.add_parser("verify", help="check claims: predicted vs measured, PASS/FAIL")
     p.add_argument("claims", nargs="*", help="claim ids (default: all; see `dlnkit list`)")
-    p.add_argument("--examples", type=int, default=3, help="configurations drawn per claim besides its defaults")
+    p.add_argument("--examples", type=nonnegative_int, default=3,
+                   help="configurations drawn per claim besides its defaults")
     p.add_argument("--seed", type=int, default=0, help="seed for the drawn configurations")
     p.add_argument("--no-defaults", action="store_true", help="skip each claim's fixed configurations")
     p.add_argument("--full", action="store_true",
                    help="the paper-scale configurations (each claim's full_configs; slow claims also get drawn "
                         "examples); the default is the quick set of about a minute")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON (atomically)")
+    p.add_argument("--force", action="store_true", help="replace an existing --json file")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("--from", dest="from_files", action="append", metavar="FILE",
                    help="load claims from a Python file (repeatable); with no claim ids, verify those claims")
