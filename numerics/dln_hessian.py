@@ -381,6 +381,10 @@ def dln_jjt(weights: Weights, *, sigma: TensorLike | None = None, X: TensorLike 
         sigma = Xt.T @ Xt / Xt.shape[0]
     elif sigma is not None:
         _check_finite_data(sigma, "input covariance")
+        d_in = Ws[0].shape[1]
+        if tuple(torch.as_tensor(sigma).shape) != (d_in, d_in):
+            shape = tuple(torch.as_tensor(sigma).shape)
+            raise DlnkitInputError(f"input covariance must be {d_in} x {d_in}, got {shape}")
     P, Q = partial_products(Ws)
     root = None if sigma is None else _sym_sqrt(torch.as_tensor(sigma, dtype=Ws[0].dtype, device=Ws[0].device))
     out = torch.zeros(n, n, dtype=Ws[0].dtype, device=Ws[0].device)
