@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from dlnkit import strategies as dst
 from dlnkit.claims.base import Assumption, Claim, Comparison
-from dlnkit.numerics.dln import random_orthonormal, teacher_map, whitened_inputs
+from dlnkit.numerics.dln import teacher_map
+from dlnkit.numerics.point import input_covariance, inputs_with_covariance
 from dlnkit.numerics.validation import DlnkitInputError
 
 GROUP = "classic"
@@ -83,18 +84,6 @@ class ClassicClaim(Claim):
 # ----- data ---------------------------------------------------------------------------------------
 
 
-def input_covariance(d_in: int, anisotropy: float, seed: int) -> torch.Tensor:
-    """Sigma with eigenvalues spread over [k^-1/2, k^1/2] in a random basis (identity when k = 1)."""
-    if anisotropy <= 0 or not math.isfinite(anisotropy):
-        raise DlnkitInputError(f"anisotropy must be a positive finite number, got {anisotropy}")
-    if anisotropy == 1.0:
-        return torch.eye(d_in, dtype=torch.float64)
-    R = random_orthonormal(d_in, d_in, seed=int(seed) + 7)
-    half = 0.5 * math.log10(anisotropy)
-    ev = torch.logspace(-half, half, d_in, dtype=torch.float64)
-    return R @ torch.diag(ev) @ R.T
-
-
 def batch_data(
     d_in: int,
     d_out: int,
@@ -108,10 +97,7 @@ def batch_data(
     """(X, Y): X with (1/B) X^T X = Sigma exactly; Y = X M^T for a target M, else random targets
     fitting the loss (Gaussian, signs, or one-hot rows)."""
     B = int(batch or max(2 * d_in, 8))
-    sigma = input_covariance(d_in, anisotropy, seed)
-    Z = whitened_inputs(B, d_in, seed=seed + 11)
-    ev, vec = torch.linalg.eigh(sigma)
-    X = Z @ (vec * ev.sqrt()) @ vec.T
+    X = inputs_with_covariance(B, input_covariance(d_in, anisotropy, seed), seed + 11)
     if target is not None:
         return X, X @ target.T
     g = torch.Generator().manual_seed(int(seed) + 29)

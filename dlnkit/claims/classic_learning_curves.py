@@ -23,7 +23,7 @@ import torch
 from hypothesis import strategies as st
 
 from dlnkit import strategies as dst
-from dlnkit.claims._classic import ALIGNED, BALANCED, SAXE, WHITENED, ClassicClaim, input_covariance, keep_or_break
+from dlnkit.claims._classic import ALIGNED, BALANCED, SAXE, WHITENED, ClassicClaim, keep_or_break
 from dlnkit.claims.base import Comparison, Tolerance
 from dlnkit.numerics.classic_curvature import rescale_first_layers, twist_first_hidden
 from dlnkit.numerics.classic_dynamics import (
@@ -34,6 +34,7 @@ from dlnkit.numerics.classic_dynamics import (
     rk4_small,
 )
 from dlnkit.numerics.dln import DeepLinearNetwork, teacher_map, whitened_inputs
+from dlnkit.numerics.point import input_covariance
 from dlnkit.numerics.validation import DlnkitInputError
 from dlnkit.theory import classic_learning_curves as th
 
