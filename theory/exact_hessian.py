@@ -143,6 +143,9 @@ def exact_dln_hessian(weights: Sequence[MatrixLike], sigma: MatrixLike | None = 
 @overload
 def exact_dln_hessian(weights: Sequence[MatrixLike], sigma: MatrixLike | None = None, cross: MatrixLike | None = None,
                       *, parts: Literal[True]) -> tuple[sp.Matrix, sp.Matrix, sp.Matrix]: ...
+@overload
+def exact_dln_hessian(weights: Sequence[MatrixLike], sigma: MatrixLike | None = None, cross: MatrixLike | None = None,
+                      *, parts: bool) -> sp.Matrix | tuple[sp.Matrix, sp.Matrix, sp.Matrix]: ...
 def exact_dln_hessian(weights: Sequence[MatrixLike], sigma: MatrixLike | None = None, cross: MatrixLike | None = None,
                       *, parts: bool = False) -> sp.Matrix | tuple[sp.Matrix, sp.Matrix, sp.Matrix]:
     """The exact P x P Hessian (see the module doc for the formula). ``sigma`` defaults to the
