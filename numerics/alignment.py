@@ -370,7 +370,7 @@ class AlignmentReport:
 
 def analyse_capture(cap: LayerCapture, *, k: int = 20, factors: str = "empirical", pairing: str = "index",
                     eigen: bool = True, rel_cut: float = 1e-10, dense_max: int = 100,
-                    h: torch.Tensor | None = None) -> AlignmentReport:
+                    h: torch.Tensor | np.ndarray | None = None) -> AlignmentReport:
     """Compute h_k, the factors, rho/Phi/Lambda/chi and the fits for the top-k directions of G.
 
     ``h`` may pass the directional curvatures of an earlier call on the same capture and k
