@@ -193,6 +193,26 @@ def _activation(config: Config) -> str:
     return act
 
 
+def _check_plan(config: Config, device: str | torch.device) -> None:
+    """Refuse, before anything is built, a point whose arrays (teacher, weights, covariance, data
+    batch) would not fit, and target singular values outside what float64 handles at this depth."""
+    from dlnkit.numerics.memory import check_allocation, dln_point_bytes
+    from dlnkit.numerics.validation import check_target_scale
+
+    dims = check_dims(config["dims"])
+    try:
+        batch = int(config.get("batch", max(2 * dims[0], 8)))
+        t = [float(x) for x in config.get("t", [])]
+    except (TypeError, ValueError):
+        raise DlnkitInputError("batch must be an integer and t a list of numbers") from None
+    if batch < 1:
+        raise DlnkitInputError(f"batch must be >= 1, got {batch}")
+    if t:
+        check_target_scale(t, len(dims) - 1)
+    check_allocation(dln_point_bytes(dims, batch, max(1, len(t))), f"the point of dims {dims} (batch {batch})",
+                     resolve_device(device))
+
+
 # ----- builders ---------------------------------------------------------------------------------
 def aligned_minimum_point(config: Config, device: str | torch.device = "cpu") -> Point:
     """The balanced aligned global minimum for target singular values ``t`` (hidden widths below
@@ -341,10 +361,13 @@ def build_point(config: Config, device: str | torch.device = "cpu") -> Point:
     >>> [tuple(W.shape) for W in p.weights], float(p.loss() - p.loss()) == 0.0
     ([(4, 3), (2, 4)], True)
     """
+    if not isinstance(config, Mapping):
+        raise DlnkitInputError(f"a configuration must be a dict, got {type(config).__name__}")
     if "weights" in config:
         return point_from_weights(config, device)
     if "dims" not in config:
         raise DlnkitInputError(f"a configuration needs 'dims' (or 'weights'), got keys {sorted(config)}")
+    _check_plan(config, device)
     if "s" in config and "t" in config:
         return aligned_layer_point(config, device)
     if "t" in config:
