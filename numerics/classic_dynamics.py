@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from dlnkit.numerics.dln import product
 from dlnkit.numerics.validation import DlnkitInputError, TrainingDivergedError
 
 Weights = Sequence[torch.Tensor]
@@ -68,11 +69,8 @@ def layer_gradients(
 
 
 def end_to_end(weights: Weights) -> torch.Tensor:
-    """W = W_L ... W_1."""
-    out = weights[0]
-    for W in weights[1:]:
-        out = W @ out
-    return out
+    """W = W_L ... W_1 (:func:`dlnkit.numerics.dln.product`)."""
+    return product(weights, int(weights[0].shape[1]))
 
 
 def end_to_end_gradient(weights: Weights, X: torch.Tensor, Y: torch.Tensor, loss: str = "squared") -> torch.Tensor:

@@ -34,6 +34,8 @@ from collections.abc import Sequence
 
 import sympy as sp
 
+from dlnkit.theory.exact_hessian import partial_products_exact
+
 __all__ = [
     "flow_derivative_matrix_form",
     "step_change_matrix_form",
@@ -89,14 +91,8 @@ def _explicit_chain(dims: Sequence[int]) -> tuple[list[sp.Matrix], list[sp.Matri
         sp.Matrix(dims[k + 1], dims[k], lambda a, b, k=k: sp.Symbol(f"w{k + 1}_{a}{b}")) for k in range(len(dims) - 1)
     ]
     N = sp.Matrix(dims[-1], dims[0], lambda a, b: sp.Symbol(f"G_{a}{b}"))
-    L = len(Ws)
-    P = [sp.eye(dims[-1])] * L
-    Q = [sp.eye(dims[0])] * L
-    for k in range(1, L):
-        Q[k] = Ws[k - 1] * Q[k - 1]
-    for k in range(L - 2, -1, -1):
-        P[k] = P[k + 1] * Ws[k + 1]
-    g = [P[k].T * N * Q[k].T for k in range(L)]
+    P, Q = partial_products_exact(Ws)
+    g = [Pk.T * N * Qk.T for Pk, Qk in zip(P, Q)]
     return Ws, g
 
 

@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import sympy as sp
 
+from dlnkit.theory.exact_hessian import partial_products_exact
+
 __all__ = [
     "balance_factor",
     "balanced_velocity_difference",
@@ -59,16 +61,9 @@ def _diag_chain(
 
 
 def _true_velocity(Ws: list[sp.Matrix], N: sp.Matrix) -> sp.Matrix:
-    L = len(Ws)
     n = N.shape[0]
     out = sp.zeros(n, n)
-    for j in range(L):
-        P = sp.eye(n)
-        for W in Ws[j + 1 :]:
-            P = W * P
-        Q = sp.eye(n)
-        for W in Ws[:j]:
-            Q = W * Q
+    for P, Q in zip(*partial_products_exact(Ws)):
         out -= P * P.T * N * Q.T * Q
     return out
 
