@@ -27,7 +27,7 @@ from dlnkit import strategies as dst
 from dlnkit.claims.base import Assumption, Claim, Comparison, Tolerance
 from dlnkit.claims.depth_exact import exact_b0, exact_b1
 from dlnkit.claims.depth_explanations import explain_linear_closed_form, explain_minimum_claim
-from dlnkit.numerics.dln import DeepLinearNetwork, teacher_map, whitened_inputs
+from dlnkit.numerics.dln import DeepLinearNetwork, product, teacher_map, whitened_inputs
 from dlnkit.numerics.dln_hessian import (
     dln_gauss_newton_nonzero_spectrum,
     dln_hessian_closed_form,
@@ -64,7 +64,11 @@ def measured_spectrum(point: Point) -> np.ndarray:
 
 def _describe_spectrum(ev: np.ndarray, n_dom: int, n_bulk: int) -> str:
     s = split_by_counts(ev, n_dom, n_bulk)
-    fmt = lambda a: (f"{a.max():.4g}" if np.ptp(a) < 1e-9 * max(1.0, abs(a.max())) else f"{a.min():.3g}..{a.max():.3g}") if len(a) else "-"
+    fmt = lambda a: (
+        (f"{a.max():.4g}" if np.ptp(a) < 1e-9 * max(1.0, abs(a.max())) else f"{a.min():.3g}..{a.max():.3g}")
+        if len(a)
+        else "-"
+    )
     return f"dom {n_dom}x{fmt(s.dominant)} bulk {n_bulk}x{fmt(s.bulk)} rest {len(s.zero)}x{fmt(s.zero)}"
 
 
@@ -108,7 +112,9 @@ def _depth_configs(draw, drop: frozenset, *, equal_targets=None, max_depth=4, ma
         elif name == "rank_below_dims":
             r = draw(st.integers(1, 3))
             cfg["dims"] = [r] + [max(r, d) for d in cfg["dims"][1:-1]] + [r]
-            cfg["t"] = draw(dst.target_spectra(r, equal=equal_targets if "equal_target_singular_values" not in drop else None))
+            cfg["t"] = draw(
+                dst.target_spectra(r, equal=equal_targets if "equal_target_singular_values" not in drop else None)
+            )
     return cfg
 
 
@@ -163,7 +169,9 @@ class HessianClosedFormClaim(Claim):
                           "O(1) matrices gives ~1e-15 relative, 1e-10 leaves room for conditioning")
 
     def statement_latex(self) -> str:
-        return r"\nabla^2\ell = \big[(P_l^\top P_m)\otimes(Q_l\Sigma Q_m^\top)\big]_{lm} + H_{\mathrm{res}}(W\Sigma - C)"
+        return (
+            r"\nabla^2\ell = \big[(P_l^\top P_m)\otimes(Q_l\Sigma Q_m^\top)\big]_{lm} + H_{\mathrm{res}}(W\Sigma - C)"
+        )
 
     def config_strategy(self, drop=()):
         drop = self.check_drop(drop)
@@ -282,7 +290,9 @@ class DepthRatioClaim(Claim):
                           "eigvalsh's backward error (~P eps ||H||)")
 
     def statement_latex(self) -> str:
-        return r"\frac{\overline{\lambda}_{\mathrm{dom}}}{\overline{\lambda}_{\mathrm{bulk}}} = " + sp.latex(equal_targets_mean_ratio())
+        return r"\frac{\overline{\lambda}_{\mathrm{dom}}}{\overline{\lambda}_{\mathrm{bulk}}} = " + sp.latex(
+            equal_targets_mean_ratio()
+        )
 
     def config_strategy(self, drop=()):
         return _depth_configs(self.check_drop(drop), equal_targets=True, max_depth=5)
@@ -391,15 +401,18 @@ class TrainingRatioClaim(Claim):
         split = split_by_counts(ev, r * r, r * (dims[0] + dims[-1] - 2 * r))
         H_res = dln_residual_hessian_closed_form(Ws, X=X, Y=Y)
         res_norm = float(torch.linalg.matrix_norm(H_res, 2))
-        W_end = Ws[-1]
-        for W in reversed(Ws[:-1]):
-            W_end = W_end @ W
-        s = torch.linalg.svdvals(W_end).cpu().numpy()[:r]
+        s = torch.linalg.svdvals(product(Ws, dims[0])).cpu().numpy()[:r]
         formula = balanced_minimum_spectrum_numeric(dims, s)
         gn = dln_gauss_newton_nonzero_spectrum(Ws, X=X, rtol=0.0).cpu().numpy()
         k = len(formula["dominant"]) + len(formula["bulk"])
-        gn_dev = float(np.max(np.abs(np.sort(gn)[::-1][:k] - np.sort(np.concatenate([formula["dominant"], formula["bulk"]]))[::-1])))
-        imbalance = max([float(torch.linalg.norm(Ws[l + 1].T @ Ws[l + 1] - Ws[l] @ Ws[l].T)) for l in range(depth - 1)] or [0.0])
+        gn_dev = float(
+            np.max(
+                np.abs(np.sort(gn)[::-1][:k] - np.sort(np.concatenate([formula["dominant"], formula["bulk"]]))[::-1])
+            )
+        )
+        imbalance = max(
+            [float(torch.linalg.norm(Ws[l + 1].T @ Ws[l + 1] - Ws[l] @ Ws[l].T)) for l in range(depth - 1)] or [0.0]
+        )
         return {"ratio": split.ratio, "final_loss": rec.final_loss, "steps": rec.final_step, "converged": rec.converged,
                 "res_norm": res_norm, "gn_formula_deviation": gn_dev, "imbalance": imbalance,
                 "formula_dominant_mean": float(np.mean(formula["dominant"])),
@@ -418,7 +431,9 @@ class TrainingRatioClaim(Claim):
         err = abs(measured["ratio"] - predicted)
         if not measured["converged"]:
             err = float("nan")  # an unfinished run says nothing about the limit
-        disp = f"{measured['ratio']:.6g}" + ("" if measured["converged"] else f" (not converged, loss {measured['final_loss']:.1e})")
+        disp = f"{measured['ratio']:.6g}" + (
+            "" if measured["converged"] else f" (not converged, loss {measured['final_loss']:.1e})"
+        )
         return Comparison(predicted, measured, err, bound, f"L = {predicted:g}", disp, details=measured)
 
 
