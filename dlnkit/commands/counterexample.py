@@ -29,7 +29,9 @@ def run_counterexample(args) -> int:
         print(f"gallery written to {args.out or 'counterexamples'}/")
         return 0
     if not args.claim:
-        raise DlnkitInputError("name a claim (see `dlnkit list -v` for claims and their assumptions), or pass --gallery")
+        raise DlnkitInputError(
+            "name a claim (see `dlnkit list -v` for claims and their assumptions), or pass --gallery"
+        )
     claim = get_claim(args.claim)
     record_path = None
     if args.out:  # checked before the search: a bad folder or a foreign file must not cost the result
@@ -83,6 +85,11 @@ def run_replay(args) -> int:
         return 0
     r = replay(args.file, device=args.device)
     print(r.summary())
+    if r.verdict == "invalid record":
+        print(f"dlnkit: error: {args.file}: the stored configuration is refused now: {r.now.exception}",
+              file=sys.stderr)
+    elif r.verdict == "error":
+        print(f"dlnkit: ERROR: {args.file} could not be recomputed here: {r.now.exception}", file=sys.stderr)
     return r.exit_status
 
 
