@@ -32,10 +32,12 @@ _SOURCE_PATTERN = re.compile(r"^\d\d_[A-Za-z0-9_]+\.py$")
 
 
 def default_source_dir() -> Path:
-    """``proofs_notebooks/`` next to the ``dlnkit`` package: the notebook sources are teaching material
-    of the source checkout, not installed with the package (``dlnkit notebooks`` is a checkout command
-    unless ``--src`` names a folder of sources)."""
-    return Path(__file__).resolve().parent.parent / "proofs_notebooks"
+    """The notebook sources: ``proofs_notebooks/`` of the source checkout (beside the ``dlnkit``
+    folder) when there is one, else the copy installed inside the package
+    (``dlnkit/proofs_notebooks``, with the gallery in ``dlnkit/counterexamples`` beside it)."""
+    here = Path(__file__).resolve().parent
+    checkout = here.parent / "proofs_notebooks"
+    return checkout if checkout.is_dir() else here / "proofs_notebooks"
 
 
 def notebook_sources(src: str | Path | None = None, names: Sequence[str] | None = None) -> list[Path]:
