@@ -225,7 +225,9 @@ def summarize(results: list[dict]) -> tuple[str, list[dict]]:
             r = by_method.get(m)
             if r is None:
                 continue
-            any_ok = r if r["result"]["status"] == "ok" else (base if base and base["result"]["status"] == "ok" else None)
+            any_ok = (
+                r if r["result"]["status"] == "ok" else (base if base and base["result"]["status"] == "ok" else None)
+            )
             P = any_ok["result"].get("P") if any_ok else None
             ratio = ""
             if base is not None and base["result"]["status"] == "ok" and r["result"]["status"] == "ok":
@@ -369,8 +371,12 @@ def main(argv=None) -> int:
         label = " ".join(f"{k}={v}" for k, v in spec.items() if k not in ("skip", "memory_estimate"))
         print(f"[{i}/{len(specs)}] {label}", file=sys.stderr, flush=True)
         res = run_one(spec, args)
-        print(f"    -> {res['status']}" + (f" {res['median_s']:.4g} s" if res["status"] == "ok" else f" ({res['reason']})"),
-              file=sys.stderr, flush=True)
+        print(
+            f"    -> {res['status']}"
+            + (f" {res['median_s']:.4g} s" if res["status"] == "ok" else f" ({res['reason']})"),
+            file=sys.stderr,
+            flush=True,
+        )
         results.append({"spec": spec, "result": res})
     table, rows = summarize(results)
     notes = checks(results)

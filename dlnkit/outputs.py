@@ -148,5 +148,13 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str))
 
 
-__all__ = ["check_output_file", "check_plot_file", "check_output_dir", "atomic_output", "atomic_write_bytes", "atomic_write_text",
-           "atomic_write_json", "written_in_this_run"]
+__all__ = [
+    "check_output_file",
+    "check_plot_file",
+    "check_output_dir",
+    "atomic_output",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "atomic_write_json",
+    "written_in_this_run",
+]

@@ -207,8 +207,14 @@ def global_minima(draw, *, min_depth: int = 1, max_depth: int = 4, max_width: in
     True
     """
     needs2 = balanced is False or aligned is False
-    cfg = draw(depth_point_configs(min_depth=max(min_depth, 2 if needs2 else 1), max_depth=max(max_depth, 2 if needs2 else 1),
-                                   max_width=max_width, equal_targets=equal_targets))
+    cfg = draw(
+        depth_point_configs(
+            min_depth=max(min_depth, 2 if needs2 else 1),
+            max_depth=max(max_depth, 2 if needs2 else 1),
+            max_width=max_width,
+            equal_targets=equal_targets,
+        )
+    )
     depth = len(cfg["dims"]) - 1
     if balanced is None:
         balanced = draw(st.booleans())

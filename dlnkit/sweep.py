@@ -71,7 +71,9 @@ def load_sweep_config(path: str | os.PathLike) -> dict:
             try:
                 import tomli as tomllib  # type: ignore[no-redef]
             except ImportError:
-                raise DlnkitInputError("TOML sweep files need Python >= 3.11 (or the tomli package); use JSON") from None
+                raise DlnkitInputError(
+                    "TOML sweep files need Python >= 3.11 (or the tomli package); use JSON"
+                ) from None
         try:
             cfg = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
@@ -174,9 +176,16 @@ def run_case(claim, config: dict, device: str = "cpu") -> dict:
         return claim.check(config, device=device).to_json()
     except Exception as exc:  # noqa: BLE001 - the case's setup failed: recorded, not raised
         seed = config.get("seed") if isinstance(config, dict) else None
-        row = ClaimResult.error_row(claim_id, config if isinstance(config, dict) else {}, f"{type(exc).__name__}: {exc}",
-                                    kind=getattr(claim, "kind", ""), device=str(device), seed=seed,
-                                    seconds=time.perf_counter() - t0, traceback_text=traceback.format_exc(limit=8))
+        row = ClaimResult.error_row(
+            claim_id,
+            config if isinstance(config, dict) else {},
+            f"{type(exc).__name__}: {exc}",
+            kind=getattr(claim, "kind", ""),
+            device=str(device),
+            seed=seed,
+            seconds=time.perf_counter() - t0,
+            traceback_text=traceback.format_exc(limit=8),
+        )
         return row.to_json()
 
 

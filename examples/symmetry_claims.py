@@ -146,7 +146,10 @@ dk.define_claim(
     strategy=ds.balanced_aligned_points(min_depth=2, max_depth=3, max_width=5),
     assumptions={"global_minimum": ("the point is a global minimum (zero residual)", None, OFF_MINIMUM)},
     tolerance=dk.Tolerance(atol=0, reason="integer counts, thresholds as for sym-orbit-null"),
-    default_configs=[{"dims": [4, 5, 3], "t": [2.0, 1.0], "seed": 0}, {"dims": [3, 3, 3], "t": [1.5, 1.0, 0.5], "seed": 1}],
+    default_configs=[
+        {"dims": [4, 5, 3], "t": [2.0, 1.0], "seed": 0},
+        {"dims": [3, 3, 3], "t": [1.5, 1.0, 0.5], "seed": 1},
+    ],
     source="examples/symmetry_claims.py",
 )
 

@@ -224,7 +224,9 @@ def _as_one_batch(inputs: torch.Tensor | Iterable[Any],
     concatenated into one batch (the alignment analysis keeps A and delta of every sample anyway)."""
     if targets is not None:
         if not isinstance(inputs, torch.Tensor):
-            raise DlnkitInputError("with targets given, the inputs must be one tensor (or give a DataLoader and no targets)")
+            raise DlnkitInputError(
+                "with targets given, the inputs must be one tensor (or give a DataLoader and no targets)"
+            )
         return inputs, targets
     from dlnkit.numerics.batches import as_batches
 
@@ -290,7 +292,9 @@ def weight_directions(U: torch.Tensor, V: torch.Tensor, weight_shape: Sequence[i
     return D.T.reshape(int(np.prod(weight_shape)), K)
 
 
-def directional_curvatures(cap: LayerCapture, U: torch.Tensor, V: torch.Tensor, *, chunk_size: int | None = 16) -> torch.Tensor:
+def directional_curvatures(
+    cap: LayerCapture, U: torch.Tensor, V: torch.Tensor, *, chunk_size: int | None = 16
+) -> torch.Tensor:
     """h_k = vec(u_k v_k^T)^T H_ll vec(u_k v_k^T), exact HVPs batched by vmap."""
     D = weight_directions(U, V, cap.weight_shape)
     W = cap.W.reshape(cap.weight_shape)

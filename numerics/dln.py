@@ -138,8 +138,15 @@ def whitened_inputs(batch: int, d_in: int, *, seed: int | None = 0, dtype: torch
     return whiten(X).to(dtype=dtype, device=resolve_device(device))
 
 
-def teacher_map(d_out: int, d_in: int, singular_values: Sequence[float], *, seed: int | None = 0,
-                dtype: torch.dtype = DEFAULT_DTYPE, device: DeviceLike = "cpu") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def teacher_map(
+    d_out: int,
+    d_in: int,
+    singular_values: Sequence[float],
+    *,
+    seed: int | None = 0,
+    dtype: torch.dtype = DEFAULT_DTYPE,
+    device: DeviceLike = "cpu",
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """A target map M = U diag(t) V^T of rank r = len(t), with random orthonormal U, V.
 
     Returns (M, U, V) with U (d_out x r) and V (d_in x r). Targets are Y = X M^T.
@@ -225,7 +232,9 @@ class DeepLinearNetwork(nn.Module):
             weights = [torch.zeros(self.dims[l + 1], self.dims[l], dtype=dtype) for l in range(self.depth)]
         weights = list(weights)
         if len(weights) != self.depth:
-            raise DlnkitInputError(f"dims {self.dims} describe {self.depth} layers but {len(weights)} weights were given")
+            raise DlnkitInputError(
+                f"dims {self.dims} describe {self.depth} layers but {len(weights)} weights were given"
+            )
         for l, W in enumerate(weights):
             want = (self.dims[l + 1], self.dims[l])
             if not isinstance(W, torch.Tensor):
@@ -267,8 +276,15 @@ class DeepLinearNetwork(nn.Module):
 
     # ----- constructors ----------------------------------------------------------------
     @classmethod
-    def random(cls, dims: Sequence[int], *, scale: float = 1.0, seed: int | None = 0, dtype: torch.dtype = DEFAULT_DTYPE,
-               device: DeviceLike = "auto") -> DeepLinearNetwork:
+    def random(
+        cls,
+        dims: Sequence[int],
+        *,
+        scale: float = 1.0,
+        seed: int | None = 0,
+        dtype: torch.dtype = DEFAULT_DTYPE,
+        device: DeviceLike = "auto",
+    ) -> DeepLinearNetwork:
         """Gaussian init W_l ~ N(0, scale^2 / d_{l-1})."""
         dims = check_dims(dims)
         n_params = sum(dims[i] * dims[i + 1] for i in range(len(dims) - 1))
@@ -281,9 +297,18 @@ class DeepLinearNetwork(nn.Module):
         return cls(dims, Ws, dtype=dtype, device=device)
 
     @classmethod
-    def balanced_aligned(cls, dims: Sequence[int], U: torch.Tensor, V: torch.Tensor, layer_singular_values: Sequence[float], *,
-                         seed: int | None = 0, hidden_bases: Sequence[torch.Tensor] | None = None,
-                         dtype: torch.dtype = DEFAULT_DTYPE, device: DeviceLike = "auto") -> DeepLinearNetwork:
+    def balanced_aligned(
+        cls,
+        dims: Sequence[int],
+        U: torch.Tensor,
+        V: torch.Tensor,
+        layer_singular_values: Sequence[float],
+        *,
+        seed: int | None = 0,
+        hidden_bases: Sequence[torch.Tensor] | None = None,
+        dtype: torch.dtype = DEFAULT_DTYPE,
+        device: DeviceLike = "auto",
+    ) -> DeepLinearNetwork:
         """W_1 = R_1 S V^T, W_l = R_l S R_{l-1}^T, W_L = U S R_{L-1}^T with S = diag(s).
 
         ``layer_singular_values`` s (length r) are the per-layer singular values; the end-to-end
@@ -297,7 +322,9 @@ class DeepLinearNetwork(nn.Module):
         U = torch.as_tensor(U, dtype=torch.float64).cpu()
         V = torch.as_tensor(V, dtype=torch.float64).cpu()
         if tuple(U.shape) != (dims[-1], r) or tuple(V.shape) != (dims[0], r):
-            raise DlnkitInputError(f"U must be {(dims[-1], r)} and V {(dims[0], r)}, got {tuple(U.shape)}, {tuple(V.shape)}")
+            raise DlnkitInputError(
+                f"U must be {(dims[-1], r)} and V {(dims[0], r)}, got {tuple(U.shape)}, {tuple(V.shape)}"
+            )
         L = len(dims) - 1
         if hidden_bases is None:
             g = _generator(seed)
@@ -308,8 +335,15 @@ class DeepLinearNetwork(nn.Module):
         return cls(dims, Ws, dtype=dtype, device=device)
 
     @classmethod
-    def balanced_minimum(cls, dims: Sequence[int], target_singular_values: Sequence[float], *, seed: int | None = 0,
-                         dtype: torch.dtype = DEFAULT_DTYPE, device: DeviceLike = "auto") -> tuple[DeepLinearNetwork, torch.Tensor]:
+    def balanced_minimum(
+        cls,
+        dims: Sequence[int],
+        target_singular_values: Sequence[float],
+        *,
+        seed: int | None = 0,
+        dtype: torch.dtype = DEFAULT_DTYPE,
+        device: DeviceLike = "auto",
+    ) -> tuple[DeepLinearNetwork, torch.Tensor]:
         """The balanced aligned global minimum of B1 (docs/claims.md#b1) for the teacher built by
         :func:`teacher_map` with the same seed: per-layer singular values t^(1/L).
 
@@ -324,8 +358,18 @@ class DeepLinearNetwork(nn.Module):
         return net, M.to(dtype=dtype, device=net.weights[0].device)
 
     @classmethod
-    def spectral_init(cls, dims: Sequence[int], target_rank: int, U: torch.Tensor, V: torch.Tensor, *, scale: float = 0.1,
-                      seed: int | None = 0, dtype: torch.dtype = DEFAULT_DTYPE, device: DeviceLike = "auto") -> DeepLinearNetwork:
+    def spectral_init(
+        cls,
+        dims: Sequence[int],
+        target_rank: int,
+        U: torch.Tensor,
+        V: torch.Tensor,
+        *,
+        scale: float = 0.1,
+        seed: int | None = 0,
+        dtype: torch.dtype = DEFAULT_DTYPE,
+        device: DeviceLike = "auto",
+    ) -> DeepLinearNetwork:
         """Small balanced spectral initialisation aligned with the target's singular bases:
         every layer has the r singular values ``scale``."""
         return cls.balanced_aligned(dims, U, V, [scale] * int(target_rank), seed=seed, dtype=dtype, device=device)

@@ -64,8 +64,14 @@ def check_chain(weights: Weights, detach: bool = False) -> list[torch.Tensor]:
     return Ws
 
 
-def data_moments(weights: Weights, X: TensorLike | None = None, Y: TensorLike | None = None, sigma: TensorLike | None = None,
-                  cross: TensorLike | None = None, target: TensorLike | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def data_moments(
+    weights: Weights,
+    X: TensorLike | None = None,
+    Y: TensorLike | None = None,
+    sigma: TensorLike | None = None,
+    cross: TensorLike | None = None,
+    target: TensorLike | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Return (Sigma, C) from a batch (X, Y), or (Sigma, C) directly, or a target map with Sigma."""
     W1 = weights[0]
     d_in, d_out = W1.shape[1], weights[-1].shape[0]
@@ -290,8 +296,16 @@ def dln_residual_hessian_closed_form(weights: Weights, *, check_memory: bool = T
     return H
 
 
-def dln_hessian_closed_form(weights: Weights, *, X: TensorLike | None = None, Y: TensorLike | None = None, sigma: TensorLike | None = None,
-                            cross: TensorLike | None = None, target: TensorLike | None = None, check_memory: bool = True) -> torch.Tensor:
+def dln_hessian_closed_form(
+    weights: Weights,
+    *,
+    X: TensorLike | None = None,
+    Y: TensorLike | None = None,
+    sigma: TensorLike | None = None,
+    cross: TensorLike | None = None,
+    target: TensorLike | None = None,
+    check_memory: bool = True,
+) -> torch.Tensor:
     """The exact P x P loss Hessian of a deep linear network at any point, from small matrix products.
 
     Give the data as a batch (X, Y), as moments (sigma, cross) or as a target map (with sigma,

@@ -25,8 +25,17 @@ from dlnkit.numerics.memory import COPIES_ASSEMBLED
 from dlnkit.numerics.point import dims_of, layer_offsets
 
 
-def dln_hessian_assembled(weights: Sequence[torch.Tensor], *, X: TensorLike | None = None, Y: TensorLike | None = None, sigma: TensorLike | None = None,
-                          cross: TensorLike | None = None, target: TensorLike | None = None, check_memory: bool = True, out: torch.Tensor | None = None) -> torch.Tensor:
+def dln_hessian_assembled(
+    weights: Sequence[torch.Tensor],
+    *,
+    X: TensorLike | None = None,
+    Y: TensorLike | None = None,
+    sigma: TensorLike | None = None,
+    cross: TensorLike | None = None,
+    target: TensorLike | None = None,
+    check_memory: bool = True,
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
     """The exact P x P DLN loss Hessian at any point, assembled in place (one buffer).
 
     Data as in :func:`~dlnkit.numerics.dln_hessian.dln_hessian_closed_form`. ``out`` (P x P,

@@ -322,7 +322,13 @@ class HessianOperator(LinearOperator):  # type: ignore[misc]  # SciPy ships no t
     def _matmat(self, X: np.ndarray) -> np.ndarray:
         self.num_hvps += X.shape[1]
         V = self._to_torch(np.asarray(X))
-        return hvp_batched(self.loss_fn, self.params, V, chunk_size=self.chunk_size).detach().cpu().numpy().astype(np.float64)
+        return (
+            hvp_batched(self.loss_fn, self.params, V, chunk_size=self.chunk_size)
+            .detach()
+            .cpu()
+            .numpy()
+            .astype(np.float64)
+        )
 
     def _adjoint(self) -> HessianOperator:
         return self  # Hessians are symmetric

@@ -80,7 +80,9 @@ class SLQResult:
         if sigma is None:
             sigma = 0.01 * max(float(x.max() - x.min()), 1e-12)
         g = np.asarray(grid, dtype=np.float64)[:, None]
-        dens: np.ndarray = (w[None, :] * np.exp(-0.5 * ((g - x[None, :]) / sigma) ** 2)).sum(1) / (sigma * np.sqrt(2 * np.pi))
+        dens: np.ndarray = (w[None, :] * np.exp(-0.5 * ((g - x[None, :]) / sigma) ** 2)).sum(1) / (
+            sigma * np.sqrt(2 * np.pi)
+        )
         return dens
 
     def moment(self, k: int) -> float:

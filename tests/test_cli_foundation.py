@@ -77,7 +77,16 @@ def test_spectrum_prints_clusters_and_saves_a_plot(tmp_path):
 
 
 def test_counterexample_works_on_claims_from_a_user_file():
-    out = dlnkit("counterexample", "gn-trace-whitened", "--from", str(Path(__file__).resolve().parents[1] / "examples" / "symmetry_claims.py"),
-                 "--drop", "whitened", "--max-examples", "20", "-q")
+    out = dlnkit(
+        "counterexample",
+        "gn-trace-whitened",
+        "--from",
+        str(Path(__file__).resolve().parents[1] / "examples" / "symmetry_claims.py"),
+        "--drop",
+        "whitened",
+        "--max-examples",
+        "20",
+        "-q",
+    )
     assert out.returncode == 1, out.stdout + out.stderr  # 1 = a counterexample was found
     assert "counterexample after" in out.stdout and "anisotropy" in out.stdout

@@ -77,7 +77,9 @@ def test_gauss_newton_part_is_jacobian_gram_and_residual_has_zero_diagonal_block
         assert torch.count_nonzero(H_res[off[l]:off[l + 1], off[l]:off[l + 1]]) == 0
     # the residual part is bilinear in E: at a global minimum (Y = X W^T) it vanishes
     W_end = end_to_end(*Ws).reshape(Ws[-1].shape[0], Ws[0].shape[1])
-    assert float(dln_residual_hessian_closed_form(Ws, X=X, Y=X @ W_end.T).abs().max()) <= 1e-12 * (1 + float(W_end.abs().max()) ** 2)
+    assert float(dln_residual_hessian_closed_form(Ws, X=X, Y=X @ W_end.T).abs().max()) <= 1e-12 * (
+        1 + float(W_end.abs().max()) ** 2
+    )
 
 
 @given(random_points())
@@ -134,9 +136,13 @@ def test_hand_written_gradient_descent_follows_torch_sgd():
     for act in ("linear", "tanh"):
         ref = _torch_sgd(net.weights, lambda Ws, act=act: network_loss(Ws, X, Y, act), lr=0.05, momentum=0.9, steps=150)
         if act == "linear":
-            Ws, _ = train_dln_gradient_descent(net.weights, lr=0.05, momentum=0.9, max_steps=150, loss_tol=-1.0, X=X, Y=Y)
+            Ws, _ = train_dln_gradient_descent(
+                net.weights, lr=0.05, momentum=0.9, max_steps=150, loss_tol=-1.0, X=X, Y=Y
+            )
         else:
-            Ws, _ = train_chain_gradient_descent(net.weights, X, Y, activation="tanh", lr=0.05, momentum=0.9, max_steps=150)
+            Ws, _ = train_chain_gradient_descent(
+                net.weights, X, Y, activation="tanh", lr=0.05, momentum=0.9, max_steps=150
+            )
         for a, b in zip(Ws, ref):
             # same arithmetic in a different order: rounding differences only
             assert float((a - b).abs().max()) <= 1e-11

@@ -28,7 +28,9 @@ def test_equal_target_ratio_simplifies_to_exactly_L():
     assert equal_targets_mean_ratio() == L  # structural equality, not a float comparison
 
 
-@pytest.mark.parametrize("dims, rank", [([3, 4, 2], 2), ([2, 5, 3, 4], 2), ([3, 3], 2), ([4, 3, 5, 6, 3], 3), ([2, 1, 3], 1)])
+@pytest.mark.parametrize(
+    "dims, rank", [([3, 4, 2], 2), ([2, 5, 3, 4], 2), ([3, 3], 2), ([4, 3, 5, 6, 3], 3), ([2, 1, 3], 1)]
+)
 def test_concrete_derivation_matches_the_symbolic_depth_formula(dims, rank):
     t = target_symbols(rank)
     derived = read_off_spectrum(derive_jjt_aligned(dims, t), num_params=sum(a * b for a, b in zip(dims, dims[1:])))

@@ -130,8 +130,9 @@ def test_closed_form_with_hostile_batches(chain, x_kind, y_kind, batch):
     Y = hostile(batch, dims[-1], y_kind, 4)
 
     def agrees(H):
-        ref = dense_hessian(lambda *w: dln_loss(w, torch.as_tensor(X, dtype=H.dtype), torch.as_tensor(Y, dtype=H.dtype)),
-                            Ws)
+        ref = dense_hessian(
+            lambda *w: dln_loss(w, torch.as_tensor(X, dtype=H.dtype), torch.as_tensor(Y, dtype=H.dtype)), Ws
+        )
         eps = torch.finfo(H.dtype).eps
         return bool(torch.isfinite(H).all()) and float((H - ref).abs().max()) <= 1e3 * eps * max(1.0, float(
             ref.abs().max())) * H.shape[0]

@@ -40,7 +40,9 @@ def test_notebook_executes(source, tmp_path):
         pytest.fail(f"{source.name}: {exc}", pytrace=False)
     seconds = time.perf_counter() - t0
     assert seconds < NOTEBOOK_TIME_LIMIT, f"{source.name} took {seconds:.0f} s (limit {NOTEBOOK_TIME_LIMIT} s)"
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    errors = [
+        o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"
+    ]
     assert not errors
     # CI keeps the executed notebook for the documentation build (docs/building.md), which then
     # renders it instead of executing it a second time

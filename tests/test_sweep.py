@@ -87,7 +87,9 @@ def test_errors_are_recorded_not_raised():
 
 
 def test_serial_sweep_is_resumable_and_atomic(tmp_path):
-    cases = [SweepCase("test-square", {"x": x}) for x in (0, 3, 5, -2)] + [SweepCase("test-square", {"x": 2, "bias": 1})]
+    cases = [SweepCase("test-square", {"x": x}) for x in (0, 3, 5, -2)] + [
+        SweepCase("test-square", {"x": 2, "bias": 1})
+    ]
     claims = {"test-square": SQUARE}
     SquareClaim.calls = 0
     first = run_sweep(cases[:3], tmp_path, executor="serial", claims=claims, progress=False)

@@ -18,7 +18,9 @@ def run(args) -> int:
     except ImportError:  # render_notebooks raises the install hint
         CellExecutionError = RuntimeError
     try:
-        done = render_notebooks(args.out, args.names, src=args.src, html=not args.no_html, timeout=args.timeout, log=log)
+        done = render_notebooks(
+            args.out, args.names, src=args.src, html=not args.no_html, timeout=args.timeout, log=log
+        )
     except CellExecutionError as exc:
         print(f"dlnkit: a notebook cell failed:\n{exc}", file=sys.stderr)
         return 1

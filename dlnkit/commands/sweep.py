@@ -41,12 +41,16 @@ def run(args) -> int:
 def register(sub) -> None:
     p = sub.add_parser("sweep", help="run a resumable grid / drawn sweep of claim checks (process pool or Dask)")
     p.add_argument("config", help="sweep file (.json, or .toml on Python >= 3.11)")
-    p.add_argument("--out", metavar="DIR", help="results folder (default: sweeps/<config name>); finished cases are skipped")
+    p.add_argument(
+        "--out", metavar="DIR", help="results folder (default: sweeps/<config name>); finished cases are skipped"
+    )
     p.add_argument("--executor", choices=("process", "dask", "serial"), default="process",
                    help="process pool (default), Dask (LocalCluster or --scheduler), or serial in this process")
     p.add_argument("--workers", type=positive_int, default=None,
                    help="workers (default: CPU count, at most the case count)")
-    p.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler (tcp://host:8786) instead of a LocalCluster")
+    p.add_argument(
+        "--scheduler", metavar="ADDRESS", help="a running Dask scheduler (tcp://host:8786) instead of a LocalCluster"
+    )
     p.add_argument("--rerun", action="store_true", help="run every case again, ignoring finished ones")
     p.add_argument("--retry-errors", action="store_true",
                    help="run ERROR cases again (e.g. those whose worker was killed), keep PASS/FAIL ones")
