@@ -5,6 +5,9 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 py="${PYTHON:-python3}"
+echo "lint: ruff check ." >&2
 "$py" -m ruff check .
+echo "lint: ruff format --check ." >&2
 "$py" -m ruff format --check .
+echo "lint: mypy (strict) on dlnkit.theory and dlnkit.numerics" >&2
 bash scripts/typecheck.sh
