@@ -73,6 +73,32 @@ def _index_from_records(out: Path) -> dict:
     return searches
 
 
+class _folder_lock:
+    """An exclusive advisory lock on the folder itself (no lock file left behind); a no-op where
+    ``fcntl`` is missing."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.fd = folder, None
+
+    def __enter__(self):
+        import os
+
+        try:
+            import fcntl
+
+            self.fd = os.open(self.folder, os.O_RDONLY)
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except (ImportError, OSError):
+            self.fd = None
+        return self
+
+    def __exit__(self, *exc):
+        import os
+
+        if self.fd is not None:
+            os.close(self.fd)  # closing releases the lock
+
+
 def generate_gallery(out_dir="counterexamples", *, max_examples: int = 100, seed: int = 0, claim_ids=None,
                      progress: bool = False, log=None) -> list:
     """Search every (claim, assumption) pair (of ``claim_ids``, default all searchable claims) and
@@ -99,7 +125,7 @@ def generate_gallery(out_dir="counterexamples", *, max_examples: int = 100, seed
             "no searchable claims"
         raise DlnkitInputError(f"nothing to search: {what}")
     out.mkdir(parents=True, exist_ok=True)
-    searches = _read_index(out)
+    searches: dict = {}  # this run's searches, merged into the index at the end
     results: list = []
     claims_seen: list = []
     for claim, _name in pairs:
@@ -128,8 +154,10 @@ def generate_gallery(out_dir="counterexamples", *, max_examples: int = 100, seed
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        atomic_write_json(out / INDEX, {"format": INDEX_FORMAT, "searches": searches})
-        atomic_write_text(out / "README.md", _gallery_readme(out, searches, max_examples, seed, interrupted))
+        with _folder_lock(out):  # galleries of other claims may finish at the same time: merge, don't clobber
+            merged = {**_read_index(out), **searches}
+            atomic_write_json(out / INDEX, {"format": INDEX_FORMAT, "searches": merged})
+            atomic_write_text(out / "README.md", _gallery_readme(out, merged, max_examples, seed, interrupted))
     if interrupted:
         raise KeyboardInterrupt
     return results
