@@ -43,8 +43,10 @@ _EXPLAIN = {
     "target's right singular basis, the modes couple and the per-mode ODE no longer holds.",
     "balanced": "Off balance the layers of a mode differ (c a, a/c, a, ...): du/dt = (L - 2 + c^2 + c^-2) a^{2(L-1)} "
     "(s - u), i.e. the ODE's rate times (L - 2 + c^2 + c^-2)/L (SymPy, dlnkit.theory.classic_end_to_end).",
-    "aligned": "A GL twist of a hidden layer mixes the modes inside the network (P_jP_j^T, Q_j^TQ_j are no longer "
-    "diagonal in the target's bases), so the velocity leaves the diagonal and the modes couple.",
+    "aligned": "A GL twist A of a hidden layer (W_1 -> A W_1, W_2 -> W_2 A^-1) mixes the modes inside the network "
+    "(P_jP_j^T, Q_j^TQ_j are no longer diagonal in the target's bases), so the velocity leaves the diagonal and the "
+    "modes couple. A twist always unbalances too (balanced weights are aligned); in a width-1 hidden layer it is "
+    "just a rescaling, which changes the rate by (L - 2 + c^2 + c^-2)/L.",
 }
 _VIOLATIONS = {
     "whitened": lambda c: float(c.get("anisotropy", 1.0)) != 1.0,
