@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from dlnkit.numerics.training import heavy_ball_loop
 from dlnkit.numerics.validation import DlnkitInputError
 
 PAPER_SEED = 12138
@@ -199,30 +200,24 @@ def train_paper(setup: PaperSetup, *, activation: str = "linear", updates: int =
     npdt = DTYPES[dtype]
     Ws = [W.astype(npdt, copy=True) for W in setup.weights]
     T = setup.target.astype(npdt)
-    lr_, mom = npdt(lr), npdt(momentum)
-    vel: list[FloatArray] | None = None
-    run = PaperRun([], int(updates), dtype, activation)
-    loss = float("nan")
-    for k in range(int(updates)):
-        loss, grads = paper_loss_and_grads(Ws, T, activation)
-        if not math.isfinite(loss):
-            raise DlnkitInputError(f"training diverged at update {k} (loss {loss})")
-        if k % 1000 == 0:
-            run.loss_steps.append(k)
-            run.losses.append(loss)
-        if vel is None:
-            vel = [g.copy() for g in grads]
-        else:
-            for v, g in zip(vel, grads):
-                v *= mom
-                v += g
-        for W, v in zip(Ws, vel):
-            W -= lr_ * v
-        if record_every and on_record is not None and (k + 1) % record_every == 0:
-            on_record(k + 1, Ws)
-        if progress is not None and (k + 1) % 1000 == 0:
-            progress(1000)
-    run.final_loss, _ = paper_loss_and_grads(Ws, T, activation)
+    n = int(updates)
+    run = PaperRun([], n, dtype, activation)
+    every = int(record_every) if record_every and on_record is not None else 0
+
+    def record(W: list[FloatArray], k: int) -> None:
+        if every and k > 0 and k % every == 0 and on_record is not None:
+            on_record(k, W)
+
+    # the one heavy-ball loop (numerics.training), in the run's dtype: the loss before update k for
+    # k = 0, 1000, 2000, ... and the weights after every ``record_every`` updates
+    losses_at = set(range(0, n, 1000))
+    weights_at = set(range(every, n + 1, every)) if every else set()
+    rec = heavy_ball_loop(Ws, lambda W, need: paper_loss_and_grads(W, T, activation), lr=lr, momentum=momentum,
+                          max_steps=n, loss_tol=None, record_steps=losses_at | weights_at, on_record=record,
+                          on_progress=progress, progress_every=1000)
+    run.loss_steps = [k for k in rec.steps if k % 1000 == 0 and k < n]
+    run.losses = [v for k, v in zip(rec.steps, rec.losses) if k % 1000 == 0 and k < n]
+    run.final_loss = rec.final_loss
     run.weights = [torch.from_numpy(W.copy()) for W in Ws]
     return run
 

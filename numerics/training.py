@@ -114,23 +114,47 @@ def heavy_ball_descent(weights: Sequence[torch.Tensor], gradient: GradientFn, *,
     >>> Ws[0].tolist(), rec.final_step                                   # w <- w/2 three times
     ([[0.125, 0.125]], 3)
     """
-    import numpy as np
-
-    if lr <= 0 or not (0 <= momentum < 1):
-        raise DlnkitInputError(f"need lr > 0 and 0 <= momentum < 1, got lr={lr}, momentum={momentum}")
     dtype, device = weights[0].dtype, weights[0].device
     Ws = [W.detach().cpu().double().numpy().copy() for W in weights]
-    vel = [np.zeros_like(W) for W in Ws]
-    want = {int(s) for s in record_steps}
 
     def to_torch(arrs: Sequence[np.ndarray]) -> list[torch.Tensor]:
         return [torch.as_tensor(a, dtype=dtype, device=device) for a in arrs]
 
-    rec = TrainingRecord()
     bar = tqdm(total=max_steps, desc="gradient descent", disable=not progress, leave=False)
+    try:
+        rec = heavy_ball_loop(Ws, gradient, lr=lr, momentum=momentum, max_steps=max_steps, loss_tol=loss_tol,
+                              grad_tol=grad_tol, loss_every=loss_every, record_steps=record_steps,
+                              on_record=None if record_fn is None else (lambda W, k: record_fn(to_torch(W), k)),
+                              on_progress=bar.update)
+    finally:
+        bar.close()
+    return to_torch(Ws), rec
+
+
+def heavy_ball_loop(Ws: list[np.ndarray], gradient: GradientFn, *, lr: float, momentum: float, max_steps: int,
+                    loss_tol: float | None = 0.0, grad_tol: float | None = None, loss_every: int = 1,
+                    record_steps: Iterable[int] = (), on_record: Callable[[list[np.ndarray], int], Any] | None = None,
+                    on_progress: Callable[[int], Any] | None = None, progress_every: int = 5000) -> TrainingRecord:
+    """The loop itself, on NumPy arrays updated in place in their own dtype (float32 stays float32).
+
+    Step k evaluates ``gradient(Ws, need_loss)`` at the weights after k updates, records (loss,
+    ``on_record(Ws, k)``) when k is in ``record_steps`` or the run stops, then applies update k+1
+    (:func:`heavy_ball_update`). It stops at k = ``max_steps``, once the loss is <= ``loss_tol``
+    (never with ``loss_tol=None``) or the gradient norm <= ``grad_tol``. ``on_progress(n)`` is
+    called every ``progress_every`` updates (a progress bar's ``update``). A non-finite loss raises
+    :class:`TrainingDivergedError`.
+    """
+    import numpy as np
+
+    if lr <= 0 or not (0 <= momentum < 1):
+        raise DlnkitInputError(f"need lr > 0 and 0 <= momentum < 1, got lr={lr}, momentum={momentum}")
+    vel = [np.zeros_like(W) for W in Ws]
+    want = {int(s) for s in record_steps}
+    rec = TrainingRecord()
     step, loss, gnorm = 0, float("nan"), float("inf")
+    every = max(int(loss_every), 1)
     while True:
-        need_loss = step in want or step >= max_steps or step % max(int(loss_every), 1) == 0
+        need_loss = step in want or step >= max_steps or step % every == 0
         value, grads = gradient(Ws, need_loss)
         if need_loss:
             if value is None or not np.isfinite(value):
@@ -138,22 +162,23 @@ def heavy_ball_descent(weights: Sequence[torch.Tensor], gradient: GradientFn, *,
             loss = float(value)
         if grad_tol is not None:
             gnorm = float(np.sqrt(sum(np.sum(g * g) for g in grads)))
-        done = step >= max_steps or (need_loss and loss <= loss_tol) or (grad_tol is not None and gnorm <= grad_tol)
+        converged = (loss_tol is not None and need_loss and loss <= loss_tol) or \
+            (grad_tol is not None and gnorm <= grad_tol)
+        done = step >= max_steps or converged
         if step in want or done:
             rec.steps.append(step)
             rec.losses.append(loss)
-            if record_fn is not None:
-                rec.records.append(record_fn(to_torch(Ws), step))
+            if on_record is not None:
+                rec.records.append(on_record(Ws, step))
         if done:
             break
         heavy_ball_update(Ws, vel, grads, lr, momentum)
         step += 1
-        if step % 5000 == 0:
-            bar.update(5000)
-    bar.close()
+        if on_progress is not None and step % progress_every == 0:
+            on_progress(progress_every)
     rec.final_step, rec.final_loss = step, loss
-    rec.converged = loss <= loss_tol or (grad_tol is not None and gnorm <= grad_tol)
-    return to_torch(Ws), rec
+    rec.converged = (loss_tol is not None and loss <= loss_tol) or (grad_tol is not None and gnorm <= grad_tol)
+    return rec
 
 
 def _activation(name: str) -> Activation:
