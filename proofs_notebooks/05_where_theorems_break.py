@@ -72,7 +72,8 @@ def sym_jjt_eigenvalues(Ws):
 # print that part).
 
 # %%
-records = [load_counterexample(p) for p in sorted(GALLERY.glob("*.json"))]
+# every record in the folder (its gallery-index.json lists the searches, it is not a record)
+records = [load_counterexample(p) for p in sorted(GALLERY.glob("*.json")) if p.name != "gallery-index.json"]
 assert records, f"no counterexample records in {GALLERY.resolve()}"
 rows = []
 for rec in records:

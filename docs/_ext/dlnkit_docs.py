@@ -389,7 +389,7 @@ def gallery_page() -> str:
     out = [
         "# Counterexample gallery",
         "",
-        f"Generated at build time from the {len(files)} files in `counterexamples/` "
+        "Generated at build time from the counterexample records in `counterexamples/` "
         "(written by `dlnkit counterexample --gallery`). Each is the smallest configuration Hypothesis "
         "found that breaks a claim once one of its assumptions is dropped; `dlnkit replay FILE` "
         "recomputes it.",
@@ -406,6 +406,8 @@ def gallery_page() -> str:
                 rec = json.loads(f.read_text(encoding="utf-8"))
             except (OSError, json.JSONDecodeError) as exc:
                 out.append(f"| ? | ? | ? | unreadable: {md_escape(exc)} | | | {md_code(f.name)} |")
+                continue
+            if not isinstance(rec, dict) or "claim" not in rec:  # e.g. gallery-index.json: not a record
                 continue
             records.append((f, rec))
             err = "exception" if rec.get("exception") else f"{fmt_num(rec.get('error'))} / {fmt_num(rec.get('bound'))}"
