@@ -404,6 +404,14 @@ class DriftOrderClaim(ClassicClaim):
             {"dims": [3, 3, 3, 3], "seed": 1, "scale": 1.0, "lr": 0.01, "horizon": 1.0},
         ]
 
+    def full_configs(self):
+        """Smaller steps: the slope tends to 1 as eta -> 0."""
+        return [
+            {"dims": d, "seed": s, "scale": 1.0, "lr": lr, "horizon": 1.0}
+            for d, s in (([3, 4, 2], 0), ([3, 3, 3, 3], 1))
+            for lr in (0.02, 0.01, 0.005, 0.0025)
+        ]
+
     def predict(self, config):
         return 1.0
 

@@ -334,6 +334,14 @@ class GradientDescentVsFlowClaim(ClassicClaim):
             {"dims": [2, 2, 2, 2], "t": [1.0], "a": [0.5], "seed": 1, "lr": 0.01},
         ]
 
+    def full_configs(self):
+        """The step sizes of the README: the first-order constant as eta halves (L = 2 and 3)."""
+        return [
+            {"dims": d, "t": [2.0], "a": [0.25], "seed": 0, "lr": lr}
+            for d in ([2, 3, 2], [2, 3, 3, 2])
+            for lr in (0.04, 0.02, 0.01, 0.005)
+        ]
+
     def _times(self, config):
         depth = len(config["dims"]) - 1
         lr = float(config["lr"])

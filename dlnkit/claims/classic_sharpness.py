@@ -284,6 +284,24 @@ class StabilityClaim(ClassicClaim):
             },
         ]
 
+    def full_configs(self):
+        """The sweep of the README and notebook 7: eta = q 2 / lambda_bal for q = 0.2 .. 1.4, four
+        random initialisations, depths 2 and 3 (about 60 short trainings)."""
+        return [
+            {
+                "dims": d,
+                "seed": seed,
+                "t_scale": 1.5,
+                "init_scale": 1.0,
+                "q": round(q, 2),
+                "momentum": 0.0,
+                "max_steps": 4000,
+            }
+            for d in ([3, 4, 3], [3, 4, 4, 3])
+            for q in (0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4)
+            for seed in range(4)
+        ]
+
     @staticmethod
     def _setup(config):
         dims, seed = [int(d) for d in config["dims"]], int(config.get("seed", 0))
