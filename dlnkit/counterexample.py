@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from dlnkit.claims.base import ClaimResult, digest
+from dlnkit.claims.base import Claim, ClaimResult, digest
 from dlnkit.numerics.validation import DlnkitInputError
 
 _OUTCOMES = {"PASS": "pass", "FAIL": "miss", "ERROR": "exception"}
@@ -88,13 +88,13 @@ class Evaluation:
         return self.result.miss_factor
 
 
-def evaluate(claim, config: dict, device: str = "cpu") -> Evaluation:
+def evaluate(claim: Claim, config: dict, device: str = "cpu") -> Evaluation:
     """``claim.check(config, device)`` as a counterexample candidate (digests of the raw numbers
     included; an exception in the claim is outcome ``"exception"``)."""
     return Evaluation(claim.check(dict(config), device=device))
 
 
-def violated_assumptions(claim, config: dict) -> list[str] | None:
+def violated_assumptions(claim: Claim, config: dict) -> list[str] | None:
     """Names of the claim's assumptions that ``config`` violates (its ``violated_assumptions``
     hook), or ``None`` when the claim cannot tell."""
     own = claim.violated_assumptions(config)
@@ -171,7 +171,7 @@ class _ClaimBroken(Exception):
     """Raised inside the Hypothesis test so that it records a failure and shrinks it."""
 
 
-def find_counterexample(claim, drop: Iterable[str] = (), *, max_examples: int = 100, seed: int = 0,
+def find_counterexample(claim: Claim, drop: Iterable[str] = (), *, max_examples: int = 100, seed: int = 0,
                         device: str = "cpu", progress: bool = False, max_shrink_calls: int = 300,
                         allow_slow: bool = False, require_violation: bool = True) -> SearchResult:
     """Search ``claim.config_strategy(drop)`` for a configuration the claim gets wrong, and shrink it.

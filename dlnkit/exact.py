@@ -20,12 +20,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import sympy as sp
 
 from dlnkit.claims.base import Claim, ClaimResult, Comparison
 from dlnkit.theory.exact_hessian import end_to_end_exact, exact_dln_hessian
 from dlnkit.theory.exact_point import exact_num_params, exact_point as theory_exact_point, rational
+
+if TYPE_CHECKING:
+    from dlnkit.numerics.point import Point
 
 #: the largest parameter count checked in exact arithmetic (a rank of a 60 x 60 rational matrix
 #: takes ~0.1 s; the B1 check needs one per distinct eigenvalue)
@@ -100,7 +104,7 @@ def exact_point(config: Mapping) -> dict:
         raise DlnkitInputError(str(exc)) from None
 
 
-def exact_hessian(point: Mapping, *, parts: bool = False):
+def exact_hessian(point: Mapping, *, parts: bool = False) -> sp.Matrix | tuple[sp.Matrix, sp.Matrix, sp.Matrix]:
     """The exact Hessian (SymPy rational matrix) at an :func:`exact_point`.
 
     Parameters
@@ -118,7 +122,7 @@ def exact_hessian(point: Mapping, *, parts: bool = False):
     return exact_dln_hessian(point["weights"], point["sigma"], point["cross"], parts=parts)
 
 
-def float_point(point: Mapping, device="cpu"):
+def float_point(point: Mapping, device: str = "cpu") -> Point:
     """The float64 :class:`dlnkit.api.Point` of a rational point (same numbers, rounded once)."""
     import torch
 

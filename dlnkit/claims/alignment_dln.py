@@ -25,7 +25,9 @@ This module holds no claim: the claims are in ``alignment_kronecker``, ``alignme
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
+from typing import Any
 
 import numpy as np
 import sympy as sp
@@ -55,7 +57,7 @@ def capture_aligned_layer(config: dict, device="cpu") -> LayerCapture:
 
 
 @cache
-def _mode_functions():
+def _mode_functions() -> dict[str, Callable[..., Any]]:
     forms = aligned_mode_closed_forms(s_sym, t_sym, L_sym, l_sym)
     keys = ("sigma", "h", "lam_delta_emp", "lam_A", "lam_delta_gn", "Lambda_emp", "Lambda_gn", "chi_emp", "chi_gn")
     return {k: sp.lambdify((s_sym, t_sym, L_sym, l_sym), forms[k], "numpy") for k in keys}
@@ -114,7 +116,7 @@ def max_rel(pred, meas) -> float:
 
 
 # ----- strategies --------------------------------------------------------------------------------
-def _knobs(draw, drop, L):
+def _knobs(draw: Callable[[st.SearchStrategy], Any], drop: frozenset[str], L: int) -> dict[str, float]:
     out = {"balance": 1.0, "teacher_rotation": 0.0, "anisotropy": 1.0}
     if "balanced" in drop and L >= 2:
         out["balance"] = draw(st.sampled_from([1.0, 0.5, 2.0]))
@@ -160,7 +162,8 @@ def aligned_dln_configs(draw, drop=frozenset(), *, min_depth=1, max_depth=4, min
     return cfg
 
 
-def fmt_values(a, n=3):
+def fmt_values(a: Any, n: int = 3) -> str:
+    """The first ``n`` numbers of ``a``, short (for result rows)."""
     a = list(np.asarray(a, dtype=float))
     return "[" + ",".join(f"{x:.3g}" for x in a[:n]) + (",…]" if len(a) > n else "]")
 
