@@ -212,12 +212,15 @@ def claims_catalogue_page() -> str:
         ),
         "",
     ]
-    if meta:
-        bits = [
-            f"{md_escape(k)}: {md_escape(json.dumps(v) if isinstance(v, (dict, list)) else v)}"
-            for k, v in meta.items()
-            if k in ("created_utc", "dlnkit", "torch", "python", "device", "command")
-        ]
+    if (DOCS / "claims.md").is_file():
+        out += ["Each claim family is written out in words, with its notation and the setups that make it "
+                "exact, in {doc}`/claims`.", ""]
+    env = meta.get("environment") if isinstance(meta.get("environment"), dict) else meta
+    if env:
+        flat = {**env, **(env.get("versions") or {}), **(env.get("machine") or {})}
+        keys = ("created_utc", "command", "git_commit", "dlnkit", "torch", "python", "platform", "cpu_count",
+                "cuda_device")
+        bits = [f"{k}: {md_escape(flat[k])}" for k in keys if flat.get(k) not in (None, "")]
         if bits:
             out += ["Record: " + "; ".join(bits) + ".", ""]
     out += ["| claim | group | kind | latest verdict |", "|---|---|---|---|"]
@@ -228,6 +231,11 @@ def claims_catalogue_page() -> str:
                 f"| [{md_escape(c.id)}](#claim-{slug(c.id)}) | {md_escape(g)} | {md_escape(c.kind)} | {md_escape(v)} |"
             )
     out.append("")
+    gone = [cid for cid in rows if cid not in {c.id for c in claims}]
+    if gone:
+        out += ["The record also holds rows of claims that are no longer registered (renamed or replaced "
+                "since that run): " + "; ".join(f"{md_escape(cid)} ({md_escape(verdict_line(rows[cid]))})"
+                                               for cid in gone) + ".", ""]
     for g in sorted(groups):
         out += [f"## {md_escape(g)}", ""]
         for c in groups[g]:
