@@ -163,6 +163,11 @@ ax.set_title("C2: the balanced formula off balance (L = 3)")
 plt.show()
 
 # %% [markdown]
+# The dashed curve is second order in $\log c$ because on one aligned mode $T_1 = T_2$ and the
+# first-order parts of $(c^{-2}-1)T_1 + (c^2-1)T_2$ cancel. With a generic gradient they do not: the
+# measured error is **first order** in $\log c$, hence in the imbalance $\|D\|$.
+
+# %% [markdown]
 # ## C3. Exact learning curves
 #
 # With $u = a^L$ and $\dot a = a^{L-1}(s - a^L)$ the mode ODE is derived, not assumed; at $L = 2$
