@@ -26,7 +26,9 @@ end-to-end map). Only the first two terms of the sum change:
 For a scalar chain (or one aligned mode with an aligned gradient) the velocity is multiplied
 by :math:`(L - 2 + c^2 + c^{-2})/L`, a relative error of :math:`(c - c^{-1})^2/L`
 (:func:`rescaled_velocity_relative_error`): second order in :math:`\log c` near balance, and
-quadratic in the imbalance :math:`\|D_1\| \propto |c^2 - c^{-2}|`.
+quadratic in the imbalance :math:`\|D_1\| \propto |c^2 - c^{-2}|`, because there :math:`T_1 = T_2`
+and the first-order parts cancel. For a generic gradient :math:`T_1 \ne T_2` and the error is
+first order: :math:`\approx 2\log c\,(T_2 - T_1)`.
 """
 
 from __future__ import annotations
