@@ -77,6 +77,19 @@ def twist_first_hidden(weights: Weights, strength: float, seed: int = 0) -> list
     return Ws
 
 
+def twist_hidden_layers(weights: Weights, strength: float, seed: int = 0) -> list[torch.Tensor]:
+    """Every hidden layer l twisted by its own A_l = I + strength K_l / ||K_l||_2:
+    W_l -> A_l W_l, W_{l+1} -> W_{l+1} A_l^-1 (all global minima with the same end-to-end map)."""
+    Ws = [W.clone() for W in weights]
+    for k in range(len(Ws) - 1):
+        d = Ws[k].shape[0]
+        g = torch.Generator().manual_seed(int(seed) + 101 * k)
+        K = torch.randn(d, d, generator=g, dtype=torch.float64).to(Ws[0])
+        A = torch.eye(d, dtype=Ws[0].dtype, device=Ws[0].device) + strength * K / torch.linalg.matrix_norm(K, 2)
+        Ws[k], Ws[k + 1] = A @ Ws[k], Ws[k + 1] @ torch.linalg.inv(A)
+    return Ws
+
+
 def hessian_eigenvalues(weights: Weights, sigma: torch.Tensor, cross: torch.Tensor) -> torch.Tensor:
     """All eigenvalues (ascending) of the exact closed-form Hessian."""
     ev: torch.Tensor = torch.linalg.eigvalsh(dln_hessian_closed_form(list(weights), sigma=sigma, cross=cross))
@@ -146,6 +159,7 @@ __all__ = [
     "partial_solution",
     "rescale_first_layers",
     "twist_first_hidden",
+    "twist_hidden_layers",
     "hessian_eigenvalues",
     "top_eigenvalue",
     "random_init",

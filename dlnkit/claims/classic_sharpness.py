@@ -41,6 +41,7 @@ from dlnkit.numerics.classic_curvature import (
     top_eigenvalue,
     train_to_minimum,
     twist_first_hidden,
+    twist_hidden_layers,
 )
 from dlnkit.numerics.classic_dynamics import chain_forward, output_loss
 from dlnkit.numerics.dln import DeepLinearNetwork, teacher_map
@@ -88,6 +89,8 @@ def build_minimum(config):
         Ws = rescale_first_layers(Ws, float(config["balance"]))
     if float(config.get("twist", 0.0)) != 0.0:
         Ws = twist_first_hidden(Ws, float(config["twist"]), seed=seed + 3)
+    if float(config.get("twist_all", 0.0)) != 0.0:
+        Ws = twist_hidden_layers(Ws, float(config["twist_all"]), seed=seed + 5)
     Ws[-1] = Ws[-1] * (1.0 + float(config.get("offset", 0.0)))
     X, Y = batch_data(dims[0], dims[-1], seed=seed, anisotropy=float(config.get("anisotropy", 1.0)), target=M)
     return Ws, X, Y
@@ -211,13 +214,17 @@ class FlattestClaim(TopEigenvalueClaim):
     def config_strategy(self, drop=()):
         drop = self.check_drop(drop)
         return st.tuples(
-            _minimum_configs(drop, min_depth=2), st.sampled_from([1.0, 2.0, 0.5, 0.8]), st.sampled_from([0.0, 0.3, 0.6])
-        ).map(lambda p: {**p[0], "balance": p[1], "twist": p[2]})
+            _minimum_configs(drop, min_depth=2),
+            st.sampled_from([1.0, 2.0, 0.5, 0.8]),
+            st.sampled_from([0.0, 0.3, 0.6]),
+            st.sampled_from([0.0, 0.2, 0.5, 0.9]),
+        ).map(lambda p: {**p[0], "balance": p[1], "twist": p[2], "twist_all": p[3]})
 
     def default_configs(self):
         return [
             {"dims": [4, 5, 3], "t": [2.0, 1.0], "seed": 0, "balance": 1.5, "twist": 0.6},
             {"dims": [3, 4, 4, 3], "t": [1.5, 0.5], "seed": 1, "balance": 0.8, "twist": 0.3},
+            {"dims": [3, 4, 4, 4, 3], "t": [1.5, 1.0], "seed": 2, "balance": 1.0, "twist": 0.0, "twist_all": 0.9},
         ]
 
     def compare(self, predicted, measured, config):
