@@ -62,9 +62,9 @@ def hostile(rows: int, cols: int, kind: str, seed: int):
         return base.to(torch.complex128)
     if kind == "bool":
         return base > 0
-    if kind == "nan":
+    if kind == "nan" and base.numel():
         base.view(-1)[0] = float("nan")
-    elif kind == "inf":
+    elif kind == "inf" and base.numel():
         base.view(-1)[-1] = float("-inf")
     elif kind == "huge":
         base = base * 1e200
