@@ -150,3 +150,61 @@ def test_dense_hessian_falls_back_to_column_blocks_within_the_budget():
     blocks = dense_hessian(f, [w], budget_bytes=budget)
     torch.testing.assert_close(blocks, one_shot, rtol=1e-13, atol=1e-13)  # same exact HVPs, other order
     torch.testing.assert_close(one_shot, A + torch.diag(6 * w), rtol=1e-13, atol=1e-13)  # closed form
+
+
+FULL_CLAIM_FILE = '''
+from hypothesis import strategies as st
+from dlnkit.claims.base import Claim, Tolerance
+
+
+class Slow(Claim):
+    id = "test-full-configs"
+    slow = True
+    tolerance = Tolerance(atol=0.0, reason="integers")
+
+    def predict(self, config):
+        return float(config["x"])
+
+    def measure(self, config, device="cpu"):
+        return float(config["x"])
+
+    def config_strategy(self, drop=()):
+        return st.fixed_dictionaries({"x": st.integers(10, 20)})
+
+    def default_configs(self):
+        return [{"x": 1}]
+
+    def full_configs(self):
+        return [{"x": 1}, {"x": 2}, {"x": 3}]
+
+
+CLAIMS = [Slow()]
+'''
+
+
+def test_verify_runs_default_configs_and_full_configs_with_full(tmp_path, capsys):
+    from dlnkit.cli import main
+
+    path = tmp_path / "slow_claim.py"
+    path.write_text(FULL_CLAIM_FILE)
+    # the quick run: default configurations only, and no drawn examples for a slow claim
+    assert main(["verify", "--from", str(path), "--examples", "2", "-q"]) == 0
+    quick = capsys.readouterr().out
+    # --full: the full configurations plus the drawn examples
+    assert main(["verify", "--from", str(path), "--examples", "2", "--full", "-q"]) == 0
+    full = capsys.readouterr().out
+    rows = lambda out: [line for line in out.splitlines() if line.startswith("test-full-configs")]
+    assert len(rows(quick)) == 1 and len(rows(full)) == 3 + 2
+
+
+def test_loading_a_claims_file_twice_gives_its_claims_once(tmp_path):
+    # regression: the second load returned the stale instance of the first load beside the new one
+    # (a CLAIMS-list claim is still registered from the first load while the file runs again)
+    from dlnkit.claims import get_claim, load_claims_from_file
+
+    path = tmp_path / "twice.py"
+    path.write_text(FULL_CLAIM_FILE.replace("test-full-configs", "test-loaded-twice"))
+    first = load_claims_from_file(path)
+    second = load_claims_from_file(path)
+    assert [c.id for c in first] == [c.id for c in second] == ["test-loaded-twice"]
+    assert get_claim("test-loaded-twice") is second[0]

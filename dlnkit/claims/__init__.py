@@ -127,9 +127,11 @@ def register_from_origin(claim: Claim, origin: str | None) -> Claim:
     return register(claim, replace=True)
 
 
-def _claims_in(obj, origin: str | None) -> list[Claim]:
-    """Claims held by an object: a Claim, a list of them, a module (its ``CLAIMS`` list and its
-    module-level Claim instances) or a callable returning any of these."""
+def _claims_in(obj, origin: str | None, stale: frozenset[int] = frozenset()) -> list[Claim]:
+    """Claims held by an object: a Claim, a list of them, a module (its ``CLAIMS`` list, its
+    module-level Claim instances and the claims it registered from ``origin`` while it ran, not
+    the objects in ``stale``: what an earlier load of the same file left in the registry) or a
+    callable returning any of these."""
     import types
 
     if isinstance(obj, Claim):
@@ -139,7 +141,8 @@ def _claims_in(obj, origin: str | None) -> list[Claim]:
     if isinstance(obj, types.ModuleType):
         found = list(getattr(obj, "CLAIMS", []))
         found += [v for k, v in vars(obj).items() if isinstance(v, Claim) and not k.startswith("_")]
-        found += [c for c in _REGISTRY.values() if origin is not None and getattr(c, "origin", None) == origin]
+        found += [c for c in _REGISTRY.values()
+                  if origin is not None and getattr(c, "origin", None) == origin and id(c) not in stale]
         out, seen = [], set()
         for c in found:
             if id(c) not in seen:
@@ -194,8 +197,10 @@ def load_claims_from_file(path) -> list[Claim]:
     previous, _LOADING_ORIGIN = _LOADING_ORIGIN, origin
     sys.modules[name] = module
     try:
+        # held (not just their ids) so that no new claim can reuse an old one's id while we compare
+        stale_objects = tuple(_REGISTRY.values())
         spec.loader.exec_module(module)
-        claims = _claims_in(module, origin)
+        claims = _claims_in(module, origin, frozenset(map(id, stale_objects)))
         for c in claims:
             register_from_origin(c, origin)
     except DlnkitInputError:
