@@ -247,3 +247,36 @@ def test_bad_inputs_are_clear_errors():
         ModelCurvature(model, nn.MSELoss(), (X, y), params=["nosuch"])
     with pytest.raises(DlnkitInputError):
         ModelCurvature(model, nn.CrossEntropyLoss(weight=torch.ones(3, dtype=DT)), (X, y.argmax(1)))
+
+
+def test_callable_loss_empirical_fisher_and_sum_reduction_match_the_module():
+    model = small_mlp()
+    X, y = data_for(nn.CrossEntropyLoss(), n=8)
+    batches = [(X[:5], y[:5]), (X[5:], y[5:])]
+    fn = lambda out, t: torch.nn.functional.cross_entropy(out, t)
+    fsum = lambda out, t: torch.nn.functional.cross_entropy(out, t, reduction="sum")
+    ref = ModelCurvature(model, nn.CrossEntropyLoss(), batches)
+    ref_sum = ModelCurvature(model, nn.CrossEntropyLoss(reduction="sum"), batches)
+    assert_close(ModelCurvature(model, fn, batches).dense("ef"), ref.dense("ef"), **TOL)
+    assert_close(ModelCurvature(model, fsum, batches, reduction="sum").dense("hessian"), ref_sum.dense(), **TOL)
+
+
+def test_progress_bar_goes_to_stderr_for_long_passes(capsys):
+    model = small_mlp()
+    X, y = data_for(nn.MSELoss(), n=25)
+    batches = [(X[i:i + 1], y[i:i + 1]) for i in range(25)]  # 25 batches >= the 20-batch threshold
+    curv = ModelCurvature(model, nn.MSELoss(), batches, progress=True)
+    curv.matmat(torch.ones(curv.num_params, dtype=DT))
+    assert "products" in capsys.readouterr().err
+
+
+@pytest.mark.gpu
+def test_cuda_matches_cpu():
+    loss = nn.CrossEntropyLoss()
+    model = small_mlp()
+    X, y = data_for(loss, n=13)
+    batches = [(X[:6], y[:6]), (X[6:], y[6:])]  # data on the CPU: moved batch by batch
+    ref = ModelCurvature(model, loss, batches)
+    gpu = ModelCurvature(small_mlp().cuda(), loss, batches)
+    for kind in ("hessian", "ggn", "ef"):
+        assert_close(gpu.dense(kind).cpu(), ref.dense(kind), **TOL)
