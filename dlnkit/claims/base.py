@@ -174,20 +174,27 @@ class Claim:
     """Base class. Subclasses set the class attributes and implement ``predict``, ``measure``,
     ``compare`` and ``config_strategy``.
 
-    Attributes
-    ----------
-    id : short unique name used on the command line (``B1-ratio``)
-    title : one line
-    source : where it comes from (``arXiv:2602.00545 B1``) or ``dlnkit``
-    kind : ``"exact"`` (holds to rounding under its assumptions) or ``"approximate"``
-    assumptions : the named assumptions
-    tolerance : how far measurement may sit from prediction, and why
-    slow : one check trains a network or takes seconds or more (no counterexample search, no
-        drawn examples in the default ``dlnkit verify``)
-
     Hooks with defaults (override them on the claim, never special-case a claim in an engine):
     :meth:`full_configs`, :meth:`violated_assumptions`, :meth:`explain`, :meth:`exact_check`
-    (with :attr:`has_exact_route`), :attr:`group`.
+    (with :attr:`has_exact_route`), :attr:`group`, :meth:`plot`.
+
+    Attributes
+    ----------
+    id : str
+        Short unique name used on the command line (``B1-ratio``).
+    title : str
+        One line.
+    source : str
+        Where it comes from (``arXiv:2602.00545 B1``) or ``dlnkit``.
+    kind : str
+        ``"exact"`` (holds to rounding under its assumptions) or ``"approximate"``.
+    assumptions : tuple of Assumption
+        The named assumptions.
+    tolerance : Tolerance
+        How far measurement may sit from prediction, and why.
+    slow : bool
+        One check trains a network or takes seconds or more (no counterexample search, no drawn
+        examples in the default ``dlnkit verify``).
     """
 
     id: str = ""
