@@ -214,7 +214,12 @@ class SaddleClaim(ClassicClaim):
         "whitened": lambda c: float(c.get("anisotropy", 1.0)) != 1.0,
         "distinct_targets": lambda c: len(set(float(x) for x in c["t"])) < len(c["t"]),
     }
-    explanations = _EXPLAIN
+    explanations = {
+        "whitened": "Needed here: with input covariance Sigma the gradient at the realised partial map is "
+        "P_l^T (W - M) Sigma Q_l^T, which vanishes only if Sigma maps the kept input directions into themselves; "
+        "otherwise the point is not critical and the counts of the closed form describe another point.",
+        "distinct_targets": _EXPLAIN["distinct_targets"],
+    }
 
     def statement_latex(self) -> str:
         return (
