@@ -11,6 +11,7 @@ Why Sphinx (and not MkDocs): the docstrings of dlnkit are NumPy-style and use Sp
 and MathJax renders the math. MyST-NB renders the executed teaching notebooks (outputs, figures and
 ``$...$`` math) from the same build, and ``-W`` turns every warning into an error for CI.
 """
+
 from __future__ import annotations
 
 import sys
