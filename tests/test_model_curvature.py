@@ -140,6 +140,9 @@ def test_inplace_activation_gives_the_same_curvature_as_out_of_place():
     H_out = ModelCurvature(small_mlp(inplace=False), loss, (X, y)).dense()
     assert_close(H_in, H_out, **TOL)
     assert_close(H_in, closure_hessian(small_mlp(inplace=False), loss, X, y), **TOL)
+    for kind in ("ggn", "ef"):  # the forward-mode (jvp) routes too
+        assert_close(ModelCurvature(small_mlp(inplace=True), loss, (X, y)).dense(kind),
+                     ModelCurvature(small_mlp(inplace=False), loss, (X, y)).dense(kind), **TOL)
 
 
 class Shared(nn.Module):
