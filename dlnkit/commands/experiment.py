@@ -11,6 +11,9 @@ def run_spectral_newton(args) -> int:
 
     if args.seeds < 1 or args.epochs < 1:
         raise DlnkitInputError("--seeds and --epochs must be >= 1")
+    from dlnkit.outputs import check_output_file
+
+    args.out = check_output_file(args.out, overwrite=args.force, what="--out")  # before the training
     say = None if args.quiet else (lambda r: print(f"{r['optimizer']:<16} seed {r['seed']}: test acc "
                                                    f"{r['test_accuracy']:.4f} in {r['seconds']:.1f}s", file=sys.stderr))
     rep = run_spectral_newton_experiment(seeds=tuple(range(args.seeds)), epochs=args.epochs, progress=say)
@@ -31,5 +34,6 @@ def register(sub) -> None:
     q.add_argument("--seeds", type=int, default=5)
     q.add_argument("--epochs", type=int, default=8)
     q.add_argument("-q", "--quiet", action="store_true")
+    q.add_argument("--force", action="store_true", help="replace an existing --out file")
     q.set_defaults(func=run_spectral_newton)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])

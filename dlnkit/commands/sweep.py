@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from dlnkit.commands._common import add_device_arg, positive_int
+from dlnkit.numerics.validation import DlnkitInputError
 
 
 def run(args) -> int:
@@ -16,6 +17,8 @@ def run(args) -> int:
     cfg = load_sweep_config(args.config)
     claims = {cid: get_claim(cid) for cid in cfg["claims"]}  # unknown ids fail here, listing the known ones
     cases = expand_cases(cfg, claims)
+    if not cases:  # a run that checks nothing must not look like a success
+        raise DlnkitInputError(f"{args.config} describes no cases (empty grid/configs and no draw examples)")
     out = Path(args.out) if args.out else Path("sweeps") / Path(args.config).stem
     device = args.device if args.device != "auto" or "device" not in cfg else cfg["device"]
     if not args.quiet:
