@@ -315,7 +315,22 @@ def _check_parts(cid: str, *, title, predict, strategy, assumptions, compare, de
 
 
 class UserClaim(Claim):
-    """A claim built by :func:`define_claim` (see there for the arguments)."""
+    """A claim built by :func:`define_claim`.
+
+    Parameters
+    ----------
+    id, title, predict, measure, strategy, assumptions, tolerance, compare, default_configs
+        As for :func:`define_claim`.
+    exact_predict, exact_measure, source, kind, statement, reported, violated
+        As for :func:`define_claim`.
+    origin
+        Where the claim was stated (a file or an entry point), recorded by the loaders.
+
+    Raises
+    ------
+    DlnkitInputError
+        A part that cannot work (see :func:`define_claim`).
+    """
 
     def __init__(self, *, id: str, title: str, predict, measure: Callable, strategy,
                  assumptions: Mapping | None = None, tolerance: Tolerance, compare: Callable | None = None,

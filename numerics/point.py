@@ -70,7 +70,23 @@ class Point:
     ``sigma`` = (1/B) X^T X, cross moment ``cross`` = (1/B) Y^T X, ``target`` map (when there is
     one) and, for points built from a batch, ``X`` and ``Y``. The linear network's loss is
     1/2 tr(W sigma W^T) - tr(W cross^T) + const with W = W_L ... W_1; ``activation`` says whether
-    the network puts tanh between its layers (then only ``X``, ``Y`` define the loss)."""
+    the network puts tanh between its layers (then only ``X``, ``Y`` define the loss).
+
+    Attributes
+    ----------
+    weights : list of torch.Tensor
+        W_1, ..., W_L.
+    sigma, cross : torch.Tensor
+        The input covariance (d_in x d_in) and the cross moment (d_out x d_in).
+    target : torch.Tensor or None
+        The target map M, when there is one.
+    X, Y : torch.Tensor or None
+        The batch, for points built from one.
+    dims : list of int
+        ``[d_in, d_1, ..., d_out]``.
+    activation : str
+        ``"linear"`` or ``"tanh"``.
+    """
 
     weights: list[torch.Tensor]
     sigma: torch.Tensor

@@ -38,6 +38,13 @@ class Assumption:
 
     ``statement`` says it in words. The claim's :meth:`Claim.config_strategy` produces
     configurations where it holds, or (when the name is in ``drop``) where it may fail.
+
+    Attributes
+    ----------
+    name : str
+        The name used on the command line (``--drop NAME``) and in counterexample records.
+    statement : str
+        The assumption in words.
     """
 
     name: str
@@ -46,19 +53,50 @@ class Assumption:
 
 @dataclass(frozen=True)
 class Tolerance:
-    """|measured - predicted| <= atol + rtol * |predicted|, with the reason for the numbers."""
+    """|measured - predicted| <= atol + rtol * |predicted|, with the reason for the numbers.
+
+    Attributes
+    ----------
+    rtol, atol : float
+        Relative and absolute parts of the bound.
+    reason : str
+        Why these numbers (rounding analysis, backward error, band of an approximate claim).
+    """
 
     rtol: float = 0.0
     atol: float = 0.0
     reason: str = ""
 
     def bound(self, predicted_scale: float) -> float:
+        """``atol + rtol * |predicted_scale|``: the largest error that passes.
+
+        Parameters
+        ----------
+        predicted_scale
+            The size of the prediction (a scalar, or the largest entry of an array prediction).
+
+        Returns
+        -------
+        float
+        """
         return self.atol + self.rtol * abs(predicted_scale)
 
 
 @dataclass
 class Comparison:
-    """How one prediction met one measurement. ``error`` and ``bound`` are in the same units."""
+    """How one prediction met one measurement. ``error`` and ``bound`` are in the same units.
+
+    Attributes
+    ----------
+    predicted, measured : Any
+        The raw values (numbers, arrays, SymPy expressions).
+    error, bound : float
+        The error and the largest error that passes; :attr:`passed` is ``error <= bound``.
+    predicted_display, measured_display : str
+        How the verify table shows them.
+    details : dict
+        Anything else worth keeping in the JSON row (JSON-able values).
+    """
 
     predicted: Any
     measured: Any
@@ -75,7 +113,32 @@ class Comparison:
 
 @dataclass
 class ClaimResult:
-    """One row of ``dlnkit verify``: everything needed to reproduce and judge it."""
+    """One row of ``dlnkit verify``: everything needed to reproduce and judge it.
+
+    Attributes
+    ----------
+    claim_id : str
+        The claim.
+    config : dict
+        The configuration checked (with its seed).
+    predicted, measured, reported : str
+        Displays of the prediction, the measurement and a paper's number (labelled reported).
+    error, bound : float
+        In the claim's own units.
+    passed : bool
+    status : str
+        ``PASS``, ``FAIL`` or ``ERROR`` (the check raised: ``message`` says what).
+    kind : str
+        ``exact`` or ``approximate``.
+    seed : int or None
+    device : str
+    seconds : float
+        Wall time of the check.
+    details : dict
+        The claim's extra data (e.g. spectra, trajectories: what ``dlnkit report`` plots).
+    message : str
+        For an ERROR row, the exception.
+    """
 
     claim_id: str
     config: Config
