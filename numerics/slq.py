@@ -103,19 +103,54 @@ class SLQResult:
         return float(wasserstein_distance(x[keep], np.asarray(eigenvalues, dtype=np.float64), u_weights=w[keep]))
 
 
+def block_lanczos_tridiagonals(matvec: Matvec, V0: torch.Tensor, num_steps: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Independent Lanczos recurrences (full re-orthogonalisation, twice) for every column of ``V0``,
+    run side by side so that each step is *one* product with an (n, p) block: one pass over the data
+    for all probes. A column that reaches an invariant subspace stops (its later columns are zero).
+    Returns (alphas, betas) per column, as :func:`lanczos_tridiagonal`."""
+    n, p = V0.shape
+    m = min(int(num_steps), n)
+    Q = torch.zeros(m, n, p, dtype=torch.float64)
+    Q[0] = V0 / torch.linalg.norm(V0, dim=0, keepdim=True)
+    alphas = torch.zeros(m, p, dtype=torch.float64)
+    betas = torch.zeros(m, p, dtype=torch.float64)
+    steps = torch.zeros(p, dtype=torch.int64)
+    active = torch.ones(p, dtype=torch.bool)
+    for j in range(m):
+        W = matvec(Q[j]).to(torch.float64).cpu().reshape(n, p)
+        alphas[j] = (W * Q[j]).sum(0)
+        for _ in range(2):
+            coeff = torch.einsum("inp,np->ip", Q[:j + 1], W)
+            W = W - torch.einsum("inp,ip->np", Q[:j + 1], coeff)
+        b = torch.linalg.norm(W, dim=0)
+        steps[active] = j + 1
+        scale = torch.clamp(alphas[:j + 1].abs().max(0).values, min=1.0)
+        active = active & (b > 1e-12 * scale)
+        if j + 1 == m or not bool(active.any()):
+            break
+        betas[j] = torch.where(active, b, torch.zeros_like(b))
+        Q[j + 1] = torch.where(active, W / torch.where(active, b, torch.ones_like(b)), torch.zeros_like(W))
+    out = []
+    for c in range(p):
+        k = int(steps[c])
+        out.append((alphas[:k, c].numpy().copy(), betas[:max(k - 1, 0), c].numpy().copy()))
+    return out
+
+
 def slq(matvec: Matvec, n: int, *, num_probes: int = 8, num_steps: int = 60, seed: int = 0) -> SLQResult:
-    """SLQ with Rademacher probes; ``matvec`` maps an (n, 1) float64 CPU block to A times it."""
+    """SLQ with Rademacher probes; ``matvec`` maps an (n, k) float64 CPU block to A times it. All probes
+    run side by side (:func:`block_lanczos_tridiagonals`): ``num_steps`` block products in all."""
     if num_probes < 1 or num_steps < 1:
         raise DlnkitInputError(f"num_probes and num_steps must be >= 1, got {num_probes}, {num_steps}")
     n = int(n)
     m = min(int(num_steps), n)
     g = torch.Generator().manual_seed(int(seed))
+    V0 = torch.stack([(torch.randint(0, 2, (n,), generator=g) * 2 - 1).to(torch.float64)
+                      for _ in range(num_probes)], dim=1)
     nodes = np.zeros((num_probes, m))
     weights = np.zeros((num_probes, m))
     spent = 0
-    for p in range(num_probes):
-        v = (torch.randint(0, 2, (n,), generator=g) * 2 - 1).to(torch.float64)
-        a, b = lanczos_tridiagonal(matvec, v, m)
+    for p, (a, b) in enumerate(block_lanczos_tridiagonals(matvec, V0, m)):
         spent += len(a)
         T = np.diag(a) + np.diag(b[:len(a) - 1], 1) + np.diag(b[:len(a) - 1], -1)
         theta, S = np.linalg.eigh(T)
@@ -127,4 +162,4 @@ def slq(matvec: Matvec, n: int, *, num_probes: int = 8, num_steps: int = 60, see
     return SLQResult(nodes, weights, n, spent)
 
 
-__all__ = ["lanczos_tridiagonal", "SLQResult", "slq"]
+__all__ = ["lanczos_tridiagonal", "block_lanczos_tridiagonals", "SLQResult", "slq"]
