@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -66,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         for name in names:
             load0 = os.getloadavg()
+            ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
             try:
                 proc = subprocess.run(cmds[name], capture_output=True, text=True, timeout=args.timeout, env=env)
@@ -73,13 +75,18 @@ def main(argv: list[str] | None = None) -> int:
             except subprocess.TimeoutExpired:
                 status, rc, tail = "timeout", None, ""
             wall = time.perf_counter() - t0
+            ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+            # CPU seconds of the (single-threaded) subprocess: about its wall time on an idle machine
             results[name] = {"command": " ".join(cmds[name][2:]), "status": status, "returncode": rc,
-                             "wall_s": wall, "loadavg_start": load0, "loadavg_end": os.getloadavg(),
+                             "wall_s": wall, "cpu_s": cpu, "loadavg_start": load0, "loadavg_end": os.getloadavg(),
                              "output_tail": tail}
-            print(f"{name:<22} {status:<8} rc={rc} {wall:8.1f} s", flush=True)
+            print(f"{name:<22} {status:<8} rc={rc} {wall:8.1f} s wall {cpu:8.1f} s CPU", flush=True)
     base = results.get(BASELINE, {}).get("wall_s")
     for r in results.values():
         r["ratio_vs_baseline"] = r["wall_s"] / base if base else None
+        cbase = results.get(BASELINE, {}).get("cpu_s")
+        r["cpu_ratio_vs_baseline"] = r["cpu_s"] / cbase if cbase else None
     record = {"machine": {"host": platform.node(), "platform": platform.platform(), "python": platform.python_version(),
                           "cpu_count": os.cpu_count(), "threads": env["OMP_NUM_THREADS"]},
               "started_utc": stamp, "baseline": BASELINE, "results": results}
