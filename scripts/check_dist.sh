@@ -12,8 +12,11 @@ py="${PYTHON:-python3}"
 work="$(mktemp -d "${TMPDIR:-/tmp}/dlnkit-dist.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 t0=$SECONDS
-# --no-isolation: build with the installed setuptools (>= 77), no download
-"$py" -m build --no-isolation --outdir "$work/dist" "$here" >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
+# with setuptools >= 77 installed: build with it (--no-isolation, no download); else let build
+# fetch the build requirements into an isolated environment
+iso=""
+"$py" -c 'import setuptools, sys; sys.exit(int(setuptools.__version__.split(".")[0]) < 77)' 2>/dev/null && iso="--no-isolation"
+"$py" -m build $iso --outdir "$work/dist" "$here" >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
 ls "$work"/dist/dlnkit-*.tar.gz "$work"/dist/dlnkit-*-py3-none-any.whl
 "$py" -m venv "$work/venv"
 vpy="$work/venv/bin/python"
