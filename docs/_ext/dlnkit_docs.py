@@ -508,12 +508,43 @@ def benchmarks_page() -> str:
             ]
             out += ["| " + " | ".join(md_escape(r.get(c, "")) for c in cols) + " |" for r in rows]
             out.append("")
+        if not table:
+            out += generic_json_tables(rec)
         checks = rec.get("checks") or []
         if checks:
             out += ["Agreement checks between the routes:", ""] + [f"- {md_escape(c)}" for c in checks] + [""]
     if not runs:
         out += ["No benchmark run is committed yet.", ""]
     return "\n".join(out)
+
+
+def _cell(v: Any, width: int = 80) -> str:
+    text = v if isinstance(v, str) else json.dumps(v, default=str)
+    return md_escape(text if len(text) <= width else text[: width - 1] + "…")
+
+
+def generic_json_tables(rec: dict) -> list[str]:
+    """A result file of another shape, shown as it is: scalars as a list, each dict as a two-column
+    table, each list of dicts as a table of its keys (nested values as JSON, cut at 80 characters)."""
+    out: list[str] = []
+    scalars = [(k, v) for k, v in rec.items() if not isinstance(v, (dict, list))]
+    if scalars:
+        out += ["; ".join(f"{md_escape(k)} = {_cell(v)}" for k, v in scalars) + ".", ""]
+    for key, value in rec.items():
+        if key == "machine":
+            continue
+        if isinstance(value, dict) and value:
+            out += [f"### {md_escape(key)}", "", "| | |", "|---|---|"]
+            out += [f"| {md_escape(k)} | {_cell(v)} |" for k, v in value.items()] + [""]
+        elif isinstance(value, list) and value and all(isinstance(x, dict) for x in value):
+            cols: list[str] = []
+            for row in value:
+                cols += [k for k in row if k not in cols]
+            cols = cols[:10]
+            out += [f"### {md_escape(key)}", "", "| " + " | ".join(md_escape(c) for c in cols) + " |",
+                    "|" + "---|" * len(cols)]
+            out += ["| " + " | ".join(_cell(row.get(c, "")) for c in cols) + " |" for row in value] + [""]
+    return out
 
 
 # ----- other documents ------------------------------------------------------------------------
