@@ -33,6 +33,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=str(ROOT / "docs" / "reliability.json"))
     p.add_argument("--examples", type=int, default=None, help="Hypothesis examples per fuzz test (default: the tests')")
+    p.add_argument("--update-readme", action="store_true",
+                   help="also rewrite the figures of the README's Reliability table")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         tally = Path(tmp) / "tally.json"
@@ -64,10 +66,34 @@ def main(argv=None) -> int:
     tmp_out.write_text(json.dumps(doc, indent=1, sort_keys=False) + "\n")
     os.replace(tmp_out, out)
     print(json.dumps({"pytest": doc["pytest"], "totals": totals}, indent=1))
+    if args.update_readme:
+        update_readme(ROOT / "README.md", totals)
     bad = proc.returncode != 0 or totals["tracebacks"] or totals["wrong_results"] or totals["files_lost"]
     if proc.returncode != 0:
         print(proc.stdout[-4000:], file=sys.stderr)
     return 1 if bad else 0
+
+
+#: README table labels (their beginnings) -> totals keys
+README_ROWS = {"inputs tried": "inputs_tried", "clear errors": "clear_errors", "inputs that worked": "worked",
+               "tracebacks": "tracebacks", "wrong results": "wrong_results", "files lost": "files_lost",
+               "faults injected": "faults_injected", "faults survived": "faults_survived"}
+
+
+def update_readme(path: Path, totals: dict) -> None:
+    """Rewrite the counts of the Reliability table (rows ``| label | N |``) from ``totals``."""
+    head, sep, rest = path.read_text().partition("## Reliability")
+    if not sep:
+        raise SystemExit("README.md has no '## Reliability' section")
+    section, nxt, tail = rest.partition("\n## ")
+    lines = []
+    for line in section.splitlines():
+        m = re.match(r"\| ([^|]+?) \| (\d+) \|$", line.strip())
+        key = next((v for k, v in README_ROWS.items() if m and m.group(1).startswith(k)), None)
+        lines.append(f"| {m.group(1)} | {totals[key]} |" if key else line)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(head + sep + "\n".join(lines) + ("\n" if section.endswith("\n") else "") + nxt + tail)
+    os.replace(tmp, path)
 
 
 if __name__ == "__main__":
