@@ -32,8 +32,9 @@ from dlnkit.numerics.hessian import (
     hvp,
     unflatten_like,
 )
+from dlnkit.numerics.point import Point, build_point, layer_offsets, num_params
 from dlnkit.numerics.spectra import ClusterSplit, split_by_counts, split_by_gaps
-from dlnkit.numerics.training import TrainingRecord, heavy_ball_descent
+from dlnkit.numerics.training import TrainingRecord, heavy_ball_descent, heavy_ball_loop
 from dlnkit.numerics.validation import DlnkitInputError, check_dims, check_finite
 
 __all__ = [
@@ -69,4 +70,9 @@ __all__ = [
     "split_by_gaps",
     "TrainingRecord",
     "heavy_ball_descent",
+    "heavy_ball_loop",
+    "Point",
+    "build_point",
+    "num_params",
+    "layer_offsets",
 ]
