@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from dlnkit.cli import main
 
@@ -205,3 +205,71 @@ def test_address_space_limit_is_respected(tmp_path):
     judge(["spectrum", "(ulimit -v)"], p.returncode, p.stdout, p.stderr, allowed_ok=())
     assert p.returncode == 2 and "ulimit -v" in p.stderr
     record("memory guards", faults_injected=1, faults_survived=1)
+
+
+SMALL_INTS = ["0", "1", "2", "-1", "x", "2.5", ""]
+
+
+@settings(max_examples=max(5, EXAMPLES // 3), suppress_health_check=[HealthCheck.nested_given])
+@given(st.lists(st.sampled_from(["B0", "B77", "", "b0", "B0,B1", "A2-kron-identity"]), min_size=0, max_size=2),
+       _opt("--examples", SMALL_INTS), _opt("--seed", INTS), _opt("--device", ["cpu", "cuda", "gpu"]),
+       st.sampled_from([[], ["--no-defaults"], ["--exact"], ["--strict"], ["--full"]]), st.booleans())
+def test_verify_arguments(tmp_path_factory, claims, examples, seed, device, flags, to_json):
+    work = tmp_path_factory.mktemp("verify")
+    (work / "taken.json").write_text("someone else's")
+    before = snapshot(work)
+    if "--full" in flags and not claims:
+        claims = ["B0"]  # the full default run is the lead's, not a fuzz input
+    argv = ["verify", *claims, *examples, *seed, *device, *flags, "-q"]
+    if to_json:
+        argv += ["--json", str(work / ("taken.json" if len(argv) % 2 else "new.json"))]
+    if not claims:
+        argv = ["verify", "B0", *argv[1:]]
+    rc, out, err = run_cli(argv)
+    judge(argv, rc, out, err, allowed_ok=(0, 1))
+    assert_kept(SECTION, before, work)
+
+
+@settings(max_examples=max(5, EXAMPLES // 3), suppress_health_check=[HealthCheck.nested_given])
+@given(st.sampled_from(["B0", "B1", "B77", "B2-limit", ""]), st.lists(st.sampled_from(["linear", "nosuch", "",
+                                                                                       "whitened"]), max_size=2),
+       _opt("--max-examples", SMALL_INTS), _opt("--max-shrink-calls", SMALL_INTS), _opt("--seed", INTS),
+       st.booleans())
+def test_counterexample_arguments(tmp_path_factory, claim, drops, max_examples, shrink, seed, out):
+    work = tmp_path_factory.mktemp("counterexample")
+    (work / "B0--drop-linear.json").write_text("not a record")
+    before = snapshot(work)
+    argv = ["counterexample", claim, *[x for d in drops for x in ("--drop", d)], *max_examples, *shrink, *seed, "-q"]
+    if not max_examples:
+        argv += ["--max-examples", "3"]  # a valid search stays short
+    if out:
+        argv += ["--out", str(work)]
+    rc, o, err = run_cli(argv)
+    judge(argv, rc, o, err, allowed_ok=(0, 1))  # 1: a counterexample was found
+    assert_kept(SECTION, before, work)
+
+
+REPLAY_EDITS = st.one_of(
+    st.tuples(st.just("drop"), st.sampled_from(["claim", "config", "dropped", "outcome", "format", "error_hex"])),
+    st.tuples(st.just("set"), st.sampled_from(["claim", "config", "dropped", "outcome", "error_hex", "exception"]),
+              st.sampled_from([None, 0, -1, 1e308, "", "B77", [], {}, ["x"], {"dims": [0, 1]}, {"dims": "2,2"},
+                               {"dims": [2, 2], "seed": "a"}, {"dims": [1000000, 1000000]}, "nan"])),
+)
+
+
+@settings(max_examples=EXAMPLES)
+@given(st.lists(REPLAY_EDITS, max_size=3))
+def test_replay_of_mutated_records(tmp_path_factory, edits):
+    work = tmp_path_factory.mktemp("replay")
+    rec = json.loads(next((Path(__file__).resolve().parents[1] / "counterexamples").glob("B0--drop-*.json"))
+                     .read_text())
+    for edit in edits:
+        if edit[0] == "drop":
+            rec.pop(edit[1], None)
+        else:
+            rec[edit[1]] = edit[2]
+    path = work / "r.json"
+    path.write_text(json.dumps(rec))
+    argv = ["replay", str(path)]
+    rc, out, err = run_cli(argv)
+    judge(argv, rc, out, err, allowed_ok=(0, 1))  # 0 reproduces, 1 differs / passes now; 2, 3: one line
