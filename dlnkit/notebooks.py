@@ -48,8 +48,8 @@ def notebook_sources(src: str | Path | None = None, names: Sequence[str] | None 
     """
     folder = Path(src) if src is not None else default_source_dir()
     if not folder.is_dir():
-        raise DlnkitInputError(f"notebook folder {folder} does not exist: the notebook sources come with a source "
-                               "checkout, not with the installed package (run in a clone, or pass --src DIR)")
+        raise DlnkitInputError(f"notebook folder {folder} does not exist (the sources are proofs_notebooks/ of a "
+                               "checkout or the copy installed in the package; pass --src DIR for another folder)")
     files = sorted(p for p in folder.iterdir() if _SOURCE_PATTERN.match(p.name))
     if not files:
         raise DlnkitInputError(f"no notebook sources NN_topic.py in {folder}")

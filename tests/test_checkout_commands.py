@@ -1,5 +1,5 @@
-"""`dlnkit bench` and `dlnkit notebooks` are source-checkout commands: they say so when there is
-no checkout, and neither edits this process's sys.path to reach one."""
+"""`dlnkit bench` is a source-checkout command that says so when there is no checkout;
+`dlnkit notebooks` says clearly when its source folder is missing; neither edits sys.path."""
 import argparse
 from pathlib import Path
 
@@ -23,7 +23,7 @@ def test_bench_refuses_clearly_without_a_checkout(monkeypatch):
 
 
 def test_notebooks_refuse_clearly_without_sources(tmp_path):
-    with pytest.raises(DlnkitInputError, match="source checkout"):
+    with pytest.raises(DlnkitInputError, match="does not exist"):
         notebook_sources(tmp_path / "missing")
 
 
