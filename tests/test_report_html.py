@@ -247,3 +247,38 @@ def test_claim_plot_hook_figures_are_embedded(tmp_path, monkeypatch):
     plots, note = claim_hook_plots("B1-ratio", rows)
     assert note == "" and [p.title for p in plots] == ["B1-ratio: own figure"]
     assert base64.b64decode(plots[0].png_base64)[:4] == b"\x89PNG"
+
+
+def test_reproduce_record_becomes_rows_with_reported_points(tmp_path):
+    """A ``dlnkit reproduce`` record (no verdict rows) is read as one linear and one tanh row per
+    depth; the linear rows compare the count ratio with the formula ratio against the recorded Weyl
+    bound, the tanh rows are MEASURED, and the paper's numbers are drawn as reported points."""
+    rows = []
+    for L, (lin, formula, tanh) in {2: (1.9994, 1.9994, 1.9), 3: (2.9703, 2.9702, 2.5), 4: (3.9, 3.5, 3.0)}.items():
+        rows.append(
+            {
+                "depth": L,
+                "seed": 12138,
+                "dtype": "float64",
+                "steps": 10000,
+                "linear_count": lin,
+                "linear_adaptive": lin,
+                "linear_formula_count": formula,
+                "weyl_delta": 1e-3,
+                "tanh_count": tanh,
+                "tanh_adaptive": tanh,
+                "reported_linear": L - 0.01,
+                "reported_tanh": L - 0.1,
+            }
+        )
+    path = tmp_path / "record.json"
+    path.write_text(json.dumps({"paper": "arXiv:2602.00545", "options": {"steps": 10000}, "rows": rows}))
+    out = tmp_path / "r.html"
+    assert main(["report", str(path), "--out", str(out)]) == 0
+    tags = _parse(out.read_text())
+    statuses = [a["data-status"] for t, a in tags if t == "tr" and "row" in (a.get("class") or "").split()]
+    # depth 4: |3.9 - 3.5| > 1e-3 fails; depths 2, 3 within the bound; tanh rows carry no verdict
+    assert statuses == ["PASS", "MEASURED", "PASS", "MEASURED", "FAIL", "MEASURED"]
+    titles = [a["alt"] for t, a in tags if t == "img"]
+    assert "reproduce: linear: ratio against depth" in titles and "reproduce: tanh: ratio against depth" in titles
+    assert "<option>MEASURED</option>" in out.read_text()
