@@ -41,7 +41,6 @@ from dlnkit.theory.finite_training import (
     numeric_heavy_ball_time,
     numeric_pair_eigenvalue,
     numeric_ratios,
-    numeric_steps_for_size,
 )
 
 #: the paper's figure (mean dominant / mean bulk after its 10,000-step runs), for display only
@@ -209,18 +208,3 @@ def steps_needed(depth: int, target_ratio: float, seed: int = PAPER_SEED, lr: fl
         if hi - lo < 0.5:
             break
     return float(math.ceil(hi))
-
-
-def steps_needed_single_mode(depth: int, eps: float, a_start: float, lr: float = PAPER_LR,
-                             momentum: float = PAPER_MOMENTUM) -> float:
-    """The closed form: all extra modes at one size a_start, steps until count ratio >= L - eps."""
-    import sympy as sp
-
-    from dlnkit.theory.finite_training import a as a_sym, bulk_extra_value, bulk_threshold, eps as eps_sym
-
-    G = float(bulk_threshold(int(depth)).subs(eps_sym, eps))
-    g = sp.lambdify(a_sym, bulk_extra_value(int(depth)) - G)
-    from scipy.optimize import brentq
-
-    a_star = brentq(g, 1e-12, 1.0)
-    return float(numeric_steps_for_size(int(depth))(a_star, a_start, lr, momentum))

@@ -289,3 +289,12 @@ def test_reproduce_writes_record_and_figure_resumes_and_refuses_foreign_files(tm
     assert "Traceback" not in refused.stderr
     bad = _dlnkit("reproduce", "2602.00545", "--depths", "9", "--out", str(out), "-q")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("depth", [2, 3, 7])
+def test_steps_for_size_inverts_the_decay_law_at_the_heavy_ball_time(depth):
+    # the closed form uses the large-K heavy-ball time (drops beta^K): decay far enough that beta^K ~ 0
+    a_start, a_end = 0.8, 0.05
+    K = float(ft.numeric_steps_for_size(depth)(a_end, a_start, 0.01, 0.9))
+    t_K = float(ft.numeric_heavy_ball_time()(0.01, 0.9, K))
+    assert float(ft.numeric_decay_law(depth)(a_start, t_K)) == pytest.approx(a_end, rel=1e-9)
