@@ -82,6 +82,8 @@ def defang_links(text: str, known: Iterable[str] = ()) -> str:
             return m.group(0)
         if target.lstrip("#") in known:
             return f"[{label}](#{target.lstrip('#')})"
+        if target.startswith("#"):  # a section of the copied file that the site does not have
+            return label
         if label.strip("`") == target:
             return f"`{target}`"
         return f"{label} (`{target}`)"
