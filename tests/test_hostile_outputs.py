@@ -258,3 +258,25 @@ def test_output_paths_checked_before_the_work(tmp_path):
         assert time.perf_counter() - t0 < 5, "refused only after the work"
     assert_kept(SECTION, before, tmp_path)
     record(SECTION, inputs_tried=4, clear_errors=4)
+
+
+EXACT_FILE = textwrap.dedent('''
+    import dlnkit as dk
+    dk.define_claim(id="hostile-exact-raises", title="exact route raises", predict=lambda cfg: 1.0,
+                    measure=lambda cfg, device: 1.0, exact_measure=lambda cfg: 1 / 0,
+                    default_configs=[{"dims": [2, 2], "seed": 0}],
+                    tolerance=dk.Tolerance(atol=1e-12, reason="exact"))
+''')
+
+
+def test_verify_exact_with_a_raising_exact_route_is_an_error_row(tmp_path):
+    f = tmp_path / "exact.py"
+    f.write_text(EXACT_FILE)
+    out = tmp_path / "x.json"
+    rc, so, err = run_cli(["verify", "hostile-exact-raises", "B0", "--from", str(f), "--exact", "--examples", "0",
+                           "-q", "--json", str(out)])
+    rows = json.loads(out.read_text())["results"]
+    status = {r["claim_id"]: r["status"] for r in rows}
+    assert status.get("hostile-exact-raises") == "ERROR" and status.get("B0") == "PASS", status
+    assert rc == 1
+    record(SECTION, inputs_tried=1, worked=1)
