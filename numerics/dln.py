@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from dlnkit.numerics.device import DEFAULT_DTYPE, DeviceLike, resolve_device
+from dlnkit.numerics.dims import num_params
 from dlnkit.numerics.memory import F64, check_allocation
 from dlnkit.numerics.validation import DlnkitInputError, check_dims, check_finite, check_rank
 
@@ -287,7 +288,7 @@ class DeepLinearNetwork(nn.Module):
     ) -> DeepLinearNetwork:
         """Gaussian init W_l ~ N(0, scale^2 / d_{l-1})."""
         dims = check_dims(dims)
-        n_params = sum(dims[i] * dims[i + 1] for i in range(len(dims) - 1))
+        n_params = num_params(dims)
         check_allocation(4 * F64 * n_params, f"a network with {n_params} weights", resolve_device(device))
         if not math.isfinite(float(scale)):
             raise DlnkitInputError(f"scale must be finite, got {scale}")

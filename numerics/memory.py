@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dlnkit.numerics.dims import num_params
 from dlnkit.numerics.validation import DlnkitInputError
 
 if TYPE_CHECKING:  # torch is imported lazily here; the annotation only names it
@@ -163,7 +164,7 @@ def dln_point_bytes(dims: Sequence[int], batch: int, rank: int) -> int:
     """Peak bytes of building a DLN point: teacher map (U, V, M and its diagonal product), weights
     (built in float64, then cloned/moved), covariance and its eigendecomposition, data batch."""
     d_in, d_out = int(dims[0]), int(dims[-1])
-    weights = sum(int(dims[i]) * int(dims[i + 1]) for i in range(len(dims) - 1))
+    weights = num_params(dims)
     teacher = 3 * d_out * d_in + 2 * (d_in + d_out) * rank
     covariance = 3 * d_in * d_in
     data = 3 * batch * d_in + 2 * batch * d_out

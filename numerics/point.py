@@ -29,6 +29,7 @@ from typing import Any
 import torch
 
 from dlnkit.numerics.device import resolve_device
+from dlnkit.numerics.dims import layer_offsets, num_params
 from dlnkit.numerics.dln import DeepLinearNetwork, product, random_orthonormal, teacher_map, whitened_inputs
 from dlnkit.numerics.validation import DlnkitInputError, check_dims
 
@@ -36,28 +37,7 @@ Config = Mapping[str, Any]
 ACTIVATIONS = ("linear", "tanh")
 
 
-# ----- shared helpers: counts, offsets ------------------------------------------------------------
-def num_params(dims: Sequence[int]) -> int:
-    """P = sum_l d_l d_{l-1} for widths [d_0, ..., d_L].
-
-    >>> num_params([3, 4, 2])
-    20
-    """
-    return sum(int(a) * int(b) for a, b in zip(dims[:-1], dims[1:]))
-
-
-def layer_offsets(dims: Sequence[int]) -> list[int]:
-    """Where each W_l starts in the flat (row-major) parameter vector, plus P at the end.
-
-    >>> layer_offsets([3, 4, 2])
-    [0, 12, 20]
-    """
-    out = [0]
-    for a, b in zip(dims[:-1], dims[1:]):
-        out.append(out[-1] + int(a) * int(b))
-    return out
-
-
+# ----- shared helpers: widths (counts and offsets: dlnkit.numerics.dims, re-exported here) ---------
 def dims_of(weights: Sequence[torch.Tensor]) -> list[int]:
     """[d_0, ..., d_L] of a chain of weight matrices W_l (d_l x d_{l-1})."""
     return [int(weights[0].shape[1])] + [int(W.shape[0]) for W in weights]

@@ -33,6 +33,7 @@ from dlnkit.claims._classic import (
 from dlnkit.claims.base import Assumption, Comparison, Tolerance
 from dlnkit.numerics.classic_curvature import hessian_eigenvalues, inertia, partial_solution
 from dlnkit.numerics.classic_dynamics import chain_forward, output_loss
+from dlnkit.numerics.dims import num_params
 from dlnkit.numerics.dln import DeepLinearNetwork
 from dlnkit.numerics.hessian import dense_hessian
 from dlnkit.theory.classic_origin import descartes_inertia, origin_spectrum, partial_solution_counts
@@ -115,7 +116,7 @@ class OriginClaim(ClassicClaim):
         dims, _, X, Y = self._point(config)
         _, C = moments(X, Y)
         sv = torch.linalg.svdvals(C).tolist()
-        P = sum(dims[k] * dims[k + 1] for k in range(len(dims) - 1))
+        P = num_params(dims)
         spec = origin_spectrum(len(dims) - 1, dims[1], sv, P)
         return np.sort(np.array([float(v) for v, m in spec.items() for _ in range(int(m))]))
 

@@ -6,6 +6,7 @@ import numpy as np
 
 from dlnkit.commands._common import add_device_arg, parse_float_list, parse_int_list
 from dlnkit.numerics.device import resolve_device
+from dlnkit.numerics.dims import num_params
 from dlnkit.numerics.memory import check_allocation, dense_spectrum_bytes, dln_point_bytes
 from dlnkit.numerics.validation import DlnkitInputError, check_rank, check_target_scale
 from dlnkit.outputs import atomic_output, check_plot_file
@@ -37,7 +38,7 @@ def run(args) -> int:
     t = check_target_scale(t, len(dims) - 1)
     r = check_rank(len(t), dims)
     plot_path = check_plot_file(args.plot, overwrite=args.force, what="--plot") if args.plot else None
-    n_params = sum(dims[i] * dims[i + 1] for i in range(len(dims) - 1))
+    n_params = num_params(dims)
     # the whole plan before anything is built: the point, the P x P Hessian and eigvalsh's copy
     check_allocation(dense_spectrum_bytes(n_params) + dln_point_bytes(dims, max(2 * dims[0], 8), r),
                      f"the dense spectrum of a network with P = {n_params} weights", resolve_device(args.device),
