@@ -59,6 +59,9 @@ def plan(args) -> list[dict]:
     w4 = [64, 16, 16, 10]
     for m in ("dense_eigh", "lanczos", "scipy_eigsh", "pyhessian"):
         add("topeig", m, widths=w4, trace_samples=20 if quick else 100)
+    # 4b. the same at data-set level: zoo MLP over all of digits through a DataLoader (ragged last batch)
+    for m in ("pyhessian", "dlnkit_lanczos"):
+        add("dataset_topeig", m)
     # memory: dense Hessian of an MLP by chunked HVPs within a budget, vs torch.func
     wc = [64, 40, 20, 10]
     add("chunked", "torch_func", widths=wc, budget_gib=args.chunk_budget_gib)
@@ -190,6 +193,7 @@ BASELINES = {"assembly": ("torch_func", ["assembled", "closed_form", "write_P2"]
              "spectrum": ("dense_eigh", ["structured"]),
              "hk": ("loop", ["vmap"]),
              "topeig": ("pyhessian", ["lanczos", "scipy_eigsh", "dense_eigh"]),
+             "dataset_topeig": ("pyhessian", ["dlnkit_lanczos"]),
              "chunked": ("torch_func", ["chunked"]),
              "matmul": (None, ["matmul"])}
 
@@ -293,6 +297,11 @@ def checks(results: list[dict]) -> list[str]:
                     ok = "within" if rel <= 1e-4 else "NOT within"
                     notes.append(f"topeig P={P} {m}: top-5 max rel err vs dense eigh {rel:.2e} ({ok} 1e-4), "
                                  f"{v.get('hvps_eig', '-')} HVPs for the eigenvalues{tr}")
+        if case == "dataset_topeig" and "dlnkit_lanczos" in by and "pyhessian" in by:
+            a, b = by["dlnkit_lanczos"]["values"], by["pyhessian"]["values"]
+            rel = max(abs(x - y) / abs(y) for x, y in zip(b["top"], a["top"]))
+            notes.append(f"dataset_topeig P={P}: PyHessian vs dlnkit top-5 max rel diff {rel:.2e}; HVPs "
+                         f"{b['hvps_eig']} vs {a['hvps_eig']} (dense reference: python -m benchmarks.real_networks)")
         if case == "matmul":
             r = by["matmul"]
             notes.append(f"matmul calibration ({key[0]}, {key[1]}): {r['flops'] / r['min_s'] / 1e9:.3g} GFLOP/s")
@@ -300,7 +309,7 @@ def checks(results: list[dict]) -> list[str]:
 
 
 #: the case names --cases accepts
-CASES = ("assembly", "spectrum", "hk", "topeig", "chunked", "matmul")
+CASES = ("assembly", "spectrum", "hk", "topeig", "dataset_topeig", "chunked", "matmul")
 
 
 def check_arguments(args) -> Path:
