@@ -120,6 +120,9 @@ def atomic_output(path: str | os.PathLike, *, suffix: str | None = None) -> Iter
                                     suffix=target.suffix if suffix is None else suffix)
     os.close(fd)
     tmp = Path(tmp_name)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # the permissions of any new file, not mkstemp's private 0600
     try:
         yield tmp
         with open(tmp, "rb+") as fh:

@@ -282,3 +282,19 @@ def test_reproduce_record_becomes_rows_with_reported_points(tmp_path):
     titles = [a["alt"] for t, a in tags if t == "img"]
     assert "reproduce: linear: ratio against depth" in titles and "reproduce: tanh: ratio against depth" in titles
     assert "<option>MEASURED</option>" in out.read_text()
+
+
+def test_report_file_has_ordinary_permissions(tmp_path):
+    """The report is meant to be shared: written atomically, yet with the umask's permissions
+    (not the temporary file's private 0600)."""
+    import os
+    import stat
+
+    record = _record(tmp_path)
+    out = tmp_path / "shared.html"
+    old = os.umask(0o022)
+    try:
+        assert main(["report", str(record), "--out", str(out)]) == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644
