@@ -53,7 +53,14 @@ def measured_hessian(point: Point) -> torch.Tensor:
     Ws, X, Y, act = point.weights, point.X, point.Y, point.activation
     P = sum(W.numel() for W in Ws)
     if act != "linear" or P <= AUTOGRAD_MAX_PARAMS:
-        return dense_hessian(lambda *w: network_loss(w, X, Y, act), Ws)
+        from dlnkit.numerics.memory import autograd_hessian_bytes, check_allocation
+
+        # torch.func holds the forward/backward intermediates of every tangent at once (measured
+        # 10-16 P x P at the claims' sizes), far above dense_hessian's generic estimate
+        widths = int(Ws[0].shape[1]) + sum(int(W.shape[0]) for W in Ws)
+        check_allocation(autograd_hessian_bytes(P, int(X.shape[0]), widths), f"the torch.func Hessian (P = {P})",
+                         Ws[0].device)
+        return dense_hessian(lambda *w: network_loss(w, X, Y, act), Ws, check_memory=False)
     return dln_hessian_assembled(Ws, X=X, Y=Y)
 
 
