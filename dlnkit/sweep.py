@@ -370,8 +370,12 @@ def _run_dask(todo, finish, claim_of, device, workers, scheduler, processes):
     try:
         futs = [client.submit(_run_case_with_key, c.key, claim_of(c.claim_id), c.config, device, pure=False)
                 for c in todo]
-        for fut in as_completed(futs):
-            finish(*fut.result())
+        try:
+            for fut in as_completed(futs):
+                finish(*fut.result())
+        except KeyboardInterrupt:  # pending cases are cancelled, not left running on the cluster
+            client.cancel(futs, force=True)
+            raise
     finally:
         client.close()
         if cluster is not None:
