@@ -638,14 +638,22 @@ def api_page() -> str:
         ".. module:: dlnkit",
         "",
     ]
+    import importlib
+
+    # an object that dlnkit re-exports from dlnkit.theory / dlnkit.numerics is documented in full
+    # there; here it gets the same text without a second index entry (no duplicate descriptions)
+    elsewhere = {id(getattr(m, a)) for m in (importlib.import_module("dlnkit.theory"),
+                                            importlib.import_module("dlnkit.numerics"))
+                 for a in getattr(m, "__all__", [])}
     for n in names:
         obj = getattr(dlnkit, n)
+        opts = ["   :no-index:"] if id(obj) in elsewhere else []
         if inspect.isclass(obj):
-            out += [f".. autoclass:: dlnkit.{n}", "   :members:", ""]
+            out += [f".. autoclass:: dlnkit.{n}", "   :members:", *opts, ""]
         elif callable(obj):
-            out += [f".. autofunction:: dlnkit.{n}", ""]
+            out += [f".. autofunction:: dlnkit.{n}", *opts, ""]
         else:
-            out += [f".. autodata:: dlnkit.{n}", ""]
+            out += [f".. autodata:: dlnkit.{n}", *opts, ""]
     out += ["```", ""]
     for mod in ("dlnkit.strategies", "dlnkit.theory", "dlnkit.numerics"):
         out += [f"## {mod}", "", "```{eval-rst}", f".. automodule:: {mod}", "   :members:", "```", ""]
