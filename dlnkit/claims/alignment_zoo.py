@@ -46,7 +46,11 @@ class ZooDecomposition(Claim):
         return {"alpha_common": f["alpha_common"], "parts": {"Lambda": f["slope_Lambda"], "Phi": f["slope_Phi"],
                                                              "chi": f["slope_chi"]},
                 "alpha": f["alpha"].exponent, "alpha_r2": f["alpha"].r2, "gamma": f["gamma"].exponent,
-                "s_dir": f["s_dir"].exponent}
+                "s_dir": f["s_dir"].exponent,
+                # the points and the fitted line log h = alpha log sigma + log_c (natural logs), for
+                # dlnkit report's h_k-against-sigma_k plot
+                "sigma": [float(x) for x in rep.sigma], "h": [float(x) for x in rep.h],
+                "log_c": f["alpha"].intercept}
 
     def compare(self, predicted, measured, config):
         pred = sum(measured["parts"].values())
