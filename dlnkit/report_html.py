@@ -217,7 +217,7 @@ table{border-collapse:collapse;font-size:12.5px;width:100%}
 th,td{border:1px solid #d0d7de;padding:3px 6px;text-align:left;vertical-align:top}
 th{background:#f6f8fa;position:sticky;top:0}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 code,.cfg{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:11.5px}
-td.cfg{max-width:340px;overflow-wrap:anywhere}.scroll{overflow-x:auto;max-height:55vh;overflow-y:auto}
+td.cfg{max-width:340px;overflow-wrap:anywhere}.scroll{overflow-x:auto;max-height:min(60vh,640px);overflow-y:auto}
 .filters{background:#f6f8fa;border:1px solid #d0d7de;border-radius:6px;padding:8px 12px;margin:10px 0}
 .filters label{margin-right:16px}.claim{border:1px solid #d0d7de;border-radius:6px;padding:10px 14px;margin:14px 0}
 .claim h3{margin:0 0 6px}.plots{display:flex;flex-wrap:wrap;gap:14px}.plots figure{margin:0;max-width:100%}
