@@ -2,6 +2,7 @@
 the machine, the versions, the seeds and the command (:func:`run_environment`), and what each
 claim in it is (:func:`claims_metadata`). ``dlnkit verify --json`` writes both beside its rows;
 ``dlnkit report`` shows them."""
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,12 @@ def _git_commit() -> str:
         return ""
     try:
         out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
     except (OSError, subprocess.SubprocessError):
         return ""
     if out.returncode != 0:
@@ -40,8 +45,9 @@ def _git_commit() -> str:
     return out.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
 
 
-def run_environment(*, seed: int | None = None, device: str | None = None, argv: list[str] | None = None,
-                    **settings: Any) -> dict[str, Any]:
+def run_environment(
+    *, seed: int | None = None, device: str | None = None, argv: list[str] | None = None, **settings: Any
+) -> dict[str, Any]:
     """Machine, versions, seeds and command of the current run, as plain JSON values.
 
     Parameters
@@ -66,9 +72,13 @@ def run_environment(*, seed: int | None = None, device: str | None = None, argv:
 
     from dlnkit import __version__
 
-    machine: dict[str, Any] = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-                               "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                               "cuda_available": bool(torch.cuda.is_available())}
+    machine: dict[str, Any] = {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "cuda_available": bool(torch.cuda.is_available()),
+    }
     if torch.cuda.is_available():
         machine["cuda_device"] = torch.cuda.get_device_name(0)
         machine["cuda_version"] = torch.version.cuda
@@ -78,8 +88,12 @@ def run_environment(*, seed: int | None = None, device: str | None = None, argv:
         "seed": seed,
         "device": device,
         "settings": {k: v for k, v in settings.items() if isinstance(v, (str, int, float, bool, type(None), list))},
-        "versions": {"dlnkit": __version__, "python": platform.python_version(), "torch": torch.__version__,
-                     **{m: _version(m) for m in ("numpy", "scipy", "sympy", "hypothesis")}},
+        "versions": {
+            "dlnkit": __version__,
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            **{m: _version(m) for m in ("numpy", "scipy", "sympy", "hypothesis")},
+        },
         "machine": machine,
         "git_commit": _git_commit(),
     }
@@ -95,8 +109,11 @@ def claims_metadata(claims: Iterable[Any]) -> dict[str, dict[str, Any]]:
             "source": str(getattr(c, "source", "")),
             "group": str(getattr(c, "group", "") or ""),
             "kind": str(getattr(c, "kind", "")),
-            "tolerance": {"rtol": getattr(tol, "rtol", None), "atol": getattr(tol, "atol", None),
-                          "reason": str(getattr(tol, "reason", ""))},
+            "tolerance": {
+                "rtol": getattr(tol, "rtol", None),
+                "atol": getattr(tol, "atol", None),
+                "reason": str(getattr(tol, "reason", "")),
+            },
             "assumptions": {a.name: a.statement for a in getattr(c, "assumptions", ())},
             "origin": getattr(c, "origin", None),
         }

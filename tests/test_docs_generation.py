@@ -2,6 +2,7 @@
 folders: every registered claim has its catalogue section, every counterexample record its gallery
 entry, every notebook source its page. (CI builds the whole site with ``-W``; these are the fast
 checks of what the generator writes.)"""
+
 from __future__ import annotations
 
 import importlib.util

@@ -215,13 +215,25 @@ def claims_catalogue_page() -> str:
         "",
     ]
     if (DOCS / "claims.md").is_file():
-        out += ["Each claim family is written out in words, with its notation and the setups that make it "
-                "exact, in {doc}`/claims`.", ""]
+        out += [
+            "Each claim family is written out in words, with its notation and the setups that make it "
+            "exact, in {doc}`/claims`.",
+            "",
+        ]
     env = meta.get("environment") if isinstance(meta.get("environment"), dict) else meta
     if env:
         flat = {**env, **(env.get("versions") or {}), **(env.get("machine") or {})}
-        keys = ("created_utc", "command", "git_commit", "dlnkit", "torch", "python", "platform", "cpu_count",
-                "cuda_device")
+        keys = (
+            "created_utc",
+            "command",
+            "git_commit",
+            "dlnkit",
+            "torch",
+            "python",
+            "platform",
+            "cpu_count",
+            "cuda_device",
+        )
         bits = [f"{k}: {md_escape(flat[k])}" for k in keys if flat.get(k) not in (None, "")]
         if bits:
             out += ["Record: " + "; ".join(bits) + ".", ""]
@@ -235,9 +247,13 @@ def claims_catalogue_page() -> str:
     out.append("")
     gone = [cid for cid in rows if cid not in {c.id for c in claims}]
     if gone:
-        out += ["The record also holds rows of claims that are no longer registered (renamed or replaced "
-                "since that run): " + "; ".join(f"{md_escape(cid)} ({md_escape(verdict_line(rows[cid]))})"
-                                               for cid in gone) + ".", ""]
+        out += [
+            "The record also holds rows of claims that are no longer registered (renamed or replaced "
+            "since that run): "
+            + "; ".join(f"{md_escape(cid)} ({md_escape(verdict_line(rows[cid]))})" for cid in gone)
+            + ".",
+            "",
+        ]
     for g in sorted(groups):
         out += [f"## {md_escape(g)}", ""]
         for c in groups[g]:
@@ -543,8 +559,12 @@ def generic_json_tables(rec: dict) -> list[str]:
             for row in value:
                 cols += [k for k in row if k not in cols]
             cols = cols[:10]
-            out += [f"### {md_escape(key)}", "", "| " + " | ".join(md_escape(c) for c in cols) + " |",
-                    "|" + "---|" * len(cols)]
+            out += [
+                f"### {md_escape(key)}",
+                "",
+                "| " + " | ".join(md_escape(c) for c in cols) + " |",
+                "|" + "---|" * len(cols),
+            ]
             out += ["| " + " | ".join(_cell(row.get(c, "")) for c in cols) + " |" for row in value] + [""]
     return out
 
@@ -642,9 +662,11 @@ def api_page() -> str:
 
     # an object that dlnkit re-exports from dlnkit.theory / dlnkit.numerics is documented in full
     # there; here it gets the same text without a second index entry (no duplicate descriptions)
-    elsewhere = {id(getattr(m, a)) for m in (importlib.import_module("dlnkit.theory"),
-                                            importlib.import_module("dlnkit.numerics"))
-                 for a in getattr(m, "__all__", [])}
+    elsewhere = {
+        id(getattr(m, a))
+        for m in (importlib.import_module("dlnkit.theory"), importlib.import_module("dlnkit.numerics"))
+        for a in getattr(m, "__all__", [])
+    }
     for n in names:
         obj = getattr(dlnkit, n)
         opts = ["   :no-index:"] if id(obj) in elsewhere else []
