@@ -249,7 +249,16 @@ def paper_hessian(weights: list[torch.Tensor], target: torch.Tensor | FloatArray
         eye = torch.eye(Ws[0].shape[1], dtype=Ws[0].dtype, device=Ws[0].device)
         return dln_hessian_assembled(Ws, sigma=eye, target=T)
     _act(activation)
-    return dense_hessian(lambda *w: paper_loss_torch(w, T, activation), Ws)
+    from dlnkit.numerics.memory import autograd_hessian_bytes, check_allocation
+
+    # torch.func vectorises over all P tangents at once: guard with its own estimate (P x P plus the
+    # per-tangent intermediates; batch = the 16 columns of X = I), not dense_hessian's generic one
+    P = sum(int(W.numel()) for W in Ws)
+    widths = int(Ws[0].shape[1]) + sum(int(W.shape[0]) for W in Ws)
+    scale = Ws[0].element_size() / 8.0
+    check_allocation(autograd_hessian_bytes(P, int(Ws[0].shape[1]), widths) * scale,
+                     f"the torch.func Hessian of the tanh network (P = {P})", Ws[0].device)
+    return dense_hessian(lambda *w: paper_loss_torch(w, T, activation), Ws, check_memory=False)
 
 
 def paper_residual_norm(weights: list[torch.Tensor], target: torch.Tensor | FloatArray) -> float:
