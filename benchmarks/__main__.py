@@ -6,6 +6,7 @@ that measurement's own. Timing: one untimed warm-up call, then repeats until ``-
 seconds or ``--repeats`` calls; min and median are reported. When the warm-up alone takes
 longer than ``--slow`` seconds it is reported as the single measurement.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,6 +31,7 @@ ROOT = HERE.parent
 
 # ----- the plan ---------------------------------------------------------------------------
 
+
 def plan(args) -> list[dict]:
     dev = args.device
     quick = args.quick
@@ -45,11 +47,11 @@ def plan(args) -> list[dict]:
     for h in hs:
         for m in ("write_P2", "assembled", "closed_form", "torch_func"):
             est = assembly_memory_estimate(h, m)
-            add("assembly", m, h=h, memory_estimate=est, skip=est > args.memory_budget_gib * 2 ** 30)
+            add("assembly", m, h=h, memory_estimate=est, skip=est > args.memory_budget_gib * 2**30)
     # 2. nonzero spectrum: J J^T (256 x 256) vs dense eigh; P = h^2 + 32 h
-    for h in ([8, 25] if quick else [8, 25, 50]):
+    for h in [8, 25] if quick else [8, 25, 50]:
         add("spectrum", "dense_eigh", h=h)
-    for h in ([8, 25, 300] if quick else [8, 25, 50, 300, 1000]):
+    for h in [8, 25, 300] if quick else [8, 25, 50, 300, 1000]:
         add("spectrum", "structured", h=h)
     # 3. per-layer h_k, k = 20: one vmapped HVP per layer vs a loop of HVPs
     w3 = [64, 128, 128, 10]
@@ -85,9 +87,11 @@ def gpu_plan(args) -> list[dict]:
         for h in (44, 88, 160):
             for m in ("write_P2", "assembled", "torch_func"):
                 from benchmarks.cases import assembly_memory_estimate
+
                 est = assembly_memory_estimate(h, m, item=8 if dtype == "float64" else 4)
-                out.append({**base, "case": "assembly", "method": m, "h": h, "skip": est > 60 * 2 ** 30,
-                            "memory_estimate": est})
+                out.append(
+                    {**base, "case": "assembly", "method": m, "h": h, "skip": est > 60 * 2**30, "memory_estimate": est}
+                )
         for h in (70, 1000):
             out.append({**base, "case": "spectrum", "method": "structured", "h": h})
         out.append({**base, "case": "spectrum", "method": "dense_eigh", "h": 70})
@@ -99,6 +103,7 @@ def gpu_plan(args) -> list[dict]:
 
 
 # ----- one measurement (in the subprocess) ----------------------------------------------
+
 
 def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
@@ -134,10 +139,16 @@ def worker(spec: dict, repeats: int, min_time: float, slow: float) -> dict:
             total += dt
     else:
         times = [first]
-    out = {"first_s": first, "min_s": min(times), "median_s": statistics.median(times), "runs": len(times),
-           "values": values, **info}
+    out = {
+        "first_s": first,
+        "min_s": min(times),
+        "median_s": statistics.median(times),
+        "runs": len(times),
+        "values": values,
+        **info,
+    }
     if cuda:
-        out["peak_mem_mib"] = (torch.cuda.max_memory_allocated() - mem0) / 2 ** 20
+        out["peak_mem_mib"] = (torch.cuda.max_memory_allocated() - mem0) / 2**20
     else:
         out["peak_mem_mib"] = _rss_mib() - rss0  # growth of this process's peak RSS during the calls
         out["peak_rss_mib"] = _rss_mib()
@@ -146,10 +157,23 @@ def worker(spec: dict, repeats: int, min_time: float, slow: float) -> dict:
 
 def run_one(spec: dict, args) -> dict:
     if spec.get("skip"):
-        return {"status": "skipped", "reason": f"estimated {spec['memory_estimate'] / 2**30:.1f} GiB "
-                                              f"> budget {args.memory_budget_gib:g} GiB"}
-    cmd = [sys.executable, "-m", "benchmarks", "--worker", json.dumps(spec), "--repeats", str(args.repeats),
-           "--min-time", str(args.min_time), "--slow", str(args.slow)]
+        return {
+            "status": "skipped",
+            "reason": f"estimated {spec['memory_estimate'] / 2**30:.1f} GiB > budget {args.memory_budget_gib:g} GiB",
+        }
+    cmd = [
+        sys.executable,
+        "-m",
+        "benchmarks",
+        "--worker",
+        json.dumps(spec),
+        "--repeats",
+        str(args.repeats),
+        "--min-time",
+        str(args.min_time),
+        "--slow",
+        str(args.slow),
+    ]
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     t0 = time.perf_counter()
     try:
@@ -167,17 +191,25 @@ def run_one(spec: dict, args) -> dict:
 
 # ----- environment and table -------------------------------------------------------------
 
+
 def machine_info(device: str) -> dict:
     import torch
 
-    info = {"host": socket.gethostname(), "platform": platform.platform(), "python": platform.python_version(),
-            "torch": torch.__version__, "cpu_count": os.cpu_count(), "threads": torch.get_num_threads(),
-            "device": device, "cuda_available": torch.cuda.is_available()}
+    info = {
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpu_count": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "device": device,
+        "cuda_available": torch.cuda.is_available(),
+    }
     try:
         with open("/proc/cpuinfo") as fh:
             info["cpu"] = next((l.split(":", 1)[1].strip() for l in fh if l.startswith("model name")), "")
         with open("/proc/meminfo") as fh:
-            info["mem_total_gib"] = round(int(fh.readline().split()[1]) / 2 ** 20, 1)
+            info["mem_total_gib"] = round(int(fh.readline().split()[1]) / 2**20, 1)
     except OSError:
         pass
     try:
@@ -189,13 +221,15 @@ def machine_info(device: str) -> dict:
     return info
 
 
-BASELINES = {"assembly": ("torch_func", ["assembled", "closed_form", "write_P2"]),
-             "spectrum": ("dense_eigh", ["structured"]),
-             "hk": ("loop", ["vmap"]),
-             "topeig": ("pyhessian", ["lanczos", "scipy_eigsh", "dense_eigh"]),
-             "dataset_topeig": ("pyhessian", ["dlnkit_lanczos"]),
-             "chunked": ("torch_func", ["chunked"]),
-             "matmul": (None, ["matmul"])}
+BASELINES = {
+    "assembly": ("torch_func", ["assembled", "closed_form", "write_P2"]),
+    "spectrum": ("dense_eigh", ["structured"]),
+    "hk": ("loop", ["vmap"]),
+    "topeig": ("pyhessian", ["lanczos", "scipy_eigsh", "dense_eigh"]),
+    "dataset_topeig": ("pyhessian", ["dlnkit_lanczos"]),
+    "chunked": ("torch_func", ["chunked"]),
+    "matmul": (None, ["matmul"]),
+}
 
 
 def _size_key(s: dict):
@@ -240,13 +274,36 @@ def summarize(results: list[dict]) -> tuple[str, list[dict]]:
                 ratio = f"baseline {base['result']['status']}"
             flops = r["result"].get("flops") if r["result"]["status"] == "ok" else None
             rate = f"{flops / r['result']['median_s'] / 1e9:.3g}" if flops else ""
-            rows.append({"case": case, "device": r["spec"]["device"], "dtype": r["spec"]["dtype"], "P": P,
-                         "method": m, "time_s": _fmt_t(r["result"]), "baseline": base_name or "",
-                         "baseline_s": _fmt_t(base["result"]) if base else "", "ratio": ratio,
-                         "mem_mib": _fmt_m(r), "baseline_mem_mib": _fmt_m(base),
-                         "gflops": rate})
-    head = ["case", "device", "dtype", "P", "method", "time_s", "baseline", "baseline_s", "ratio", "mem_mib",
-            "baseline_mem_mib", "gflops"]
+            rows.append(
+                {
+                    "case": case,
+                    "device": r["spec"]["device"],
+                    "dtype": r["spec"]["dtype"],
+                    "P": P,
+                    "method": m,
+                    "time_s": _fmt_t(r["result"]),
+                    "baseline": base_name or "",
+                    "baseline_s": _fmt_t(base["result"]) if base else "",
+                    "ratio": ratio,
+                    "mem_mib": _fmt_m(r),
+                    "baseline_mem_mib": _fmt_m(base),
+                    "gflops": rate,
+                }
+            )
+    head = [
+        "case",
+        "device",
+        "dtype",
+        "P",
+        "method",
+        "time_s",
+        "baseline",
+        "baseline_s",
+        "ratio",
+        "mem_mib",
+        "baseline_mem_mib",
+        "gflops",
+    ]
     cells = [[str(row[h]) if row[h] is not None else "" for h in head] for row in rows]
     w = [max(len(h), *(len(c[i]) for c in cells)) if cells else len(h) for i, h in enumerate(head)]
     lines = ["  ".join(h.ljust(w[i]) for i, h in enumerate(head)), "  ".join("-" * x for x in w)]
@@ -274,8 +331,10 @@ def checks(results: list[dict]) -> list[str]:
         if case == "spectrum" and "dense_eigh" in by and "structured" in by:
             a, b = by["structured"]["values"], by["dense_eigh"]["values"]
             rel = max(abs(x - y) / abs(y) for x, y in zip(a["top"], b["top"]))
-            notes.append(f"spectrum P={P}: {a['count']} structured vs {b['count']} dense nonzero eigenvalues, "
-                         f"top-20 max rel diff {rel:.2e}")
+            notes.append(
+                f"spectrum P={P}: {a['count']} structured vs {b['count']} dense nonzero eigenvalues, "
+                f"top-20 max rel diff {rel:.2e}"
+            )
         if case == "hk" and "vmap" in by and "loop" in by:
             a = [x for l in by["vmap"]["values"]["h"] for x in l]
             b = [x for l in by["loop"]["values"]["h"] for x in l]
@@ -289,19 +348,24 @@ def checks(results: list[dict]) -> list[str]:
                     rel = max(abs(x - y) / abs(y) for x, y in zip(v["top"], ref["top"]))
                     tr = f", {v['eig_s']:.3g} s" if "eig_s" in v else ""
                     if "trace" in v and "eig_s" in v:
-                        tr += (f"; trace {v['trace']:.5g} vs exact {ref['trace']:.5g} "
-                               f"({v.get('hvps_trace', '?')} HVPs, {v['trace_s']:.3g} s)")
+                        tr += (
+                            f"; trace {v['trace']:.5g} vs exact {ref['trace']:.5g} "
+                            f"({v.get('hvps_trace', '?')} HVPs, {v['trace_s']:.3g} s)"
+                        )
                     elif "trace" in v:
-                        tr = (f"; trace {v['trace']:.5g} vs exact {ref['trace']:.5g} "
-                              f"({v.get('hvps_trace', '?')} HVPs)")
+                        tr = f"; trace {v['trace']:.5g} vs exact {ref['trace']:.5g} ({v.get('hvps_trace', '?')} HVPs)"
                     ok = "within" if rel <= 1e-4 else "NOT within"
-                    notes.append(f"topeig P={P} {m}: top-5 max rel err vs dense eigh {rel:.2e} ({ok} 1e-4), "
-                                 f"{v.get('hvps_eig', '-')} HVPs for the eigenvalues{tr}")
+                    notes.append(
+                        f"topeig P={P} {m}: top-5 max rel err vs dense eigh {rel:.2e} ({ok} 1e-4), "
+                        f"{v.get('hvps_eig', '-')} HVPs for the eigenvalues{tr}"
+                    )
         if case == "dataset_topeig" and "dlnkit_lanczos" in by and "pyhessian" in by:
             a, b = by["dlnkit_lanczos"]["values"], by["pyhessian"]["values"]
             rel = max(abs(x - y) / abs(y) for x, y in zip(b["top"], a["top"]))
-            notes.append(f"dataset_topeig P={P}: PyHessian vs dlnkit top-5 max rel diff {rel:.2e}; HVPs "
-                         f"{b['hvps_eig']} vs {a['hvps_eig']} (dense reference: python -m benchmarks.real_networks)")
+            notes.append(
+                f"dataset_topeig P={P}: PyHessian vs dlnkit top-5 max rel diff {rel:.2e}; HVPs "
+                f"{b['hvps_eig']} vs {a['hvps_eig']} (dense reference: python -m benchmarks.real_networks)"
+            )
         if case == "matmul":
             r = by["matmul"]
             notes.append(f"matmul calibration ({key[0]}, {key[1]}): {r['flops'] / r['min_s'] / 1e9:.3g} GFLOP/s")
@@ -317,8 +381,9 @@ def check_arguments(args) -> Path:
     if args.cases is not None:
         unknown = [c for c in args.cases if c not in CASES]
         if unknown or not args.cases:
-            raise DlnkitInputError(f"unknown case(s) {', '.join(unknown) or '(none given)'}; "
-                                   f"use some of {', '.join(CASES)}")
+            raise DlnkitInputError(
+                f"unknown case(s) {', '.join(unknown) or '(none given)'}; use some of {', '.join(CASES)}"
+            )
     for name in ("repeats", "threads"):
         v = getattr(args, name)
         if v is not None and v < 1:
@@ -342,11 +407,19 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="small sizes only (about a minute)")
     p.add_argument("--cases", nargs="*", help="only these cases (assembly spectrum hk topeig chunked matmul)")
     p.add_argument("--device", default="cpu", help="device for cases 1-4 (cpu or cuda)")
-    p.add_argument("--no-gpu", dest="gpu_case", action="store_false",
-                   help="skip case 5 (the CUDA runs) even when CUDA is available")
+    p.add_argument(
+        "--no-gpu",
+        dest="gpu_case",
+        action="store_false",
+        help="skip case 5 (the CUDA runs) even when CUDA is available",
+    )
     p.add_argument("--large", action="store_true", help="also build a ~3e4-parameter dense Hessian by chunks (8 GiB)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch threads per measurement (default: all cores; 1 is steadier on a busy machine)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads per measurement (default: all cores; 1 is steadier on a busy machine)",
+    )
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--min-time", type=float, default=0.5)
     p.add_argument("--slow", type=float, default=5.0, help="a warm-up longer than this is the only run")
@@ -389,10 +462,16 @@ def main(argv=None) -> int:
         results.append({"spec": spec, "result": res})
     table, rows = summarize(results)
     notes = checks(results)
-    doc = {"machine": machine_info(args.device), "started_utc": datetime.now(timezone.utc).isoformat(),
-           "seconds": time.perf_counter() - t_start, "settings": {k: v for k, v in vars(args).items() if k != "worker"},
-           "gpu_case": "ran" if args.gpu_case else "skipped: CUDA not available",
-           "results": results, "table": rows, "checks": notes}
+    doc = {
+        "machine": machine_info(args.device),
+        "started_utc": datetime.now(timezone.utc).isoformat(),
+        "seconds": time.perf_counter() - t_start,
+        "settings": {k: v for k, v in vars(args).items() if k != "worker"},
+        "gpu_case": "ran" if args.gpu_case else "skipped: CUDA not available",
+        "results": results,
+        "table": rows,
+        "checks": notes,
+    }
     atomic_write_text(out, json.dumps(doc, indent=1, default=str))
     print(table)
     print()

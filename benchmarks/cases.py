@@ -6,6 +6,7 @@ Every (case, method, size) runs in its own subprocess (see ``benchmarks.__main__
 baseline that runs out of time is killed without losing the rest, and the peak memory of
 each measurement is its own process's.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,6 +22,7 @@ def _dtype(spec):
 
 
 # ----- case 1: closed-form DLN Hessian vs torch.func.hessian ---------------------------------
+
 
 def assembly_dims(h: int) -> list[int]:
     """[16, h, h, 10]: P = h^2 + 26 h."""
@@ -51,7 +53,7 @@ def measure_assembly(spec):
         fn = lambda: probe(dln_hessian_closed_form(Ws, X=X, Y=Y, check_memory=False))
     elif method == "torch_func":
         small = [W[:2, :2].clone() for W in Ws[:1]]  # one-time functorch start-up, outside the timing
-        dense_hessian(lambda w: (w ** 2).sum(), small)
+        dense_hessian(lambda w: (w**2).sum(), small)
         fn = lambda: probe(dense_hessian(lambda *w: dln_loss(w, X, Y), Ws, check_memory=False))
     elif method == "write_P2":
         fn = lambda: {"entries": None, "sum": float(torch.empty(P, P, dtype=dt, device=dev).fill_(1.0)[0, 0])}
@@ -75,6 +77,7 @@ def assembly_memory_estimate(h: int, method: str, batch: int = 256, item: int = 
 
 # ----- case 2: nonzero spectrum, structured J J^T vs dense eigh -----------------------------
 
+
 def spectrum_net(h: int, dt, dev):
     from dlnkit.numerics.dln import DeepLinearNetwork
 
@@ -91,21 +94,26 @@ def measure_spectrum(spec):
     Ws, M, dims = spectrum_net(spec["h"], dt, dev)
     P = sum(W.numel() for W in Ws)
     if spec["method"] == "structured":
+
         def fn():
             ev = dln_gauss_newton_nonzero_spectrum(Ws)
             return {"top": ev[:20].double().cpu().tolist(), "count": int(ev.numel())}
-        flops = 2 * sum(W.numel() * dims[0] for W in Ws) + 10 * 256 ** 3
+
+        flops = 2 * sum(W.numel() * dims[0] for W in Ws) + 10 * 256**3
     else:
+
         def fn():
             H = dln_hessian_assembled(Ws, target=M, check_memory=False)
             ev = torch.linalg.eigvalsh(H).flip(0)
             ev = ev[ev > 1e-10 * ev.abs().max()]
             return {"top": ev[:20].double().cpu().tolist(), "count": int(ev.numel())}
-        flops = int(4 / 3 * P ** 3)  # Householder tridiagonalisation dominates
+
+        flops = int(4 / 3 * P**3)  # Householder tridiagonalisation dominates
     return fn, {"P": P, "dims": dims, "flops": flops}
 
 
 # ----- cases 3, 4 and the chunked dense Hessian: tanh MLPs on the 8x8 digits ---------------
+
 
 def digits_batch(n: int, dt, dev):
     from sklearn.datasets import load_digits
@@ -120,8 +128,10 @@ def mlp_params(widths, seed, dt, dev):
     g = torch.Generator().manual_seed(seed)
     ps = []
     for a, b in zip(widths[:-1], widths[1:]):
-        ps += [(torch.randn(b, a, generator=g, dtype=torch.float64) / math.sqrt(a)).to(dt).to(dev),
-               torch.zeros(b, dtype=dt, device=dev)]
+        ps += [
+            (torch.randn(b, a, generator=g, dtype=torch.float64) / math.sqrt(a)).to(dt).to(dev),
+            torch.zeros(b, dtype=dt, device=dev),
+        ]
     return ps
 
 
@@ -133,6 +143,7 @@ def mlp_loss_fn(X, y, n_params):
             if i + 2 < n_params:
                 h = torch.tanh(h)
         return torch.nn.functional.cross_entropy(h, y)
+
     return loss
 
 
@@ -166,12 +177,14 @@ def measure_hk(spec):
             qs = list(ps)
             qs[i] = W
             return full(*qs)
+
         Wg = torch.func.grad(layer_loss)(ps[i])
         U, S, Vh = torch.linalg.svd(Wg, full_matrices=False)
         kk = min(k, S.numel())
         D = torch.einsum("ik,kj->kij", U[:, :kk], Vh[:kk]).reshape(kk, -1)  # vec(u_k v_k^T), unit norm
         layers.append((layer_loss, ps[i], D))
     if spec["method"] == "vmap":
+
         def fn():
             out = []
             for layer_loss, W, D in layers:
@@ -179,11 +192,13 @@ def measure_hk(spec):
                 out.append((D.T * HD).sum(0).double().cpu().tolist())
             return {"h": out}
     else:
+
         def fn():
             out = []
             for layer_loss, W, D in layers:
                 out.append([float(torch.dot(d, hvp(layer_loss, [W], d))) for d in D])
             return {"h": out}
+
     n_hvps = sum(D.shape[0] for *_, D in layers)
     P = sum(p.numel() for p in ps)
     return fn, {"P": P, "widths": widths, "hvps": n_hvps, "flops": n_hvps * hvp_flops(widths, X.shape[0])}
@@ -208,9 +223,16 @@ def measure_topeig(spec):
             res = lanczos_top_eigenvalues(op, k, tol=spec.get("tol", 1e-10), max_iters=500)
             t1 = time.perf_counter()
             tr = hutchinson_trace(op, trace_samples, seed=0, batch=25)
-            return {"top": res.eigenvalues.tolist(), "hvps_eig": res.num_hvps, "trace": tr.trace,
-                    "trace_stderr": tr.stderr, "hvps_trace": tr.num_hvps, "converged": res.converged,
-                    "eig_s": t1 - t0, "trace_s": time.perf_counter() - t1}
+            return {
+                "top": res.eigenvalues.tolist(),
+                "hvps_eig": res.num_hvps,
+                "trace": tr.trace,
+                "trace_stderr": tr.stderr,
+                "hvps_trace": tr.num_hvps,
+                "converged": res.converged,
+                "eig_s": t1 - t0,
+                "trace_s": time.perf_counter() - t1,
+            }
     elif method == "scipy_eigsh":
         op = HessianOperator(loss, ps)
 
@@ -219,6 +241,7 @@ def measure_topeig(spec):
             vals = eigsh(op, k=k, which="LA", tol=1e-10, return_eigenvectors=False)
             return {"top": sorted(vals.tolist(), reverse=True), "hvps_eig": op.num_hvps}
     elif method == "dense_eigh":
+
         def fn():
             H = dense_hessian(loss, ps)
             ev = torch.linalg.eigvalsh(H).flip(0)
@@ -259,9 +282,15 @@ def measure_topeig(spec):
             n_eig = counter["n"]
             t1 = time.perf_counter()
             trs = comp.trace(maxIter=trace_samples, tol=1e-3)
-            return {"top": [float(v) for v in vals], "hvps_eig": n_eig, "trace": float(sum(trs) / len(trs)),
-                    "hvps_trace": counter["n"] - n_eig, "version": getattr(pyhessian, "__version__", "0.1"),
-                    "eig_s": t1 - t0, "trace_s": time.perf_counter() - t1}
+            return {
+                "top": [float(v) for v in vals],
+                "hvps_eig": n_eig,
+                "trace": float(sum(trs) / len(trs)),
+                "hvps_trace": counter["n"] - n_eig,
+                "version": getattr(pyhessian, "__version__", "0.1"),
+                "eig_s": t1 - t0,
+                "trace_s": time.perf_counter() - t1,
+            }
     else:
         raise ValueError(method)
     return fn, {"P": P, "widths": widths, "batch": n, "flops_per_hvp": hvp_flops(widths, n)}
@@ -276,7 +305,7 @@ def measure_chunked(spec):
     ps = mlp_params(widths, 0, dt, dev)
     loss = mlp_loss_fn(X, y, len(ps))
     P = sum(p.numel() for p in ps)
-    budget = int(spec["budget_gib"] * 2 ** 30)
+    budget = int(spec["budget_gib"] * 2**30)
     # the loss's own working space per HVP column: activations and their tangents (estimate)
     per_col = 6 * n * sum(widths[1:])
     idx = torch.randint(0, P, (2, 64), generator=torch.Generator().manual_seed(3)).to(dev)
@@ -287,14 +316,16 @@ def measure_chunked(spec):
         def fn():
             H = dense_hessian_chunked(loss, ps, memory_budget_bytes=budget, per_column_numbers=per_col)
             return {"entries": H[idx[0], idx[1]].double().cpu().tolist()}
+
         extra = {"chunk": chunk, "estimate_bytes": est, "budget_bytes": budget}
     else:
         small = [torch.ones(2, dtype=dt, device=dev)]
-        dense_hessian(lambda w: (w ** 2).sum(), small)
+        dense_hessian(lambda w: (w**2).sum(), small)
 
         def fn():
             H = dense_hessian(loss, ps, check_memory=False)
             return {"entries": H[idx[0], idx[1]].double().cpu().tolist()}
+
         extra = {}
     return fn, {"P": P, "widths": widths, "batch": n, "flops": P * hvp_flops(widths, n), **extra}
 
@@ -305,7 +336,7 @@ def measure_matmul(spec):
     n = spec.get("n", 2048)
     A = torch.randn(n, n, dtype=dt, device=dev)
     B = torch.randn(n, n, dtype=dt, device=dev)
-    return (lambda: {"sum": float((A @ B)[0, 0])}), {"P": 0, "flops": 2 * n ** 3}
+    return (lambda: {"sum": float((A @ B)[0, 0])}), {"P": 0, "flops": 2 * n**3}
 
 
 def measure_dataset_topeig(spec):
@@ -315,8 +346,9 @@ def measure_dataset_topeig(spec):
 
     tm = get_trained("mlp")
     model = tm.model.eval()
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(tm.data.X_train, tm.data.y_train),
-                                         batch_size=spec.get("batch", 256))
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(tm.data.X_train, tm.data.y_train), batch_size=spec.get("batch", 256)
+    )
     loss = torch.nn.CrossEntropyLoss()
     P = sum(p.numel() for p in model.parameters())
     if spec["method"] == "dlnkit_lanczos":
@@ -349,9 +381,15 @@ def measure_dataset_topeig(spec):
     return fn, {"P": P, "N": int(tm.data.X_train.shape[0])}
 
 
-MEASURES = {"assembly": measure_assembly, "spectrum": measure_spectrum, "hk": measure_hk, "topeig": measure_topeig,
-            "chunked": measure_chunked, "matmul": measure_matmul,
-            "dataset_topeig": measure_dataset_topeig}
+MEASURES = {
+    "assembly": measure_assembly,
+    "spectrum": measure_spectrum,
+    "hk": measure_hk,
+    "topeig": measure_topeig,
+    "chunked": measure_chunked,
+    "matmul": measure_matmul,
+    "dataset_topeig": measure_dataset_topeig,
+}
 
 # Peak dense FLOP/s by card (vendor datasheets, non-tensor-core, SXM where there are variants).
 GPU_PEAK_FLOPS = {

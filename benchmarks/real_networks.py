@@ -18,6 +18,7 @@ Writes ``benchmarks/results/real-networks-<device>-<UTC stamp>.json`` (and print
 
 Timings are wall-clock on the machine named in ``machine``; compare ratios within one run only.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,18 +47,31 @@ def slq_dln(quick: bool) -> dict:
     measured = torch.linalg.eigvalsh(H).numpy()
     lam = float(exact[-1])
     rows = []
-    for steps in ([10, 20, 40] if quick else [10, 20, 40, 80]):
-        for probes in ([1, 4] if quick else [1, 4, 16]):
+    for steps in [10, 20, 40] if quick else [10, 20, 40, 80]:
+        for probes in [1, 4] if quick else [1, 4, 16]:
             w1s, tops = [], []
             for seed in range(3 if quick else 5):
                 res = slq(lambda V: H @ V, H.shape[0], num_probes=probes, num_steps=steps, seed=seed)
                 w1s.append(res.wasserstein_to(exact) / lam)
                 tops.append(abs(res.top() - lam) / lam)
-            rows.append({"steps": steps, "probes": probes, "matvecs": steps * probes,
-                         "w1_over_lambda_max_mean": float(np.mean(w1s)), "w1_over_lambda_max_max": float(np.max(w1s)),
-                         "top_rel_error_max": float(np.max(tops))})
-    return {"dims": dims, "t": t, "P": int(H.shape[0]), "lambda_max": lam,
-            "closed_form_vs_B1_max_abs": float(np.abs(np.sort(measured) - exact).max()), "rows": rows}
+            rows.append(
+                {
+                    "steps": steps,
+                    "probes": probes,
+                    "matvecs": steps * probes,
+                    "w1_over_lambda_max_mean": float(np.mean(w1s)),
+                    "w1_over_lambda_max_max": float(np.max(w1s)),
+                    "top_rel_error_max": float(np.max(tops)),
+                }
+            )
+    return {
+        "dims": dims,
+        "t": t,
+        "P": int(H.shape[0]),
+        "lambda_max": lam,
+        "closed_form_vs_B1_max_abs": float(np.abs(np.sort(measured) - exact).max()),
+        "rows": rows,
+    }
 
 
 def digits_mlp():
@@ -80,9 +94,14 @@ def pyhessian_comparison(quick: bool) -> tuple[dict, torch.Tensor]:
     H = curv.dense(chunk_size=128)
     ev = torch.linalg.eigvalsh(0.5 * (H + H.T)).flip(0).numpy()
     t_dense = time.perf_counter() - t0
-    out: dict = {"model": "zoo mlp 64-32-32-10 (ReLU)", "P": curv.num_params, "N": curv.num_samples,
-                 "batches": len(loader), "batch_size": 256, "reference": {"top5": ev[:5].tolist(), "seconds": t_dense,
-                                                                        "trace": float(np.sum(ev))}}
+    out: dict = {
+        "model": "zoo mlp 64-32-32-10 (ReLU)",
+        "P": curv.num_params,
+        "N": curv.num_samples,
+        "batches": len(loader),
+        "batch_size": 256,
+        "reference": {"top5": ev[:5].tolist(), "seconds": t_dense, "trace": float(np.sum(ev))},
+    }
     steps, probes = (40, 2) if quick else (80, 4)
     # dlnkit: top-5 by Lanczos, density by SLQ
     curv.num_products = 0
@@ -91,10 +110,16 @@ def pyhessian_comparison(quick: bool) -> tuple[dict, torch.Tensor]:
     t1 = time.perf_counter()
     dens = curv.density(num_probes=probes, num_steps=steps, seed=0)
     t2 = time.perf_counter()
-    out["dlnkit"] = {"top5": res.eigenvalues.tolist(), "top5_rel_error_max": float(np.max(np.abs(
-        res.eigenvalues.numpy() - ev[:5]) / ev[0])), "top5_hvps": res.num_hvps, "top5_seconds": t1 - t0,
-        "density_w1_over_lambda_max": dens.wasserstein_to(ev) / ev[0], "density_hvps": dens.num_matvecs,
-        "density_seconds": t2 - t1, "converged": bool(res.converged)}
+    out["dlnkit"] = {
+        "top5": res.eigenvalues.tolist(),
+        "top5_rel_error_max": float(np.max(np.abs(res.eigenvalues.numpy() - ev[:5]) / ev[0])),
+        "top5_hvps": res.num_hvps,
+        "top5_seconds": t1 - t0,
+        "density_w1_over_lambda_max": dens.wasserstein_to(ev) / ev[0],
+        "density_hvps": dens.num_matvecs,
+        "density_seconds": t2 - t1,
+        "converged": bool(res.converged),
+    }
     try:
         import pyhessian
         from pyhessian import hessian as PyHessian
@@ -137,14 +162,21 @@ def pyhessian_comparison(quick: bool) -> tuple[dict, torch.Tensor]:
 
     nodes, weights = np.asarray(eig_full).ravel(), np.asarray(w_full).ravel() / probes
     ph_vals = np.sort(np.asarray(vals, dtype=np.float64))[::-1]
-    out["pyhessian"] = {"version": getattr(pyhessian, "__version__", "0.1"), "top5": ph_vals.tolist(),
-                        "top5_rel_error_max": float(np.max(np.abs(ph_vals - ev[:5]) / ev[0])),
-                        "top5_hvps": n_eig, "top5_seconds": t1 - t0,
-                        "density_w1_over_lambda_max": float(wasserstein_distance(nodes, ev, u_weights=weights)) / ev[0],
-                        "density_hvps": counter["n"] - n_eig, "density_seconds": t2 - t1}
+    out["pyhessian"] = {
+        "version": getattr(pyhessian, "__version__", "0.1"),
+        "top5": ph_vals.tolist(),
+        "top5_rel_error_max": float(np.max(np.abs(ph_vals - ev[:5]) / ev[0])),
+        "top5_hvps": n_eig,
+        "top5_seconds": t1 - t0,
+        "density_w1_over_lambda_max": float(wasserstein_distance(nodes, ev, u_weights=weights)) / ev[0],
+        "density_hvps": counter["n"] - n_eig,
+        "density_seconds": t2 - t1,
+    }
     out["density_budget"] = {"steps": steps, "probes": probes}
-    out["pyhessian"]["note"] = ("PyHessian 0.1's density calls torch.eig, removed in torch 1.9: the run substitutes "
-                                "torch.linalg.eigh for it (T is symmetric); nothing else is changed")
+    out["pyhessian"]["note"] = (
+        "PyHessian 0.1's density calls torch.eig, removed in torch 1.9: the run substitutes "
+        "torch.linalg.eigh for it (T is symmetric); nothing else is changed"
+    )
     return out, H
 
 
@@ -154,12 +186,19 @@ def trace_comparison(H: torch.Tensor, quick: bool) -> dict:
     tr = float(torch.trace(H))
     mv = lambda V: H @ V
     rows = []
-    for m in ([30, 60] if quick else [30, 60, 120]):
+    for m in [30, 60] if quick else [30, 60, 120]:
         for name, fn in (("hutchinson", hutchinson), ("hutchpp", hutchpp)):
             est = np.array([fn(mv, H.shape[0], m, seed=s).trace for s in range(20 if quick else 40)])
-            rows.append({"method": name, "matvecs": m, "seeds": len(est), "bias_rel": float((est.mean() - tr) / tr),
-                         "std_rel": float(est.std(ddof=1) / abs(tr)),
-                         "mean_abs_rel_error": float(np.mean(np.abs(est - tr)) / abs(tr))})
+            rows.append(
+                {
+                    "method": name,
+                    "matvecs": m,
+                    "seeds": len(est),
+                    "bias_rel": float((est.mean() - tr) / tr),
+                    "std_rel": float(est.std(ddof=1) / abs(tr)),
+                    "mean_abs_rel_error": float(np.mean(np.abs(est - tr)) / abs(tr)),
+                }
+            )
     return {"trace": tr, "rows": rows}
 
 
@@ -171,13 +210,20 @@ def main(argv=None) -> int:
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS") or os.cpu_count() or 1))
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     path = Path(args.out) if args.out else HERE / "results" / f"real-networks-cpu-{stamp}.json"
-    rec: dict = {"stamp": stamp, "torch": torch.__version__, "threads": torch.get_num_threads(),
-                 "machine": {"cpu_count": os.cpu_count(), "loadavg_start": os.getloadavg()}, "quick": args.quick}
+    rec: dict = {
+        "stamp": stamp,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "machine": {"cpu_count": os.cpu_count(), "loadavg_start": os.getloadavg()},
+        "quick": args.quick,
+    }
     rec["slq_dln"] = slq_dln(args.quick)
     print(f"SLQ on a DLN minimum (P = {rec['slq_dln']['P']:d}):")
     for r in rec["slq_dln"]["rows"]:
-        print(f"  steps {r['steps']:>3} probes {r['probes']:>2}: W1/lmax {r['w1_over_lambda_max_mean']:.2e} "
-              f"(max {r['w1_over_lambda_max_max']:.2e}), top rel err {r['top_rel_error_max']:.1e}")
+        print(
+            f"  steps {r['steps']:>3} probes {r['probes']:>2}: W1/lmax {r['w1_over_lambda_max_mean']:.2e} "
+            f"(max {r['w1_over_lambda_max_max']:.2e}), top rel err {r['top_rel_error_max']:.1e}"
+        )
     ph, H = pyhessian_comparison(args.quick)
     rec["pyhessian"] = ph
     print(json.dumps({k: v for k, v in ph.items()}, indent=1, default=float)[:3000])

@@ -13,6 +13,7 @@ Ratios: every case against the named baseline ``verify-2602-default`` measured i
 (so a loaded machine slows numerator and denominator alike). The machine's load average at the
 start and end is recorded: on a shared 2-core machine it changes wall times by integer factors.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,8 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     if out.exists():
         print(f"benchmarks.verify_time: {out} exists; choose another --out", file=sys.stderr)
         return 2
-    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
-           "MKL_NUM_THREADS": os.environ.get("MKL_NUM_THREADS", "1")}
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+        "MKL_NUM_THREADS": os.environ.get("MKL_NUM_THREADS", "1"),
+    }
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         cmds = commands(tmp, out.with_suffix(""))
@@ -78,18 +82,34 @@ def main(argv: list[str] | None = None) -> int:
             ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
             # CPU seconds of the (single-threaded) subprocess: about its wall time on an idle machine
-            results[name] = {"command": " ".join(cmds[name][2:]), "status": status, "returncode": rc,
-                             "wall_s": wall, "cpu_s": cpu, "loadavg_start": load0, "loadavg_end": os.getloadavg(),
-                             "output_tail": tail}
+            results[name] = {
+                "command": " ".join(cmds[name][2:]),
+                "status": status,
+                "returncode": rc,
+                "wall_s": wall,
+                "cpu_s": cpu,
+                "loadavg_start": load0,
+                "loadavg_end": os.getloadavg(),
+                "output_tail": tail,
+            }
             print(f"{name:<22} {status:<8} rc={rc} {wall:8.1f} s wall {cpu:8.1f} s CPU", flush=True)
     base = results.get(BASELINE, {}).get("wall_s")
     for r in results.values():
         r["ratio_vs_baseline"] = r["wall_s"] / base if base else None
         cbase = results.get(BASELINE, {}).get("cpu_s")
         r["cpu_ratio_vs_baseline"] = r["cpu_s"] / cbase if cbase else None
-    record = {"machine": {"host": platform.node(), "platform": platform.platform(), "python": platform.python_version(),
-                          "cpu_count": os.cpu_count(), "threads": env["OMP_NUM_THREADS"]},
-              "started_utc": stamp, "baseline": BASELINE, "results": results}
+    record = {
+        "machine": {
+            "host": platform.node(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "cpu_count": os.cpu_count(),
+            "threads": env["OMP_NUM_THREADS"],
+        },
+        "started_utc": stamp,
+        "baseline": BASELINE,
+        "results": results,
+    }
     out.parent.mkdir(parents=True, exist_ok=True)
     tmpf = out.with_name(f".{out.name}.tmp")
     tmpf.write_text(json.dumps(record, indent=1))

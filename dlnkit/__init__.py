@@ -3,14 +3,35 @@
 Subpackages: :mod:`dlnkit.theory` (symbolic, no torch), :mod:`dlnkit.numerics` (torch, no
 SymPy) and :mod:`dlnkit.claims` (where prediction meets measurement).
 """
+
 __version__ = "0.1.0"
 
 #: the public API (dlnkit.api), re-exported lazily so that ``import dlnkit`` stays cheap
-_API_NAMES = frozenset({
-    "define_claim", "UserClaim", "Point", "build_point", "hessian", "autograd_hessian", "gauss_newton_hessian",
-    "residual_hessian", "config_values", "evaluate_prediction", "Assumption", "Claim", "ClaimResult",
-    "Comparison", "Tolerance", "all_claims", "draw_configs", "get_claim", "register", "load_claims_from_file",
-    "load_entry_point_claims"})
+_API_NAMES = frozenset(
+    {
+        "define_claim",
+        "UserClaim",
+        "Point",
+        "build_point",
+        "hessian",
+        "autograd_hessian",
+        "gauss_newton_hessian",
+        "residual_hessian",
+        "config_values",
+        "evaluate_prediction",
+        "Assumption",
+        "Claim",
+        "ClaimResult",
+        "Comparison",
+        "Tolerance",
+        "all_claims",
+        "draw_configs",
+        "get_claim",
+        "register",
+        "load_claims_from_file",
+        "load_entry_point_claims",
+    }
+)
 _EXACT_NAMES = frozenset({"exact_point", "exact_hessian"})
 
 

@@ -33,6 +33,7 @@ dicts, or a function of the configuration drawn so far returning either. Verific
 base strategy and merges every satisfying part; the counterexample search, asked to drop an
 assumption, merges its violating part instead.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -57,13 +58,33 @@ from dlnkit.claims import (
 )
 from dlnkit.numerics.point import Point, build_point, num_params
 
-__all__ = ["define_claim", "UserClaim", "Point", "build_point", "hessian", "autograd_hessian",
-           "gauss_newton_hessian", "residual_hessian", "config_values", "evaluate_prediction",
-           "Assumption", "Claim", "ClaimResult", "Comparison", "Tolerance", "all_claims", "draw_configs",
-           "get_claim", "register", "load_claims_from_file", "load_entry_point_claims"]
+__all__ = [
+    "define_claim",
+    "UserClaim",
+    "Point",
+    "build_point",
+    "hessian",
+    "autograd_hessian",
+    "gauss_newton_hessian",
+    "residual_hessian",
+    "config_values",
+    "evaluate_prediction",
+    "Assumption",
+    "Claim",
+    "ClaimResult",
+    "Comparison",
+    "Tolerance",
+    "all_claims",
+    "draw_configs",
+    "get_claim",
+    "register",
+    "load_claims_from_file",
+    "load_entry_point_claims",
+]
 
 
 # ----- configurations -> values for symbols -------------------------------------------------
+
 
 def config_values(config: Mapping) -> dict[str, Any]:
     """Name -> value for filling a prediction's symbols (see the module doc).
@@ -110,8 +131,10 @@ def _substitute(expr, config: Mapping):
     if missing:
         from dlnkit.numerics.validation import DlnkitInputError
 
-        raise DlnkitInputError(f"the prediction still has the symbols {', '.join(missing)} after filling in "
-                               f"the configuration {dict(config)}; name them after configuration keys")
+        raise DlnkitInputError(
+            f"the prediction still has the symbols {', '.join(missing)} after filling in "
+            f"the configuration {dict(config)}; name them after configuration keys"
+        )
     return out
 
 
@@ -158,6 +181,7 @@ def evaluate_prediction(value, config: Mapping, *, exact: bool = False):
 
 
 # ----- points (built in dlnkit.numerics.point; re-exported here) ------------------------------
+
 
 def hessian(point: Point):
     """The exact P x P loss Hessian from the closed form (Gauss-Newton + residual blocks), assembled
@@ -255,6 +279,7 @@ def residual_hessian(point: Point):
 
 # ----- the claim --------------------------------------------------------------------------
 
+
 def _partial_strategy(part, cfg):
     """A strategy of dicts from an assumption's satisfying / violating part."""
     if part is None:
@@ -268,8 +293,22 @@ def _partial_strategy(part, cfg):
     raise TypeError(f"an assumption part must be None, a dict, a strategy or a function, got {part!r}")
 
 
-def _check_parts(cid: str, *, title, predict, strategy, assumptions, compare, default_configs, exact_predict,
-                 exact_measure, source, statement, reported, violated) -> None:
+def _check_parts(
+    cid: str,
+    *,
+    title,
+    predict,
+    strategy,
+    assumptions,
+    compare,
+    default_configs,
+    exact_predict,
+    exact_measure,
+    source,
+    statement,
+    reported,
+    violated,
+) -> None:
     """Refuse, when the claim is defined, every part that would otherwise fail only when checked."""
     import sympy as sp
     from hypothesis.strategies import SearchStrategy
@@ -286,8 +325,12 @@ def _check_parts(cid: str, *, title, predict, strategy, assumptions, compare, de
         raise bad(f"predict must be a function config -> value or a SymPy expression, got {type(predict).__name__}")
     if exact_predict is not None and not (callable(exact_predict) or isinstance(exact_predict, symbolic)):
         raise bad(f"exact_predict must be a function or a SymPy expression, got {type(exact_predict).__name__}")
-    for name, fn in (("compare", compare), ("exact_measure", exact_measure), ("reported", reported),
-                     ("violated", violated)):
+    for name, fn in (
+        ("compare", compare),
+        ("exact_measure", exact_measure),
+        ("reported", reported),
+        ("violated", violated),
+    ):
         if fn is not None and not callable(fn):
             raise bad(f"{name} must be a function or None, got {type(fn).__name__}")
     if strategy is not None and not isinstance(strategy, SearchStrategy):
@@ -310,8 +353,10 @@ def _check_parts(cid: str, *, title, predict, strategy, assumptions, compare, de
             raise bad(f"assumption {name!r} must be a statement or (statement, satisfying, violating), got {spec!r}")
         for extra in parts[1:]:
             if extra is not None and not isinstance(extra, (SearchStrategy, Mapping)) and not callable(extra):
-                raise bad(f"assumption {name!r}: satisfying/violating must be None, a dict, a strategy or a "
-                          f"function, got {extra!r}")
+                raise bad(
+                    f"assumption {name!r}: satisfying/violating must be None, a dict, a strategy or a "
+                    f"function, got {extra!r}"
+                )
 
 
 class UserClaim(Claim):
@@ -332,11 +377,27 @@ class UserClaim(Claim):
         A part that cannot work (see :func:`define_claim`).
     """
 
-    def __init__(self, *, id: str, title: str, predict, measure: Callable, strategy,
-                 assumptions: Mapping | None = None, tolerance: Tolerance, compare: Callable | None = None,
-                 default_configs: Sequence[Mapping] = (), exact_predict=None, exact_measure: Callable | None = None,
-                 source: str = "user", kind: str = "exact", statement: str | None = None,
-                 reported: Callable | None = None, violated: Callable | None = None, origin: str | None = None):
+    def __init__(
+        self,
+        *,
+        id: str,
+        title: str,
+        predict,
+        measure: Callable,
+        strategy,
+        assumptions: Mapping | None = None,
+        tolerance: Tolerance,
+        compare: Callable | None = None,
+        default_configs: Sequence[Mapping] = (),
+        exact_predict=None,
+        exact_measure: Callable | None = None,
+        source: str = "user",
+        kind: str = "exact",
+        statement: str | None = None,
+        reported: Callable | None = None,
+        violated: Callable | None = None,
+        origin: str | None = None,
+    ):
         from dlnkit.numerics.validation import DlnkitInputError
 
         if not id or not isinstance(id, str) or any(c.isspace() for c in id):
@@ -349,9 +410,21 @@ class UserClaim(Claim):
             raise DlnkitInputError(f"claim {id}: kind must be 'exact' or 'approximate', got {kind!r}")
         if not callable(measure):
             raise DlnkitInputError(f"claim {id}: measure must be a function (config, device) -> value")
-        _check_parts(id, title=title, predict=predict, strategy=strategy, assumptions=assumptions, compare=compare,
-                     default_configs=default_configs, exact_predict=exact_predict, exact_measure=exact_measure,
-                     source=source, statement=statement, reported=reported, violated=violated)
+        _check_parts(
+            id,
+            title=title,
+            predict=predict,
+            strategy=strategy,
+            assumptions=assumptions,
+            compare=compare,
+            default_configs=default_configs,
+            exact_predict=exact_predict,
+            exact_measure=exact_measure,
+            source=source,
+            statement=statement,
+            reported=reported,
+            violated=violated,
+        )
         self.id, self.title, self.source, self.kind, self.tolerance = id, title, source, kind, tolerance
         self._predict, self._measure, self._compare = predict, measure, compare
         self._exact_predict, self._exact_measure = exact_predict, exact_measure
@@ -401,8 +474,9 @@ class UserClaim(Claim):
             if isinstance(out, Comparison):
                 return out
             err = float(out)
-            return Comparison(predicted, measured, err, self.tolerance.bound(_scale(predicted)),
-                              _show(predicted), _show(measured))
+            return Comparison(
+                predicted, measured, err, self.tolerance.bound(_scale(predicted)), _show(predicted), _show(measured)
+            )
         import numpy as np
 
         details = {}
@@ -419,8 +493,9 @@ class UserClaim(Claim):
             err = float(np.max(np.abs(m - p))) if p.size else 0.0
             if not np.all(np.isfinite(m)):
                 err = math.nan
-        return Comparison(predicted, measured, err, self.tolerance.bound(_scale(p)), _show(predicted),
-                          _show(value), details=details)
+        return Comparison(
+            predicted, measured, err, self.tolerance.bound(_scale(p)), _show(predicted), _show(value), details=details
+        )
 
     # -- configurations --------------------------------------------------------------------
     def config_strategy(self, drop=()):
@@ -429,10 +504,12 @@ class UserClaim(Claim):
 
         for name in drop:
             if self._parts[name][2] is None:
-                raise DlnkitInputError(f"claim {self.id}: assumption {name!r} has no violating strategy, so it "
-                                       "cannot be dropped")
-        base = self._base(drop) if callable(self._base) and not isinstance(self._base, st.SearchStrategy) \
-            else self._base
+                raise DlnkitInputError(
+                    f"claim {self.id}: assumption {name!r} has no violating strategy, so it cannot be dropped"
+                )
+        base = (
+            self._base(drop) if callable(self._base) and not isinstance(self._base, st.SearchStrategy) else self._base
+        )
         if base is None:
             base = st.just({})
         parts = [(name, sat, vio) for name, (_, sat, vio) in self._parts.items()]
@@ -526,12 +603,26 @@ def _show(x) -> str:
     return f"array {a.shape}, max {np.max(np.abs(a)):.4g}" if a.size else "[]"
 
 
-def define_claim(*, id: str, title: str, predict, measure: Callable, strategy=None,
-                 assumptions: Mapping | None = None, tolerance: Tolerance, compare: Callable | None = None,
-                 default_configs: Sequence[Mapping] = (), exact_predict=None, exact_measure: Callable | None = None,
-                 source: str = "user", kind: str = "exact", statement: str | None = None,
-                 reported: Callable | None = None, violated: Callable | None = None,
-                 register: bool = True) -> UserClaim:
+def define_claim(
+    *,
+    id: str,
+    title: str,
+    predict,
+    measure: Callable,
+    strategy=None,
+    assumptions: Mapping | None = None,
+    tolerance: Tolerance,
+    compare: Callable | None = None,
+    default_configs: Sequence[Mapping] = (),
+    exact_predict=None,
+    exact_measure: Callable | None = None,
+    source: str = "user",
+    kind: str = "exact",
+    statement: str | None = None,
+    reported: Callable | None = None,
+    violated: Callable | None = None,
+    register: bool = True,
+) -> UserClaim:
     """State a claim and (by default) register it next to the built-in ones.
 
     Parameters
@@ -596,11 +687,25 @@ def define_claim(*, id: str, title: str, predict, measure: Callable, strategy=No
         frame = inspect.currentframe()
         caller = frame.f_back if frame is not None else None
         origin = caller.f_code.co_filename if caller is not None else None
-    claim = UserClaim(id=id, title=title, predict=predict, measure=measure, strategy=strategy,
-                      assumptions=assumptions, tolerance=tolerance, compare=compare,
-                      default_configs=default_configs, exact_predict=exact_predict, exact_measure=exact_measure,
-                      source=source, kind=kind, statement=statement, reported=reported, violated=violated,
-                      origin=origin)
+    claim = UserClaim(
+        id=id,
+        title=title,
+        predict=predict,
+        measure=measure,
+        strategy=strategy,
+        assumptions=assumptions,
+        tolerance=tolerance,
+        compare=compare,
+        default_configs=default_configs,
+        exact_predict=exact_predict,
+        exact_measure=exact_measure,
+        source=source,
+        kind=kind,
+        statement=statement,
+        reported=reported,
+        violated=violated,
+        origin=origin,
+    )
     if register:
         registry.all_claims()
         registry.register_from_origin(claim, origin)

@@ -4,6 +4,7 @@ Subcommands live in :mod:`dlnkit.commands`: every module there with a
 ``register(subparsers)`` function is added automatically. Bad input (unknown claim, bad dims,
 depth < 1, rank too large, non-finite values) prints one line on stderr and exits with 2.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,7 @@ class OneLineArgumentParser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     from dlnkit import __version__, commands
 
-    parser = OneLineArgumentParser(prog="dlnkit",
-                                   description="Derive, measure and stress claims about loss curvature.")
+    parser = OneLineArgumentParser(prog="dlnkit", description="Derive, measure and stress claims about loss curvature.")
     parser.add_argument("--version", action="version", version=f"dlnkit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda i: i.name):
@@ -70,8 +70,11 @@ def main(argv=None) -> int:
 
         if os.environ.get("DLNKIT_DEBUG"):
             traceback.print_exc()
-        print(f"dlnkit: internal error: {type(exc).__name__}: {_one_line(exc)} (a bug in dlnkit; "
-              "DLNKIT_DEBUG=1 shows the traceback)", file=sys.stderr)
+        print(
+            f"dlnkit: internal error: {type(exc).__name__}: {_one_line(exc)} (a bug in dlnkit; "
+            "DLNKIT_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
         return EXIT_INTERNAL
 
 

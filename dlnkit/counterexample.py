@@ -13,6 +13,7 @@ Split by concern: records and replay live in :mod:`dlnkit.counterexample_records
 writer in :mod:`dlnkit.gallery`, the explanations on each claim (``claim.explain``). Their public
 names are also reachable from here (``dlnkit.counterexample.replay`` ...).
 """
+
 from __future__ import annotations
 
 import json
@@ -141,19 +142,28 @@ class SearchResult:
         head = f"{self.claim_id} dropping {', '.join(self.dropped) or 'nothing'}"
         if not self.found:
             tail = " (interrupted)" if self.interrupted else ""
-            return "\n".join([f"{head}: no counterexample in {self.calls} examples{tail} "
-                              f"(largest error/bound {self.worst_miss_factor:.3g}, {self.seconds:.1f} s)"]
-                             + self._unexplained_lines())
+            return "\n".join(
+                [
+                    f"{head}: no counterexample in {self.calls} examples{tail} "
+                    f"(largest error/bound {self.worst_miss_factor:.3g}, {self.seconds:.1f} s)"
+                ]
+                + self._unexplained_lines()
+            )
         ce = self.counterexample
-        lines = [f"{head}: counterexample after {self.calls} evaluations ({self.seconds:.1f} s)"
-                 + (" (interrupted: best so far, maybe not fully shrunk)" if self.interrupted else ""),
-                 f"  config:    {json.dumps(ce.config)}",
-                 f"  size:      {config_size(ce.config)} weights"]
+        lines = [
+            f"{head}: counterexample after {self.calls} evaluations ({self.seconds:.1f} s)"
+            + (" (interrupted: best so far, maybe not fully shrunk)" if self.interrupted else ""),
+            f"  config:    {json.dumps(ce.config)}",
+            f"  size:      {config_size(ce.config)} weights",
+        ]
         if ce.outcome == "exception":
             lines.append(f"  raised:    {ce.exception}")
         else:
-            lines += [f"  predicted: {ce.predicted}", f"  measured:  {ce.measured}",
-                      f"  error:     {ce.error:.6g} > bound {ce.bound:.3g} (misses by x{ce.miss_factor:.3g})"]
+            lines += [
+                f"  predicted: {ce.predicted}",
+                f"  measured:  {ce.measured}",
+                f"  error:     {ce.error:.6g} > bound {ce.bound:.3g} (misses by x{ce.miss_factor:.3g})",
+            ]
         if self.violated is not None:
             lines.append(f"  violates:  {', '.join(self.violated) or 'none of its assumptions (a bug in the claim!)'}")
         return "\n".join(lines + self._unexplained_lines())
@@ -163,17 +173,27 @@ class SearchResult:
         if u is None:
             return []
         what = u.exception if u.outcome == "exception" else f"error {u.error:.3g} > bound {u.bound:.3g}"
-        return [f"  WARNING: the claim also fails where no dropped assumption is violated: "
-                f"{json.dumps(u.config)} ({what})"]
+        return [
+            f"  WARNING: the claim also fails where no dropped assumption is violated: {json.dumps(u.config)} ({what})"
+        ]
 
 
 class _ClaimBroken(Exception):
     """Raised inside the Hypothesis test so that it records a failure and shrinks it."""
 
 
-def find_counterexample(claim: Claim, drop: Iterable[str] = (), *, max_examples: int = 100, seed: int = 0,
-                        device: str = "cpu", progress: bool = False, max_shrink_calls: int = 300,
-                        allow_slow: bool = False, require_violation: bool = True) -> SearchResult:
+def find_counterexample(
+    claim: Claim,
+    drop: Iterable[str] = (),
+    *,
+    max_examples: int = 100,
+    seed: int = 0,
+    device: str = "cpu",
+    progress: bool = False,
+    max_shrink_calls: int = 300,
+    allow_slow: bool = False,
+    require_violation: bool = True,
+) -> SearchResult:
     """Search ``claim.config_strategy(drop)`` for a configuration the claim gets wrong, and shrink it.
 
     Hypothesis draws up to ``max_examples`` configurations (reproducibly for ``seed``), stops at
@@ -195,8 +215,10 @@ def find_counterexample(claim: Claim, drop: Iterable[str] = (), *, max_examples:
     from dlnkit.numerics.device import resolve_device
 
     if claim.slow and not allow_slow:
-        raise DlnkitInputError(f"claim {claim.id} is slow (it trains a network or takes seconds per example): too "
-                               f"slow for a counterexample search (pass allow_slow=True to insist)")
+        raise DlnkitInputError(
+            f"claim {claim.id} is slow (it trains a network or takes seconds per example): too "
+            f"slow for a counterexample search (pass allow_slow=True to insist)"
+        )
     if int(max_examples) < 1:
         raise DlnkitInputError(f"max_examples must be at least 1, got {max_examples}")
     drop = claim.check_drop(drop)
@@ -211,8 +233,12 @@ def find_counterexample(claim: Claim, drop: Iterable[str] = (), *, max_examples:
         bar = tqdm(desc=f"counterexample {claim.id}", unit="ex", file=sys.stderr, leave=False)
 
     def probe(config):
-        if res.first_failure is not None and state["best"] is not None and config != state["best"].config \
-                and res.calls - first_call[0] > max_shrink_calls:
+        if (
+            res.first_failure is not None
+            and state["best"] is not None
+            and config != state["best"].config
+            and res.calls - first_call[0] > max_shrink_calls
+        ):
             return  # shrink budget spent: only the best failure so far still counts as failing
         ev = evaluate(claim, config, dev)
         res.calls += 1
@@ -222,8 +248,9 @@ def find_counterexample(claim: Claim, drop: Iterable[str] = (), *, max_examples:
         res.worst_miss_factor = max(res.worst_miss_factor, mf)
         if bar is not None:
             bar.update(1)
-            bar.set_postfix_str(f"worst error/bound {res.worst_miss_factor:.3g}"
-                                + (" | shrinking" if res.first_failure else ""))
+            bar.set_postfix_str(
+                f"worst error/bound {res.worst_miss_factor:.3g}" + (" | shrinking" if res.first_failure else "")
+            )
         if ev.failed and drop and require_violation:
             viol = violated_assumptions(claim, config)
             if viol is not None and not (set(viol) & drop):
@@ -241,10 +268,17 @@ def find_counterexample(claim: Claim, drop: Iterable[str] = (), *, max_examples:
 
     first_call = [0]
     test = given(strategy)(probe)
-    test = settings(database=None, max_examples=int(max_examples), deadline=None, derandomize=False,
-                    suppress_health_check=list(HealthCheck), report_multiple_bugs=False, print_blob=False,
-                    verbosity=Verbosity.quiet,
-                    phases=[Phase.explicit, Phase.generate, Phase.target, Phase.shrink])(test)
+    test = settings(
+        database=None,
+        max_examples=int(max_examples),
+        deadline=None,
+        derandomize=False,
+        suppress_health_check=list(HealthCheck),
+        report_multiple_bugs=False,
+        print_blob=False,
+        verbosity=Verbosity.quiet,
+        phases=[Phase.explicit, Phase.generate, Phase.target, Phase.shrink],
+    )(test)
     test = hseed(int(seed))(test)
     t0 = time.perf_counter()
     try:
@@ -266,8 +300,16 @@ def find_counterexample(claim: Claim, drop: Iterable[str] = (), *, max_examples:
 
 
 _MOVED = {
-    "dlnkit.counterexample_records": ("FORMAT", "counterexample_record", "save_counterexample", "load_counterexample",
-                                      "ReplayResult", "replay_record", "replay", "regression_test_source"),
+    "dlnkit.counterexample_records": (
+        "FORMAT",
+        "counterexample_record",
+        "save_counterexample",
+        "load_counterexample",
+        "ReplayResult",
+        "replay_record",
+        "replay",
+        "regression_test_source",
+    ),
     "dlnkit.gallery": ("gallery_pairs", "generate_gallery", "slug"),
 }
 
@@ -282,5 +324,13 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["Evaluation", "evaluate", "violated_assumptions", "config_size", "SearchResult", "find_counterexample",
-           "digest", *[n for names in _MOVED.values() for n in names]]
+__all__ = [
+    "Evaluation",
+    "evaluate",
+    "violated_assumptions",
+    "config_size",
+    "SearchResult",
+    "find_counterexample",
+    "digest",
+    *[n for names in _MOVED.values() for n in names],
+]

@@ -7,6 +7,7 @@ says whether the numbers are bit-for-bit the stored ones (expected on CPU with t
 build) and whether the claim still fails there; :func:`regression_test_source` turns a record
 into a self-contained pytest file.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,16 +31,34 @@ def counterexample_record(result: SearchResult, explanation: str = "") -> dict:
         raise DlnkitInputError(f"no counterexample to save for {result.claim_id}")
     ce = result.counterexample
     rec = {
-        "format": FORMAT, "claim": result.claim_id, "dropped": result.dropped, "violated": result.violated,
-        "config": ce.config, "seed": ce.config.get("seed"), "size": config_size(ce.config),
-        "outcome": ce.outcome, "predicted": ce.predicted, "measured": ce.measured,
-        "error": ce.error if math.isfinite(ce.error) else repr(ce.error), "error_hex": float.hex(ce.error),
-        "bound": ce.bound if math.isfinite(ce.bound) else repr(ce.bound), "bound_hex": float.hex(ce.bound),
+        "format": FORMAT,
+        "claim": result.claim_id,
+        "dropped": result.dropped,
+        "violated": result.violated,
+        "config": ce.config,
+        "seed": ce.config.get("seed"),
+        "size": config_size(ce.config),
+        "outcome": ce.outcome,
+        "predicted": ce.predicted,
+        "measured": ce.measured,
+        "error": ce.error if math.isfinite(ce.error) else repr(ce.error),
+        "error_hex": float.hex(ce.error),
+        "bound": ce.bound if math.isfinite(ce.bound) else repr(ce.bound),
+        "bound_hex": float.hex(ce.bound),
         "miss_factor": ce.miss_factor if math.isfinite(ce.miss_factor) else repr(ce.miss_factor),
-        "exception": ce.exception, "predicted_sha256": ce.predicted_sha256, "measured_sha256": ce.measured_sha256,
-        "device": result.device, "torch": torch.__version__, "dlnkit": __version__,
-        "search": {"max_examples": result.max_examples, "seed": result.seed, "evaluations": result.calls,
-                   "seconds": round(result.seconds, 3), "interrupted": result.interrupted},
+        "exception": ce.exception,
+        "predicted_sha256": ce.predicted_sha256,
+        "measured_sha256": ce.measured_sha256,
+        "device": result.device,
+        "torch": torch.__version__,
+        "dlnkit": __version__,
+        "search": {
+            "max_examples": result.max_examples,
+            "seed": result.seed,
+            "evaluations": result.calls,
+            "seconds": round(result.seconds, 3),
+            "interrupted": result.interrupted,
+        },
     }
     if explanation:
         rec["explanation"] = explanation
@@ -120,13 +139,18 @@ class ReplayResult:
 
     def summary(self) -> str:
         rec, now = self.record, self.now
-        lines = [f"replay {rec['claim']} (dropped {', '.join(rec['dropped']) or 'nothing'}) on {now_device(self)}",
-                 f"  config:    {json.dumps(rec['config'])}"]
+        lines = [
+            f"replay {rec['claim']} (dropped {', '.join(rec['dropped']) or 'nothing'}) on {now_device(self)}",
+            f"  config:    {json.dumps(rec['config'])}",
+        ]
         if now.outcome == "exception":
             lines.append(f"  raised:    {now.exception}")
         else:
-            lines += [f"  predicted: {now.predicted}", f"  measured:  {now.measured}",
-                      f"  error:     {now.error!r} (stored {rec['error']!r}), bound {now.bound:.3g}"]
+            lines += [
+                f"  predicted: {now.predicted}",
+                f"  measured:  {now.measured}",
+                f"  error:     {now.error!r} (stored {rec['error']!r}), bound {now.bound:.3g}",
+            ]
         same = "bit-for-bit identical to the stored numbers"
         lines.append(f"  {same if self.exact else 'DIFFERS: ' + '; '.join(self.differences)}")
         verdict = self.verdict
@@ -155,9 +179,13 @@ def replay_record(rec: dict, device: str = "cpu") -> ReplayResult:
     diffs = []
     if now.outcome != rec["outcome"]:
         diffs.append(f"outcome {now.outcome} vs stored {rec['outcome']}")
-    for key, val in (("error_hex", float.hex(now.error)), ("bound_hex", float.hex(now.bound)),
-                     ("predicted_sha256", now.predicted_sha256), ("measured_sha256", now.measured_sha256),
-                     ("exception", now.exception)):
+    for key, val in (
+        ("error_hex", float.hex(now.error)),
+        ("bound_hex", float.hex(now.bound)),
+        ("predicted_sha256", now.predicted_sha256),
+        ("measured_sha256", now.measured_sha256),
+        ("exception", now.exception),
+    ):
         if rec.get(key, "") != val:
             diffs.append(f"{key} {val} vs stored {rec.get(key)}")
     rec = {**rec, "replay_device": dev}
@@ -178,7 +206,7 @@ def regression_test_source(path_or_record, name: str | None = None) -> str:
     slug = "".join(ch if ch.isalnum() else "_" for ch in slug).lower()
     body = json.dumps(rec, indent=1, sort_keys=True)
     dropped = ", ".join(rec["dropped"]) or "nothing"
-    return f'''"""Regression: counterexample to claim {rec['claim']} with {dropped} dropped.
+    return f'''"""Regression: counterexample to claim {rec["claim"]} with {dropped} dropped.
 
 Generated by dlnkit.counterexample_records.regression_test_source. Replaying the stored configuration on
 CPU must give bit-for-bit the stored numbers (same torch build), and the claim must still fail there.

@@ -16,6 +16,7 @@ configurations are skipped.
 
 ``dlnkit verify --exact`` runs :func:`exact_results`.
 """
+
 from __future__ import annotations
 
 import math
@@ -93,9 +94,11 @@ def exact_point(config: Mapping) -> dict:
     except (TypeError, ValueError, IndexError, KeyError, AttributeError):
         size = 0  # malformed: the point builder below gives the precise error
     if size > EXACT_POINT_MAX_NUMBERS:
-        raise DlnkitInputError(f"configuration too large for exact rational arithmetic ({size} rational numbers in "
-                               f"weights, covariance and target; at most {EXACT_POINT_MAX_NUMBERS}): use the float64 "
-                               "routes (dlnkit.build_point) instead")
+        raise DlnkitInputError(
+            f"configuration too large for exact rational arithmetic ({size} rational numbers in "
+            f"weights, covariance and target; at most {EXACT_POINT_MAX_NUMBERS}): use the float64 "
+            "routes (dlnkit.build_point) instead"
+        )
     try:
         return theory_exact_point(config)
     except DlnkitInputError:
@@ -129,8 +132,13 @@ def float_point(point: Mapping, device: str = "cpu") -> Point:
     from dlnkit.numerics.point import Point
 
     f = lambda M: torch.tensor([[float(x) for x in row] for row in M.tolist()], dtype=torch.float64, device=device)
-    return Point([f(W) for W in point["weights"]], f(point["sigma"]), f(point["cross"]), f(point["target"]),
-                 dims=list(point["dims"]))
+    return Point(
+        [f(W) for W in point["weights"]],
+        f(point["sigma"]),
+        f(point["cross"]),
+        f(point["target"]),
+        dims=list(point["dims"]),
+    )
 
 
 def float_vs_exact_hessian(point: Mapping, H_exact: sp.Matrix | None = None) -> dict:
@@ -151,6 +159,7 @@ def float_vs_exact_hessian(point: Mapping, H_exact: sp.Matrix | None = None) -> 
 
 # ----- comparing exact values ---------------------------------------------------------------------
 
+
 def exact_equal(a, b) -> bool:
     """Exact equality of SymPy numbers, matrices or lists of them."""
     if isinstance(a, sp.MatrixBase) or isinstance(b, sp.MatrixBase):
@@ -162,24 +171,45 @@ def exact_equal(a, b) -> bool:
     return d == 0
 
 
-def route_comparison(*, exact_predicted, exact_measured, float_errors: Mapping[str, float], float_bound: float,
-                     predicted: str, measured: str, details: Mapping | None = None) -> Comparison:
+def route_comparison(
+    *,
+    exact_predicted,
+    exact_measured,
+    float_errors: Mapping[str, float],
+    float_bound: float,
+    predicted: str,
+    measured: str,
+    details: Mapping | None = None,
+) -> Comparison:
     """The :class:`Comparison` of an exact route that also checks the float64 route: it passes when
     the exact values are equal and every float64-vs-exact error is within ``float_bound``
     (error 0; 1 for an exact mismatch; inf when the float64 route is off), bound 0."""
     ok = exact_equal(exact_predicted, exact_measured)
     float_ok = all(v <= float_bound for v in float_errors.values())
     err = 0.0 if ok and float_ok else (math.inf if not float_ok else 1.0)
-    return Comparison(exact_predicted, exact_measured, err, 0.0, predicted,
-                      measured + ("" if float_ok else " (float64 route off)"),
-                      details={**(details or {}), "float_vs_exact": dict(float_errors), "float_bound": float_bound})
+    return Comparison(
+        exact_predicted,
+        exact_measured,
+        err,
+        0.0,
+        predicted,
+        measured + ("" if float_ok else " (float64 route off)"),
+        details={**(details or {}), "float_vs_exact": dict(float_errors), "float_bound": float_bound},
+    )
 
 
 def value_comparison(predicted, measured, details: Mapping | None = None) -> Comparison:
     """The :class:`Comparison` of an exact prediction with an exact measurement (zero tolerance)."""
     ok = exact_equal(predicted, measured)
-    return Comparison(predicted, measured, 0.0 if ok else _exact_error(predicted, measured), 0.0,
-                      _display_exact(predicted), _display_exact(measured), details=dict(details or {}))
+    return Comparison(
+        predicted,
+        measured,
+        0.0 if ok else _exact_error(predicted, measured),
+        0.0,
+        _display_exact(predicted),
+        _display_exact(measured),
+        details=dict(details or {}),
+    )
 
 
 def has_exact_route(claim: Claim) -> bool:
@@ -205,8 +235,9 @@ def _exact_error(a, b) -> float:
         return math.inf
 
 
-def exact_configs(claim: Claim, examples: int, seed: int = 0, *, defaults: bool = True,
-                  max_params: int = EXACT_MAX_PARAMS) -> tuple[list[dict], int]:
+def exact_configs(
+    claim: Claim, examples: int, seed: int = 0, *, defaults: bool = True, max_params: int = EXACT_MAX_PARAMS
+) -> tuple[list[dict], int]:
     """The claim's default and drawn configurations small enough for exact arithmetic, and how
     many were skipped as too large."""
     from dlnkit.claims.base import draw_configs
@@ -221,8 +252,9 @@ def exact_configs(claim: Claim, examples: int, seed: int = 0, *, defaults: bool 
     return kept, skipped
 
 
-def exact_results(claims, *, examples: int = 3, seed: int = 0, defaults: bool = True,
-                  max_params: int = EXACT_MAX_PARAMS) -> tuple[list[ClaimResult], list[str]]:
+def exact_results(
+    claims, *, examples: int = 3, seed: int = 0, defaults: bool = True, max_params: int = EXACT_MAX_PARAMS
+) -> tuple[list[ClaimResult], list[str]]:
     """``dlnkit verify --exact``: exact rows for every claim with an exact route. Returns the
     results and notes (claims without a route, configurations skipped as too large)."""
     results, notes = [], []
@@ -237,6 +269,22 @@ def exact_results(claims, *, examples: int = 3, seed: int = 0, defaults: bool = 
     return results, notes
 
 
-__all__ = ["EXACT_MAX_PARAMS", "DIFFERENTIATION_MAX_PARAMS", "FLOAT_VS_EXACT_RTOL", "rational", "num_params",
-           "exact_point", "end_to_end_exact", "exact_hessian", "float_point", "float_vs_exact_hessian", "exact_equal",
-           "route_comparison", "value_comparison", "has_exact_route", "check_exact", "exact_configs", "exact_results"]
+__all__ = [
+    "EXACT_MAX_PARAMS",
+    "DIFFERENTIATION_MAX_PARAMS",
+    "FLOAT_VS_EXACT_RTOL",
+    "rational",
+    "num_params",
+    "exact_point",
+    "end_to_end_exact",
+    "exact_hessian",
+    "float_point",
+    "float_vs_exact_hessian",
+    "exact_equal",
+    "route_comparison",
+    "value_comparison",
+    "has_exact_route",
+    "check_exact",
+    "exact_configs",
+    "exact_results",
+]

@@ -1,6 +1,7 @@
 """The counterexample gallery (``dlnkit counterexample --gallery``): search every (claim, assumption)
 pair, write one shrunk JSON record per pair that breaks, and a README explaining each (the
 explanation is the claim's own ``explain``)."""
+
 from __future__ import annotations
 
 import json
@@ -33,11 +34,21 @@ INDEX_FORMAT = "dlnkit-gallery-index/1"
 
 
 def _search_entry(res, fname) -> dict:
-    return {"claim": res.claim_id, "dropped": list(res.dropped), "found": res.found, "file": fname,
-            "evaluations": res.calls, "worst_miss_factor": res.worst_miss_factor if math.isfinite(
-                res.worst_miss_factor) else repr(res.worst_miss_factor),
-            "interrupted": res.interrupted, "seconds": round(res.seconds, 3), "max_examples": res.max_examples,
-            "seed": res.seed, "summary": res.summary()}
+    return {
+        "claim": res.claim_id,
+        "dropped": list(res.dropped),
+        "found": res.found,
+        "file": fname,
+        "evaluations": res.calls,
+        "worst_miss_factor": res.worst_miss_factor
+        if math.isfinite(res.worst_miss_factor)
+        else repr(res.worst_miss_factor),
+        "interrupted": res.interrupted,
+        "seconds": round(res.seconds, 3),
+        "max_examples": res.max_examples,
+        "seed": res.seed,
+        "summary": res.summary(),
+    }
 
 
 def _read_index(out: Path) -> dict:
@@ -61,15 +72,26 @@ def _index_from_records(out: Path) -> dict:
             rec = json.loads(p.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError):
             continue
-        if not isinstance(rec, dict) or rec.get("format") != FORMAT or p.stem != slug(rec.get("claim", ""),
-                                                                                      rec.get("dropped") or []):
+        if (
+            not isinstance(rec, dict)
+            or rec.get("format") != FORMAT
+            or p.stem != slug(rec.get("claim", ""), rec.get("dropped") or [])
+        ):
             continue
         search = rec.get("search") if isinstance(rec.get("search"), dict) else {}
-        searches[p.stem] = {"claim": rec["claim"], "dropped": list(rec["dropped"]), "found": True, "file": p.name,
-                            "evaluations": search.get("evaluations", 0), "worst_miss_factor": rec.get("miss_factor"),
-                            "interrupted": False, "seconds": search.get("seconds", 0.0),
-                            "max_examples": search.get("max_examples"), "seed": search.get("seed"),
-                            "summary": f"{rec['claim']} dropping {', '.join(rec['dropped'])}: an earlier run's record"}
+        searches[p.stem] = {
+            "claim": rec["claim"],
+            "dropped": list(rec["dropped"]),
+            "found": True,
+            "file": p.name,
+            "evaluations": search.get("evaluations", 0),
+            "worst_miss_factor": rec.get("miss_factor"),
+            "interrupted": False,
+            "seconds": search.get("seconds", 0.0),
+            "max_examples": search.get("max_examples"),
+            "seed": search.get("seed"),
+            "summary": f"{rec['claim']} dropping {', '.join(rec['dropped'])}: an earlier run's record",
+        }
     return searches
 
 
@@ -99,8 +121,15 @@ class _folder_lock:
             os.close(self.fd)  # closing releases the lock
 
 
-def generate_gallery(out_dir="counterexamples", *, max_examples: int = 100, seed: int = 0, claim_ids=None,
-                     progress: bool = False, log=None) -> list:
+def generate_gallery(
+    out_dir="counterexamples",
+    *,
+    max_examples: int = 100,
+    seed: int = 0,
+    claim_ids=None,
+    progress: bool = False,
+    log=None,
+) -> list:
     """Search every (claim, assumption) pair (of ``claim_ids``, default all searchable claims) and
     write one shrunk JSON record per pair that breaks; then rewrite the gallery's index and README.
 
@@ -121,8 +150,9 @@ def generate_gallery(out_dir="counterexamples", *, max_examples: int = 100, seed
     out = check_output_dir(out_dir, what="gallery folder")
     pairs = gallery_pairs(claim_ids)
     if not pairs:
-        what = f"claim(s) {', '.join(claim_ids)} are slow or state no assumptions" if claim_ids else \
-            "no searchable claims"
+        what = (
+            f"claim(s) {', '.join(claim_ids)} are slow or state no assumptions" if claim_ids else "no searchable claims"
+        )
         raise DlnkitInputError(f"nothing to search: {what}")
     out.mkdir(parents=True, exist_ok=True)
     searches: dict = {}  # this run's searches, merged into the index at the end
@@ -166,15 +196,22 @@ def generate_gallery(out_dir="counterexamples", *, max_examples: int = 100, seed
 def _gallery_readme(out: Path, searches: dict, max_examples: int, seed: int, interrupted: bool) -> str:
     """The README, from the index of searches and the records on disk (each record carries its own
     numbers and explanation)."""
-    lines = ["# Counterexample gallery", "",
-             "Generated by `dlnkit counterexample --gallery` (do not edit by hand). For each claim and each of its "
-             f"assumptions, Hypothesis searched up to {max_examples} configurations (seed {seed}) satisfying every "
-             "other assumption, stopped at the first that the claim gets wrong and shrank it. "
-             "`dlnkit replay FILE` recomputes any file below; on CPU with the same torch build the numbers "
-             "are bit-for-bit the stored ones.", ""]
+    lines = [
+        "# Counterexample gallery",
+        "",
+        "Generated by `dlnkit counterexample --gallery` (do not edit by hand). For each claim and each of its "
+        f"assumptions, Hypothesis searched up to {max_examples} configurations (seed {seed}) satisfying every "
+        "other assumption, stopped at the first that the claim gets wrong and shrank it. "
+        "`dlnkit replay FILE` recomputes any file below; on CPU with the same torch build the numbers "
+        "are bit-for-bit the stored ones.",
+        "",
+    ]
     if interrupted:
-        lines += ["**The last run was interrupted (Ctrl-C):** rows marked *interrupted* were not searched to the "
-                  "end; they say nothing about whether the pair breaks.", ""]
+        lines += [
+            "**The last run was interrupted (Ctrl-C):** rows marked *interrupted* were not searched to the "
+            "end; they say nothing about whether the pair breaks.",
+            "",
+        ]
     lines += [
         "| claim | dropped | breaks? | file | weights | error / bound | violates |",
         "|---|---|---|---|---|---|---|",
@@ -196,27 +233,40 @@ def _gallery_readme(out: Path, searches: dict, max_examples: int, seed: int, int
                 rec = None
         if e["found"] and rec is not None:
             records[e["file"]] = rec
-            miss = "exception" if rec.get("outcome") == "exception" else f"{_num(rec.get('error')):.3g} / " \
-                f"{_num(rec.get('bound')):.0e}"
-            lines.append(f"| {e['claim']} | {drop} | yes | [{e['file']}]({e['file']}) | {rec.get('size', '?')} | "
-                         f"{miss} | {', '.join(rec.get('violated') or []) or '?'} |")
+            miss = (
+                "exception"
+                if rec.get("outcome") == "exception"
+                else f"{_num(rec.get('error')):.3g} / {_num(rec.get('bound')):.0e}"
+            )
+            lines.append(
+                f"| {e['claim']} | {drop} | yes | [{e['file']}]({e['file']}) | {rec.get('size', '?')} | "
+                f"{miss} | {', '.join(rec.get('violated') or []) or '?'} |"
+            )
             explained.append((e, rec))
         else:
             stale = out / f"{key}.json"
             note = f" (an older record {stale.name} is still there: replay it)" if stale.exists() else ""
-            lines.append(f"| {e['claim']} | {drop} | **no** (none in {e['evaluations']} examples){note} | - | - | "
-                         f"max {_num(e.get('worst_miss_factor')):.2g} | - |")
+            lines.append(
+                f"| {e['claim']} | {drop} | **no** (none in {e['evaluations']} examples){note} | - | - | "
+                f"max {_num(e.get('worst_miss_factor')):.2g} | - |"
+            )
     listed = {e.get("file") for e in searches.values()}
     others = sorted(p.name for p in out.glob("*.json") if p.name not in listed and p.name != INDEX)
     if others:
-        lines += ["", "Other records in this folder (not from a gallery search in the index): "
-                  + ", ".join(f"[{n}]({n})" for n in others) + "."]
+        lines += [
+            "",
+            "Other records in this folder (not from a gallery search in the index): "
+            + ", ".join(f"[{n}]({n})" for n in others)
+            + ".",
+        ]
     lines += ["", "## With nothing dropped (property-based verification)", ""]
     for key, e in searches.items():
         if key.endswith("--nothing-dropped"):
             if e.get("interrupted"):
-                lines.append(f"- {e['claim']} dropping nothing: *interrupted* after {e['evaluations']} examples "
-                             "(not searched to the end)")
+                lines.append(
+                    f"- {e['claim']} dropping nothing: *interrupted* after {e['evaluations']} examples "
+                    "(not searched to the end)"
+                )
                 continue
             lines.append(f"- {e['summary'].splitlines()[0]}")
             if e["found"] and not e.get("interrupted"):
@@ -224,21 +274,34 @@ def _gallery_readme(out: Path, searches: dict, max_examples: int, seed: int, int
     lines += ["", "## Why each one breaks", ""]
     for e, rec in explained:
         cfg = json.dumps(rec.get("config"))
-        what = (f"raises `{rec.get('exception')}`." if rec.get("outcome") == "exception" else
-                f"predicted {rec.get('predicted')}, measured {rec.get('measured')}; "
-                f"error {_num(rec.get('error')):.6g} against bound {_num(rec.get('bound')):.1g}.")
-        lines += [f"### {e['claim']} without `{', '.join(e['dropped'])}` ([{e['file']}]({e['file']}))", "",
-                  f"Shrunk configuration `{cfg}` ({rec.get('size', '?')} weights): {what}", "",
-                  rec.get("explanation", ""), ""]
+        what = (
+            f"raises `{rec.get('exception')}`."
+            if rec.get("outcome") == "exception"
+            else f"predicted {rec.get('predicted')}, measured {rec.get('measured')}; "
+            f"error {_num(rec.get('error')):.6g} against bound {_num(rec.get('bound')):.1g}."
+        )
+        lines += [
+            f"### {e['claim']} without `{', '.join(e['dropped'])}` ([{e['file']}]({e['file']}))",
+            "",
+            f"Shrunk configuration `{cfg}` ({rec.get('size', '?')} weights): {what}",
+            "",
+            rec.get("explanation", ""),
+            "",
+        ]
         warn = [ln.strip() for ln in e["summary"].splitlines() if "WARNING" in ln]
         lines += [w + "\n" for w in warn]
-    no = [e for k, e in searches.items() if not k.endswith("--nothing-dropped") and not e["found"]
-          and not e.get("interrupted")]
+    no = [
+        e
+        for k, e in searches.items()
+        if not k.endswith("--nothing-dropped") and not e["found"] and not e.get("interrupted")
+    ]
     if no:
         lines += ["## Pairs that did not break", ""]
         for e in no:
-            lines.append(f"- {e['claim']} without `{', '.join(e['dropped'])}`: no counterexample in {e['evaluations']} "
-                         f"examples (largest error/bound {_num(e.get('worst_miss_factor')):.2g}).")
+            lines.append(
+                f"- {e['claim']} without `{', '.join(e['dropped'])}`: no counterexample in {e['evaluations']} "
+                f"examples (largest error/bound {_num(e.get('worst_miss_factor')):.2g})."
+            )
         lines.append("")
     return "\n".join(lines)
 

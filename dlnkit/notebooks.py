@@ -9,6 +9,7 @@ so they see the same installed ``dlnkit`` as the caller, whatever kernels the ma
 registered (a fresh ``pip install ipykernel`` is enough; nothing is installed in the user's
 Jupyter folders). Needs the dev extra: jupytext, nbclient, nbformat, nbconvert, ipykernel.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -48,8 +49,10 @@ def notebook_sources(src: str | Path | None = None, names: Sequence[str] | None 
     """
     folder = Path(src) if src is not None else default_source_dir()
     if not folder.is_dir():
-        raise DlnkitInputError(f"notebook folder {folder} does not exist (the sources are proofs_notebooks/ of a "
-                               "checkout or the copy installed in the package; pass --src DIR for another folder)")
+        raise DlnkitInputError(
+            f"notebook folder {folder} does not exist (the sources are proofs_notebooks/ of a "
+            "checkout or the copy installed in the package; pass --src DIR for another folder)"
+        )
     files = sorted(p for p in folder.iterdir() if _SOURCE_PATTERN.match(p.name))
     if not files:
         raise DlnkitInputError(f"no notebook sources NN_topic.py in {folder}")
@@ -78,7 +81,8 @@ def _require(module: str):
     except ImportError:
         raise DlnkitInputError(
             f"rendering notebooks needs {module!r}; install the dev extra: pip install 'dlnkit[dev]' "
-            "(jupytext, nbclient, nbformat, nbconvert, ipykernel)") from None
+            "(jupytext, nbclient, nbformat, nbconvert, ipykernel)"
+        ) from None
 
 
 def read_notebook(path: str | Path):
@@ -112,8 +116,9 @@ def private_kernel_spec_manager() -> Iterator[object]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def execute_notebook(nb, *, cwd: str | Path | None = None, timeout: int = DEFAULT_CELL_TIMEOUT,
-                     env: dict | None = None):
+def execute_notebook(
+    nb, *, cwd: str | Path | None = None, timeout: int = DEFAULT_CELL_TIMEOUT, env: dict | None = None
+):
     """Execute ``nb`` in place on the private kernel (cells see ``cwd``); a failing cell raises
     ``nbclient.exceptions.CellExecutionError`` naming the cell and the error."""
     _require("nbclient")
@@ -123,8 +128,13 @@ def execute_notebook(nb, *, cwd: str | Path | None = None, timeout: int = DEFAUL
     with private_kernel_spec_manager() as ksm:
         km = KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=ksm)
         kenv = {**os.environ, **(env or {})}
-        client = NotebookClient(nb, km=km, timeout=int(timeout), kernel_name=KERNEL_NAME,
-                                resources={"metadata": {"path": str(cwd or os.getcwd())}})
+        client = NotebookClient(
+            nb,
+            km=km,
+            timeout=int(timeout),
+            kernel_name=KERNEL_NAME,
+            resources={"metadata": {"path": str(cwd or os.getcwd())}},
+        )
         client.execute(env=kenv)
     return nb
 
@@ -152,8 +162,15 @@ def write_html(nb, path: str | Path) -> Path:
     return path
 
 
-def render_notebooks(out_dir: str | Path, names: Iterable[str] | None = None, *, src: str | Path | None = None,
-                     html: bool = True, timeout: int = DEFAULT_CELL_TIMEOUT, log=None) -> list[RenderedNotebook]:
+def render_notebooks(
+    out_dir: str | Path,
+    names: Iterable[str] | None = None,
+    *,
+    src: str | Path | None = None,
+    html: bool = True,
+    timeout: int = DEFAULT_CELL_TIMEOUT,
+    log=None,
+) -> list[RenderedNotebook]:
     """Execute each notebook source and write ``OUT/NN_topic.ipynb`` (and ``.html``).
 
     Notebooks run with the source folder as working directory. Files are written atomically

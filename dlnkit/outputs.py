@@ -17,6 +17,7 @@ allows it explicitly (``overwrite=True``, the CLI's ``--force``).
 '{\\n  "x": 1\\n}'
 >>> _ = check_output_file(p)  # written by us in this run: may be replaced
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -57,8 +58,9 @@ def _check_writable_dir(d: Path, what: str, original: Path) -> None:
         with tempfile.TemporaryFile(dir=d):
             pass
     except OSError as exc:
-        raise DlnkitInputError(f"cannot write {what} {str(original)!r}: folder {str(d)!r} is not writable "
-                               f"({exc.strerror or exc})") from None
+        raise DlnkitInputError(
+            f"cannot write {what} {str(original)!r}: folder {str(d)!r} is not writable ({exc.strerror or exc})"
+        ) from None
 
 
 def check_output_file(path: str | os.PathLike, *, overwrite: bool = False, what: str = "output file") -> Path:
@@ -77,8 +79,10 @@ def check_output_file(path: str | os.PathLike, *, overwrite: bool = False, what:
         if not p.is_file():
             raise DlnkitInputError(f"{what} {str(p)!r} exists and is not a regular file")
         if not overwrite and not written_in_this_run(p):
-            raise DlnkitInputError(f"{what} {str(p)!r} already exists; dlnkit does not replace files it did not "
-                                   "write in this run (pass --force, or choose another name)")
+            raise DlnkitInputError(
+                f"{what} {str(p)!r} already exists; dlnkit does not replace files it did not "
+                "write in this run (pass --force, or choose another name)"
+            )
     _check_writable_dir(_nearest_existing(p.parent), what, p)
     return p
 
@@ -102,8 +106,10 @@ def check_plot_file(path: str | os.PathLike, *, overwrite: bool = False, what: s
     kinds = Figure().canvas.get_supported_filetypes()
     ext = p.suffix.lower().lstrip(".")
     if ext not in kinds:
-        raise DlnkitInputError(f"{what} {str(p)!r}: unknown image type {p.suffix or '(none)'!r}; "
-                               f"use one of {', '.join('.' + k for k in sorted(kinds))}")
+        raise DlnkitInputError(
+            f"{what} {str(p)!r}: unknown image type {p.suffix or '(none)'!r}; "
+            f"use one of {', '.join('.' + k for k in sorted(kinds))}"
+        )
     return p
 
 
@@ -116,8 +122,9 @@ def atomic_output(path: str | os.PathLike, *, suffix: str | None = None) -> Iter
     """
     target = Path(path).expanduser()
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.tmp-",
-                                    suffix=target.suffix if suffix is None else suffix)
+    fd, tmp_name = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.tmp-", suffix=target.suffix if suffix is None else suffix
+    )
     os.close(fd)
     tmp = Path(tmp_name)
     umask = os.umask(0)

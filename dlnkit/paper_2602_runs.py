@@ -11,6 +11,7 @@ r"""arXiv:2602.00545's finite runs, measured and predicted (where theory and num
 
 Reported values of the paper (its figure) are kept here for display, always labelled "reported".
 """
+
 from __future__ import annotations
 
 import functools
@@ -60,8 +61,10 @@ def _splits(ev: np.ndarray, depth: int) -> dict[str, Any]:
     a = split_adaptive_threshold(ev)
     flags = []
     if a.split.counts["dominant"] != n_dom or a.split.counts["bulk"] != n_bulk:
-        flags.append(f"adaptive clusters {a.split.counts['dominant']}/{a.split.counts['bulk']} "
-                     f"do not recover the counts {n_dom}/{n_bulk}")
+        flags.append(
+            f"adaptive clusters {a.split.counts['dominant']}/{a.split.counts['bulk']} "
+            f"do not recover the counts {n_dom}/{n_bulk}"
+        )
     return {"count": c.summary(), "adaptive": a.summary(), "flags": flags}
 
 
@@ -108,13 +111,25 @@ def linear_run(depth: int, steps: int = PAPER_STEPS, dtype: str = "float64", see
     k = len(gn)
     gn_dev = float(np.max(np.abs(gn - formula[:k])))
     eps = float(np.finfo(np.float32 if dtype == "float32" else np.float64).eps)
-    out = {"depth": int(depth), "steps": int(steps), "updates": paper_updates(steps), "dtype": dtype,
-           "seed": int(seed), "final_loss": run.final_loss, "num_params": P,
-           "spectrum_top": ev[:120].tolist(), "splits": _splits(ev, depth),
-           "formula_splits": _splits(formula, depth),
-           "mode_sizes": mode.tolist(), "layer_size_spread": float(np.max(np.ptp(sizes, axis=0))),
-           "off_structure": off, "res_norm": res_norm, "gn_formula_deviation": gn_dev,
-           "eig_rounding": P * eps * h_norm, "losses": list(zip(run.loss_steps, run.losses))}
+    out = {
+        "depth": int(depth),
+        "steps": int(steps),
+        "updates": paper_updates(steps),
+        "dtype": dtype,
+        "seed": int(seed),
+        "final_loss": run.final_loss,
+        "num_params": P,
+        "spectrum_top": ev[:120].tolist(),
+        "splits": _splits(ev, depth),
+        "formula_splits": _splits(formula, depth),
+        "mode_sizes": mode.tolist(),
+        "layer_size_spread": float(np.max(np.ptp(sizes, axis=0))),
+        "off_structure": off,
+        "res_norm": res_norm,
+        "gn_formula_deviation": gn_dev,
+        "eig_rounding": P * eps * h_norm,
+        "losses": list(zip(run.loss_steps, run.losses)),
+    }
     return out
 
 
@@ -127,15 +142,24 @@ def tanh_run(depth: int, steps: int = PAPER_STEPS, dtype: str = "float64", seed:
     H = paper_hessian(run.weights, s.target, "tanh")
     ev = torch.linalg.eigvalsh(H).flip(0).double().numpy()
     del H
-    return {"depth": int(depth), "steps": int(steps), "updates": paper_updates(steps), "dtype": dtype,
-            "seed": int(seed), "final_loss": run.final_loss, "num_params": len(ev),
-            "spectrum_top": ev[:120].tolist(), "splits": _splits(ev, depth),
-            "negative_eigenvalues": int((ev < -1e-6 * ev[0]).sum()),
-            "losses": list(zip(run.loss_steps, run.losses))}
+    return {
+        "depth": int(depth),
+        "steps": int(steps),
+        "updates": paper_updates(steps),
+        "dtype": dtype,
+        "seed": int(seed),
+        "final_loss": run.final_loss,
+        "num_params": len(ev),
+        "spectrum_top": ev[:120].tolist(),
+        "splits": _splits(ev, depth),
+        "negative_eigenvalues": int((ev < -1e-6 * ev[0]).sum()),
+        "losses": list(zip(run.loss_steps, run.losses)),
+    }
 
 
-def scalar_recursion(depth: int, start: np.ndarray, updates: int, lr: float = PAPER_LR,
-                     momentum: float = PAPER_MOMENTUM) -> np.ndarray:
+def scalar_recursion(
+    depth: int, start: np.ndarray, updates: int, lr: float = PAPER_LR, momentum: float = PAPER_MOMENTUM
+) -> np.ndarray:
     """The heavy-ball recursion of zero-target modes of per-layer size a (all layers equal):
     v <- momentum v + a^(2L-1), a <- a - lr v; what each extra mode of the network follows exactly
     (in exact arithmetic) because every layer sees the same diagonal update."""
@@ -143,13 +167,14 @@ def scalar_recursion(depth: int, start: np.ndarray, updates: int, lr: float = PA
     v = np.zeros_like(a)
     p = 2 * int(depth) - 1
     for _ in range(int(updates)):
-        v = momentum * v + a ** p
+        v = momentum * v + a**p
         a = a - lr * v
     return a
 
 
-def decay_prediction(depth: int, steps: int = PAPER_STEPS, seed: int = PAPER_SEED, lr: float = PAPER_LR,
-                     momentum: float = PAPER_MOMENTUM) -> dict[str, Any]:
+def decay_prediction(
+    depth: int, steps: int = PAPER_STEPS, seed: int = PAPER_SEED, lr: float = PAPER_LR, momentum: float = PAPER_MOMENTUM
+) -> dict[str, Any]:
     """Extra-mode sizes after the paper's run from the init alone: the flow law at the heavy-ball
     time, and the scalar recursion (whose distance from the flow is the law's discretisation error)."""
     s = paper_setup(int(depth), int(seed))
@@ -159,11 +184,16 @@ def decay_prediction(depth: int, steps: int = PAPER_STEPS, seed: int = PAPER_SEE
     flow = np.asarray(numeric_decay_law(int(depth))(a0, t_K), dtype=np.float64)
     rec = scalar_recursion(depth, a0, K, lr, momentum)
     _, adaptive_ratio, _ = numeric_ratios(int(depth))
-    rms = float(np.sqrt(np.mean(flow ** 2)))
-    return {"initial": a0.tolist(), "flow_time": t_K, "flow": flow.tolist(), "recursion": rec.tolist(),
-            "flow_vs_recursion": float(np.max(np.abs(flow / rec - 1))),
-            "count_ratio_flow": predicted_count_ratio(depth, flow) if depth > 1 else float("nan"),
-            "adaptive_ratio_flow": float(adaptive_ratio(rms)) if depth > 1 else float("nan")}
+    rms = float(np.sqrt(np.mean(flow**2)))
+    return {
+        "initial": a0.tolist(),
+        "flow_time": t_K,
+        "flow": flow.tolist(),
+        "recursion": rec.tolist(),
+        "flow_vs_recursion": float(np.max(np.abs(flow / rec - 1))),
+        "count_ratio_flow": predicted_count_ratio(depth, flow) if depth > 1 else float("nan"),
+        "adaptive_ratio_flow": float(adaptive_ratio(rms)) if depth > 1 else float("nan"),
+    }
 
 
 def predicted_count_ratio(depth: int, sizes: np.ndarray, split: str = "count") -> float:
@@ -174,11 +204,18 @@ def predicted_count_ratio(depth: int, sizes: np.ndarray, split: str = "count") -
     spec = formula_spectrum(depth, mode, np.concatenate([mode, np.zeros(6)]), 10 * 16 + 1)
     if split == "adaptive":
         return split_adaptive_threshold(spec).ratio
-    return float(np.mean(spec[:n_dom]) / np.mean(spec[n_dom:n_dom + n_bulk]))
+    return float(np.mean(spec[:n_dom]) / np.mean(spec[n_dom : n_dom + n_bulk]))
 
 
-def steps_needed(depth: int, target_ratio: float, seed: int = PAPER_SEED, lr: float = PAPER_LR,
-                 momentum: float = PAPER_MOMENTUM, max_steps: float = 1e15, split: str = "count") -> float:
+def steps_needed(
+    depth: int,
+    target_ratio: float,
+    seed: int = PAPER_SEED,
+    lr: float = PAPER_LR,
+    momentum: float = PAPER_MOMENTUM,
+    max_steps: float = 1e15,
+    split: str = "count",
+) -> float:
     """Heavy-ball steps until the formula's ratio (``split``: "count" or "adaptive"), with the extra
     modes on the flow law from the paper's init, reaches ``target_ratio`` (inf when it never does,
     e.g. >= L). Bisection on K; the ratio increases as the modes decay."""

@@ -1,4 +1,5 @@
 """Tables and atomic JSON output for claim results."""
+
 from __future__ import annotations
 
 import os
@@ -33,9 +34,18 @@ def format_table(results: Sequence[ClaimResult], *, config_width: int = 38) -> s
     header = ["claim", "config", "predicted", "measured", "reported", "error", "bound", "status"]
     rows = []
     for r in results:
-        rows.append([r.claim_id, _short_config(r.config, config_width), r.predicted, r.measured,
-                     r.reported or "", f"{r.error:.2e}", f"{r.bound:.2e}",
-                     r.status + ("" if r.kind == "exact" else " (approx)")])
+        rows.append(
+            [
+                r.claim_id,
+                _short_config(r.config, config_width),
+                r.predicted,
+                r.measured,
+                r.reported or "",
+                f"{r.error:.2e}",
+                f"{r.bound:.2e}",
+                r.status + ("" if r.kind == "exact" else " (approx)"),
+            ]
+        )
     widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(header)]
     line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
     out = [line(header), line(["-" * w for w in widths])] + [line(row) for row in rows]

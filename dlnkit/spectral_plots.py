@@ -1,5 +1,6 @@
 """Plots of spectral densities (matplotlib, Agg): the SLQ density with the top eigenvalues, and
 optionally the exact eigenvalues as a histogram for comparison."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -9,8 +10,7 @@ from typing import Any
 import numpy as np
 
 
-def density_grid(result: Any, *, exact: Sequence[float] | None = None, num: int = 800,
-                 pad: float = 0.05) -> np.ndarray:
+def density_grid(result: Any, *, exact: Sequence[float] | None = None, num: int = 800, pad: float = 0.05) -> np.ndarray:
     """A grid covering the SLQ nodes (and the exact eigenvalues), padded by ``pad`` of the range."""
     x, _ = result.atoms()
     lo, hi = float(x.min()), float(x.max())
@@ -20,9 +20,17 @@ def density_grid(result: Any, *, exact: Sequence[float] | None = None, num: int 
     return np.linspace(lo - pad * span, hi + pad * span, num)
 
 
-def plot_density(result: Any, path: str | Path | None = None, *, ax: Any = None,
-                 exact: Sequence[float] | None = None, top: Sequence[float] | None = None,
-                 sigma: float | None = None, title: str = "", label: str = "SLQ density") -> Any:
+def plot_density(
+    result: Any,
+    path: str | Path | None = None,
+    *,
+    ax: Any = None,
+    exact: Sequence[float] | None = None,
+    top: Sequence[float] | None = None,
+    sigma: float | None = None,
+    title: str = "",
+    label: str = "SLQ density",
+) -> Any:
     """Draw the smoothed SLQ density (log scale); ``exact`` eigenvalues as a normalised histogram,
     ``top`` eigenvalues as vertical lines. Saves to ``path`` atomically when given; returns the axes."""
     import matplotlib

@@ -24,6 +24,7 @@ Randomness inside arrays comes from a drawn seed, so examples shrink toward seed
 >>> dims(min_depth=2, max_depth=2, max_width=4).example()  # doctest: +SKIP
 [3, 4, 2]
 """
+
 from __future__ import annotations
 
 import functools
@@ -38,6 +39,7 @@ seeds = st.integers(min_value=0, max_value=2**16)
 
 
 # ----- arguments are checked when a strategy is built, not when it is first drawn -----------
+
 
 def _int_at_least(name: str, value, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
@@ -59,19 +61,23 @@ def _value_bounds(min_value, max_value) -> None:
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
             raise DlnkitInputError(f"{name} must be a finite number, got {v!r}")
     if round(min_value * 4) < 1 or max_value < min_value:
-        raise DlnkitInputError(f"singular values need 0.125 <= min_value <= max_value (a grid of quarters), "
-                               f"got {min_value}, {max_value}")
+        raise DlnkitInputError(
+            f"singular values need 0.125 <= min_value <= max_value (a grid of quarters), got {min_value}, {max_value}"
+        )
 
 
 def _checked(check):
     """Run ``check(*args, **kwargs)`` when the strategy is built (a bad bound fails at once,
     with a :class:`DlnkitInputError`, instead of at the first draw)."""
+
     def wrap(build):
         @functools.wraps(build)
         def strategy(*args, **kwargs):
             check(*args, **kwargs)
             return build(*args, **kwargs)
+
         return strategy
+
     return wrap
 
 
@@ -105,8 +111,9 @@ def _check_rational_weights(layer_dims, *, max_numerator=4, max_denominator=4) -
     _int_at_least("max_denominator", max_denominator, 1)
 
 
-def _check_rational_points(*, min_depth=1, max_depth=3, max_width=3, with_target=True, max_numerator=4,
-                           max_denominator=4) -> None:
+def _check_rational_points(
+    *, min_depth=1, max_depth=3, max_width=3, with_target=True, max_numerator=4, max_denominator=4
+) -> None:
     _depth_bounds(min_depth, max_depth, max_width)
     _int_at_least("max_numerator", max_numerator, 0)
     _int_at_least("max_denominator", max_denominator, 1)
@@ -120,8 +127,15 @@ def _check_data(d_in, batch=None, **_ignored) -> None:
 
 @_checked(_check_dims)
 @st.composite
-def dims(draw, *, min_depth: int = 1, max_depth: int = 4, min_width: int = 1, max_width: int = 6,
-         min_hidden: int | None = None):
+def dims(
+    draw,
+    *,
+    min_depth: int = 1,
+    max_depth: int = 4,
+    min_width: int = 1,
+    max_width: int = 6,
+    min_hidden: int | None = None,
+):
     """Layer widths [d_in, d_1, ..., d_out] with depth in [min_depth, max_depth]."""
     depth = draw(st.integers(min_depth, max_depth))
     lo_h = min_width if min_hidden is None else min_hidden
@@ -157,9 +171,16 @@ def target_spectra(draw, rank: int, *, equal: bool | None = None, min_value: flo
 
 @_checked(_check_configs)
 @st.composite
-def depth_point_configs(draw, *, min_depth: int = 1, max_depth: int = 4, max_width: int = 6,
-                        equal_targets: bool | None = None, rank_below_dims: bool = True,
-                        hidden_at_least_rank: bool = True):
+def depth_point_configs(
+    draw,
+    *,
+    min_depth: int = 1,
+    max_depth: int = 4,
+    max_width: int = 6,
+    equal_targets: bool | None = None,
+    rank_below_dims: bool = True,
+    hidden_at_least_rank: bool = True,
+):
     """Configurations {dims, t, seed} for a balanced aligned global minimum (docs/claims.md#b1).
 
     ``rank_below_dims`` keeps r < max(d_in, d_out) so the bulk is not empty;
@@ -190,9 +211,17 @@ anisotropy_factors = st.sampled_from([2.0, 4.0, 10.0])
 
 @_checked(_check_configs)
 @st.composite
-def global_minima(draw, *, min_depth: int = 1, max_depth: int = 4, max_width: int = 6,
-                  balanced: bool | None = True, aligned: bool | None = True, whitened: bool | None = True,
-                  equal_targets: bool | None = None):
+def global_minima(
+    draw,
+    *,
+    min_depth: int = 1,
+    max_depth: int = 4,
+    max_width: int = 6,
+    balanced: bool | None = True,
+    aligned: bool | None = True,
+    whitened: bool | None = True,
+    equal_targets: bool | None = None,
+):
     """Configurations of global minima (zero residual) for a rank-r target.
 
     ``balanced=False`` rescales W_1 -> c W_1, W_2 -> W_2 / c (c != 1, still a minimum);
@@ -266,13 +295,18 @@ def generic_points(draw, *, min_depth: int = 1, max_depth: int = 4, max_width: i
     d = draw(dims(min_depth=min_depth, max_depth=max_depth, max_width=max_width))
     if whitened is None:
         whitened = draw(st.booleans())
-    return {"dims": d, "seed": draw(seeds), "scale": draw(st.sampled_from([1.0, 0.5, 2.0])),
-            "anisotropy": 1.0 if whitened else draw(anisotropy_factors)}
+    return {
+        "dims": d,
+        "seed": draw(seeds),
+        "scale": draw(st.sampled_from([1.0, 0.5, 2.0])),
+        "anisotropy": 1.0 if whitened else draw(anisotropy_factors),
+    }
 
 
 def _fraction_strings(max_numerator: int, max_denominator: int):
-    return st.builds(lambda n, q: str(Fraction(n, q)), st.integers(-max_numerator, max_numerator),
-                     st.integers(1, max_denominator))
+    return st.builds(
+        lambda n, q: str(Fraction(n, q)), st.integers(-max_numerator, max_numerator), st.integers(1, max_denominator)
+    )
 
 
 @_checked(_check_rational_weights)
@@ -287,38 +321,52 @@ def rational_weights(draw, layer_dims, *, max_numerator: int = 4, max_denominato
     """
     layer_dims = [int(x) for x in layer_dims]
     entry = _fraction_strings(max_numerator, max_denominator)
-    return [[[draw(entry) for _ in range(layer_dims[k])] for _ in range(layer_dims[k + 1])]
-            for k in range(len(layer_dims) - 1)]
+    return [
+        [[draw(entry) for _ in range(layer_dims[k])] for _ in range(layer_dims[k + 1])]
+        for k in range(len(layer_dims) - 1)
+    ]
 
 
 @_checked(_check_rational_points)
 @st.composite
-def rational_points(draw, *, min_depth: int = 1, max_depth: int = 3, max_width: int = 3, with_target: bool = True,
-                    max_numerator: int = 4, max_denominator: int = 4):
+def rational_points(
+    draw,
+    *,
+    min_depth: int = 1,
+    max_depth: int = 3,
+    max_width: int = 3,
+    with_target: bool = True,
+    max_numerator: int = 4,
+    max_denominator: int = 4,
+):
     """Configurations ``{"weights", "target"}`` with exact rational entries (whitened data):
     the same point in float64 (:func:`dlnkit.build_point`) and in exact arithmetic
     (:func:`dlnkit.exact.exact_point`)."""
     d = draw(dims(min_depth=min_depth, max_depth=max_depth, max_width=max_width))
     cfg = {"weights": draw(rational_weights(d, max_numerator=max_numerator, max_denominator=max_denominator))}
     if with_target:
-        cfg["target"] = draw(rational_weights([d[0], d[-1]], max_numerator=max_numerator,
-                                              max_denominator=max_denominator))[0]
+        cfg["target"] = draw(
+            rational_weights([d[0], d[-1]], max_numerator=max_numerator, max_denominator=max_denominator)
+        )[0]
     return cfg
 
 
 def small_enough(strategy, max_params: int = 60):
     """Keep configurations with at most ``max_params`` parameters (e.g. for the exact mode)."""
     _int_at_least("max_params", max_params, 1)
+
     def count(cfg):
         if "weights" in cfg:
             return sum(len(W) * len(W[0]) for W in cfg["weights"])
         from dlnkit.numerics.point import num_params
 
         return num_params(cfg["dims"])
+
     return strategy.filter(lambda c: count(c) <= max_params)
 
 
 # ----- arrays with a promised property ---------------------------------------------------
+
 
 def _rng(seed):
     import numpy as np
@@ -349,6 +397,7 @@ def orthogonal_matrices(n: int, k: int | None = None):
         d = np.sign(np.diag(r))
         d[d == 0] = 1.0
         return (q * d)[:, :k]
+
     return seeds.map(build)
 
 

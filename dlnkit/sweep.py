@@ -17,6 +17,7 @@ is rewritten (atomically) at the end.
 Executors: ``serial`` (in this process), ``process`` (``concurrent.futures`` process pool,
 the default) and ``dask`` (a ``distributed.LocalCluster`` unless a scheduler address is given).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -58,6 +59,7 @@ def _safe(text: str) -> str:
 
 # ----- configuration ---------------------------------------------------------------------
 
+
 def load_sweep_config(path: str | os.PathLike) -> dict:
     """Read a sweep file: ``.json``, or ``.toml`` (needs Python >= 3.11's tomllib or ``tomli``)."""
     path = Path(path)
@@ -91,8 +93,9 @@ def validate_sweep_config(cfg: Any, where: str = "sweep config") -> dict:
         raise DlnkitInputError(f"{where}: the top level must be an object with 'claims' and 'grid'/'configs'/'draw'")
     unknown = set(cfg) - _KNOWN_KEYS
     if unknown:
-        raise DlnkitInputError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}; "
-                               f"allowed: {', '.join(sorted(_KNOWN_KEYS))}")
+        raise DlnkitInputError(
+            f"{where}: unknown key(s) {', '.join(sorted(unknown))}; allowed: {', '.join(sorted(_KNOWN_KEYS))}"
+        )
     claims = cfg.get("claims")
     if not isinstance(claims, list) or not claims or not all(isinstance(c, str) for c in claims):
         raise DlnkitInputError(f"{where}: 'claims' must be a non-empty list of claim ids")
@@ -157,6 +160,7 @@ def expand_cases(cfg: Mapping, claims: Mapping[str, Any] | None = None) -> list[
 
 # ----- running one case --------------------------------------------------------------------
 
+
 def run_case(claim, config: dict, device: str = "cpu") -> dict:
     """Check one configuration with ``claim.check`` (the one runner: a raising claim is an ERROR
     row); a claim id that does not resolve or a device that does not exist is an ERROR row too,
@@ -195,6 +199,7 @@ def _run_case_with_key(key: str, claim, config: dict, device: str) -> tuple[str,
 
 # ----- the sweep --------------------------------------------------------------------------
 
+
 @dataclass
 class SweepSummary:
     out_dir: Path
@@ -208,8 +213,16 @@ class SweepSummary:
     results: list = field(default_factory=list)  # every case's record (old and new), in case order
 
     def to_json(self) -> dict:
-        return {"out_dir": str(self.out_dir), "total": self.total, "skipped": self.skipped, "ran": self.ran,
-                "passed": self.passed, "failed": self.failed, "errors": self.errors, "seconds": self.seconds}
+        return {
+            "out_dir": str(self.out_dir),
+            "total": self.total,
+            "skipped": self.skipped,
+            "ran": self.ran,
+            "passed": self.passed,
+            "failed": self.failed,
+            "errors": self.errors,
+            "seconds": self.seconds,
+        }
 
 
 def device_tag(device: str) -> str:
@@ -238,17 +251,29 @@ def _read_done(path: Path, case: SweepCase | None = None) -> dict | None:
         return None
     if rec["result"].get("status") not in _STATUSES:
         return None
-    if case is not None and (rec.get("key") != case.key or rec.get("claim_id") != case.claim_id
-                             or rec.get("config") != case.config):
+    if case is not None and (
+        rec.get("key") != case.key or rec.get("claim_id") != case.claim_id or rec.get("config") != case.config
+    ):
         return None
     return rec
 
 
-def run_sweep(cases: Sequence[SweepCase], out_dir: str | os.PathLike, *, executor: str = "process",
-              workers: int | None = None, device: str = "cpu", scheduler: str | None = None,
-              claims: Mapping[str, Any] | None = None, rerun: bool = False, progress: bool = True,
-              dask_processes: bool = True, mp_start_method: str = "spawn", retry_errors: bool = False,
-              worker_memory_bytes: int | None = None) -> SweepSummary:
+def run_sweep(
+    cases: Sequence[SweepCase],
+    out_dir: str | os.PathLike,
+    *,
+    executor: str = "process",
+    workers: int | None = None,
+    device: str = "cpu",
+    scheduler: str | None = None,
+    claims: Mapping[str, Any] | None = None,
+    rerun: bool = False,
+    progress: bool = True,
+    dask_processes: bool = True,
+    mp_start_method: str = "spawn",
+    retry_errors: bool = False,
+    worker_memory_bytes: int | None = None,
+) -> SweepSummary:
     """Run every case not already finished in ``out_dir``; return the counts and all records.
 
     ``claims`` maps ids to Claim objects to send to workers (default: registered ids, resolved
@@ -332,21 +357,39 @@ def run_sweep(cases: Sequence[SweepCase], out_dir: str | os.PathLike, *, executo
         bar.close()
         ordered = [records[c.key] for c in cases if c.key in records]
         status = [r["result"].get("status") for r in ordered]
-        summary = SweepSummary(out_dir, len(cases), skipped, len(records) - skipped, status.count("PASS"),
-                               status.count("FAIL"), status.count("ERROR"), time.perf_counter() - t0, ordered)
-        write_json_atomic(out_dir / "summary.json", {
-            **summary.to_json(), "executor": executor, "device": dev, "interrupted": interrupted,
-            "not_run": len(cases) - len(records),
-            "cases": [{"key": r["key"], "claim_id": r["claim_id"], "status": r["result"].get("status")}
-                      for r in ordered]})
+        summary = SweepSummary(
+            out_dir,
+            len(cases),
+            skipped,
+            len(records) - skipped,
+            status.count("PASS"),
+            status.count("FAIL"),
+            status.count("ERROR"),
+            time.perf_counter() - t0,
+            ordered,
+        )
+        write_json_atomic(
+            out_dir / "summary.json",
+            {
+                **summary.to_json(),
+                "executor": executor,
+                "device": dev,
+                "interrupted": interrupted,
+                "not_run": len(cases) - len(records),
+                "cases": [
+                    {"key": r["key"], "claim_id": r["claim_id"], "status": r["result"].get("status")} for r in ordered
+                ],
+            },
+        )
     return summary
 
 
 def _check_scheduler_address(address: str) -> None:
     import re
 
-    if not isinstance(address, str) or not re.fullmatch(r"(tcp|tls|inproc|ucx|ws|wss)://[^\s/:]+(:\d{1,5})?/?",
-                                                       address.strip()):
+    if not isinstance(address, str) or not re.fullmatch(
+        r"(tcp|tls|inproc|ucx|ws|wss)://[^\s/:]+(:\d{1,5})?/?", address.strip()
+    ):
         raise DlnkitInputError(f"--scheduler must look like tcp://host:8786, got {address!r}")
 
 
@@ -354,22 +397,26 @@ def _run_dask(todo, finish, claim_of, device, workers, scheduler, processes):
     try:
         from distributed import Client, LocalCluster, as_completed
     except ImportError:
-        raise DlnkitInputError("--executor dask needs dask.distributed: pip install 'dask[distributed]' "
-                               "(or pip install -e '.[dev]')") from None
+        raise DlnkitInputError(
+            "--executor dask needs dask.distributed: pip install 'dask[distributed]' (or pip install -e '.[dev]')"
+        ) from None
     cluster = None
     if scheduler:
         try:
             client = Client(scheduler, timeout="10s")
         except (OSError, TimeoutError, ValueError) as exc:
-            raise DlnkitInputError(f"cannot reach the Dask scheduler {scheduler!r}: {type(exc).__name__}: "
-                                   f"{' '.join(str(exc).split())[:200]}") from None
+            raise DlnkitInputError(
+                f"cannot reach the Dask scheduler {scheduler!r}: {type(exc).__name__}: "
+                f"{' '.join(str(exc).split())[:200]}"
+            ) from None
     else:
         n = int(workers or max(1, min(len(todo), os.cpu_count() or 1)))
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=processes, dashboard_address=None)
         client = Client(cluster)
     try:
-        futs = [client.submit(_run_case_with_key, c.key, claim_of(c.claim_id), c.config, device, pure=False)
-                for c in todo]
+        futs = [
+            client.submit(_run_case_with_key, c.key, claim_of(c.claim_id), c.config, device, pure=False) for c in todo
+        ]
         try:
             for fut in as_completed(futs):
                 finish(*fut.result())
@@ -382,5 +429,15 @@ def _run_dask(todo, finish, claim_of, device, workers, scheduler, processes):
             cluster.close()
 
 
-__all__ = ["SweepCase", "SweepSummary", "EXECUTORS", "load_sweep_config", "validate_sweep_config", "expand_cases",
-           "run_case", "run_sweep", "case_path", "device_tag"]
+__all__ = [
+    "SweepCase",
+    "SweepSummary",
+    "EXECUTORS",
+    "load_sweep_config",
+    "validate_sweep_config",
+    "expand_cases",
+    "run_case",
+    "run_sweep",
+    "case_path",
+    "device_tag",
+]

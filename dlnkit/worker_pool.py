@@ -13,6 +13,7 @@ until its queue drains, and leaves its workers running when the driver is SIGKIL
 * optionally caps each worker's address space (``memory_limit_bytes`` beyond what it holds after
   start-up), so a runaway case fails inside its worker instead of taking the machine.
 """
+
 from __future__ import annotations
 
 import os
@@ -107,8 +108,9 @@ def describe_exit(exitcode: int | None) -> str:
 class _Worker:
     def __init__(self, ctx, task_fn, memory_limit_bytes):
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, os.getpid(), task_fn, memory_limit_bytes),
-                                daemon=True)
+        self.proc = ctx.Process(
+            target=_worker_main, args=(child, os.getpid(), task_fn, memory_limit_bytes), daemon=True
+        )
         self.proc.start()
         child.close()
         self.tag: Any = None
@@ -124,8 +126,9 @@ class ResilientPool:
     [('a', 2), ('b', 3)]
     """
 
-    def __init__(self, n: int, task_fn: Callable[..., Any], *, start_method: str = "spawn",
-                 memory_limit_bytes: int | None = None):
+    def __init__(
+        self, n: int, task_fn: Callable[..., Any], *, start_method: str = "spawn", memory_limit_bytes: int | None = None
+    ):
         import multiprocessing as mp
 
         self.n = max(1, int(n))
@@ -139,8 +142,12 @@ class ResilientPool:
         self.workers.append(w)
         return w
 
-    def run(self, tasks: Iterable[tuple[Any, tuple]], on_result: Callable[[Any, Any], None],
-            on_lost: Callable[[Any, str], None]) -> None:
+    def run(
+        self,
+        tasks: Iterable[tuple[Any, tuple]],
+        on_result: Callable[[Any, Any], None],
+        on_lost: Callable[[Any, str], None],
+    ) -> None:
         """Run every task; ``on_result(tag, value)`` for each answer, ``on_lost(tag, why)`` when a
         worker died on a task or the task raised in a way the task function did not catch."""
         from multiprocessing.connection import wait

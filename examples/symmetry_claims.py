@@ -17,6 +17,7 @@ would write their own. Run them with
 And a companion to 1: ``sym-nullity-gap``, the zeros of B1 that the symmetry does *not* explain,
 nullity(H) - dim(orbit) = sum_{l=1}^{L} (d_l - r)(d_{l-1} - r) (dlnkit.theory.symmetry).
 """
+
 import numpy as np
 import sympy as sp
 import torch
@@ -39,6 +40,7 @@ OFF_MINIMUM = st.sampled_from([0.05, 0.2, -0.1]).map(lambda e: {"offset": e})
 # ---------------------------------------------------------------------------------------------
 # 1. the rescaling symmetry's orbit lies in the Hessian's null space
 
+
 def tangent_vectors(weights):
     """Columns (A W_l, -W_{l+1} A) for the basis matrices A = E_ab of every hidden layer."""
     sizes = [W.numel() for W in weights]
@@ -52,8 +54,8 @@ def tangent_vectors(weights):
                 v = torch.zeros(int(off[-1]), dtype=torch.float64)
                 E = torch.zeros(d, d, dtype=torch.float64)
                 E[a, b] = 1.0
-                v[off[l - 1]:off[l]] = (E @ W_in.cpu()).reshape(-1)
-                v[off[l]:off[l + 1]] = (-W_out.cpu() @ E).reshape(-1)
+                v[off[l - 1] : off[l]] = (E @ W_in.cpu()).reshape(-1)
+                v[off[l] : off[l + 1]] = (-W_out.cpu() @ E).reshape(-1)
                 cols.append(v)
     return torch.stack(cols, 1) if cols else torch.zeros(int(off[-1]), 0, dtype=torch.float64)
 
@@ -81,8 +83,13 @@ def measure_orbit_null(cfg, device):
     zeros = int((ev.abs() <= 1e-9 * max(h_norm, 1e-300)).sum())
     r = len(cfg["t"])
     b1_zeros = int(balanced_minimum_zero_count(cfg["dims"], r))
-    return {"value": rank_T - moved, "tangent_rank": rank_T, "hessian_zero_count": zeros,
-            "b1_zero_count": b1_zeros, "zeros_not_from_symmetry": b1_zeros - (rank_T - moved)}
+    return {
+        "value": rank_T - moved,
+        "tangent_rank": rank_T,
+        "hessian_zero_count": zeros,
+        "b1_zero_count": b1_zeros,
+        "zeros_not_from_symmetry": b1_zeros - (rank_T - moved),
+    }
 
 
 def exact_orbit_null(cfg):
@@ -93,8 +100,12 @@ def exact_orbit_null(cfg):
     killed = rank_T - exact_rank(H * T)  # dim(tangent space ∩ ker H), exactly
     nullity = H.shape[0] - exact_rank(H)
     b1 = int(balanced_minimum_zero_count(cfg["dims"], len(cfg["t"])))
-    return {"value": killed, "exact_hessian_nullity": nullity, "b1_zero_count": b1,
-            "symmetry_explains_every_zero": killed == nullity}
+    return {
+        "value": killed,
+        "exact_hessian_nullity": nullity,
+        "b1_zero_count": b1,
+        "symmetry_explains_every_zero": killed == nullity,
+    }
 
 
 def hidden_below_rank(cfg):
@@ -117,11 +128,16 @@ dk.define_claim(
         "global_minimum": ("the point is a global minimum (zero residual)", None, OFF_MINIMUM),
         "hidden_width_ge_rank": ("every hidden width is at least the target rank r", None, hidden_below_rank),
     },
-    tolerance=dk.Tolerance(atol=0, reason="an integer count: tangent rank from singular values above 1e-9 of "
-                           "the largest, 'killed by H' = ||H u|| <= 1e-9 ||H||_2 (float64 rounding is ~1e-15)"),
-    default_configs=[{"dims": [4, 5, 3], "t": [2.0, 1.0], "seed": 0},
-                     {"dims": [3, 3, 3], "t": [1.5, 1.0, 0.5], "seed": 1},
-                     {"dims": [2, 4, 3, 2], "t": [1.0], "seed": 2}],
+    tolerance=dk.Tolerance(
+        atol=0,
+        reason="an integer count: tangent rank from singular values above 1e-9 of "
+        "the largest, 'killed by H' = ||H u|| <= 1e-9 ||H||_2 (float64 rounding is ~1e-15)",
+    ),
+    default_configs=[
+        {"dims": [4, 5, 3], "t": [2.0, 1.0], "seed": 0},
+        {"dims": [3, 3, 3], "t": [1.5, 1.0, 0.5], "seed": 1},
+        {"dims": [2, 4, 3, 2], "t": [1.0], "seed": 2},
+    ],
     source="examples/symmetry_claims.py",
 )
 
@@ -157,6 +173,7 @@ dk.define_claim(
 # ---------------------------------------------------------------------------------------------
 # 2. at a global minimum the Hessian is its Gauss-Newton part
 
+
 def measure_gn_gap(cfg, device):
     point = dk.build_point(cfg, device)
     H = dk.autograd_hessian(point)
@@ -169,8 +186,11 @@ def exact_gn_gap(cfg):
     _, gn, _ = dk.exact_hessian(point, parts=True)
     P = gn.shape[0]
     # the full Hessian by an independent exact route where it is affordable
-    H = exact_dln_hessian_by_differentiation(point["weights"], point["sigma"], point["cross"]) if P <= 40 \
+    H = (
+        exact_dln_hessian_by_differentiation(point["weights"], point["sigma"], point["cross"])
+        if P <= 40
         else dk.exact_hessian(point)
+    )
     return max(abs(x) for x in (H - gn))
 
 
@@ -182,8 +202,11 @@ dk.define_claim(
     exact_measure=exact_gn_gap,
     strategy=ds.global_minima(balanced=None, aligned=None, whitened=None, max_depth=3, max_width=5),
     assumptions={"global_minimum": ("the point is a global minimum (zero residual)", None, OFF_MINIMUM)},
-    tolerance=dk.Tolerance(atol=1e-11, reason="max |H - H_GN| / max |H|: autograd vs closed form, both exact "
-                           "to rounding; the float minimum itself has a ~1e-16 residual"),
+    tolerance=dk.Tolerance(
+        atol=1e-11,
+        reason="max |H - H_GN| / max |H|: autograd vs closed form, both exact "
+        "to rounding; the float minimum itself has a ~1e-16 residual",
+    ),
     default_configs=[{"dims": [3, 4, 2], "t": [2.0, 1.0], "seed": 0, "balance": 2.0, "anisotropy": 4.0}],
     source="examples/symmetry_claims.py",
 )
@@ -192,6 +215,7 @@ dk.define_claim(
 # ---------------------------------------------------------------------------------------------
 # 3. the trace of the Gauss-Newton part with whitened data
 
+
 def gn_trace_formula(Ps, Qs, sq_norm):
     """sum_l ||P_l||_F^2 ||Q_l||_F^2 for any kind of matrix (float or exact)."""
     return sum(sq_norm(P) * sq_norm(Q) for P, Q in zip(Ps, Qs))
@@ -199,12 +223,12 @@ def gn_trace_formula(Ps, Qs, sq_norm):
 
 def predict_gn_trace(cfg):
     Ps, Qs = dk.build_point(cfg).partial_products()
-    return gn_trace_formula(Ps, Qs, lambda M: float((M ** 2).sum()))
+    return gn_trace_formula(Ps, Qs, lambda M: float((M**2).sum()))
 
 
 def exact_predict_gn_trace(cfg):
     Ps, Qs = partial_products_exact(dk.exact_point(cfg)["weights"])
-    return gn_trace_formula(Ps, Qs, lambda M: sum(x ** 2 for x in M))
+    return gn_trace_formula(Ps, Qs, lambda M: sum(x**2 for x in M))
 
 
 def measure_gn_trace(cfg, device):
@@ -221,7 +245,7 @@ def measure_gn_trace(cfg, device):
         return W @ root
 
     jac = torch.func.jacrev(outputs, argnums=tuple(range(len(point.weights))))(*point.weights)
-    return float(sum((J ** 2).sum() for J in jac))
+    return float(sum((J**2).sum() for J in jac))
 
 
 def exact_gn_trace(cfg):
@@ -238,11 +262,21 @@ dk.define_claim(
     measure=measure_gn_trace,
     exact_measure=exact_gn_trace,
     strategy=ds.generic_points(max_depth=4, max_width=4),
-    assumptions={"whitened": ("inputs are whitened: (1/B) X^T X = I", {"anisotropy": 1.0},
-                              ds.anisotropy_factors.map(lambda k: {"anisotropy": k}))},
-    tolerance=dk.Tolerance(rtol=1e-12, reason="a sum of O(P) squares computed two ways (autograd Jacobian, "
-                           "closed-form norms); float64 rounding ~P eps relative"),
-    default_configs=[{"dims": [3, 4, 2], "seed": 0, "scale": 1.0, "anisotropy": 1.0},
-                     {"dims": [2, 3, 3, 3, 2], "seed": 1, "scale": 2.0, "anisotropy": 1.0}],
+    assumptions={
+        "whitened": (
+            "inputs are whitened: (1/B) X^T X = I",
+            {"anisotropy": 1.0},
+            ds.anisotropy_factors.map(lambda k: {"anisotropy": k}),
+        )
+    },
+    tolerance=dk.Tolerance(
+        rtol=1e-12,
+        reason="a sum of O(P) squares computed two ways (autograd Jacobian, "
+        "closed-form norms); float64 rounding ~P eps relative",
+    ),
+    default_configs=[
+        {"dims": [3, 4, 2], "seed": 0, "scale": 1.0, "anisotropy": 1.0},
+        {"dims": [2, 3, 3, 3, 2], "seed": 1, "scale": 2.0, "anisotropy": 1.0},
+    ],
     source="examples/symmetry_claims.py",
 )

@@ -3,6 +3,7 @@
 This package never imports SymPy; formulas that the theory side derives reach it as
 plain numbers (see :mod:`dlnkit.claims`, the only place where the two meet).
 """
+
 from dlnkit.numerics.device import DEFAULT_DTYPE, resolve_device
 from dlnkit.numerics.dln import (
     DeepLinearNetwork,

@@ -13,6 +13,7 @@ Rule (eigenvalues sorted in decreasing order):
 Gaps are absolute differences, not ratios. The figure's ratio is then mean(dominant) /
 mean(bulk); the routine the paper used for that last step is not in its public code.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -40,8 +41,13 @@ class AdaptiveSplit:
         return self.split.ratio
 
     def summary(self) -> dict[str, object]:
-        return {**self.split.summary(), "threshold": self.threshold, "kept": self.kept,
-                "dominant_end": self.dominant_end, "bulk_end": self.bulk_end}
+        return {
+            **self.split.summary(),
+            "threshold": self.threshold,
+            "kept": self.kept,
+            "dominant_end": self.dominant_end,
+            "bulk_end": self.bulk_end,
+        }
 
 
 def split_adaptive_threshold(eigs: Any, fraction: float = PAPER_THRESHOLD_FRACTION) -> AdaptiveSplit:
@@ -66,7 +72,7 @@ def split_adaptive_threshold(eigs: Any, fraction: float = PAPER_THRESHOLD_FRACTI
     first = int(np.argmax(gaps))
     dominant_end = first + 1
     if first + 1 < len(gaps):
-        second = int(np.argmax(gaps[first + 1:])) + first + 1
+        second = int(np.argmax(gaps[first + 1 :])) + first + 1
         bulk_end = second + 1
     else:
         bulk_end = n

@@ -36,6 +36,7 @@ Conventions, stated once:
   :math:`\Lambda_k = \lambda_{\pi(k)}(C_\delta)\lambda_{\pi(k)}(C_A)`,
   :math:`h^{Kron}_k = \Phi_k\Lambda_k` and :math:`\chi_k = h_k/h^{Kron}_k`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
@@ -75,8 +76,9 @@ def model_loss(output: torch.Tensor, target: torch.Tensor, loss: LossArg) -> tor
     if loss == "mse":
         return 0.5 * ((output - target) ** 2).reshape(output.shape[0], -1).sum(1).mean()
     if isinstance(loss, str):
-        raise DlnkitInputError(f"unknown loss {loss!r}; use one of {', '.join(LOSSES)}, "
-                               "a torch loss module or a callable")
+        raise DlnkitInputError(
+            f"unknown loss {loss!r}; use one of {', '.join(LOSSES)}, a torch loss module or a callable"
+        )
     from dlnkit.numerics.losses import resolve_loss
 
     return resolve_loss(loss).batch_value(output, target)
@@ -128,8 +130,15 @@ def _check_layer(model: nn.Module, layer: str) -> nn.Linear | nn.Conv2d:
     return mod
 
 
-def capture_layer(model: nn.Module, layer: str, inputs: torch.Tensor | Iterable[Any], targets: torch.Tensor | None, *,
-                  loss: LossArg = "cross_entropy", gauss_newton: bool = True) -> LayerCapture:
+def capture_layer(
+    model: nn.Module,
+    layer: str,
+    inputs: torch.Tensor | Iterable[Any],
+    targets: torch.Tensor | None,
+    *,
+    loss: LossArg = "cross_entropy",
+    gauss_newton: bool = True,
+) -> LayerCapture:
     """Run one forward/backward pass and collect A, delta, G (and the GN output factor) for ``layer``.
 
     The model must treat samples independently: train-mode BatchNorm, forwards that change buffers
@@ -169,12 +178,15 @@ def capture_layer(model: nn.Module, layer: str, inputs: torch.Tensor | Iterable[
             raise DlnkitInputError(
                 f"layer {layer!r} is called {store['calls']} times in one forward pass (a shared module): its "
                 "gradient is a sum over the calls and A, delta are not one matrix each; analyse the full "
-                "Hessian with dlnkit.numerics.curvature.ModelCurvature instead")
+                "Hessian with dlnkit.numerics.curvature.ModelCurvature instead"
+            )
         lval = model_loss(out, targets, loss)
         lval.backward(retain_graph=gauss_newton)
         if mod.weight.grad is None or store["z"].grad is None:
-            raise DlnkitInputError(f"the loss does not depend on layer {layer!r} (no gradient reaches it, e.g. its "
-                                   "output is detached): its curvature is zero and there are no directions to analyse")
+            raise DlnkitInputError(
+                f"the loss does not depend on layer {layer!r} (no gradient reaches it, e.g. its "
+                "output is detached): its curvature is zero and there are no directions to analyse"
+            )
         wgrad = mod.weight.grad.detach().clone()
     finally:
         handle.remove()
@@ -214,12 +226,26 @@ def capture_layer(model: nn.Module, layer: str, inputs: torch.Tensor | Iterable[
         state = {**params, **buffers, wname: Wl}
         return model_loss(functional_call(model, state, (inputs,)), targets, loss)
 
-    return LayerCapture(layer, kind, tuple(W4.shape), W4.reshape(m, -1), A.detach(), delta.detach(), B, T, G,
-                        wgrad.reshape(m, -1), loss_of_weight, gn, s_delta)
+    return LayerCapture(
+        layer,
+        kind,
+        tuple(W4.shape),
+        W4.reshape(m, -1),
+        A.detach(),
+        delta.detach(),
+        B,
+        T,
+        G,
+        wgrad.reshape(m, -1),
+        loss_of_weight,
+        gn,
+        s_delta,
+    )
 
 
-def _as_one_batch(inputs: torch.Tensor | Iterable[Any],
-                  targets: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+def _as_one_batch(
+    inputs: torch.Tensor | Iterable[Any], targets: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(inputs, targets) tensors as given, or, with ``targets=None``, a DataLoader / iterable of batches
     concatenated into one batch (the alignment analysis keeps A and delta of every sample anyway)."""
     if targets is not None:
@@ -237,8 +263,9 @@ def _as_one_batch(inputs: torch.Tensor | Iterable[Any],
     return torch.cat(Xs), torch.cat(ys)
 
 
-def _gauss_newton_output_factor_autodiff(out: torch.Tensor, z: torch.Tensor, lval: torch.Tensor, B: int,
-                                         m: int) -> torch.Tensor:
+def _gauss_newton_output_factor_autodiff(
+    out: torch.Tensor, z: torch.Tensor, lval: torch.Tensor, B: int, m: int
+) -> torch.Tensor:
     r"""Sum over rows of :math:`J_i^\top (\partial^2 L/\partial f_i^2) J_i` for any loss, with the output
     Hessian by double backward: :math:`\sum_c (J^\top H e_c)(J^\top e_c)^\top` (using
     :math:`\sum_c e_ce_c^\top = I`; the loss is separable over samples, so H is block diagonal).
@@ -273,7 +300,7 @@ def _gauss_newton_output_factor(out: torch.Tensor, z: torch.Tensor, loss: str, B
     eye = torch.eye(C, dtype=out.dtype, device=out.device)
     for c in range(C):
         if loss == "cross_entropy":
-            S = sq[:, c:c + 1] * (eye[c] - p)  # column c of diag(sqrt p) - p sqrt(p)^T, per sample
+            S = sq[:, c : c + 1] * (eye[c] - p)  # column c of diag(sqrt p) - p sqrt(p)^T, per sample
         else:
             S = eye[c].expand_as(out2)
         (q,) = torch.autograd.grad(out2, z, grad_outputs=S, retain_graph=True)
@@ -302,8 +329,9 @@ def directional_curvatures(
     return (D * HD).sum(0)
 
 
-def layer_block_eigenvalues(cap: LayerCapture, k: int, *, dense_max: int = 100, chunk_size: int = 64,
-                            seed: int = 0) -> tuple[np.ndarray, str]:
+def layer_block_eigenvalues(
+    cap: LayerCapture, k: int, *, dense_max: int = 100, chunk_size: int = 64, seed: int = 0
+) -> tuple[np.ndarray, str]:
     """The top-k eigenvalues (descending) of the exact per-layer block, and the method used.
 
     Dense (HVPs against the identity, then ``eigvalsh``) when the layer has at most ``dense_max``
@@ -372,9 +400,17 @@ class AlignmentReport:
         return out
 
 
-def analyse_capture(cap: LayerCapture, *, k: int = 20, factors: str = "empirical", pairing: str = "index",
-                    eigen: bool = True, rel_cut: float = 1e-10, dense_max: int = 100,
-                    h: torch.Tensor | np.ndarray | None = None) -> AlignmentReport:
+def analyse_capture(
+    cap: LayerCapture,
+    *,
+    k: int = 20,
+    factors: str = "empirical",
+    pairing: str = "index",
+    eigen: bool = True,
+    rel_cut: float = 1e-10,
+    dense_max: int = 100,
+    h: torch.Tensor | np.ndarray | None = None,
+) -> AlignmentReport:
     """Compute h_k, the factors, rho/Phi/Lambda/chi and the fits for the top-k directions of G.
 
     ``h`` may pass the directional curvatures of an earlier call on the same capture and k
@@ -399,8 +435,8 @@ def analyse_capture(cap: LayerCapture, *, k: int = 20, factors: str = "empirical
     ld, Ed = torch.linalg.eigh(0.5 * (Cd + Cd.T))
     la, Ea = torch.linalg.eigh(0.5 * (CA + CA.T))
     ld, Ed, la, Ea = ld.flip(0), Ed.flip(1), la.flip(0), Ea.flip(1)
-    qd = ((U * (Cd @ U)).sum(0))
-    qa = ((V * (CA @ V)).sum(0))
+    qd = (U * (Cd @ U)).sum(0)
+    qa = (V * (CA @ V)).sum(0)
     pd = _pairing(U, Ed, pairing)
     pa = _pairing(V, Ea, pairing)
     if pairing == "index" and (keep > ld.numel() or keep > la.numel()):
@@ -413,11 +449,27 @@ def analyse_capture(cap: LayerCapture, *, k: int = 20, factors: str = "empirical
     Lam = lam_d * lam_a
     h_kron = qd * qa
     chi = h / h_kron
+
     def npy(t: torch.Tensor) -> np.ndarray:
         return t.detach().cpu().numpy().astype(np.float64)
 
-    rep = AlignmentReport(cap.name, cap.kind, cap.weight_shape, factors, pairing, npy(S), npy(h), npy(rho_d),
-                          npy(rho_a), npy(Phi), npy(Lam), npy(h_kron), npy(chi), npy(ld), npy(la))
+    rep = AlignmentReport(
+        cap.name,
+        cap.kind,
+        cap.weight_shape,
+        factors,
+        pairing,
+        npy(S),
+        npy(h),
+        npy(rho_d),
+        npy(rho_a),
+        npy(Phi),
+        npy(Lam),
+        npy(h_kron),
+        npy(chi),
+        npy(ld),
+        npy(la),
+    )
     rep.fits = fit_report(rep.sigma, rep.h, Lam=rep.Lambda, Phi=rep.Phi, chi=rep.chi)
     if eigen:
         ev, method = layer_block_eigenvalues(cap, keep, dense_max=dense_max)
@@ -429,8 +481,14 @@ def analyse_capture(cap: LayerCapture, *, k: int = 20, factors: str = "empirical
     return rep
 
 
-def fit_report(sigma: npt.ArrayLike, h: npt.ArrayLike, *, Lam: npt.ArrayLike | None = None,
-               Phi: npt.ArrayLike | None = None, chi: npt.ArrayLike | None = None) -> dict[str, Any]:
+def fit_report(
+    sigma: npt.ArrayLike,
+    h: npt.ArrayLike,
+    *,
+    Lam: npt.ArrayLike | None = None,
+    Phi: npt.ArrayLike | None = None,
+    chi: npt.ArrayLike | None = None,
+) -> dict[str, Any]:
     """alpha, gamma, s_dir (with R^2), alpha*gamma, PR of h and the zeta bound at alpha*gamma;
     with Lam/Phi/chi also their log-log slopes on log sigma over the common positive index set."""
     sigma = np.asarray(sigma, dtype=np.float64)
@@ -457,17 +515,33 @@ def fit_report(sigma: npt.ArrayLike, h: npt.ArrayLike, *, Lam: npt.ArrayLike | N
     return fits
 
 
-def analyse_layer(model: nn.Module, layer: str, inputs: torch.Tensor | Iterable[Any], targets: torch.Tensor | None, *,
-                  loss: LossArg = "cross_entropy", k: int = 20, factors: str = "empirical", pairing: str = "index",
-                  eigen: bool = True, dense_max: int = 100) -> AlignmentReport:
+def analyse_layer(
+    model: nn.Module,
+    layer: str,
+    inputs: torch.Tensor | Iterable[Any],
+    targets: torch.Tensor | None,
+    *,
+    loss: LossArg = "cross_entropy",
+    k: int = 20,
+    factors: str = "empirical",
+    pairing: str = "index",
+    eigen: bool = True,
+    dense_max: int = 100,
+) -> AlignmentReport:
     """:func:`capture_layer` then :func:`analyse_capture`."""
     cap = capture_layer(model, layer, inputs, targets, loss=loss, gauss_newton=(factors == "gn"))
     return analyse_capture(cap, k=k, factors=factors, pairing=pairing, eigen=eigen, dense_max=dense_max)
 
 
-def measure_layer_alphas(model: nn.Module, inputs: torch.Tensor | Iterable[Any], targets: torch.Tensor | None, *,
-                         loss: LossArg = "cross_entropy", k: int = 20,
-                         layers: Iterable[str] | None = None) -> dict[str, float]:
+def measure_layer_alphas(
+    model: nn.Module,
+    inputs: torch.Tensor | Iterable[Any],
+    targets: torch.Tensor | None,
+    *,
+    loss: LossArg = "cross_entropy",
+    k: int = 20,
+    layers: Iterable[str] | None = None,
+) -> dict[str, float]:
     """Fitted alpha per matrix layer (for :class:`~dlnkit.numerics.preconditioners.SpectralNewton` groups)."""
     names = list(matrix_layers(model)) if layers is None else list(layers)
     out = {}

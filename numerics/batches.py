@@ -17,6 +17,7 @@ cast to the parameters' dtype, integer inputs (class labels, token ids) are kept
 >>> b.num_samples, len(b), [int(x.shape[0]) for x, _ in b.iterate()]
 (10, 2, [4, 6])
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
@@ -55,8 +56,14 @@ def _split(item: Any) -> Batch:
 class Batches:
     """A re-iterable source of (inputs, targets) batches with the sample count N of one pass."""
 
-    def __init__(self, source: Iterable[Any], *, progress: bool = False, progress_min_batches: int = 20,
-                 description: str = "batches"):
+    def __init__(
+        self,
+        source: Iterable[Any],
+        *,
+        progress: bool = False,
+        progress_min_batches: int = 20,
+        description: str = "batches",
+    ):
         self.source = source
         self.progress = bool(progress)
         self.progress_min_batches = int(progress_min_batches)
@@ -72,8 +79,9 @@ class Batches:
     def __len__(self) -> int:
         return len(self.batch_sizes)
 
-    def iterate(self, *, device: torch.device | str | None = None, dtype: torch.dtype | None = None,
-                desc: str | None = None) -> Iterator[Batch]:
+    def iterate(
+        self, *, device: torch.device | str | None = None, dtype: torch.dtype | None = None, desc: str | None = None
+    ) -> Iterator[Batch]:
         """Yield (inputs, targets) on ``device``; floating tensors cast to ``dtype``. Checks N at the end."""
         it: Iterable[Any] = self.source
         bar = None
@@ -91,8 +99,10 @@ class Batches:
         if bar is not None:
             bar.close()
         if seen != self.num_samples:
-            raise DlnkitInputError(f"the data source yielded {seen} samples in this pass but {self.num_samples} in "
-                                   "the first; curvature over a data set needs the same samples on every pass")
+            raise DlnkitInputError(
+                f"the data source yielded {seen} samples in this pass but {self.num_samples} in "
+                "the first; curvature over a data set needs the same samples on every pass"
+            )
 
 
 def _to(t: Any, device: torch.device | str | None, dtype: torch.dtype | None) -> Any:
@@ -110,14 +120,19 @@ def as_batches(data: Any, *, progress: bool = False) -> Batches:
     a one-shot iterator (materialised), or a :class:`Batches` (returned as is)."""
     if isinstance(data, Batches):
         return data
-    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[1], torch.Tensor) and \
-            isinstance(data[0], (torch.Tensor, tuple, list)) and not (
-                isinstance(data[0], (tuple, list)) and data[0] and isinstance(data[0][0], (tuple, list))):
+    if (
+        isinstance(data, tuple)
+        and len(data) == 2
+        and isinstance(data[1], torch.Tensor)
+        and isinstance(data[0], (torch.Tensor, tuple, list))
+        and not (isinstance(data[0], (tuple, list)) and data[0] and isinstance(data[0][0], (tuple, list)))
+    ):
         X, y = _split(data)
         return Batches([(X, y)], progress=progress)
     if isinstance(data, (str, bytes)) or not isinstance(data, Iterable):
-        raise DlnkitInputError(f"data must be (inputs, targets), a DataLoader or an iterable of batches, "
-                               f"got {type(data).__name__}")
+        raise DlnkitInputError(
+            f"data must be (inputs, targets), a DataLoader or an iterable of batches, got {type(data).__name__}"
+        )
     if iter(data) is data:  # a generator or other one-shot iterator: materialise once
         data = list(data)
     return Batches(data, progress=progress)

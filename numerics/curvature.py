@@ -31,6 +31,7 @@ row-major within each tensor.
 >>> bool(torch.allclose(full, ragged, atol=1e-14)), tuple(full.shape)
 (True, (8, 8))
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -58,8 +59,17 @@ class ModelCurvature:
     module's parameters) to differentiate; default every trainable parameter.
     """
 
-    def __init__(self, model: nn.Module, loss: LossLike, data: Any, *, params: Sequence[str] | None = None,
-                 reduction: str | None = None, progress: bool = False, check: bool = True):
+    def __init__(
+        self,
+        model: nn.Module,
+        loss: LossLike,
+        data: Any,
+        *,
+        params: Sequence[str] | None = None,
+        reduction: str | None = None,
+        progress: bool = False,
+        check: bool = True,
+    ):
         if not isinstance(model, nn.Module):
             raise DlnkitInputError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         self.model = model
@@ -71,8 +81,9 @@ class ModelCurvature:
         if params is None:
             chosen = [n for n, p in named.items() if p.requires_grad]
             if not chosen:
-                raise DlnkitInputError("every parameter is frozen (requires_grad=False); name the ones to "
-                                       "differentiate with params=[...]")
+                raise DlnkitInputError(
+                    "every parameter is frozen (requires_grad=False); name the ones to differentiate with params=[...]"
+                )
         else:
             chosen = []
             for key in params:
@@ -81,8 +92,10 @@ class ModelCurvature:
                     continue
                 sub = [n for n in named if n.startswith(key + ".")]
                 if not sub:
-                    raise DlnkitInputError(f"no parameter or module named {key!r}; parameters: "
-                                           f"{', '.join(list(named)[:12])}{' ...' if len(named) > 12 else ''}")
+                    raise DlnkitInputError(
+                        f"no parameter or module named {key!r}; parameters: "
+                        f"{', '.join(list(named)[:12])}{' ...' if len(named) > 12 else ''}"
+                    )
                 chosen += sub
             chosen = list(dict.fromkeys(chosen))
         self.names = chosen
@@ -121,7 +134,7 @@ class ModelCurvature:
         """(P, k) -> per-parameter (k, *shape) tangents."""
         out, i = [], 0
         for shape, n in zip(self.shapes, self.sizes):
-            out.append(V[i:i + n].T.reshape(V.shape[1], *shape))
+            out.append(V[i : i + n].T.reshape(V.shape[1], *shape))
             i += n
         return tuple(out)
 
@@ -164,8 +177,9 @@ class ModelCurvature:
         res = self._join(acc, k)
         return res[:, 0] if vec else res
 
-    def _hessian_batch(self, X: Any, y: torch.Tensor, w: float,
-                       tangents: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    def _hessian_batch(
+        self, X: Any, y: torch.Tensor, w: float, tangents: tuple[torch.Tensor, ...]
+    ) -> tuple[torch.Tensor, ...]:
         """Reverse-over-reverse with plain autograd: the gradient's graph is built once per batch and
         differentiated once per column (``retain_graph``). On CPU this is several times faster than
         ``torch.func.vjp`` of ``grad`` for convolutions (measured on the zoo CNN: 0.25 s vs 0.64 s a
@@ -180,18 +194,25 @@ class ModelCurvature:
             if not live:  # the loss is at most linear in these parameters: H = 0
                 return tuple(out)
             for j in range(k):
-                hv = torch.autograd.grad([g[i] for i in live], qs, grad_outputs=[tangents[i][j] for i in live],
-                                         retain_graph=j < k - 1, allow_unused=True)
+                hv = torch.autograd.grad(
+                    [g[i] for i in live],
+                    qs,
+                    grad_outputs=[tangents[i][j] for i in live],
+                    retain_graph=j < k - 1,
+                    allow_unused=True,
+                )
                 for o, h in zip(out, hv):
                     if h is not None:
                         o[j] = h.detach()
         return tuple(out)
 
-    def _ggn_batch(self, X: Any, y: torch.Tensor, w: float, tangents: tuple[torch.Tensor, ...],
-                   chunk_size: int | None) -> tuple[torch.Tensor, ...]:
+    def _ggn_batch(
+        self, X: Any, y: torch.Tensor, w: float, tangents: tuple[torch.Tensor, ...], chunk_size: int | None
+    ) -> tuple[torch.Tensor, ...]:
         fwd = lambda *ps: self._forward(ps, X)
         out, pull_model = vjp(fwd, *self.params)[:2]
         out = out.detach()
+
         def loss_of_output(o: torch.Tensor) -> torch.Tensor:
             return w * self.loss.batch_value(o, y)
 
@@ -204,8 +225,9 @@ class ModelCurvature:
 
         return tuple(vmap(column, chunk_size=chunk_size)(*tangents))
 
-    def _ef_batch(self, X: Any, y: torch.Tensor, tangents: tuple[torch.Tensor, ...],
-                  chunk_size: int | None) -> tuple[torch.Tensor, ...]:
+    def _ef_batch(
+        self, X: Any, y: torch.Tensor, tangents: tuple[torch.Tensor, ...], chunk_size: int | None
+    ) -> tuple[torch.Tensor, ...]:
         per = lambda *ps: self.loss.per_sample(self._forward(ps, X), y)
         ell, pull = vjp(per, *self.params)[:2]
         if self.loss.reduction == "mean":
@@ -224,14 +246,15 @@ class ModelCurvature:
     def dense(self, kind: str = "hessian", *, chunk_size: int = 64, budget_bytes: int | None = None) -> torch.Tensor:
         """The P x P matrix, ``chunk_size`` identity columns per pass over the data (memory-guarded)."""
         P = self.num_params
-        check_dense_fits(P, self.dtype, self.device, copies=2.0 + 4.0 * min(chunk_size, P) / max(P, 1),
-                         budget_bytes=budget_bytes)
+        check_dense_fits(
+            P, self.dtype, self.device, copies=2.0 + 4.0 * min(chunk_size, P) / max(P, 1), budget_bytes=budget_bytes
+        )
         M = torch.empty(P, P, dtype=self.dtype, device=self.device)
         for j in range(0, P, chunk_size):
             c = min(chunk_size, P - j)
             E = torch.zeros(P, c, dtype=self.dtype, device=self.device)
             E[torch.arange(j, j + c), torch.arange(c)] = 1.0
-            M[:, j:j + c] = self.matmat(E, kind)
+            M[:, j : j + c] = self.matmat(E, kind)
         return M
 
     def matvec_fn(self, kind: str = "hessian") -> Callable[[torch.Tensor], torch.Tensor]:
@@ -289,8 +312,10 @@ class ModelCurvature:
 
 def dense_layer_blocks(curv: ModelCurvature, kind: str = "hessian") -> dict[str, torch.Tensor]:
     """The diagonal block of each layer (module owning parameters), by :meth:`ModelCurvature.restricted`."""
-    return {name: curv.restricted([name] if name else [n for n in curv.names if "." not in n]).dense(kind)
-            for name in curv.layer_names()}
+    return {
+        name: curv.restricted([name] if name else [n for n in curv.names if "." not in n]).dense(kind)
+        for name in curv.layer_names()
+    }
 
 
 __all__ = ["ModelCurvature", "dense_layer_blocks", "KINDS"]

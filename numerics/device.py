@@ -1,4 +1,5 @@
 """Device and dtype selection. Verification runs in float64 unless told otherwise."""
+
 from __future__ import annotations
 
 from typing import TypeAlias

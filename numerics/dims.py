@@ -4,6 +4,7 @@ by every module that needs them, from the memory guards up to :mod:`dlnkit.numer
 dims = [d_0 = d_in, d_1, ..., d_L = d_out]; W_l has shape (d_l, d_{l-1}) and the parameter vector
 is the concatenation of the row-major flattened W_l, so P = sum_l d_l d_{l-1}.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

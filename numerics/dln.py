@@ -4,6 +4,7 @@ Conventions (docs/claims.md#notation): dims = [d_0 = d_in, d_1, ..., d_L = d_out
 (d_l, d_{l-1}); the parameter vector is the concatenation of the row-major flattened W_l
 (torch's own layout), so P = sum_l d_l d_{l-1}.
 """
+
 from __future__ import annotations
 
 import math
@@ -24,8 +25,15 @@ def _generator(seed: int | None) -> torch.Generator:
     return g
 
 
-def random_orthonormal(n: int, k: int, *, seed: int | None = 0, dtype: torch.dtype = DEFAULT_DTYPE,
-                       device: DeviceLike = "cpu", generator: torch.Generator | None = None) -> torch.Tensor:
+def random_orthonormal(
+    n: int,
+    k: int,
+    *,
+    seed: int | None = 0,
+    dtype: torch.dtype = DEFAULT_DTYPE,
+    device: DeviceLike = "cpu",
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """An n x k matrix with orthonormal columns (k <= n), Haar-distributed via QR with sign fix.
 
     Drawn on the CPU from a seeded generator so the same seed gives the same matrix on any device.
@@ -105,8 +113,9 @@ def whiten(X: torch.Tensor) -> torch.Tensor:
     return white
 
 
-def whitened_inputs(batch: int, d_in: int, *, seed: int | None = 0, dtype: torch.dtype = DEFAULT_DTYPE,
-                    device: DeviceLike = "cpu") -> torch.Tensor:
+def whitened_inputs(
+    batch: int, d_in: int, *, seed: int | None = 0, dtype: torch.dtype = DEFAULT_DTYPE, device: DeviceLike = "cpu"
+) -> torch.Tensor:
     """A Gaussian batch (B x d_in) whitened exactly: (1/B) X^T X = I.
 
     Parameters
@@ -133,8 +142,9 @@ def whitened_inputs(batch: int, d_in: int, *, seed: int | None = 0, dtype: torch
     batch, d_in = int(batch), int(d_in)
     if batch < 1 or d_in < 1:
         raise DlnkitInputError(f"batch and d_in must be >= 1, got {batch}, {d_in}")
-    check_allocation(F64 * (4 * batch * d_in + 4 * d_in * d_in), f"a {batch} x {d_in} whitened batch",
-                     resolve_device(device))
+    check_allocation(
+        F64 * (4 * batch * d_in + 4 * d_in * d_in), f"a {batch} x {d_in} whitened batch", resolve_device(device)
+    )
     X = torch.randn(batch, d_in, generator=_generator(seed), dtype=torch.float64)
     return whiten(X).to(dtype=dtype, device=resolve_device(device))
 
@@ -180,8 +190,11 @@ def teacher_map(
         raise DlnkitInputError(f"target singular values must be numbers, got {singular_values!r}") from None
     r = t.numel()
     # U, V, diag(t), U diag(t) and M: refuse before drawing anything
-    check_allocation(F64 * (2 * d_out * d_in + 3 * (d_in + d_out) * max(r, 1)),
-                     f"a {d_out} x {d_in} target map", resolve_device(device))
+    check_allocation(
+        F64 * (2 * d_out * d_in + 3 * (d_in + d_out) * max(r, 1)),
+        f"a {d_out} x {d_in} target map",
+        resolve_device(device),
+    )
     if r < 1 or r > min(d_in, d_out):
         raise DlnkitInputError(f"rank must be between 1 and min(d_in, d_out) = {min(d_in, d_out)}, got {r}")
     if not torch.isfinite(t).all() or (t <= 0).any():
@@ -220,8 +233,14 @@ class DeepLinearNetwork(nn.Module):
     (2, 20, (2, 3))
     """
 
-    def __init__(self, dims: Sequence[int], weights: Sequence[torch.Tensor] | None = None, *,
-                 dtype: torch.dtype = DEFAULT_DTYPE, device: DeviceLike = "auto") -> None:
+    def __init__(
+        self,
+        dims: Sequence[int],
+        weights: Sequence[torch.Tensor] | None = None,
+        *,
+        dtype: torch.dtype = DEFAULT_DTYPE,
+        device: DeviceLike = "auto",
+    ) -> None:
         super().__init__()
         self.dims = check_dims(dims)
         dev = resolve_device(device)
@@ -244,7 +263,8 @@ class DeepLinearNetwork(nn.Module):
                 raise DlnkitInputError(f"weight {l + 1} has shape {tuple(W.shape)}, dims {self.dims} need {want}")
         check_finite(weights, "weights")
         self.weights = nn.ParameterList(
-            [nn.Parameter(torch.as_tensor(W).detach().clone().to(dtype=dtype, device=dev)) for W in weights])
+            [nn.Parameter(torch.as_tensor(W).detach().clone().to(dtype=dtype, device=dev)) for W in weights]
+        )
 
     # ----- basic structure -------------------------------------------------------------
     @property
@@ -293,8 +313,10 @@ class DeepLinearNetwork(nn.Module):
         if not math.isfinite(float(scale)):
             raise DlnkitInputError(f"scale must be finite, got {scale}")
         g = _generator(seed)
-        Ws = [torch.randn(dims[l + 1], dims[l], generator=g, dtype=torch.float64) * (scale / dims[l] ** 0.5)
-              for l in range(len(dims) - 1)]
+        Ws = [
+            torch.randn(dims[l + 1], dims[l], generator=g, dtype=torch.float64) * (scale / dims[l] ** 0.5)
+            for l in range(len(dims) - 1)
+        ]
         return cls(dims, Ws, dtype=dtype, device=device)
 
     @classmethod
@@ -354,8 +376,9 @@ class DeepLinearNetwork(nn.Module):
         t = [float(x) for x in target_singular_values]
         M, U, V = teacher_map(dims[-1], dims[0], t, seed=seed)
         L = len(dims) - 1
-        net = cls.balanced_aligned(dims, U, V, [x ** (1.0 / L) for x in t], seed=None if seed is None else seed + 1,
-                                   dtype=dtype, device=device)
+        net = cls.balanced_aligned(
+            dims, U, V, [x ** (1.0 / L) for x in t], seed=None if seed is None else seed + 1, dtype=dtype, device=device
+        )
         return net, M.to(dtype=dtype, device=net.weights[0].device)
 
     @classmethod

@@ -16,6 +16,7 @@ The nonzero spectrum of :math:`H^{GN}` is that of the :math:`d_{out}d_{in}` squa
 :math:`\sum_l (P_l P_l^\top) \otimes (\Sigma^{1/2} Q_l^\top Q_l \Sigma^{1/2})`, whatever P is.
 Everything here costs small matrix products; nothing is differentiated.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -54,12 +55,15 @@ def check_chain(weights: Weights, detach: bool = False) -> list[torch.Tensor]:
         if W.numel() == 0:
             raise DlnkitInputError(f"weight {l + 1} is empty (shape {tuple(W.shape)}); every width must be >= 1")
         if W.dtype != Ws[0].dtype or W.device != Ws[0].device:
-            raise DlnkitInputError(f"all weights must share one dtype and device: weight 1 is {Ws[0].dtype} on "
-                                   f"{Ws[0].device}, weight {l + 1} is {W.dtype} on {W.device}")
+            raise DlnkitInputError(
+                f"all weights must share one dtype and device: weight 1 is {Ws[0].dtype} on "
+                f"{Ws[0].device}, weight {l + 1} is {W.dtype} on {W.device}"
+            )
     for l in range(1, len(Ws)):
         if Ws[l].shape[1] != Ws[l - 1].shape[0]:
             raise DlnkitInputError(
-                f"weight {l + 1} has shape {tuple(Ws[l].shape)} but weight {l} outputs {Ws[l - 1].shape[0]} features")
+                f"weight {l + 1} has shape {tuple(Ws[l].shape)} but weight {l} outputs {Ws[l - 1].shape[0]} features"
+            )
     check_finite(Ws, "weights")
     return Ws
 
@@ -121,8 +125,9 @@ def _check_finite_data(value: TensorLike, name: str) -> None:
 def check_result_finite(H: torch.Tensor, what: str) -> None:
     """Finite inputs whose result overflowed (or cancelled to NaN) are refused, never returned."""
     if not bool(torch.isfinite(H).all()):
-        raise DlnkitInputError(f"{what} overflowed {H.dtype} (finite inputs, non-finite result): "
-                               "rescale the weights or data")
+        raise DlnkitInputError(
+            f"{what} overflowed {H.dtype} (finite inputs, non-finite result): rescale the weights or data"
+        )
 
 
 def partial_products(weights: Weights) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
@@ -200,8 +205,9 @@ def _offsets(weights: Weights) -> list[int]:
     return layer_offsets(dims_of(weights))
 
 
-def dln_gauss_newton_closed_form(weights: Weights, *, X: TensorLike | None = None, sigma: TensorLike | None = None,
-                                 check_memory: bool = True) -> torch.Tensor:
+def dln_gauss_newton_closed_form(
+    weights: Weights, *, X: TensorLike | None = None, sigma: TensorLike | None = None, check_memory: bool = True
+) -> torch.Tensor:
     """Dense Gauss-Newton part J^T (I (x) Sigma) J, assembled from Kronecker blocks.
 
     Parameters
@@ -247,14 +253,15 @@ def dln_gauss_newton_closed_form(weights: Weights, *, X: TensorLike | None = Non
     for l in range(len(Ws)):
         for m in range(l, len(Ws)):
             blk = torch.kron(P[l].T @ P[m], QS[l] @ Q[m].T)
-            H[off[l]:off[l + 1], off[m]:off[m + 1]] = blk
+            H[off[l] : off[l + 1], off[m] : off[m + 1]] = blk
             if m != l:
-                H[off[m]:off[m + 1], off[l]:off[l + 1]] = blk.T
+                H[off[m] : off[m + 1], off[l] : off[l + 1]] = blk.T
     return H
 
 
-def dln_residual_hessian_closed_form(weights: Weights, *, check_memory: bool = True,
-                                     **data: TensorLike | None) -> torch.Tensor:
+def dln_residual_hessian_closed_form(
+    weights: Weights, *, check_memory: bool = True, **data: TensorLike | None
+) -> torch.Tensor:
     """Dense residual part sum_ij G_ij d^2 W_ij / d theta^2: bilinear in G, zero diagonal blocks.
 
     Parameters
@@ -291,8 +298,8 @@ def dln_residual_hessian_closed_form(weights: Weights, *, check_memory: bool = T
                 mid = Ws[m - 1] @ mid
             K = P[m].T @ G @ Q[l].T
             blk = torch.einsum("ad,bc->abcd", K, mid).reshape(Ws[m].numel(), Ws[l].numel())
-            H[off[m]:off[m + 1], off[l]:off[l + 1]] = blk
-            H[off[l]:off[l + 1], off[m]:off[m + 1]] = blk.T
+            H[off[m] : off[m + 1], off[l] : off[l + 1]] = blk
+            H[off[l] : off[l + 1], off[m] : off[m + 1]] = blk.T
     return H
 
 
@@ -350,8 +357,9 @@ def dln_hessian_closed_form(
     if check_memory:  # Gauss-Newton + residual + their sum + Kronecker blocks (measured 3.3-3.4 P x P)
         check_dense_fits(sum(W.numel() for W in Ws), Ws[0].dtype, Ws[0].device, copies=COPIES_BLOCKWISE)
     sig, crs = data_moments(Ws, **data)
-    H = (dln_gauss_newton_closed_form(Ws, sigma=sig, check_memory=False)
-         + dln_residual_hessian_closed_form(Ws, sigma=sig, cross=crs, check_memory=False))
+    H = dln_gauss_newton_closed_form(Ws, sigma=sig, check_memory=False) + dln_residual_hessian_closed_form(
+        Ws, sigma=sig, cross=crs, check_memory=False
+    )
     check_result_finite(H, "the closed-form Hessian")
     return H
 
@@ -410,8 +418,9 @@ def dln_jjt(weights: Weights, *, sigma: TensorLike | None = None, X: TensorLike 
     return out
 
 
-def dln_gauss_newton_nonzero_spectrum(weights: Weights, *, sigma: TensorLike | None = None, X: TensorLike | None = None,
-                                      rtol: float = 1e-10) -> torch.Tensor:
+def dln_gauss_newton_nonzero_spectrum(
+    weights: Weights, *, sigma: TensorLike | None = None, X: TensorLike | None = None, rtol: float = 1e-10
+) -> torch.Tensor:
     """Eigenvalues of J J^T (descending): the Gauss-Newton spectrum without the P - d_out d_in
     structural zeros. Entries below ``rtol * max`` are dropped as numerical zeros.
 
@@ -464,11 +473,19 @@ def dln_gradient_closed_form(weights: Weights, **data: TensorLike | None) -> lis
     return [P[l].T @ G @ Q[l].T for l in range(len(Ws))]
 
 
-def train_dln_gradient_descent(weights: Weights, *, lr: float, momentum: float = 0.0, max_steps: int,
-                               loss_tol: float = 0.0, record_steps: Sequence[int] = (),
-                               record_fn: Callable[[list[torch.Tensor], int], Any] | None = None,
-                               progress: bool = False, loss_every: int = 50,
-                               **data: TensorLike | None) -> tuple[list[torch.Tensor], TrainingRecord]:
+def train_dln_gradient_descent(
+    weights: Weights,
+    *,
+    lr: float,
+    momentum: float = 0.0,
+    max_steps: int,
+    loss_tol: float = 0.0,
+    record_steps: Sequence[int] = (),
+    record_fn: Callable[[list[torch.Tensor], int], Any] | None = None,
+    progress: bool = False,
+    loss_every: int = 50,
+    **data: TensorLike | None,
+) -> tuple[list[torch.Tensor], TrainingRecord]:
     """Full-batch heavy-ball gradient descent on a DLN with closed-form gradients (the closed-form
     gradient plugged into :func:`dlnkit.numerics.training.heavy_ball_descent`).
 
@@ -547,6 +564,15 @@ def train_dln_gradient_descent(weights: Weights, *, lr: float, momentum: float =
                 loss = 0.5 * float(np.sum((W @ sigma) * W)) - float(np.sum(W * cross)) + const
         return loss, [P[k].T @ G @ Q[k].T for k in range(L)]
 
-    return heavy_ball_descent(Ws_t, closed_form_gradient, lr=lr, momentum=momentum, max_steps=max_steps,
-                              loss_tol=loss_tol, loss_every=loss_every, record_steps=record_steps,
-                              record_fn=record_fn, progress=progress)
+    return heavy_ball_descent(
+        Ws_t,
+        closed_form_gradient,
+        lr=lr,
+        momentum=momentum,
+        max_steps=max_steps,
+        loss_tol=loss_tol,
+        loss_every=loss_every,
+        record_steps=record_steps,
+        record_fn=record_fn,
+        progress=progress,
+    )

@@ -12,6 +12,7 @@ upper block :math:`(l, m)`, :math:`l \le m`, is viewed as a 4-index array
 Kronecker products or second P x P matrix are allocated, so the cost is about two passes of
 writing P² numbers plus the small products, and the peak memory is one P x P matrix.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -79,7 +80,9 @@ def dln_hessian_assembled(
                 mid = Ws[m - 1] @ mid
             A = P[l].T @ P[m]  # d_l x d_m
             B = QS[l] @ Q[m].T  # d_{l-1} x d_{m-1}
-            blk = H[off[l]:off[l + 1], off[m]:off[m + 1]].view(dl, dl1, dm, dm1) if _viewable(H, off, l, m) else None
+            blk = (
+                H[off[l] : off[l + 1], off[m] : off[m + 1]].view(dl, dl1, dm, dm1) if _viewable(H, off, l, m) else None
+            )
             if blk is None:  # pragma: no cover - only for exotic strides of a user-given out
                 tmp = torch.empty(dl, dl1, dm, dm1, **kw)
             else:
@@ -89,9 +92,9 @@ def dln_hessian_assembled(
                 K = P[m].T @ G @ Q[l].T  # d_m x d_{l-1}, entry (c, b)
                 tmp.add_(K.T[None, :, :, None] * mid.T[:, None, None, :])
             if blk is None:  # pragma: no cover
-                H[off[l]:off[l + 1], off[m]:off[m + 1]] = tmp.reshape(dl * dl1, dm * dm1)
+                H[off[l] : off[l + 1], off[m] : off[m + 1]] = tmp.reshape(dl * dl1, dm * dm1)
             if m > l:  # the mirror block, written contiguously: [c, d, a, b] = A_ac B_bd + K_cb M_da
-                low = H[off[m]:off[m + 1], off[l]:off[l + 1]].view(dm, dm1, dl, dl1)
+                low = H[off[m] : off[m + 1], off[l] : off[l + 1]].view(dm, dm1, dl, dl1)
                 torch.mul(A.T[:, None, :, None], B.T[None, :, None, :], out=low)
                 low.add_(K[:, None, None, :] * mid[None, :, :, None])
     check_result_finite(H, "the assembled Hessian")

@@ -14,6 +14,7 @@ The least-squares slope is linear in the response, so for positive sequences wit
 :math:`h = \chi\Phi\Lambda` the fitted slopes add exactly over a common index set (used by
 claim ``A2-decomposition``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -3,6 +3,7 @@
 The dense route is the independent reference against which every closed form is tested. A
 memory guard refuses dense Hessians that would not fit *before* allocating anything.
 """
+
 from __future__ import annotations
 
 import math
@@ -57,7 +58,7 @@ def unflatten_like(vec: torch.Tensor, params: Sequence[torch.Tensor]) -> tuple[t
     out, i = [], 0
     for p in params:
         n = p.numel()
-        out.append(vec[..., i:i + n].reshape(*vec.shape[:-1], *p.shape))
+        out.append(vec[..., i : i + n].reshape(*vec.shape[:-1], *p.shape))
         i += n
     return tuple(out)
 
@@ -94,8 +95,15 @@ def dense_hessian_bytes(num_params: int, dtype: torch.dtype = torch.float64, cop
     return int(math.ceil(copies * num_params * num_params * itemsize))
 
 
-def check_dense_fits(num_params: int, dtype: torch.dtype = torch.float64, device: torch.device | str = "cpu", *,
-                     copies: float = 3.0, budget_bytes: int | None = None, fraction: float = 0.8) -> int:
+def check_dense_fits(
+    num_params: int,
+    dtype: torch.dtype = torch.float64,
+    device: torch.device | str = "cpu",
+    *,
+    copies: float = 3.0,
+    budget_bytes: int | None = None,
+    fraction: float = 0.8,
+) -> int:
     """Raise :class:`HessianTooLargeError` if ``copies`` dense P x P matrices exceed the budget.
 
     The budget is ``fraction`` of the free memory unless given. Returns the estimated bytes.
@@ -131,7 +139,8 @@ def check_dense_fits(num_params: int, dtype: torch.dtype = torch.float64, device
             f"a dense {num_params} x {num_params} Hessian ({dtype}) needs about {need / 2**30:.2f} GiB "
             f"with working space, more than the {budget / 2**30:.2f} GiB budget on {torch.device(device)}; "
             "use HessianOperator (HVPs, scipy eigsh) or the structured forms "
-            "(dln_gauss_newton_nonzero_spectrum, per-layer Kronecker blocks) instead")
+            "(dln_gauss_newton_nonzero_spectrum, per-layer Kronecker blocks) instead"
+        )
     return need
 
 
@@ -149,15 +158,18 @@ def _checked_params(params: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
         if p.numel() == 0:
             raise DlnkitInputError(f"parameter {i} is empty (shape {tuple(p.shape)})")
         if p.dtype != out[0].dtype or p.device != out[0].device:
-            raise DlnkitInputError(f"all parameters must share one dtype and device: parameter 0 is {out[0].dtype} "
-                                   f"on {out[0].device}, parameter {i} is {p.dtype} on {p.device}")
+            raise DlnkitInputError(
+                f"all parameters must share one dtype and device: parameter 0 is {out[0].dtype} "
+                f"on {out[0].device}, parameter {i} is {p.dtype} on {p.device}"
+            )
         if not bool(torch.isfinite(p).all()):
             raise DlnkitInputError(f"non-finite values (NaN or inf) in parameter {i}")
     return out
 
 
-def dense_hessian(loss_fn: LossFn, params: Sequence[torch.Tensor], *, check_memory: bool = True,
-                  budget_bytes: int | None = None) -> torch.Tensor:
+def dense_hessian(
+    loss_fn: LossFn, params: Sequence[torch.Tensor], *, check_memory: bool = True, budget_bytes: int | None = None
+) -> torch.Tensor:
     """The exact P x P Hessian of ``loss_fn(*params)`` by torch.func (forward-over-reverse).
 
     Rows and columns follow the concatenated row-major parameter layout. When the one-shot route's
@@ -259,8 +271,9 @@ def _forward_ad_unsupported(exc: BaseException) -> bool:
     return "forward AD" in msg or "ZeroTensors are immutable" in msg or "forward-mode" in msg
 
 
-def hvp_batched(loss_fn: LossFn, params: Sequence[torch.Tensor], vecs: torch.Tensor, *,
-                chunk_size: int | None = None) -> torch.Tensor:
+def hvp_batched(
+    loss_fn: LossFn, params: Sequence[torch.Tensor], vecs: torch.Tensor, *, chunk_size: int | None = None
+) -> torch.Tensor:
     """H V for a matrix of vectors V (P x k), by ``vmap`` over :func:`hvp` in chunks of columns."""
     params = tuple(p.detach() for p in params)
     f = vmap(lambda v: hvp(loss_fn, params, v), chunk_size=chunk_size)

@@ -18,6 +18,7 @@ knows it). The guard is the one of :func:`~dlnkit.numerics.hessian.check_dense_f
 estimate is expressed there as a number of P x P ``copies``, so both routes refuse the same
 way and for the same reason.
 """
+
 from __future__ import annotations
 
 import math
@@ -42,19 +43,27 @@ def chunked_hessian_copies(num_params: int, chunk_size: int, *, per_column_numbe
     return 1.0 + chunk_size * (HVP_VECTOR_COPIES * P + int(per_column_numbers)) / float(P * P)
 
 
-def chunked_hessian_bytes(num_params: int, chunk_size: int, dtype: torch.dtype = torch.float64, *,
-                          per_column_numbers: int = 0) -> int:
+def chunked_hessian_bytes(
+    num_params: int, chunk_size: int, dtype: torch.dtype = torch.float64, *, per_column_numbers: int = 0
+) -> int:
     """Estimated peak bytes of :func:`dense_hessian_chunked` (result + one block's working space).
 
     >>> chunked_hessian_bytes(10_000, 100)  # 8e8 for H + 100 * 4 * 1e4 * 8 for the block
     832000000
     """
-    return dense_hessian_bytes(num_params, dtype,
-                               chunked_hessian_copies(num_params, chunk_size, per_column_numbers=per_column_numbers))
+    return dense_hessian_bytes(
+        num_params, dtype, chunked_hessian_copies(num_params, chunk_size, per_column_numbers=per_column_numbers)
+    )
 
 
-def choose_chunk_size(num_params: int, memory_budget_bytes: int, dtype: torch.dtype = torch.float64, *,
-                      per_column_numbers: int = 0, max_chunk: int = 256) -> int:
+def choose_chunk_size(
+    num_params: int,
+    memory_budget_bytes: int,
+    dtype: torch.dtype = torch.float64,
+    *,
+    per_column_numbers: int = 0,
+    max_chunk: int = 256,
+) -> int:
     """The largest chunk (<= ``max_chunk``) whose estimate fits the budget; raises
     :class:`HessianTooLargeError` when not even one column fits beside the P x P result.
 
@@ -70,14 +79,21 @@ def choose_chunk_size(num_params: int, memory_budget_bytes: int, dtype: torch.dt
         raise HessianTooLargeError(
             f"a dense {P} x {P} Hessian ({dtype}) built one HVP column at a time needs about "
             f"{need / 2**30:.2f} GiB, more than the budget of {memory_budget_bytes / 2**30:.2f} GiB; "
-            "use HessianOperator (HVPs, Lanczos) or a structured form instead")
+            "use HessianOperator (HVPs, Lanczos) or a structured form instead"
+        )
     c = min(int(max_chunk), spare // per_col, P)
     # a power of two keeps vmap's batch shapes few and regular
     return max(1, int(2 ** int(math.floor(math.log2(c)))))
 
 
-def dense_hessian_chunked(loss_fn: LossFn, params: Sequence[torch.Tensor], *, memory_budget_bytes: int,
-                          chunk_size: int | None = None, per_column_numbers: int = 0) -> torch.Tensor:
+def dense_hessian_chunked(
+    loss_fn: LossFn,
+    params: Sequence[torch.Tensor],
+    *,
+    memory_budget_bytes: int,
+    chunk_size: int | None = None,
+    per_column_numbers: int = 0,
+) -> torch.Tensor:
     """The exact P x P Hessian of ``loss_fn(*params)``, ``chunk_size`` columns per vmapped HVP.
 
     The memory estimate (:func:`chunked_hessian_bytes`) is checked against
@@ -103,18 +119,27 @@ def dense_hessian_chunked(loss_fn: LossFn, params: Sequence[torch.Tensor], *, me
     if chunk_size < 1:
         raise DlnkitInputError(f"chunk_size must be >= 1, got {chunk_size}")
     chunk_size = min(chunk_size, P)
-    check_dense_fits(P, dtype, device,
-                     copies=chunked_hessian_copies(P, chunk_size, per_column_numbers=per_column_numbers),
-                     budget_bytes=int(memory_budget_bytes))
+    check_dense_fits(
+        P,
+        dtype,
+        device,
+        copies=chunked_hessian_copies(P, chunk_size, per_column_numbers=per_column_numbers),
+        budget_bytes=int(memory_budget_bytes),
+    )
     H = torch.empty(P, P, dtype=dtype, device=device)
     for j in range(0, P, chunk_size):
         c = min(chunk_size, P - j)
         E = torch.zeros(P, c, dtype=dtype, device=device)
         E[torch.arange(j, j + c, device=device), torch.arange(c, device=device)] = 1.0
-        H[:, j:j + c] = hvp_batched(loss_fn, params, E)
+        H[:, j : j + c] = hvp_batched(loss_fn, params, E)
         del E
     return H
 
 
-__all__ = ["HVP_VECTOR_COPIES", "chunked_hessian_copies", "chunked_hessian_bytes", "choose_chunk_size",
-           "dense_hessian_chunked"]
+__all__ = [
+    "HVP_VECTOR_COPIES",
+    "chunked_hessian_copies",
+    "chunked_hessian_bytes",
+    "choose_chunk_size",
+    "dense_hessian_chunked",
+]

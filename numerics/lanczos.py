@@ -11,6 +11,7 @@ r"""Extreme eigenvalues and the trace of a Hessian from HVPs only (no P x P matr
 Both take a ``matvec`` (a torch function v -> H v on the parameters' device) or a
 :class:`~dlnkit.numerics.hessian.HessianOperator`, and count the HVPs they spend.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -33,6 +34,7 @@ def _as_torch_matvec(op: object) -> tuple[Matvec, Matvec, int, torch.dtype, torc
 
     if isinstance(op, HessianOperator):
         params, loss_fn, chunk = op.params, op.loss_fn, op.chunk_size
+
         def mv(v: torch.Tensor) -> torch.Tensor:
             return hvp(loss_fn, params, v)
 
@@ -53,9 +55,18 @@ class LanczosResult:
     converged: bool
 
 
-def lanczos_top_eigenvalues(op: HessianOperator | Matvec, k: int = 5, *, n: int | None = None, max_iters: int = 300,
-                            tol: float = 1e-10, seed: int = 0, which: str = "LA", return_vectors: bool = False,
-                            check_every: int = 5) -> LanczosResult:
+def lanczos_top_eigenvalues(
+    op: HessianOperator | Matvec,
+    k: int = 5,
+    *,
+    n: int | None = None,
+    max_iters: int = 300,
+    tol: float = 1e-10,
+    seed: int = 0,
+    which: str = "LA",
+    return_vectors: bool = False,
+    check_every: int = 5,
+) -> LanczosResult:
     """The ``k`` largest (``which="LA"``) or largest-magnitude (``"LM"``) eigenvalues of a symmetric
     operator by Lanczos with full re-orthogonalisation; one HVP per iteration.
 
@@ -134,8 +145,9 @@ class TraceEstimate:
     num_hvps: int
 
 
-def hutchinson_trace(op: HessianOperator | Matvec, num_samples: int = 100, *, n: int | None = None, seed: int = 0,
-                     batch: int = 16) -> TraceEstimate:
+def hutchinson_trace(
+    op: HessianOperator | Matvec, num_samples: int = 100, *, n: int | None = None, seed: int = 0, batch: int = 16
+) -> TraceEstimate:
     """Hutchinson's estimate of tr H with Rademacher probes, ``batch`` probes per vmapped HVP.
 
     The standard error is the sample standard deviation over sqrt(num_samples).
@@ -165,7 +177,7 @@ def hutchinson_trace(op: HessianOperator | Matvec, num_samples: int = 100, *, n:
         done += c
     x = torch.cat(vals)
     std = float(x.std(unbiased=True)) if x.numel() > 1 else float("nan")
-    return TraceEstimate(float(x.mean()), std / num_samples ** 0.5, num_samples)
+    return TraceEstimate(float(x.mean()), std / num_samples**0.5, num_samples)
 
 
 __all__ = ["LanczosResult", "lanczos_top_eigenvalues", "TraceEstimate", "hutchinson_trace"]

@@ -34,6 +34,7 @@ the callable on one-sample slices.
 >>> spec.batch_weight(3, 12)
 0.25
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -68,7 +69,7 @@ class LossSpec:
             return e.reshape(e.shape[0], -1).sum(1)
         assert self.callable_loss is not None
         fn = self.callable_loss
-        return torch.stack([fn(output[i:i + 1], target[i:i + 1]) for i in range(output.shape[0])])
+        return torch.stack([fn(output[i : i + 1], target[i : i + 1]) for i in range(output.shape[0])])
 
     def elements_per_sample(self, output: torch.Tensor, target: torch.Tensor) -> int:
         """E: elementwise terms per sample (1 for a callable, whose one-sample value is already reduced)."""
@@ -96,7 +97,8 @@ class LossSpec:
                 raise DlnkitInputError(
                     f"targets contain ignore_index={self.ignore_index} with reduction='mean': torch then divides by "
                     "the number of kept labels per batch, which no batch weighting reproduces; drop those samples "
-                    "or use reduction='sum'")
+                    "or use reduction='sum'"
+                )
 
 
 def _huber(d: torch.Tensor, delta: float) -> torch.Tensor:
@@ -124,8 +126,11 @@ def resolve_loss(loss: LossLike, *, reduction: str | None = None) -> LossSpec:
             return resolve_loss(nn.CrossEntropyLoss())
         if loss == "mse":
             # 0.5 * ||f - y||^2 per sample, mean over samples: the "sum" of 0.5 d^2 over outputs, batch mean
-            return LossSpec("mse (0.5*||f-y||^2, batch mean)", "mean",
-                            lambda o, t: 0.5 * ((o - t) ** 2).reshape(o.shape[0], -1).sum(1))
+            return LossSpec(
+                "mse (0.5*||f-y||^2, batch mean)",
+                "mean",
+                lambda o, t: 0.5 * ((o - t) ** 2).reshape(o.shape[0], -1).sum(1),
+            )
         raise DlnkitInputError(f"unknown loss {loss!r}; use 'cross_entropy', 'mse', a torch loss module or a callable")
     if isinstance(loss, nn.Module):
         kind = type(loss).__name__
@@ -134,18 +139,26 @@ def resolve_loss(loss: LossLike, *, reduction: str | None = None) -> LossSpec:
             raise DlnkitInputError(f"{kind}(reduction={red!r}) is not supported: use reduction='mean' or 'sum'")
         if isinstance(loss, nn.CrossEntropyLoss):
             if loss.weight is not None and red == "mean":
-                raise DlnkitInputError("CrossEntropyLoss(weight=..., reduction='mean') divides by the summed class "
-                                       "weights of each batch, which is not a per-sample mean; use reduction='sum'")
+                raise DlnkitInputError(
+                    "CrossEntropyLoss(weight=..., reduction='mean') divides by the summed class "
+                    "weights of each batch, which is not a per-sample mean; use reduction='sum'"
+                )
             w, ls, ii = loss.weight, float(loss.label_smoothing), int(loss.ignore_index)
-            return LossSpec(kind, red, lambda o, t: F.cross_entropy(o, t, weight=w, ignore_index=ii,
-                                                                   reduction="none", label_smoothing=ls),
-                            ignore_index=ii)
+            return LossSpec(
+                kind,
+                red,
+                lambda o, t: F.cross_entropy(o, t, weight=w, ignore_index=ii, reduction="none", label_smoothing=ls),
+                ignore_index=ii,
+            )
         if isinstance(loss, nn.MSELoss):
             return LossSpec(kind, red, lambda o, t: (o - t) ** 2)
         if isinstance(loss, nn.BCEWithLogitsLoss):
             w, pw = loss.weight, loss.pos_weight
-            return LossSpec(kind, red, lambda o, t: F.binary_cross_entropy_with_logits(
-                o, t, weight=w, pos_weight=pw, reduction="none"))
+            return LossSpec(
+                kind,
+                red,
+                lambda o, t: F.binary_cross_entropy_with_logits(o, t, weight=w, pos_weight=pw, reduction="none"),
+            )
         if isinstance(loss, nn.HuberLoss):
             delta = float(loss.delta)
             return LossSpec(kind, red, lambda o, t: _huber(o - t, delta))
@@ -154,8 +167,10 @@ def resolve_loss(loss: LossLike, *, reduction: str | None = None) -> LossSpec:
             if beta <= 0:
                 return LossSpec(kind, red, lambda o, t: (o - t).abs())
             return LossSpec(kind, red, lambda o, t: _huber(o - t, beta) / beta)
-        raise DlnkitInputError(f"unsupported loss module {kind}; supported: {', '.join(SUPPORTED_MODULES)}, "
-                               "or pass a callable loss(output, target)")
+        raise DlnkitInputError(
+            f"unsupported loss module {kind}; supported: {', '.join(SUPPORTED_MODULES)}, "
+            "or pass a callable loss(output, target)"
+        )
     if callable(loss):
         red = reduction or "mean"
         if red not in ("mean", "sum"):

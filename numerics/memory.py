@@ -18,6 +18,7 @@ Estimates count every buffer a route holds at its peak. The factors below were m
 >>> check_allocation(10**6, "a small buffer") > 0
 True
 """
+
 from __future__ import annotations
 
 import os
@@ -94,13 +95,16 @@ def _cgroup_headroom() -> int | None:
             if controllers == "":
                 candidates.append((root / rel / "memory.max", root / rel / "memory.current"))
             elif "memory" in controllers.split(","):
-                candidates.append((root / "memory" / rel / "memory.limit_in_bytes",
-                                   root / "memory" / rel / "memory.usage_in_bytes"))
+                candidates.append(
+                    (root / "memory" / rel / "memory.limit_in_bytes", root / "memory" / rel / "memory.usage_in_bytes")
+                )
     except OSError:
         pass
     # inside a container the cgroup is usually mounted at the root
-    candidates += [(root / "memory.max", root / "memory.current"),
-                   (root / "memory" / "memory.limit_in_bytes", root / "memory" / "memory.usage_in_bytes")]
+    candidates += [
+        (root / "memory.max", root / "memory.current"),
+        (root / "memory" / "memory.limit_in_bytes", root / "memory" / "memory.usage_in_bytes"),
+    ]
     best: int | None = None
     for lim_path, use_path in candidates:
         lim = _read_int(lim_path)
@@ -140,8 +144,15 @@ def memory_budget_bytes(device: str | torch.device | int = "cpu") -> int:
     return min(limits)
 
 
-def check_allocation(nbytes: float, what: str, device: str | torch.device | int = "cpu", *, fraction: float = 0.8,
-                     budget_bytes: int | None = None, hint: str = "") -> int:
+def check_allocation(
+    nbytes: float,
+    what: str,
+    device: str | torch.device | int = "cpu",
+    *,
+    fraction: float = 0.8,
+    budget_bytes: int | None = None,
+    hint: str = "",
+) -> int:
     """Raise :class:`AllocationTooLargeError` when ``nbytes`` exceed ``fraction`` of the budget.
 
     Returns the estimate (bytes). ``fraction`` leaves room for what the estimate does not see
@@ -152,7 +163,8 @@ def check_allocation(nbytes: float, what: str, device: str | torch.device | int 
     if need > budget:
         raise AllocationTooLargeError(
             f"{what} needs about {_gib(need)} of memory, more than the {_gib(budget)} available "
-            f"(free memory, ulimit -v and cgroup limits)" + (f"; {hint}" if hint else ""))
+            f"(free memory, ulimit -v and cgroup limits)" + (f"; {hint}" if hint else "")
+        )
     return need
 
 
@@ -186,5 +198,11 @@ def autograd_hessian_bytes(num_params: int, batch: int, widths_sum: int) -> int:
     return int(F64 * (6.0 * P * P + 4.0 * P * batch * widths_sum))
 
 
-__all__ = ["AllocationTooLargeError", "memory_budget_bytes", "check_allocation", "dln_point_bytes",
-           "dense_spectrum_bytes", "autograd_hessian_bytes"]
+__all__ = [
+    "AllocationTooLargeError",
+    "memory_budget_bytes",
+    "check_allocation",
+    "dln_point_bytes",
+    "dense_spectrum_bytes",
+    "autograd_hessian_bytes",
+]

@@ -16,6 +16,7 @@ frozen parameters are *handled* by the functional routes (``torch.func.functiona
 parameter enters the function wherever the module is called, and frozen parameters are constants
 unless named explicitly.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -53,7 +54,8 @@ def check_model_for_curvature(model: nn.Module, forward: Callable[[Any], torch.T
     if bad:
         raise DlnkitInputError(
             f"module(s) {', '.join(bad) or '(root)'} normalise with batch statistics in training mode: the curvature "
-            "would depend on the batching and every pass would move the running statistics; call model.eval() first")
+            "would depend on the batching and every pass would move the running statistics; call model.eval() first"
+        )
     before = {k: v.detach().clone() for k, v in model.named_buffers()}
     with torch.no_grad():
         out1 = forward(first_inputs)
@@ -64,14 +66,21 @@ def check_model_for_curvature(model: nn.Module, forward: Callable[[Any], torch.T
             for k, v in model.named_buffers():
                 if k in before:
                     v.copy_(before[k])
-        raise DlnkitInputError(f"the forward pass changes buffer(s) {', '.join(changed[:5])}: curvature needs a fixed "
-                               "function of the parameters (call model.eval(); buffers restored)")
+        raise DlnkitInputError(
+            f"the forward pass changes buffer(s) {', '.join(changed[:5])}: curvature needs a fixed "
+            "function of the parameters (call model.eval(); buffers restored)"
+        )
     if isinstance(out1, torch.Tensor) and isinstance(out2, torch.Tensor) and not torch.equal(out1, out2):
-        drop = [n or "(root)" for n, m in model.named_modules()
-                if isinstance(m, nn.modules.dropout._DropoutNd) and m.training and m.p > 0]
+        drop = [
+            n or "(root)"
+            for n, m in model.named_modules()
+            if isinstance(m, nn.modules.dropout._DropoutNd) and m.training and m.p > 0
+        ]
         hint = f" (dropout in training mode: {', '.join(drop)})" if drop else ""
-        raise DlnkitInputError(f"two forward passes on the same batch differ{hint}: an HVP would not be a fixed linear "
-                               "map; call model.eval() or remove the randomness")
+        raise DlnkitInputError(
+            f"two forward passes on the same batch differ{hint}: an HVP would not be a fixed linear "
+            "map; call model.eval() or remove the randomness"
+        )
     if not isinstance(out1, torch.Tensor):
         raise DlnkitInputError(f"the model must return one tensor of outputs, got {type(out1).__name__}")
 

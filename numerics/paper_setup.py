@@ -28,6 +28,7 @@ ratio (``run_complete_hessian_analysis`` is an empty stub there), ``plotting.py`
 The SVD's sign convention does not matter: flipping (u_k, v_k) together flips hidden unit k in
 every layer, a symmetry of linear and of tanh networks (tanh is odd), so every spectrum is the same.
 """
+
 from __future__ import annotations
 
 import math
@@ -68,8 +69,11 @@ def paper_updates(steps: int) -> int:
     return int(steps) + 1
 
 
-def init_matrix(seed: int = PAPER_SEED, variance: float = PAPER_VARIANCE,
-                shape: tuple[int, int] = (PAPER_OUTPUT_DIM, PAPER_INPUT_DIM)) -> FloatArray:
+def init_matrix(
+    seed: int = PAPER_SEED,
+    variance: float = PAPER_VARIANCE,
+    shape: tuple[int, int] = (PAPER_OUTPUT_DIM, PAPER_INPUT_DIM),
+) -> FloatArray:
     """A = sqrt(variance) * randn(d_out, d_in) from NumPy's legacy generator seeded with ``seed``
     (what ``np.random.seed(seed); np.random.randn(...)`` gives), float64."""
     rs = np.random.RandomState(int(seed))
@@ -141,6 +145,7 @@ def paper_setup(depth: int, seed: int = PAPER_SEED, rank: int = PAPER_RANK) -> P
 
 # ----- forward, loss, gradient (X = I: columns of the identity are the samples) --------------
 
+
 def _act(activation: str) -> tuple[Callable[[FloatArray], FloatArray], Callable[[FloatArray], FloatArray]]:
     if activation == "linear":
         return (lambda z: z), (lambda h: np.ones_like(h))
@@ -149,8 +154,9 @@ def _act(activation: str) -> tuple[Callable[[FloatArray], FloatArray], Callable[
     raise DlnkitInputError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
 
 
-def paper_loss_and_grads(weights: list[FloatArray], target: FloatArray,
-                         activation: str = "linear") -> tuple[float, list[FloatArray]]:
+def paper_loss_and_grads(
+    weights: list[FloatArray], target: FloatArray, activation: str = "linear"
+) -> tuple[float, list[FloatArray]]:
     """0.5 * sum (f(I) - T)^2 and its gradient, f(I) = s(W_L s(... s(W_1 I))) with the activation s
     after every layer (the output included); hand-written backpropagation in the weights' dtype."""
     act, dact = _act(activation)
@@ -183,10 +189,18 @@ class PaperRun:
     final_loss: float = float("nan")
 
 
-def train_paper(setup: PaperSetup, *, activation: str = "linear", updates: int = PAPER_STEPS + 1,
-                lr: float = PAPER_LR, momentum: float = PAPER_MOMENTUM, dtype: str = "float64",
-                record_every: int = 0, on_record: Callable[[int, list[FloatArray]], None] | None = None,
-                progress: Callable[[int], None] | None = None) -> PaperRun:
+def train_paper(
+    setup: PaperSetup,
+    *,
+    activation: str = "linear",
+    updates: int = PAPER_STEPS + 1,
+    lr: float = PAPER_LR,
+    momentum: float = PAPER_MOMENTUM,
+    dtype: str = "float64",
+    record_every: int = 0,
+    on_record: Callable[[int, list[FloatArray]], None] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> PaperRun:
     """``updates`` full-batch steps of torch.optim.SGD's heavy-ball rule (dampening 0, no
     Nesterov): v <- momentum v + g (v = g at the first step), W <- W - lr v, in ``dtype``.
 
@@ -212,9 +226,18 @@ def train_paper(setup: PaperSetup, *, activation: str = "linear", updates: int =
     # k = 0, 1000, 2000, ... and the weights after every ``record_every`` updates
     losses_at = set(range(0, n, 1000))
     weights_at = set(range(every, n + 1, every)) if every else set()
-    rec = heavy_ball_loop(Ws, lambda W, need: paper_loss_and_grads(W, T, activation), lr=lr, momentum=momentum,
-                          max_steps=n, loss_tol=None, record_steps=losses_at | weights_at, on_record=record,
-                          on_progress=progress, progress_every=1000)
+    rec = heavy_ball_loop(
+        Ws,
+        lambda W, need: paper_loss_and_grads(W, T, activation),
+        lr=lr,
+        momentum=momentum,
+        max_steps=n,
+        loss_tol=None,
+        record_steps=losses_at | weights_at,
+        on_record=record,
+        on_progress=progress,
+        progress_every=1000,
+    )
     run.loss_steps = [k for k in rec.steps if k % 1000 == 0 and k < n]
     run.losses = [v for k, v in zip(rec.steps, rec.losses) if k % 1000 == 0 and k < n]
     run.final_loss = rec.final_loss
@@ -222,8 +245,9 @@ def train_paper(setup: PaperSetup, *, activation: str = "linear", updates: int =
     return run
 
 
-def paper_loss_torch(weights: tuple[torch.Tensor, ...] | list[torch.Tensor], target: torch.Tensor,
-                     activation: str = "linear") -> torch.Tensor:
+def paper_loss_torch(
+    weights: tuple[torch.Tensor, ...] | list[torch.Tensor], target: torch.Tensor, activation: str = "linear"
+) -> torch.Tensor:
     """The same loss in torch (differentiable; used for the exact tanh Hessian and the tests)."""
     h = weights[0]
     if activation == "tanh":
@@ -235,8 +259,9 @@ def paper_loss_torch(weights: tuple[torch.Tensor, ...] | list[torch.Tensor], tar
     return 0.5 * ((h - target) ** 2).sum()
 
 
-def paper_hessian(weights: list[torch.Tensor], target: torch.Tensor | FloatArray,
-                  activation: str = "linear") -> torch.Tensor:
+def paper_hessian(
+    weights: list[torch.Tensor], target: torch.Tensor | FloatArray, activation: str = "linear"
+) -> torch.Tensor:
     """The exact P x P Hessian in the weights' dtype: the closed form (Gauss-Newton + residual
     Kronecker blocks, with Sigma = I and target T: the loss 0.5 ||W - T||^2) for the linear network,
     torch.func's Hessian of :func:`paper_loss_torch` for tanh."""
@@ -256,8 +281,11 @@ def paper_hessian(weights: list[torch.Tensor], target: torch.Tensor | FloatArray
     P = sum(int(W.numel()) for W in Ws)
     widths = int(Ws[0].shape[1]) + sum(int(W.shape[0]) for W in Ws)
     scale = Ws[0].element_size() / 8.0
-    check_allocation(autograd_hessian_bytes(P, int(Ws[0].shape[1]), widths) * scale,
-                     f"the torch.func Hessian of the tanh network (P = {P})", Ws[0].device)
+    check_allocation(
+        autograd_hessian_bytes(P, int(Ws[0].shape[1]), widths) * scale,
+        f"the torch.func Hessian of the tanh network (P = {P})",
+        Ws[0].device,
+    )
     return dense_hessian(lambda *w: paper_loss_torch(w, T, activation), Ws, check_memory=False)
 
 
@@ -276,8 +304,10 @@ def layer_mode_sizes(weights: list[torch.Tensor] | list[FloatArray], setup: Pape
     """Per-layer sizes of the init's modes, shape (L, modes), read in the init's bases (input V,
     output U, hidden the first ``modes`` coordinates), and the Frobenius norm of everything off
     that diagonal structure (zero in exact arithmetic for the linear run: the update keeps it)."""
-    Ws = [np.asarray(W.detach().cpu().double().numpy() if isinstance(W, torch.Tensor) else W, dtype=np.float64)
-          for W in weights]
+    Ws = [
+        np.asarray(W.detach().cpu().double().numpy() if isinstance(W, torch.Tensor) else W, dtype=np.float64)
+        for W in weights
+    ]
     k, depth = setup.modes, setup.depth
     sizes = np.zeros((depth, k))
     off = 0.0
@@ -296,5 +326,5 @@ def layer_mode_sizes(weights: list[torch.Tensor] | list[FloatArray], setup: Pape
             rest = np.concatenate([W[k:, :].ravel(), W[:k, k:].ravel()])
         sizes[i] = np.diag(M)
         off_diag = M - np.diag(np.diag(M))
-        off += float(np.sum(off_diag ** 2) + np.sum(np.asarray(rest) ** 2))
+        off += float(np.sum(off_diag**2) + np.sum(np.asarray(rest) ** 2))
     return sizes, math.sqrt(off)

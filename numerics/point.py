@@ -18,6 +18,7 @@ A *configuration* is a JSON-able dict; every builder here turns one into a :clas
 
 The rational counterpart (exact arithmetic) is :func:`dlnkit.theory.exact_point.exact_point`.
 """
+
 from __future__ import annotations
 
 import math
@@ -105,8 +106,9 @@ class Point:
         return partial_products(self.weights)
 
 
-def network_loss(weights: Sequence[torch.Tensor], X: torch.Tensor, Y: torch.Tensor,
-                 activation: str = "linear") -> torch.Tensor:
+def network_loss(
+    weights: Sequence[torch.Tensor], X: torch.Tensor, Y: torch.Tensor, activation: str = "linear"
+) -> torch.Tensor:
     """(1/2B) ||f(X) - Y||^2 for the chain of weights, with tanh between layers if asked."""
     if activation not in ACTIVATIONS:
         raise DlnkitInputError(f"activation must be 'linear' or 'tanh', got {activation!r}")
@@ -205,8 +207,11 @@ def _check_plan(config: Config, device: str | torch.device) -> None:
         raise DlnkitInputError(f"batch must be >= 1, got {batch}")
     if t:
         check_target_scale(t, len(dims) - 1)
-    check_allocation(dln_point_bytes(dims, batch, max(1, len(t))), f"the point of dims {dims} (batch {batch})",
-                     resolve_device(device))
+    check_allocation(
+        dln_point_bytes(dims, batch, max(1, len(t))),
+        f"the point of dims {dims} (batch {batch})",
+        resolve_device(device),
+    )
 
 
 # ----- builders ---------------------------------------------------------------------------------
@@ -229,8 +234,9 @@ def aligned_minimum_point(config: Config, device: str | torch.device = "cpu") ->
         raise DlnkitInputError(f"rank {len(t)} exceeds min(d_in, d_out) = {min(d_in, d_out)}")
     M, U, V = teacher_map(d_out, d_in, t, seed=seed)
     h = min([len(t)] + dims[1:-1])  # a hidden width below r realises the best rank-h map
-    net = DeepLinearNetwork.balanced_aligned(dims, U[:, :h], V[:, :h], [x ** (1.0 / depth) for x in t[:h]],
-                                             seed=seed + 1, device="cpu")
+    net = DeepLinearNetwork.balanced_aligned(
+        dims, U[:, :h], V[:, :h], [x ** (1.0 / depth) for x in t[:h]], seed=seed + 1, device="cpu"
+    )
     Ws = [W.detach().clone() for W in net.weights]
     _unbalance(Ws, config, seed)
     Ws[-1] = Ws[-1] * (1.0 + _knob(config, "offset", 0.0))
@@ -239,8 +245,9 @@ def aligned_minimum_point(config: Config, device: str | torch.device = "cpu") ->
     Y = X @ M.T
     act = _activation(config)
     dev = resolve_device(device)
-    return Point([W.to(dev) for W in Ws], sigma.to(dev), (M @ sigma).to(dev), M.to(dev), X.to(dev), Y.to(dev),
-                 dims, act, t)
+    return Point(
+        [W.to(dev) for W in Ws], sigma.to(dev), (M @ sigma).to(dev), M.to(dev), X.to(dev), Y.to(dev), dims, act, t
+    )
 
 
 def random_point(config: Config, device: str | torch.device = "cpu") -> Point:
@@ -252,8 +259,9 @@ def random_point(config: Config, device: str | torch.device = "cpu") -> Point:
     net = DeepLinearNetwork.random(dims, scale=_knob(config, "scale", 1.0), seed=seed, device=dev)
     target = torch.randn(dims[-1], dims[0], generator=_generator(seed + 101), dtype=torch.float64).to(dev)
     sigma = input_covariance(dims[0], _knob(config, "anisotropy", 1.0), seed).to(dev)
-    return Point([W.detach() for W in net.weights], sigma, target @ sigma, target, dims=dims,
-                 activation=_activation(config))
+    return Point(
+        [W.detach() for W in net.weights], sigma, target @ sigma, target, dims=dims, activation=_activation(config)
+    )
 
 
 def random_batch_point(config: Config, device: str | torch.device = "cpu") -> Point:
@@ -268,8 +276,16 @@ def random_batch_point(config: Config, device: str | torch.device = "cpu") -> Po
     X = inputs_with_covariance(int(config.get("batch", max(2 * dims[0], 8))), sigma, seed + 5)
     Y = torch.randn(X.shape[0], dims[-1], generator=_generator(seed + 9), dtype=torch.float64)
     B = X.shape[0]
-    return Point([W.detach() for W in net.weights], (X.T @ X / B).to(dev), (Y.T @ X / B).to(dev), None,
-                 X.to(dev), Y.to(dev), dims, _activation(config))
+    return Point(
+        [W.detach() for W in net.weights],
+        (X.T @ X / B).to(dev),
+        (Y.T @ X / B).to(dev),
+        None,
+        X.to(dev),
+        Y.to(dev),
+        dims,
+        _activation(config),
+    )
 
 
 def aligned_layer_point(config: Config, device: str | torch.device = "cpu") -> Point:
@@ -305,8 +321,9 @@ def aligned_layer_point(config: Config, device: str | torch.device = "cpu") -> P
         X = inputs_with_covariance(batch, sigma, seed + 2)
     Y = X @ M.T
     dev = resolve_device(device)
-    return Point([W.to(dev) for W in Ws], sigma.to(dev), (M @ sigma).to(dev), M.to(dev), X.to(dev), Y.to(dev),
-                 dims, "linear", t)
+    return Point(
+        [W.to(dev) for W in Ws], sigma.to(dev), (M @ sigma).to(dev), M.to(dev), X.to(dev), Y.to(dev), dims, "linear", t
+    )
 
 
 def point_from_weights(config: Config, device: str | torch.device = "cpu") -> Point:
@@ -317,12 +334,19 @@ def point_from_weights(config: Config, device: str | torch.device = "cpu") -> Po
     dims = dims_of(Ws)
     for l in range(1, len(Ws)):
         if Ws[l].shape[1] != Ws[l - 1].shape[0]:
-            raise DlnkitInputError(f"weight {l + 1} has shape {tuple(Ws[l].shape)} but weight {l} outputs "
-                                   f"{Ws[l - 1].shape[0]} features")
-    sigma = _tensor(config["sigma"], dev) if config.get("sigma") is not None else \
-        torch.eye(dims[0], dtype=torch.float64, device=dev)
-    target = _tensor(config["target"], dev) if config.get("target") is not None else \
-        torch.zeros(dims[-1], dims[0], dtype=torch.float64, device=dev)
+            raise DlnkitInputError(
+                f"weight {l + 1} has shape {tuple(Ws[l].shape)} but weight {l} outputs {Ws[l - 1].shape[0]} features"
+            )
+    sigma = (
+        _tensor(config["sigma"], dev)
+        if config.get("sigma") is not None
+        else torch.eye(dims[0], dtype=torch.float64, device=dev)
+    )
+    target = (
+        _tensor(config["target"], dev)
+        if config.get("target") is not None
+        else torch.zeros(dims[-1], dims[0], dtype=torch.float64, device=dev)
+    )
     return Point(Ws, sigma, target @ sigma, target, dims=dims)
 
 
@@ -371,6 +395,18 @@ def build_point(config: Config, device: str | torch.device = "cpu") -> Point:
     return random_point(config, device)
 
 
-__all__ = ["Point", "build_point", "aligned_minimum_point", "aligned_layer_point", "random_point",
-           "random_batch_point", "point_from_weights", "input_covariance", "inputs_with_covariance",
-           "network_loss", "num_params", "layer_offsets", "dims_of"]
+__all__ = [
+    "Point",
+    "build_point",
+    "aligned_minimum_point",
+    "aligned_layer_point",
+    "random_point",
+    "random_batch_point",
+    "point_from_weights",
+    "input_covariance",
+    "inputs_with_covariance",
+    "network_loss",
+    "num_params",
+    "layer_offsets",
+    "dims_of",
+]

@@ -13,6 +13,7 @@ For a gradient matrix :math:`G = U\operatorname{diag}(\sigma)V^\top` the precond
 :class:`SpectralNewton` applies this to every weight matrix (convolution kernels through their
 ``(C_out, C_in*kh*kw)`` view) and plain heavy-ball SGD to other parameters.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
@@ -31,7 +32,7 @@ def spectral_transfer(sigma: torch.Tensor, alpha: float, damping: float) -> torc
     """
     if damping < 0:
         raise DlnkitInputError(f"damping must be >= 0, got {damping}")
-    return sigma / (sigma ** alpha + damping)
+    return sigma / (sigma**alpha + damping)
 
 
 def spectral_precondition(G: torch.Tensor, alpha: float, damping: float) -> torch.Tensor:
@@ -68,19 +69,36 @@ class SpectralNewton(torch.optim.Optimizer):
     other_lr : step for non-matrix parameters (biases, norms), plain momentum SGD; default ``lr``.
     """
 
-    def __init__(self, params: Iterable[torch.Tensor] | Iterable[dict[str, Any]], lr: float = 0.02, alpha: float = 2.0,
-                 damping: float = 1e-2, *,
-                 relative_damping: bool = True, normalize: bool = True, momentum: float = 0.9,
-                 weight_decay: float = 0.0, other_lr: float | None = None) -> None:
+    def __init__(
+        self,
+        params: Iterable[torch.Tensor] | Iterable[dict[str, Any]],
+        lr: float = 0.02,
+        alpha: float = 2.0,
+        damping: float = 1e-2,
+        *,
+        relative_damping: bool = True,
+        normalize: bool = True,
+        momentum: float = 0.9,
+        weight_decay: float = 0.0,
+        other_lr: float | None = None,
+    ) -> None:
         if lr <= 0 or damping < 0 or not (0 <= momentum < 1) or weight_decay < 0:
             raise DlnkitInputError(
                 f"need lr > 0, damping >= 0, 0 <= momentum < 1, weight_decay >= 0; got lr={lr}, "
-                f"damping={damping}, momentum={momentum}, weight_decay={weight_decay}")
+                f"damping={damping}, momentum={momentum}, weight_decay={weight_decay}"
+            )
         if not (alpha > 0):
             raise DlnkitInputError(f"alpha must be > 0, got {alpha}")
-        defaults = dict(lr=lr, alpha=float(alpha), damping=float(damping), relative_damping=relative_damping,
-                        normalize=normalize, momentum=momentum, weight_decay=weight_decay,
-                        other_lr=lr if other_lr is None else other_lr)
+        defaults = dict(
+            lr=lr,
+            alpha=float(alpha),
+            damping=float(damping),
+            relative_damping=relative_damping,
+            normalize=normalize,
+            momentum=momentum,
+            weight_decay=weight_decay,
+            other_lr=lr if other_lr is None else other_lr,
+        )
         super().__init__(params, defaults)
 
     @torch.no_grad()

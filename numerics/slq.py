@@ -24,6 +24,7 @@ between the SLQ measure and the exact one, relative to the spectral range.
 >>> w1 < 0.02
 True
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -51,7 +52,7 @@ def lanczos_tridiagonal(matvec: Matvec, v0: torch.Tensor, num_steps: int) -> tup
         a = float(torch.dot(w, Q[j]))
         alphas.append(a)
         for _ in range(2):
-            w = w - Q[:j + 1].T @ (Q[:j + 1] @ w)
+            w = w - Q[: j + 1].T @ (Q[: j + 1] @ w)
         b = float(torch.linalg.norm(w))
         scale = max(1.0, max(abs(x) for x in alphas))
         if j + 1 == m or b <= 1e-12 * scale:
@@ -88,7 +89,7 @@ class SLQResult:
     def moment(self, k: int) -> float:
         """Estimate of (1/n) tr A^k."""
         x, w = self.atoms()
-        return float((w * x ** k).sum())
+        return float((w * x**k).sum())
 
     def top(self) -> float:
         """The largest node: a lower bound on lambda_max that converges fast (extreme Ritz value)."""
@@ -120,11 +121,11 @@ def block_lanczos_tridiagonals(matvec: Matvec, V0: torch.Tensor, num_steps: int)
         W = matvec(Q[j]).to(torch.float64).cpu().reshape(n, p)
         alphas[j] = (W * Q[j]).sum(0)
         for _ in range(2):
-            coeff = torch.einsum("inp,np->ip", Q[:j + 1], W)
-            W = W - torch.einsum("inp,ip->np", Q[:j + 1], coeff)
+            coeff = torch.einsum("inp,np->ip", Q[: j + 1], W)
+            W = W - torch.einsum("inp,ip->np", Q[: j + 1], coeff)
         b = torch.linalg.norm(W, dim=0)
         steps[active] = j + 1
-        scale = torch.clamp(alphas[:j + 1].abs().max(0).values, min=1.0)
+        scale = torch.clamp(alphas[: j + 1].abs().max(0).values, min=1.0)
         active = active & (b > 1e-12 * scale)
         if j + 1 == m or not bool(active.any()):
             break
@@ -133,7 +134,7 @@ def block_lanczos_tridiagonals(matvec: Matvec, V0: torch.Tensor, num_steps: int)
     out = []
     for c in range(p):
         k = int(steps[c])
-        out.append((alphas[:k, c].numpy().copy(), betas[:max(k - 1, 0), c].numpy().copy()))
+        out.append((alphas[:k, c].numpy().copy(), betas[: max(k - 1, 0), c].numpy().copy()))
     return out
 
 
@@ -145,14 +146,15 @@ def slq(matvec: Matvec, n: int, *, num_probes: int = 8, num_steps: int = 60, see
     n = int(n)
     m = min(int(num_steps), n)
     g = torch.Generator().manual_seed(int(seed))
-    V0 = torch.stack([(torch.randint(0, 2, (n,), generator=g) * 2 - 1).to(torch.float64)
-                      for _ in range(num_probes)], dim=1)
+    V0 = torch.stack(
+        [(torch.randint(0, 2, (n,), generator=g) * 2 - 1).to(torch.float64) for _ in range(num_probes)], dim=1
+    )
     nodes = np.zeros((num_probes, m))
     weights = np.zeros((num_probes, m))
     spent = 0
     for p, (a, b) in enumerate(block_lanczos_tridiagonals(matvec, V0, m)):
         spent += len(a)
-        T = np.diag(a) + np.diag(b[:len(a) - 1], 1) + np.diag(b[:len(a) - 1], -1)
+        T = np.diag(a) + np.diag(b[: len(a) - 1], 1) + np.diag(b[: len(a) - 1], -1)
         theta, S = np.linalg.eigh(T)
         k = len(a)
         nodes[p, :k] = theta

@@ -1,4 +1,5 @@
 """Split a Hessian spectrum into dominant / bulk / zero clusters (docs/claims.md#b1)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from dlnkit.numerics.validation import DlnkitInputError
 def _as_sorted(eigs: npt.ArrayLike) -> np.ndarray:
     try:
         import torch
+
         if isinstance(eigs, torch.Tensor):
             eigs = eigs.detach().cpu().numpy()
     except ImportError:  # pragma: no cover
@@ -42,8 +44,12 @@ class ClusterSplit:
 
     @property
     def counts(self) -> dict[str, int]:
-        return {"dominant": len(self.dominant), "bulk": len(self.bulk), "zero": len(self.zero),
-                "negative": len(self.negative)}
+        return {
+            "dominant": len(self.dominant),
+            "bulk": len(self.bulk),
+            "zero": len(self.zero),
+            "negative": len(self.negative),
+        }
 
     @property
     def dominant_mean(self) -> float:
@@ -60,8 +66,13 @@ class ClusterSplit:
         return self.dominant_mean / self.bulk_mean
 
     def summary(self) -> dict[str, object]:
-        return {"counts": self.counts, "dominant_mean": self.dominant_mean, "bulk_mean": self.bulk_mean,
-                "ratio": self.ratio, "method": self.method}
+        return {
+            "counts": self.counts,
+            "dominant_mean": self.dominant_mean,
+            "bulk_mean": self.bulk_mean,
+            "ratio": self.ratio,
+            "method": self.method,
+        }
 
 
 def split_by_counts(eigs: npt.ArrayLike, n_dominant: int, n_bulk: int) -> ClusterSplit:
@@ -92,8 +103,9 @@ def split_by_counts(eigs: npt.ArrayLike, n_dominant: int, n_bulk: int) -> Cluste
     ev = _as_sorted(eigs)
     if n_dominant < 0 or n_bulk < 0 or n_dominant + n_bulk > len(ev):
         raise DlnkitInputError(f"cannot take {n_dominant} dominant + {n_bulk} bulk from {len(ev)} eigenvalues")
-    return ClusterSplit(ev[:n_dominant], ev[n_dominant:n_dominant + n_bulk], ev[n_dominant + n_bulk:],
-                        method="counts")
+    return ClusterSplit(
+        ev[:n_dominant], ev[n_dominant : n_dominant + n_bulk], ev[n_dominant + n_bulk :], method="counts"
+    )
 
 
 def split_by_gaps(eigs: npt.ArrayLike, *, zero_rtol: float = 1e-8) -> ClusterSplit:

@@ -20,6 +20,7 @@ counts the products it spends.
 >>> exact_trace(lambda V: A @ V, 50).trace
 1275.0
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -45,8 +46,13 @@ def _rademacher(n: int, k: int, g: torch.Generator) -> torch.Tensor:
 
 
 def _apply(matmat: Matmat, V: torch.Tensor, batch: int) -> torch.Tensor:
-    return torch.cat([matmat(V[:, i:i + batch]).to(torch.float64).cpu().reshape(V.shape[0], -1)
-                      for i in range(0, V.shape[1], batch)], dim=1)
+    return torch.cat(
+        [
+            matmat(V[:, i : i + batch]).to(torch.float64).cpu().reshape(V.shape[0], -1)
+            for i in range(0, V.shape[1], batch)
+        ],
+        dim=1,
+    )
 
 
 def exact_trace(matmat: Matmat, n: int, *, batch: int = 64) -> TraceResult:
@@ -56,7 +62,7 @@ def exact_trace(matmat: Matmat, n: int, *, batch: int = 64) -> TraceResult:
         c = min(batch, n - j)
         E = torch.zeros(n, c, dtype=torch.float64)
         E[torch.arange(j, j + c), torch.arange(c)] = 1.0
-        tot += float(torch.diagonal(matmat(E).to(torch.float64).cpu().reshape(n, c)[j:j + c]).sum())
+        tot += float(torch.diagonal(matmat(E).to(torch.float64).cpu().reshape(n, c)[j : j + c]).sum())
     return TraceResult(tot, n, "exact")
 
 
@@ -72,7 +78,7 @@ def hutchinson(matmat: Matmat, n: int, num_matvecs: int, *, seed: int = 0, batch
     g = torch.Generator().manual_seed(int(seed))
     V = _rademacher(n, int(num_matvecs), g)
     x = (V * _apply(matmat, V, batch)).sum(0)
-    se = float(x.std(unbiased=True)) / num_matvecs ** 0.5 if num_matvecs > 1 else float("nan")
+    se = float(x.std(unbiased=True)) / num_matvecs**0.5 if num_matvecs > 1 else float("nan")
     return TraceResult(float(x.mean()), int(num_matvecs), "hutchinson", se)
 
 

@@ -8,6 +8,7 @@ hand-written backpropagation through a chain with an elementwise activation
 (:func:`dlnkit.numerics.dln_hessian.train_dln_gradient_descent`). The loop runs on the CPU
 without per-op dispatch overhead: runs of 1e5 steps take seconds.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
@@ -43,6 +44,7 @@ class TrainingRecord:
     converged
         Whether it stopped on the loss (or gradient) tolerance rather than the step budget.
     """
+
     steps: list[int] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)
     records: list[Any] = field(default_factory=list)
@@ -51,8 +53,13 @@ class TrainingRecord:
     converged: bool = False
 
 
-def heavy_ball_update(weights: Sequence[np.ndarray], velocities: Sequence[np.ndarray], grads: Sequence[np.ndarray],
-                      lr: float, momentum: float) -> None:
+def heavy_ball_update(
+    weights: Sequence[np.ndarray],
+    velocities: Sequence[np.ndarray],
+    grads: Sequence[np.ndarray],
+    lr: float,
+    momentum: float,
+) -> None:
     """In place, torch.optim.SGD's rule: v <- momentum v + g; W <- W - lr v (NumPy arrays)."""
     for W, v, g in zip(weights, velocities, grads):
         v *= momentum
@@ -60,11 +67,20 @@ def heavy_ball_update(weights: Sequence[np.ndarray], velocities: Sequence[np.nda
         W -= lr * v
 
 
-def heavy_ball_descent(weights: Sequence[torch.Tensor], gradient: GradientFn, *, lr: float, momentum: float,
-                       max_steps: int, loss_tol: float = 0.0, grad_tol: float | None = None, loss_every: int = 1,
-                       record_steps: Iterable[int] = (),
-                       record_fn: Callable[[list[torch.Tensor], int], Any] | None = None,
-                       progress: bool = False) -> tuple[list[torch.Tensor], TrainingRecord]:
+def heavy_ball_descent(
+    weights: Sequence[torch.Tensor],
+    gradient: GradientFn,
+    *,
+    lr: float,
+    momentum: float,
+    max_steps: int,
+    loss_tol: float = 0.0,
+    grad_tol: float | None = None,
+    loss_every: int = 1,
+    record_steps: Iterable[int] = (),
+    record_fn: Callable[[list[torch.Tensor], int], Any] | None = None,
+    progress: bool = False,
+) -> tuple[list[torch.Tensor], TrainingRecord]:
     """THE training loop: full-batch heavy-ball GD on NumPy float64 copies of ``weights``.
 
     ``gradient(Ws, need_loss)`` returns (loss, grads) for the current NumPy weights; the loss is
@@ -122,19 +138,39 @@ def heavy_ball_descent(weights: Sequence[torch.Tensor], gradient: GradientFn, *,
 
     bar = tqdm(total=max_steps, desc="gradient descent", disable=not progress, leave=False)
     try:
-        rec = heavy_ball_loop(Ws, gradient, lr=lr, momentum=momentum, max_steps=max_steps, loss_tol=loss_tol,
-                              grad_tol=grad_tol, loss_every=loss_every, record_steps=record_steps,
-                              on_record=None if record_fn is None else (lambda W, k: record_fn(to_torch(W), k)),
-                              on_progress=bar.update)
+        rec = heavy_ball_loop(
+            Ws,
+            gradient,
+            lr=lr,
+            momentum=momentum,
+            max_steps=max_steps,
+            loss_tol=loss_tol,
+            grad_tol=grad_tol,
+            loss_every=loss_every,
+            record_steps=record_steps,
+            on_record=None if record_fn is None else (lambda W, k: record_fn(to_torch(W), k)),
+            on_progress=bar.update,
+        )
     finally:
         bar.close()
     return to_torch(Ws), rec
 
 
-def heavy_ball_loop(Ws: list[np.ndarray], gradient: GradientFn, *, lr: float, momentum: float, max_steps: int,
-                    loss_tol: float | None = 0.0, grad_tol: float | None = None, loss_every: int = 1,
-                    record_steps: Iterable[int] = (), on_record: Callable[[list[np.ndarray], int], Any] | None = None,
-                    on_progress: Callable[[int], Any] | None = None, progress_every: int = 5000) -> TrainingRecord:
+def heavy_ball_loop(
+    Ws: list[np.ndarray],
+    gradient: GradientFn,
+    *,
+    lr: float,
+    momentum: float,
+    max_steps: int,
+    loss_tol: float | None = 0.0,
+    grad_tol: float | None = None,
+    loss_every: int = 1,
+    record_steps: Iterable[int] = (),
+    on_record: Callable[[list[np.ndarray], int], Any] | None = None,
+    on_progress: Callable[[int], Any] | None = None,
+    progress_every: int = 5000,
+) -> TrainingRecord:
     """The loop itself, on NumPy arrays updated in place in their own dtype (float32 stays float32).
 
     Step k evaluates ``gradient(Ws, need_loss)`` at the weights after k updates, records (loss,
@@ -162,8 +198,9 @@ def heavy_ball_loop(Ws: list[np.ndarray], gradient: GradientFn, *, lr: float, mo
             loss = float(value)
         if grad_tol is not None:
             gnorm = float(np.sqrt(sum(np.sum(g * g) for g in grads)))
-        converged = (loss_tol is not None and need_loss and loss <= loss_tol) or \
-            (grad_tol is not None and gnorm <= grad_tol)
+        converged = (loss_tol is not None and need_loss and loss <= loss_tol) or (
+            grad_tol is not None and gnorm <= grad_tol
+        )
         done = step >= max_steps or converged
         if step in want or done:
             rec.steps.append(step)
@@ -191,11 +228,19 @@ def _activation(name: str) -> Activation:
     raise DlnkitInputError(f"activation must be 'linear' or 'tanh', got {name!r}")
 
 
-def train_chain_gradient_descent(weights: Sequence[torch.Tensor], X: torch.Tensor, Y: torch.Tensor, *,
-                                 activation: str = "tanh", lr: float = 0.01,
-                                 momentum: float = 0.9, max_steps: int = 10_000, grad_tol: float = 0.0,
-                                 loss_tol: float = 0.0, progress: bool = False,
-                                 ) -> tuple[list[torch.Tensor], TrainingRecord]:
+def train_chain_gradient_descent(
+    weights: Sequence[torch.Tensor],
+    X: torch.Tensor,
+    Y: torch.Tensor,
+    *,
+    activation: str = "tanh",
+    lr: float = 0.01,
+    momentum: float = 0.9,
+    max_steps: int = 10_000,
+    grad_tol: float = 0.0,
+    loss_tol: float = 0.0,
+    progress: bool = False,
+) -> tuple[list[torch.Tensor], TrainingRecord]:
     """Full-batch heavy-ball GD on f(x) = W_L s(W_{L-1} ... s(W_1 x)) with loss (1/2B)||f(X) - Y||^2.
 
     The activation s ("tanh" or "linear") follows every layer but the last. Hand-written
@@ -226,5 +271,13 @@ def train_chain_gradient_descent(weights: Sequence[torch.Tensor], X: torch.Tenso
                 delta = (delta @ Ws[k]) * dact(zs[k - 1], hs[k])
         return 0.5 * float(np.sum(r * r)) / B, grads
 
-    return heavy_ball_descent(list(weights), backprop, lr=lr, momentum=momentum, max_steps=max_steps,
-                              loss_tol=loss_tol, grad_tol=grad_tol, progress=progress)
+    return heavy_ball_descent(
+        list(weights),
+        backprop,
+        lr=lr,
+        momentum=momentum,
+        max_steps=max_steps,
+        loss_tol=loss_tol,
+        grad_tol=grad_tol,
+        progress=progress,
+    )

@@ -1,4 +1,5 @@
 """Input checks at the boundary: clear errors instead of deep torch tracebacks."""
+
 from __future__ import annotations
 
 import math
@@ -61,7 +62,8 @@ def check_rank(rank: int, dims: Sequence[int], *, need_hidden: bool = True) -> i
         raise DlnkitInputError(f"rank must be between 1 and min(d_in, d_out) = {min(d_in, d_out)}, got {r}")
     if need_hidden and any(r > d for d in dims[1:-1]):
         raise DlnkitInputError(
-            f"rank {r} exceeds a hidden width in {list(dims)}: a balanced aligned point needs every width >= rank")
+            f"rank {r} exceeds a hidden width in {list(dims)}: a balanced aligned point needs every width >= rank"
+        )
     return r
 
 
@@ -120,7 +122,8 @@ def check_target_scale(singular_values: Sequence[float], depth: int) -> list[flo
         if abs(lg) > LOG10_SAFE or abs(scaled) > LOG10_SAFE:
             raise DlnkitInputError(
                 f"target singular value {v:g} is outside the range float64 handles at depth {L} "
-                f"(1e-100 ... 1e+100 after scaling by t^(2(L-1)/L)); rescale the targets")
+                f"(1e-100 ... 1e+100 after scaling by t^(2(L-1)/L)); rescale the targets"
+            )
         out.append(v)
     return out
 

@@ -23,6 +23,7 @@ Training: AdamW, fixed mini-batch order from a seeded generator, a fixed number 
 checkpoint is keyed by the SHA-256 of (model, data, seed, hyper-parameters, ZOO_VERSION) and
 stored under ``$DLNKIT_CACHE`` (default ``~/.cache/dlnkit``) in ``zoo/``; a second call loads it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -74,8 +75,9 @@ def load_digits_data() -> Dataset:
     return Dataset("digits", X[tr], y[tr], X[te], y[te], 10)
 
 
-def make_token_data(n_train: int = 3000, n_test: int = 600, seq_len: int = 8, vocab: int = 10,
-                    seed: int = 0) -> Dataset:
+def make_token_data(
+    n_train: int = 3000, n_test: int = 600, seq_len: int = 8, vocab: int = 10, seed: int = 0
+) -> Dataset:
     """The pointer task: label = x[x[0]], with x[0] in 1..seq_len-1."""
     g = torch.Generator().manual_seed(seed)
     n = n_train + n_test
@@ -219,9 +221,17 @@ def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
         return float((model(X).argmax(-1) == y).double().mean())
 
 
-def train_model(model: nn.Module, data: Dataset, *, epochs: int, batch_size: int, seed: int = 0,
-                optimizer: torch.optim.Optimizer | None = None, lr: float = 3e-3,
-                weight_decay: float = 1e-4) -> dict[str, Any]:
+def train_model(
+    model: nn.Module,
+    data: Dataset,
+    *,
+    epochs: int,
+    batch_size: int,
+    seed: int = 0,
+    optimizer: torch.optim.Optimizer | None = None,
+    lr: float = 3e-3,
+    weight_decay: float = 1e-4,
+) -> dict[str, Any]:
     """Mini-batch training with a seeded batch order; returns losses, accuracies and wall time."""
     if int(epochs) < 1 or int(batch_size) < 1:
         raise DlnkitInputError(f"need epochs >= 1 and batch_size >= 1, got epochs={epochs}, batch_size={batch_size}")
@@ -233,7 +243,7 @@ def train_model(model: nn.Module, data: Dataset, *, epochs: int, batch_size: int
     for _ in range(epochs):
         perm = torch.randperm(n, generator=g)
         for i in range(0, n, batch_size):
-            idx = perm[i:i + batch_size]
+            idx = perm[i : i + batch_size]
             opt.zero_grad(set_to_none=True)
             loss = F.cross_entropy(model(data.X_train[idx]), data.y_train[idx])
             if not torch.isfinite(loss):
@@ -242,13 +252,16 @@ def train_model(model: nn.Module, data: Dataset, *, epochs: int, batch_size: int
             opt.step()
         losses.append(float(loss.detach()))
     wall = time.perf_counter() - t0
-    return {"final_batch_loss": losses[-1], "train_accuracy": accuracy(model, data.X_train, data.y_train),
-            "test_accuracy": accuracy(model, data.X_test, data.y_test), "seconds": wall}
+    return {
+        "final_batch_loss": losses[-1],
+        "train_accuracy": accuracy(model, data.X_train, data.y_train),
+        "test_accuracy": accuracy(model, data.X_test, data.y_test),
+        "seconds": wall,
+    }
 
 
 def spec_hash(spec: ZooSpec, seed: int) -> str:
-    key = json.dumps({"spec": spec.__dict__, "seed": seed, "version": ZOO_VERSION, "dtype": str(DTYPE)},
-                     sort_keys=True)
+    key = json.dumps({"spec": spec.__dict__, "seed": seed, "version": ZOO_VERSION, "dtype": str(DTYPE)}, sort_keys=True)
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
@@ -320,12 +333,19 @@ def _check_cache_writable(folder: Path) -> None:
             pass
         os.unlink(folder / f".probe{os.getpid()}")
     except OSError as exc:
-        raise DlnkitInputError(f"the model cache {str(folder)!r} is not writable ({exc}); set DLNKIT_CACHE to a "
-                               "writable folder") from None
+        raise DlnkitInputError(
+            f"the model cache {str(folder)!r} is not writable ({exc}); set DLNKIT_CACHE to a writable folder"
+        ) from None
 
 
-def get_trained(name: str, *, seed: int = 0, cache: str | os.PathLike[str] | None = None, retrain: bool = False,
-                on_corrupt: str = "retrain") -> TrainedModel:
+def get_trained(
+    name: str,
+    *,
+    seed: int = 0,
+    cache: str | os.PathLike[str] | None = None,
+    retrain: bool = False,
+    on_corrupt: str = "retrain",
+) -> TrainedModel:
     """The zoo model ``name`` trained on its data set: loaded from the cache, or trained and saved.
 
     A cached checkpoint is loaded only when its SHA-256 digest matches its tensors; otherwise
@@ -353,8 +373,15 @@ def get_trained(name: str, *, seed: int = 0, cache: str | os.PathLike[str] | Non
             print(f"dlnkit: {exc}; retraining {name} and replacing it", file=sys.stderr)
             model = build_model(name, seed)
     _check_cache_writable(path.parent)
-    info = train_model(model, data, epochs=spec.epochs, batch_size=spec.batch_size, seed=seed, lr=spec.lr,
-                       weight_decay=spec.weight_decay)
+    info = train_model(
+        model,
+        data,
+        epochs=spec.epochs,
+        batch_size=spec.batch_size,
+        seed=seed,
+        lr=spec.lr,
+        weight_decay=spec.weight_decay,
+    )
     info["spec"] = spec.__dict__
     _save_checkpoint(path, model.state_dict(), info)
     return TrainedModel(name, model, data, info, path, False)

@@ -105,7 +105,7 @@ H[:3, :3]
 
 # %%
 P = [W2, sp.eye(d_out)]  # P_1 = W_2, P_2 = I
-Q = [sp.eye(d_in), W1]   # Q_1 = I,   Q_2 = W_1
+Q = [sp.eye(d_in), W1]  # Q_1 = I,   Q_2 = W_1
 J = sp.Matrix(list(W)).jacobian(theta)
 J_formula = sp.Matrix.hstack(*[sp.kronecker_product(P[l], Q[l].T) for l in range(2)])
 assert sp.expand(J - J_formula) == sp.zeros(*J.shape)  # exact symbolic identity, no tolerance
@@ -162,7 +162,10 @@ net = DeepLinearNetwork.random(dims, seed=3, device=device)
 Ws = [w.detach() for w in net.weights]
 g = torch.Generator().manual_seed(0)
 B = 12
-X = (torch.randn(B, dims[0], generator=g, dtype=torch.float64) @ torch.diag(torch.tensor([2.0, 1.0, 0.5, 0.3], dtype=torch.float64))).to(device)
+X = (
+    torch.randn(B, dims[0], generator=g, dtype=torch.float64)
+    @ torch.diag(torch.tensor([2.0, 1.0, 0.5, 0.3], dtype=torch.float64))
+).to(device)
 Y = torch.randn(B, dims[-1], generator=g, dtype=torch.float64).to(device)
 
 H_auto = dense_hessian(lambda *w: dln_loss(w, X, Y), Ws)
@@ -197,7 +200,7 @@ plt.show()
 
 L = len(dims) - 1
 for l in range(L):
-    blk = H_rs[off[l]:off[l + 1], off[l]:off[l + 1]]
+    blk = H_rs[off[l] : off[l + 1], off[l] : off[l + 1]]
     assert float(blk.abs().max()) == 0.0  # structurally zero: W is linear in each W_l
 # linearity in G: G depends affinely on Y, so the residual part at the average of two targets
 # is the average of the residual parts (up to float64 rounding of O(1) entries)
@@ -219,9 +222,15 @@ assert float((mid - avg).abs().max()) < 1e-12 * float(avg.abs().max())
 
 # %%
 JJt = J * J.T
-JJt_formula = sum((sp.kronecker_product(P[l] * P[l].T, Q[l].T * Q[l]) for l in range(2)), sp.zeros(d_out * d_in, d_out * d_in))
+JJt_formula = sum(
+    (sp.kronecker_product(P[l] * P[l].T, Q[l].T * Q[l]) for l in range(2)), sp.zeros(d_out * d_in, d_out * d_in)
+)
 assert sp.expand(JJt - JJt_formula) == sp.zeros(*JJt.shape)
-print("J J^T =", " + ".join(f"(P_{l + 1} P_{l + 1}^T) (x) (Q_{l + 1}^T Q_{l + 1})" for l in range(2)), f"({JJt.shape[0]} x {JJt.shape[0]})")
+print(
+    "J J^T =",
+    " + ".join(f"(P_{l + 1} P_{l + 1}^T) (x) (Q_{l + 1}^T Q_{l + 1})" for l in range(2)),
+    f"({JJt.shape[0]} x {JJt.shape[0]})",
+)
 
 # %% [markdown]
 # Now measured, on a network with wide hidden layers: $P = 288$ parameters but
@@ -267,7 +276,9 @@ perm = torch.tensor(perm, device=device)
 H_colmajor = H_gn[perm][:, perm]
 Pm, Qm = partial_products(Ws)
 Sig = X.T @ X / B
-spec_blocks = torch.cat([torch.cat([torch.kron(Qm[l] @ Sig @ Qm[m].T, Pm[l].T @ Pm[m]) for m in range(L)], 1) for l in range(L)], 0)
+spec_blocks = torch.cat(
+    [torch.cat([torch.kron(Qm[l] @ Sig @ Qm[m].T, Pm[l].T @ Pm[m]) for m in range(L)], 1) for l in range(L)], 0
+)
 # same entries computed by products in a different order: float64 rounding only
 assert torch.allclose(H_colmajor, spec_blocks, rtol=1e-12, atol=1e-12 * float(spec_blocks.abs().max()))
 print("column-major Gauss-Newton blocks = (Q_l Sigma Q_m^T) (x) (P_l^T P_m): checked")

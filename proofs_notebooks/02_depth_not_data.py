@@ -174,12 +174,12 @@ depths = list(range(1, 7))
 measured, predicted, ratios = {}, {}, {}
 for L in depths:
     dims = [5] + [6] * (L - 1) + [4]
-    net, M = DeepLinearNetwork.balanced_minimum(dims, [m_val ** L] * r, seed=L, device=device)
+    net, M = DeepLinearNetwork.balanced_minimum(dims, [m_val**L] * r, seed=L, device=device)
     X = whitened_inputs(20, dims[0], seed=100 + L, device=device)
     Y = X @ M.T
     Ws = [w.detach() for w in net.weights]
     ev = eigvalsh(dense_hessian(lambda *w, X=X, Y=Y: dln_loss(w, X, Y), Ws))
-    pred = balanced_minimum_spectrum_numeric(dims, [m_val ** L] * r)
+    pred = balanced_minimum_spectrum_numeric(dims, [m_val**L] * r)
     # eigvalsh is backward stable: |error| <~ P eps ||H|| ~ 1e-13 ||H|| here; 1e-9 leaves margin
     assert np.max(np.abs(ev - pred["all"])) < 1e-9 * pred["all"][0], L
     c = pred["counts"]
@@ -188,8 +188,10 @@ for L in depths:
     # a ratio of two cluster means, each within eigvalsh's backward error of its exact value
     assert abs(split.ratio - L_predicted) < 1e-9 * L_predicted, (L, split.ratio)
     measured[L], predicted[L], ratios[L] = ev, pred, split.ratio
-    print(f"L = {L}: P = {net.num_params:4d}, dominant {c['dominant']} x {split.dominant_mean:.6f}, "
-          f"bulk {c['bulk']} x {split.bulk_mean:.6f}, zero {c['zero']}, ratio = {split.ratio:.12f}")
+    print(
+        f"L = {L}: P = {net.num_params:4d}, dominant {c['dominant']} x {split.dominant_mean:.6f}, "
+        f"bulk {c['bulk']} x {split.bulk_mean:.6f}, zero {c['zero']}, ratio = {split.ratio:.12f}"
+    )
 
 # %% [markdown]
 # The same data for every depth, the same teacher rank, the same widths up to the number of
@@ -235,8 +237,10 @@ group_ratio = pred["dominant"].mean() / pred["bulk"].mean()
 count_ratio = split_by_counts(pred["all"], n_dom, n_bulk).ratio  # what a top-r^2 cut of the formula gives
 measured_ratio = split_by_counts(ev, n_dom, n_bulk).ratio
 assert abs(measured_ratio - count_ratio) < 1e-9 * count_ratio  # same backward-error argument
-print(f"t = {tt}, L = 3: ratio of the group means = {group_ratio:.4f}, "
-      f"ratio after a top-{n_dom} cut = {measured_ratio:.4f} (formula {count_ratio:.4f}); neither is 3")
+print(
+    f"t = {tt}, L = 3: ratio of the group means = {group_ratio:.4f}, "
+    f"ratio after a top-{n_dom} cut = {measured_ratio:.4f} (formula {count_ratio:.4f}); neither is 3"
+)
 
 # %% [markdown]
 # ## 2.4 Along training: the clusters separate
@@ -274,16 +278,23 @@ for L, steps in [(2, 600), (3, 900), (4, 1600), (5, 5000)]:
         for Wl in reversed(Ws[:-1]):
             W = W @ Wl
         s = torch.linalg.svdvals(W).cpu().numpy()[:r_tr]
-        gn = dln_gauss_newton_nonzero_spectrum(Ws, X=X, rtol=0.0).cpu().numpy()[:n_dom + n_bulk]
+        gn = dln_gauss_newton_nonzero_spectrum(Ws, X=X, rtol=0.0).cpu().numpy()[: n_dom + n_bulk]
         formula = balanced_minimum_spectrum_numeric(dims, s)
         gn_formula = np.concatenate([formula["dominant"], formula["bulk"]])
-        return {"step": step, "ev": ev[:n_dom + n_bulk], "res": res, "s": s,
-                "gn_dev": float(np.max(np.abs(np.sort(gn) - np.sort(gn_formula)))),
-                "gn_dom_mean": formula["dominant"].mean(), "gn_bulk_mean": formula["bulk"].mean(),
-                "ratio": split_by_counts(ev, n_dom, n_bulk).ratio}
+        return {
+            "step": step,
+            "ev": ev[: n_dom + n_bulk],
+            "res": res,
+            "s": s,
+            "gn_dev": float(np.max(np.abs(np.sort(gn) - np.sort(gn_formula)))),
+            "gn_dom_mean": formula["dominant"].mean(),
+            "gn_bulk_mean": formula["bulk"].mean(),
+            "ratio": split_by_counts(ev, n_dom, n_bulk).ratio,
+        }
 
-    Ws, rec = train_dln_gradient_descent(net.weights, lr=0.01, momentum=0.9, max_steps=steps, X=X, Y=Y,
-                                         record_steps=marks, record_fn=record)
+    Ws, rec = train_dln_gradient_descent(
+        net.weights, lr=0.01, momentum=0.9, max_steps=steps, X=X, Y=Y, record_steps=marks, record_fn=record
+    )
     runs[L] = rec.records
     for rr in rec.records:
         # (a) balanced + aligned with equal singular values: the GN spectrum is the B1 formula at the
@@ -299,8 +310,10 @@ for L, steps in [(2, 600), (3, 900), (4, 1600), (5, 5000)]:
     last = rec.records[-1]
     G_norm = float(torch.linalg.norm(dln_end_to_end_gradient(Ws, X=X, Y=Y)))
     assert G_norm < 1e-6, (L, G_norm)  # the run reached the minimum (residual G = W - M ~ 0)
-    print(f"L = {L}: {steps} steps, ||W - M|| = {G_norm:.1e}, ||H_res||_2 = {last['res']:.1e}, "
-          f"Hessian ratio = {last['ratio']:.9f}")
+    print(
+        f"L = {L}: {steps} steps, ||W - M|| = {G_norm:.1e}, ||H_res||_2 = {last['res']:.1e}, "
+        f"Hessian ratio = {last['ratio']:.9f}"
+    )
 
 # %% [markdown]
 # The picture: at the small initialisation the Gauss–Newton part is tiny (products of $L-1$ small
@@ -374,11 +387,13 @@ for L in (2, 3, 4):
     # the extra modes follow the decay law within twice its discretisation error
     sizes = np.array(lin["mode_sizes"][5:])
     assert np.max(np.abs(sizes / np.array(dec["flow"]) - 1)) <= 2 * dec["flow_vs_recursion"] + 1e-9
-    print(f"L = {L}: linear count {c['ratio']:.4f} (formula {formula:.4f}, Weyl delta {delta:.1e}), "
-          f"adaptive {a['ratio']:.4f} ({a['counts']['dominant']}/{a['counts']['bulk']}), "
-          f"{REPORTED_RATIO_LINEAR[L]:.2f} reported | extra modes {sizes.min():.3f}..{sizes.max():.3f} | "
-          f"tanh count {th['splits']['count']['ratio']:.4f}, adaptive {th['splits']['adaptive']['ratio']:.4f}, "
-          f"{REPORTED_RATIO_TANH[L]:.2f} reported")
+    print(
+        f"L = {L}: linear count {c['ratio']:.4f} (formula {formula:.4f}, Weyl delta {delta:.1e}), "
+        f"adaptive {a['ratio']:.4f} ({a['counts']['dominant']}/{a['counts']['bulk']}), "
+        f"{REPORTED_RATIO_LINEAR[L]:.2f} reported | extra modes {sizes.min():.3f}..{sizes.max():.3f} | "
+        f"tanh count {th['splits']['count']['ratio']:.4f}, adaptive {th['splits']['adaptive']['ratio']:.4f}, "
+        f"{REPORTED_RATIO_TANH[L]:.2f} reported"
+    )
 
 # %% [markdown]
 # How many steps would the reported linear values need? The formula with the decay law answers
@@ -388,8 +403,10 @@ for L in (2, 3, 4):
 # %%
 for L in (2, 3, 4):
     need = steps_needed(L, REPORTED_RATIO_LINEAR[L] - 0.005)
-    print(f"L = {L}: reported {REPORTED_RATIO_LINEAR[L]:.2f} needs {need:,.0f} steps "
-          f"({'reachable' if need <= 10_001 else 'not reachable'} in the paper's 10,000)")
+    print(
+        f"L = {L}: reported {REPORTED_RATIO_LINEAR[L]:.2f} needs {need:,.0f} steps "
+        f"({'reachable' if need <= 10_001 else 'not reachable'} in the paper's 10,000)"
+    )
 
 # %% [markdown]
 # `dlnkit reproduce 2602.00545` runs the same for $L = 2..7$ (linear and tanh, both splits, the

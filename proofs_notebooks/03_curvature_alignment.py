@@ -122,8 +122,11 @@ for depth in [1, 2, 3, 4, 6]:
     X = whitened_inputs(40, d, seed=depth)
     model = linear_chain([W.to(device) for W in Ws])
     rep = analyse_layer(model, "0", X.to(device), (X @ M.T).to(device), loss="mse", k=d, eigen=False)
-    f = {k: sp.lambdify((s_sym, t_sym), v.subs({L_sym: depth, l_sym: 1}), "numpy")
-         for k, v in forms.items() if k in ("sigma", "h", "Lambda_emp", "chi_emp")}
+    f = {
+        k: sp.lambdify((s_sym, t_sym), v.subs({L_sym: depth, l_sym: 1}), "numpy")
+        for k, v in forms.items()
+        if k in ("sigma", "h", "Lambda_emp", "chi_emp")
+    }
     # HVPs and factor eigenvalues are float64 computations on O(1) numbers: 1e-9 relative is rounding with margin
     assert np.allclose(rep.sigma, f["sigma"](s_k, t_k), rtol=1e-9)
     assert np.allclose(rep.h, f["h"](s_k, t_k) * np.ones(d), rtol=1e-9)
@@ -142,8 +145,10 @@ for depth in [1, 2, 3, 4, 6]:
 rep = reports[2]
 fits = rep.fits
 parts = fits["slope_Lambda"] + fits["slope_Phi"] + fits["slope_chi"]
-print(f"L = 2: alpha = {fits['alpha_common']:.6f} = b_Lambda {fits['slope_Lambda']:.6f} + b_Phi {fits['slope_Phi']:.1e} "
-      f"+ b_chi {fits['slope_chi']:.6f}")
+print(
+    f"L = 2: alpha = {fits['alpha_common']:.6f} = b_Lambda {fits['slope_Lambda']:.6f} + b_Phi {fits['slope_Phi']:.1e} "
+    f"+ b_chi {fits['slope_chi']:.6f}"
+)
 assert abs(parts - fits["alpha_common"]) < 1e-9  # slope additivity (3.1), up to rounding
 assert abs(fits["slope_Lambda"] - 2) < 1e-9  # Lambda = sigma^2
 
@@ -171,9 +176,12 @@ plt.show()
 # curvatures *early in training*) rather than load the fully trained zoo checkpoints, which `dlnkit` measures too. Convolution kernels are viewed as $(C_{out}, C_{in}\cdot3\cdot3)$ matrices with
 # im2col inputs.
 
+
 # %%
 def subset(data, n_train):
-    return Dataset(data.name, data.X_train[:n_train], data.y_train[:n_train], data.X_test, data.y_test, data.num_classes)
+    return Dataset(
+        data.name, data.X_train[:n_train], data.y_train[:n_train], data.X_test, data.y_test, data.num_classes
+    )
 
 
 trained = {}
@@ -190,9 +198,16 @@ torch.set_num_threads(threads)
 
 # %%
 rows = []
-for name, layer in [("cnn", "conv1"), ("cnn", "conv2"), ("cnn", "fc1"), ("cnn", "fc2"),
-                    ("transformer", "attn.q"), ("transformer", "attn.v"), ("transformer", "mlp.up"),
-                    ("transformer", "head")]:
+for name, layer in [
+    ("cnn", "conv1"),
+    ("cnn", "conv2"),
+    ("cnn", "fc1"),
+    ("cnn", "fc2"),
+    ("transformer", "attn.q"),
+    ("transformer", "attn.v"),
+    ("transformer", "mlp.up"),
+    ("transformer", "head"),
+]:
     model, data = trained[name]
     Xb, yb = data.X_train[:128].to(device), data.y_train[:128].to(device)
     rep = analyse_layer(model, layer, Xb, yb, loss="cross_entropy", k=20, eigen=False)
@@ -204,9 +219,11 @@ for name, layer in [("cnn", "conv1"), ("cnn", "conv2"), ("cnn", "fc1"), ("cnn", 
     # h^Kron = Phi * Lambda by definition of rho (the pairing cancels): float rounding only
     assert np.allclose(rep.h_kron, rep.Phi * rep.Lambda, rtol=1e-10)
     rows.append((name, layer, rep))
-    print(f"{name:<12}{layer:<8} K={len(rep.sigma):>2}  alpha={f_['alpha'].exponent:6.3f} (R^2 {f_['alpha'].r2:.2f})  "
-          f"b_Lambda={f_.get('slope_Lambda', np.nan):6.3f}  b_Phi={f_.get('slope_Phi', np.nan):6.3f}  "
-          f"b_chi={f_.get('slope_chi', np.nan):6.3f}")
+    print(
+        f"{name:<12}{layer:<8} K={len(rep.sigma):>2}  alpha={f_['alpha'].exponent:6.3f} (R^2 {f_['alpha'].r2:.2f})  "
+        f"b_Lambda={f_.get('slope_Lambda', np.nan):6.3f}  b_Phi={f_.get('slope_Phi', np.nan):6.3f}  "
+        f"b_chi={f_.get('slope_chi', np.nan):6.3f}"
+    )
 
 # %% [markdown]
 # The log-log picture per layer, with the fitted line. The spread of $\alpha$ across layer types — and the fact that
@@ -222,7 +239,7 @@ for ax, (name, layer, rep) in zip(axes.ravel(), rows):
     ax.loglog(rep.sigma[pos], rep.h_kron[pos], "x", ms=4, label=r"$h^{Kron}_k$")
     fit = rep.fits["alpha"]
     xs = np.geomspace(rep.sigma[pos].min(), rep.sigma[pos].max(), 20)
-    ax.loglog(xs, np.exp(fit.intercept) * xs ** fit.slope, "-", color="gray")
+    ax.loglog(xs, np.exp(fit.intercept) * xs**fit.slope, "-", color="gray")
     ax.set_title(rf"{name} {layer}: $\alpha$ = {fit.exponent:.2f}", fontsize=10)
     ax.xaxis.set_minor_formatter(plt.NullFormatter())
     ax.set_xlabel(r"$\sigma_k$")

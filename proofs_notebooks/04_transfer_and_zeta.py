@@ -74,8 +74,8 @@ assert s_transfer == alpha_sym * gamma_sym
 # %%
 alpha_v, gamma_v = 1.7, 0.8
 kk = np.arange(1, 41, dtype=float)
-sig_seq = 2.0 * kk ** -gamma_v
-h_seq = 0.3 * sig_seq ** alpha_v
+sig_seq = 2.0 * kk**-gamma_v
+h_seq = 0.3 * sig_seq**alpha_v
 a_fit, g_fit, s_fit = fit_alpha(sig_seq, h_seq).exponent, fit_gamma(sig_seq).exponent, fit_decay(h_seq).exponent
 print(f"alpha {a_fit:.12f}, gamma {g_fit:.12f}, s {s_fit:.12f}, alpha*gamma {a_fit * g_fit:.12f}")
 # exact power laws: the log-log points are collinear and the fits are exact up to float64 rounding
@@ -159,8 +159,8 @@ d, depth, eps = 16, 3, 0.1
 kd = np.arange(1, d + 1, dtype=float)
 f_sigma = sp.lambdify((s_mode, t_mode), forms["sigma"], "numpy")
 f_h = sp.lambdify((s_mode, t_mode), forms["h"], "numpy")
-s_k = kd ** -0.5
-t_k = s_k ** depth + eps
+s_k = kd**-0.5
+t_k = s_k**depth + eps
 U, V, R1, R2 = (random_orthonormal(d, d, seed=i) for i in range(1, 5))
 S = torch.diag(torch.tensor(s_k))
 Ws = [R1 @ S @ V.T, R2 @ S @ R1.T, U @ S @ R2.T]
@@ -170,7 +170,7 @@ model = linear_chain([W.to(device) for W in Ws])
 rep = analyse_layer(model, "1", X.to(device), (X @ M.T).to(device), loss="mse", k=20, dense_max=300)
 
 sigma_pred, h_pred = f_sigma(s_k, t_k), f_h(s_k, t_k)
-eig_pred = np.sort(np.outer(s_k ** 2, s_k ** 2).ravel())[::-1][:len(rep.eigenvalues)]  # all products
+eig_pred = np.sort(np.outer(s_k**2, s_k**2).ravel())[::-1][: len(rep.eigenvalues)]  # all products
 # h_k: exact HVPs vs the closed form; eigenvalues: eigvalsh of an exact 256 x 256 block. Both are
 # float64 computations on O(1) numbers: 1e-10 relative leaves a wide margin over rounding.
 assert np.allclose(rep.sigma, sigma_pred, rtol=1e-10, atol=0)
@@ -207,8 +207,13 @@ ax1.set_xlabel(r"$\sigma_k$"), ax1.set_ylabel(r"$h_k$"), ax1.set_title(rf"$\alph
 ax1.legend()
 kx = np.arange(1, len(rep.h) + 1)
 ax2.loglog(kx, np.sort(rep.h)[::-1], "o", label=rf"sorted $h_k$: $s_{{dir}}$ = {s_dir:.2f}")
-ax2.loglog(np.arange(1, len(rep.eigenvalues) + 1), rep.eigenvalues, "s", mfc="none",
-           label=rf"top eigenvalues of $H_{{ll}}$: $s_{{eig}}$ = {s_eig:.2f}")
+ax2.loglog(
+    np.arange(1, len(rep.eigenvalues) + 1),
+    rep.eigenvalues,
+    "s",
+    mfc="none",
+    label=rf"top eigenvalues of $H_{{ll}}$: $s_{{eig}}$ = {s_eig:.2f}",
+)
 ax2.set_xlabel("rank k"), ax2.legend()
 plt.tight_layout()
 plt.show()

@@ -54,7 +54,7 @@ def sym_jjt_eigenvalues(Ws):
     out = sp.zeros(d_out * d_in, d_out * d_in)
     for k in range(len(Ws)):
         P, Q = sp.eye(d_out), sp.eye(d_in)
-        for W in reversed(Ws[k + 1:]):  # P_k = W_L ... W_{k+1}
+        for W in reversed(Ws[k + 1 :]):  # P_k = W_L ... W_{k+1}
             P = P * W
         for W in Ws[:k]:  # Q_k = W_{k-1} ... W_1
             Q = W * Q
@@ -81,8 +81,10 @@ for rec in records:
     assert rr.still_fails, (rec["claim"], rec["dropped"])  # each record is a counterexample
     miss = rr.now.miss_factor
     rows.append((rec["claim"], "+".join(rec["dropped"]), rec["config"], rr.now.outcome, miss, rr.exact))
-    print(f"{rec['claim']:<9} drop {'+'.join(rec['dropped']):<29} {rr.now.outcome:<9} "
-          f"error/bound = {miss:9.3g}   bit-for-bit: {rr.exact}   {json.dumps(rec['config'])}")
+    print(
+        f"{rec['claim']:<9} drop {'+'.join(rec['dropped']):<29} {rr.now.outcome:<9} "
+        f"error/bound = {miss:9.3g}   bit-for-bit: {rr.exact}   {json.dumps(rec['config'])}"
+    )
 
 # %%
 fig, ax = plt.subplots(figsize=(10, 4))
@@ -178,7 +180,7 @@ Ws_m = aligned_minimum_weights(dims_b, t_b)
 W1s = sp.Matrix(1, 2, sp.symbols("a1:3"))
 W2s = sp.Matrix(1, 1, [sp.Symbol("b1")])
 M_t = sp.Matrix([[t_b[0], 0]])  # the target in its singular bases
-loss = sp.Rational(1, 2) * sum(x ** 2 for x in (W2s * W1s - M_t))
+loss = sp.Rational(1, 2) * sum(x**2 for x in (W2s * W1s - M_t))
 theta = list(W1s) + list(W2s)
 H_sym = sp.hessian(loss, theta)
 point = dict(zip(theta, list(Ws_m[0]) + list((1 + eps) * Ws_m[1])))
@@ -261,7 +263,12 @@ print(rec_eq["explanation"][:600], "...")
 
 # %%
 for rec in records:
-    if rec["claim"] == "B1-ratio" and rec["dropped"][0] in ("aligned", "linear", "hidden_width_ge_rank", "rank_below_dims"):
+    if rec["claim"] == "B1-ratio" and rec["dropped"][0] in (
+        "aligned",
+        "linear",
+        "hidden_width_ge_rank",
+        "rank_below_dims",
+    ):
         print(f"--- {rec['claim']} without {rec['dropped'][0]}: {json.dumps(rec['config'])}")
         print(rec.get("explanation", "")[:500], "\n")
 

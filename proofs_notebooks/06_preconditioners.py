@@ -107,7 +107,7 @@ assert err2 < 1e-12  # two exact routes (inverse vs SVD) on a well-conditioned 7
 # %%
 assert polar_limit() == 1
 x = sp.Symbol("x", positive=True)
-ns = sp.Rational(3, 2) * x - sp.Rational(1, 2) * x ** 3
+ns = sp.Rational(3, 2) * x - sp.Rational(1, 2) * x**3
 assert sp.solve(sp.Eq(ns, x), x) == [1] and sp.diff(ns, x).subs(x, 1) == 0  # fixed point 1, superattracting
 
 polar = polar_factor(G)
@@ -148,7 +148,7 @@ print("(C_delta (x) C_A + dI)^-1 vec(G) = vec(U T(sigma; alpha, d/c)/c V^T): exa
 # %%
 d_w, depth, eps = 10, 3, 0.1
 s_k = np.arange(1, d_w + 1, dtype=float) ** -0.5
-t_k = s_k ** depth + eps
+t_k = s_k**depth + eps
 Ub, Vb, R1, R2 = (random_orthonormal(d_w, d_w, seed=i) for i in range(11, 15))
 S_ = torch.diag(torch.tensor(s_k))
 Ws = [(R1 @ S_ @ Vb.T).to(device), (R2 @ S_ @ R1.T).to(device), (Ub @ S_ @ R2.T).to(device)]
@@ -161,7 +161,7 @@ def newton_vs_family(Ws, layer=1, damping=1e-3):
     """(exact damped Newton step on layer's block, spectral-family step with fitted alpha and c, alpha, c)."""
     H = dln_hessian_closed_form(Ws, X=Xd, Y=Yd)
     off = np.cumsum([0] + [W.numel() for W in Ws])
-    H_ll = H[off[layer]:off[layer + 1], off[layer]:off[layer + 1]]
+    H_ll = H[off[layer] : off[layer + 1], off[layer] : off[layer + 1]]
     G_l = dln_gradient_closed_form(Ws, X=Xd, Y=Yd)[layer]
     n = G_l.numel()
     step = torch.linalg.solve(H_ll + damping * torch.eye(n, dtype=H.dtype, device=H.device), G_l.reshape(-1))
@@ -178,7 +178,7 @@ step, fam, a_fit, c_fit, r2 = newton_vs_family(Ws)
 rel = float(torch.linalg.norm(step - fam) / torch.linalg.norm(step))
 print(f"fitted alpha = {a_fit:.10f}, c = {c_fit:.6f} (R^2 = {r2:.12f});  |Newton - T-step| / |Newton| = {rel:.1e}")
 # SymPy side for this point: h_k = s^4, sigma_k = eps s^2  =>  h = sigma^2 / eps^2: alpha = 2, c = 1/eps^2
-assert abs(a_fit - 2) < 1e-9 and abs(c_fit - 1 / eps ** 2) < 1e-6 * c_fit
+assert abs(a_fit - 2) < 1e-9 and abs(c_fit - 1 / eps**2) < 1e-6 * c_fit
 assert rel < 1e-9  # exact block, exact identity: only the solve's and the SVD's rounding remain
 
 # %% [markdown]
@@ -221,14 +221,19 @@ print("SpectralNewton(alpha=1, d=0) step = -lr * U V^T: checked")
 
 # %%
 dims_e = [12, 12, 12, 12]
-Mt = (random_orthonormal(12, 12, seed=21) @ torch.diag(torch.arange(1, 13, dtype=torch.float64) ** -1.0)
-      @ random_orthonormal(12, 12, seed=22).T).to(device)
+Mt = (
+    random_orthonormal(12, 12, seed=21)
+    @ torch.diag(torch.arange(1, 13, dtype=torch.float64) ** -1.0)
+    @ random_orthonormal(12, 12, seed=22).T
+).to(device)
 Xe = whitened_inputs(48, 12, seed=23, device=device)
 Ye = Xe @ Mt.T
 curves = {}
-for name, make in [("heavy-ball GD", lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9)),
-                   ("T, alpha = 1 (Muon-like)", lambda ps: SpectralNewton(ps, lr=0.02, alpha=1.0, damping=1e-3)),
-                   ("T, alpha = 2", lambda ps: SpectralNewton(ps, lr=0.02, alpha=2.0, damping=1e-2))]:
+for name, make in [
+    ("heavy-ball GD", lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9)),
+    ("T, alpha = 1 (Muon-like)", lambda ps: SpectralNewton(ps, lr=0.02, alpha=1.0, damping=1e-3)),
+    ("T, alpha = 2", lambda ps: SpectralNewton(ps, lr=0.02, alpha=2.0, damping=1e-2)),
+]:
     net = DeepLinearNetwork.random(dims_e, scale=0.3, seed=5, device=device)
     opt = make(list(net.parameters()))
     losses = []

@@ -130,8 +130,17 @@ print("ReLU rate:", t1.neuron_balance_rate("relu"))
 Ws, X, Y = random_point([3, 5, 2], 1)
 for act in ("linear", "relu", "tanh"):
     R = cd.imbalance_flow_rate(Ws, cd.layer_gradients(Ws, X, Y, activation=act))[0]
-    print(f"{act:>6}: |dD/dt| = {float(torch.linalg.norm(R)):.3e}, |diag dD/dt| = {float(torch.linalg.norm(torch.diagonal(R))):.3e}")
-assert float(torch.linalg.norm(torch.diagonal(cd.imbalance_flow_rate(Ws, cd.layer_gradients(Ws, X, Y, activation="relu"))[0]))) < 1e-13
+    print(
+        f"{act:>6}: |dD/dt| = {float(torch.linalg.norm(R)):.3e}, |diag dD/dt| = {float(torch.linalg.norm(torch.diagonal(R))):.3e}"
+    )
+assert (
+    float(
+        torch.linalg.norm(
+            torch.diagonal(cd.imbalance_flow_rate(Ws, cd.layer_gradients(Ws, X, Y, activation="relu"))[0])
+        )
+    )
+    < 1e-13
+)
 
 # %% [markdown]
 # ## C2. End-to-end dynamics
@@ -194,7 +203,7 @@ for ax, depth in zip(axes, (2, 3, 4)):
         u = cd.gd_mode_curve(Ws, torch.eye(2), M, U, V, eta, K)[:, 0].numpy()
         ax.plot(np.arange(K + 1) * eta, u, ".", ms=2, label=f"GD, $\\eta$ = {eta}")
     tt = np.linspace(0, 12, 400)
-    ax.plot(tt, flow_solution(depth, s, a0 ** depth, tt), "k-", lw=1, label="flow (SymPy solution)")
+    ax.plot(tt, flow_solution(depth, s, a0**depth, tt), "k-", lw=1, label="flow (SymPy solution)")
     ax.set_title(f"C3: L = {depth}"), ax.set_xlabel("time $t = k\\eta$")
 axes[0].set_ylabel("mode strength $u$"), axes[0].legend(fontsize=7)
 plt.show()
@@ -208,8 +217,10 @@ plt.show()
 claim = get_claim("C3-gd-vs-flow")
 for eta in (0.04, 0.02, 0.01, 0.005):
     r = claim.check({"dims": [2, 3, 2], "t": [2.0], "a": [0.25], "seed": 0, "lr": eta})
-    print(f"eta = {eta:<6} measured {r.details['max_measured_constant']:.5f}  predicted "
-          f"{r.details['max_first_order_constant']:.5f}  rel. diff {r.error:.4f}")
+    print(
+        f"eta = {eta:<6} measured {r.details['max_measured_constant']:.5f}  predicted "
+        f"{r.details['max_first_order_constant']:.5f}  rel. diff {r.error:.4f}"
+    )
 assert r.error < 0.01
 
 # %% [markdown]
@@ -273,8 +284,16 @@ for dims, kept in (([3, 3, 3], [1]), ([3, 4, 3], []), ([3, 4, 3], [0, 2]), ([3, 
 # along the rescaling orbit it grows as $t_1^{2(L-1)/L}(L-2+c^2+c^{-2})$, smallest at $c = 1$.
 
 # %%
-print("balanced:", t5.top_eigenvalue_balanced(), "| orbit:", t5.top_eigenvalue_rescaled(),
-      "| excess:", t5.sharpness_excess(3), "| threshold:", t5.stability_threshold())
+print(
+    "balanced:",
+    t5.top_eigenvalue_balanced(),
+    "| orbit:",
+    t5.top_eigenvalue_rescaled(),
+    "| excess:",
+    t5.sharpness_excess(3),
+    "| threshold:",
+    t5.stability_threshold(),
+)
 claim = get_claim("C5-orbit")
 for c in (0.5, 1.0, 2.0):
     r = claim.check({"dims": [3, 4, 4, 3], "t": [1.5, 0.5], "seed": 1, "balance": c})
@@ -287,6 +306,7 @@ for c in (0.5, 1.0, 2.0):
 # range of $\eta$ (in units of $2/\lambda_{bal}$, the largest step at which the flattest minimum
 # is stable) and measure the final sharpness and imbalance:
 
+
 # %%
 def sweep(dims, t, qs, seeds):
     L = len(dims) - 1
@@ -298,8 +318,13 @@ def sweep(dims, t, qs, seeds):
         for seed in seeds:
             run = cc.train_to_minimum(cc.random_init(dims, 1.0, seed), torch.eye(dims[0]), M, M, lr=eta, max_steps=4000)
             if run["converged"]:
-                out.append((q, cc.top_eigenvalue(run["weights"], torch.eye(dims[0]), M) * eta / 2,
-                            cc.max_relative_imbalance(run["weights"])))
+                out.append(
+                    (
+                        q,
+                        cc.top_eigenvalue(run["weights"], torch.eye(dims[0]), M) * eta / 2,
+                        cc.max_relative_imbalance(run["weights"]),
+                    )
+                )
             else:
                 out.append((q, np.nan, np.nan))
     return lam_bal, np.array(out)
@@ -309,8 +334,10 @@ fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
 for dims, mk in (([3, 4, 3], "o"), ([3, 4, 4, 3], "s")):
     lam_bal, res = sweep(dims, [1.5, 1.0, 0.5], np.linspace(0.2, 1.4, 7), range(4))
     ok = ~np.isnan(res[:, 1])
-    print(f"L = {len(dims) - 1}: largest final lambda_max * eta / 2 = {np.nanmax(res[:, 1]):.4f}; "
-          f"runs converged {ok.sum()}/{len(res)}; converged beyond q = 1: {int((ok & (res[:, 0] > 1)).sum())}")
+    print(
+        f"L = {len(dims) - 1}: largest final lambda_max * eta / 2 = {np.nanmax(res[:, 1]):.4f}; "
+        f"runs converged {ok.sum()}/{len(res)}; converged beyond q = 1: {int((ok & (res[:, 0] > 1)).sum())}"
+    )
     assert np.nanmax(res[:, 1]) <= 1 + 1e-6
     axes[0].plot(res[ok, 0], res[ok, 1], mk, alpha=0.7, label=f"L = {len(dims) - 1}")
     axes[1].semilogy(res[ok, 0], res[ok, 2], mk, alpha=0.7, label=f"L = {len(dims) - 1}")

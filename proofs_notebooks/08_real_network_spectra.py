@@ -68,7 +68,7 @@ dims, t = [8, 12, 12, 6], [3.0, 2.0, 1.0]
 net, M = DeepLinearNetwork.balanced_minimum(dims, t, dtype=torch.float64, device="cpu")
 X = whitened_inputs(60, dims[0], seed=1)
 Y = X @ M.T
-loader = [(X[i:i + 16], Y[i:i + 16]) for i in range(0, 60, 16)]  # 16, 16, 16, 12
+loader = [(X[i : i + 16], Y[i : i + 16]) for i in range(0, 60, 16)]  # 16, 16, 16, 12
 dln = ModelCurvature(linear_chain([W.detach() for W in net.weight_list()]), "mse", loader)
 exact = balanced_minimum_spectrum_numeric(dims, t)["all"]
 lam_max = float(np.max(exact))
@@ -99,13 +99,17 @@ Xd, yd = tm.data.X_train, tm.data.y_train
 data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(Xd, yd), batch_size=512)  # 512, 512, 473
 cnn = ModelCurvature(model, torch.nn.CrossEntropyLoss(), data)
 loss_value, gradient = cnn.loss_and_gradient()
-print(f"P = {cnn.num_params}, N = {cnn.num_samples}, loss {loss_value:.4f}, |grad| {float(gradient.norm()):.3f}, "
-      f"test accuracy {tm.info['test_accuracy']:.3f}")
+print(
+    f"P = {cnn.num_params}, N = {cnn.num_samples}, loss {loss_value:.4f}, |grad| {float(gradient.norm()):.3f}, "
+    f"test accuracy {tm.info['test_accuracy']:.3f}"
+)
 
 t0 = time.perf_counter()
 top = cnn.top_eigenvalues(5, tol=1e-6, max_iters=60, seed=0)
-print(f"top-5 Hessian eigenvalues (Lanczos, {top.num_hvps} data-set HVPs, {time.perf_counter() - t0:.1f} s):",
-      np.round(top.eigenvalues.numpy(), 4))
+print(
+    f"top-5 Hessian eigenvalues (Lanczos, {top.num_hvps} data-set HVPs, {time.perf_counter() - t0:.1f} s):",
+    np.round(top.eigenvalues.numpy(), 4),
+)
 t0 = time.perf_counter()
 density = cnn.density(num_probes=1, num_steps=20, seed=0)
 print(f"SLQ: {density.num_matvecs} data-set HVPs, {time.perf_counter() - t0:.1f} s")

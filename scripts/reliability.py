@@ -10,6 +10,7 @@ pytest's own pass/fail counts and wall time, and writes the JSON the README's "R
 section quotes. It exits non-zero when any test failed or any traceback / wrong result / lost
 file was counted.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,16 +26,25 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-KEYS = ("inputs_tried", "clear_errors", "worked", "tracebacks", "wrong_results", "files_lost", "faults_injected",
-        "faults_survived")
+KEYS = (
+    "inputs_tried",
+    "clear_errors",
+    "worked",
+    "tracebacks",
+    "wrong_results",
+    "files_lost",
+    "faults_injected",
+    "faults_survived",
+)
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=str(ROOT / "docs" / "reliability.json"))
     p.add_argument("--examples", type=int, default=None, help="Hypothesis examples per fuzz test (default: the tests')")
-    p.add_argument("--update-readme", action="store_true",
-                   help="also rewrite the figures of the README's Reliability table")
+    p.add_argument(
+        "--update-readme", action="store_true", help="also rewrite the figures of the README's Reliability table"
+    )
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         tally = Path(tmp) / "tally.json"
@@ -43,8 +53,13 @@ def main(argv=None) -> int:
             env["DLNKIT_HOSTILE_EXAMPLES"] = str(args.examples)
         tests = sorted(str(t.relative_to(ROOT)) for t in (ROOT / "tests").glob("test_hostile_*.py"))
         t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests], cwd=ROOT,
-                              env=env, capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         wall = time.perf_counter() - t0
         sections = json.loads(tally.read_text()) if tally.exists() else {}
     last = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
@@ -54,9 +69,14 @@ def main(argv=None) -> int:
         "what": "figures of dlnkit's hostile test suite (tests/test_hostile_*.py), written by scripts/reliability.py",
         "generated_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
-        "pytest": {"passed": counts.get("passed", 0), "failed": counts.get("failed", 0),
-                   "errors": counts.get("error", 0) + counts.get("errors", 0), "skipped": counts.get("skipped", 0),
-                   "seconds": round(wall, 1), "files": tests},
+        "pytest": {
+            "passed": counts.get("passed", 0),
+            "failed": counts.get("failed", 0),
+            "errors": counts.get("error", 0) + counts.get("errors", 0),
+            "skipped": counts.get("skipped", 0),
+            "seconds": round(wall, 1),
+            "files": tests,
+        },
         "totals": totals,
         "sections": sections,
     }
@@ -75,9 +95,16 @@ def main(argv=None) -> int:
 
 
 #: README table labels (their beginnings) -> totals keys
-README_ROWS = {"inputs tried": "inputs_tried", "clear errors": "clear_errors", "inputs that worked": "worked",
-               "tracebacks": "tracebacks", "wrong results": "wrong_results", "files lost": "files_lost",
-               "faults injected": "faults_injected", "faults survived": "faults_survived"}
+README_ROWS = {
+    "inputs tried": "inputs_tried",
+    "clear errors": "clear_errors",
+    "inputs that worked": "worked",
+    "tracebacks": "tracebacks",
+    "wrong results": "wrong_results",
+    "files lost": "files_lost",
+    "faults injected": "faults_injected",
+    "faults survived": "faults_survived",
+}
 
 
 def update_readme(path: Path, totals: dict) -> None:

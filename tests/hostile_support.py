@@ -4,6 +4,7 @@ the tally that becomes docs/reliability.json.
 
 Module-level so that spawned sweep workers can unpickle :class:`FaultClaim`.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -61,6 +62,7 @@ FAULT = FaultClaim()
 
 # ----- folder snapshots ---------------------------------------------------------------------
 
+
 def snapshot(root: str | os.PathLike) -> dict[str, str]:
     """{relative path: sha256} of every file under ``root`` (hidden temporary files included)."""
     out: dict[str, str] = {}
@@ -86,8 +88,16 @@ def assert_kept(section: str, before: dict[str, str], root: str | os.PathLike, a
 
 # ----- the tally ----------------------------------------------------------------------------
 
-TALLY_KEYS = ("inputs_tried", "clear_errors", "worked", "tracebacks", "wrong_results", "files_lost",
-              "faults_injected", "faults_survived")
+TALLY_KEYS = (
+    "inputs_tried",
+    "clear_errors",
+    "worked",
+    "tracebacks",
+    "wrong_results",
+    "files_lost",
+    "faults_injected",
+    "faults_survived",
+)
 _LOCK = threading.Lock()
 
 

@@ -1,4 +1,5 @@
 """capture_layer refuses, with a clear error, layers it cannot analyse (regressions found by mypy)."""
+
 import pytest
 import torch
 from torch import nn

@@ -1,13 +1,30 @@
 """The alignment claims: registered, defaults pass, and dropping an assumption can break them."""
+
 import pytest
 
 from dlnkit.claims import all_claims, draw_configs
 from dlnkit.numerics.validation import DlnkitInputError
 
-IDS = ["A2-kron-identity", "A2-decomposition", "A2-dln-closed-form", "A2-canonical-form", "A4-sdir", "A4-seig",
-       "A5-zeta", "A6-preconditioner", "A-zoo-decomposition"]
-CHEAP = ["A2-kron-identity", "A2-decomposition", "A2-canonical-form", "A4-sdir", "A4-seig", "A5-zeta",
-         "A6-preconditioner"]
+IDS = [
+    "A2-kron-identity",
+    "A2-decomposition",
+    "A2-dln-closed-form",
+    "A2-canonical-form",
+    "A4-sdir",
+    "A4-seig",
+    "A5-zeta",
+    "A6-preconditioner",
+    "A-zoo-decomposition",
+]
+CHEAP = [
+    "A2-kron-identity",
+    "A2-decomposition",
+    "A2-canonical-form",
+    "A4-sdir",
+    "A4-seig",
+    "A5-zeta",
+    "A6-preconditioner",
+]
 
 
 def test_registered_with_metadata():
@@ -33,12 +50,17 @@ def _finds_failure(cid, drop, n=12):
     return any(not c.check(cfg).passed for cfg in draw_configs(c.config_strategy(drop=drop), n, seed=3))
 
 
-@pytest.mark.parametrize("cid,drop", [("A2-kron-identity", ["row_major_order"]),
-                                      ("A2-decomposition", ["same_index_set"]),
-                                      ("A2-canonical-form", ["flat_residual"]),
-                                      ("A4-sdir", ["pure_power_law"]),
-                                      ("A5-zeta", ["top_anchored_window"]),
-                                      ("A6-preconditioner", ["factor_bases_aligned", "vanishing_damping"])])
+@pytest.mark.parametrize(
+    "cid,drop",
+    [
+        ("A2-kron-identity", ["row_major_order"]),
+        ("A2-decomposition", ["same_index_set"]),
+        ("A2-canonical-form", ["flat_residual"]),
+        ("A4-sdir", ["pure_power_law"]),
+        ("A5-zeta", ["top_anchored_window"]),
+        ("A6-preconditioner", ["factor_bases_aligned", "vanishing_damping"]),
+    ],
+)
 def test_dropping_an_assumption_can_break_the_claim(cid, drop):
     assert _finds_failure(cid, drop)
 

@@ -1,4 +1,5 @@
 """Numerics of the alignment decomposition: captures, vmap HVPs, factors, fits, preconditioner."""
+
 import numpy as np
 import pytest
 import torch
@@ -86,8 +87,9 @@ def test_hk_from_batched_hvps_equals_dense_block_quadratic_form(layer):
 
 def test_conv_im2col_gradient_and_row_major_directions():
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1, stride=1, dtype=D), nn.ReLU(), nn.Flatten(),
-                        nn.Linear(3 * 16, 4, dtype=D))
+    net = nn.Sequential(
+        nn.Conv2d(2, 3, 3, padding=1, stride=1, dtype=D), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 16, 4, dtype=D)
+    )
     X = torch.randn(6, 2, 4, 4, dtype=D)
     y = torch.randint(0, 4, (6,))
     cap = na.capture_layer(net, "0", X, y)
@@ -117,11 +119,11 @@ def test_gauss_newton_kronecker_is_exact_for_one_sample_softmax_regression():
 
 def test_fits_and_bad_input():
     k = np.arange(1, 21, dtype=float)
-    sigma = 3 * k ** -0.7
-    f = fit_alpha(sigma, 2 * sigma ** 1.8)
+    sigma = 3 * k**-0.7
+    f = fit_alpha(sigma, 2 * sigma**1.8)
     assert f.exponent == pytest.approx(1.8, abs=1e-12) and f.r2 == pytest.approx(1.0)
     assert fit_gamma(sigma).exponent == pytest.approx(0.7, abs=1e-12)
-    assert fit_decay((2 * sigma ** 1.8)[::-1]).exponent == pytest.approx(1.26, abs=1e-12)
+    assert fit_decay((2 * sigma**1.8)[::-1]).exponent == pytest.approx(1.26, abs=1e-12)
     with pytest.raises(DlnkitInputError):
         fit_alpha([1.0, -1.0], [1.0, 2.0])
     with pytest.raises(DlnkitInputError):
@@ -159,7 +161,7 @@ def test_spectral_newton_alpha1_is_orthogonalised_step():
     b = nn.Parameter(torch.zeros(4, dtype=D))
     opt = SpectralNewton([W, b], lr=0.1, alpha=1.0, damping=0.0, momentum=0.0)
     W0 = W.detach().clone()
-    loss = ((W @ torch.ones(3, dtype=D) + b - 1) ** 2).sum() + (W ** 3).sum()
+    loss = ((W @ torch.ones(3, dtype=D) + b - 1) ** 2).sum() + (W**3).sum()
     loss.backward()
     G = W.grad.detach().clone()
     opt.step()

@@ -5,6 +5,7 @@ ModelCurvature, reverse-over-reverse) or must raise a DlnkitInputError.
 
 Tolerance 1e-10: exact float64 routes on O(1) numbers that differ only in summation order.
 """
+
 import pytest
 import torch
 from torch import nn
@@ -20,8 +21,13 @@ TOL = dict(atol=1e-10, rtol=1e-10)
 
 def net(inplace, seed=0):
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Linear(6, 8, dtype=DT), nn.ReLU(inplace=inplace), nn.Linear(8, 5, dtype=DT),
-                         nn.ReLU(inplace=inplace), nn.Linear(5, 4, dtype=DT))
+    return nn.Sequential(
+        nn.Linear(6, 8, dtype=DT),
+        nn.ReLU(inplace=inplace),
+        nn.Linear(8, 5, dtype=DT),
+        nn.ReLU(inplace=inplace),
+        nn.Linear(5, 4, dtype=DT),
+    )
 
 
 def batch(n=32, seed=1, classes=4):
@@ -41,8 +47,11 @@ def test_inplace_relu_after_the_layer_gives_the_out_of_place_numbers():
         assert_close(torch.as_tensor(getattr(ra, key)), torch.as_tensor(getattr(rb, key)), **TOL)
 
 
-@pytest.mark.parametrize("loss", [nn.MSELoss(), nn.MSELoss(reduction="sum"), nn.HuberLoss(delta=0.3),
-                                  nn.HuberLoss(reduction="sum")], ids=["mse", "mse-sum", "huber", "huber-sum"])
+@pytest.mark.parametrize(
+    "loss",
+    [nn.MSELoss(), nn.MSELoss(reduction="sum"), nn.HuberLoss(delta=0.3), nn.HuberLoss(reduction="sum")],
+    ids=["mse", "mse-sum", "huber", "huber-sum"],
+)
 def test_mse_and_huber_modules_work_and_match_the_independent_block(loss):
     X, _ = batch()
     Y = torch.randn(32, 4, generator=torch.Generator().manual_seed(5), dtype=DT)
@@ -53,9 +62,9 @@ def test_mse_and_huber_modules_work_and_match_the_independent_block(loss):
     # independent route: the layer's diagonal block from ModelCurvature (reverse-over-reverse HVPs)
     H = ModelCurvature(model, loss, (X, Y), params=["2.weight"]).dense()
     U, S, Vh = torch.linalg.svd(cap.G, full_matrices=False)
-    D = torch.einsum("ik,kj->kij", U[:, :len(rep.h)], Vh[:len(rep.h)]).reshape(len(rep.h), -1)
+    D = torch.einsum("ik,kj->kij", U[:, : len(rep.h)], Vh[: len(rep.h)]).reshape(len(rep.h), -1)
     assert_close(torch.as_tensor(rep.h), (D @ H * D).sum(1), **TOL)
-    top = torch.linalg.eigvalsh(H).flip(0)[:len(rep.eigenvalues)]
+    top = torch.linalg.eigvalsh(H).flip(0)[: len(rep.eigenvalues)]
     assert_close(torch.as_tensor(rep.eigenvalues.copy()), top, **TOL)
 
 
@@ -133,8 +142,9 @@ def test_loader_is_concatenated_for_the_alignment_capture():
     assert_close(a.G, b.G, **TOL)
 
 
-@pytest.mark.parametrize("loss", [nn.MSELoss(), nn.HuberLoss(), nn.MSELoss(reduction="sum")],
-                         ids=["mse", "huber", "mse-sum"])
+@pytest.mark.parametrize(
+    "loss", [nn.MSELoss(), nn.HuberLoss(), nn.MSELoss(reduction="sum")], ids=["mse", "huber", "mse-sum"]
+)
 def test_hessian_hvp_routes_accept_raw_loss_modules_in_a_closure(loss):
     """numerics.hessian's jvp-over-grad falls back to reverse-over-reverse where torch has no forward-mode
     formula (MSELoss, HuberLoss); checked against ModelCurvature on the same network and data."""

@@ -1,5 +1,6 @@
 """SymPy side of the alignment claims: Kronecker identity, slope additivity, DLN closed forms,
 s = alpha*gamma, PR/zeta, T(sigma; alpha)."""
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -53,7 +54,7 @@ def test_alpha_equal_progress_formula_and_numbers():
     for L in (2, 3, 5):
         t = np.array([3.0, 2.0, 1.3, 0.7])
         s = (0.6 * t) ** (1 / L)
-        sigma = s ** (L - 1) * np.abs(s ** L - t)
+        sigma = s ** (L - 1) * np.abs(s**L - t)
         h = s ** (2 * (L - 1))
         slope = np.polyfit(np.log(sigma), np.log(h), 1)[0]
         assert slope == pytest.approx(2 * (L - 1) / (2 * L - 1), rel=1e-12)
@@ -62,8 +63,8 @@ def test_alpha_equal_progress_formula_and_numbers():
 def test_alpha_is_two_exactly_for_a_flat_residual():
     s = np.array([1.3, 1.0, 0.8, 0.5])
     for L in (2, 3):
-        t = s ** L + 0.4
-        sigma = s ** (L - 1) * np.abs(s ** L - t)
+        t = s**L + 0.4
+        sigma = s ** (L - 1) * np.abs(s**L - t)
         h = s ** (2 * (L - 1))
         assert np.polyfit(np.log(sigma), np.log(h), 1)[0] == pytest.approx(2.0, abs=1e-12)
     assert ta.local_alpha(3).subs(sp.Symbol("g", real=True), 0) == 2
@@ -71,10 +72,10 @@ def test_alpha_is_two_exactly_for_a_flat_residual():
 
 def test_canonical_form_holds_only_at_unit_residual():
     gap = ta.canonical_form_gap("empirical")
-    assert sp.simplify(gap.subs(ta.t_sym, ta.s_sym ** L_sym - 1)) == 0
-    assert sp.simplify(gap.subs({ta.t_sym: ta.s_sym ** 2 - sp.Rational(1, 2), L_sym: 2})) != 0
+    assert sp.simplify(gap.subs(ta.t_sym, ta.s_sym**L_sym - 1)) == 0
+    assert sp.simplify(gap.subs({ta.t_sym: ta.s_sym**2 - sp.Rational(1, 2), L_sym: 2})) != 0
     gap_gn = ta.canonical_form_gap("gn", 3, 2)
-    assert sp.simplify(gap_gn.subs(ta.t_sym, ta.s_sym ** 3 + 1)) == 0
+    assert sp.simplify(gap_gn.subs(ta.t_sym, ta.s_sym**3 + 1)) == 0
 
 
 def test_transfer_exponent_and_zeta_values():

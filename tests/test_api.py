@@ -1,5 +1,6 @@
 """The public claim API: define_claim, user files (--from), the dlnkit.claims entry-point group,
 assumption strategies and drop, and a deliberately false claim shrunk to a small counterexample."""
+
 import contextlib
 import io
 import textwrap
@@ -33,33 +34,63 @@ def run_cli(argv):
 
 
 def test_define_claim_checks_and_needs_a_reason():
-    c = dk.define_claim(id="t-depth", title="depth", predict=sp.Symbol("L") + 1,
-                        measure=lambda cfg, device: len(cfg["dims"]),
-                        strategy=st.just({"dims": [2, 3, 1]}),
-                        tolerance=dk.Tolerance(atol=0, reason="integer"), register=False)
+    c = dk.define_claim(
+        id="t-depth",
+        title="depth",
+        predict=sp.Symbol("L") + 1,
+        measure=lambda cfg, device: len(cfg["dims"]),
+        strategy=st.just({"dims": [2, 3, 1]}),
+        tolerance=dk.Tolerance(atol=0, reason="integer"),
+        register=False,
+    )
     assert c.check({"dims": [2, 3, 3, 1]}).status == "PASS"
     assert c.check({"dims": [2, 3, 3, 1]}).error == 0.0
-    wrong = dk.define_claim(id="t-depth-wrong", title="depth", predict=sp.Symbol("L"),
-                            measure=lambda cfg, device: len(cfg["dims"]), strategy=st.just({"dims": [2, 1]}),
-                            tolerance=dk.Tolerance(atol=0, reason="integer"), register=False)
+    wrong = dk.define_claim(
+        id="t-depth-wrong",
+        title="depth",
+        predict=sp.Symbol("L"),
+        measure=lambda cfg, device: len(cfg["dims"]),
+        strategy=st.just({"dims": [2, 1]}),
+        tolerance=dk.Tolerance(atol=0, reason="integer"),
+        register=False,
+    )
     assert wrong.check({"dims": [2, 1]}).status == "FAIL"
     with pytest.raises(DlnkitInputError, match="reason"):
-        dk.define_claim(id="t-noreason", title="x", predict=0, measure=lambda c, d: 0,
-                        tolerance=dk.Tolerance(atol=1.0), register=False)
+        dk.define_claim(
+            id="t-noreason",
+            title="x",
+            predict=0,
+            measure=lambda c, d: 0,
+            tolerance=dk.Tolerance(atol=1.0),
+            register=False,
+        )
     with pytest.raises(DlnkitInputError, match="symbols"):
-        c2 = dk.define_claim(id="t-sym", title="x", predict=sp.Symbol("nope"), measure=lambda c, d: 0,
-                             tolerance=dk.Tolerance(atol=0, reason="r"), register=False)
+        c2 = dk.define_claim(
+            id="t-sym",
+            title="x",
+            predict=sp.Symbol("nope"),
+            measure=lambda c, d: 0,
+            tolerance=dk.Tolerance(atol=0, reason="r"),
+            register=False,
+        )
         c2.predict({"dims": [2, 1]})
 
 
 def test_assumption_parts_merge_and_drop_draws_the_violating_side():
     c = dk.define_claim(
-        id="t-parts", title="x", predict=0, measure=lambda cfg, d: 0,
+        id="t-parts",
+        title="x",
+        predict=0,
+        measure=lambda cfg, d: 0,
         strategy=st.fixed_dictionaries({"dims": st.just([2, 2])}),
-        assumptions={"a": ("a holds", {"a": 0}, st.just({"a": 1})),
-                     "b": ("b holds", None, lambda cfg: {"b": cfg["a"] + 10}),
-                     "c": "no violating side"},
-        tolerance=dk.Tolerance(atol=0, reason="r"), register=False)
+        assumptions={
+            "a": ("a holds", {"a": 0}, st.just({"a": 1})),
+            "b": ("b holds", None, lambda cfg: {"b": cfg["a"] + 10}),
+            "c": "no violating side",
+        },
+        tolerance=dk.Tolerance(atol=0, reason="r"),
+        register=False,
+    )
     assert c.assumption_names == ("a", "b", "c")
     assert one(c.config_strategy()) == {"dims": [2, 2], "a": 0}
     assert one(c.config_strategy(["a", "b"])) == {"dims": [2, 2], "a": 1, "b": 11}
@@ -94,8 +125,19 @@ def test_dropping_global_minimum_breaks_the_orbit_claim():
 
 
 def test_verify_from_file_shows_the_claims(tmp_path):
-    rc, out = run_cli(["verify", "--from", str(EXAMPLES), "gn-trace-whitened", "--examples", "1", "-q",
-                       "--json", str(tmp_path / "r.json")])
+    rc, out = run_cli(
+        [
+            "verify",
+            "--from",
+            str(EXAMPLES),
+            "gn-trace-whitened",
+            "--examples",
+            "1",
+            "-q",
+            "--json",
+            str(tmp_path / "r.json"),
+        ]
+    )
     assert rc == 0
     assert "gn-trace-whitened" in out and "PASS" in out and "FAIL" not in out.split("\n", 2)[2]
     rc, _ = run_cli(["verify", "--from", str(tmp_path / "missing.py")])
@@ -104,11 +146,13 @@ def test_verify_from_file_shows_the_claims(tmp_path):
 
 def test_a_clashing_id_is_refused(tmp_path):
     f = tmp_path / "clash.py"
-    f.write_text(textwrap.dedent("""
+    f.write_text(
+        textwrap.dedent("""
         import dlnkit as dk
         dk.define_claim(id="B1", title="x", predict=0, measure=lambda c, d: 0,
                         tolerance=dk.Tolerance(atol=0, reason="r"))
-    """))
+    """)
+    )
     with pytest.raises(DlnkitInputError, match="already used"):
         load_claims_from_file(f)
     assert get_claim("B1").source.startswith("arXiv")
@@ -118,9 +162,11 @@ def test_false_claim_fails_and_shrinks_to_a_small_counterexample():
     rc, out = run_cli(["verify", "--from", str(FALSE_CLAIM), "--examples", "4", "--seed", "1", "-q"])
     assert rc == 1 and "FAIL" in out
     (claim,) = load_claims_from_file(FALSE_CLAIM)
-    shrunk = find(claim.config_strategy(), lambda cfg: not claim.check(cfg).passed,
-                  settings=settings(database=None, max_examples=60, deadline=None,
-                                    suppress_health_check=list(HealthCheck)))
+    shrunk = find(
+        claim.config_strategy(),
+        lambda cfg: not claim.check(cfg).passed,
+        settings=settings(database=None, max_examples=60, deadline=None, suppress_health_check=list(HealthCheck)),
+    )
     result = claim.check(shrunk)
     assert not result.passed
     dims, r = shrunk["dims"], len(shrunk["t"])
@@ -141,7 +187,8 @@ def test_false_claim_through_the_counterexample_engine():
 
 def test_entry_point_group_loads_installed_claims(tmp_path, monkeypatch):
     pkg = tmp_path / "dlnkit_ep_demo.py"
-    pkg.write_text(textwrap.dedent("""
+    pkg.write_text(
+        textwrap.dedent("""
         import sympy as sp
         import dlnkit as dk
         from hypothesis import strategies as st
@@ -149,14 +196,14 @@ def test_entry_point_group_loads_installed_claims(tmp_path, monkeypatch):
                         measure=lambda cfg, device: sum(W.numel() for W in dk.build_point(cfg, device).weights),
                         strategy=st.just({"dims": [3, 4, 2], "seed": 0}),
                         tolerance=dk.Tolerance(atol=0, reason="integer count"))
-    """))
+    """)
+    )
     broken = tmp_path / "dlnkit_ep_broken.py"
     broken.write_text("raise RuntimeError('broken plugin')\n")
     dist = tmp_path / "dlnkit_ep_demo-0.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: dlnkit-ep-demo\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text(
-        "[dlnkit.claims]\ndemo = dlnkit_ep_demo\nbroken = dlnkit_ep_broken\n")
+    (dist / "entry_points.txt").write_text("[dlnkit.claims]\ndemo = dlnkit_ep_demo\nbroken = dlnkit_ep_broken\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.warns(RuntimeWarning, match="broken"):
         loaded = load_entry_point_claims()

@@ -1,5 +1,6 @@
 """`dlnkit bench` is a source-checkout command that says so when there is no checkout;
 `dlnkit notebooks` says clearly when its source folder is missing; neither edits sys.path."""
+
 import argparse
 from pathlib import Path
 

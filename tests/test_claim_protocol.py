@@ -1,6 +1,7 @@
 """The claim protocol: every engine goes through the claim's own hooks and Claim.check, and the
 bugs the restructuring exposed stay fixed (wrong-order partial products in the SymPy explanation,
 'anisotropy' meaning two different covariances)."""
+
 import re
 from pathlib import Path
 
@@ -22,8 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _rational_weights(dims, seed):
     g = torch.Generator().manual_seed(seed)
-    return [torch.randint(-3, 4, (dims[k + 1], dims[k]), generator=g).to(torch.float64) / 2
-            for k in range(len(dims) - 1)]
+    return [
+        torch.randint(-3, 4, (dims[k + 1], dims[k]), generator=g).to(torch.float64) / 2 for k in range(len(dims) - 1)
+    ]
 
 
 @pytest.mark.parametrize("dims", [[3, 4, 5, 2], [2, 3, 1, 4, 2]])
@@ -31,8 +33,9 @@ def test_symbolic_jjt_spectrum_matches_float_jjt_at_unequal_widths(dims):
     # regression: the SymPy explanation multiplied W_{l+1} ... W_L in the wrong order, which raised
     # ShapeError at depth >= 3 with unequal widths (hidden as "(explanation failed ...)")
     Ws = _rational_weights(dims, seed=len(dims))
-    exact = jjt_spectrum_symbolic([sp.Matrix([[sp.Rational(str(float(x))) for x in row] for row in W.tolist()])
-                                   for W in Ws])
+    exact = jjt_spectrum_symbolic(
+        [sp.Matrix([[sp.Rational(str(float(x))) for x in row] for row in W.tolist()]) for W in Ws]
+    )
     # roots of cubics come in casus-irreducibilis form: take the real part of the numeric value
     predicted = sorted(float(sp.re(sp.N(k, 30))) for k, v in exact.items() for _ in range(v))
     measured = torch.linalg.eigvalsh(dln_jjt(Ws)).tolist()
@@ -52,8 +55,10 @@ def test_anisotropy_means_one_covariance_for_every_point():
     # eigenvalues over [1/k, k], while the depth points (and the docs) use [1/sqrt k, sqrt k]
     k = 4.0
     want = torch.linalg.eigvalsh(input_covariance(3, k, seed=0))
-    for pt in (aligned_minimum_point({"dims": [3, 4, 2], "t": [1.0, 0.5], "seed": 0, "anisotropy": k}),
-               aligned_layer_point({"dims": [3, 4, 2], "s": [1.2, 0.7], "t": [1.0, 0.5], "seed": 0, "anisotropy": k})):
+    for pt in (
+        aligned_minimum_point({"dims": [3, 4, 2], "t": [1.0, 0.5], "seed": 0, "anisotropy": k}),
+        aligned_layer_point({"dims": [3, 4, 2], "s": [1.2, 0.7], "t": [1.0, 0.5], "seed": 0, "anisotropy": k}),
+    ):
         got = torch.linalg.eigvalsh(pt.X.T @ pt.X / pt.X.shape[0])
         torch.testing.assert_close(got, want, rtol=1e-12, atol=0)  # exact up to float64 rounding
 
@@ -112,8 +117,9 @@ def test_slow_claims_are_refused_by_the_search():
 
 def test_violated_assumptions_come_from_the_claim():
     b1 = get_claim("B1")
-    assert b1.violated_assumptions({"dims": [3, 4, 2], "t": [2.0, 1.0], "seed": 0, "balance": 2.0}) \
-        == frozenset({"balanced"})
+    assert b1.violated_assumptions({"dims": [3, 4, 2], "t": [2.0, 1.0], "seed": 0, "balance": 2.0}) == frozenset(
+        {"balanced"}
+    )
     assert b1.violated_assumptions({"dims": [3, 4, 2], "t": [2.0, 1.0], "seed": 0}) == frozenset()
 
 
@@ -129,8 +135,12 @@ def test_no_engine_branches_on_a_claim_id():
                 offenders.append(f"{path.name}: {name}")
         for n, line in enumerate(text.splitlines(), 1):
             code = line.split("#")[0]
-            if claim_id.search(code) and branching.search(code) and "get_claim(" not in code \
-                    and not code.lstrip().startswith(">>>"):
+            if (
+                claim_id.search(code)
+                and branching.search(code)
+                and "get_claim(" not in code
+                and not code.lstrip().startswith(">>>")
+            ):
                 offenders.append(f"{path.name}:{n}: {line.strip()}")
     assert not offenders, "\n".join(offenders)
 
@@ -141,7 +151,7 @@ def test_dense_hessian_falls_back_to_column_blocks_within_the_budget():
 
     A = torch.randn(30, 30, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     A = A + A.T
-    f = lambda w: 0.5 * w @ A @ w + (w ** 3).sum()
+    f = lambda w: 0.5 * w @ A @ w + (w**3).sum()
     w = torch.linspace(-1, 1, 30, dtype=torch.float64)
     one_shot = dense_hessian(f, [w], check_memory=False)
     # a budget below the one-shot route's 4 P x P copies but above one copy plus an HVP column
@@ -152,7 +162,7 @@ def test_dense_hessian_falls_back_to_column_blocks_within_the_budget():
     torch.testing.assert_close(one_shot, A + torch.diag(6 * w), rtol=1e-13, atol=1e-13)  # closed form
 
 
-FULL_CLAIM_FILE = '''
+FULL_CLAIM_FILE = """
 from hypothesis import strategies as st
 from dlnkit.claims.base import Claim, Tolerance
 
@@ -179,7 +189,7 @@ class Slow(Claim):
 
 
 CLAIMS = [Slow()]
-'''
+"""
 
 
 def test_verify_runs_default_configs_and_full_configs_with_full(tmp_path, capsys):

@@ -1,4 +1,5 @@
 """The dlnkit command line through a real subprocess: list, verify, spectrum, and its error paths."""
+
 import json
 import subprocess
 import sys
@@ -43,20 +44,24 @@ def test_verify_fails_with_exit_one_on_a_violated_claim(tmp_path):
         "    def predict(self, c): return 1.0\n"
         "    def measure(self, c, device='cpu'): return 2.0\n"
         "    def config_strategy(self, drop=()): return st.just({'x': 1})\n"
-        "CLAIMS = [Wrong()]\n")
+        "CLAIMS = [Wrong()]\n"
+    )
     out = dlnkit("verify", "--from", str(f), "--examples", "1", "-q")
     assert out.returncode == 1, out.stdout + out.stderr
     assert "FAIL" in out.stdout
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["verify", "NO-SUCH-CLAIM"], "unknown claim"),
-    (["spectrum", "--dims", "4", "--rank", "1"], "depth >= 1"),
-    (["spectrum", "--dims", "4,3", "--rank", "5"], "rank must be between"),
-    (["spectrum", "--dims", "4,a,3", "--rank", "1"], "comma-separated integers"),
-    (["spectrum", "--dims", "4,3,2", "--t", "1,inf"], "finite"),
-    (["spectrum", "--dims", "4,1,3", "--rank", "2"], "hidden width"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["verify", "NO-SUCH-CLAIM"], "unknown claim"),
+        (["spectrum", "--dims", "4", "--rank", "1"], "depth >= 1"),
+        (["spectrum", "--dims", "4,3", "--rank", "5"], "rank must be between"),
+        (["spectrum", "--dims", "4,a,3", "--rank", "1"], "comma-separated integers"),
+        (["spectrum", "--dims", "4,3,2", "--t", "1,inf"], "finite"),
+        (["spectrum", "--dims", "4,1,3", "--rank", "2"], "hidden width"),
+    ],
+)
 def test_bad_input_is_one_line_on_stderr_and_exit_two(args, fragment):
     out = dlnkit(*args)
     assert out.returncode == 2

@@ -1,6 +1,7 @@
 """The CLI on a user's own model (defined in a file in tmp_path), weights and data (.pt and .npz):
 `dlnkit spectrum --model ...` and `dlnkit alignment --model ...`, checked against the Python API,
 and bad inputs as one line on stderr with exit 2."""
+
 import json
 import os
 import subprocess
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-MODEL_SRC = textwrap.dedent('''
+MODEL_SRC = textwrap.dedent("""
     import torch
     from torch import nn
 
@@ -25,13 +26,14 @@ MODEL_SRC = textwrap.dedent('''
 
     def not_a_model():
         return 3
-''')
+""")
 
 
 def run_cli(args, cwd):
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-m", "dlnkit", *args], capture_output=True, text=True, cwd=cwd,
-                          env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "dlnkit", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300
+    )
 
 
 @pytest.fixture()
@@ -42,6 +44,7 @@ def user_files(tmp_path):
         import importlib
 
         import usermodels
+
         importlib.reload(usermodels)
         model = usermodels.make()
     finally:
@@ -63,9 +66,32 @@ def test_spectrum_on_a_user_model_matches_the_api(user_files):
     from dlnkit.numerics.curvature import ModelCurvature
 
     d, model, X, y = user_files
-    out = run_cli(["spectrum", "--model", "usermodels:make", "--weights", "w.pt", "--data", "d.npz",
-                   "--batch-size", "10", "--probes", "2", "--steps", "10", "--top", "3", "--per-layer",
-                   "--json", "s.json", "--plot", "s.png", "-q"], d)
+    out = run_cli(
+        [
+            "spectrum",
+            "--model",
+            "usermodels:make",
+            "--weights",
+            "w.pt",
+            "--data",
+            "d.npz",
+            "--batch-size",
+            "10",
+            "--probes",
+            "2",
+            "--steps",
+            "10",
+            "--top",
+            "3",
+            "--per-layer",
+            "--json",
+            "s.json",
+            "--plot",
+            "s.png",
+            "-q",
+        ],
+        d,
+    )
     assert out.returncode == 0, out.stderr
     rec = json.loads((d / "s.json").read_text())
     assert rec["num_samples"] == 37 and (d / "s.png").stat().st_size > 0
@@ -81,8 +107,25 @@ def test_alignment_on_a_user_model_and_file_path_factory(user_files):
     from dlnkit.numerics.alignment import analyse_layer
 
     d, model, X, y = user_files
-    out = run_cli(["alignment", "--model", "usermodels.py:make", "--weights", "w.pt", "--data", "d.pt",
-                   "--k", "3", "--json", "a.json", "-q", "--samples", "37"], d)
+    out = run_cli(
+        [
+            "alignment",
+            "--model",
+            "usermodels.py:make",
+            "--weights",
+            "w.pt",
+            "--data",
+            "d.pt",
+            "--k",
+            "3",
+            "--json",
+            "a.json",
+            "-q",
+            "--samples",
+            "37",
+        ],
+        d,
+    )
     assert out.returncode == 0, out.stderr
     rows = json.loads((d / "a.json").read_text())["rows"]
     assert [r["layer"] for r in rows] == ["0", "2", "5"]
@@ -90,20 +133,24 @@ def test_alignment_on_a_user_model_and_file_path_factory(user_files):
     assert rows[1]["alpha"] == pytest.approx(ref["alpha"], abs=1e-9)
 
 
-@pytest.mark.parametrize("args", [
-    ["spectrum", "--model", "usermodels:nosuch", "--data", "d.pt"],
-    ["spectrum", "--model", "usermodels:not_a_model", "--data", "d.pt"],
-    ["spectrum", "--model", "nosuchmodule:make", "--data", "d.pt"],
-    ["spectrum", "--model", "usermodels:make", "--data", "missing.pt"],
-    ["spectrum", "--model", "usermodels:make", "--data", "w.pt"],
-    ["spectrum", "--model", "usermodels:make", "--weights", "d.pt", "--data", "d.pt"],
-    ["spectrum", "--model", "usermodels:make", "--data", "d.pt", "--loss", "mse"],
-    ["spectrum", "--model", "usermodels:make", "--data", "d.pt", "--plot", "w.pt"],
-    ["spectrum", "--model", "usermodels:make", "--data", "d.pt", "--top", "0"],
-    ["spectrum", "--model", "usermodels:make", "--dims", "3,3", "--data", "d.pt"],
-    ["alignment", "--model", "usermodels:make", "--data", "d.pt", "--layers", "7"],
-    ["alignment", "--model", "usermodels:make"],
-], ids=lambda a: " ".join(a[2:]))
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["spectrum", "--model", "usermodels:nosuch", "--data", "d.pt"],
+        ["spectrum", "--model", "usermodels:not_a_model", "--data", "d.pt"],
+        ["spectrum", "--model", "nosuchmodule:make", "--data", "d.pt"],
+        ["spectrum", "--model", "usermodels:make", "--data", "missing.pt"],
+        ["spectrum", "--model", "usermodels:make", "--data", "w.pt"],
+        ["spectrum", "--model", "usermodels:make", "--weights", "d.pt", "--data", "d.pt"],
+        ["spectrum", "--model", "usermodels:make", "--data", "d.pt", "--loss", "mse"],
+        ["spectrum", "--model", "usermodels:make", "--data", "d.pt", "--plot", "w.pt"],
+        ["spectrum", "--model", "usermodels:make", "--data", "d.pt", "--top", "0"],
+        ["spectrum", "--model", "usermodels:make", "--dims", "3,3", "--data", "d.pt"],
+        ["alignment", "--model", "usermodels:make", "--data", "d.pt", "--layers", "7"],
+        ["alignment", "--model", "usermodels:make"],
+    ],
+    ids=lambda a: " ".join(a[2:]),
+)
 def test_bad_user_inputs_are_one_line_and_exit_2(user_files, args, monkeypatch, capsys):
     """In-process through dlnkit.cli.main (the same boundary as the console script, without a
     subprocess start-up per case); nothing in the folder is changed."""

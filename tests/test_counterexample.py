@@ -1,5 +1,6 @@
 """The counterexample engine: dropped assumptions break the claim (and the shrunk example really
 violates them), kept assumptions give an empty search, shrinking stays small, replay is exact."""
+
 import json
 import math
 from pathlib import Path
@@ -39,8 +40,9 @@ def searches():
 def _search(searches, cid, name):
     key = (cid, name)
     if key not in searches:
-        searches[key] = find_counterexample(get_claim(cid), [name] if name else [], max_examples=BUDGET, seed=0,
-                                            max_shrink_calls=SHRINK)
+        searches[key] = find_counterexample(
+            get_claim(cid), [name] if name else [], max_examples=BUDGET, seed=0, max_shrink_calls=SHRINK
+        )
     return searches[key]
 
 
@@ -93,7 +95,7 @@ def test_replay_is_bit_for_bit_on_cpu_and_emits_a_regression_test(searches, tmp_
     assert r.still_fails
     assert float.hex(r.now.error) == rec["error_hex"]
     # a tampered record is noticed
-    bad = dict(rec, error_hex=float.hex(float.fromhex(rec["error_hex"]) * (1 + 2 ** -40)))
+    bad = dict(rec, error_hex=float.hex(float.fromhex(rec["error_hex"]) * (1 + 2**-40)))
     assert not replay_record(bad).exact
     # the emitted regression module runs and passes
     ns = {}
@@ -140,8 +142,9 @@ def test_ctrl_c_keeps_the_best_failure_found_so_far():
 def test_cli_counterexample_and_replay(tmp_path, capsys):
     from dlnkit.cli import main
 
-    assert main(["counterexample", "B1", "--drop", "whitened", "--max-examples", "10", "-q",
-                 "--out", str(tmp_path)]) == 1
+    assert (
+        main(["counterexample", "B1", "--drop", "whitened", "--max-examples", "10", "-q", "--out", str(tmp_path)]) == 1
+    )
     files = list(tmp_path.glob("*.json"))
     assert len(files) == 1 and json.loads(files[0].read_text())["violated"] == ["whitened"]
     assert main(["replay", str(files[0])]) == 0
@@ -153,8 +156,9 @@ def test_cli_counterexample_and_replay(tmp_path, capsys):
     assert main(["counterexample", "B2-limit"]) == 2  # training claims are refused: too slow to search
 
 
-@pytest.mark.parametrize("path", sorted(p for p in GALLERY.glob("*.json") if p.name != "gallery-index.json"),
-                         ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "path", sorted(p for p in GALLERY.glob("*.json") if p.name != "gallery-index.json"), ids=lambda p: p.stem
+)
 def test_gallery_entries_still_break_and_replay(path):
     rec = load_counterexample(path)
     assert set(rec["dropped"]) & set(rec["violated"])

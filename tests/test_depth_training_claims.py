@@ -1,5 +1,6 @@
 """B2-limit: training to the minimum on small depths (L = 2..7 run in `dlnkit verify --full`). The paper's
 finite runs (B2-paper, B3-paper) are tested in tests/test_paper_2602.py."""
+
 import math
 
 import pytest

@@ -1,5 +1,6 @@
 """Closed-form DLN Hessians (docs/claims.md#b0) against independent routes: torch.func, the Jacobian of the
 end-to-end map, and the definition of the Gauss-Newton / residual split."""
+
 import numpy as np
 import pytest
 import torch
@@ -61,12 +62,14 @@ def test_closed_form_hessian_equals_torch_func_at_any_point(point):
 @given(random_points())
 def test_gauss_newton_part_is_jacobian_gram_and_residual_has_zero_diagonal_blocks(point):
     Ws, X, Y = point
+
     # independent route: J = d vec_r(W_end) / d theta by autograd, GN = J^T (I (x) Sigma) J
     def end_to_end(*ws):
         out = ws[0]
         for W in ws[1:]:
             out = W @ out
         return out.reshape(-1)
+
     J = torch.cat([j.reshape(j.shape[0], -1) for j in jacrev(end_to_end, argnums=tuple(range(len(Ws))))(*Ws)], dim=1)
     sigma = X.T @ X / X.shape[0]
     GN_ref = J.T @ torch.kron(torch.eye(Ws[-1].shape[0], dtype=torch.float64), sigma) @ J
@@ -74,7 +77,7 @@ def test_gauss_newton_part_is_jacobian_gram_and_residual_has_zero_diagonal_block
     H_res = dln_residual_hessian_closed_form(Ws, X=X, Y=Y)
     off = np.cumsum([0] + [W.numel() for W in Ws])
     for l in range(len(Ws)):
-        assert torch.count_nonzero(H_res[off[l]:off[l + 1], off[l]:off[l + 1]]) == 0
+        assert torch.count_nonzero(H_res[off[l] : off[l + 1], off[l] : off[l + 1]]) == 0
     # the residual part is bilinear in E: at a global minimum (Y = X W^T) it vanishes
     W_end = end_to_end(*Ws).reshape(Ws[-1].shape[0], Ws[0].shape[1])
     assert float(dln_residual_hessian_closed_form(Ws, X=X, Y=X @ W_end.T).abs().max()) <= 1e-12 * (
@@ -153,14 +156,17 @@ def test_memory_guard_refuses_before_allocating():
         check_dense_fits(10**6, torch.float64, "cpu")  # 8 TB: never fits
     Ws = [torch.zeros(300, 200, dtype=torch.float64), torch.zeros(10, 300, dtype=torch.float64)]
     with pytest.raises(HessianTooLargeError, match="GiB"):
-        dense_hessian(lambda *w: sum((x ** 2).sum() for x in w), Ws, budget_bytes=10**6)
+        dense_hessian(lambda *w: sum((x**2).sum() for x in w), Ws, budget_bytes=10**6)
 
 
-@pytest.mark.parametrize("bad, match", [
-    ([torch.zeros(3, 2), torch.zeros(2, 4)], "outputs 3 features"),
-    ([torch.tensor([[float("nan")]])], "non-finite"),
-    ([], "depth >= 1"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ([torch.zeros(3, 2), torch.zeros(2, 4)], "outputs 3 features"),
+        ([torch.tensor([[float("nan")]])], "non-finite"),
+        ([], "depth >= 1"),
+    ],
+)
 def test_bad_weights_raise_clear_errors(bad, match):
     with pytest.raises(DlnkitInputError, match=match):
         dln_hessian_closed_form([b.double() for b in bad], target=torch.zeros(1, 1, dtype=torch.float64))

@@ -1,5 +1,6 @@
 """B1 in SymPy against itself (concrete derivation vs symbolic-depth formula) and against exact
 Hessians (torch.func) on drawn balanced aligned minima."""
+
 import dataclasses
 
 import numpy as np
@@ -37,9 +38,11 @@ def test_concrete_derivation_matches_the_symbolic_depth_formula(dims, rank):
     depth, n_in, n_out = len(dims) - 1, dims[0], dims[-1]
     groups = {g.name: g for g in balanced_minimum_spectrum(rank, n_in, n_out, depth)}
     expected = {}
+
     def add(v, k):
         v = sp.simplify(v)
         expected[v] = expected.get(v, 0) + int(k)
+
     for a in t:
         for b in t:
             add(groups["dominant"].value.subs({t_i: a, t_j: b}), 1)

@@ -1,5 +1,6 @@
 """The project stands alone: claims are cited from docs/claims.md (whose anchors exist), never from a
 specification file outside the repository."""
+
 import re
 import subprocess
 from pathlib import Path
@@ -24,9 +25,33 @@ def _anchors() -> set[str]:
 
 
 def test_claims_doc_has_the_stable_anchors_of_every_family():
-    want = {"notation", "conventions", "b0", "b1", "b1-breaks", "b2", "b2-limit", "b2-paper", "paper-setup-2602",
-            "b3", "a-setup", "a1", "a2", "a3", "a4", "a5", "a6", "a-zoo", "a-dln", "c1", "c2", "c3", "c4", "c5",
-            "claim-ids"}
+    want = {
+        "notation",
+        "conventions",
+        "b0",
+        "b1",
+        "b1-breaks",
+        "b2",
+        "b2-limit",
+        "b2-paper",
+        "paper-setup-2602",
+        "b3",
+        "a-setup",
+        "a1",
+        "a2",
+        "a3",
+        "a4",
+        "a5",
+        "a6",
+        "a-zoo",
+        "a-dln",
+        "c1",
+        "c2",
+        "c3",
+        "c4",
+        "c5",
+        "claim-ids",
+    }
     assert want <= _anchors()
 
 
@@ -42,7 +67,11 @@ def test_every_reference_to_the_claims_doc_names_an_existing_anchor():
 
 def test_no_file_cites_a_specification_outside_the_repository():
     pattern = re.compile(r"\bSPEC(\.md\b|'s\b| [ABC]\d| \(|\))")
-    hits = [f"{p.relative_to(ROOT)}:{i}" for p in _tracked_text_files() if p.name != Path(__file__).name
-            for i, line in enumerate(p.read_text(encoding="utf-8", errors="replace").splitlines(), 1)
-            if pattern.search(line)]
+    hits = [
+        f"{p.relative_to(ROOT)}:{i}"
+        for p in _tracked_text_files()
+        if p.name != Path(__file__).name
+        for i, line in enumerate(p.read_text(encoding="utf-8", errors="replace").splitlines(), 1)
+        if pattern.search(line)
+    ]
     assert not hits, hits

@@ -1,4 +1,5 @@
 """Run every docstring example of the dlnkit package, imported through the dlnkit.* namespace."""
+
 import doctest
 import importlib
 import pkgutil

@@ -1,6 +1,7 @@
 """Exact (rational) mode: two independent exact Hessian routes agree entry by entry, the float64
 routes agree with them to rounding, exact zeros appear exactly where the theory puts them, and an
 exact check fails when its assumption is broken."""
+
 import contextlib
 import io
 from pathlib import Path
@@ -84,9 +85,11 @@ def test_exact_zero_count_matches_b1_and_the_orbit_is_killed_exactly(dims, s):
 
 
 def test_builtin_exact_routes_pass_and_fail_when_they_should():
-    for cid, cfg in [("B0", {"dims": [2, 3, 2], "seed": 0, "scale": 1.0, "anisotropy": 4.0}),
-                     ("B1", {"dims": [4, 5, 3], "t": [2.0, 1.0], "seed": 0}),
-                     ("B1-ratio", {"dims": [3, 3, 3, 2], "t": [1.331, 1.331], "seed": 1})]:
+    for cid, cfg in [
+        ("B0", {"dims": [2, 3, 2], "seed": 0, "scale": 1.0, "anisotropy": 4.0}),
+        ("B1", {"dims": [4, 5, 3], "t": [2.0, 1.0], "seed": 0}),
+        ("B1-ratio", {"dims": [3, 3, 3, 2], "t": [1.331, 1.331], "seed": 1}),
+    ]:
         r = check_exact(get_claim(cid), cfg)
         assert r.status == "PASS", (cid, r.predicted, r.measured, r.details)
         assert r.bound == 0.0 and r.error == 0.0

@@ -1,5 +1,6 @@
 """docs/own_theorem.md, tested as written: its Python block, saved as a user's file, appears in
 the ``dlnkit verify`` table with PASS (in a fresh process, as a new user would run it)."""
+
 import re
 import subprocess
 import sys
@@ -22,8 +23,13 @@ def test_guide_is_at_most_30_lines():
 def test_guide_claim_appears_in_the_verify_table(tmp_path):
     f = tmp_path / "my_claims.py"
     f.write_text(guide_code())
-    proc = subprocess.run([sys.executable, "-m", "dlnkit", "verify", "--from", str(f), "--examples", "3", "-q"],
-                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dlnkit", "verify", "--from", str(f), "--examples", "3", "-q"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rows = [line for line in proc.stdout.splitlines() if line.startswith("my-top-eigenvalue")]
     assert len(rows) == 3 and all(line.rstrip().endswith("PASS") for line in rows), proc.stdout

@@ -3,6 +3,7 @@
 References: ``dense_hessian`` (torch.func, all tangents at once) for the chunked route, and
 ``torch.linalg.eigvalsh`` / the diagonal of that dense matrix for Lanczos and Hutchinson.
 """
+
 import pytest
 import torch
 from hypothesis import given, settings, strategies as st
@@ -34,7 +35,7 @@ def _tanh_mlp(widths, seed, batch=12):
     g = torch.Generator().manual_seed(seed)
     params = []
     for a, b in zip(widths[:-1], widths[1:]):
-        params += [torch.randn(b, a, generator=g, dtype=F64) / a ** 0.5, 0.1 * torch.randn(b, generator=g, dtype=F64)]
+        params += [torch.randn(b, a, generator=g, dtype=F64) / a**0.5, 0.1 * torch.randn(b, generator=g, dtype=F64)]
     X = torch.randn(batch, widths[0], generator=g, dtype=F64)
     y = torch.randint(0, widths[-1], (batch,), generator=g)
 
@@ -50,8 +51,7 @@ def _tanh_mlp(widths, seed, batch=12):
 
 
 @settings(max_examples=8)
-@given(widths=st.lists(st.integers(1, 5), min_size=2, max_size=4), seed=st.integers(0, 10**6),
-       chunk=st.integers(1, 40))
+@given(widths=st.lists(st.integers(1, 5), min_size=2, max_size=4), seed=st.integers(0, 10**6), chunk=st.integers(1, 40))
 def test_chunked_hessian_equals_torch_func_hessian(widths, seed, chunk):
     if widths[-1] < 2:
         widths = widths[:-1] + [2]

@@ -2,6 +2,7 @@
 and the strategies. Every call either works -- and then agrees with an independent route -- or
 raises DlnkitInputError (or DlnkitComputationError) with one line; anything else is a failure.
 """
+
 from __future__ import annotations
 
 import os
@@ -47,8 +48,27 @@ def attempt(fn, check=None) -> str:
 
 # ----- hostile tensors ----------------------------------------------------------------------
 
-KINDS = ["ok", "ok", "ok", "ok", "float32", "int", "complex", "bool", "nan", "inf", "huge", "tiny", "vector",
-         "3d", "empty", "list", "none", "wrong_shape", "transposed"]
+KINDS = [
+    "ok",
+    "ok",
+    "ok",
+    "ok",
+    "float32",
+    "int",
+    "complex",
+    "bool",
+    "nan",
+    "inf",
+    "huge",
+    "tiny",
+    "vector",
+    "3d",
+    "empty",
+    "list",
+    "none",
+    "wrong_shape",
+    "transposed",
+]
 
 
 def hostile(rows: int, cols: int, kind: str, seed: int):
@@ -101,7 +121,7 @@ def chains(draw):
 def _autograd_reference(Ws, M):
     """Hessian of 1/2 ||W_L...W_1 - M||_F^2 (whitened data: X = I) by torch.func."""
     d_in = Ws[0].shape[1]
-    X = torch.eye(d_in, dtype=Ws[0].dtype) * d_in ** 0.5  # (1/B) X^T X = I with B = d_in
+    X = torch.eye(d_in, dtype=Ws[0].dtype) * d_in**0.5  # (1/B) X^T X = I with B = d_in
     Y = X @ M.T
     return dense_hessian(lambda *w: dln_loss(w, X, Y), Ws)
 
@@ -134,8 +154,10 @@ def test_closed_form_with_hostile_batches(chain, x_kind, y_kind, batch):
             lambda *w: dln_loss(w, torch.as_tensor(X, dtype=H.dtype), torch.as_tensor(Y, dtype=H.dtype)), Ws
         )
         eps = torch.finfo(H.dtype).eps
-        return bool(torch.isfinite(H).all()) and float((H - ref).abs().max()) <= 1e3 * eps * max(1.0, float(
-            ref.abs().max())) * H.shape[0]
+        return (
+            bool(torch.isfinite(H).all())
+            and float((H - ref).abs().max()) <= 1e3 * eps * max(1.0, float(ref.abs().max())) * H.shape[0]
+        )
 
     attempt(lambda: dln_hessian_closed_form(Ws, X=X, Y=Y), agrees)
 
@@ -147,33 +169,48 @@ def test_jjt_and_dense_hessian_on_hostile_input(chain, sigma_kind):
     S = hostile(dims[0], dims[0], sigma_kind, 5)
     if isinstance(S, torch.Tensor) and S.ndim == 2 and S.shape[0] == S.shape[1] and S.is_floating_point():
         S = S @ S.T  # a covariance when the shape allows one
+
     def symmetric_psd(J):
         tol = 100 * torch.finfo(J.dtype).eps * float(J.abs().max().clamp_min(1)) * J.shape[0]
-        return bool(torch.isfinite(J).all()) and float((J - J.T).abs().max()) <= tol and \
-            float(torch.linalg.eigvalsh(J.double()).min()) >= -tol
+        return (
+            bool(torch.isfinite(J).all())
+            and float((J - J.T).abs().max()) <= tol
+            and float(torch.linalg.eigvalsh(J.double()).min()) >= -tol
+        )
 
     attempt(lambda: dln_jjt(Ws, sigma=S), symmetric_psd)
-    attempt(lambda: dense_hessian(lambda *w: sum((x.double() ** 2).sum() for x in w), Ws),
-            lambda H: bool(torch.allclose(H, 2 * torch.eye(H.shape[0], dtype=H.dtype))))
+    attempt(
+        lambda: dense_hessian(lambda *w: sum((x.double() ** 2).sum() for x in w), Ws),
+        lambda H: bool(torch.allclose(H, 2 * torch.eye(H.shape[0], dtype=H.dtype))),
+    )
 
 
 HOSTILE_INTS = st.sampled_from([-(2**63), -5, -1, 0, 1, 2, 3, 4, 7, 10**7, 2**40, 2**63 - 1])
-HOSTILE_FLOATS = st.sampled_from([float("nan"), float("inf"), -1.0, 0.0, 1e-300, 1e-30, 0.5, 1.0, 2.0, 1e30,
-                                  1e300])
+HOSTILE_FLOATS = st.sampled_from([float("nan"), float("inf"), -1.0, 0.0, 1e-300, 1e-30, 0.5, 1.0, 2.0, 1e30, 1e300])
 
 
 @settings(max_examples=EXAMPLES)
-@given(st.lists(HOSTILE_INTS, min_size=0, max_size=4), st.lists(HOSTILE_FLOATS, min_size=0, max_size=3),
-       st.integers(0, 3))
+@given(
+    st.lists(HOSTILE_INTS, min_size=0, max_size=4), st.lists(HOSTILE_FLOATS, min_size=0, max_size=3), st.integers(0, 3)
+)
 def test_constructors_with_hostile_sizes_and_values(dims, t, seed):
-    attempt(lambda: DeepLinearNetwork.random(dims, seed=seed, device="cpu"),
-            lambda net: net.num_params == sum(a * b for a, b in zip(dims[:-1], dims[1:])))
+    attempt(
+        lambda: DeepLinearNetwork.random(dims, seed=seed, device="cpu"),
+        lambda net: net.num_params == sum(a * b for a, b in zip(dims[:-1], dims[1:])),
+    )
     d_out, d_in = (dims + [3, 3])[:2]
-    attempt(lambda: teacher_map(d_out, d_in, t, seed=seed),
-            lambda MUV: torch.allclose(torch.linalg.svdvals(MUV[0])[: len(t)],
-                                       torch.tensor(sorted(t, reverse=True), dtype=torch.float64), rtol=1e-10))
-    attempt(lambda: whitened_inputs(d_out, d_in, seed=seed),
-            lambda X: torch.allclose(X.T @ X / X.shape[0], torch.eye(X.shape[1], dtype=X.dtype), atol=1e-9))
+    attempt(
+        lambda: teacher_map(d_out, d_in, t, seed=seed),
+        lambda MUV: torch.allclose(
+            torch.linalg.svdvals(MUV[0])[: len(t)],
+            torch.tensor(sorted(t, reverse=True), dtype=torch.float64),
+            rtol=1e-10,
+        ),
+    )
+    attempt(
+        lambda: whitened_inputs(d_out, d_in, seed=seed),
+        lambda X: torch.allclose(X.T @ X / X.shape[0], torch.eye(X.shape[1], dtype=X.dtype), atol=1e-9),
+    )
 
 
 @settings(max_examples=EXAMPLES)
@@ -186,13 +223,23 @@ def test_cluster_splits_with_hostile_spectra(eigs, n_dom, n_bulk):
     attempt(lambda: split_by_gaps(eigs), sane)
 
 
-STRATEGY_KWARGS = st.fixed_dictionaries({}, optional={
-    "min_depth": HOSTILE_INTS, "max_depth": HOSTILE_INTS, "max_width": HOSTILE_INTS, "min_width": HOSTILE_INTS})
+STRATEGY_KWARGS = st.fixed_dictionaries(
+    {},
+    optional={
+        "min_depth": HOSTILE_INTS,
+        "max_depth": HOSTILE_INTS,
+        "max_width": HOSTILE_INTS,
+        "min_width": HOSTILE_INTS,
+    },
+)
 
 
 @settings(max_examples=EXAMPLES)
-@given(STRATEGY_KWARGS, st.sampled_from(["dims", "depth_point_configs", "global_minima", "generic_points",
-                                         "rational_points"]), st.data())
+@given(
+    STRATEGY_KWARGS,
+    st.sampled_from(["dims", "depth_point_configs", "global_minima", "generic_points", "rational_points"]),
+    st.data(),
+)
 def test_strategies_refuse_bad_bounds_when_built(kwargs, name, data):
     import dlnkit.strategies as S
 
@@ -204,8 +251,11 @@ def test_strategies_refuse_bad_bounds_when_built(kwargs, name, data):
         return
 
     def drawn_ok(example):
-        d = example if name == "dims" else (example.get("dims") or [len(example["weights"][0][0])] +
-                                            [len(W) for W in example["weights"]])
+        d = (
+            example
+            if name == "dims"
+            else (example.get("dims") or [len(example["weights"][0][0])] + [len(W) for W in example["weights"]])
+        )
         return len(d) >= 2 and all(w >= 1 for w in d)
 
     attempt(lambda: data.draw(getattr(S, name)(**kwargs)), drawn_ok)

@@ -5,6 +5,7 @@ never a traceback (an uncaught exception, or the CLI's exit 70 "internal error")
 work are checked against their own claims (spectrum: measured vs predicted eigenvalues), and
 the folder the command runs in must hold the same files afterwards, apart from its outputs.
 """
+
 from __future__ import annotations
 
 import json
@@ -57,11 +58,47 @@ def judge(argv, rc, out, err, *, allowed_ok=(0,), check=None) -> str:
 
 # ----- hostile text -------------------------------------------------------------------------
 
-INTS = ["0", "1", "2", "3", "5", "-1", "-5", "1000000", "99999999999999999999", "2.5", "1e3", "nan", "", " ", "x",
-        "0x10", "٣"]
+INTS = [
+    "0",
+    "1",
+    "2",
+    "3",
+    "5",
+    "-1",
+    "-5",
+    "1000000",
+    "99999999999999999999",
+    "2.5",
+    "1e3",
+    "nan",
+    "",
+    " ",
+    "x",
+    "0x10",
+    "٣",
+]
 FLOATS = ["1", "0.5", "2", "0", "-1", "1e-300", "1e300", "nan", "inf", "-inf", "1e-320", "abc", "", "1,2", "3.0e2"]
-DIMS = ["3,4,2", "2,2", "1,1", "4,,5,3,", "3,4,2,", ",3,4", "0,2", "-1,2", "3", "", "a,b", "2.5,3", "1000000,1000000",
-        "60,60,60", "2,2,2,2,2,2,2,2", "3, 4, 2", "3;4", "99999999999999999999,2", "5,6,6,4"]
+DIMS = [
+    "3,4,2",
+    "2,2",
+    "1,1",
+    "4,,5,3,",
+    "3,4,2,",
+    ",3,4",
+    "0,2",
+    "-1,2",
+    "3",
+    "",
+    "a,b",
+    "2.5,3",
+    "1000000,1000000",
+    "60,60,60",
+    "2,2,2,2,2,2,2,2",
+    "3, 4, 2",
+    "3;4",
+    "99999999999999999999,2",
+    "5,6,6,4",
+]
 
 
 def _opt(flag: str, values: list[str]):
@@ -81,8 +118,15 @@ def _largest_number(out: str) -> float:
 
 
 @settings(max_examples=EXAMPLES)
-@given(st.sampled_from(DIMS), _opt("--rank", INTS), _opt("--t", FLOATS + ["2,1", "1,1,1,1"]), _opt("--m", FLOATS),
-       _opt("--seed", INTS), _opt("--device", ["cpu", "cuda", "tpu", "auto", ""]), st.booleans())
+@given(
+    st.sampled_from(DIMS),
+    _opt("--rank", INTS),
+    _opt("--t", FLOATS + ["2,1", "1,1,1,1"]),
+    _opt("--m", FLOATS),
+    _opt("--seed", INTS),
+    _opt("--device", ["cpu", "cuda", "tpu", "auto", ""]),
+    st.booleans(),
+)
 def test_spectrum_arguments(tmp_path_factory, dims, rank, t, m, seed, device, plot):
     work = tmp_path_factory.mktemp("spectrum")
     (work / "keep.txt").write_text("someone else's file")
@@ -96,12 +140,19 @@ def test_spectrum_arguments(tmp_path_factory, dims, rank, t, m, seed, device, pl
 
 
 @settings(max_examples=EXAMPLES)
-@given(st.sampled_from(["mlp", "cnn", "tanh", "transformer", "resnet", "", "MLP"]),
-       _opt("--samples", INTS), _opt("--threads", INTS), _opt("--k", INTS), _opt("--data", ["digits", "tokens", "x"]),
-       _opt("--layers", ["fcs.0", "nope", "", ",", "fcs.0,fcs.0"]), _opt("--factors", ["empirical", "gn", "z"]),
-       st.sampled_from([[], ["--json", "DIR"], ["--json", "FILE"], ["--plot", "FILE"], ["--json", "/proc/x.json"]]))
-def test_alignment_arguments_are_checked_before_training(tmp_path_factory, model, samples, threads, k, data, layers,
-                                                          factors, outs):
+@given(
+    st.sampled_from(["mlp", "cnn", "tanh", "transformer", "resnet", "", "MLP"]),
+    _opt("--samples", INTS),
+    _opt("--threads", INTS),
+    _opt("--k", INTS),
+    _opt("--data", ["digits", "tokens", "x"]),
+    _opt("--layers", ["fcs.0", "nope", "", ",", "fcs.0,fcs.0"]),
+    _opt("--factors", ["empirical", "gn", "z"]),
+    st.sampled_from([[], ["--json", "DIR"], ["--json", "FILE"], ["--plot", "FILE"], ["--json", "/proc/x.json"]]),
+)
+def test_alignment_arguments_are_checked_before_training(
+    tmp_path_factory, model, samples, threads, k, data, layers, factors, outs
+):
     """Only inputs that must be refused reach the command (valid ones would train): the zoo's
     trainer is replaced by one that fails the test if called."""
     from dlnkit.numerics import zoo
@@ -130,10 +181,21 @@ def test_alignment_arguments_are_checked_before_training(tmp_path_factory, model
     assert_kept(SECTION, before, work)
 
 
-@pytest.mark.parametrize("argv", [
-    ["--cases", "nosuch"], ["--cases"], ["--repeats", "0"], ["--repeats", "x"], ["--timeout", "nan"], ["--out", "/"],
-    ["--out", "/proc/none/x.json"], ["--device", "tpu"], ["--threads", "-1"], ["--min-time", "-1"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--cases", "nosuch"],
+        ["--cases"],
+        ["--repeats", "0"],
+        ["--repeats", "x"],
+        ["--timeout", "nan"],
+        ["--out", "/"],
+        ["--out", "/proc/none/x.json"],
+        ["--device", "tpu"],
+        ["--threads", "-1"],
+        ["--min-time", "-1"],
+    ],
+)
 def test_bench_arguments_refused_before_measuring(argv):
     """``dlnkit bench ARGS`` runs ``python -m benchmarks ARGS`` as a child; its argument checks run here in process."""
     import contextlib
@@ -151,28 +213,64 @@ def test_bench_arguments_refused_before_measuring(argv):
     judge(["bench", *argv], rc, "", err.getvalue(), allowed_ok=())
 
 
-@pytest.mark.parametrize("argv", [
-    ["list", "--nosuch"], ["nosuch"], ["spectrum"], ["sweep"], ["sweep", "/nonexistent.json"],
-    ["spectrum", "--dims", "3,3", "--rank", "1", "--plot", "/tmp/x.unknownext"],
-    ["spectrum", "--dims", "3,3", "--rank", "1", "--plot", "/"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["list", "--nosuch"],
+        ["nosuch"],
+        ["spectrum"],
+        ["sweep"],
+        ["sweep", "/nonexistent.json"],
+        ["spectrum", "--dims", "3,3", "--rank", "1", "--plot", "/tmp/x.unknownext"],
+        ["spectrum", "--dims", "3,3", "--rank", "1", "--plot", "/"],
+    ],
+)
 def test_fixed_bad_invocations(argv):
     rc, out, err = run_cli(argv)
     judge(argv, rc, out, err, allowed_ok=())
 
 
-JSONISH = st.recursive(st.none() | st.booleans() | st.integers(-3, 9) | st.sampled_from([0.5, 1e308, -1.0]) |
-                       st.sampled_from(["B0", "nosuch", "dims", "", "x"]),
-                       lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-                           st.sampled_from(["claims", "grid", "fixed", "configs", "draw", "device", "dims",
-                                            "examples", "seed", "t", "x"]), inner, max_size=4), max_leaves=12)
+JSONISH = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 9)
+    | st.sampled_from([0.5, 1e308, -1.0])
+    | st.sampled_from(["B0", "nosuch", "dims", "", "x"]),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                ["claims", "grid", "fixed", "configs", "draw", "device", "dims", "examples", "seed", "t", "x"]
+            ),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=12,
+)
 
 
 @settings(max_examples=EXAMPLES)
-@given(st.one_of(JSONISH, st.fixed_dictionaries({"claims": st.just(["B0"]), "configs": st.lists(
-    st.fixed_dictionaries({"dims": st.sampled_from([[2, 2], [2, 3, 2], [0, 2], [-1], "2,2", [2, 2, 2, 2]]),
-                           "seed": st.sampled_from([0, -1, "a", 1.5])}), max_size=2)})),
-       st.sampled_from([".json", ".toml", ".txt"]))
+@given(
+    st.one_of(
+        JSONISH,
+        st.fixed_dictionaries(
+            {
+                "claims": st.just(["B0"]),
+                "configs": st.lists(
+                    st.fixed_dictionaries(
+                        {
+                            "dims": st.sampled_from([[2, 2], [2, 3, 2], [0, 2], [-1], "2,2", [2, 2, 2, 2]]),
+                            "seed": st.sampled_from([0, -1, "a", 1.5]),
+                        }
+                    ),
+                    max_size=2,
+                ),
+            }
+        ),
+    ),
+    st.sampled_from([".json", ".toml", ".txt"]),
+)
 def test_sweep_config_files(tmp_path_factory, cfg, suffix):
     work = tmp_path_factory.mktemp("sweep")
     path = work / f"s{suffix}"
@@ -184,24 +282,36 @@ def test_sweep_config_files(tmp_path_factory, cfg, suffix):
     assert_kept(SECTION, before, work)
 
 
-@pytest.mark.parametrize("argv,code", [  # the same inputs run in process above; here the real exit status
-    (["spectrum", "--dims", "1000000,1000000", "--rank", "1"], 2),
-    (["alignment", "--model", "mlp", "--samples", "0"], 2),
-])
+@pytest.mark.parametrize(
+    "argv,code",
+    [  # the same inputs run in process above; here the real exit status
+        (["spectrum", "--dims", "1000000,1000000", "--rank", "1"], 2),
+        (["alignment", "--model", "mlp", "--samples", "0"], 2),
+    ],
+)
 def test_real_subprocess_gives_one_line(argv, code, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "DLNKIT_CACHE": str(tmp_path)}
-    p = subprocess.run([sys.executable, "-m", "dlnkit", *argv], capture_output=True, text=True, env=env, timeout=120,
-                       cwd=tmp_path)
+    p = subprocess.run(
+        [sys.executable, "-m", "dlnkit", *argv], capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path
+    )
     judge(argv, p.returncode, p.stdout, p.stderr, allowed_ok=())
     assert p.returncode == code
 
 
 def test_address_space_limit_is_respected(tmp_path):
     """``ulimit -v 1500000`` (1.4 GiB): the 60,60,60 spectrum is refused by the guard, not by eigvalsh."""
-    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (1500000 * 1024, 1500000 * 1024)); "
-            "from dlnkit.cli import main; sys.exit(main(['spectrum', '--dims', '60,60,60', '--rank', '1']))")
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                       env={**os.environ, "OMP_NUM_THREADS": "1"}, cwd=tmp_path)
+    code = (
+        "import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (1500000 * 1024, 1500000 * 1024)); "
+        "from dlnkit.cli import main; sys.exit(main(['spectrum', '--dims', '60,60,60', '--rank', '1']))"
+    )
+    p = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        cwd=tmp_path,
+    )
     judge(["spectrum", "(ulimit -v)"], p.returncode, p.stdout, p.stderr, allowed_ok=())
     assert p.returncode == 2 and "ulimit -v" in p.stderr
     record("memory guards", faults_injected=1, faults_survived=1)
@@ -211,9 +321,14 @@ SMALL_INTS = ["0", "1", "2", "-1", "x", "2.5", ""]
 
 
 @settings(max_examples=max(5, EXAMPLES // 3), suppress_health_check=[HealthCheck.nested_given])
-@given(st.lists(st.sampled_from(["B0", "B77", "", "b0", "B0,B1", "A2-kron-identity"]), min_size=0, max_size=2),
-       _opt("--examples", SMALL_INTS), _opt("--seed", INTS), _opt("--device", ["cpu", "cuda", "gpu"]),
-       st.sampled_from([[], ["--no-defaults"], ["--exact"], ["--strict"], ["--full"]]), st.booleans())
+@given(
+    st.lists(st.sampled_from(["B0", "B77", "", "b0", "B0,B1", "A2-kron-identity"]), min_size=0, max_size=2),
+    _opt("--examples", SMALL_INTS),
+    _opt("--seed", INTS),
+    _opt("--device", ["cpu", "cuda", "gpu"]),
+    st.sampled_from([[], ["--no-defaults"], ["--exact"], ["--strict"], ["--full"]]),
+    st.booleans(),
+)
 def test_verify_arguments(tmp_path_factory, claims, examples, seed, device, flags, to_json):
     work = tmp_path_factory.mktemp("verify")
     (work / "taken.json").write_text("someone else's")
@@ -231,10 +346,14 @@ def test_verify_arguments(tmp_path_factory, claims, examples, seed, device, flag
 
 
 @settings(max_examples=max(5, EXAMPLES // 3), suppress_health_check=[HealthCheck.nested_given])
-@given(st.sampled_from(["B0", "B1", "B77", "B2-limit", ""]), st.lists(st.sampled_from(["linear", "nosuch", "",
-                                                                                       "whitened"]), max_size=2),
-       _opt("--max-examples", SMALL_INTS), _opt("--max-shrink-calls", SMALL_INTS), _opt("--seed", INTS),
-       st.booleans())
+@given(
+    st.sampled_from(["B0", "B1", "B77", "B2-limit", ""]),
+    st.lists(st.sampled_from(["linear", "nosuch", "", "whitened"]), max_size=2),
+    _opt("--max-examples", SMALL_INTS),
+    _opt("--max-shrink-calls", SMALL_INTS),
+    _opt("--seed", INTS),
+    st.booleans(),
+)
 def test_counterexample_arguments(tmp_path_factory, claim, drops, max_examples, shrink, seed, out):
     work = tmp_path_factory.mktemp("counterexample")
     (work / "B0--drop-linear.json").write_text("not a record")
@@ -251,9 +370,28 @@ def test_counterexample_arguments(tmp_path_factory, claim, drops, max_examples, 
 
 REPLAY_EDITS = st.one_of(
     st.tuples(st.just("drop"), st.sampled_from(["claim", "config", "dropped", "outcome", "format", "error_hex"])),
-    st.tuples(st.just("set"), st.sampled_from(["claim", "config", "dropped", "outcome", "error_hex", "exception"]),
-              st.sampled_from([None, 0, -1, 1e308, "", "B77", [], {}, ["x"], {"dims": [0, 1]}, {"dims": "2,2"},
-                               {"dims": [2, 2], "seed": "a"}, {"dims": [1000000, 1000000]}, "nan"])),
+    st.tuples(
+        st.just("set"),
+        st.sampled_from(["claim", "config", "dropped", "outcome", "error_hex", "exception"]),
+        st.sampled_from(
+            [
+                None,
+                0,
+                -1,
+                1e308,
+                "",
+                "B77",
+                [],
+                {},
+                ["x"],
+                {"dims": [0, 1]},
+                {"dims": "2,2"},
+                {"dims": [2, 2], "seed": "a"},
+                {"dims": [1000000, 1000000]},
+                "nan",
+            ]
+        ),
+    ),
 )
 
 
@@ -261,8 +399,9 @@ REPLAY_EDITS = st.one_of(
 @given(st.lists(REPLAY_EDITS, max_size=3))
 def test_replay_of_mutated_records(tmp_path_factory, edits):
     work = tmp_path_factory.mktemp("replay")
-    rec = json.loads(next((Path(__file__).resolve().parents[1] / "counterexamples").glob("B0--drop-*.json"))
-                     .read_text())
+    rec = json.loads(
+        next((Path(__file__).resolve().parents[1] / "counterexamples").glob("B0--drop-*.json")).read_text()
+    )
     for edit in edits:
         if edit[0] == "drop":
             rec.pop(edit[1], None)

@@ -4,6 +4,7 @@ that runs out of memory, corrupted case files and zoo checkpoints.
 Workers are forked here (start-up in milliseconds); production sweeps spawn them, which the
 pool handles the same way (tests/test_sweep.py runs the spawn path).
 """
+
 from __future__ import annotations
 
 import json
@@ -54,18 +55,34 @@ def _alive(pid: int) -> bool:
 
 
 def test_killed_and_oom_workers_become_error_rows_and_the_sweep_goes_on(tmp_path):
-    cases = [_case(1), _case(2, mode="kill"), _case(3, mode="raise"), _case(4, mode="oom", gib=64),
-             _case(5, mode="exit"), _case(6), _case(7, mode="fail")]
-    s = run_sweep(cases, tmp_path, executor="process", workers=2, claims=CLAIMS, progress=False,
-                  mp_start_method="fork", worker_memory_bytes=2**30)
+    cases = [
+        _case(1),
+        _case(2, mode="kill"),
+        _case(3, mode="raise"),
+        _case(4, mode="oom", gib=64),
+        _case(5, mode="exit"),
+        _case(6),
+        _case(7, mode="fail"),
+    ]
+    s = run_sweep(
+        cases,
+        tmp_path,
+        executor="process",
+        workers=2,
+        claims=CLAIMS,
+        progress=False,
+        mp_start_method="fork",
+        worker_memory_bytes=2**30,
+    )
     status = {r["config"]["x"]: r["result"]["status"] for r in s.results}
     assert status == {1: "PASS", 2: "ERROR", 3: "ERROR", 4: "ERROR", 5: "ERROR", 6: "PASS", 7: "FAIL"}
     msgs = {r["config"]["x"]: r["result"]["message"] for r in s.results}
     assert "SIGKILL" in msgs[2] and "MemoryError" in msgs[4] and "status 3" in msgs[5]
     for c in cases:  # every case is on disk, also the ones whose worker died
         assert json.loads(case_path(tmp_path, c).read_text())["key"] == c.key
-    again = run_sweep(cases, tmp_path, executor="process", workers=2, claims=CLAIMS, progress=False,
-                      mp_start_method="fork")
+    again = run_sweep(
+        cases, tmp_path, executor="process", workers=2, claims=CLAIMS, progress=False, mp_start_method="fork"
+    )
     assert again.skipped == len(cases) and again.ran == 0  # the resume does not die on them
     record("sweep faults", faults_injected=4, faults_survived=4, inputs_tried=len(cases), wrong_results=0)
 
@@ -77,8 +94,18 @@ def test_retry_errors_runs_only_error_cases(tmp_path):
     assert s.skipped == 1 and s.ran == 1
 
 
-@pytest.mark.parametrize("garbage", [b'{"result": 5}', b"[1, 2]", b'{"result": {"status": "MAYBE"}}', b'{"key": "torn',
-                                     b"\xff\xfe not utf-8", b"", b"[" * 100000])
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b'{"result": 5}',
+        b"[1, 2]",
+        b'{"result": {"status": "MAYBE"}}',
+        b'{"key": "torn',
+        b"\xff\xfe not utf-8",
+        b"",
+        b"[" * 100000,
+    ],
+)
 def test_case_files_of_the_wrong_shape_are_run_again(tmp_path, garbage):
     cases = [_case(1), _case(2)]
     run_sweep(cases, tmp_path, executor="serial", claims=CLAIMS, progress=False)
@@ -156,6 +183,7 @@ def test_ctrl_c_stops_the_sweep_promptly_and_keeps_what_finished(tmp_path):
         except (OSError, ValueError):
             return False
         return summary.get("interrupted") is True and not [w for w in workers if _alive(w)]
+
     while not stopped() and time.monotonic() - t0 < 30:
         time.sleep(0.02)
     took = time.monotonic() - t0
@@ -184,6 +212,7 @@ def test_sigkill_of_the_driver_leaves_no_orphan_workers(tmp_path):
 
 # ----- zoo checkpoints ----------------------------------------------------------------------
 
+
 @pytest.fixture
 def tiny_zoo(monkeypatch, tmp_path):
     import dataclasses
@@ -194,8 +223,13 @@ def tiny_zoo(monkeypatch, tmp_path):
     fast = {k: dataclasses.replace(v, epochs=1, batch_size=100) for k, v in zoo.SPECS.items()}
     monkeypatch.setattr(zoo, "SPECS", fast)
     real = zoo.load_data
-    monkeypatch.setattr(zoo, "load_data", lambda name: dataclasses.replace(
-        real(name), X_train=real(name).X_train[:200], y_train=real(name).y_train[:200]))
+    monkeypatch.setattr(
+        zoo,
+        "load_data",
+        lambda name: dataclasses.replace(
+            real(name), X_train=real(name).X_train[:200], y_train=real(name).y_train[:200]
+        ),
+    )
     return zoo
 
 

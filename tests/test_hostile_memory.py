@@ -4,6 +4,7 @@ Each route runs in a forked child whose peak resident memory (``ru_maxrss``) abo
 point is compared with the estimate the guard uses for that route; the guard must never
 promise that something fits when it needs more than estimated.
 """
+
 from __future__ import annotations
 
 import multiprocessing as mp
@@ -65,5 +66,7 @@ def test_guard_estimate_is_not_below_the_measured_peak(route, width):
     measured = parent.recv()
     proc.join(timeout=60)
     record("memory guards", inputs_tried=1, worked=1, wrong_results=int(measured > estimate))
-    assert measured <= estimate, (f"{route}, P = {P}: measured peak {measured / 2**20:.1f} MiB above the guard's "
-                                  f"estimate {estimate / 2**20:.1f} MiB")
+    assert measured <= estimate, (
+        f"{route}, P = {P}: measured peak {measured / 2**20:.1f} MiB above the guard's "
+        f"estimate {estimate / 2**20:.1f} MiB"
+    )

@@ -3,6 +3,7 @@ regenerate (also under Ctrl-C and SIGKILL), replay says ERROR / invalid / no lon
 with the right exit status, and verify turns a raising claim into an ERROR row while the other
 rows and the JSON still come out.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -40,10 +41,15 @@ def _measure(cfg, device):
 
 # x is measured as x + shift; the assumption "no_shift" keeps shift = 0, dropping it breaks the claim
 GALLERY_CLAIM = dk.define_claim(
-    id="hostile-gallery", title="x is x", predict=lambda cfg: cfg["x"], measure=_measure,
+    id="hostile-gallery",
+    title="x is x",
+    predict=lambda cfg: cfg["x"],
+    measure=_measure,
     strategy=st.fixed_dictionaries({"x": st.integers(0, 3)}),
     assumptions={"no_shift": ("shift is 0", {"shift": 0}, st.fixed_dictionaries({"shift": st.integers(1, 2)}))},
-    tolerance=TOL, default_configs=[{"x": 1}])
+    tolerance=TOL,
+    default_configs=[{"x": 1}],
+)
 
 
 def run_cli(argv):
@@ -138,8 +144,11 @@ def test_sigkill_mid_gallery_leaves_existing_files_intact(tmp_path):
     script = tmp_path / "g.py"
     script.write_text(GALLERY_DRIVER.format(tests=str(Path(__file__).parent)))
     calls = tmp_path / "calls.txt"
-    p = subprocess.Popen([sys.executable, str(script), str(d), str(calls)], env={**os.environ, "OMP_NUM_THREADS": "1"},
-                         stderr=subprocess.DEVNULL)
+    p = subprocess.Popen(
+        [sys.executable, str(script), str(d), str(calls)],
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and (not calls.exists() or len(calls.read_text().split()) < 3):
         assert p.poll() is None, "the gallery ended before it could be killed"
@@ -157,11 +166,11 @@ def test_sigkill_mid_gallery_leaves_existing_files_intact(tmp_path):
 
 # ----- replay ---------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def good_record(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("rec")
-    rc, out, err = run_cli(["counterexample", "B0", "--drop", "linear", "--max-examples", "20", "--out", str(d),
-                            "-q"])
+    rc, out, err = run_cli(["counterexample", "B0", "--drop", "linear", "--max-examples", "20", "--out", str(d), "-q"])
     assert rc == 1, err
     return next(d.glob("B0--drop-linear.json"))
 
@@ -174,17 +183,20 @@ def _edited(good: Path, tmp: Path, edit) -> Path:
     return out
 
 
-@pytest.mark.parametrize("edit,code", [
-    (lambda r: r, 0),
-    (lambda r: {**r, "error_hex": float.hex(1.0)}, 1),                         # no longer the stored numbers
-    (lambda r: {**r, "config": {**r["config"], "activation": "linear"}}, 1),  # passes now
-    (lambda r: {**r, "config": {**r["config"], "dims": [0, 1]}}, 2),           # invalid configuration
-    (lambda r: {k: v for k, v in r.items() if k != "config"}, 2),              # missing key
-    (lambda r: {**r, "claim": "B77"}, 2),
-    (lambda r: {**r, "dropped": ["no-such-assumption"]}, 2),
-    (lambda r: {**r, "config": {**r["config"], "dims": [1000000, 1000000]}}, 3),  # cannot be allocated
-    (lambda r: "{not json", 2),
-])
+@pytest.mark.parametrize(
+    "edit,code",
+    [
+        (lambda r: r, 0),
+        (lambda r: {**r, "error_hex": float.hex(1.0)}, 1),  # no longer the stored numbers
+        (lambda r: {**r, "config": {**r["config"], "activation": "linear"}}, 1),  # passes now
+        (lambda r: {**r, "config": {**r["config"], "dims": [0, 1]}}, 2),  # invalid configuration
+        (lambda r: {k: v for k, v in r.items() if k != "config"}, 2),  # missing key
+        (lambda r: {**r, "claim": "B77"}, 2),
+        (lambda r: {**r, "dropped": ["no-such-assumption"]}, 2),
+        (lambda r: {**r, "config": {**r["config"], "dims": [1000000, 1000000]}}, 3),  # cannot be allocated
+        (lambda r: "{not json", 2),
+    ],
+)
 def test_replay_exit_status(good_record, tmp_path, edit, code):
     path = _edited(good_record, tmp_path, edit)
     rc, out, err = run_cli(["replay", str(path)])
@@ -208,37 +220,49 @@ def test_replay_of_things_that_are_not_records(tmp_path, kind):
 
 # ----- verify ---------------------------------------------------------------------------------
 
-USER_FILE = textwrap.dedent('''
+USER_FILE = textwrap.dedent("""
     import dlnkit as dk
     dk.define_claim(id="hostile-raises", title="measure raises", predict=lambda cfg: 1.0,
                     measure=lambda cfg, device: 1 / 0, default_configs=[{"x": 1}],
                     tolerance=dk.Tolerance(atol=0.0, reason="exact"))
-''')
+""")
 
 
 def test_verify_turns_a_raising_claim_into_an_error_row_and_keeps_the_rest(tmp_path):
     f = tmp_path / "mine.py"
     f.write_text(USER_FILE)
     out = tmp_path / "r.json"
-    rc, so, err = run_cli(["verify", "B0", "hostile-raises", "--from", str(f), "--examples", "0", "-q",
-                           "--json", str(out)])
+    rc, so, err = run_cli(
+        ["verify", "B0", "hostile-raises", "--from", str(f), "--examples", "0", "-q", "--json", str(out)]
+    )
     assert rc == 1
     rows = json.loads(out.read_text())["results"]
     assert {r["claim_id"]: r["status"] for r in rows}["hostile-raises"] == "ERROR"
     assert [r["status"] for r in rows if r["claim_id"] == "B0"] and all(
-        r["status"] == "PASS" for r in rows if r["claim_id"] == "B0")
+        r["status"] == "PASS" for r in rows if r["claim_id"] == "B0"
+    )
     assert "ZeroDivisionError" in next(r["message"] for r in rows if r["claim_id"] == "hostile-raises")
     record(SECTION, inputs_tried=1, worked=1)
 
 
-@pytest.mark.parametrize("bad", [
-    dict(title=""), dict(predict="x + 1"), dict(strategy=[1, 2]), dict(default_configs={"x": 1}),
-    dict(default_configs=[1]), dict(assumptions={"has space": "s"}), dict(assumptions={"a": ("s", 5)}),
-    dict(compare=3), dict(tolerance=1e-9),
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(title=""),
+        dict(predict="x + 1"),
+        dict(strategy=[1, 2]),
+        dict(default_configs={"x": 1}),
+        dict(default_configs=[1]),
+        dict(assumptions={"has space": "s"}),
+        dict(assumptions={"a": ("s", 5)}),
+        dict(compare=3),
+        dict(tolerance=1e-9),
+    ],
+)
 def test_define_claim_refuses_broken_parts_when_defined(bad):
-    kw = dict(id="hostile-broken", title="t", predict=lambda c: 0, measure=lambda c, d: 0, tolerance=TOL,
-              register=False)
+    kw = dict(
+        id="hostile-broken", title="t", predict=lambda c: 0, measure=lambda c, d: 0, tolerance=TOL, register=False
+    )
     with pytest.raises(DlnkitInputError) as info:
         dk.define_claim(**{**kw, **bad})
     assert "\n" not in str(info.value)
@@ -249,9 +273,12 @@ def test_output_paths_checked_before_the_work(tmp_path):
     foreign = tmp_path / "foreign.json"
     foreign.write_text("someone's data")
     before = snapshot(tmp_path)
-    for argv in (["verify", "B0", "--json", str(foreign)], ["verify", "B0", "--json", str(tmp_path)],
-                 ["spectrum", "--dims", "3,3", "--rank", "1", "--plot", str(foreign)],
-                 ["replay", str(foreign), "--emit-test", str(foreign)]):
+    for argv in (
+        ["verify", "B0", "--json", str(foreign)],
+        ["verify", "B0", "--json", str(tmp_path)],
+        ["spectrum", "--dims", "3,3", "--rank", "1", "--plot", str(foreign)],
+        ["replay", str(foreign), "--emit-test", str(foreign)],
+    ):
         t0 = time.perf_counter()
         rc, so, err = run_cli(argv)
         assert rc == 2 and one_line_error(err), (argv, err)
@@ -260,21 +287,34 @@ def test_output_paths_checked_before_the_work(tmp_path):
     record(SECTION, inputs_tried=4, clear_errors=4)
 
 
-EXACT_FILE = textwrap.dedent('''
+EXACT_FILE = textwrap.dedent("""
     import dlnkit as dk
     dk.define_claim(id="hostile-exact-raises", title="exact route raises", predict=lambda cfg: 1.0,
                     measure=lambda cfg, device: 1.0, exact_measure=lambda cfg: 1 / 0,
                     default_configs=[{"dims": [2, 2], "seed": 0}],
                     tolerance=dk.Tolerance(atol=1e-12, reason="exact"))
-''')
+""")
 
 
 def test_verify_exact_with_a_raising_exact_route_is_an_error_row(tmp_path):
     f = tmp_path / "exact.py"
     f.write_text(EXACT_FILE)
     out = tmp_path / "x.json"
-    rc, so, err = run_cli(["verify", "hostile-exact-raises", "B0", "--from", str(f), "--exact", "--examples", "0",
-                           "-q", "--json", str(out)])
+    rc, so, err = run_cli(
+        [
+            "verify",
+            "hostile-exact-raises",
+            "B0",
+            "--from",
+            str(f),
+            "--exact",
+            "--examples",
+            "0",
+            "-q",
+            "--json",
+            str(out),
+        ]
+    )
     rows = json.loads(out.read_text())["results"]
     status = {r["claim_id"]: r["status"] for r in rows}
     assert status.get("hostile-exact-raises") == "ERROR" and status.get("B0") == "PASS", status

@@ -6,6 +6,7 @@ Tolerances: every comparison is between two exact routes in float64 on matrices 
 they differ only by summation order, so 1e-10 absolute leaves 4-5 orders of margin over the
 observed ~1e-14.
 """
+
 import pytest
 import torch
 from hypothesis import given, strategies as st
@@ -23,8 +24,13 @@ TOL = dict(atol=1e-10, rtol=1e-10)
 
 def small_mlp(inplace=False, seed=0, out=3):
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Linear(4, 5, dtype=DT), nn.Tanh(), nn.Linear(5, 4, dtype=DT), nn.ReLU(inplace=inplace),
-                         nn.Linear(4, out, dtype=DT))
+    return nn.Sequential(
+        nn.Linear(4, 5, dtype=DT),
+        nn.Tanh(),
+        nn.Linear(5, 4, dtype=DT),
+        nn.ReLU(inplace=inplace),
+        nn.Linear(4, out, dtype=DT),
+    )
 
 
 def data_for(loss, n=11, out=3, seed=1):
@@ -49,16 +55,27 @@ def closure_hessian(model, loss, X, y):
         out = torch.func.functional_call(model, dict(zip(names, ps)), (X,))
         return loss(out, y)
 
-    blocks = torch.func.jacrev(torch.func.jacrev(f, argnums=tuple(range(len(ps := params)))),
-                               argnums=tuple(range(len(ps))))(*params)
-    rows = [torch.cat([blocks[i][j].reshape(pi.numel(), pj.numel()) for j, pj in enumerate(params)], 1)
-            for i, pi in enumerate(params)]
+    blocks = torch.func.jacrev(
+        torch.func.jacrev(f, argnums=tuple(range(len(ps := params)))), argnums=tuple(range(len(ps)))
+    )(*params)
+    rows = [
+        torch.cat([blocks[i][j].reshape(pi.numel(), pj.numel()) for j, pj in enumerate(params)], 1)
+        for i, pi in enumerate(params)
+    ]
     return torch.cat(rows, 0)
 
 
-LOSSES = [nn.CrossEntropyLoss(), nn.CrossEntropyLoss(reduction="sum"), nn.MSELoss(), nn.MSELoss(reduction="sum"),
-          nn.BCEWithLogitsLoss(), nn.BCEWithLogitsLoss(reduction="sum"), nn.HuberLoss(delta=0.5),
-          nn.HuberLoss(reduction="sum"), nn.CrossEntropyLoss(label_smoothing=0.1)]
+LOSSES = [
+    nn.CrossEntropyLoss(),
+    nn.CrossEntropyLoss(reduction="sum"),
+    nn.MSELoss(),
+    nn.MSELoss(reduction="sum"),
+    nn.BCEWithLogitsLoss(),
+    nn.BCEWithLogitsLoss(reduction="sum"),
+    nn.HuberLoss(delta=0.5),
+    nn.HuberLoss(reduction="sum"),
+    nn.CrossEntropyLoss(label_smoothing=0.1),
+]
 
 
 @pytest.mark.parametrize("loss", LOSSES, ids=lambda l: f"{type(l).__name__}-{l.reduction}")
@@ -93,7 +110,7 @@ def test_dataloader_with_ragged_last_batch_and_generator():
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y), batch_size=5)  # 5,5,5,5,3
     ref = ModelCurvature(model, loss, (X, y)).dense()
     assert_close(ModelCurvature(model, loss, loader).dense(), ref, **TOL)
-    gen = ((X[i:i + 4], y[i:i + 4]) for i in range(0, 23, 4))  # one-shot: materialised once
+    gen = ((X[i : i + 4], y[i : i + 4]) for i in range(0, 23, 4))  # one-shot: materialised once
     assert_close(ModelCurvature(model, loss, gen).dense(), ref, **TOL)
 
 
@@ -111,12 +128,16 @@ def test_dln_ggn_equals_closed_form_gauss_newton_and_hessian_equals_closed_form(
     assert_close(curv.dense("ggn"), dln_gauss_newton_closed_form(Ws, X=X), **TOL)
     assert_close(curv.dense("hessian"), dln_hessian_closed_form(Ws, X=X, Y=Y), **TOL)
     # nn.MSELoss(sum) is 2B times the DLN loss: the same GN up to that factor
-    assert_close(ModelCurvature(net, nn.MSELoss(reduction="sum"), batches).dense("ggn"),
-                 2 * 17 * dln_gauss_newton_closed_form(Ws, X=X), **TOL)
+    assert_close(
+        ModelCurvature(net, nn.MSELoss(reduction="sum"), batches).dense("ggn"),
+        2 * 17 * dln_gauss_newton_closed_form(Ws, X=X),
+        **TOL,
+    )
 
 
-@pytest.mark.parametrize("loss", [nn.CrossEntropyLoss(), nn.MSELoss(), nn.MSELoss(reduction="sum")],
-                         ids=["ce", "mse-mean", "mse-sum"])
+@pytest.mark.parametrize(
+    "loss", [nn.CrossEntropyLoss(), nn.MSELoss(), nn.MSELoss(reduction="sum")], ids=["ce", "mse-mean", "mse-sum"]
+)
 def test_empirical_fisher_is_the_sum_of_per_sample_gradient_outer_products(loss):
     model = small_mlp()
     X, y = data_for(loss, n=9)
@@ -125,7 +146,7 @@ def test_empirical_fisher_is_the_sum_of_per_sample_gradient_outer_products(loss)
     for i in range(9):
         model.zero_grad()
         spec = resolve_loss(loss)
-        spec.per_sample(model(X[i:i + 1]), y[i:i + 1]).sum().backward()
+        spec.per_sample(model(X[i : i + 1]), y[i : i + 1]).sum().backward()
         grads.append(torch.cat([p.grad.reshape(-1) for p in model.parameters()]))
     Gm = torch.stack(grads)
     E = 1 if isinstance(loss, nn.CrossEntropyLoss) else 3
@@ -141,8 +162,11 @@ def test_inplace_activation_gives_the_same_curvature_as_out_of_place():
     assert_close(H_in, H_out, **TOL)
     assert_close(H_in, closure_hessian(small_mlp(inplace=False), loss, X, y), **TOL)
     for kind in ("ggn", "ef"):  # the forward-mode (jvp) routes too
-        assert_close(ModelCurvature(small_mlp(inplace=True), loss, (X, y)).dense(kind),
-                     ModelCurvature(small_mlp(inplace=False), loss, (X, y)).dense(kind), **TOL)
+        assert_close(
+            ModelCurvature(small_mlp(inplace=True), loss, (X, y)).dense(kind),
+            ModelCurvature(small_mlp(inplace=False), loss, (X, y)).dense(kind),
+            **TOL,
+        )
 
 
 class Shared(nn.Module):
@@ -216,7 +240,7 @@ def test_per_layer_blocks_are_the_diagonal_blocks_and_callable_loss_works():
     i = 0
     for B in blocks.values():
         n = B.shape[0]
-        assert_close(B, H[i:i + n, i:i + n], **TOL)
+        assert_close(B, H[i : i + n, i : i + n], **TOL)
         i += n
 
 
@@ -230,6 +254,7 @@ def test_operator_lanczos_and_trace_against_dense():
     top = curv.top_eigenvalues(3, tol=1e-12, max_iters=H.shape[0])
     assert_close(top.eigenvalues, ev[:3], atol=1e-8, rtol=0)  # Lanczos residual tolerance 1e-12 * ||H||
     import numpy as np
+
     op = curv.linear_operator()
     assert_close(torch.as_tensor(op @ np.eye(H.shape[0])), H, **TOL)
     assert_close(torch.tensor(curv.trace(method="exact").trace, dtype=DT), torch.trace(H), **TOL)
@@ -267,7 +292,7 @@ def test_callable_loss_empirical_fisher_and_sum_reduction_match_the_module():
 def test_progress_bar_goes_to_stderr_for_long_passes(capsys):
     model = small_mlp()
     X, y = data_for(nn.MSELoss(), n=25)
-    batches = [(X[i:i + 1], y[i:i + 1]) for i in range(25)]  # 25 batches >= the 20-batch threshold
+    batches = [(X[i : i + 1], y[i : i + 1]) for i in range(25)]  # 25 batches >= the 20-batch threshold
     curv = ModelCurvature(model, nn.MSELoss(), batches, progress=True)
     curv.matmat(torch.ones(curv.num_params, dtype=DT))
     assert "products" in capsys.readouterr().err

@@ -3,6 +3,7 @@ numbers), within a per-notebook time limit. Parametrized by file, so a failure n
 
 Skipped cleanly when the dev extra (jupytext, nbclient, nbformat, nbconvert, ipykernel) is missing.
 """
+
 from __future__ import annotations
 
 import time
@@ -75,8 +76,9 @@ def test_render_command_writes_ipynb_and_html(tmp_path, monkeypatch):
 
     src = tmp_path / "src"
     src.mkdir()
-    (src / "01_tiny.py").write_text('# %% [markdown]\n# # Tiny\n\n# %%\nx = 6 * 7\nassert x == 42\nprint(x)\n',
-                                    encoding="utf-8")
+    (src / "01_tiny.py").write_text(
+        "# %% [markdown]\n# # Tiny\n\n# %%\nx = 6 * 7\nassert x == 42\nprint(x)\n", encoding="utf-8"
+    )
     (src / "02_broken.py").write_text("# %%\nassert 1 == 2, 'broken on purpose'\n", encoding="utf-8")
     out = tmp_path / "out"
     assert main(["notebooks", "--out", str(out), "--src", str(src), "-q", "tiny"]) == 0

@@ -14,6 +14,7 @@ mean (E = C for MSELoss on C outputs, 1 for cross-entropy and for any sum): dlnk
 gradient of sample n's *mean* over its entries, curvlinops' of their sum divided once by N*E.
 Tolerance 1e-10: two exact float64 routes.
 """
+
 import numpy as np
 import pytest
 import torch
@@ -31,8 +32,9 @@ TOL = dict(atol=1e-10, rtol=1e-10)
 
 def case(loss, seed=0, n=23):
     torch.manual_seed(seed)
-    model = nn.Sequential(nn.Linear(4, 6, dtype=DT), nn.Tanh(), nn.Linear(6, 5, dtype=DT), nn.ReLU(),
-                          nn.Linear(5, 3, dtype=DT))
+    model = nn.Sequential(
+        nn.Linear(4, 6, dtype=DT), nn.Tanh(), nn.Linear(6, 5, dtype=DT), nn.ReLU(), nn.Linear(5, 3, dtype=DT)
+    )
     g = torch.Generator().manual_seed(seed + 1)
     X = torch.randn(n, 4, generator=g, dtype=DT)
     if isinstance(loss, nn.CrossEntropyLoss):
@@ -41,7 +43,7 @@ def case(loss, seed=0, n=23):
         y = torch.randint(0, 2, (n, 3), generator=g).to(DT)
     else:
         y = torch.randn(n, 3, generator=g, dtype=DT)
-    batches = [(X[i:i + 7], y[i:i + 7]) for i in range(0, n, 7)]  # 7, 7, 7, 2: ragged
+    batches = [(X[i : i + 7], y[i : i + 7]) for i in range(0, n, 7)]  # 7, 7, 7, 2: ragged
     return model, X, y, batches
 
 
@@ -52,8 +54,14 @@ def theirs_dense(cls, model, loss, batches, **kw):
     return op @ torch.eye(P, dtype=DT)
 
 
-LOSSES = [nn.CrossEntropyLoss(), nn.CrossEntropyLoss(reduction="sum"), nn.MSELoss(), nn.MSELoss(reduction="sum"),
-          nn.BCEWithLogitsLoss(), nn.BCEWithLogitsLoss(reduction="sum")]
+LOSSES = [
+    nn.CrossEntropyLoss(),
+    nn.CrossEntropyLoss(reduction="sum"),
+    nn.MSELoss(),
+    nn.MSELoss(reduction="sum"),
+    nn.BCEWithLogitsLoss(),
+    nn.BCEWithLogitsLoss(reduction="sum"),
+]
 IDS = [f"{type(l).__name__}-{l.reduction}" for l in LOSSES]
 
 
@@ -66,14 +74,18 @@ def test_hessian_ggn_and_empirical_fisher_equal_curvlinops(loss):
     assert_close(ours.dense("ef"), theirs_dense(curvlinops.EFLinearOperator, model, loss, batches), **TOL)
 
 
-@pytest.mark.parametrize("loss", [nn.CrossEntropyLoss(), nn.CrossEntropyLoss(reduction="sum"), nn.MSELoss()],
-                         ids=["ce-mean", "ce-sum", "mse-mean"])
+@pytest.mark.parametrize(
+    "loss",
+    [nn.CrossEntropyLoss(), nn.CrossEntropyLoss(reduction="sum"), nn.MSELoss()],
+    ids=["ce-mean", "ce-sum", "mse-mean"],
+)
 def test_kfac_factors_equal_dlnkit_kronecker_factors(loss):
     model, X, y, batches = case(loss)
     params = list(model.parameters())
     for fisher_type, ours_key in (("type-2", "gn"), ("empirical", "empirical")):
-        K = curvlinops.KFACLinearOperator(model, loss, params, batches, fisher_type=fisher_type,
-                                          check_deterministic=False)
+        K = curvlinops.KFACLinearOperator(
+            model, loss, params, batches, fisher_type=fisher_type, check_deterministic=False
+        )
         K.compute_kronecker_factors()
         for layer in ("0", "2", "4"):
             cap = capture_layer(model, layer, X, y, loss=loss)
@@ -94,8 +106,7 @@ def test_top_eigenvalues_and_trace_agree_with_curvlinops():
     ours = ModelCurvature(model, loss, batches)
     params = list(model.parameters())
     H = curvlinops.HessianLinearOperator(model, loss, params, batches, check_deterministic=False)
-    theirs_top = np.sort(eigsh(H.to_scipy(np.float64), k=4, which="LA", tol=1e-12,
-                               return_eigenvectors=False))[::-1]
+    theirs_top = np.sort(eigsh(H.to_scipy(np.float64), k=4, which="LA", tol=1e-12, return_eigenvectors=False))[::-1]
     res = ours.top_eigenvalues(4, tol=1e-12, max_iters=ours.num_params)
     assert_close(res.eigenvalues, torch.as_tensor(theirs_top.copy()), atol=1e-8, rtol=0)  # both at residual 1e-12
     P = ours.num_params

@@ -1,4 +1,5 @@
 """Packaging facts that a release depends on: one version number, PEP 561 markers."""
+
 from importlib import metadata, resources
 
 import pytest

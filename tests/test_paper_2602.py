@@ -1,6 +1,7 @@
 """arXiv:2602.00545 as its code runs it: setup construction, the adaptive split, the finite-training
 spectrum and decay law (SymPy) against closed-form Hessians and short trainings, the claims and
 `dlnkit reproduce`."""
+
 from __future__ import annotations
 
 import json
@@ -41,6 +42,7 @@ def _t(a: np.ndarray) -> torch.Tensor:
 
 
 # ----- the paper's setup ---------------------------------------------------------------------
+
 
 @settings(max_examples=25, deadline=None)
 @given(depth=depths, seed=seeds)
@@ -113,6 +115,7 @@ def test_paper_hessian_matches_torch_func_at_a_trained_point(activation):
 
 # ----- the adaptive-threshold split ----------------------------------------------------------
 
+
 @st.composite
 def clustered_spectra(draw):
     """Dominant cluster near D, bulk near b, a closing cluster near c (kept: above 1 % of the top)
@@ -164,6 +167,7 @@ def test_adaptive_split_whose_largest_gap_is_last_keeps_one_bulk_value():
 
 # ----- finite training: the Gauss-Newton spectrum with extra modes ---------------------------
 
+
 def test_sympy_gauss_newton_diagonal_is_the_pair_formula():
     sizes = sp.symbols("s1:5", positive=True)
     dims = [5, 4, 4, 3]
@@ -191,8 +195,9 @@ def _balanced_aligned(dims, sizes, seed):
 
 
 @settings(max_examples=20, deadline=None)
-@given(depth=st.integers(2, 4), rank=st.integers(1, 3), extra=st.integers(1, 3), seed=st.integers(0, 10**6),
-       data=st.data())
+@given(
+    depth=st.integers(2, 4), rank=st.integers(1, 3), extra=st.integers(1, 3), seed=st.integers(0, 10**6), data=st.data()
+)
 def test_finite_training_spectrum_matches_the_closed_form_hessian(depth, rank, extra, seed, data):
     k = rank + extra
     d_in, d_out = k + data.draw(st.integers(0, 2)), k + data.draw(st.integers(0, 2))
@@ -205,11 +210,12 @@ def test_finite_training_spectrum_matches_the_closed_form_hessian(depth, rank, e
     T = U @ V.T  # rank r, unit singular values, aligned with the point's first r modes
     P = sum(W.numel() for W in Ws)
     s = np.array(sizes)
-    formula = formula_spectrum(depth, np.concatenate([s, np.zeros(d_out - k)]),
-                               np.concatenate([s, np.zeros(d_in - k)]), P)
+    formula = formula_spectrum(
+        depth, np.concatenate([s, np.zeros(d_out - k)]), np.concatenate([s, np.zeros(d_in - k)]), P
+    )
     eye = torch.eye(d_in, dtype=torch.float64)
     gn = torch.sort(dln_gauss_newton_nonzero_spectrum(Ws, sigma=eye, rtol=0.0), descending=True).values
-    assert_close(gn, torch.from_numpy(formula[:len(gn)].copy()), rtol=1e-10, atol=1e-12)
+    assert_close(gn, torch.from_numpy(formula[: len(gn)].copy()), rtol=1e-10, atol=1e-12)
     # the full Hessian (not a minimum): every sorted eigenvalue within ||H_res||_2 of the formula (Weyl)
     H = dln_hessian_closed_form(Ws, sigma=eye, target=T)
     ev = torch.linalg.eigvalsh(H).flip(0)
@@ -252,6 +258,7 @@ def test_extra_modes_follow_the_scalar_recursion_and_the_decay_law(depth, update
 
 
 # ----- claims and the command ---------------------------------------------------------------
+
 
 def test_b2_paper_short_run_passes_with_reported_values_only_on_the_paper_run():
     from dlnkit.claims import get_claim

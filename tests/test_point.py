@@ -1,5 +1,6 @@
 """One point: the float64 builders of numerics/point.py and the rational exact_point mean the same
 thing by every option, checked against what each option promises (not against our own output)."""
+
 import torch
 from hypothesis import given, settings, strategies as st
 from torch.testing import assert_close
@@ -24,8 +25,9 @@ TOL = dict(rtol=1e-12, atol=1e-12)
 
 
 def _imbalance(Ws):
-    return max([float(torch.linalg.norm(Ws[k + 1].T @ Ws[k + 1] - Ws[k] @ Ws[k].T)) for k in range(len(Ws) - 1)]
-               or [0.0])
+    return max(
+        [float(torch.linalg.norm(Ws[k + 1].T @ Ws[k + 1] - Ws[k] @ Ws[k].T)) for k in range(len(Ws) - 1)] or [0.0]
+    )
 
 
 @settings(max_examples=10)
@@ -40,8 +42,11 @@ def test_aligned_minimum_is_a_balanced_global_minimum_with_whitened_data(cfg):
 
 
 @settings(max_examples=10)
-@given(dst.depth_point_configs(min_depth=2, max_depth=4, max_width=5), st.sampled_from([0.5, 2.0]),
-       st.sampled_from([0.1, 0.4]))
+@given(
+    dst.depth_point_configs(min_depth=2, max_depth=4, max_width=5),
+    st.sampled_from([0.5, 2.0]),
+    st.sampled_from([0.1, 0.4]),
+)
 def test_balance_and_misalignment_keep_the_end_to_end_map_but_not_the_balance(cfg, c, e):
     base = aligned_minimum_point(cfg)
     for knob in ({"balance": c}, {"misalignment": e}):
@@ -79,8 +84,11 @@ def test_weights_given_as_fractions_and_the_dispatch():
 
 
 @settings(max_examples=8)
-@given(dst.depth_point_configs(min_depth=1, max_depth=3, max_width=3), st.sampled_from([1.0, 2.0]),
-       st.sampled_from([1.0, 4.0]))
+@given(
+    dst.depth_point_configs(min_depth=1, max_depth=3, max_width=3),
+    st.sampled_from([1.0, 2.0]),
+    st.sampled_from([1.0, 4.0]),
+)
 def test_exact_point_means_the_same_options(cfg, c, k):
     cfg = {**cfg, "balance": c, "anisotropy": k}
     ex = exact_point(cfg)

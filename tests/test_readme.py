@@ -1,4 +1,5 @@
 """The README's Python example runs as written and its printed numbers mean what the comments say."""
+
 import re
 import subprocess
 import sys
@@ -15,7 +16,7 @@ def test_readme_python_example_runs_as_written(tmp_path):
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     first, second = out.stdout.strip().splitlines()
-    assert float(first) < 1e-9          # eigenvalues match the SymPy spectrum
+    assert float(first) < 1e-9  # eigenvalues match the SymPy spectrum
     ratio, symbolic = second.split()
     assert abs(float(ratio) - 3) < 1e-9 and symbolic == "L"
 

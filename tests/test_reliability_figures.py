@@ -1,12 +1,20 @@
 """The README's reliability figures are the ones scripts/reliability.py wrote to docs/reliability.json."""
+
 import json
 import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ROWS = {"inputs tried": "inputs_tried", "clear errors": "clear_errors", "inputs that worked": "worked",
-        "tracebacks": "tracebacks", "wrong results": "wrong_results", "files lost": "files_lost",
-        "faults injected": "faults_injected", "faults survived": "faults_survived"}
+ROWS = {
+    "inputs tried": "inputs_tried",
+    "clear errors": "clear_errors",
+    "inputs that worked": "worked",
+    "tracebacks": "tracebacks",
+    "wrong results": "wrong_results",
+    "files lost": "files_lost",
+    "faults injected": "faults_injected",
+    "faults survived": "faults_survived",
+}
 
 
 def test_readme_reliability_table_matches_the_suite_output():

@@ -7,6 +7,7 @@ probes (measured 0.1-0.7%); the top node converges to lambda_max to 1e-8 (extrem
 converge first); the zeroth to third moments of the quadrature are exact for every probe up to
 Monte-Carlo error in the probe, whose standard error we bound by 5 sigma.
 """
+
 import numpy as np
 import pytest
 import torch
@@ -34,7 +35,7 @@ def dln_case(dims=(6, 8, 8, 5), t=(2.0, 1.0, 0.5)):
 def test_slq_on_the_dln_network_matches_the_exact_b1_spectrum():
     Ws, X, Y, M = dln_case()
     exact = balanced_minimum_spectrum_numeric([6, 8, 8, 5], [2.0, 1.0, 0.5])["all"]
-    loader = [(X[i:i + 10], Y[i:i + 10]) for i in range(0, 64, 10)]  # ragged last batch (4)
+    loader = [(X[i : i + 10], Y[i : i + 10]) for i in range(0, 64, 10)]  # ragged last batch (4)
     curv = ModelCurvature(linear_chain(Ws), "mse", loader)
     res = curv.density(num_probes=8, num_steps=40, seed=0)
     lam_max = float(np.max(exact))
@@ -50,9 +51,9 @@ def test_slq_moments_are_unbiased_and_the_ggn_density_equals_the_hessian_at_a_mi
     mv = lambda V: H @ V
     res = slq(mv, H.shape[0], num_probes=30, num_steps=20, seed=3)
     for k in (1, 2):  # (1/P) tr H^k from per-probe quadratures v^T H^k v (exact per probe for k <= 2m - 1)
-        per_probe = (res.weights * res.nodes ** k).sum(1) * res.nodes.shape[0]
+        per_probe = (res.weights * res.nodes**k).sum(1) * res.nodes.shape[0]
         se = per_probe.std(ddof=1) / np.sqrt(len(per_probe))
-        assert abs(per_probe.mean() - np.mean(ev ** k)) < 5 * se + 1e-12
+        assert abs(per_probe.mean() - np.mean(ev**k)) < 5 * se + 1e-12
     curv = ModelCurvature(linear_chain(Ws), "mse", (X, Y))  # at the minimum the residual vanishes: H = GGN
     h, g = curv.density("hessian", num_probes=2, num_steps=15), curv.density("ggn", num_probes=2, num_steps=15)
     # the runs hit an invariant subspace (few distinct eigenvalues) at slightly different steps, so compare

@@ -1,4 +1,5 @@
 """Each public strategy's outputs have the property it promises."""
+
 import numpy as np
 import torch
 from hypothesis import given, settings, strategies as st
@@ -21,8 +22,11 @@ def end_to_end(Ws):
     return out
 
 
-@given(st.integers(1, 6).flatmap(lambda n: st.tuples(st.just(n), st.integers(0, n))).flatmap(
-    lambda nk: ds.orthogonal_matrices(*nk)))
+@given(
+    st.integers(1, 6)
+    .flatmap(lambda n: st.tuples(st.just(n), st.integers(0, n)))
+    .flatmap(lambda nk: ds.orthogonal_matrices(*nk))
+)
 def test_orthogonal_matrices_have_orthonormal_columns(Q):
     assert np.allclose(Q.T @ Q, np.eye(Q.shape[1]), atol=TOL)
 
@@ -54,7 +58,7 @@ def test_balanced_aligned_points_are_balanced_global_minima(cfg):
     want = sorted([x ** (1 / L) for x in cfg["t"]], reverse=True)
     for W in p.weights:
         s = torch.linalg.svdvals(W).numpy()
-        assert np.allclose(s[:len(want)], want, atol=TOL) and np.all(s[len(want):] <= TOL)
+        assert np.allclose(s[: len(want)], want, atol=TOL) and np.all(s[len(want) :] <= TOL)
 
 
 @settings(max_examples=10)

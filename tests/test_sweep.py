@@ -3,6 +3,7 @@
 The claims here are tiny stand-ins defined in this file (the real ones are tested elsewhere);
 they are module-level so process and Dask workers can unpickle them.
 """
+
 import json
 import math
 
@@ -41,8 +42,13 @@ SQUARE = SquareClaim()
 
 
 def test_expand_grid_fixed_configs_and_draw_deterministic():
-    cfg = {"claims": ["test-square"], "grid": {"x": [1, 2, 3], "bias": [0, 1]}, "fixed": {"tag": "a"},
-           "configs": [{"x": 9}, {"x": 1, "bias": 0}], "draw": {"examples": 4, "seed": 3}}
+    cfg = {
+        "claims": ["test-square"],
+        "grid": {"x": [1, 2, 3], "bias": [0, 1]},
+        "fixed": {"tag": "a"},
+        "configs": [{"x": 9}, {"x": 1, "bias": 0}],
+        "draw": {"examples": 4, "seed": 3},
+    }
     cases = expand_cases(cfg, {"test-square": SQUARE})
     grid = [c.config for c in cases[:6]]
     assert grid[0] == {"tag": "a", "x": 1, "bias": 0} and len({json.dumps(g, sort_keys=True) for g in grid}) == 6
@@ -55,10 +61,17 @@ def test_expand_grid_fixed_configs_and_draw_deterministic():
     assert len({c.key for c in cases}) == len(cases)
 
 
-@pytest.mark.parametrize("bad", [
-    [], {"claims": []}, {"claims": ["a"]}, {"claims": ["a"], "grid": {"x": []}},
-    {"claims": ["a"], "grid": {"x": [1]}, "colour": 1}, {"claims": ["a"], "draw": {"examples": -1}},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        [],
+        {"claims": []},
+        {"claims": ["a"]},
+        {"claims": ["a"], "grid": {"x": []}},
+        {"claims": ["a"], "grid": {"x": [1]}, "colour": 1},
+        {"claims": ["a"], "draw": {"examples": -1}},
+    ],
+)
 def test_bad_sweep_configs_are_input_errors(bad):
     with pytest.raises(DlnkitInputError):
         expand_cases(bad)
@@ -119,8 +132,15 @@ def test_process_pool_sweep(tmp_path):
 def test_dask_local_cluster_sweep(tmp_path):
     pytest.importorskip("distributed")
     cases = [SweepCase("test-square", {"x": x}) for x in (1, 4, -3)]
-    s = run_sweep(cases, tmp_path, executor="dask", workers=1, dask_processes=False,
-                  claims={"test-square": SQUARE}, progress=False)
+    s = run_sweep(
+        cases,
+        tmp_path,
+        executor="dask",
+        workers=1,
+        dask_processes=False,
+        claims={"test-square": SQUARE},
+        progress=False,
+    )
     assert (s.ran, s.passed, s.errors) == (3, 2, 1)
     results = {tuple(r["config"].items()): r["result"] for r in s.results}
     assert results[(("x", 4),)]["measured"] == "16"

@@ -1,4 +1,5 @@
 """Model zoo: data, models, deterministic training, cache by hash, and the alignment CLI on each model."""
+
 import dataclasses
 import json
 
@@ -20,8 +21,10 @@ def fast_zoo(monkeypatch, tmp_path):
 
     def small(name):
         d = real_load(name)
-        return dataclasses.replace(d, X_train=d.X_train[:300], y_train=d.y_train[:300], X_test=d.X_test[:100],
-                                   y_test=d.y_test[:100])
+        return dataclasses.replace(
+            d, X_train=d.X_train[:300], y_train=d.y_train[:300], X_test=d.X_test[:100], y_test=d.y_test[:100]
+        )
+
     monkeypatch.setattr(zoo, "load_data", small)
     return tmp_path
 
@@ -63,15 +66,35 @@ def test_cache_dir_env(monkeypatch, tmp_path):
 def test_alignment_cli_on_every_zoo_model(fast_zoo, name, capsys):
     layers = list(matrix_layers(zoo.build_model(name)))
     out_json = fast_zoo / f"{name}.json"
-    rc = main(["alignment", "--model", name, "--layers", f"{layers[0]},{layers[-1]}", "--k", "4", "--samples", "32",
-               "--no-eigen", "-q", "--json", str(out_json), "--plot", str(fast_zoo / "plots")])
+    rc = main(
+        [
+            "alignment",
+            "--model",
+            name,
+            "--layers",
+            f"{layers[0]},{layers[-1]}",
+            "--k",
+            "4",
+            "--samples",
+            "32",
+            "--no-eigen",
+            "-q",
+            "--json",
+            str(out_json),
+            "--plot",
+            str(fast_zoo / "plots"),
+        ]
+    )
     assert rc == 0
     text = capsys.readouterr().out
     assert "alpha" in text and layers[-1] in text and "(reported)" in text
     rows = json.loads(out_json.read_text())["rows"]
     assert [r["layer"] for r in rows] == [layers[0], layers[-1]]
-    assert all(abs(r["alpha_common"] - (r["slope_Lambda"] + r["slope_Phi"] + r["slope_chi"])) < 1e-9
-               for r in rows if "slope_chi" in r)
+    assert all(
+        abs(r["alpha_common"] - (r["slope_Lambda"] + r["slope_Phi"] + r["slope_chi"])) < 1e-9
+        for r in rows
+        if "slope_chi" in r
+    )
     assert len(list((fast_zoo / "plots").glob(f"{name}-*.png"))) == 2
 
 

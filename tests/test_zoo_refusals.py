@@ -1,4 +1,5 @@
 """train_model refuses settings that leave nothing trained (regression: epochs=0 raised IndexError)."""
+
 import pytest
 import torch
 

@@ -3,6 +3,7 @@
 Every public function returns SymPy expressions (or small structures of them); numbers come
 from :func:`sympy.lambdify`, so the numeric side never re-types a formula.
 """
+
 from dlnkit.theory.dln_spectrum import (
     SpectrumGroup,
     aligned_minimum_weights,

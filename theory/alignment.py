@@ -46,6 +46,7 @@ So, mode by mode (k = 1..r; R_l e_k and R_{l-1} e_k are the singular vectors):
 * With the paper's index pairing :math:`\Phi_k` can differ from 1 even though every basis is
   aligned: the order of the :math:`\sigma_k` need not be the order of the factor eigenvalues.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -76,14 +77,15 @@ def derive_dln_layer_block(m: int, n: int, p: int, q: int) -> tuple[sp.Matrix, s
     Mt = symbolic_matrix("M", p, q)
     W = symbolic_matrix("W", m, n)
     E = P * W * Q - Mt
-    loss = sp.Rational(1, 2) * sum(x ** 2 for x in E)
+    loss = sp.Rational(1, 2) * sum(x**2 for x in E)
     w = list(vec_row_major(W))
     H = sp.hessian(loss, w)
     return sp.expand(H), sp.expand(kron(P.T * P, Q * Q.T))
 
 
-def aligned_mode_closed_forms(s: sp.Expr = s_sym, t: sp.Expr = t_sym, depth: sp.Expr = L_sym,
-                              layer: sp.Expr = l_sym) -> dict[str, sp.Expr]:
+def aligned_mode_closed_forms(
+    s: sp.Expr = s_sym, t: sp.Expr = t_sym, depth: sp.Expr = L_sym, layer: sp.Expr = l_sym
+) -> dict[str, sp.Expr]:
     """Per-mode closed forms at a balanced aligned point with a target sharing the bases.
 
     Keys: e, sigma, h, lam_delta_emp, lam_A, lam_delta_gn, Lambda_emp, Lambda_gn, chi_emp,
@@ -93,20 +95,28 @@ def aligned_mode_closed_forms(s: sp.Expr = s_sym, t: sp.Expr = t_sym, depth: sp.
     >>> f["h"], sp.simplify(f["Lambda_emp"] - f["sigma"] ** 2)
     (s**2, 0)
     """
-    e = s ** depth - t
+    e = s**depth - t
     sigma = s ** (depth - 1) * sp.Abs(e)
-    lam_d_emp = s ** (2 * (depth - layer)) * e ** 2
+    lam_d_emp = s ** (2 * (depth - layer)) * e**2
     lam_a = s ** (2 * (layer - 1))
     lam_d_gn = s ** (2 * (depth - layer))
     h = sp.powsimp(lam_d_gn * lam_a)
     Lambda_emp = sp.powsimp(lam_d_emp * lam_a)
     Lambda_gn = h
     return {
-        "e": e, "sigma": sigma, "h": h,
-        "lam_delta_emp": lam_d_emp, "lam_A": lam_a, "lam_delta_gn": lam_d_gn,
-        "Lambda_emp": Lambda_emp, "Lambda_gn": Lambda_gn,
-        "chi_emp": sp.simplify(h / Lambda_emp), "chi_gn": sp.Integer(1), "Phi_mode": sp.Integer(1),
-        "h_kron_emp": Lambda_emp, "h_kron_gn": Lambda_gn,
+        "e": e,
+        "sigma": sigma,
+        "h": h,
+        "lam_delta_emp": lam_d_emp,
+        "lam_A": lam_a,
+        "lam_delta_gn": lam_d_gn,
+        "Lambda_emp": Lambda_emp,
+        "Lambda_gn": Lambda_gn,
+        "chi_emp": sp.simplify(h / Lambda_emp),
+        "chi_gn": sp.Integer(1),
+        "Phi_mode": sp.Integer(1),
+        "h_kron_emp": Lambda_emp,
+        "h_kron_gn": Lambda_gn,
     }
 
 
@@ -123,7 +133,7 @@ def derive_aligned_layer_quantities(depth: int, layer: int, rank: int) -> dict[s
     T = sp.diag(*t)
     Ps, Qs = partial_products_exact([S] * depth)
     P, Q = Ps[layer - 1], Qs[layer - 1]  # W_L ... W_{l+1} and W_{l-1} ... W_1
-    E = S ** depth - T
+    E = S**depth - T
     G = P.T * E * Q.T
     Cd_emp = P.T * E * E.T * P
     Cd_gn = P.T * P

@@ -12,6 +12,7 @@ so is :math:`JJ^\top`; its diagonal, read off and grouped, is the spectrum.
 :func:`balanced_minimum_spectrum` states the result for symbolic :math:`L` (the sum over layers
 done by :func:`sympy.summation`), and the tests check one against the other.
 """
+
 from __future__ import annotations
 
 import functools
@@ -203,12 +204,15 @@ def dominant_eigenvalue_closed_form(a: sp.Expr = t_i, b: sp.Expr = t_j, depth: s
     depth = sp.sympify(depth)
     if sp.simplify(a - b) == 0:
         return sp.simplify(depth * a ** (2 * (depth - 1) / depth))
-    return sp.Piecewise((depth * a ** (2 * (depth - 1) / depth), sp.Eq(a, b)),
-                        ((a ** 2 - b ** 2) / (a ** (2 / depth) - b ** (2 / depth)), True))
+    return sp.Piecewise(
+        (depth * a ** (2 * (depth - 1) / depth), sp.Eq(a, b)),
+        ((a**2 - b**2) / (a ** (2 / depth) - b ** (2 / depth)), True),
+    )
 
 
-def balanced_minimum_spectrum(rank: int | sp.Expr = None, n_in: sp.Expr = None, n_out: sp.Expr = None,
-                              depth: sp.Expr = L_sym) -> list[SpectrumGroup]:
+def balanced_minimum_spectrum(
+    rank: int | sp.Expr = None, n_in: sp.Expr = None, n_out: sp.Expr = None, depth: sp.Expr = L_sym
+) -> list[SpectrumGroup]:
     r"""The nonzero-and-zero spectrum of J J^T at the balanced aligned minimum, for symbolic depth.
 
     Groups (in the singular bases, output index i, input index j):
@@ -302,8 +306,9 @@ def balanced_minimum_spectrum_numeric(dims: Sequence[int], t_values: Sequence[fl
     f_bin = sp.lambdify((t_i,), groups["bulk_first_layer"].value, "numpy")
     f_bout = sp.lambdify((t_i,), groups["bulk_last_layer"].value, "numpy")
     dominant = np.array([f_dom(a, b) for a in t for b in t], dtype=np.float64)
-    bulk = np.concatenate([np.repeat([float(f_bin(a)) for a in t], n_in - rank),
-                           np.repeat([float(f_bout(b)) for b in t], n_out - rank)])
+    bulk = np.concatenate(
+        [np.repeat([float(f_bin(a)) for a in t], n_in - rank), np.repeat([float(f_bout(b)) for b in t], n_out - rank)]
+    )
     comp_val = float(groups["complement"].value)
     n_comp = (n_in - rank) * (n_out - rank)
     num_params = exact_num_params(dims)
@@ -311,13 +316,23 @@ def balanced_minimum_spectrum_numeric(dims: Sequence[int], t_values: Sequence[fl
     # smaller than d_out d_in when a hidden layer is a bottleneck, so pad to P, never by P - d_out d_in.)
     nonzero = np.concatenate([dominant, bulk, np.full(n_comp if comp_val != 0 else 0, comp_val)])
     if len(nonzero) > num_params:
-        raise ValueError(f"{len(nonzero)} nonzero eigenvalues cannot fit in P = {num_params} parameters: "
-                         "a hidden width is below the rank")
+        raise ValueError(
+            f"{len(nonzero)} nonzero eigenvalues cannot fit in P = {num_params} parameters: "
+            "a hidden width is below the rank"
+        )
     everything = np.concatenate([nonzero, np.zeros(num_params - len(nonzero))])
-    return {"all": np.sort(everything)[::-1], "dominant": np.sort(dominant)[::-1], "bulk": np.sort(bulk)[::-1],
-            "complement": np.full(n_comp, comp_val), "num_params": num_params,
-            "counts": {"dominant": rank * rank, "bulk": rank * (n_in + n_out - 2 * rank),
-                       "zero": num_params - len(nonzero)}}
+    return {
+        "all": np.sort(everything)[::-1],
+        "dominant": np.sort(dominant)[::-1],
+        "bulk": np.sort(bulk)[::-1],
+        "complement": np.full(n_comp, comp_val),
+        "num_params": num_params,
+        "counts": {
+            "dominant": rank * rank,
+            "bulk": rank * (n_in + n_out - 2 * rank),
+            "zero": num_params - len(nonzero),
+        },
+    }
 
 
 @functools.cache  # pure function of a hashable SymPy depth; summation is slow
@@ -328,7 +343,7 @@ def equal_targets_mean_ratio(depth: sp.Expr = L_sym) -> sp.Expr:
     L
     """
     groups = {g.name: g for g in balanced_minimum_spectrum(depth=depth)}
-    t_equal = m_sym ** depth
+    t_equal = m_sym**depth
     dom = groups["dominant"].value.subs({t_i: t_equal, t_j: t_equal})
     bulk = groups["bulk_first_layer"].value.subs(t_i, t_equal)
     # every dominant entry is equal and so is every bulk entry: the means are the values

@@ -27,6 +27,7 @@ ranks use :class:`sympy.polys.matrices.DomainMatrix` over QQ (fraction-free, exa
 >>> H == exact_dln_hessian_by_differentiation(Ws, sigma=sp.eye(2), cross=sp.Matrix([[1, 1]]))
 True
 """
+
 from __future__ import annotations
 
 import random
@@ -78,8 +79,9 @@ def exact_num_params(dims: Sequence[Any]) -> Any:
     >>> exact_num_params([d0, d1, d2])
     d_0*d_1 + d_1*d_2
     """
-    return sum((a * b for a, b in zip(dims[:-1], dims[1:])), sp.Integer(0) if any(
-        isinstance(d, sp.Basic) for d in dims) else 0)
+    return sum(
+        (a * b for a, b in zip(dims[:-1], dims[1:])), sp.Integer(0) if any(isinstance(d, sp.Basic) for d in dims) else 0
+    )
 
 
 def exact_layer_offsets(dims: Sequence[int]) -> list[int]:
@@ -111,8 +113,9 @@ def end_to_end_exact(weights: Sequence[sp.Matrix]) -> sp.Matrix:
     return out
 
 
-def _check(weights: Sequence[MatrixLike], sigma: MatrixLike | None,
-           cross: MatrixLike | None) -> tuple[list[sp.Matrix], sp.Matrix, sp.Matrix]:
+def _check(
+    weights: Sequence[MatrixLike], sigma: MatrixLike | None, cross: MatrixLike | None
+) -> tuple[list[sp.Matrix], sp.Matrix, sp.Matrix]:
     Ws = [sp.Matrix(W) for W in weights]
     if not Ws:
         raise ValueError("need at least one weight matrix")
@@ -129,8 +132,9 @@ def _check(weights: Sequence[MatrixLike], sigma: MatrixLike | None,
     return Ws, sigma_m, cross_m
 
 
-def exact_dln_loss(weights: Sequence[MatrixLike], sigma: MatrixLike | None = None,
-                   cross: MatrixLike | None = None) -> sp.Expr:
+def exact_dln_loss(
+    weights: Sequence[MatrixLike], sigma: MatrixLike | None = None, cross: MatrixLike | None = None
+) -> sp.Expr:
     """1/2 tr(W Sigma W^T) - tr(W C^T) (the squared loss up to the constant 1/2 tr(Y^T Y)/B)."""
     Ws, sigma_m, cross_m = _check(weights, sigma, cross)
     W = end_to_end_exact(Ws)
@@ -138,16 +142,32 @@ def exact_dln_loss(weights: Sequence[MatrixLike], sigma: MatrixLike | None = Non
 
 
 @overload
-def exact_dln_hessian(weights: Sequence[MatrixLike], sigma: MatrixLike | None = None, cross: MatrixLike | None = None,
-                      *, parts: Literal[False] = False) -> sp.Matrix: ...
+def exact_dln_hessian(
+    weights: Sequence[MatrixLike],
+    sigma: MatrixLike | None = None,
+    cross: MatrixLike | None = None,
+    *,
+    parts: Literal[False] = False,
+) -> sp.Matrix: ...
 @overload
-def exact_dln_hessian(weights: Sequence[MatrixLike], sigma: MatrixLike | None = None, cross: MatrixLike | None = None,
-                      *, parts: Literal[True]) -> tuple[sp.Matrix, sp.Matrix, sp.Matrix]: ...
+def exact_dln_hessian(
+    weights: Sequence[MatrixLike],
+    sigma: MatrixLike | None = None,
+    cross: MatrixLike | None = None,
+    *,
+    parts: Literal[True],
+) -> tuple[sp.Matrix, sp.Matrix, sp.Matrix]: ...
 @overload
-def exact_dln_hessian(weights: Sequence[MatrixLike], sigma: MatrixLike | None = None, cross: MatrixLike | None = None,
-                      *, parts: bool) -> sp.Matrix | tuple[sp.Matrix, sp.Matrix, sp.Matrix]: ...
-def exact_dln_hessian(weights: Sequence[MatrixLike], sigma: MatrixLike | None = None, cross: MatrixLike | None = None,
-                      *, parts: bool = False) -> sp.Matrix | tuple[sp.Matrix, sp.Matrix, sp.Matrix]:
+def exact_dln_hessian(
+    weights: Sequence[MatrixLike], sigma: MatrixLike | None = None, cross: MatrixLike | None = None, *, parts: bool
+) -> sp.Matrix | tuple[sp.Matrix, sp.Matrix, sp.Matrix]: ...
+def exact_dln_hessian(
+    weights: Sequence[MatrixLike],
+    sigma: MatrixLike | None = None,
+    cross: MatrixLike | None = None,
+    *,
+    parts: bool = False,
+) -> sp.Matrix | tuple[sp.Matrix, sp.Matrix, sp.Matrix]:
     """The exact P x P Hessian (see the module doc for the formula). ``sigma`` defaults to the
     identity (whitened data), ``cross`` to zero. With ``parts=True`` returns (H, H_GN, H_res).
     """
@@ -159,6 +179,7 @@ def exact_dln_hessian(weights: Sequence[MatrixLike], sigma: MatrixLike | None = 
     n = off[-1]
     gn = [[QQ(0)] * n for _ in range(n)]
     res = [[QQ(0)] * n for _ in range(n)]
+
     def q(x: sp.Rational) -> Any:  # an element of the domain QQ
         return QQ(int(x.p), int(x.q))
 
@@ -204,8 +225,9 @@ def exact_dln_hessian(weights: Sequence[MatrixLike], sigma: MatrixLike | None = 
     return H
 
 
-def exact_dln_hessian_by_differentiation(weights: Sequence[MatrixLike], sigma: MatrixLike | None = None,
-                                         cross: MatrixLike | None = None) -> sp.Matrix:
+def exact_dln_hessian_by_differentiation(
+    weights: Sequence[MatrixLike], sigma: MatrixLike | None = None, cross: MatrixLike | None = None
+) -> sp.Matrix:
     """The Hessian read off the loss polynomial itself: substitute theta = theta_0 + delta with
     one polynomial generator per parameter (SymPy's sparse polynomial ring over QQ), multiply
     the layers out keeping terms of degree <= 2 in delta, and take the quadratic coefficients
@@ -222,8 +244,10 @@ def exact_dln_hessian_by_differentiation(weights: Sequence[MatrixLike], sigma: M
         return R({mon: c for mon, c in p.items() if sum(mon) <= 2})
 
     def matmul(A: list[list[Any]], B: list[list[Any]]) -> list[list[Any]]:
-        return [[trunc(sum((A[i][k] * B[k][j] for k in range(len(B))), R.zero)) for j in range(len(B[0]))]
-                for i in range(len(A))]
+        return [
+            [trunc(sum((A[i][k] * B[k][j] for k in range(len(B))), R.zero)) for j in range(len(B[0]))]
+            for i in range(len(A))
+        ]
 
     def q(x: sp.Rational) -> Any:  # the constant polynomial x
         return R(QQ(int(x.p), int(x.q)))
@@ -265,6 +289,7 @@ def exact_dln_hessian_by_differentiation(weights: Sequence[MatrixLike], sigma: M
 
 # ----- exact linear algebra ---------------------------------------------------------------
 
+
 def exact_rank(M: sp.Matrix) -> int:
     """Rank over the rationals (exact): the denominators are cleared and the integer matrix is
     reduced fraction-free over ZZ (faster than rational elimination, same rank)."""
@@ -294,6 +319,7 @@ def exact_eigenvalue_multiplicity(H: sp.Matrix, value: RationalLike) -> int:
 
 # ----- rational special points ------------------------------------------------------------
 
+
 def rational_orthogonal(n: int, seed: int = 0, *, max_entry: int = 2) -> sp.Matrix:
     """An n x n orthogonal matrix with rational entries: the Cayley transform
     (I - K)(I + K)^{-1} of a random rational skew-symmetric K (I + K is always invertible).
@@ -311,8 +337,9 @@ def rational_orthogonal(n: int, seed: int = 0, *, max_entry: int = 2) -> sp.Matr
     return (sp.eye(n) - K) * (sp.eye(n) + K).inv()
 
 
-def rational_balanced_minimum(dims: Sequence[int], layer_values: Sequence[RationalLike],
-                              seed: int = 0) -> tuple[list[sp.Matrix], sp.Matrix]:
+def rational_balanced_minimum(
+    dims: Sequence[int], layer_values: Sequence[RationalLike], seed: int = 0
+) -> tuple[list[sp.Matrix], sp.Matrix]:
     """A balanced aligned global minimum with rational weights (B1 exactly, docs/claims.md#b1).
 
     ``layer_values`` s_1..s_r are the per-layer singular values (rationals); the target has
@@ -324,13 +351,14 @@ def rational_balanced_minimum(dims: Sequence[int], layer_values: Sequence[Ration
     (True, True)
     """
     dims = [int(d) for d in dims]
-    s = [sp.Rational(x) if not isinstance(x, Fraction) else sp.Rational(x.numerator, x.denominator)
-         for x in layer_values]
+    s = [
+        sp.Rational(x) if not isinstance(x, Fraction) else sp.Rational(x.numerator, x.denominator) for x in layer_values
+    ]
     r, L = len(s), len(dims) - 1
     if r > min(dims):
         raise ValueError(f"rank {r} exceeds a width in {dims}")
     bases = [rational_orthogonal(d, seed + 13 * k)[:, :r] for k, d in enumerate(dims)]
     S = sp.diag(*s)
     Ws = [bases[l + 1] * S * bases[l].T for l in range(L)]
-    M = bases[-1] * sp.diag(*[x ** L for x in s]) * bases[0].T
+    M = bases[-1] * sp.diag(*[x**L for x in s]) * bases[0].T
     return Ws, M

@@ -12,6 +12,7 @@ True
 >>> exact_num_params([3, 4, 2]), exact_layer_offsets([3, 4, 2])
 (20, [0, 12, 20])
 """
+
 from __future__ import annotations
 
 import math
@@ -82,8 +83,9 @@ def exact_point(config: Mapping[str, Any]) -> dict[str, Any]:
         Ws = [to_rational_matrix(W) for W in config["weights"]]
         dims = [Ws[0].shape[1]] + [W.shape[0] for W in Ws]
         sigma = to_rational_matrix(config["sigma"]) if config.get("sigma") is not None else sp.eye(dims[0])
-        target = to_rational_matrix(config["target"]) if config.get("target") is not None else \
-            sp.zeros(dims[-1], dims[0])
+        target = (
+            to_rational_matrix(config["target"]) if config.get("target") is not None else sp.zeros(dims[-1], dims[0])
+        )
         return {"weights": Ws, "sigma": sigma, "target": target, "cross": target * sigma, "dims": dims}
     dims = _dims(config)
     seed = int(config.get("seed", 0))
@@ -105,7 +107,7 @@ def exact_point(config: Mapping[str, Any]) -> dict[str, Any]:
         R = [V[:, :h]] + [b[:, :h] for b in bases[1:-1]] + [U[:, :h]]
         S = sp.diag(*s[:h])
         Ws = [R[l + 1] * S * R[l].T for l in range(depth)]
-        t_exact = [x ** depth for x in s]
+        t_exact = [x**depth for x in s]
         target = U * sp.diag(*t_exact) * V.T
         if depth >= 2:
             c = rational(config.get("balance", 1.0))
@@ -121,11 +123,18 @@ def exact_point(config: Mapping[str, Any]) -> dict[str, Any]:
                 Ws[0], Ws[1] = A * Ws[0], Ws[1] * A.inv()
         Ws[-1] = Ws[-1] * (1 + rational(config.get("offset", 0.0)))
         sigma = _covariance(d_in, anisotropy, None if anisotropy == 1.0 else rational_orthogonal(d_in, seed + 7))
-        return {"weights": Ws, "sigma": sigma, "target": target, "cross": target * sigma, "dims": dims,
-                "t_exact": t_exact}
+        return {
+            "weights": Ws,
+            "sigma": sigma,
+            "target": target,
+            "cross": target * sigma,
+            "dims": dims,
+            "t_exact": t_exact,
+        }
     scale = rational(config.get("scale", 1.0))
-    Ws = [sp.Matrix(dims[l + 1], dims[l], lambda a, b: scale * sp.Rational(rng.randint(-4, 4), 4))
-          for l in range(depth)]
+    Ws = [
+        sp.Matrix(dims[l + 1], dims[l], lambda a, b: scale * sp.Rational(rng.randint(-4, 4), 4)) for l in range(depth)
+    ]
     target = sp.Matrix(d_out, d_in, lambda a, b: sp.Rational(rng.randint(-4, 4), 4))
     sigma = _covariance(d_in, anisotropy, None)
     return {"weights": Ws, "sigma": sigma, "target": target, "cross": target * sigma, "dims": dims}

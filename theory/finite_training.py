@@ -46,6 +46,7 @@ shrinking as the mode decays; the claims compute that difference from the exact 
 :math:`G^*` from :func:`bulk_threshold`, i.e. once :math:`a \le a^*`, which the decay law turns into a
 step count (:func:`steps_for_size`).
 """
+
 from __future__ import annotations
 
 import functools
@@ -99,8 +100,9 @@ def derive_gauss_newton_aligned(dims: list[int], sizes: list[sp.Expr]) -> sp.Mat
     return derive_jjt_aligned(dims, [sp.sympify(s) ** depth for s in sizes]).applyfunc(sp.expand)
 
 
-def count_bulk_mean(depth: sp.Expr = L, rank: int = 5, modes: int = 10, d_in: int = 16, d_out: int = 10,
-                    size: sp.Expr = a) -> sp.Expr:
+def count_bulk_mean(
+    depth: sp.Expr = L, rank: int = 5, modes: int = 10, d_in: int = 16, d_out: int = 10, size: sp.Expr = a
+) -> sp.Expr:
     r"""Mean of the count split's bulk (the r (d_in + d_out - 2r) eigenvalues after the r^2
     dominant ones) when the r target modes are at size 1 and the extra modes all at size a (small
     enough that g_L(a) lies between 1 and L): 2 r n g_L(a) + r (d_in - R + d_out - R) ones.
@@ -144,9 +146,9 @@ def decay_ode(depth: sp.Expr = L) -> sp.Eq:
     layers = sp.symbols(f"a_1:{int(depth) + 1}", positive=True) if isinstance(depth, int) else None
     if layers is not None:
         u = sp.prod(layers)
-        rhs = -sp.diff(u ** 2 / 2, layers[0]).subs({x: af for x in layers})
+        rhs = -sp.diff(u**2 / 2, layers[0]).subs({x: af for x in layers})
     else:
-        rhs = -af ** (2 * depth - 1)
+        rhs = -(af ** (2 * depth - 1))
     return sp.Eq(sp.Derivative(af, t), sp.simplify(rhs))
 
 
@@ -177,11 +179,12 @@ def heavy_ball_time(lr: sp.Expr = eta, momentum: sp.Expr = beta, steps: sp.Expr 
     >>> sp.simplify(heavy_ball_time(momentum=0) - eta * K)
     0
     """
-    return sp.simplify(lr * sp.summation((1 - momentum ** n) / (1 - momentum), (n, 1, steps)))
+    return sp.simplify(lr * sp.summation((1 - momentum**n) / (1 - momentum), (n, 1, steps)))
 
 
-def bulk_threshold(depth: sp.Expr = L, rank: int = 5, modes: int = 10, d_in: int = 16, d_out: int = 10,
-                   gap: sp.Expr = eps) -> sp.Expr:
+def bulk_threshold(
+    depth: sp.Expr = L, rank: int = 5, modes: int = 10, d_in: int = 16, d_out: int = 10, gap: sp.Expr = eps
+) -> sp.Expr:
     r"""G* such that count_ratio >= L - eps iff g_L(a) <= G* (all extra modes at one size)."""
     n_extra = modes - rank
     n_bulk = rank * (d_in + d_out - 2 * rank)
@@ -189,8 +192,9 @@ def bulk_threshold(depth: sp.Expr = L, rank: int = 5, modes: int = 10, d_in: int
     return sp.simplify((depth * n_bulk / (depth - gap) - ones) / (2 * rank * n_extra))
 
 
-def steps_for_size(depth: sp.Expr = L, target_size: sp.Expr = a, start: sp.Expr = a0,
-                   lr: sp.Expr = eta, momentum: sp.Expr = beta) -> sp.Expr:
+def steps_for_size(
+    depth: sp.Expr = L, target_size: sp.Expr = a, start: sp.Expr = a0, lr: sp.Expr = eta, momentum: sp.Expr = beta
+) -> sp.Expr:
     r"""Heavy-ball steps for a mode to decay from a_0 to a (L >= 2), from the decay law and the
     heavy-ball time in its large-K form :math:`t_K = \frac{\eta}{1-\beta}(K - \frac{\beta}{1-\beta})`:
 
@@ -221,8 +225,10 @@ def numeric_heavy_ball_time():  # type: ignore[no-untyped-def]
 @functools.cache
 def numeric_ratios(depth: int):  # type: ignore[no-untyped-def]
     """``lambdify`` of (count_ratio, adaptive_ratio, g_L) for a concrete depth: functions of a."""
-    return tuple(sp.lambdify((a,), e, "numpy") for e in
-                 (count_ratio(int(depth)), adaptive_ratio(int(depth)), bulk_extra_value(int(depth))))
+    return tuple(
+        sp.lambdify((a,), e, "numpy")
+        for e in (count_ratio(int(depth)), adaptive_ratio(int(depth)), bulk_extra_value(int(depth)))
+    )
 
 
 @functools.cache

@@ -17,6 +17,7 @@ Second fact used by claim ``A2-decomposition``: the ordinary least-squares slope
 On different index sets (e.g. dropping the directions where one factor is not positive) they
 need not.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -42,10 +43,12 @@ def kron(A: sp.Matrix, B: sp.Matrix) -> sp.Matrix:
 
 def symbolic_matrix(name: str, rows: int, cols: int, symmetric: bool = False) -> sp.Matrix:
     """A matrix of free real symbols ``name_ij`` (symmetric: name_ij = name_ji)."""
+
     def entry(i: int, j: int) -> sp.Symbol:
         if symmetric and j < i:
             i, j = j, i
         return sp.Symbol(f"{name}_{i}{j}", real=True)
+
     return sp.Matrix(rows, cols, lambda i, j: entry(i, j))
 
 

@@ -12,6 +12,7 @@ r"""Power laws: the transfer identity s = alpha*gamma and the participation-rati
   tests); a window that starts further down the tail is flatter and its PR can exceed
   :math:`\zeta(s)^2/\zeta(2s)` (up to K), and for :math:`s\le1` the window's PR grows without bound in K.
 """
+
 from __future__ import annotations
 
 import sympy as sp
@@ -28,8 +29,8 @@ def transfer_identity() -> tuple[sp.Expr, sp.Expr]:
     0
     """
     sigma_k = b * k ** (-gamma)
-    lhs = c * sigma_k ** alpha
-    rhs = c * b ** alpha * k ** (-alpha * gamma)
+    lhs = c * sigma_k**alpha
+    rhs = c * b**alpha * k ** (-alpha * gamma)
     return sp.powsimp(sp.expand_power_base(lhs, force=True), force=True), rhs
 
 
@@ -51,8 +52,11 @@ def pr_infinite(exponent: sp.Expr = s) -> sp.Expr:
     >>> pr_infinite(2)
     5/2
     """
-    return sp.nsimplify(sp.zeta(exponent) ** 2 / sp.zeta(2 * exponent)) if sp.sympify(exponent).is_number \
+    return (
+        sp.nsimplify(sp.zeta(exponent) ** 2 / sp.zeta(2 * exponent))
+        if sp.sympify(exponent).is_number
         else sp.zeta(exponent) ** 2 / sp.zeta(2 * exponent)
+    )
 
 
 def pr_infinite_from_sums(exponent: sp.Expr | float) -> sp.Expr:
@@ -63,7 +67,7 @@ def pr_infinite_from_sums(exponent: sp.Expr | float) -> sp.Expr:
     """
     num = sp.summation(k ** (-sp.sympify(exponent)), (k, 1, sp.oo))
     den = sp.summation(k ** (-2 * sp.sympify(exponent)), (k, 1, sp.oo))
-    return sp.simplify(num ** 2 / den)
+    return sp.simplify(num**2 / den)
 
 
 def pr_window(exponent: sp.Expr | float, size: int, start: int = 1) -> sp.Expr:
@@ -73,7 +77,7 @@ def pr_window(exponent: sp.Expr | float, size: int, start: int = 1) -> sp.Expr:
     1
     """
     terms = [sp.Integer(j) ** (-sp.sympify(exponent)) for j in range(start, start + size)]
-    return sp.nsimplify(sum(terms) ** 2 / sum(t ** 2 for t in terms))
+    return sp.nsimplify(sum(terms) ** 2 / sum(t**2 for t in terms))
 
 
 def pr_expr(exponent: sp.Expr = s) -> tuple[tuple[sp.Symbol], sp.Expr]:

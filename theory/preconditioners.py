@@ -19,6 +19,7 @@ Write :math:`G = U\Sigma V^\top` (thin SVD, :math:`V^\top V = I`).
   the exponent measured as alpha. When the bases are not aligned the Newton step mixes
   directions and is not of this form.
 """
+
 from __future__ import annotations
 
 import sympy as sp
@@ -32,7 +33,7 @@ def transfer(sig: sp.Expr = sigma, a: sp.Expr | float = alpha, damping: sp.Expr 
     >>> transfer(sigma, 2, d)
     sigma/(d + sigma**2)
     """
-    return sig / (sig ** a + damping)
+    return sig / (sig**a + damping)
 
 
 def newton_alpha2_gap(m: int, n: int) -> sp.Matrix:

@@ -1,4 +1,5 @@
 """The symbols of the notation in docs/claims.md, with the assumptions SymPy needs to simplify."""
+
 import sympy as sp
 
 #: depth, layer index, target rank, input and output dimensions

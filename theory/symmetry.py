@@ -37,6 +37,7 @@ not a rescaling. So the symmetry explains every zero exactly when each product
 
 :func:`stabiliser_dimension_exact` checks the block argument on concrete rational points.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -85,7 +86,7 @@ def balanced_minimum_zero_count(dims: Sequence[int | sp.Expr], rank: int | sp.Ex
     n_params = exact_num_params(dims)
     nonzero = sp.Integer(0)
     for g in balanced_minimum_spectrum(rank, dims[0], dims[-1], depth):
-        per_index = {"i,j": rank ** 2, "i": rank, "": sp.Integer(1)}[g.indices]
+        per_index = {"i,j": rank**2, "i": rank, "": sp.Integer(1)}[g.indices]
         value = sp.simplify(g.value)
         if value.is_zero:
             continue
@@ -121,8 +122,8 @@ def rescaling_tangent_vectors_exact(weights: Sequence[sp.Matrix]) -> sp.Matrix:
                 v = sp.zeros(off[-1], 1)
                 dl = E * Ws[l - 1]  # A W_l
                 dn = -Ws[l] * E  # -W_{l+1} A
-                for (k, D) in ((l - 1, dl), (l, dn)):
-                    v[off[k]:off[k + 1], 0] = D.reshape(D.shape[0] * D.shape[1], 1)
+                for k, D in ((l - 1, dl), (l, dn)):
+                    v[off[k] : off[k + 1], 0] = D.reshape(D.shape[0] * D.shape[1], 1)
                 cols.append(v)
     if not cols:
         return sp.zeros(off[-1], 0)

@@ -2,6 +2,7 @@
 :class:`~dlnkit.claims.base.Claim` instances) is registered automatically, in module order;
 installed packages add theirs through the ``dlnkit.claims`` entry-point group.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -109,6 +110,7 @@ def get_claim(claim_id: str) -> Claim:
 
 # ----- user claims: files and installed packages --------------------------------------------
 
+
 def register_from_origin(claim: Claim, origin: str | None) -> Claim:
     """Register a user claim, recording where it came from. Loading the same source again
     replaces its claims; an id taken by another source (a built-in, another file) is an error."""
@@ -119,8 +121,11 @@ def register_from_origin(claim: Claim, origin: str | None) -> Claim:
     if getattr(claim, "origin", None) is None:
         claim.origin = origin
     existing = _REGISTRY.get(claim.id)
-    same = existing is not None and getattr(existing, "origin", None) is not None \
+    same = (
+        existing is not None
+        and getattr(existing, "origin", None) is not None
         and getattr(existing, "origin", None) == claim.origin
+    )
     if existing is not None and existing is not claim and not same:
         where = getattr(existing, "origin", None) or "the built-in claims"
         raise DlnkitInputError(f"claim id {claim.id!r} from {claim.origin or 'user code'} is already used by {where}")
@@ -141,8 +146,11 @@ def _claims_in(obj, origin: str | None, stale: frozenset[int] = frozenset()) -> 
     if isinstance(obj, types.ModuleType):
         found = list(getattr(obj, "CLAIMS", []))
         found += [v for k, v in vars(obj).items() if isinstance(v, Claim) and not k.startswith("_")]
-        found += [c for c in _REGISTRY.values()
-                  if origin is not None and getattr(c, "origin", None) == origin and id(c) not in stale]
+        found += [
+            c
+            for c in _REGISTRY.values()
+            if origin is not None and getattr(c, "origin", None) == origin and id(c) not in stale
+        ]
         out, seen = [], set()
         for c in found:
             if id(c) not in seen:
@@ -188,8 +196,12 @@ def load_claims_from_file(path) -> list[Claim]:
         raise DlnkitInputError(f"no such claims file: {path}")
     all_claims()
     origin = str(path)
-    name = "dlnkit_user_claims_" + "".join(c if c.isalnum() else "_" for c in path.stem) + "_" + \
-        hashlib.sha1(origin.encode()).hexdigest()[:8]
+    name = (
+        "dlnkit_user_claims_"
+        + "".join(c if c.isalnum() else "_" for c in path.stem)
+        + "_"
+        + hashlib.sha1(origin.encode()).hexdigest()[:8]
+    )
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise DlnkitInputError(f"cannot import {path} as Python")
@@ -207,8 +219,10 @@ def load_claims_from_file(path) -> list[Claim]:
         raise
     except SystemExit as exc:  # a script-style file must not end dlnkit (nor pick its exit status)
         sys.modules.pop(name, None)
-        raise DlnkitInputError(f"could not load claims from {path}: the file called sys.exit({exc.code!r}) "
-                               "while being imported (guard script code with if __name__ == '__main__')") from None
+        raise DlnkitInputError(
+            f"could not load claims from {path}: the file called sys.exit({exc.code!r}) "
+            "while being imported (guard script code with if __name__ == '__main__')"
+        ) from None
     except Exception as exc:
         sys.modules.pop(name, None)
         raise DlnkitInputError(f"could not load claims from {path}: {type(exc).__name__}: {exc}") from exc
@@ -246,13 +260,28 @@ def load_entry_point_claims(group: str = ENTRY_POINT_GROUP) -> list[Claim]:
             for c in _claims_in(ep.load(), origin):
                 out.append(register_from_origin(c, origin))
         except Exception as exc:  # a broken plugin must not break dlnkit
-            warnings.warn(f"dlnkit: skipping claims entry point {ep.name!r} ({ep.value}): "
-                          f"{type(exc).__name__}: {exc}", RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"dlnkit: skipping claims entry point {ep.name!r} ({ep.value}): {type(exc).__name__}: {exc}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         finally:
             _LOADING_ORIGIN = previous
     return out
 
 
-__all__ = ["Assumption", "Claim", "ClaimResult", "Comparison", "Tolerance", "draw_configs", "register",
-           "all_claims", "get_claim", "load_claims_from_file", "load_entry_point_claims", "register_from_origin",
-           "loading_origin"]
+__all__ = [
+    "Assumption",
+    "Claim",
+    "ClaimResult",
+    "Comparison",
+    "Tolerance",
+    "draw_configs",
+    "register",
+    "all_claims",
+    "get_claim",
+    "load_claims_from_file",
+    "load_entry_point_claims",
+    "register_from_origin",
+    "loading_origin",
+]

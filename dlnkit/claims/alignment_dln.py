@@ -23,6 +23,7 @@ spread geometrically over [1/sqrt k, sqrt k]).
 This module holds no claim: the claims are in ``alignment_kronecker``, ``alignment_modes``,
 ``alignment_transfer``, ``alignment_preconditioners`` and ``alignment_zoo``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -101,10 +102,21 @@ def measure_aligned_modes(config: dict, device="cpu") -> dict:
     gn_o = analyse_capture(cap, k=max(r, 2), factors="gn", pairing="overlap", eigen=False, h=h)
     emp_i = analyse_capture(cap, k=max(r, 2), factors="empirical", pairing="index", eigen=False, h=h)
     gn_i = analyse_capture(cap, k=max(r, 2), factors="gn", pairing="index", eigen=False, h=h)
-    return {"sigma": emp_o.sigma, "h": emp_o.h, "Lambda_emp": emp_o.Lambda, "chi_emp": emp_o.chi,
-            "Lambda_gn": gn_o.Lambda, "chi_gn": gn_o.chi, "Phi_overlap_emp": emp_o.Phi, "Phi_overlap_gn": gn_o.Phi,
-            "Phi_index_emp": emp_i.Phi, "Phi_index_gn": gn_i.Phi,
-            "alpha": fit_alpha(emp_o.sigma, emp_o.h).exponent, "fits": emp_i.fits, "capture": cap}
+    return {
+        "sigma": emp_o.sigma,
+        "h": emp_o.h,
+        "Lambda_emp": emp_o.Lambda,
+        "chi_emp": emp_o.chi,
+        "Lambda_gn": gn_o.Lambda,
+        "chi_gn": gn_o.chi,
+        "Phi_overlap_emp": emp_o.Phi,
+        "Phi_overlap_gn": gn_o.Phi,
+        "Phi_index_emp": emp_i.Phi,
+        "Phi_index_gn": gn_i.Phi,
+        "alpha": fit_alpha(emp_o.sigma, emp_o.h).exponent,
+        "fits": emp_i.fits,
+        "capture": cap,
+    }
 
 
 def max_rel(pred, meas) -> float:
@@ -133,8 +145,9 @@ def _separated(values, rel_gap) -> bool:
 
 
 @st.composite
-def aligned_dln_configs(draw, drop=frozenset(), *, min_depth=1, max_depth=4, min_rank=2, max_rank=4,
-                        flat_residual=False):
+def aligned_dln_configs(
+    draw, drop=frozenset(), *, min_depth=1, max_depth=4, min_rank=2, max_rank=4, flat_residual=False
+):
     """Balanced aligned DLN layer configurations; with ``flat_residual`` every |s_k^L - t_k| is equal."""
     L = draw(st.integers(max(min_depth, 2 if flat_residual else 1), max_depth))
     r = draw(st.integers(min_rank, max_rank))
@@ -146,18 +159,23 @@ def aligned_dln_configs(draw, drop=frozenset(), *, min_depth=1, max_depth=4, min
     if flat_residual:
         eps = draw(st.sampled_from([0.1, 0.3, 0.5, 1.0]))
         signs = draw(st.lists(st.sampled_from([1, -1]), min_size=r, max_size=r))
-        t = [x ** L + (sg * eps if x ** L - eps > 0.05 else eps) for x, sg in zip(s, signs)]
+        t = [x**L + (sg * eps if x**L - eps > 0.05 else eps) for x, sg in zip(s, signs)]
     else:
         t = draw(st.lists(st.integers(2, 30), min_size=r, max_size=r).map(lambda v: [x / 10 for x in v]))
-    e = [x ** L - y for x, y in zip(s, t)]
+    e = [x**L - y for x, y in zip(s, t)]
     sig = [x ** (L - 1) * abs(y) for x, y in zip(s, e)]
     if min(abs(y) for y in e) < 0.05 or not _separated(sig, 0.03):
         # fall back to a point with separated directions (keeps the strategy total, shrinks well)
-        t = [x ** L + 0.2 * (i + 1) for i, x in enumerate(s)]
+        t = [x**L + 0.2 * (i + 1) for i, x in enumerate(s)]
         if flat_residual:
-            t = [x ** L + 0.3 for x in s]
-    cfg = {"dims": dims, "s": s, "t": [round(float(x), 12) for x in t], "layer": layer,
-           "seed": draw(st.integers(0, 2**10))}
+            t = [x**L + 0.3 for x in s]
+    cfg = {
+        "dims": dims,
+        "s": s,
+        "t": [round(float(x), 12) for x in t],
+        "layer": layer,
+        "seed": draw(st.integers(0, 2**10)),
+    }
     cfg.update(_knobs(draw, drop, L))
     return cfg
 
@@ -178,7 +196,12 @@ def power_law_dln(config) -> dict:
     s = 1.2 * k ** (-p) * (1 + noise * g.uniform(-1, 1, r))
     s = np.sort(s)[::-1]
     eps = float(config.get("residual", 0.5))
-    t = s ** L + eps
+    t = s**L + eps
     dims = [r + 1] * (L + 1)
-    return {"dims": dims, "s": [float(x) for x in s], "t": [float(x) for x in t], "layer": int(config["layer"]),
-            "seed": int(config.get("seed", 0))}
+    return {
+        "dims": dims,
+        "s": [float(x) for x in s],
+        "t": [float(x) for x in t],
+        "layer": int(config["layer"]),
+        "seed": int(config.get("seed", 0)),
+    }

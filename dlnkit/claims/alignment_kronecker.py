@@ -1,5 +1,6 @@
 """Claims of arXiv:2606.02596 A2 on Kronecker blocks: the row-major quadratic-form identity and the
 exact additivity of the fitted alpha over its three factors."""
+
 from __future__ import annotations
 
 import math
@@ -31,21 +32,30 @@ class KroneckerIdentity(Claim):
     title = "h_kron = (u^T C_delta u)(v^T C_A v): row-major Kronecker quadratic form"
     source = f"{ARXIV_A} A2"
     kind = "exact"
-    assumptions = (Assumption("row_major_order", "the Kronecker factors are ordered output-first (C_delta (x) C_A) "
-                              "to match torch's row-major vec(W)"),)
-    tolerance = Tolerance(rtol=1e-12, atol=0.0,
-                          reason="one float64 quadratic form of size mn, rounding ~1e-15 relative")
+    assumptions = (
+        Assumption(
+            "row_major_order",
+            "the Kronecker factors are ordered output-first (C_delta (x) C_A) to match torch's row-major vec(W)",
+        ),
+    )
+    tolerance = Tolerance(
+        rtol=1e-12, atol=0.0, reason="one float64 quadratic form of size mn, rounding ~1e-15 relative"
+    )
 
     def config_strategy(self, drop=()):
         drop = self.check_drop(drop)
-        order = st.sampled_from(["output_first", "input_first"]) if "row_major_order" in drop \
-            else st.just("output_first")
-        return st.fixed_dictionaries({"m": st.integers(1, 6), "n": st.integers(1, 6), "seed": st.integers(0, 2**10),
-                                      "order": order})
+        order = (
+            st.sampled_from(["output_first", "input_first"]) if "row_major_order" in drop else st.just("output_first")
+        )
+        return st.fixed_dictionaries(
+            {"m": st.integers(1, 6), "n": st.integers(1, 6), "seed": st.integers(0, 2**10), "order": order}
+        )
 
     def default_configs(self):
-        return [{"m": 3, "n": 5, "seed": 0, "order": "output_first"},
-                {"m": 6, "n": 2, "seed": 1, "order": "output_first"}]
+        return [
+            {"m": 3, "n": 5, "seed": 0, "order": "output_first"},
+            {"m": 6, "n": 2, "seed": 1, "order": "output_first"},
+        ]
 
     def _draw(self, config):
         g = torch.Generator().manual_seed(int(config["seed"]))
@@ -98,15 +108,22 @@ class AlphaDecomposition(Claim):
 
     def config_strategy(self, drop=()):
         drop = self.check_drop(drop)
-        return st.fixed_dictionaries({
-            "dims": st.lists(st.integers(3, 6), min_size=3, max_size=4), "seed": st.integers(0, 2**10),
-            "layer": st.integers(1, 2), "factors": st.sampled_from(["empirical", "gn"]),
-            "pairing": st.sampled_from(["index", "overlap"]),
-            "chi_offset": st.sampled_from([0, 1]) if "same_index_set" in drop else st.just(0)})
+        return st.fixed_dictionaries(
+            {
+                "dims": st.lists(st.integers(3, 6), min_size=3, max_size=4),
+                "seed": st.integers(0, 2**10),
+                "layer": st.integers(1, 2),
+                "factors": st.sampled_from(["empirical", "gn"]),
+                "pairing": st.sampled_from(["index", "overlap"]),
+                "chi_offset": st.sampled_from([0, 1]) if "same_index_set" in drop else st.just(0),
+            }
+        )
 
     def default_configs(self):
-        return [{"dims": [5, 6, 4], "seed": 0, "layer": 1, "factors": "empirical", "pairing": "index", "chi_offset": 0},
-                {"dims": [4, 5, 5, 3], "seed": 1, "layer": 2, "factors": "gn", "pairing": "overlap", "chi_offset": 0}]
+        return [
+            {"dims": [5, 6, 4], "seed": 0, "layer": 1, "factors": "empirical", "pairing": "index", "chi_offset": 0},
+            {"dims": [4, 5, 5, 3], "seed": 1, "layer": 2, "factors": "gn", "pairing": "overlap", "chi_offset": 0},
+        ]
 
     def predict(self, config):
         return "sum of the three slopes"
@@ -122,8 +139,12 @@ class AlphaDecomposition(Claim):
         sig = rep.sigma[keep]
         off = int(config.get("chi_offset", 0))
         from dlnkit.numerics.fits import loglog_fit
-        parts = {"Lambda": loglog_fit(sig, rep.Lambda[keep]).slope, "Phi": loglog_fit(sig, rep.Phi[keep]).slope,
-                 "chi": loglog_fit(sig[off:], rep.chi[keep][off:]).slope}
+
+        parts = {
+            "Lambda": loglog_fit(sig, rep.Lambda[keep]).slope,
+            "Phi": loglog_fit(sig, rep.Phi[keep]).slope,
+            "chi": loglog_fit(sig[off:], rep.chi[keep][off:]).slope,
+        }
         return {"alpha": fit_alpha(sig, rep.h[keep]).exponent, "parts": parts, "n": int(keep.sum())}
 
     def compare(self, predicted, measured, config):
@@ -131,9 +152,15 @@ class AlphaDecomposition(Claim):
         a = measured["alpha"]
         err = abs(a - pred)
         p = measured["parts"]
-        return Comparison(pred, a, err, self.tolerance.bound(pred),
-                          f"{pred:.6g} = {p['Lambda']:.3g}+{p['Phi']:.3g}+{p['chi']:.3g}", f"alpha={a:.6g}",
-                          details={**p, "n": measured["n"]})
+        return Comparison(
+            pred,
+            a,
+            err,
+            self.tolerance.bound(pred),
+            f"{pred:.6g} = {p['Lambda']:.3g}+{p['Phi']:.3g}+{p['chi']:.3g}",
+            f"alpha={a:.6g}",
+            details={**p, "n": measured["n"]},
+        )
 
 
 CLAIMS = [KroneckerIdentity(), AlphaDecomposition()]

@@ -1,5 +1,6 @@
 """Claims of arXiv:2606.02596 A2 made exact on deep linear networks: the per-direction closed forms
 (sigma, h, Lambda, Phi, chi, alpha) and the paper's canonical form alpha = 2 + dlogPhi/dlogsigma."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,16 +38,22 @@ class DlnClosedForms(Claim):
         Assumption("aligned", "the target M = U diag(t) V^T shares the network's input/output singular bases"),
         Assumption("whitened", "(1/B) X^T X = I"),
     )
-    tolerance = Tolerance(rtol=1e-7, atol=0.0, reason="float64 SVD/eigh/HVP with singular-value gaps >= 3%: "
-                          "subspace rotation ~1e-14/gap; 1e-7 leaves room for conditioning of the pairing")
+    tolerance = Tolerance(
+        rtol=1e-7,
+        atol=0.0,
+        reason="float64 SVD/eigh/HVP with singular-value gaps >= 3%: "
+        "subspace rotation ~1e-14/gap; 1e-7 leaves room for conditioning of the pairing",
+    )
 
     def config_strategy(self, drop=()):
         return aligned_dln_configs(self.check_drop(drop))
 
     def default_configs(self):
-        return [{"dims": [4, 5, 3], "s": [1.2, 0.9], "t": [2.0, 0.3], "layer": 1, "seed": 0},
-                {"dims": [5, 6, 6, 4], "s": [1.1, 0.9, 0.6], "t": [3.0, 2.0, 1.2], "layer": 2, "seed": 1},
-                {"dims": [3, 4, 4, 4, 3], "s": [1.3, 0.8], "t": [1.0, 1.5], "layer": 4, "seed": 2}]
+        return [
+            {"dims": [4, 5, 3], "s": [1.2, 0.9], "t": [2.0, 0.3], "layer": 1, "seed": 0},
+            {"dims": [5, 6, 6, 4], "s": [1.1, 0.9, 0.6], "t": [3.0, 2.0, 1.2], "layer": 2, "seed": 1},
+            {"dims": [3, 4, 4, 4, 3], "s": [1.3, 0.8], "t": [1.0, 1.5], "layer": 4, "seed": 2},
+        ]
 
     def predict(self, config):
         return predict_aligned_modes(config)
@@ -57,16 +64,27 @@ class DlnClosedForms(Claim):
     def compare(self, predicted, measured, config):
         keys = ["sigma", "h", "Lambda_emp", "chi_emp", "Lambda_gn", "chi_gn", "Phi_index_emp", "Phi_index_gn"]
         errs = {k: max_rel(predicted[k], measured[k]) for k in keys}
-        errs["Phi_overlap"] = max(max_rel(np.ones_like(predicted["sigma"]), measured["Phi_overlap_emp"]),
-                                  max_rel(np.ones_like(predicted["sigma"]), measured["Phi_overlap_gn"]))
+        errs["Phi_overlap"] = max(
+            max_rel(np.ones_like(predicted["sigma"]), measured["Phi_overlap_emp"]),
+            max_rel(np.ones_like(predicted["sigma"]), measured["Phi_overlap_gn"]),
+        )
         errs["alpha"] = abs(predicted["alpha"] - measured["alpha"]) / max(abs(predicted["alpha"]), 1.0)
         err = max(errs.values())
         worst = max(errs, key=errs.get)
-        return Comparison(predicted, measured, err, self.tolerance.rtol,
-                          f"alpha={predicted['alpha']:.6g} h={fmt_values(predicted['h'])}",
-                          f"alpha={measured['alpha']:.6g} h={fmt_values(measured['h'])}",
-                          details={"errors": errs, "worst": worst, "sigma": list(map(float, measured["sigma"])),
-                                   "chi_emp": list(map(float, measured["chi_emp"]))})
+        return Comparison(
+            predicted,
+            measured,
+            err,
+            self.tolerance.rtol,
+            f"alpha={predicted['alpha']:.6g} h={fmt_values(predicted['h'])}",
+            f"alpha={measured['alpha']:.6g} h={fmt_values(measured['h'])}",
+            details={
+                "errors": errs,
+                "worst": worst,
+                "sigma": list(map(float, measured["sigma"])),
+                "chi_emp": list(map(float, measured["chi_emp"])),
+            },
+        )
 
     def reported_value(self, config):
         return "alpha~2 (reported: conv/MLP)"
@@ -88,7 +106,8 @@ class CanonicalForm(Claim):
     source = f"{ARXIV_A} A2 (abstract's form)"
     kind = "exact"
     assumptions = DlnClosedForms.assumptions + (
-        Assumption("flat_residual", "|s_k^L - t_k| is the same for every direction in the fit window"),)
+        Assumption("flat_residual", "|s_k^L - t_k| is the same for every direction in the fit window"),
+    )
     tolerance = Tolerance(rtol=0.0, atol=1e-7, reason="alpha from float64 HVPs; exact under the assumptions")
 
     def config_strategy(self, drop=()):
@@ -96,12 +115,15 @@ class CanonicalForm(Claim):
         return aligned_dln_configs(drop, min_depth=2, flat_residual="flat_residual" not in drop)
 
     def default_configs(self):
-        return [{"dims": [4, 5, 3], "s": [1.2, 0.9, 0.6], "t": [1.74, 0.51, 0.66], "layer": 1, "seed": 0},
-                {"dims": [5, 6, 6, 4], "s": [1.1, 0.8], "t": [1.831, 1.012], "layer": 3, "seed": 1}]
+        return [
+            {"dims": [4, 5, 3], "s": [1.2, 0.9, 0.6], "t": [1.74, 0.51, 0.66], "layer": 1, "seed": 0},
+            {"dims": [5, 6, 6, 4], "s": [1.1, 0.8], "t": [1.831, 1.012], "layer": 3, "seed": 1},
+        ]
 
     def predict(self, config):
         p = predict_aligned_modes(config)
         from dlnkit.numerics.fits import loglog_fit
+
         return 2.0 + loglog_fit(p["sigma"], p["Phi_index_emp"]).slope
 
     def measure(self, config, device="cpu"):
@@ -110,11 +132,21 @@ class CanonicalForm(Claim):
 
     def compare(self, predicted, measured, config):
         a = measured["alpha"]
-        gap = float(np.max(np.abs(measured["Lambda_emp"] - measured["sigma"] ** 2 / measured["chi_emp"])
-                           / measured["Lambda_emp"]))
+        gap = float(
+            np.max(
+                np.abs(measured["Lambda_emp"] - measured["sigma"] ** 2 / measured["chi_emp"]) / measured["Lambda_emp"]
+            )
+        )
         err = abs(a - predicted)
-        return Comparison(predicted, a, err, self.tolerance.bound(predicted), f"{predicted:.6g}", f"{a:.6g}",
-                          details={"canonical_gap": gap})
+        return Comparison(
+            predicted,
+            a,
+            err,
+            self.tolerance.bound(predicted),
+            f"{predicted:.6g}",
+            f"{a:.6g}",
+            details={"canonical_gap": gap},
+        )
 
     def reported_value(self, config):
         return "alpha = 2 + dlogPhi/dlogsigma (paper)"

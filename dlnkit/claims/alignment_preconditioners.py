@@ -1,5 +1,6 @@
 """Claim of arXiv:2606.02596 A6: the preconditioner family T(sigma; alpha) = sigma / (sigma^alpha + d)
 reproduces damped Newton, the polar factor and the damped Kronecker Newton step."""
+
 from __future__ import annotations
 
 from functools import cache
@@ -19,6 +20,7 @@ from dlnkit.theory.preconditioners import transfer
 @cache
 def _T_fn():
     from dlnkit.theory.preconditioners import alpha, d, sigma
+
     return sp.lambdify((sigma, alpha, d), transfer(), "numpy")
 
 
@@ -39,20 +41,31 @@ class PreconditionerIdentities(Claim):
     title = "T(sigma;alpha): alpha=2 -> G(G^TG+dI)^-1, alpha=1,d->0 -> UV^T, damped Kronecker Newton"
     source = f"{ARXIV_A} A6"
     kind = "exact"
-    assumptions = (Assumption("vanishing_damping", "d -> 0 for the polar-factor identity (d = 0 used)"),
-                   Assumption("factor_bases_aligned",
-                              "for kron_newton: the factor eigenbases equal G's singular bases"))
-    tolerance = Tolerance(rtol=1e-9, atol=0.0, reason="float64 solves of well-conditioned systems (d >= 1e-3 sigma_1^2 "
-                          "or sigma_min >= 0.1 sigma_max)")
+    assumptions = (
+        Assumption("vanishing_damping", "d -> 0 for the polar-factor identity (d = 0 used)"),
+        Assumption("factor_bases_aligned", "for kron_newton: the factor eigenbases equal G's singular bases"),
+    )
+    tolerance = Tolerance(
+        rtol=1e-9,
+        atol=0.0,
+        reason="float64 solves of well-conditioned systems (d >= 1e-3 sigma_1^2 or sigma_min >= 0.1 sigma_max)",
+    )
 
     def config_strategy(self, drop=()):
         drop = self.check_drop(drop)
-        return st.fixed_dictionaries({
-            "identity": st.sampled_from(["newton2", "polar", "kron_newton"]), "m": st.integers(2, 6),
-            "n": st.integers(2, 6), "seed": st.integers(0, 2**10), "d": st.sampled_from([1e-3, 0.1, 1.0]),
-            "alpha": st.sampled_from([0.5, 1.0, 2.0, 3.0]), "c": st.sampled_from([0.5, 1.0, 2.0]),
-            "polar_d": st.sampled_from([0.0, 0.5]) if "vanishing_damping" in drop else st.just(0.0),
-            "factor_rotation": st.sampled_from([0.0, 0.5]) if "factor_bases_aligned" in drop else st.just(0.0)})
+        return st.fixed_dictionaries(
+            {
+                "identity": st.sampled_from(["newton2", "polar", "kron_newton"]),
+                "m": st.integers(2, 6),
+                "n": st.integers(2, 6),
+                "seed": st.integers(0, 2**10),
+                "d": st.sampled_from([1e-3, 0.1, 1.0]),
+                "alpha": st.sampled_from([0.5, 1.0, 2.0, 3.0]),
+                "c": st.sampled_from([0.5, 1.0, 2.0]),
+                "polar_d": st.sampled_from([0.0, 0.5]) if "vanishing_damping" in drop else st.just(0.0),
+                "factor_rotation": st.sampled_from([0.0, 0.5]) if "factor_bases_aligned" in drop else st.just(0.0),
+            }
+        )
 
     def default_configs(self):
         base = {"m": 5, "n": 3, "seed": 0, "d": 0.1, "alpha": 1.5, "c": 2.0, "polar_d": 0.0, "factor_rotation": 0.0}
@@ -97,16 +110,16 @@ class PreconditionerIdentities(Claim):
         g = torch.Generator().manual_seed(int(config["seed"]) + 11)
         Uf = torch.linalg.qr(torch.cat([U, torch.randn(m, m, generator=g, dtype=G.dtype)], 1))[0][:, :m]
         Vf = torch.linalg.qr(torch.cat([V, torch.randn(n, n, generator=g, dtype=G.dtype)], 1))[0][:, :n]
-        Uf[:, :U.shape[1]] = U
-        Vf[:, :V.shape[1]] = V
+        Uf[:, : U.shape[1]] = U
+        Vf[:, : V.shape[1]] = V
         rot = float(config.get("factor_rotation", 0.0))
         if rot:
             Uf = torch.linalg.qr(Uf + rot * torch.randn(m, m, generator=g, dtype=G.dtype))[0]
         r = sig.numel()
         a = torch.ones(m, dtype=G.dtype)
         b = torch.ones(n, dtype=G.dtype) * 0.5
-        a[:r] = torch.sqrt(c * sig ** alpha)
-        b[:r] = torch.sqrt(c * sig ** alpha)
+        a[:r] = torch.sqrt(c * sig**alpha)
+        b[:r] = torch.sqrt(c * sig**alpha)
         Cd = (Uf * a) @ Uf.T
         CA = (Vf * b) @ Vf.T
         H = torch.kron(Cd, CA) + d * torch.eye(m * n, dtype=G.dtype)
@@ -114,9 +127,14 @@ class PreconditionerIdentities(Claim):
 
     def compare(self, predicted, measured, config):
         err = float(np.max(np.abs(measured - predicted)) / max(np.max(np.abs(predicted)), REL_FLOOR))
-        return Comparison(predicted, measured, err, self.tolerance.rtol,
-                          f"{config['identity']}: |T-step|={np.linalg.norm(predicted):.6g}",
-                          f"|step|={np.linalg.norm(measured):.6g}")
+        return Comparison(
+            predicted,
+            measured,
+            err,
+            self.tolerance.rtol,
+            f"{config['identity']}: |T-step|={np.linalg.norm(predicted):.6g}",
+            f"|step|={np.linalg.norm(measured):.6g}",
+        )
 
 
 CLAIMS = [PreconditionerIdentities()]

@@ -1,5 +1,6 @@
 """Claims of arXiv:2606.02596 A4 and A5: the transfer identity s = alpha * gamma (directional and
 eigenvalue versions) and the participation-ratio bound zeta(s)^2 / zeta(2s)."""
+
 from __future__ import annotations
 
 from functools import cache
@@ -38,30 +39,64 @@ class TransferDirectional(Claim):
     title = "s_dir = alpha*gamma on exact power laws (synthetic and DLN layers)"
     source = f"{ARXIV_A} A4"
     kind = "exact"
-    assumptions = (Assumption("pure_power_law", "sigma_k = b k^-gamma and h_k = c sigma_k^alpha exactly"),
-                   Assumption("s_from_directional", "s is fitted on the directional curvatures h_k, not eigenvalues"))
+    assumptions = (
+        Assumption("pure_power_law", "sigma_k = b k^-gamma and h_k = c sigma_k^alpha exactly"),
+        Assumption("s_from_directional", "s is fitted on the directional curvatures h_k, not eigenvalues"),
+    )
     tolerance = Tolerance(rtol=1e-8, atol=1e-9, reason="LS fit of exact power laws in float64 (HVP-measured on DLNs)")
 
     def config_strategy(self, drop=()):
         drop = self.check_drop(drop)
         noise = st.sampled_from([0.0, 0.1, 0.3]) if "pure_power_law" in drop else st.just(0.0)
         target = st.sampled_from(["directional", "eigen"]) if "s_from_directional" in drop else st.just("directional")
-        synth = st.fixed_dictionaries({"source": st.just("synthetic"),
-                                       "alpha": st.sampled_from([0.5, 1.0, 1.5, 2.0, 3.0]),
-                                       "gamma": st.sampled_from([0.3, 0.5, 1.0, 1.5]), "K": st.integers(5, 30),
-                                       "noise": noise, "seed": st.integers(0, 2**10), "s_from": target})
-        dln = st.fixed_dictionaries({"source": st.just("dln"), "depth": st.integers(2, 4), "rank": st.integers(3, 5),
-                                     "p": st.sampled_from([0.3, 0.5, 0.8]), "noise": noise,
-                                     "seed": st.integers(0, 2**10),
-                                     "residual": st.sampled_from([0.3, 0.5, 1.0]), "s_from": target}
-                                    ).flatmap(lambda c: st.integers(1, c["depth"]).map(lambda l: {**c, "layer": l}))
+        synth = st.fixed_dictionaries(
+            {
+                "source": st.just("synthetic"),
+                "alpha": st.sampled_from([0.5, 1.0, 1.5, 2.0, 3.0]),
+                "gamma": st.sampled_from([0.3, 0.5, 1.0, 1.5]),
+                "K": st.integers(5, 30),
+                "noise": noise,
+                "seed": st.integers(0, 2**10),
+                "s_from": target,
+            }
+        )
+        dln = st.fixed_dictionaries(
+            {
+                "source": st.just("dln"),
+                "depth": st.integers(2, 4),
+                "rank": st.integers(3, 5),
+                "p": st.sampled_from([0.3, 0.5, 0.8]),
+                "noise": noise,
+                "seed": st.integers(0, 2**10),
+                "residual": st.sampled_from([0.3, 0.5, 1.0]),
+                "s_from": target,
+            }
+        ).flatmap(lambda c: st.integers(1, c["depth"]).map(lambda l: {**c, "layer": l}))
         return st.one_of(synth, dln)
 
     def default_configs(self):
-        return [{"source": "synthetic", "alpha": 2.0, "gamma": 0.5, "K": 20, "noise": 0.0, "seed": 0,
-                 "s_from": "directional"},
-                {"source": "dln", "depth": 3, "rank": 4, "p": 0.5, "layer": 2, "noise": 0.0, "seed": 0, "residual": 0.5,
-                 "s_from": "directional"}]
+        return [
+            {
+                "source": "synthetic",
+                "alpha": 2.0,
+                "gamma": 0.5,
+                "K": 20,
+                "noise": 0.0,
+                "seed": 0,
+                "s_from": "directional",
+            },
+            {
+                "source": "dln",
+                "depth": 3,
+                "rank": 4,
+                "p": 0.5,
+                "layer": 2,
+                "noise": 0.0,
+                "seed": 0,
+                "residual": 0.5,
+                "s_from": "directional",
+            },
+        ]
 
     def _alpha_gamma(self, config):
         if config["source"] == "synthetic":
@@ -79,7 +114,7 @@ class TransferDirectional(Claim):
             K, noise = int(config["K"]), float(config.get("noise", 0.0))
             k = np.arange(1, K + 1, dtype=np.float64)
             sigma = np.sort(k ** (-gm) * (1 + noise * rng.uniform(-1, 1, K)))[::-1]
-            h = sigma ** a * (1 + noise * rng.uniform(-1, 1, K))
+            h = sigma**a * (1 + noise * rng.uniform(-1, 1, K))
             if config.get("s_from", "directional") == "eigen":
                 root = np.sqrt(h)  # Kronecker block diag(root) (x) diag(root): eigenvalues root_i root_j
                 return fit_decay(np.sort(np.outer(root, root).ravel())[::-1][:K]).exponent
@@ -87,8 +122,9 @@ class TransferDirectional(Claim):
         cfg = power_law_dln(config)
         cap = capture_aligned_layer(cfg, device)
         r = len(cfg["s"])
-        rep = analyse_capture(cap, k=r, factors="empirical", pairing="overlap",
-                              eigen=config.get("s_from", "directional") == "eigen")
+        rep = analyse_capture(
+            cap, k=r, factors="empirical", pairing="overlap", eigen=config.get("s_from", "directional") == "eigen"
+        )
         if config.get("s_from", "directional") == "eigen":
             return rep.fits["s_eig"].exponent
         return rep.fits["s_dir"].exponent
@@ -120,8 +156,10 @@ class TransferEigen(Claim):
         return aligned_dln_configs(drop, min_depth=2, max_depth=3, max_rank=4)
 
     def default_configs(self):
-        return [{"dims": [5, 5, 5, 5], "s": [1.2, 0.8, 0.5], "t": [2.5, 1.0, 0.5], "layer": 2, "seed": 0},
-                {"dims": [4, 4, 4], "s": [1.3, 0.9, 0.6, 0.4], "t": [3.0, 1.5, 0.8, 0.3], "layer": 1, "seed": 1}]
+        return [
+            {"dims": [5, 5, 5, 5], "s": [1.2, 0.8, 0.5], "t": [2.5, 1.0, 0.5], "layer": 2, "seed": 0},
+            {"dims": [4, 4, 4], "s": [1.3, 0.9, 0.6, 0.4], "t": [3.0, 1.5, 0.8, 0.3], "layer": 1, "seed": 1},
+        ]
 
     def _K(self, config):
         return int(config.get("k_eig", 10))
@@ -141,18 +179,28 @@ class TransferEigen(Claim):
         cap = capture_aligned_layer(config, device)
         rep = analyse_capture(cap, k=max(len(config["s"]), 2), eigen=False)
         from dlnkit.numerics.alignment import layer_block_eigenvalues
+
         ev, method = layer_block_eigenvalues(cap, self._K(config))
         ev = ev[ev > 1e-9 * ev[0]]
-        return {"s_eig": fit_decay(ev).exponent, "alpha_gamma": rep.fits.get("alpha_gamma", float("nan")),
-                "s_dir": rep.fits["s_dir"].exponent, "method": method}
+        return {
+            "s_eig": fit_decay(ev).exponent,
+            "alpha_gamma": rep.fits.get("alpha_gamma", float("nan")),
+            "s_dir": rep.fits["s_dir"].exponent,
+            "method": method,
+        }
 
     def compare(self, predicted, measured, config):
         m = measured["s_eig"]
         err = abs(m - predicted)
-        return Comparison(predicted, m, err, self.tolerance.bound(predicted), f"s_eig={predicted:.6g}",
-                          f"s_eig={m:.6g} (ag={measured['alpha_gamma']:.3g})",
-                          details={"alpha_gamma": measured["alpha_gamma"], "s_dir": measured["s_dir"],
-                                   "method": measured["method"]})
+        return Comparison(
+            predicted,
+            m,
+            err,
+            self.tolerance.bound(predicted),
+            f"s_eig={predicted:.6g}",
+            f"s_eig={m:.6g} (ag={measured['alpha_gamma']:.3g})",
+            details={"alpha_gamma": measured["alpha_gamma"], "s_dir": measured["s_dir"], "method": measured["method"]},
+        )
 
     def reported_value(self, config):
         return "s=alpha*gamma (paper; directional only)"
@@ -180,25 +228,34 @@ class ZetaBound(Claim):
     title = "participation ratio <= zeta(s)^2/zeta(2s) (power laws, DLN layers)"
     source = f"{ARXIV_A} A5"
     kind = "exact"
-    assumptions = (Assumption("pure_power_law", "h_k = c k^-s exactly"),
-                   Assumption("top_anchored_window", "the window starts at the largest curvature, k = 1"),
-                   Assumption("exponent_above_one", "s > 1"))
+    assumptions = (
+        Assumption("pure_power_law", "h_k = c k^-s exactly"),
+        Assumption("top_anchored_window", "the window starts at the largest curvature, k = 1"),
+        Assumption("exponent_above_one", "s > 1"),
+    )
     tolerance = Tolerance(rtol=1e-10, atol=0.0, reason="an inequality; slack for float rounding of the sums")
 
     def config_strategy(self, drop=()):
         drop = self.check_drop(drop)
         s_lo = 0.6 if "exponent_above_one" in drop else 1.05
-        synth = st.fixed_dictionaries({
-            "source": st.just("synthetic"), "s": st.integers(int(s_lo * 20), 80).map(lambda x: x / 20),
-            "K": st.integers(2, 200), "start": st.integers(1, 50) if "top_anchored_window" in drop else st.just(1),
-            "noise": st.sampled_from([0.0, 0.2, 0.5]) if "pure_power_law" in drop else st.just(0.0),
-            "seed": st.integers(0, 2**10)})
+        synth = st.fixed_dictionaries(
+            {
+                "source": st.just("synthetic"),
+                "s": st.integers(int(s_lo * 20), 80).map(lambda x: x / 20),
+                "K": st.integers(2, 200),
+                "start": st.integers(1, 50) if "top_anchored_window" in drop else st.just(1),
+                "noise": st.sampled_from([0.0, 0.2, 0.5]) if "pure_power_law" in drop else st.just(0.0),
+                "seed": st.integers(0, 2**10),
+            }
+        )
         return synth
 
     def default_configs(self):
-        return [{"source": "synthetic", "s": 2.0, "K": 1000, "start": 1, "noise": 0.0, "seed": 0},
-                {"source": "synthetic", "s": 1.1, "K": 20, "start": 1, "noise": 0.0, "seed": 0},
-                {"source": "dln", "depth": 3, "rank": 5, "p": 0.5, "layer": 1, "seed": 0, "residual": 0.5}]
+        return [
+            {"source": "synthetic", "s": 2.0, "K": 1000, "start": 1, "noise": 0.0, "seed": 0},
+            {"source": "synthetic", "s": 1.1, "K": 20, "start": 1, "noise": 0.0, "seed": 0},
+            {"source": "dln", "depth": 3, "rank": 5, "p": 0.5, "layer": 1, "seed": 0, "residual": 0.5},
+        ]
 
     def _s(self, config):
         if config["source"] == "dln":
@@ -223,8 +280,9 @@ class ZetaBound(Claim):
 
     def compare(self, predicted, measured, config):
         err = max(0.0, measured - predicted)
-        return Comparison(predicted, measured, err, self.tolerance.bound(predicted), f"<= {predicted:.6g}",
-                          f"PR={measured:.6g}")
+        return Comparison(
+            predicted, measured, err, self.tolerance.bound(predicted), f"<= {predicted:.6g}", f"PR={measured:.6g}"
+        )
 
     def reported_value(self, config):
         return "5/2 at s=2 (paper)"

@@ -17,6 +17,7 @@ Everything about one claim lives on the claim (the engines never name a claim id
 * :meth:`Claim.check` -- THE runner: predict, measure, compare (or the exact route) for one
   configuration, returning a :class:`ClaimResult`; an exception becomes an ERROR row.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -167,14 +168,36 @@ class ClaimResult:
         return json.loads(json.dumps(row, default=_json_default))
 
     @classmethod
-    def error_row(cls, claim_id: str, config: Config, message: str, *, kind: str = "", device: str = "",
-                  seed: int | None = None, seconds: float = 0.0, exact: bool = False,
-                  traceback_text: str = "") -> ClaimResult:
+    def error_row(
+        cls,
+        claim_id: str,
+        config: Config,
+        message: str,
+        *,
+        kind: str = "",
+        device: str = "",
+        seed: int | None = None,
+        seconds: float = 0.0,
+        exact: bool = False,
+        traceback_text: str = "",
+    ) -> ClaimResult:
         """The ERROR row of a check that raised (the one shape every engine writes)."""
-        return cls(claim_id=claim_id, config=dict(config), predicted="-", measured="-", error=math.nan,
-                   bound=0.0 if exact else math.nan, passed=False, status="ERROR", kind=kind, seed=seed,
-                   device=device, seconds=seconds, details={"traceback": traceback_text} if traceback_text else {},
-                   message=message)
+        return cls(
+            claim_id=claim_id,
+            config=dict(config),
+            predicted="-",
+            measured="-",
+            error=math.nan,
+            bound=0.0 if exact else math.nan,
+            passed=False,
+            status="ERROR",
+            kind=kind,
+            seed=seed,
+            device=device,
+            seconds=seconds,
+            details={"traceback": traceback_text} if traceback_text else {},
+            message=message,
+        )
 
     @property
     def miss_factor(self) -> float:
@@ -224,6 +247,7 @@ PAPER_GROUPS = ("arXiv:2602.00545", "arXiv:2606.02596")
 def _json_default(o):
     try:
         import numpy as np
+
         if isinstance(o, np.generic):
             return o.item()
         if isinstance(o, np.ndarray):
@@ -284,8 +308,14 @@ class Claim:
     def compare(self, predicted: Any, measured: Any, config: Config) -> Comparison:
         """Default: scalar prediction, error = |measured - predicted|, bound from the tolerance."""
         err = abs(float(measured) - float(predicted))
-        return Comparison(predicted, measured, err, self.tolerance.bound(float(predicted)),
-                          f"{float(predicted):.6g}", f"{float(measured):.6g}")
+        return Comparison(
+            predicted,
+            measured,
+            err,
+            self.tolerance.bound(float(predicted)),
+            f"{float(predicted):.6g}",
+            f"{float(measured):.6g}",
+        )
 
     def config_strategy(self, drop: Iterable[str] = ()) -> st.SearchStrategy:
         """Configurations satisfying every assumption except those named in ``drop``."""
@@ -313,8 +343,10 @@ class Claim:
         """One paragraph on why ``config`` breaks the claim once ``dropped`` are dropped (derived
         in SymPy where there is a derivation). Default: a generic sentence."""
         names = ", ".join(sorted(dropped)) or "nothing"
-        return (f"Dropping {names} lets the search reach this configuration; the claim's prediction "
-                f"does not account for it. (No symbolic explanation is available for this pair.)")
+        return (
+            f"Dropping {names} lets the search reach this configuration; the claim's prediction "
+            f"does not account for it. (No symbolic explanation is available for this pair.)"
+        )
 
     def exact_check(self, config: Config) -> Comparison:
         """The exact-rational route (``dlnkit verify --exact``): prediction and measurement in exact
@@ -360,11 +392,13 @@ class Claim:
         if unknown:
             raise DlnkitInputError(
                 f"claim {self.id} has no assumption {', '.join(sorted(unknown))}; "
-                f"its assumptions are: {', '.join(self.assumption_names) or '(none)'}")
+                f"its assumptions are: {', '.join(self.assumption_names) or '(none)'}"
+            )
         return drop
 
-    def check(self, config: Config, device: str = "cpu", seed: int | None = None, *,
-              exact: bool = False) -> ClaimResult:
+    def check(
+        self, config: Config, device: str = "cpu", seed: int | None = None, *, exact: bool = False
+    ) -> ClaimResult:
         """THE runner: predict, measure and compare one configuration (with ``exact``: the exact
         route :meth:`exact_check`, zero tolerance, on the CPU in SymPy).
 
@@ -394,21 +428,38 @@ class Claim:
                 cmp = self.compare(predicted, measured, cfg)
             passed = cmp.passed
             result = ClaimResult(
-                claim_id=self.id, config=row_config, predicted=cmp.predicted_display or str(cmp.predicted),
-                measured=cmp.measured_display or str(cmp.measured), error=float(cmp.error), bound=float(cmp.bound),
-                passed=passed, status="PASS" if passed else "FAIL", kind="exact" if exact else self.kind,
-                seed=row_seed, device=dev, seconds=0.0, reported="" if exact else self.reported_value(cfg),
+                claim_id=self.id,
+                config=row_config,
+                predicted=cmp.predicted_display or str(cmp.predicted),
+                measured=cmp.measured_display or str(cmp.measured),
+                error=float(cmp.error),
+                bound=float(cmp.bound),
+                passed=passed,
+                status="PASS" if passed else "FAIL",
+                kind="exact" if exact else self.kind,
+                seed=row_seed,
+                device=dev,
+                seconds=0.0,
+                reported="" if exact else self.reported_value(cfg),
                 details={"route": "exact-rational", **cmp.details} if exact else cmp.details,
                 predicted_sha256="" if exact else digest(predicted),
                 measured_sha256="" if exact else digest(measured),
-                values=None if exact else (predicted, measured))
+                values=None if exact else (predicted, measured),
+            )
         except Exception as exc:  # noqa: BLE001 - the claim's failure is a row, not a crash
             message = f"{type(exc).__name__}: {exc}"
             if exact and isinstance(exc, NotImplementedError):
                 message = f"no exact route: {exc}"
-            result = ClaimResult.error_row(self.id, row_config, message, kind="exact" if exact else self.kind,
-                                           device=dev, seed=row_seed, exact=exact,
-                                           traceback_text=traceback.format_exc(limit=8))
+            result = ClaimResult.error_row(
+                self.id,
+                row_config,
+                message,
+                kind="exact" if exact else self.kind,
+                device=dev,
+                seed=row_seed,
+                exact=exact,
+                traceback_text=traceback.format_exc(limit=8),
+            )
         result.seconds = time.perf_counter() - t0
         return result
 
@@ -438,8 +489,9 @@ def draw_configs(strategy: st.SearchStrategy, n: int, seed: int = 0) -> list[Con
         return []
     out: list[Config] = []
 
-    @settings(max_examples=n, database=None, phases=[Phase.generate], deadline=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=n, database=None, phases=[Phase.generate], deadline=None, suppress_health_check=list(HealthCheck)
+    )
     @hseed(int(seed))
     @given(strategy)
     def _collect(cfg):

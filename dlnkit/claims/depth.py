@@ -14,6 +14,7 @@ Configurations are JSON-able dicts. The point a configuration describes is built
 * ``anisotropy`` k (1.0): input covariance with eigenvalues spread geometrically over [1/sqrt k, sqrt k];
 * ``activation`` ("linear" | "tanh"): tanh between layers at the same weights.
 """
+
 from __future__ import annotations
 
 import math
@@ -46,6 +47,7 @@ ARXIV_B = "arXiv:2602.00545"
 #: above this many parameters the autograd reference is replaced by the closed form (equal to it by B0)
 AUTOGRAD_MAX_PARAMS = 2500
 
+
 def measured_hessian(point: Point) -> torch.Tensor:
     """Exact Hessian at a point: torch.func (independent of our closed form) when small or nonlinear,
     else the in-place closed-form assembly (equal to the reference closed form, which claim B0 checks
@@ -58,8 +60,9 @@ def measured_hessian(point: Point) -> torch.Tensor:
         # torch.func holds the forward/backward intermediates of every tangent at once (measured
         # 10-16 P x P at the claims' sizes), far above dense_hessian's generic estimate
         widths = int(Ws[0].shape[1]) + sum(int(W.shape[0]) for W in Ws)
-        check_allocation(autograd_hessian_bytes(P, int(X.shape[0]), widths), f"the torch.func Hessian (P = {P})",
-                         Ws[0].device)
+        check_allocation(
+            autograd_hessian_bytes(P, int(X.shape[0]), widths), f"the torch.func Hessian (P = {P})", Ws[0].device
+        )
         return dense_hessian(lambda *w: network_loss(w, X, Y, act), Ws, check_memory=False)
     return dln_hessian_assembled(Ws, X=X, Y=Y)
 
@@ -102,11 +105,16 @@ VIOLATIONS = {
 @st.composite
 def _depth_configs(draw, drop: frozenset, *, equal_targets=None, max_depth=4, max_width=6, min_depth=1):
     needs_depth2 = bool(drop & {"balanced", "aligned", "linear"})
-    cfg = draw(dst.depth_point_configs(
-        min_depth=max(min_depth, 2 if needs_depth2 else 1), max_depth=max(max_depth, 2), max_width=max_width,
-        equal_targets=(None if "equal_target_singular_values" in drop else equal_targets),
-        rank_below_dims="rank_below_dims" not in drop,
-        hidden_at_least_rank="hidden_width_ge_rank" not in drop))
+    cfg = draw(
+        dst.depth_point_configs(
+            min_depth=max(min_depth, 2 if needs_depth2 else 1),
+            max_depth=max(max_depth, 2),
+            max_width=max_width,
+            equal_targets=(None if "equal_target_singular_values" in drop else equal_targets),
+            rank_below_dims="rank_below_dims" not in drop,
+            hidden_at_least_rank="hidden_width_ge_rank" not in drop,
+        )
+    )
     for name in sorted(drop):
         if name in VIOLATIONS:
             key, strat = VIOLATIONS[name]
@@ -145,8 +153,14 @@ def depth_point_violations(assumption_names, config: dict) -> frozenset[str]:
         if "whitened" in names and float(torch.linalg.norm(pt.sigma - eye)) > 1e-12:
             out.add("whitened")
         if "balanced" in names:
-            imb = max([float(torch.linalg.norm(Ws[k + 1].T @ Ws[k + 1] - Ws[k] @ Ws[k].T)) /
-                       max(float(torch.linalg.norm(Ws[k] @ Ws[k].T)), 1e-300) for k in range(len(Ws) - 1)] or [0.0])
+            imb = max(
+                [
+                    float(torch.linalg.norm(Ws[k + 1].T @ Ws[k + 1] - Ws[k] @ Ws[k].T))
+                    / max(float(torch.linalg.norm(Ws[k] @ Ws[k].T)), 1e-300)
+                    for k in range(len(Ws) - 1)
+                ]
+                or [0.0]
+            )
             if imb > 1e-10:
                 out.add("balanced")
         if "aligned" in names and float(config.get("misalignment", 0.0)) != 0.0 and len(dims) > 2:
@@ -172,8 +186,11 @@ class HessianClosedFormClaim(Claim):
     title = "closed-form DLN Hessian = autograd Hessian at any point (GN + residual blocks)"
     source = f"{ARXIV_B} B0"
     assumptions = (ASSUME_LINEAR,)
-    tolerance = Tolerance(rtol=1e-10, reason="both routes are exact; float64 rounding over O(L) products of "
-                          "O(1) matrices gives ~1e-15 relative, 1e-10 leaves room for conditioning")
+    tolerance = Tolerance(
+        rtol=1e-10,
+        reason="both routes are exact; float64 rounding over O(L) products of "
+        "O(1) matrices gives ~1e-15 relative, 1e-10 leaves room for conditioning",
+    )
 
     def statement_latex(self) -> str:
         return (
@@ -186,14 +203,21 @@ class HessianClosedFormClaim(Claim):
         @st.composite
         def configs(draw):
             d = draw(dst.dims(min_depth=1, max_depth=4, max_width=5))
-            return {"dims": d, "seed": draw(dst.seeds), "scale": draw(st.sampled_from([0.5, 1.0, 2.0])),
-                    "anisotropy": draw(st.sampled_from([1.0, 10.0])),
-                    "activation": "tanh" if "linear" in drop else "linear"}
+            return {
+                "dims": d,
+                "seed": draw(dst.seeds),
+                "scale": draw(st.sampled_from([0.5, 1.0, 2.0])),
+                "anisotropy": draw(st.sampled_from([1.0, 10.0])),
+                "activation": "tanh" if "linear" in drop else "linear",
+            }
+
         return configs()
 
     def default_configs(self):
-        return [{"dims": [3, 4, 2], "seed": 0, "scale": 1.0, "anisotropy": 1.0, "activation": "linear"},
-                {"dims": [5, 3, 4, 6, 2], "seed": 1, "scale": 1.0, "anisotropy": 10.0, "activation": "linear"}]
+        return [
+            {"dims": [3, 4, 2], "seed": 0, "scale": 1.0, "anisotropy": 1.0, "activation": "linear"},
+            {"dims": [5, 3, 4, 6, 2], "seed": 1, "scale": 1.0, "anisotropy": 10.0, "activation": "linear"},
+        ]
 
     def predict(self, config):
         pt = random_batch_point(config, "cpu")
@@ -217,8 +241,15 @@ class HessianClosedFormClaim(Claim):
     def compare(self, predicted, measured, config):
         err = float(torch.linalg.norm(predicted - measured) / max(float(torch.linalg.norm(measured)), 1e-300))
         P = predicted.shape[0]
-        return Comparison(predicted, measured, err, self.tolerance.rtol, f"closed form {P}x{P}", "torch.func",
-                          details={"relative_frobenius_error": err})
+        return Comparison(
+            predicted,
+            measured,
+            err,
+            self.tolerance.rtol,
+            f"closed form {P}x{P}",
+            "torch.func",
+            details={"relative_frobenius_error": err},
+        )
 
 
 class BalancedMinimumSpectrumClaim(Claim):
@@ -229,21 +260,31 @@ class BalancedMinimumSpectrumClaim(Claim):
     title = "full Hessian spectrum with multiplicities at balanced aligned minima (any t_i)"
     source = f"{ARXIV_B} B1"
     assumptions = (ASSUME_WHITENED, ASSUME_BALANCED, ASSUME_ALIGNED, ASSUME_MINIMUM, ASSUME_LINEAR, ASSUME_WIDTH)
-    tolerance = Tolerance(rtol=1e-9, reason="symmetric eigvalsh is backward stable: |dlambda| <~ P eps ||H|| "
-                          "<= 3e-13 ||H|| for P <= 3000; 1e-9 relative to the top eigenvalue leaves margin")
+    tolerance = Tolerance(
+        rtol=1e-9,
+        reason="symmetric eigvalsh is backward stable: |dlambda| <~ P eps ||H|| "
+        "<= 3e-13 ||H|| for P <= 3000; 1e-9 relative to the top eigenvalue leaves margin",
+    )
 
     def statement_latex(self) -> str:
         g = {x.name: x for x in balanced_minimum_spectrum()}
-        return (r"\lambda_{ij} = " + sp.latex(g["dominant"].value) + r",\ \ \text{bulk } "
-                + sp.latex(g["bulk_first_layer"].value) + r"\ \times r(d_{in}+d_{out}-2r)")
+        return (
+            r"\lambda_{ij} = "
+            + sp.latex(g["dominant"].value)
+            + r",\ \ \text{bulk } "
+            + sp.latex(g["bulk_first_layer"].value)
+            + r"\ \times r(d_{in}+d_{out}-2r)"
+        )
 
     def config_strategy(self, drop=()):
         return _depth_configs(self.check_drop(drop))
 
     def default_configs(self):
-        return [{"dims": [4, 5, 3], "t": [2.0, 1.0], "seed": 0},
-                {"dims": [6, 7, 7, 5], "t": [3.0, 1.5, 0.5], "seed": 1},
-                {"dims": [3, 3], "t": [2.0, 1.0], "seed": 2}]
+        return [
+            {"dims": [4, 5, 3], "t": [2.0, 1.0], "seed": 0},
+            {"dims": [6, 7, 7, 5], "t": [3.0, 1.5, 0.5], "seed": 1},
+            {"dims": [3, 3], "t": [2.0, 1.0], "seed": 2},
+        ]
 
     def predict(self, config):
         return balanced_minimum_spectrum_numeric(config["dims"], config["t"])
@@ -266,11 +307,20 @@ class BalancedMinimumSpectrumClaim(Claim):
         scale = max(float(np.max(np.abs(pred))), 1e-300)
         err = float(np.max(np.abs(measured - pred))) / scale
         c = predicted["counts"]
-        return Comparison(predicted, measured, err, self.tolerance.rtol,
-                          _describe_spectrum(pred, c["dominant"], c["bulk"]),
-                          _describe_spectrum(measured, c["dominant"], c["bulk"]),
-                          details={"max_abs_error": err * scale, "num_params": len(pred), "counts": c,
-                                   **_spectrum_details(pred, measured)})
+        return Comparison(
+            predicted,
+            measured,
+            err,
+            self.tolerance.rtol,
+            _describe_spectrum(pred, c["dominant"], c["bulk"]),
+            _describe_spectrum(measured, c["dominant"], c["bulk"]),
+            details={
+                "max_abs_error": err * scale,
+                "num_params": len(pred),
+                "counts": c,
+                **_spectrum_details(pred, measured),
+            },
+        )
 
 
 #: largest spectrum (number of eigenvalues) kept in a result's details for the report's plot
@@ -282,8 +332,12 @@ def _spectrum_details(predicted, measured) -> dict:
     to :data:`SPECTRUM_DETAILS_MAX` eigenvalues, so that records stay small)."""
     if len(predicted) > SPECTRUM_DETAILS_MAX:
         return {}
-    return {"spectrum": {"predicted": [float(x) for x in np.sort(np.asarray(predicted, dtype=float))[::-1]],
-                         "measured": [float(x) for x in np.sort(np.asarray(measured, dtype=float))[::-1]]}}
+    return {
+        "spectrum": {
+            "predicted": [float(x) for x in np.sort(np.asarray(predicted, dtype=float))[::-1]],
+            "measured": [float(x) for x in np.sort(np.asarray(measured, dtype=float))[::-1]],
+        }
+    }
 
 
 class DepthRatioClaim(Claim):
@@ -293,8 +347,10 @@ class DepthRatioClaim(Claim):
     title = "mean(dominant)/mean(bulk) = L at balanced aligned minima, equal t_i"
     source = f"{ARXIV_B} B1"
     assumptions = BalancedMinimumSpectrumClaim.assumptions + (ASSUME_EQUAL, ASSUME_RANK)
-    tolerance = Tolerance(rtol=1e-9, reason="ratio of two cluster means, each an eigenvalue average within "
-                          "eigvalsh's backward error (~P eps ||H||)")
+    tolerance = Tolerance(
+        rtol=1e-9,
+        reason="ratio of two cluster means, each an eigenvalue average within eigvalsh's backward error (~P eps ||H||)",
+    )
 
     def statement_latex(self) -> str:
         return r"\frac{\overline{\lambda}_{\mathrm{dom}}}{\overline{\lambda}_{\mathrm{bulk}}} = " + sp.latex(
@@ -308,7 +364,7 @@ class DepthRatioClaim(Claim):
         out = []
         for depth in range(1, 9):
             m = 1.1
-            out.append({"dims": [6] + [7] * (depth - 1) + [4], "t": [m ** depth] * 2, "seed": depth})
+            out.append({"dims": [6] + [7] * (depth - 1) + [4], "t": [m**depth] * 2, "seed": depth})
         return out
 
     def predict(self, config):
@@ -332,8 +388,9 @@ class DepthRatioClaim(Claim):
 
     def compare(self, predicted, measured, config):
         err = abs(measured - predicted) if math.isfinite(measured) else float("inf")
-        return Comparison(predicted, measured, err, self.tolerance.bound(predicted),
-                          f"L = {predicted:g}", f"{measured:.10g}")
+        return Comparison(
+            predicted, measured, err, self.tolerance.bound(predicted), f"L = {predicted:g}", f"{measured:.10g}"
+        )
 
 
 def paper_dims(depth: int) -> list[int]:
@@ -360,24 +417,47 @@ class TrainingRatioClaim(Claim):
     slow = True  # trains a network per configuration
     title = "ratio -> L at the end of GD from a balanced aligned rank-r init (B1 along a trajectory)"
     source = f"{ARXIV_B} B2 (the limit of training)"
-    assumptions = (ASSUME_WHITENED, ASSUME_LINEAR,
-                   Assumption("balanced_aligned_init", "initialised balanced and aligned with the teacher's bases"))
-    tolerance = Tolerance(reason="per run: Weyl bound from the measured ||H_res||_2 and the measured deviation "
-                          "of the Gauss-Newton spectrum from the B1 formula at the current singular values")
+    assumptions = (
+        ASSUME_WHITENED,
+        ASSUME_LINEAR,
+        Assumption("balanced_aligned_init", "initialised balanced and aligned with the teacher's bases"),
+    )
+    tolerance = Tolerance(
+        reason="per run: Weyl bound from the measured ||H_res||_2 and the measured deviation "
+        "of the Gauss-Newton spectrum from the B1 formula at the current singular values"
+    )
 
     def config_strategy(self, drop=()):
         self.check_drop(drop)
-        return st.fixed_dictionaries({
-            "depth": st.integers(2, 4), "seed": dst.seeds, "init_scale": st.sampled_from([0.1, 0.3]),
-            "lr": st.just(0.01), "momentum": st.just(0.9), "max_steps": st.just(20000), "loss_tol": st.just(1e-20)})
+        return st.fixed_dictionaries(
+            {
+                "depth": st.integers(2, 4),
+                "seed": dst.seeds,
+                "init_scale": st.sampled_from([0.1, 0.3]),
+                "lr": st.just(0.01),
+                "momentum": st.just(0.9),
+                "max_steps": st.just(20000),
+                "loss_tol": st.just(1e-20),
+            }
+        )
 
     def default_configs(self):
         """Quick: depth 2 (seconds); depths 2..7 are :meth:`full_configs` (``dlnkit verify --full``)."""
         return self.full_configs()[:1]
 
     def full_configs(self):
-        return [{"depth": L, "seed": 0, "init_scale": 0.1, "lr": 0.01, "momentum": 0.9, "max_steps": 250000,
-                 "loss_tol": 1e-20} for L in range(2, 8)]
+        return [
+            {
+                "depth": L,
+                "seed": 0,
+                "init_scale": 0.1,
+                "lr": 0.01,
+                "momentum": 0.9,
+                "max_steps": 250000,
+                "loss_tol": 1e-20,
+            }
+            for L in range(2, 8)
+        ]
 
     def predict(self, config):
         return float(equal_targets_mean_ratio().subs(L_sym, int(config["depth"])))
@@ -387,8 +467,9 @@ class TrainingRatioClaim(Claim):
         dims = paper_dims(depth)
         r = 5
         M, U, V = teacher_map(dims[-1], dims[0], [1.0] * r, seed=seed, device=device)
-        net = DeepLinearNetwork.spectral_init(dims, r, U, V, scale=float(config.get("init_scale", 0.1)),
-                                              seed=seed + 1, device=device)
+        net = DeepLinearNetwork.spectral_init(
+            dims, r, U, V, scale=float(config.get("init_scale", 0.1)), seed=seed + 1, device=device
+        )
         X = whitened_inputs(64, dims[0], seed=seed + 2, device=device)
         Y = X @ M.T
         steps = int(config.get("max_steps", 20000))
@@ -399,10 +480,17 @@ class TrainingRatioClaim(Claim):
             ev = torch.linalg.eigvalsh(H).flip(0).cpu().numpy()
             return {"step": step, "ratio": split_by_counts(ev, r * r, r * (dims[0] + dims[-1] - 2 * r)).ratio}
 
-        Ws, rec = train_dln_gradient_descent(net.weights, lr=float(config.get("lr", 0.01)),
-                                             momentum=float(config.get("momentum", 0.9)), max_steps=steps,
-                                             loss_tol=float(config.get("loss_tol", 1e-20)), X=X, Y=Y,
-                                             record_steps=marks, record_fn=record)
+        Ws, rec = train_dln_gradient_descent(
+            net.weights,
+            lr=float(config.get("lr", 0.01)),
+            momentum=float(config.get("momentum", 0.9)),
+            max_steps=steps,
+            loss_tol=float(config.get("loss_tol", 1e-20)),
+            X=X,
+            Y=Y,
+            record_steps=marks,
+            record_fn=record,
+        )
         H = dln_hessian_assembled(Ws, X=X, Y=Y)
         ev = torch.linalg.eigvalsh(H).flip(0).cpu().numpy()
         split = split_by_counts(ev, r * r, r * (dims[0] + dims[-1] - 2 * r))
@@ -420,12 +508,19 @@ class TrainingRatioClaim(Claim):
         imbalance = max(
             [float(torch.linalg.norm(Ws[l + 1].T @ Ws[l + 1] - Ws[l] @ Ws[l].T)) for l in range(depth - 1)] or [0.0]
         )
-        return {"ratio": split.ratio, "final_loss": rec.final_loss, "steps": rec.final_step, "converged": rec.converged,
-                "res_norm": res_norm, "gn_formula_deviation": gn_dev, "imbalance": imbalance,
-                "formula_dominant_mean": float(np.mean(formula["dominant"])),
-                "formula_bulk_mean": float(np.mean(formula["bulk"])),
-                "trajectory": [(rr["step"], rr["ratio"]) for rr in rec.records],
-                "losses": list(zip(rec.steps, rec.losses))}
+        return {
+            "ratio": split.ratio,
+            "final_loss": rec.final_loss,
+            "steps": rec.final_step,
+            "converged": rec.converged,
+            "res_norm": res_norm,
+            "gn_formula_deviation": gn_dev,
+            "imbalance": imbalance,
+            "formula_dominant_mean": float(np.mean(formula["dominant"])),
+            "formula_bulk_mean": float(np.mean(formula["bulk"])),
+            "trajectory": [(rr["step"], rr["ratio"]) for rr in rec.records],
+            "losses": list(zip(rec.steps, rec.losses)),
+        }
 
     def compare(self, predicted, measured, config):
         D, b = measured["formula_dominant_mean"], measured["formula_bulk_mean"]

@@ -5,6 +5,7 @@ computes the claim's quantity with no rounding at all, and compares with zero to
 float64 route evaluated at the same rational point must also sit within a stated bound of the
 exact values (see :func:`dlnkit.exact.route_comparison`).
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -42,13 +43,22 @@ def exact_b0(config: Mapping[str, Any]) -> Comparison:
         mismatches = sum(1 for a, b in zip(H, Hd) if a != b)
         checked = "= Taylor coefficients"
     off = exact_layer_offsets(pt["dims"])
-    diag_res = sum(1 for l in range(len(off) - 1) for i in range(off[l], off[l + 1])
-                   for j in range(off[l], off[l + 1]) if res[i, j] != 0)
+    diag_res = sum(
+        1
+        for l in range(len(off) - 1)
+        for i in range(off[l], off[l + 1])
+        for j in range(off[l], off[l + 1])
+        if res[i, j] != 0
+    )
     return route_comparison(
-        exact_predicted=0, exact_measured=mismatches + diag_res, float_errors=float_vs_exact_hessian(pt, H),
-        float_bound=FLOAT_VS_EXACT_RTOL, predicted=f"exact H ({P}x{P}) {checked}",
+        exact_predicted=0,
+        exact_measured=mismatches + diag_res,
+        float_errors=float_vs_exact_hessian(pt, H),
+        float_bound=FLOAT_VS_EXACT_RTOL,
+        predicted=f"exact H ({P}x{P}) {checked}",
         measured=f"{mismatches} entries differ, {diag_res} nonzero res-diag",
-        details={"num_params": P, "differentiation_route": P <= DIFFERENTIATION_MAX_PARAMS})
+        details={"num_params": P, "differentiation_route": P <= DIFFERENTIATION_MAX_PARAMS},
+    )
 
 
 def b1_exact_groups(dims: list[int], t_exact: list[Any]) -> Counter:
@@ -106,15 +116,22 @@ def exact_b1(config: Mapping[str, Any], *, float_bound: float, ratio: bool = Fal
     fp = float_point(pt)
     ev = torch.linalg.eigvalsh(dln_hessian_assembled(fp.weights, sigma=fp.sigma, cross=fp.cross)).flip(0).numpy()
     float_err = float(np.max(np.abs(ev - predicted_all))) / max(float(np.max(np.abs(predicted_all))), 1e-300)
-    details = {"t_exact": [str(x) for x in pt["t_exact"]], "multiplicities": found,
-               "predicted_multiplicities": {str(k): v for k, v in groups.items()}, "num_params": P}
+    details = {
+        "t_exact": [str(x) for x in pt["t_exact"]],
+        "multiplicities": found,
+        "predicted_multiplicities": {str(k): v for k, v in groups.items()},
+        "num_params": P,
+    }
     if not ratio:
         return route_comparison(
-            exact_predicted=0, exact_measured=wrong, float_errors={"eigenvalues_vs_exact": float_err},
+            exact_predicted=0,
+            exact_measured=wrong,
+            float_errors={"eigenvalues_vs_exact": float_err},
             float_bound=float_bound,
             predicted=f"{len(groups)} exact eigenvalues, zeros x{groups.get(sp.Integer(0), 0)}",
             measured=f"{sum(found.values())}/{P} exact multiplicities" + ("" if wrong == 0 else f", {wrong} off"),
-            details=details)
+            details=details,
+        )
     from dlnkit.theory import balanced_minimum_spectrum
     from dlnkit.theory.symbols import t_i, t_j
 
@@ -128,6 +145,11 @@ def exact_b1(config: Mapping[str, Any], *, float_bound: float, ratio: bool = Fal
     # the means equal the values once the multiplicities are verified exactly (all t'_i equal)
     ratio_value = dom / bulk
     return route_comparison(
-        exact_predicted=sp.Integer(depth), exact_measured=ratio_value if wrong == 0 else sp.nan,
-        float_errors={"eigenvalues_vs_exact": float_err}, float_bound=float_bound, predicted=f"L = {depth}",
-        measured=f"{ratio_value} (multiplicities {'exact' if wrong == 0 else 'WRONG'})", details=details)
+        exact_predicted=sp.Integer(depth),
+        exact_measured=ratio_value if wrong == 0 else sp.nan,
+        float_errors={"eigenvalues_vs_exact": float_err},
+        float_bound=float_bound,
+        predicted=f"L = {depth}",
+        measured=f"{ratio_value} (multiplicities {'exact' if wrong == 0 else 'WRONG'})",
+        details=details,
+    )

@@ -1,6 +1,7 @@
 """Why the depth claims (B0, B1, B1-ratio) fail once an assumption is dropped: one paragraph per
 assumption, derived in SymPy where there is a derivation. Used by the claims' ``explain`` hook
 (:mod:`dlnkit.claims.depth`), and through it by the counterexample gallery."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
@@ -53,18 +54,22 @@ def explain_balanced(cfg: Mapping[str, Any], *, ratio: bool) -> str:
     cv = _rational(cfg["balance"])
     at_c = {sp.nsimplify(k.subs(c, cv)): v for k, v in spec.items()}
     at_1 = {sp.nsimplify(k.subs(c, 1)): v for k, v in spec.items()}
-    text = (f"Rescaling W_1 -> c W_1, W_2 -> W_2/c keeps the end-to-end map (still a global minimum) but "
-            f"not the balance. SymPy, in the singular bases at dims {cfg['dims']}, t = {cfg['t']}: the nonzero "
-            f"spectrum of J J^T is {_fmt_spec(spec)}; at c = 1 it is the balanced prediction "
-            f"{_fmt_spec(at_1)}, at c = {cv} it is {_fmt_spec(at_c)}. The first layer's factor P_1 P_1^T "
-            f"scales by c^-2 and the second layer's Q_2^T Q_2 by c^2, so every eigenvalue fed by one "
-            f"layer more than the other moves.")
+    text = (
+        f"Rescaling W_1 -> c W_1, W_2 -> W_2/c keeps the end-to-end map (still a global minimum) but "
+        f"not the balance. SymPy, in the singular bases at dims {cfg['dims']}, t = {cfg['t']}: the nonzero "
+        f"spectrum of J J^T is {_fmt_spec(spec)}; at c = 1 it is the balanced prediction "
+        f"{_fmt_spec(at_1)}, at c = {cv} it is {_fmt_spec(at_c)}. The first layer's factor P_1 P_1^T "
+        f"scales by c^-2 and the second layer's Q_2^T Q_2 by c^2, so every eigenvalue fed by one "
+        f"layer more than the other moves."
+    )
     if ratio:
         depth = len(cfg["dims"]) - 1
-        text += (f" The ratio of means stays L only when the input- and output-side bulks move "
-                 f"together: at depth 2 with d_in = d_out the c^-2 and c^2 bulks average to the same "
-                 f"(c^-2 + c^2)/2 factor as the dominant cluster, so the ratio is 2 for every c; here "
-                 f"d_in = {cfg['dims'][0]} != d_out = {cfg['dims'][-1]} (depth {depth}).")
+        text += (
+            f" The ratio of means stays L only when the input- and output-side bulks move "
+            f"together: at depth 2 with d_in = d_out the c^-2 and c^2 bulks average to the same "
+            f"(c^-2 + c^2)/2 factor as the dominant cluster, so the ratio is 2 for every c; here "
+            f"d_in = {cfg['dims'][0]} != d_out = {cfg['dims'][-1]} (depth {depth})."
+        )
     return text
 
 
@@ -77,28 +82,42 @@ def explain_equal(cfg: Mapping[str, Any]) -> str:
     g = {x.name: x for x in balanced_minimum_spectrum(r, n_in, n_out, depth)}
     ts = [_rational(x) for x in cfg["t"]]
     dom = [sp.nsimplify(g["dominant"].value.subs({ti: a, tj: b})) for a in ts for b in ts]
-    bulk = ([sp.nsimplify(g["bulk_first_layer"].value.subs(ti, a)) for a in ts for _ in range(n_in - r)]
-            + [sp.nsimplify(g["bulk_last_layer"].value.subs(ti, a)) for a in ts for _ in range(n_out - r)])
+    bulk = [sp.nsimplify(g["bulk_first_layer"].value.subs(ti, a)) for a in ts for _ in range(n_in - r)] + [
+        sp.nsimplify(g["bulk_last_layer"].value.subs(ti, a)) for a in ts for _ in range(n_out - r)
+    ]
     ratio_groups = sp.nsimplify(sp.Add(*dom) / len(dom) / (sp.Add(*bulk) / len(bulk)))
     interleave = float(min(dom)) < float(max(bulk))
     s = sp.symbols(f"s_1:{r + 1}", positive=True)  # s = t^(2/L)
     layer = sp.Symbol("l")
-    sym_dom = sum(sp.summation(s[a] ** (depth - layer) * s[b] ** (layer - 1), (layer, 1, depth))
-                  for a in range(r) for b in range(r)) / r ** 2
+    sym_dom = (
+        sum(
+            sp.summation(s[a] ** (depth - layer) * s[b] ** (layer - 1), (layer, 1, depth))
+            for a in range(r)
+            for b in range(r)
+        )
+        / r**2
+    )
     sym_bulk = sum(s[a] ** (depth - 1) for a in range(r)) / r
     sym_ratio = sp.factor(sp.simplify(sym_dom / sym_bulk))
-    text = (f"With unequal target singular values the B1 formula still holds (claim B1), but the two "
-            f"clusters are no longer flat. SymPy at depth L = {depth} with s_i = t_i^(2/L): mean(dominant) / "
-            f"mean(bulk) of the formula's groups is {sp.sstr(sym_ratio)} (when both bulks have the same "
-            f"multiplicity per i)"
-            + (", identically 2 at L = 2: the means alone cannot break the claim there" if depth == 2
-               else ", which is L only when all s_i are equal")
-            + f". At t = {cfg['t']} the formula's dominant values are {sorted(set(dom), key=float, reverse=True)} and "
-            f"the bulk values {sorted(set(bulk), key=float, reverse=True)}: the group-mean ratio is "
-            f"{float(ratio_groups):.10g} against L = {depth}.")
+    text = (
+        f"With unequal target singular values the B1 formula still holds (claim B1), but the two "
+        f"clusters are no longer flat. SymPy at depth L = {depth} with s_i = t_i^(2/L): mean(dominant) / "
+        f"mean(bulk) of the formula's groups is {sp.sstr(sym_ratio)} (when both bulks have the same "
+        f"multiplicity per i)"
+        + (
+            ", identically 2 at L = 2: the means alone cannot break the claim there"
+            if depth == 2
+            else ", which is L only when all s_i are equal"
+        )
+        + f". At t = {cfg['t']} the formula's dominant values are {sorted(set(dom), key=float, reverse=True)} and "
+        f"the bulk values {sorted(set(bulk), key=float, reverse=True)}: the group-mean ratio is "
+        f"{float(ratio_groups):.10g} against L = {depth}."
+    )
     if interleave:
-        text += (" The clusters also interleave (the smallest dominant value lies below the largest bulk "
-                 "value), so splitting the sorted spectrum by counts mislabels eigenvalues as well.")
+        text += (
+            " The clusters also interleave (the smallest dominant value lies below the largest bulk "
+            "value), so splitting the sorted spectrum by counts mislabels eigenvalues as well."
+        )
     else:
         text += " The clusters do not interleave here: the miss is the group means themselves."
     return text
@@ -106,31 +125,42 @@ def explain_equal(cfg: Mapping[str, Any]) -> str:
 
 def explain_whitened(cfg: Mapping[str, Any]) -> str:
     k, d_in = _rational(cfg["anisotropy"]), cfg["dims"][0]
-    ev = [sp.nsimplify(k ** (sp.Rational(-1, 2) + sp.Rational(j, max(d_in - 1, 1)))) for j in range(d_in)] \
-        if d_in > 1 else [sp.Integer(1)]
-    text = (f"The closed form assumes (1/B) X^T X = I. With input covariance Sigma (eigenvalues {ev}, "
-            f"anisotropy k = {k}), every layer's input factor Q_l Q_l^T becomes Q_l Sigma Q_l^T, so the "
-            f"Gauss-Newton blocks are weighted by Sigma.")
+    ev = (
+        [sp.nsimplify(k ** (sp.Rational(-1, 2) + sp.Rational(j, max(d_in - 1, 1)))) for j in range(d_in)]
+        if d_in > 1
+        else [sp.Integer(1)]
+    )
+    text = (
+        f"The closed form assumes (1/B) X^T X = I. With input covariance Sigma (eigenvalues {ev}, "
+        f"anisotropy k = {k}), every layer's input factor Q_l Q_l^T becomes Q_l Sigma Q_l^T, so the "
+        f"Gauss-Newton blocks are weighted by Sigma."
+    )
     if len(cfg["dims"]) == 2:
-        text += (" At depth 1 the Hessian is exactly I_{d_out} (x) Sigma: its eigenvalues are Sigma's, "
-                 "not the all-ones spectrum B1 predicts.")
+        text += (
+            " At depth 1 the Hessian is exactly I_{d_out} (x) Sigma: its eigenvalues are Sigma's, "
+            "not the all-ones spectrum B1 predicts."
+        )
     return text
 
 
 def explain_aligned(cfg: Mapping[str, Any]) -> str:
-    return ("W_1 -> A W_1, W_2 -> W_2 A^-1 with A = I + e K (not orthogonal) keeps the end-to-end map, so "
-            "the point is still a global minimum, but P_1 P_1^T and Q_2^T Q_2 are congruence-transformed by "
-            "A^-1 and A, which changes their eigenvalues. Balanced weights are automatically aligned "
-            "(W_{l+1}^T W_{l+1} = W_l W_l^T makes the right singular vectors of W_{l+1} the left ones of "
-            "W_l), so a misaligned point is never balanced: no configuration violates 'aligned' alone, and "
-            "the shrunk example violates both.")
+    return (
+        "W_1 -> A W_1, W_2 -> W_2 A^-1 with A = I + e K (not orthogonal) keeps the end-to-end map, so "
+        "the point is still a global minimum, but P_1 P_1^T and Q_2^T Q_2 are congruence-transformed by "
+        "A^-1 and A, which changes their eigenvalues. Balanced weights are automatically aligned "
+        "(W_{l+1}^T W_{l+1} = W_l W_l^T makes the right singular vectors of W_{l+1} the left ones of "
+        "W_l), so a misaligned point is never balanced: no configuration violates 'aligned' alone, and "
+        "the shrunk example violates both."
+    )
 
 
 def explain_minimum(cfg: Mapping[str, Any], measured: Any = None) -> str:
-    text = ("W_L -> (1 + e) W_L leaves the minimum: the residual E = W - M = e M is nonzero and the Hessian "
-            "gains H_res, which is bilinear in E and zero in the diagonal blocks (the loss is quadratic in "
-            "each single W_l). A symmetric matrix with zero diagonal blocks has trace zero, so H_res adds "
-            "eigenvalues of both signs.")
+    text = (
+        "W_L -> (1 + e) W_L leaves the minimum: the residual E = W - M = e M is nonzero and the Hessian "
+        "gains H_res, which is bilinear in E and zero in the diagonal blocks (the loss is quadratic in "
+        "each single W_l). A symmetric matrix with zero diagonal blocks has trace zero, so H_res adds "
+        "eigenvalues of both signs."
+    )
     if measured is not None:
         import numpy as np
 
@@ -142,38 +172,50 @@ def explain_minimum(cfg: Mapping[str, Any], measured: Any = None) -> str:
 
 def explain_linear_closed_form() -> str:
     """B0 without ``linear``."""
-    return ("The closed form is the Hessian of a composition of linear maps. With tanh between layers "
-            "the network's Hessian gains terms from tanh'' (and tanh' < 1 rescales the Jacobians), which "
-            "the closed form for W_L ... W_1 does not have.")
+    return (
+        "The closed form is the Hessian of a composition of linear maps. With tanh between layers "
+        "the network's Hessian gains terms from tanh'' (and tanh' < 1 rescales the Jacobians), which "
+        "the closed form for W_L ... W_1 does not have."
+    )
 
 
 def explain_linear_minimum() -> str:
     """B1 / B1-ratio without ``linear``."""
-    return ("The same weights with tanh between the layers: tanh' < 1 away from 0 shrinks every Gauss-Newton "
-            "factor, the network no longer fits the target (the point is not a minimum of the tanh loss) so a "
-            "residual term appears, and tanh'' adds curvature the linear formula does not contain.")
+    return (
+        "The same weights with tanh between the layers: tanh' < 1 away from 0 shrinks every Gauss-Newton "
+        "factor, the network no longer fits the target (the point is not a minimum of the tanh loss) so a "
+        "residual term appears, and tanh'' adds curvature the linear formula does not contain."
+    )
 
 
 def explain_width(cfg: Mapping[str, Any]) -> str:
     dims, r = cfg["dims"], len(cfg["t"])
     P = exact_num_params(dims)
     nonzero = r * (dims[0] + dims[-1]) - r * r
-    return (f"A hidden width h = {min(dims[1:-1])} below the target rank r = {r} caps the network's rank at h, so "
-            f"the target cannot be fitted: the best reachable point is the rank-h truncation, not a zero-residual "
-            f"minimum. The formula also counts r(d_in + d_out) - r^2 = {nonzero} nonzero eigenvalues, "
-            + (f"more than the network's {P} parameters, so the prediction cannot even be formed." if nonzero > P
-               else f"which the {P}-parameter network does not have."))
+    return (
+        f"A hidden width h = {min(dims[1:-1])} below the target rank r = {r} caps the network's rank at h, so "
+        f"the target cannot be fitted: the best reachable point is the rank-h truncation, not a zero-residual "
+        f"minimum. The formula also counts r(d_in + d_out) - r^2 = {nonzero} nonzero eigenvalues, "
+        + (
+            f"more than the network's {P} parameters, so the prediction cannot even be formed."
+            if nonzero > P
+            else f"which the {P}-parameter network does not have."
+        )
+    )
 
 
 def explain_rank(cfg: Mapping[str, Any]) -> str:
     dims, r = cfg["dims"], len(cfg["t"])
-    return (f"With r = {r} = d_in = {dims[0]} = d_out = {dims[-1]} the bulk has r(d_in + d_out - 2r) = "
-            f"{r * (dims[0] + dims[-1] - 2 * r)} eigenvalues: its mean is undefined (0/0), so the ratio is NaN. "
-            f"B1's spectrum is still right; only the ratio statement has no meaning.")
+    return (
+        f"With r = {r} = d_in = {dims[0]} = d_out = {dims[-1]} the bulk has r(d_in + d_out - 2r) = "
+        f"{r * (dims[0] + dims[-1] - 2 * r)} eigenvalues: its mean is undefined (0/0), so the ratio is NaN. "
+        f"B1's spectrum is still right; only the ratio statement has no meaning."
+    )
 
 
-def explain_minimum_claim(dropped: Iterable[str], cfg: Mapping[str, Any], *, ratio: bool,
-                          measured_spectrum: Callable[[], Any] | None = None) -> str | None:
+def explain_minimum_claim(
+    dropped: Iterable[str], cfg: Mapping[str, Any], *, ratio: bool, measured_spectrum: Callable[[], Any] | None = None
+) -> str | None:
     """The paragraph for B1 (``ratio=False``) or B1-ratio (``ratio=True``) with one assumption
     dropped; ``None`` when there is no derivation for this case (the caller then says so)."""
     names = sorted(dropped)
@@ -185,7 +227,11 @@ def explain_minimum_claim(dropped: Iterable[str], cfg: Mapping[str, Any], *, rat
     if name == "balanced":
         return explain_balanced(cfg, ratio=ratio)
     simple: dict[str, Callable[[Mapping[str, Any]], str]] = {
-        "equal_target_singular_values": explain_equal, "whitened": explain_whitened, "aligned": explain_aligned,
-        "hidden_width_ge_rank": explain_width, "rank_below_dims": explain_rank,
-        "linear": lambda c: explain_linear_minimum()}
+        "equal_target_singular_values": explain_equal,
+        "whitened": explain_whitened,
+        "aligned": explain_aligned,
+        "hidden_width_ge_rank": explain_width,
+        "rank_below_dims": explain_rank,
+        "linear": lambda c: explain_linear_minimum(),
+    }
     return simple[name](cfg) if name in simple else None

@@ -11,6 +11,7 @@ Both splits are computed for every run: by counts (r^2 dominant, (d_in + d_out -
 by the paper's adaptive threshold; rows say where the adaptive clusters do not recover the counts.
 The paper's reported ratios are shown beside ours, labelled "reported"; they are never expected values.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,8 +31,11 @@ from dlnkit.paper_2602_runs import (
 
 ARXIV_B = "arXiv:2602.00545"
 
-ASSUME_PAPER = Assumption("paper_setup", "the configuration is the paper's code setup (X = I_16, rank-10 balanced "
-                          "init from A, aligned rank-5 target, SGD lr 0.01 momentum 0.9, no stopping rule)")
+ASSUME_PAPER = Assumption(
+    "paper_setup",
+    "the configuration is the paper's code setup (X = I_16, rank-10 balanced "
+    "init from A, aligned rank-5 target, SGD lr 0.01 momentum 0.9, no stopping rule)",
+)
 ASSUME_LINEAR = Assumption("linear", "no activation: f(x) = W_L ... W_1 x")
 ASSUME_TANH = Assumption("tanh_every_layer", "tanh after every layer, the output layer included (as in the code)")
 
@@ -41,8 +45,12 @@ def _config(depth: int, steps: int = PAPER_STEPS, dtype: str = "float64", seed: 
 
 
 def _key(config: dict) -> tuple:
-    return (int(config["depth"]), int(config.get("steps", PAPER_STEPS)), str(config.get("dtype", "float64")),
-            int(config.get("seed", PAPER_SEED)))
+    return (
+        int(config["depth"]),
+        int(config.get("steps", PAPER_STEPS)),
+        str(config.get("dtype", "float64")),
+        int(config.get("seed", PAPER_SEED)),
+    )
 
 
 def _is_paper_run(config: dict) -> bool:
@@ -51,8 +59,13 @@ def _is_paper_run(config: dict) -> bool:
 
 def _strategy() -> st.SearchStrategy:
     # small and quick: depth 2..3, a few hundred to two thousand steps, other seeds
-    return st.builds(_config, depth=st.integers(2, 3), steps=st.sampled_from([300, 1000, 2000]),
-                     dtype=st.just("float64"), seed=st.sampled_from([PAPER_SEED, 0, 1, 2]))
+    return st.builds(
+        _config,
+        depth=st.integers(2, 3),
+        steps=st.sampled_from([300, 1000, 2000]),
+        dtype=st.just("float64"),
+        seed=st.sampled_from([PAPER_SEED, 0, 1, 2]),
+    )
 
 
 def _splits_display(splits: dict) -> str:
@@ -80,8 +93,10 @@ class PaperLinearRatioClaim(Claim):
     source = f"{ARXIV_B} B2 (the paper's code setup, finite run)"
     slow = True
     assumptions = (ASSUME_PAPER, ASSUME_LINEAR)
-    tolerance = Tolerance(reason="per run: Weyl bound from the measured ||H_res||_2, the Gauss-Newton spectrum's "
-                          "measured deviation from the formula, and P eps ||H|| for the eigensolver")
+    tolerance = Tolerance(
+        reason="per run: Weyl bound from the measured ||H_res||_2, the Gauss-Newton spectrum's "
+        "measured deviation from the formula, and P eps ||H|| for the eigensolver"
+    )
 
     def config_strategy(self, drop=()):
         self.check_drop(drop)
@@ -143,8 +158,10 @@ class PaperDecayLawClaim(Claim):
     source = f"{ARXIV_B} B2 (decay of the init's extra modes; law: dlnkit)"
     slow = True
     assumptions = (ASSUME_PAPER, ASSUME_LINEAR)
-    tolerance = Tolerance(reason="2 x the flow law's measured distance from the exact scalar heavy-ball recursion "
-                          "(its discretisation error) + K eps for the run's rounding")
+    tolerance = Tolerance(
+        reason="2 x the flow law's measured distance from the exact scalar heavy-ball recursion "
+        "(its discretisation error) + K eps for the run's rounding"
+    )
 
     def config_strategy(self, drop=()):
         self.check_drop(drop)
@@ -174,10 +191,20 @@ class PaperDecayLawClaim(Claim):
         eps = float(np.finfo(np.float32 if config.get("dtype") == "float32" else np.float64).eps)
         bound = 2 * predicted["flow_vs_recursion"] + K * eps
         rec = np.asarray(predicted["recursion"])
-        details = {**predicted, "measured": measured.tolist(),
-                   "measured_vs_recursion": float(np.max(np.abs(measured / rec - 1)))}
-        return Comparison(flow, measured, err, bound, f"flow {flow.min():.4g}..{flow.max():.4g}",
-                          f"{measured.min():.4g}..{measured.max():.4g}", details=details)
+        details = {
+            **predicted,
+            "measured": measured.tolist(),
+            "measured_vs_recursion": float(np.max(np.abs(measured / rec - 1))),
+        }
+        return Comparison(
+            flow,
+            measured,
+            err,
+            bound,
+            f"flow {flow.min():.4g}..{flow.max():.4g}",
+            f"{measured.min():.4g}..{measured.max():.4g}",
+            details=details,
+        )
 
 
 class PaperTanhRatioClaim(Claim):
@@ -193,8 +220,11 @@ class PaperTanhRatioClaim(Claim):
     source = f"{ARXIV_B} B3 (the paper's code setup)"
     slow = True
     assumptions = (ASSUME_PAPER, ASSUME_TANH)
-    tolerance = Tolerance(rtol=0.15, reason="approximate claim, no theorem: tanh'(0) = 1 makes the network "
-                          "linear to first order near small weights; we call |ratio - L| <= 0.15 L 'close to L'")
+    tolerance = Tolerance(
+        rtol=0.15,
+        reason="approximate claim, no theorem: tanh'(0) = 1 makes the network "
+        "linear to first order near small weights; we call |ratio - L| <= 0.15 L 'close to L'",
+    )
 
     def config_strategy(self, drop=()):
         self.check_drop(drop)
@@ -224,8 +254,15 @@ class PaperTanhRatioClaim(Claim):
         flags = measured["splits"]["flags"]
         disp = _splits_display(measured["splits"]) + (" [splits disagree]" if flags else "")
         details = {k: v for k, v in measured.items() if k not in ("spectrum_top",)}
-        return Comparison(predicted, ratio, abs(ratio - predicted), self.tolerance.bound(predicted),
-                          f"L = {predicted:g}", disp, details=details)
+        return Comparison(
+            predicted,
+            ratio,
+            abs(ratio - predicted),
+            self.tolerance.bound(predicted),
+            f"L = {predicted:g}",
+            disp,
+            details=details,
+        )
 
 
 CLAIMS = [PaperLinearRatioClaim(), PaperDecayLawClaim(), PaperTanhRatioClaim()]

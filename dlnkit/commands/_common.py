@@ -1,4 +1,5 @@
 """Argument parsing helpers shared by subcommands."""
+
 from __future__ import annotations
 
 from dlnkit.numerics.validation import DlnkitInputError, check_dims

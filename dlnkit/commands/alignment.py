@@ -5,6 +5,7 @@ R^2, alpha*gamma, the participation ratio of the h_k with the zeta bound at alph
 decomposition slopes of Lambda, Phi, chi. ``--plot DIR`` saves log-log plots of h_k against
 sigma_k with the fitted line. Models train once and are cached (``$DLNKIT_CACHE``).
 """
+
 from __future__ import annotations
 
 import math
@@ -14,14 +15,33 @@ from dlnkit.outputs import atomic_output, check_output_dir, check_output_file
 
 #: the paper's reported alpha ranges by layer type (display only, never an expected value)
 REPORTED_ALPHA = {
-    "conv": "~2", "mlp": "~2", "attention": "~1-1.5", "up_ln_residual": "<1 (some)", "softmax_head": ">2",
+    "conv": "~2",
+    "mlp": "~2",
+    "attention": "~1-1.5",
+    "up_ln_residual": "<1 (some)",
+    "softmax_head": ">2",
 }
 
-COLUMNS = [("layer", "{}"), ("type", "{}"), ("shape", "{}"), ("alpha", "{:.2f}"), ("alpha_r2", "{:.2f}"),
-           ("gamma", "{:.2f}"), ("gamma_r2", "{:.2f}"), ("s_dir", "{:.2f}"), ("s_dir_r2", "{:.2f}"),
-           ("s_eig", "{:.2f}"), ("s_eig_r2", "{:.2f}"), ("alpha_gamma", "{:.2f}"), ("PR", "{:.2f}"),
-           ("zeta_bound", "{:.2f}"), ("slope_Lambda", "{:.2f}"), ("slope_Phi", "{:.2f}"), ("slope_chi", "{:.2f}"),
-           ("reported_alpha", "{}")]
+COLUMNS = [
+    ("layer", "{}"),
+    ("type", "{}"),
+    ("shape", "{}"),
+    ("alpha", "{:.2f}"),
+    ("alpha_r2", "{:.2f}"),
+    ("gamma", "{:.2f}"),
+    ("gamma_r2", "{:.2f}"),
+    ("s_dir", "{:.2f}"),
+    ("s_dir_r2", "{:.2f}"),
+    ("s_eig", "{:.2f}"),
+    ("s_eig_r2", "{:.2f}"),
+    ("alpha_gamma", "{:.2f}"),
+    ("PR", "{:.2f}"),
+    ("zeta_bound", "{:.2f}"),
+    ("slope_Lambda", "{:.2f}"),
+    ("slope_Phi", "{:.2f}"),
+    ("slope_chi", "{:.2f}"),
+    ("reported_alpha", "{}"),
+]
 
 
 def layer_type(model_name: str, layer: str, kind: str, is_last: bool) -> str:
@@ -39,8 +59,19 @@ def layer_type(model_name: str, layer: str, kind: str, is_last: bool) -> str:
     return "mlp"
 
 
-def alignment_table(model_name: str, *, layers=None, k: int = 20, factors: str = "empirical", pairing: str = "index",
-                    samples: int = 256, eigen: bool = True, seed: int = 0, cache=None, progress=None):
+def alignment_table(
+    model_name: str,
+    *,
+    layers=None,
+    k: int = 20,
+    factors: str = "empirical",
+    pairing: str = "index",
+    samples: int = 256,
+    eigen: bool = True,
+    seed: int = 0,
+    cache=None,
+    progress=None,
+):
     """Rows (dicts) of the per-layer table, and the reports, for a trained zoo model."""
     from dlnkit.numerics.alignment import analyse_layer, matrix_layers
     from dlnkit.numerics.zoo import analysis_batch, get_trained
@@ -92,6 +123,7 @@ def save_plots(reports, out_dir, model_name: str) -> list:
     from pathlib import Path
 
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
@@ -106,8 +138,7 @@ def save_plots(reports, out_dir, model_name: str) -> list:
         if "alpha" in rep.fits:
             f = rep.fits["alpha"]
             xs = np.geomspace(rep.sigma[pos].min(), rep.sigma[pos].max(), 50)
-            ax.loglog(xs, np.exp(f.intercept) * xs ** f.slope, "-",
-                      label=f"fit alpha={f.exponent:.2f}, R2={f.r2:.2f}")
+            ax.loglog(xs, np.exp(f.intercept) * xs**f.slope, "-", label=f"fit alpha={f.exponent:.2f}, R2={f.r2:.2f}")
         ax.set_xlabel("sigma_k (gradient singular value)")
         ax.set_ylabel("h_k")
         ax.set_title(f"{model_name} {rep.layer}")
@@ -157,11 +188,22 @@ def run(args) -> int:
         torch.set_num_threads(args.threads)
     layers = [x for x in args.layers.split(",") if x] if args.layers else None
     say = (lambda n: print(f"analysing {n} ...", file=sys.stderr)) if not args.quiet else None
-    rows, reports, tm = alignment_table(args.model, layers=layers, k=args.k, factors=args.factors, pairing=args.pairing,
-                                        samples=args.samples, eigen=not args.no_eigen, seed=args.seed, progress=say)
-    print(f"model {args.model} on {tm.data.name}: test accuracy {tm.info.get('test_accuracy', float('nan')):.3f} "
-          f"({'cached' if tm.from_cache else 'trained now'}; {args.samples} samples; factors={args.factors}, "
-          f"pairing={args.pairing})")
+    rows, reports, tm = alignment_table(
+        args.model,
+        layers=layers,
+        k=args.k,
+        factors=args.factors,
+        pairing=args.pairing,
+        samples=args.samples,
+        eigen=not args.no_eigen,
+        seed=args.seed,
+        progress=say,
+    )
+    print(
+        f"model {args.model} on {tm.data.name}: test accuracy {tm.info.get('test_accuracy', float('nan')):.3f} "
+        f"({'cached' if tm.from_cache else 'trained now'}; {args.samples} samples; factors={args.factors}, "
+        f"pairing={args.pairing})"
+    )
     print(format_rows(rows))
     if json_path is not None:  # the numbers first: a plotting failure must not lose them
         write_json_atomic(json_path, {"model": args.model, "info": tm.info, "rows": rows})
@@ -174,8 +216,12 @@ def run(args) -> int:
 def register(sub) -> None:
     p = sub.add_parser("alignment", help="per-layer alignment table (alpha, gamma, s_dir, s_eig, PR) of a zoo model")
     p.add_argument("--model", required=True, help="mlp, cnn, tanh or transformer, or package.module:factory")
-    p.add_argument("--data", default=None, help="digits (mlp, cnn, tanh) or tokens (transformer); default: the "
-                                                "model's; for a user model a .pt/.npz file of inputs and targets")
+    p.add_argument(
+        "--data",
+        default=None,
+        help="digits (mlp, cnn, tanh) or tokens (transformer); default: the "
+        "model's; for a user model a .pt/.npz file of inputs and targets",
+    )
     p.add_argument("--layers", default="", help="comma-separated layer names (default: every Linear/Conv2d)")
     p.add_argument("--k", type=int, default=20, help="top-k gradient directions (default 20)")
     p.add_argument("--factors", choices=["empirical", "gn"], default="empirical")

@@ -5,6 +5,7 @@
 relative ``--out`` paths mean what they say; it changes nothing in this process (no ``sys.path``
 edits). From an installed package without a checkout it refuses with one line saying so.
 """
+
 from __future__ import annotations
 
 
@@ -28,8 +29,10 @@ def run(args) -> int:
 
     root = checkout_root()
     if root is None:
-        raise DlnkitInputError("dlnkit bench is a source-checkout command (the benchmarks are not installed); "
-                               "clone the repository and run `dlnkit bench` or `python -m benchmarks` there")
+        raise DlnkitInputError(
+            "dlnkit bench is a source-checkout command (the benchmarks are not installed); "
+            "clone the repository and run `dlnkit bench` or `python -m benchmarks` there"
+        )
     try:
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH")) if p))
         return subprocess.run([sys.executable, "-m", "benchmarks", *args.bench_args], env=env).returncode
@@ -39,7 +42,11 @@ def run(args) -> int:
 
 def register(sub) -> None:
     # prefix_chars="+": every "-..." argument is passed on untouched (dlnkit bench --quick, --help)
-    p = sub.add_parser("bench", help="run the benchmarks of a source checkout (python -m benchmarks; try --quick)",
-                       add_help=False, prefix_chars="+")
+    p = sub.add_parser(
+        "bench",
+        help="run the benchmarks of a source checkout (python -m benchmarks; try --quick)",
+        add_help=False,
+        prefix_chars="+",
+    )
     p.add_argument("bench_args", nargs="*", help="arguments for python -m benchmarks")
     p.set_defaults(func=run)

@@ -1,5 +1,6 @@
 """``dlnkit counterexample`` (search and shrink), ``dlnkit replay`` (recompute a saved one) and
 ``dlnkit counterexample --gallery`` (regenerate ``counterexamples/``)."""
+
 from __future__ import annotations
 
 import sys
@@ -23,9 +24,14 @@ def run_counterexample(args) -> int:
     if args.max_examples < 1 or args.max_shrink_calls < 0:
         raise DlnkitInputError("--max-examples must be >= 1 and --max-shrink-calls >= 0")
     if args.gallery:
-        generate_gallery(args.out or "counterexamples", max_examples=args.max_examples, seed=args.seed,
-                         claim_ids=[args.claim] if args.claim else None, progress=progress,
-                         log=lambda s: print(s, flush=True))
+        generate_gallery(
+            args.out or "counterexamples",
+            max_examples=args.max_examples,
+            seed=args.seed,
+            claim_ids=[args.claim] if args.claim else None,
+            progress=progress,
+            log=lambda s: print(s, flush=True),
+        )
         print(f"gallery written to {args.out or 'counterexamples'}/")
         return 0
     if not args.claim:
@@ -38,8 +44,15 @@ def run_counterexample(args) -> int:
         name = slug(claim.id, sorted(claim.check_drop(args.drop or ())))
         record_path = check_output_dir(args.out, what="--out") / f"{name}.json"
         _check_replaceable_record(record_path, claim.id, args.force)
-    res = find_counterexample(claim, args.drop or (), max_examples=args.max_examples, seed=args.seed,
-                              device=args.device, progress=progress, max_shrink_calls=args.max_shrink_calls)
+    res = find_counterexample(
+        claim,
+        args.drop or (),
+        max_examples=args.max_examples,
+        seed=args.seed,
+        device=args.device,
+        progress=progress,
+        max_shrink_calls=args.max_shrink_calls,
+    )
     print(res.summary())
     if res.found and record_path is not None:
         path = record_path
@@ -69,8 +82,10 @@ def _check_replaceable_record(path: Path, claim_id: str, force: bool) -> None:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         ours = False
     if not ours:
-        raise DlnkitInputError(f"{path} exists and is not a counterexample record of {claim_id}; "
-                               "pass --force to replace it or choose another --out")
+        raise DlnkitInputError(
+            f"{path} exists and is not a counterexample record of {claim_id}; "
+            "pass --force to replace it or choose another --out"
+        )
 
 
 def run_replay(args) -> int:
@@ -86,30 +101,50 @@ def run_replay(args) -> int:
     r = replay(args.file, device=args.device)
     print(r.summary())
     if r.verdict == "invalid record":
-        print(f"dlnkit: error: {args.file}: the stored configuration is refused now: {r.now.exception}",
-              file=sys.stderr)
+        print(
+            f"dlnkit: error: {args.file}: the stored configuration is refused now: {r.now.exception}", file=sys.stderr
+        )
     elif r.verdict == "error":
         print(f"dlnkit: ERROR: {args.file} could not be recomputed here: {r.now.exception}", file=sys.stderr)
     return r.exit_status
 
 
 def register(sub) -> None:
-    p = sub.add_parser("counterexample", help="drop assumptions of a claim and search for the smallest configuration "
-                                              "that breaks it (Hypothesis search + shrink)")
+    p = sub.add_parser(
+        "counterexample",
+        help="drop assumptions of a claim and search for the smallest configuration "
+        "that breaks it (Hypothesis search + shrink)",
+    )
     p.add_argument("claim", nargs="?", help="claim id (see `dlnkit list -v`)")
-    p.add_argument("--drop", action="append", metavar="ASSUMPTION",
-                   help="assumption to drop (repeatable); none: the search verifies the claim")
+    p.add_argument(
+        "--drop",
+        action="append",
+        metavar="ASSUMPTION",
+        help="assumption to drop (repeatable); none: the search verifies the claim",
+    )
     p.add_argument("--max-examples", type=int, default=100, help="configurations to try before giving up (default 100)")
     p.add_argument("--max-shrink-calls", type=int, default=300, help="evaluations spent shrinking (default 300)")
     p.add_argument("--seed", type=int, default=0, help="search seed (same seed, same search)")
-    p.add_argument("--out", metavar="DIR", help="save the shrunk counterexample as JSON in DIR "
-                                                "(with --gallery: the gallery folder, default counterexamples)")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="save the shrunk counterexample as JSON in DIR "
+        "(with --gallery: the gallery folder, default counterexamples)",
+    )
     p.add_argument("--gallery", action="store_true", help="regenerate the gallery: every (claim, assumption) pair")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")
-    p.add_argument("--force", action="store_true", help="replace a file at the record's path even if it is not a "
-                                                        "record of this claim")
-    p.add_argument("--from", dest="from_files", action="append", metavar="FILE",
-                   help="load claims from a Python file first (repeatable), as `dlnkit verify --from`")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a file at the record's path even if it is not a record of this claim",
+    )
+    p.add_argument(
+        "--from",
+        dest="from_files",
+        action="append",
+        metavar="FILE",
+        help="load claims from a Python file first (repeatable), as `dlnkit verify --from`",
+    )
     add_device_arg(p)
     p.set_defaults(func=run_counterexample)
 

@@ -1,4 +1,5 @@
 """``dlnkit experiment spectral-newton --out FILE``: SpectralNewton vs AdamW vs SGD on the CNN/digits."""
+
 from __future__ import annotations
 
 
@@ -14,12 +15,22 @@ def run_spectral_newton(args) -> int:
     from dlnkit.outputs import check_output_file
 
     args.out = check_output_file(args.out, overwrite=args.force, what="--out")  # before the training
-    say = None if args.quiet else (lambda r: print(f"{r['optimizer']:<16} seed {r['seed']}: test acc "
-                                                   f"{r['test_accuracy']:.4f} in {r['seconds']:.1f}s", file=sys.stderr))
+    say = (
+        None
+        if args.quiet
+        else (
+            lambda r: print(
+                f"{r['optimizer']:<16} seed {r['seed']}: test acc {r['test_accuracy']:.4f} in {r['seconds']:.1f}s",
+                file=sys.stderr,
+            )
+        )
+    )
     rep = run_spectral_newton_experiment(seeds=tuple(range(args.seeds)), epochs=args.epochs, progress=say)
     for name, s in rep["summary"].items():
-        print(f"{name:<16} test accuracy {s['test_accuracy_mean']:.4f} +- {s['test_accuracy_std']:.4f}   "
-              f"wall {s['seconds_mean']:.2f} +- {s['seconds_std']:.2f} s   (n={s['n']})")
+        print(
+            f"{name:<16} test accuracy {s['test_accuracy_mean']:.4f} +- {s['test_accuracy_std']:.4f}   "
+            f"wall {s['seconds_mean']:.2f} +- {s['seconds_std']:.2f} s   (n={s['n']})"
+        )
     print(rep["verdict"])
     write_json_atomic(args.out, rep)
     print(f"wrote {args.out}")

@@ -1,6 +1,7 @@
 """``dlnkit spectrum --model ...``: top eigenvalues, trace and spectral density (SLQ) of the Hessian
 (or GGN) of a zoo model on its training set or of a user model on ``--data``, over the whole data
 set in batches of ``--batch-size``; per-layer blocks with ``--per-layer``."""
+
 from __future__ import annotations
 
 import sys
@@ -27,8 +28,7 @@ def model_problem(args) -> tuple[Any, Any, Any, Any, str]:
     return tm.model, tm.data.X_train, tm.data.y_train, nn.CrossEntropyLoss(), f"zoo {args.model} on {tm.data.name}"
 
 
-def spectrum_report(curv, *, top: int, probes: int, steps: int, kind: str, trace_products: int,
-                    seed: int = 0) -> dict:
+def spectrum_report(curv, *, top: int, probes: int, steps: int, kind: str, trace_products: int, seed: int = 0) -> dict:
     t0 = time.perf_counter()
     res = curv.top_eigenvalues(top, kind, tol=1e-8, max_iters=min(300, curv.num_params), seed=seed)
     t1 = time.perf_counter()
@@ -37,13 +37,25 @@ def spectrum_report(curv, *, top: int, probes: int, steps: int, kind: str, trace
     dens = curv.density(kind, num_probes=probes, num_steps=steps, seed=seed)
     t3 = time.perf_counter()
     x, w = dens.atoms()
-    return {"top": [float(v) for v in res.eigenvalues], "top_residuals": [float(v) for v in res.residuals],
-            "top_converged": bool(res.converged), "top_products": res.num_hvps, "top_s": t1 - t0,
-            "trace": tr.trace, "trace_products": tr.num_matvecs, "trace_s": t2 - t1,
-            "slq_nodes": dens.nodes.tolist(), "slq_weights": dens.weights.tolist(), "slq_products": dens.num_matvecs,
-            "slq_s": t3 - t2, "negative_mass": float(w[x < -1e-3 * abs(x).max()].sum()),
-            "near_zero_mass": float(w[abs(x) <= 1e-3 * abs(x).max()].sum()), "slq_min": float(x.min()),
-            "slq_max": float(x.max()), "_density": dens}
+    return {
+        "top": [float(v) for v in res.eigenvalues],
+        "top_residuals": [float(v) for v in res.residuals],
+        "top_converged": bool(res.converged),
+        "top_products": res.num_hvps,
+        "top_s": t1 - t0,
+        "trace": tr.trace,
+        "trace_products": tr.num_matvecs,
+        "trace_s": t2 - t1,
+        "slq_nodes": dens.nodes.tolist(),
+        "slq_weights": dens.weights.tolist(),
+        "slq_products": dens.num_matvecs,
+        "slq_s": t3 - t2,
+        "negative_mass": float(w[x < -1e-3 * abs(x).max()].sum()),
+        "near_zero_mass": float(w[abs(x) <= 1e-3 * abs(x).max()].sum()),
+        "slq_min": float(x.min()),
+        "slq_max": float(x.max()),
+        "_density": dens,
+    }
 
 
 def run_model_spectrum(args) -> int:
@@ -64,22 +76,28 @@ def run_model_spectrum(args) -> int:
         raise DlnkitInputError("--device cuda but CUDA is not available")
     model = model.to(dev)
     bs = int(args.batch_size)
-    loader = [(X[i:i + bs], y[i:i + bs]) for i in range(0, X.shape[0], bs)]
+    loader = [(X[i : i + bs], y[i : i + bs]) for i in range(0, X.shape[0], bs)]
     curv = ModelCurvature(model, loss, loader, progress=not args.quiet and sys.stderr.isatty())
     lval, g = curv.loss_and_gradient()
-    print(f"{desc}: P = {curv.num_params} parameters, N = {curv.num_samples} samples in {len(loader)} batches "
-          f"(<= {bs}), loss {curv.loss.name}({curv.loss.reduction}) = {lval:.6g}, |grad| = {float(g.norm()):.3e}, "
-          f"device {dev}")
-    rep = spectrum_report(curv, top=args.top, probes=args.probes, steps=args.steps, kind=args.kind,
-                          trace_products=args.trace_products)
+    print(
+        f"{desc}: P = {curv.num_params} parameters, N = {curv.num_samples} samples in {len(loader)} batches "
+        f"(<= {bs}), loss {curv.loss.name}({curv.loss.reduction}) = {lval:.6g}, |grad| = {float(g.norm()):.3e}, "
+        f"device {dev}"
+    )
+    rep = spectrum_report(
+        curv, top=args.top, probes=args.probes, steps=args.steps, kind=args.kind, trace_products=args.trace_products
+    )
     dens = rep.pop("_density")
-    print(f"top-{args.top} {args.kind} eigenvalues (Lanczos, {rep['top_products']} products, "
-          f"{'converged' if rep['top_converged'] else 'NOT converged'}): "
-          + ", ".join(f"{v:.6g}" for v in rep["top"]))
+    print(
+        f"top-{args.top} {args.kind} eigenvalues (Lanczos, {rep['top_products']} products, "
+        f"{'converged' if rep['top_converged'] else 'NOT converged'}): " + ", ".join(f"{v:.6g}" for v in rep["top"])
+    )
     print(f"trace (Hutch++, {rep['trace_products']} products): {rep['trace']:.6g}")
-    print(f"density (SLQ, {args.probes} probes x {args.steps} steps): support [{rep['slq_min']:.4g}, "
-          f"{rep['slq_max']:.4g}], mass below -1e-3 lambda_max {rep['negative_mass']:.3f}, within "
-          f"+-1e-3 lambda_max of 0 {rep['near_zero_mass']:.3f}")
+    print(
+        f"density (SLQ, {args.probes} probes x {args.steps} steps): support [{rep['slq_min']:.4g}, "
+        f"{rep['slq_max']:.4g}], mass below -1e-3 lambda_max {rep['negative_mass']:.3f}, within "
+        f"+-1e-3 lambda_max of 0 {rep['near_zero_mass']:.3f}"
+    )
     layers = {}
     if args.per_layer:
         print(f"{'layer':<16}{'params':>8}  top-3 block eigenvalues")
@@ -90,8 +108,18 @@ def run_model_spectrum(args) -> int:
             layers[name or "(root)"] = {"params": sub.num_params, "top": [float(v) for v in ev]}
             print(f"{name or '(root)':<16}{sub.num_params:>8}  " + ", ".join(f"{v:.5g}" for v in ev))
     if json_path is not None:
-        atomic_write_json(json_path, {"model": desc, "num_params": curv.num_params, "num_samples": curv.num_samples,
-                                      "loss": lval, "kind": args.kind, **rep, "layers": layers})
+        atomic_write_json(
+            json_path,
+            {
+                "model": desc,
+                "num_params": curv.num_params,
+                "num_samples": curv.num_samples,
+                "loss": lval,
+                "kind": args.kind,
+                **rep,
+                "layers": layers,
+            },
+        )
         print(f"wrote {json_path}")
     if plot is not None:
         from dlnkit.spectral_plots import plot_density
@@ -102,9 +130,12 @@ def run_model_spectrum(args) -> int:
 
 
 def add_model_spectrum_args(p) -> None:
-    p.add_argument("--model", default=None,
-                   help="a zoo model (mlp, cnn, tanh, transformer) or package.module:factory: its Hessian spectrum "
-                        "over the data set instead of a DLN minimum")
+    p.add_argument(
+        "--model",
+        default=None,
+        help="a zoo model (mlp, cnn, tanh, transformer) or package.module:factory: its Hessian spectrum "
+        "over the data set instead of a DLN minimum",
+    )
     p.add_argument("--data", default=None, help="with --model: a .pt/.npz file (user model) or the zoo data name")
     p.add_argument("--kind", choices=["hessian", "ggn", "ef"], default="hessian", help="with --model: the matrix")
     p.add_argument("--top", type=int, default=5, help="with --model: top eigenvalues (Lanczos)")

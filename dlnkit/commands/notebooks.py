@@ -1,5 +1,6 @@
 """``dlnkit notebooks --out DIR [NAMES...]``: execute the teaching notebooks in ``proofs_notebooks/``
 and write each as an executed ``.ipynb`` and a standalone HTML page (see :mod:`dlnkit.notebooks`)."""
+
 from __future__ import annotations
 
 import sys
@@ -33,9 +34,13 @@ def register(sub) -> None:
     p = sub.add_parser("notebooks", help="execute the teaching notebooks and write .ipynb and HTML")
     p.add_argument("names", nargs="*", help="notebooks to render, by name or number (default: all; see --list)")
     p.add_argument("--out", metavar="DIR", default="notebooks_out", help="output folder (default: notebooks_out)")
-    p.add_argument("--src", metavar="DIR", default=None,
-                   help="folder of NN_topic.py sources (default: proofs_notebooks/ of the source checkout, else "
-                        "the copy installed in the package)")
+    p.add_argument(
+        "--src",
+        metavar="DIR",
+        default=None,
+        help="folder of NN_topic.py sources (default: proofs_notebooks/ of the source checkout, else "
+        "the copy installed in the package)",
+    )
     p.add_argument("--no-html", action="store_true", help="write only the executed .ipynb files")
     p.add_argument("--timeout", type=int, default=300, help="seconds one cell may run (default 300)")
     p.add_argument("--list", action="store_true", help="list the notebooks and exit")

@@ -14,6 +14,7 @@ formula at the measured mode sizes and the decay-law prediction from the init, a
 
 Output paths are checked before any training; files dlnkit did not write are never replaced.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,14 +48,18 @@ def _check_paths(out: Path, run_files: list[Path], force: bool) -> None:
     check_output_dir(out, what="--out folder")
     for p in run_files + [out / RECORD_NAME]:
         if p.exists() and not force and _ours(p) is None:
-            raise DlnkitInputError(f"{p} exists and was not written by {WRITER}; dlnkit does not replace it "
-                                   "(choose another --out, or pass --force)")
+            raise DlnkitInputError(
+                f"{p} exists and was not written by {WRITER}; dlnkit does not replace it "
+                "(choose another --out, or pass --force)"
+            )
     fig = out / FIGURE_NAME
     if fig.exists() and not force:
         rec = _ours(out / RECORD_NAME) if (out / RECORD_NAME).exists() else None
         if rec is None or rec.get("figure") != FIGURE_NAME:
-            raise DlnkitInputError(f"{fig} exists and was not written by {WRITER}; dlnkit does not replace it "
-                                   "(choose another --out, or pass --force)")
+            raise DlnkitInputError(
+                f"{fig} exists and was not written by {WRITER}; dlnkit does not replace it "
+                "(choose another --out, or pass --force)"
+            )
 
 
 def _run_one(depth: int, seed: int, dtype: str, steps: int) -> dict[str, Any]:
@@ -67,8 +72,16 @@ def _run_one(depth: int, seed: int, dtype: str, steps: int) -> dict[str, Any]:
     t2 = time.perf_counter()
     decay = decay_prediction(depth, steps, seed)
     lin["seconds"], tanh["seconds"] = t1 - t0, t2 - t1
-    return {"written_by": WRITER, "depth": depth, "seed": seed, "dtype": dtype, "steps": steps,
-            "linear": lin, "tanh": tanh, "decay": decay}
+    return {
+        "written_by": WRITER,
+        "depth": depth,
+        "seed": seed,
+        "dtype": dtype,
+        "steps": steps,
+        "linear": lin,
+        "tanh": tanh,
+        "decay": decay,
+    }
 
 
 def _summary_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -77,23 +90,37 @@ def _summary_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for r in runs:
         L, lin, tanh = r["depth"], r["linear"], r["tanh"]
-        rows.append({
-            "depth": L, "seed": r["seed"], "dtype": r["dtype"], "steps": r["steps"],
-            "linear_count": lin["splits"]["count"]["ratio"], "linear_adaptive": lin["splits"]["adaptive"]["ratio"],
-            "linear_adaptive_clusters": [lin["splits"]["adaptive"]["counts"]["dominant"],
-                                         lin["splits"]["adaptive"]["counts"]["bulk"]],
-            "linear_flags": lin["splits"]["flags"],
-            "linear_formula_count": lin["formula_splits"]["count"]["ratio"], "weyl_delta": lin["res_norm"]
-            + lin["gn_formula_deviation"] + lin["eig_rounding"],
-            "linear_flow_prediction_count": r["decay"]["count_ratio_flow"],
-            "extra_mode_sizes": lin["mode_sizes"][5:], "extra_mode_sizes_flow": r["decay"]["flow"],
-            "tanh_count": tanh["splits"]["count"]["ratio"], "tanh_adaptive": tanh["splits"]["adaptive"]["ratio"],
-            "tanh_adaptive_clusters": [tanh["splits"]["adaptive"]["counts"]["dominant"],
-                                       tanh["splits"]["adaptive"]["counts"]["bulk"]],
-            "tanh_flags": tanh["splits"]["flags"],
-            "linear_final_loss": lin["final_loss"], "tanh_final_loss": tanh["final_loss"],
-            "reported_linear": REPORTED_RATIO_LINEAR.get(L), "reported_tanh": REPORTED_RATIO_TANH.get(L),
-        })
+        rows.append(
+            {
+                "depth": L,
+                "seed": r["seed"],
+                "dtype": r["dtype"],
+                "steps": r["steps"],
+                "linear_count": lin["splits"]["count"]["ratio"],
+                "linear_adaptive": lin["splits"]["adaptive"]["ratio"],
+                "linear_adaptive_clusters": [
+                    lin["splits"]["adaptive"]["counts"]["dominant"],
+                    lin["splits"]["adaptive"]["counts"]["bulk"],
+                ],
+                "linear_flags": lin["splits"]["flags"],
+                "linear_formula_count": lin["formula_splits"]["count"]["ratio"],
+                "weyl_delta": lin["res_norm"] + lin["gn_formula_deviation"] + lin["eig_rounding"],
+                "linear_flow_prediction_count": r["decay"]["count_ratio_flow"],
+                "extra_mode_sizes": lin["mode_sizes"][5:],
+                "extra_mode_sizes_flow": r["decay"]["flow"],
+                "tanh_count": tanh["splits"]["count"]["ratio"],
+                "tanh_adaptive": tanh["splits"]["adaptive"]["ratio"],
+                "tanh_adaptive_clusters": [
+                    tanh["splits"]["adaptive"]["counts"]["dominant"],
+                    tanh["splits"]["adaptive"]["counts"]["bulk"],
+                ],
+                "tanh_flags": tanh["splits"]["flags"],
+                "linear_final_loss": lin["final_loss"],
+                "tanh_final_loss": tanh["final_loss"],
+                "reported_linear": REPORTED_RATIO_LINEAR.get(L),
+                "reported_tanh": REPORTED_RATIO_TANH.get(L),
+            }
+        )
     return rows
 
 
@@ -109,11 +136,17 @@ def steps_needed_table(depths: list[int], seed: int, steps: int) -> list[dict[st
         need_rep = steps_needed(L, rep - 0.005, seed) if rep is not None else math.nan
         need_rep_adaptive = steps_needed(L, rep - 0.005, seed, split="adaptive") if rep is not None else math.nan
         need_1pc = steps_needed(L, 0.99 * L, seed)
-        out.append({"depth": L, "reported_linear": rep, "predicted_at_steps": decay_prediction(L, steps, seed)
-                    ["count_ratio_flow"], "steps_to_reported": need_rep,
-                    "steps_to_reported_adaptive_split": need_rep_adaptive,
-                    "reported_reachable_at_steps": bool(need_rep <= steps + 1) if rep is not None else None,
-                    "steps_to_within_1pc_of_L": need_1pc})
+        out.append(
+            {
+                "depth": L,
+                "reported_linear": rep,
+                "predicted_at_steps": decay_prediction(L, steps, seed)["count_ratio_flow"],
+                "steps_to_reported": need_rep,
+                "steps_to_reported_adaptive_split": need_rep_adaptive,
+                "reported_reachable_at_steps": bool(need_rep <= steps + 1) if rep is not None else None,
+                "steps_to_within_1pc_of_L": need_1pc,
+            }
+        )
     return out
 
 
@@ -139,20 +172,29 @@ def _figure(path: Path, rows: list[dict[str, Any]], depths: list[int], steps: in
 
     top = max([max(grid)] + [v for r in rows for v in (r["linear_count"], r["tanh_count"]) if math.isfinite(v)])
     ceiling = top * 1.15
-    for key, style, label in (("linear_count", "C0o", "linear, count split (ours)"),
-                              ("linear_adaptive", "C0^", "linear, adaptive split (ours)"),
-                              ("tanh_count", "C3o", "tanh, count split (ours)"),
-                              ("tanh_adaptive", "C3^", "tanh, adaptive split (ours)")):
+    for key, style, label in (
+        ("linear_count", "C0o", "linear, count split (ours)"),
+        ("linear_adaptive", "C0^", "linear, adaptive split (ours)"),
+        ("tanh_count", "C3o", "tanh, count split (ours)"),
+        ("tanh_adaptive", "C3^", "tanh, adaptive split (ours)"),
+    ):
         x, y = pts(key)
         shown = [min(v, ceiling * 0.97) for v in y]  # off-scale values sit at the top, labelled
         ax.plot(x, shown, style, mfc="none" if "adaptive" in key else None, ms=7, ls="none", label=label)
         for xi, v in zip(x, y):
             if v > ceiling * 0.97:
                 ax.annotate(f"{v:.1f}", (xi, ceiling * 0.97), textcoords="offset points", xytext=(6, -4), fontsize=7)
-    ax.plot(list(REPORTED_RATIO_LINEAR), list(REPORTED_RATIO_LINEAR.values()), "C0x", ms=9, ls="none",
-            label="linear (reported)")
-    ax.plot(list(REPORTED_RATIO_TANH), list(REPORTED_RATIO_TANH.values()), "C3x", ms=9, ls="none",
-            label="tanh (reported)")
+    ax.plot(
+        list(REPORTED_RATIO_LINEAR),
+        list(REPORTED_RATIO_LINEAR.values()),
+        "C0x",
+        ms=9,
+        ls="none",
+        label="linear (reported)",
+    )
+    ax.plot(
+        list(REPORTED_RATIO_TANH), list(REPORTED_RATIO_TANH.values()), "C3x", ms=9, ls="none", label="tanh (reported)"
+    )
     ax.set_ylim(0, ceiling)
     ax.set_xlabel("depth L")
     ax.set_ylabel("mean(dominant) / mean(bulk)")
@@ -191,8 +233,12 @@ def run(args) -> int:
     for (L, s), path in zip(bar, run_files):
         bar.set_postfix(depth=L, seed=s)
         old = _ours(path) if path.exists() else None
-        if old is not None and (old.get("depth"), old.get("seed"), old.get("dtype"), old.get("steps")) == \
-                (L, s, args.dtype, args.steps):
+        if old is not None and (old.get("depth"), old.get("seed"), old.get("dtype"), old.get("steps")) == (
+            L,
+            s,
+            args.dtype,
+            args.steps,
+        ):
             runs.append(old)  # resumed: finished in an earlier run
             continue
         rec = _run_one(L, s, args.dtype, args.steps)
@@ -202,30 +248,44 @@ def run(args) -> int:
 
     rows = _summary_rows(runs)
     table = steps_needed_table(depths, seeds[0], args.steps)
-    record = {"written_by": WRITER, "paper": "arXiv:2602.00545", "figure": FIGURE_NAME,
-              "options": {"depths": depths, "steps": args.steps, "dtype": args.dtype, "seeds": seeds},
-              "setup": "X = I16, dims 16-32..-10, loss 0.5*sum, balanced rank-10 init from A = 0.1 randn(10,16) "
-                       "(NumPy seed), target U[:, :5] V[:, :5]^T, tanh after every layer (tanh runs), SGD lr 0.01 "
-                       "momentum 0.9, steps + 1 updates before the recorded Hessian, exact Hessian",
-              "reported": {"linear": REPORTED_RATIO_LINEAR, "tanh": REPORTED_RATIO_TANH,
-                           "note": "the paper's figure values, shown beside ours; never expected values"},
-              "rows": rows, "steps_needed": table,
-              "runs": [str(p.relative_to(out)) for p in run_files]}
+    record = {
+        "written_by": WRITER,
+        "paper": "arXiv:2602.00545",
+        "figure": FIGURE_NAME,
+        "options": {"depths": depths, "steps": args.steps, "dtype": args.dtype, "seeds": seeds},
+        "setup": "X = I16, dims 16-32..-10, loss 0.5*sum, balanced rank-10 init from A = 0.1 randn(10,16) "
+        "(NumPy seed), target U[:, :5] V[:, :5]^T, tanh after every layer (tanh runs), SGD lr 0.01 "
+        "momentum 0.9, steps + 1 updates before the recorded Hessian, exact Hessian",
+        "reported": {
+            "linear": REPORTED_RATIO_LINEAR,
+            "tanh": REPORTED_RATIO_TANH,
+            "note": "the paper's figure values, shown beside ours; never expected values",
+        },
+        "rows": rows,
+        "steps_needed": table,
+        "runs": [str(p.relative_to(out)) for p in run_files],
+    }
     atomic_write_json(out / RECORD_NAME, record)
     _figure(out / FIGURE_NAME, rows, depths, args.steps, seeds[0])
-    print(f"{'L':>2} {'seed':>6} {'lin count':>10} {'lin adapt':>10} {'(dom/bulk)':>10} {'predicted':>10} "
-          f"{'reported':>9} | {'tanh count':>10} {'tanh adapt':>10} {'reported':>9}")
+    print(
+        f"{'L':>2} {'seed':>6} {'lin count':>10} {'lin adapt':>10} {'(dom/bulk)':>10} {'predicted':>10} "
+        f"{'reported':>9} | {'tanh count':>10} {'tanh adapt':>10} {'reported':>9}"
+    )
     for r in rows:
         fmt = lambda v: f"{v:.4f}" if v is not None and math.isfinite(v) else "-"
-        print(f"{r['depth']:>2} {r['seed']:>6} {fmt(r['linear_count']):>10} {fmt(r['linear_adaptive']):>10} "
-              f"{str(tuple(r['linear_adaptive_clusters'])):>10} {fmt(r['linear_formula_count']):>10} "
-              f"{fmt(r['reported_linear']):>9} | {fmt(r['tanh_count']):>10} {fmt(r['tanh_adaptive']):>10} "
-              f"{fmt(r['reported_tanh']):>9}")
+        print(
+            f"{r['depth']:>2} {r['seed']:>6} {fmt(r['linear_count']):>10} {fmt(r['linear_adaptive']):>10} "
+            f"{str(tuple(r['linear_adaptive_clusters'])):>10} {fmt(r['linear_formula_count']):>10} "
+            f"{fmt(r['reported_linear']):>9} | {fmt(r['tanh_count']):>10} {fmt(r['tanh_adaptive']):>10} "
+            f"{fmt(r['reported_tanh']):>9}"
+        )
     print("steps needed (decay law; count split) to reach the reported linear value:")
     for t in table:
-        print(f"  L = {t['depth']}: reported {t['reported_linear']}, {t['steps_to_reported']:.3g} steps "
-              f"(adaptive split {t['steps_to_reported_adaptive_split']:.3g}; "
-              f"{'reachable' if t['reported_reachable_at_steps'] else 'not reachable'} at {args.steps})")
+        print(
+            f"  L = {t['depth']}: reported {t['reported_linear']}, {t['steps_to_reported']:.3g} steps "
+            f"(adaptive split {t['steps_to_reported_adaptive_split']:.3g}; "
+            f"{'reachable' if t['reported_reachable_at_steps'] else 'not reachable'} at {args.steps})"
+        )
     print(f"wrote {out / RECORD_NAME} and {out / FIGURE_NAME}")
     return 0
 
@@ -234,10 +294,18 @@ def register(sub) -> None:
     p = sub.add_parser("reproduce", help="run a paper's experiments in its own setup (2602.00545)")
     p.add_argument("paper", help="arXiv id: 2602.00545")
     p.add_argument("--depths", default="2,3,4,5,6,7", help="depths L, comma-separated (2..7; default all)")
-    p.add_argument("--steps", type=int, default=10_000, help="the paper's step index of the recorded Hessian "
-                   "(default 10000; its loop updates steps + 1 times)")
-    p.add_argument("--dtype", choices=("float64", "float32"), default="float64",
-                   help="training and Hessian precision (the paper's code uses float32)")
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=10_000,
+        help="the paper's step index of the recorded Hessian (default 10000; its loop updates steps + 1 times)",
+    )
+    p.add_argument(
+        "--dtype",
+        choices=("float64", "float32"),
+        default="float64",
+        help="training and Hessian precision (the paper's code uses float32)",
+    )
     p.add_argument("--seeds", default="12138", help="NumPy seeds of the init, comma-separated (12138 is the paper's)")
     p.add_argument("--out", default="reproduce-2602.00545", help="output folder (default reproduce-2602.00545)")
     p.add_argument("--force", action="store_true", help="replace files in --out that dlnkit did not write")

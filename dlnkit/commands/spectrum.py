@@ -1,5 +1,6 @@
 """``dlnkit spectrum``: the Hessian spectrum at a balanced aligned global minimum, measured and
 predicted, split into dominant / bulk / zero clusters; optionally plotted."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -40,10 +41,13 @@ def run(args) -> int:
     plot_path = check_plot_file(args.plot, overwrite=args.force, what="--plot") if args.plot else None
     n_params = num_params(dims)
     # the whole plan before anything is built: the point, the P x P Hessian and eigvalsh's copy
-    check_allocation(dense_spectrum_bytes(n_params) + dln_point_bytes(dims, max(2 * dims[0], 8), r),
-                     f"the dense spectrum of a network with P = {n_params} weights", resolve_device(args.device),
-                     hint="use smaller --dims (the dominant/bulk clusters need only the Kronecker forms: "
-                          "dlnkit.numerics.dln_gauss_newton_nonzero_spectrum)")
+    check_allocation(
+        dense_spectrum_bytes(n_params) + dln_point_bytes(dims, max(2 * dims[0], 8), r),
+        f"the dense spectrum of a network with P = {n_params} weights",
+        resolve_device(args.device),
+        hint="use smaller --dims (the dominant/bulk clusters need only the Kronecker forms: "
+        "dlnkit.numerics.dln_gauss_newton_nonzero_spectrum)",
+    )
     # claim B1 is both sides: the prediction (SymPy groups) and the measurement (exact Hessian spectrum)
     result = get_claim("B1").check({"dims": dims, "t": t, "seed": args.seed}, device=args.device)
     if result.status == "ERROR":
@@ -57,15 +61,20 @@ def run(args) -> int:
     print(f"target singular values t = {', '.join(f'{x:g}' for x in t)}")
     print(f"{'cluster':<10}{'count':>7}{'mean (measured)':>18}{'mean (predicted)':>18}")
     pred_split = split_by_counts(pred["all"], n_dom, n_bulk)
-    for name, meas_c, pred_c in (("dominant", by_counts.dominant, pred_split.dominant),
-                                 ("bulk", by_counts.bulk, pred_split.bulk), ("zero", by_counts.zero, pred_split.zero)):
+    for name, meas_c, pred_c in (
+        ("dominant", by_counts.dominant, pred_split.dominant),
+        ("bulk", by_counts.bulk, pred_split.bulk),
+        ("zero", by_counts.zero, pred_split.zero),
+    ):
         mm = np.mean(meas_c) if len(meas_c) else float("nan")
         pm = np.mean(pred_c) if len(pred_c) else float("nan")
         print(f"{name:<10}{len(meas_c):>7}{mm:>18.10g}{pm:>18.10g}")
     print(f"ratio mean(dominant)/mean(bulk): measured {by_counts.ratio:.10g}, predicted {pred_split.ratio:.10g}")
     print(f"gap-based split (no theory): {by_gaps.counts}, ratio {by_gaps.ratio:.6g}")
-    print(f"max |measured - predicted| eigenvalue = {err:.3e} (claim B1: {result.status}, relative error "
-          f"{result.error:.2e}, bound {result.bound:.0e})")
+    print(
+        f"max |measured - predicted| eigenvalue = {err:.3e} (claim B1: {result.status}, relative error "
+        f"{result.error:.2e}, bound {result.bound:.0e})"
+    )
     if plot_path is not None:
         import matplotlib
 

@@ -1,5 +1,6 @@
 """``dlnkit sweep CONFIG``: a grid or Hypothesis-drawn set of (claim, configuration) cases,
 resumable, on a local process pool (default) or Dask. See :mod:`dlnkit.sweep` for the file format."""
+
 from __future__ import annotations
 
 import sys
@@ -23,9 +24,18 @@ def run(args) -> int:
     device = args.device if args.device != "auto" or "device" not in cfg else cfg["device"]
     if not args.quiet:
         print(f"sweep: {len(cases)} cases -> {out} (executor {args.executor})", file=sys.stderr)
-    summary = run_sweep(cases, out, executor=args.executor, workers=args.workers, device=device,
-                        scheduler=args.scheduler, rerun=args.rerun, claims=claims, retry_errors=args.retry_errors,
-                        progress=sys.stderr.isatty() and not args.quiet)
+    summary = run_sweep(
+        cases,
+        out,
+        executor=args.executor,
+        workers=args.workers,
+        device=device,
+        scheduler=args.scheduler,
+        rerun=args.rerun,
+        claims=claims,
+        retry_errors=args.retry_errors,
+        progress=sys.stderr.isatty() and not args.quiet,
+    )
     rows = []
     for rec in summary.results:
         r = dict(rec["result"])
@@ -33,8 +43,10 @@ def run(args) -> int:
         rows.append(ClaimResult(**{k: r.get(k) for k in ClaimResult.__dataclass_fields__ if k in r}))
     if not args.quiet:
         print(format_table(rows))
-    print(f"sweep: {summary.total} cases, {summary.skipped} already done, {summary.ran} run; "
-          f"{summary.passed} passed, {summary.failed} failed, {summary.errors} errors; results in {out}")
+    print(
+        f"sweep: {summary.total} cases, {summary.skipped} already done, {summary.ran} run; "
+        f"{summary.passed} passed, {summary.failed} failed, {summary.errors} errors; results in {out}"
+    )
     for rec in summary.results:
         if rec["result"].get("status") == "ERROR":
             print(f"  ERROR {rec['claim_id']} {rec['config']}: {rec['result'].get('message')}", file=sys.stderr)
@@ -47,16 +59,24 @@ def register(sub) -> None:
     p.add_argument(
         "--out", metavar="DIR", help="results folder (default: sweeps/<config name>); finished cases are skipped"
     )
-    p.add_argument("--executor", choices=("process", "dask", "serial"), default="process",
-                   help="process pool (default), Dask (LocalCluster or --scheduler), or serial in this process")
-    p.add_argument("--workers", type=positive_int, default=None,
-                   help="workers (default: CPU count, at most the case count)")
+    p.add_argument(
+        "--executor",
+        choices=("process", "dask", "serial"),
+        default="process",
+        help="process pool (default), Dask (LocalCluster or --scheduler), or serial in this process",
+    )
+    p.add_argument(
+        "--workers", type=positive_int, default=None, help="workers (default: CPU count, at most the case count)"
+    )
     p.add_argument(
         "--scheduler", metavar="ADDRESS", help="a running Dask scheduler (tcp://host:8786) instead of a LocalCluster"
     )
     p.add_argument("--rerun", action="store_true", help="run every case again, ignoring finished ones")
-    p.add_argument("--retry-errors", action="store_true",
-                   help="run ERROR cases again (e.g. those whose worker was killed), keep PASS/FAIL ones")
+    p.add_argument(
+        "--retry-errors",
+        action="store_true",
+        help="run ERROR cases again (e.g. those whose worker was killed), keep PASS/FAIL ones",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no table, only the summary line")
     add_device_arg(p)
     p.set_defaults(func=run)

@@ -1,6 +1,7 @@
 """``dlnkit alignment --model package.module:factory --weights FILE --data FILE``: the per-layer
 alignment table of a user's model on the user's data, in the zoo's format. There is no paper
 value for a user's network, so the "reported" column says so."""
+
 from __future__ import annotations
 
 import sys
@@ -42,15 +43,26 @@ def run_user_alignment(args) -> int:
     for name in names:
         if not args.quiet:
             print(f"analysing {name} ...", file=sys.stderr)
-        rep = analyse_layer(model, name, X[:n], y[:n], loss=loss, k=args.k, factors=args.factors,
-                            pairing=args.pairing, eigen=not args.no_eigen)
+        rep = analyse_layer(
+            model,
+            name,
+            X[:n],
+            y[:n],
+            loss=loss,
+            k=args.k,
+            factors=args.factors,
+            pairing=args.pairing,
+            eigen=not args.no_eigen,
+        )
         row = rep.summary()
         kind = "conv" if rep.kind == "conv2d" else ("head" if name == known[-1] else "linear")
         row.update({"type": kind, "reported_alpha": "- (user model)", "model": args.model})
         rows.append(row)
         reports.append(rep)
-    print(f"model {args.model} on {args.data}: {n} samples; loss {type(loss).__name__}({loss.reduction}); "
-          f"factors={args.factors}, pairing={args.pairing}")
+    print(
+        f"model {args.model} on {args.data}: {n} samples; loss {type(loss).__name__}({loss.reduction}); "
+        f"factors={args.factors}, pairing={args.pairing}"
+    )
     print(format_rows(rows))
     if json_path is not None:
         atomic_write_json(json_path, {"model": args.model, "data": args.data, "samples": n, "rows": rows})

@@ -11,6 +11,7 @@
 * ``--loss``: ``cross_entropy``, ``mse``, ``bce`` (BCEWithLogits), ``huber`` (torch modules), with
   ``--reduction mean|sum``; default cross_entropy for integer targets, mse otherwise.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -116,8 +117,9 @@ def load_data(path: str | None, dtype) -> tuple[Any, Any]:
     except Exception as exc:
         raise DlnkitInputError(f"--data {path!r} cannot be read: {type(exc).__name__}") from None
     if isinstance(blob, dict):
-        pair = next(((blob[a], blob[b]) for a, b in (("inputs", "targets"), ("X", "y")) if a in blob and b in blob),
-                    None)
+        pair = next(
+            ((blob[a], blob[b]) for a, b in (("inputs", "targets"), ("X", "y")) if a in blob and b in blob), None
+        )
         if pair is None:
             raise DlnkitInputError(f"--data {path!r} needs keys inputs/targets (or X/y), has {sorted(blob)[:6]}")
     elif isinstance(blob, (tuple, list)) and len(blob) == 2:
@@ -126,8 +128,10 @@ def load_data(path: str | None, dtype) -> tuple[Any, Any]:
         raise DlnkitInputError(f"--data {path!r} must hold inputs and targets")
     X, y = (torch.as_tensor(np.asarray(t)) if not isinstance(t, torch.Tensor) else t for t in pair)
     if X.ndim == 0 or y.ndim == 0 or X.shape[0] != y.shape[0] or X.shape[0] == 0:
-        raise DlnkitInputError(f"--data {path!r}: inputs {tuple(X.shape)} and targets {tuple(y.shape)} must share a "
-                               "non-empty leading sample dimension")
+        raise DlnkitInputError(
+            f"--data {path!r}: inputs {tuple(X.shape)} and targets {tuple(y.shape)} must share a "
+            "non-empty leading sample dimension"
+        )
     if X.is_floating_point():
         X = X.to(dtype)
     y = y.to(dtype) if y.is_floating_point() else y.long()
@@ -144,8 +148,12 @@ def make_loss(name: str | None, reduction: str, targets) -> Any:
         raise DlnkitInputError(f"--reduction must be mean or sum, got {reduction!r}")
     if name is None:
         name = "mse" if targets.is_floating_point() else "cross_entropy"
-    table = {"cross_entropy": nn.CrossEntropyLoss, "mse": nn.MSELoss, "bce": nn.BCEWithLogitsLoss,
-             "huber": nn.HuberLoss}
+    table = {
+        "cross_entropy": nn.CrossEntropyLoss,
+        "mse": nn.MSELoss,
+        "bce": nn.BCEWithLogitsLoss,
+        "huber": nn.HuberLoss,
+    }
     if name not in table:
         raise DlnkitInputError(f"--loss {name!r}: use one of {', '.join(LOSS_NAMES)}")
     if name == "cross_entropy" and targets.is_floating_point() and targets.ndim == 1:
@@ -168,25 +176,33 @@ def load_user_problem(args) -> tuple[Any, Any, Any, Any]:
         try:
             out = model(X[:2])
         except Exception as exc:
-            raise DlnkitInputError(f"the model cannot run on the --data inputs {tuple(X.shape)}: "
-                                   f"{type(exc).__name__}: {str(exc)[:200]}") from None
+            raise DlnkitInputError(
+                f"the model cannot run on the --data inputs {tuple(X.shape)}: {type(exc).__name__}: {str(exc)[:200]}"
+            ) from None
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error")  # torch only warns when MSE broadcasts mismatched shapes
                 loss(out, y[:2])
         except Exception as exc:
-            raise DlnkitInputError(f"{type(loss).__name__} cannot compare outputs {tuple(out.shape)} with targets "
-                                   f"{tuple(y[:2].shape)} (first two samples): {type(exc).__name__}: "
-                                   f"{str(exc).splitlines()[0][:200]}") from None
+            raise DlnkitInputError(
+                f"{type(loss).__name__} cannot compare outputs {tuple(out.shape)} with targets "
+                f"{tuple(y[:2].shape)} (first two samples): {type(exc).__name__}: "
+                f"{str(exc).splitlines()[0][:200]}"
+            ) from None
     return model, X, y, loss
 
 
 def add_user_model_args(p, *, with_data: bool) -> None:
     """--weights, --loss, --reduction (and --data when the command has none)."""
-    p.add_argument("--weights", metavar="FILE",
-                   help="state dict (.pt) for a user model given as package.module:factory")
+    p.add_argument(
+        "--weights", metavar="FILE", help="state dict (.pt) for a user model given as package.module:factory"
+    )
     if with_data:
         p.add_argument("--data", metavar="FILE", help="user model: .pt or .npz of inputs and targets")
-    p.add_argument("--loss", choices=LOSS_NAMES, default=None,
-                   help="user model: the torch loss module (default cross_entropy for integer targets, else mse)")
+    p.add_argument(
+        "--loss",
+        choices=LOSS_NAMES,
+        default=None,
+        help="user model: the torch loss module (default cross_entropy for integer targets, else mse)",
+    )
     p.add_argument("--reduction", choices=["mean", "sum"], default="mean", help="user model: the loss's reduction")

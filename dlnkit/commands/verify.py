@@ -4,6 +4,7 @@ Exit status: 0 when every exact claim passes, 1 when an exact claim fails inside
 (with ``--strict``, also when an approximate claim misses its stated band), 2 on bad input.
 Approximate claims (no theorem behind them, e.g. B3) are always shown, marked "(approx)".
 """
+
 from __future__ import annotations
 
 import sys
@@ -31,8 +32,9 @@ def run(args) -> int:
         results, notes = [], []
         for claim in claims:  # one claim whose exact route raises is an ERROR row; the others still run
             try:
-                rows, claim_notes = exact_results([claim], examples=args.examples, seed=args.seed,
-                                                  defaults=not args.no_defaults)
+                rows, claim_notes = exact_results(
+                    [claim], examples=args.examples, seed=args.seed, defaults=not args.no_defaults
+                )
             except Exception as exc:  # noqa: BLE001 - a user's claim: recorded, not raised
                 rows, claim_notes = [_error_row(claim, exc, "exact route", args)], []
             results += rows
@@ -40,8 +42,10 @@ def run(args) -> int:
         for note in notes:
             print(f"dlnkit verify --exact: {note}", file=sys.stderr)
         if not results:
-            raise DlnkitInputError("verify --exact checked nothing: no claim here has an exact route with a "
-                                   "configuration small enough (see the notes above)")
+            raise DlnkitInputError(
+                "verify --exact checked nothing: no claim here has an exact route with a "
+                "configuration small enough (see the notes above)"
+            )
         return _finish(results, args)
     jobs, results = [], []
     full = getattr(args, "full", False)
@@ -65,8 +69,14 @@ def run(args) -> int:
 def _error_row(claim, exc: BaseException, stage: str, args):
     from dlnkit.claims.base import ClaimResult
 
-    return ClaimResult.error_row(claim.id, {}, f"{stage}: {type(exc).__name__}: {' '.join(str(exc).split())}",
-                                 kind=getattr(claim, "kind", ""), device=str(args.device), seed=args.seed)
+    return ClaimResult.error_row(
+        claim.id,
+        {},
+        f"{stage}: {type(exc).__name__}: {' '.join(str(exc).split())}",
+        kind=getattr(claim, "kind", ""),
+        device=str(args.device),
+        seed=args.seed,
+    )
 
 
 def _finish(results, args) -> int:
@@ -79,40 +89,68 @@ def _finish(results, args) -> int:
 
         registry = all_claims()
         ids = dict.fromkeys(r.claim_id for r in results)
-        environment = run_environment(seed=args.seed, device=args.device, examples=args.examples,
-                                      full=getattr(args, "full", False), exact=args.exact, strict=args.strict)
-        write_json_atomic(args.json, {"environment": environment,
-                                      "claims": claims_metadata(registry[i] for i in ids if i in registry),
-                                      "results": [r.to_json() for r in results]})
+        environment = run_environment(
+            seed=args.seed,
+            device=args.device,
+            examples=args.examples,
+            full=getattr(args, "full", False),
+            exact=args.exact,
+            strict=args.strict,
+        )
+        write_json_atomic(
+            args.json,
+            {
+                "environment": environment,
+                "claims": claims_metadata(registry[i] for i in ids if i in registry),
+                "results": [r.to_json() for r in results],
+            },
+        )
     failed = [r for r in results if not r.passed and (args.strict or r.kind == "exact" or r.status == "ERROR")]
     errors = [r for r in results if r.status == "ERROR"]
     if errors:
-        print(f"dlnkit verify: {len(errors)} ERROR row(s) (a claim raised; its message is in the table/JSON)",
-              file=sys.stderr)
+        print(
+            f"dlnkit verify: {len(errors)} ERROR row(s) (a claim raised; its message is in the table/JSON)",
+            file=sys.stderr,
+        )
     approx_missed = [r for r in results if not r.passed and r.kind != "exact"]
     if approx_missed and not args.strict:
-        print(f"note: {len(approx_missed)} approximate row(s) outside their stated band "
-              "(reported, not counted in the exit status; use --strict to count them)", file=sys.stderr)
+        print(
+            f"note: {len(approx_missed)} approximate row(s) outside their stated band "
+            "(reported, not counted in the exit status; use --strict to count them)",
+            file=sys.stderr,
+        )
     return 1 if failed else 0
 
 
 def register(sub) -> None:
     p = sub.add_parser("verify", help="check claims: predicted vs measured, PASS/FAIL")
     p.add_argument("claims", nargs="*", help="claim ids (default: all; see `dlnkit list`)")
-    p.add_argument("--examples", type=nonnegative_int, default=3,
-                   help="configurations drawn per claim besides its defaults")
+    p.add_argument(
+        "--examples", type=nonnegative_int, default=3, help="configurations drawn per claim besides its defaults"
+    )
     p.add_argument("--seed", type=int, default=0, help="seed for the drawn configurations")
     p.add_argument("--no-defaults", action="store_true", help="skip each claim's fixed configurations")
-    p.add_argument("--full", action="store_true",
-                   help="the paper-scale configurations (each claim's full_configs; slow claims also get drawn "
-                        "examples); the default is the quick set of about a minute")
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="the paper-scale configurations (each claim's full_configs; slow claims also get drawn "
+        "examples); the default is the quick set of about a minute",
+    )
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON (atomically)")
     p.add_argument("--force", action="store_true", help="replace an existing --json file")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--from", dest="from_files", action="append", metavar="FILE",
-                   help="load claims from a Python file (repeatable); with no claim ids, verify those claims")
-    p.add_argument("--exact", action="store_true",
-                   help="check in exact rational arithmetic (zero tolerance; small sizes; claims with an exact route)")
+    p.add_argument(
+        "--from",
+        dest="from_files",
+        action="append",
+        metavar="FILE",
+        help="load claims from a Python file (repeatable); with no claim ids, verify those claims",
+    )
+    p.add_argument(
+        "--exact",
+        action="store_true",
+        help="check in exact rational arithmetic (zero tolerance; small sizes; claims with an exact route)",
+    )
     p.add_argument("--strict", action="store_true", help="approximate claims outside their band also fail the run")
     add_device_arg(p)
     p.set_defaults(func=run)
