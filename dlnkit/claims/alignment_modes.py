@@ -87,7 +87,7 @@ class DlnClosedForms(Claim):
         )
 
     def reported_value(self, config):
-        return "alpha~2 (reported: conv/MLP)"
+        return "alpha~2 (reported for the paper's conv/MLP layers; different setup)"
 
 
 class CanonicalForm(Claim):
