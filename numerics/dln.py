@@ -400,7 +400,11 @@ class DeepLinearNetwork(nn.Module):
 
 
 def product(weights: Sequence[torch.Tensor], d_in: int) -> torch.Tensor:
-    """W_k ... W_1 for a list [W_1, ..., W_k]; the d_in x d_in identity when the list is empty."""
+    """W_k ... W_1 for a list [W_1, ..., W_k].
+
+    An empty list is refused (``DlnkitInputError``): a network needs at least one layer, and
+    ``d_in`` is kept only so that callers state the input width they expect.
+    """
     if len(weights) == 0:
         raise DlnkitInputError("a network needs at least one layer")
     out = weights[0]
