@@ -74,7 +74,28 @@ def _splits_display(splits: dict) -> str:
     return f"count {c['ratio']:.4f} | adaptive {a['ratio']:.4f} ({ac['dominant']}/{ac['bulk']})"
 
 
-class PaperLinearRatioClaim(Claim):
+class PaperSetupClaim(Claim):
+    """What the three claims on the paper's own runs share: the configurations (quick L = 2, 3 by
+    default; L = 2..7 in float64 and float32 with ``--full``; short drawn runs for searches) and
+    no assumption a configuration can violate (every configuration is the paper's setup)."""
+
+    slow = True
+
+    def config_strategy(self, drop=()):
+        self.check_drop(drop)
+        return _strategy()
+
+    def default_configs(self):
+        return [_config(2), _config(3)]
+
+    def full_configs(self):
+        return [_config(L) for L in range(2, 8)] + [_config(L, dtype="float32") for L in range(2, 8)]
+
+    def violated_assumptions(self, config):
+        return frozenset()
+
+
+class PaperLinearRatioClaim(PaperSetupClaim):
     """B2-paper: the count-split ratio of the paper's finite linear run equals the Gauss-Newton
     formula (:mod:`dlnkit.theory.finite_training`) at the measured per-layer mode sizes.
 
@@ -97,19 +118,6 @@ class PaperLinearRatioClaim(Claim):
         reason="per run: Weyl bound from the measured ||H_res||_2, the Gauss-Newton spectrum's "
         "measured deviation from the formula, and P eps ||H|| for the eigensolver"
     )
-
-    def config_strategy(self, drop=()):
-        self.check_drop(drop)
-        return _strategy()
-
-    def default_configs(self):
-        return [_config(2), _config(3)]
-
-    def full_configs(self):
-        return [_config(L) for L in range(2, 8)] + [_config(L, dtype="float32") for L in range(2, 8)]
-
-    def violated_assumptions(self, config):
-        return frozenset()
 
     def reported_value(self, config):
         v = REPORTED_RATIO_LINEAR.get(int(config["depth"]))
@@ -142,7 +150,7 @@ class PaperLinearRatioClaim(Claim):
         return Comparison(predicted, ratio, err, bound, pred, disp, details=details)
 
 
-class PaperDecayLawClaim(Claim):
+class PaperDecayLawClaim(PaperSetupClaim):
     """B2-paper-decay: the init's extra modes (target 0) follow the gradient-flow decay law
     a(t)^-(2L-2) = a_0^-(2L-2) + (2L-2) t at the heavy-ball time t_K (effective rate lr/(1-beta),
     lag beta/(1-beta) steps), predicted from the init alone.
@@ -163,18 +171,8 @@ class PaperDecayLawClaim(Claim):
         "(its discretisation error) + K eps for the run's rounding"
     )
 
-    def config_strategy(self, drop=()):
-        self.check_drop(drop)
-        return _strategy()
-
-    def default_configs(self):
-        return [_config(2), _config(3)]
-
     def full_configs(self):
-        return [_config(L) for L in range(2, 8)]
-
-    def violated_assumptions(self, config):
-        return frozenset()
+        return [_config(L) for L in range(2, 8)]  # float64 only: the law is checked in one precision
 
     def predict(self, config):
         depth, steps, _, seed = _key(config)
@@ -207,7 +205,7 @@ class PaperDecayLawClaim(Claim):
         )
 
 
-class PaperTanhRatioClaim(Claim):
+class PaperTanhRatioClaim(PaperSetupClaim):
     """B3-paper: the paper's setup with tanh after every layer (output included), its 10,000 steps.
     No theorem: the linear limit L is the prediction and the claim is approximate (band 15 %).
     Both splits and the paper's reported value stand beside ours; the paper's own ratio routine is
@@ -225,19 +223,6 @@ class PaperTanhRatioClaim(Claim):
         reason="approximate claim, no theorem: tanh'(0) = 1 makes the network "
         "linear to first order near small weights; we call |ratio - L| <= 0.15 L 'close to L'",
     )
-
-    def config_strategy(self, drop=()):
-        self.check_drop(drop)
-        return _strategy()
-
-    def default_configs(self):
-        return [_config(2), _config(3)]
-
-    def full_configs(self):
-        return [_config(L) for L in range(2, 8)] + [_config(L, dtype="float32") for L in range(2, 8)]
-
-    def violated_assumptions(self, config):
-        return frozenset()
 
     def reported_value(self, config):
         v = REPORTED_RATIO_TANH.get(int(config["depth"]))
