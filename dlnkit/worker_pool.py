@@ -46,17 +46,6 @@ def _watch_parent(parent_pid: int) -> None:
         time.sleep(PARENT_POLL_S)
 
 
-def _vm_size() -> int:
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmSize:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
-
-
 def _worker_main(conn, parent_pid: int, task_fn: Callable[..., Any], memory_limit_bytes: int | None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _ask_for_death_with_parent()
@@ -66,7 +55,9 @@ def _worker_main(conn, parent_pid: int, task_fn: Callable[..., Any], memory_limi
     if memory_limit_bytes:
         import resource
 
-        cap = _vm_size() + int(memory_limit_bytes)
+        from dlnkit.numerics.memory import vm_size
+
+        cap = vm_size() + int(memory_limit_bytes)
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
     while True:
         try:

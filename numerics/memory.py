@@ -56,7 +56,7 @@ def _meminfo_available() -> int | None:
     return None
 
 
-def _vm_size() -> int:
+def vm_size() -> int:
     """The process's current virtual size (bytes), which RLIMIT_AS bounds."""
     try:
         with open("/proc/self/status") as fh:
@@ -123,7 +123,7 @@ def _rlimit_headroom() -> int | None:
         return None
     if soft == resource.RLIM_INFINITY or soft < 0:
         return None
-    return max(0, int(soft) - _vm_size())
+    return max(0, int(soft) - vm_size())
 
 
 def memory_budget_bytes(device: str | torch.device | int = "cpu") -> int:
@@ -205,4 +205,5 @@ __all__ = [
     "dln_point_bytes",
     "dense_spectrum_bytes",
     "autograd_hessian_bytes",
+    "vm_size",
 ]
