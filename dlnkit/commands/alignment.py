@@ -161,11 +161,7 @@ def run(args) -> int:
     from dlnkit.numerics.zoo import check_model_data
     from dlnkit.report import write_json_atomic
 
-    if is_user_model(args.model):  # package.module:factory with --weights/--data/--loss
-        from dlnkit.commands.user_alignment import run_user_alignment
-
-        return run_user_alignment(args)
-    check_model_data(args.model, args.data)
+    # the options and output paths are checked before any model is built or trained (zoo or user)
     if args.k < 2:
         raise DlnkitInputError(f"--k must be >= 2, got {args.k}")
     if args.samples < 1:
@@ -174,6 +170,11 @@ def run(args) -> int:
         raise DlnkitInputError(f"--threads must be >= 0 (0 leaves torch's default), got {args.threads}")
     json_path = check_output_file(args.json, overwrite=args.force, what="--json") if args.json else None
     plot_dir = check_output_dir(args.plot, what="--plot") if args.plot else None
+    if is_user_model(args.model):  # package.module:factory with --weights/--data/--loss
+        from dlnkit.commands.user_alignment import run_user_alignment
+
+        return run_user_alignment(args, json_path, plot_dir)
+    check_model_data(args.model, args.data)
     from dlnkit.numerics.alignment import matrix_layers
     from dlnkit.numerics.zoo import build_model
 

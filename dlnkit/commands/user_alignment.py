@@ -5,26 +5,21 @@ value for a user's network, so the "reported" column says so."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from dlnkit.numerics.validation import DlnkitInputError
 
 
-def run_user_alignment(args) -> int:
+def run_user_alignment(args, json_path: Path | None, plot_dir: Path | None) -> int:
+    """``dlnkit alignment --model pkg.mod:factory``; the options and the output paths (``json_path``,
+    ``plot_dir``) were checked by :func:`dlnkit.commands.alignment.run` before this is called."""
     import torch
 
     from dlnkit.commands.alignment import format_rows, plot_name, save_plots
     from dlnkit.commands.user_model import load_user_problem
     from dlnkit.numerics.alignment import analyse_layer, matrix_layers
-    from dlnkit.outputs import atomic_write_json, check_output_dir, check_output_file
+    from dlnkit.outputs import atomic_write_json, check_output_file
 
-    if args.k < 2:
-        raise DlnkitInputError(f"--k must be >= 2, got {args.k}")
-    if args.samples < 1:
-        raise DlnkitInputError(f"--samples must be >= 1, got {args.samples}")
-    if args.threads < 0:
-        raise DlnkitInputError(f"--threads must be >= 0 (0 leaves torch's default), got {args.threads}")
-    json_path = check_output_file(args.json, overwrite=args.force, what="--json") if args.json else None
-    plot_dir = check_output_dir(args.plot, what="--plot") if args.plot else None
     model, X, y, loss = load_user_problem(args)
     tag = args.model.rpartition(":")[2] or "model"
     known = list(matrix_layers(model))
