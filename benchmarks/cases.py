@@ -207,7 +207,8 @@ def measure_hk(spec):
 def measure_topeig(spec):
     from scipy.sparse.linalg import eigsh
 
-    from dlnkit.numerics.lanczos import hutchinson_trace, lanczos_top_eigenvalues
+    from dlnkit.numerics.lanczos import lanczos_top_eigenvalues
+    from dlnkit.numerics.trace_estimators import hutchinson
 
     dt, dev = _dtype(spec), spec["device"]
     widths, n = spec["widths"], spec.get("batch", 512)
@@ -222,13 +223,13 @@ def measure_topeig(spec):
             t0 = time.perf_counter()
             res = lanczos_top_eigenvalues(op, k, tol=spec.get("tol", 1e-10), max_iters=500)
             t1 = time.perf_counter()
-            tr = hutchinson_trace(op, trace_samples, seed=0, batch=25)
+            tr = hutchinson(lambda V: hvp_batched(loss, ps, V), P, trace_samples, seed=0, batch=25)
             return {
                 "top": res.eigenvalues.tolist(),
                 "hvps_eig": res.num_hvps,
                 "trace": tr.trace,
                 "trace_stderr": tr.stderr,
-                "hvps_trace": tr.num_hvps,
+                "hvps_trace": tr.num_matvecs,
                 "converged": res.converged,
                 "eig_s": t1 - t0,
                 "trace_s": time.perf_counter() - t1,

@@ -1,15 +1,13 @@
-r"""Extreme eigenvalues and the trace of a Hessian from HVPs only (no P x P matrix).
+r"""Extreme eigenvalues of a Hessian from HVPs only (no P x P matrix).
 
 * :func:`lanczos_top_eigenvalues`: Lanczos with full re-orthogonalisation. After m steps the
   tridiagonal :math:`T_m = V_m^\top H V_m` has Ritz values :math:`\theta_i` with residuals
   :math:`\|H V_m s_i - \theta_i V_m s_i\| = |\beta_m\, s_{m,i}|`; the top ``k`` are accepted
   when every such residual is below ``tol`` times the largest :math:`|\theta|`. For a symmetric H
   the eigenvalue error is at most the residual (and in practice its square over the gap).
-* :func:`hutchinson_trace`: :math:`\operatorname{tr} H = \mathbb E[v^\top H v]` for Rademacher
-  v; returns the mean and its standard error. Exact (every sample) for diagonal H.
-
-Both take a ``matvec`` (a torch function v -> H v on the parameters' device) or a
-:class:`~dlnkit.numerics.hessian.HessianOperator`, and count the HVPs they spend.
+It takes a ``matvec`` (a torch function v -> H v on the parameters' device) or a
+:class:`~dlnkit.numerics.hessian.HessianOperator`, and counts the HVPs it spends. Traces
+(Hutchinson, Hutch++, exact) are in :mod:`dlnkit.numerics.trace_estimators`.
 """
 
 from __future__ import annotations
@@ -138,46 +136,4 @@ def lanczos_top_eigenvalues(
     return LanczosResult(theta_k, vecs, res, num_hvps, m, converged)
 
 
-@dataclass
-class TraceEstimate:
-    trace: float
-    stderr: float
-    num_hvps: int
-
-
-def hutchinson_trace(
-    op: HessianOperator | Matvec, num_samples: int = 100, *, n: int | None = None, seed: int = 0, batch: int = 16
-) -> TraceEstimate:
-    """Hutchinson's estimate of tr H with Rademacher probes, ``batch`` probes per vmapped HVP.
-
-    The standard error is the sample standard deviation over sqrt(num_samples).
-
-    >>> A = torch.diag(torch.tensor([1.0, -2.0, 5.0], dtype=torch.float64))
-    >>> est = hutchinson_trace(lambda V: A @ V, 8, n=3)  # diagonal: every probe is exact
-    >>> est.trace, est.stderr
-    (4.0, 0.0)
-    """
-    if callable(op) and not hasattr(op, "shape"):
-        if n is None:
-            raise DlnkitInputError("a callable matmat needs the dimension n=")
-        matmat, dtype, device = op, torch.float64, torch.device("cpu")
-    else:
-        _mv, matmat, n, dtype, device = _as_torch_matvec(op)
-    n, num_samples = int(n), int(num_samples)
-    if num_samples < 1:
-        raise DlnkitInputError(f"num_samples must be >= 1, got {num_samples}")
-    g = torch.Generator(device="cpu").manual_seed(int(seed))
-    vals = []
-    done = 0
-    while done < num_samples:
-        c = min(int(batch), num_samples - done)
-        V = (torch.randint(0, 2, (n, c), generator=g, dtype=torch.int64) * 2 - 1).to(dtype=dtype, device=device)
-        HV = matmat(V)
-        vals.append((V * HV).sum(dim=0).to(torch.float64).cpu())
-        done += c
-    x = torch.cat(vals)
-    std = float(x.std(unbiased=True)) if x.numel() > 1 else float("nan")
-    return TraceEstimate(float(x.mean()), std / num_samples**0.5, num_samples)
-
-
-__all__ = ["LanczosResult", "lanczos_top_eigenvalues", "TraceEstimate", "hutchinson_trace"]
+__all__ = ["LanczosResult", "lanczos_top_eigenvalues"]
