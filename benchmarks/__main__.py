@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from dlnkit.numerics.validation import DlnkitInputError
-from dlnkit.outputs import atomic_write_text, check_output_file
+from dlnkit.records.outputs import atomic_write_text, check_output_file
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

@@ -49,9 +49,10 @@ from dlnkit.claims import (
     load_entry_point_claims,
     register,
 )
+from dlnkit.claims.user_claim import UserClaim, define_claim
+from dlnkit.configs.point_hessians import autograd_hessian, gauss_newton_hessian, hessian, residual_hessian
+from dlnkit.configs.prediction_values import config_values, evaluate_prediction
 from dlnkit.numerics.point import Point, build_point
-from dlnkit.prediction_values import config_values, evaluate_prediction
-from dlnkit.user_claim import UserClaim, define_claim
 
 __all__ = [
     "define_claim",
@@ -76,100 +77,3 @@ __all__ = [
     "load_claims_from_file",
     "load_entry_point_claims",
 ]
-
-
-# ----- points (built in dlnkit.numerics.point; re-exported here) ------------------------------
-
-
-def hessian(point: Point):
-    """The exact P x P loss Hessian from the closed form (Gauss-Newton + residual blocks), assembled
-    in place in one P x P buffer (:func:`dlnkit.numerics.dln_hessian_fast.dln_hessian_assembled`;
-    claim B0 checks the block-by-block reference assembly against torch.func).
-
-    Parameters
-    ----------
-    point
-        A :class:`Point` (from :func:`build_point`), linear network.
-
-    Returns
-    -------
-    torch.Tensor
-        The P x P Hessian, float64, on the point's device.
-
-    Raises
-    ------
-    DlnkitInputError
-        The Hessian would not fit in memory (refused before allocating).
-    """
-    from dlnkit.numerics.dln_hessian_fast import dln_hessian_assembled
-
-    return dln_hessian_assembled(point.weights, sigma=point.sigma, cross=point.cross)
-
-
-def autograd_hessian(point: Point):
-    """The loss Hessian by torch.func (independent of the closed form).
-
-    Parameters
-    ----------
-    point
-        A :class:`Point` (from :func:`build_point`); tanh networks too.
-
-    Returns
-    -------
-    torch.Tensor
-        The P x P Hessian of ``point.loss``.
-
-    Raises
-    ------
-    DlnkitInputError
-        The Hessian would not fit in memory (refused before allocating).
-    """
-    from dlnkit.numerics.hessian import dense_hessian
-
-    return dense_hessian(lambda *w: point.loss(list(w)), point.weights)
-
-
-def gauss_newton_hessian(point: Point):
-    """The Gauss-Newton part J^T (I (x) Sigma) J, closed form.
-
-    Parameters
-    ----------
-    point
-        A :class:`Point` (from :func:`build_point`).
-
-    Returns
-    -------
-    torch.Tensor
-        The P x P Gauss-Newton matrix.
-
-    Raises
-    ------
-    DlnkitInputError
-        The matrix would not fit in memory (refused before allocating).
-    """
-    from dlnkit.numerics.dln_hessian import dln_gauss_newton_closed_form
-
-    return dln_gauss_newton_closed_form(point.weights, sigma=point.sigma)
-
-
-def residual_hessian(point: Point):
-    """The residual part (bilinear in W Sigma - C, zero diagonal blocks), closed form.
-
-    Parameters
-    ----------
-    point
-        A :class:`Point` (from :func:`build_point`).
-
-    Returns
-    -------
-    torch.Tensor
-        The P x P residual part (zero at a global minimum).
-
-    Raises
-    ------
-    DlnkitInputError
-        The matrix would not fit in memory (refused before allocating).
-    """
-    from dlnkit.numerics.dln_hessian import dln_residual_hessian_closed_form
-
-    return dln_residual_hessian_closed_form(point.weights, sigma=point.sigma, cross=point.cross)

@@ -368,7 +368,7 @@ plt.show()
 # (count split: top $r^2 = 25$ dominant, next $80$ bulk; beside it the paper's adaptive-threshold split).
 
 # %%
-from dlnkit.paper_2602_runs import (
+from dlnkit.claims.paper_2602_runs import (
     REPORTED_RATIO_LINEAR,
     REPORTED_RATIO_TANH,
     decay_prediction,

@@ -38,7 +38,7 @@ import numpy as np
 import sympy as sp
 
 from dlnkit.claims import get_claim
-from dlnkit.counterexample import load_counterexample, replay_record
+from dlnkit.engines.counterexample import load_counterexample, replay_record
 from dlnkit.numerics import resolve_device
 from dlnkit.theory import aligned_minimum_weights, balanced_minimum_spectrum_numeric
 

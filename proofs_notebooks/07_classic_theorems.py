@@ -41,7 +41,7 @@ import torch
 
 from dlnkit.claims import get_claim
 from dlnkit.claims.classic_learning_curves import flow_solution
-from dlnkit.counterexample import find_counterexample
+from dlnkit.engines.counterexample import find_counterexample
 from dlnkit.numerics import (
     DeepLinearNetwork,
     classic_curvature as cc,

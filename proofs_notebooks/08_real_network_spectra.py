@@ -49,7 +49,7 @@ from dlnkit.numerics.curvature import ModelCurvature
 from dlnkit.numerics.dln import DeepLinearNetwork, whitened_inputs
 from dlnkit.numerics.slq import slq
 from dlnkit.numerics.zoo import get_trained
-from dlnkit.spectral_plots import plot_density
+from dlnkit.records.spectral_plots import plot_density
 from dlnkit.theory import balanced_minimum_spectrum_numeric
 
 torch.set_num_threads(1)  # small matrices: a second thread only adds contention on a shared machine

@@ -17,8 +17,8 @@ from dlnkit.numerics.alignment import linear_chain  # noqa: E402
 from dlnkit.numerics.curvature import ModelCurvature  # noqa: E402
 from dlnkit.numerics.dln import DeepLinearNetwork, whitened_inputs  # noqa: E402
 from dlnkit.numerics.zoo import get_trained  # noqa: E402
-from dlnkit.outputs import atomic_output  # noqa: E402
-from dlnkit.spectral_plots import plot_density  # noqa: E402
+from dlnkit.records.outputs import atomic_output  # noqa: E402
+from dlnkit.records.spectral_plots import plot_density  # noqa: E402
 from dlnkit.theory import balanced_minimum_spectrum_numeric  # noqa: E402
 
 

@@ -176,7 +176,7 @@ def test_false_claim_fails_and_shrinks_to_a_small_counterexample():
 
 
 def test_false_claim_through_the_counterexample_engine():
-    ce = pytest.importorskip("dlnkit.counterexample")
+    ce = pytest.importorskip("dlnkit.engines.counterexample")
     if not hasattr(ce, "find_counterexample"):
         pytest.skip("counterexample engine not available")
     (claim,) = load_claims_from_file(FALSE_CLAIM)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from dlnkit.commands import bench
-from dlnkit.notebooks import notebook_sources
+from dlnkit.engines.notebooks import notebook_sources
 from dlnkit.numerics.validation import DlnkitInputError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +28,9 @@ def test_notebooks_refuse_clearly_without_sources(tmp_path):
         notebook_sources(tmp_path / "missing")
 
 
-@pytest.mark.parametrize("module", ["dlnkit/commands/bench.py", "dlnkit/commands/notebooks.py", "dlnkit/notebooks.py"])
+@pytest.mark.parametrize(
+    "module", ["dlnkit/commands/bench.py", "dlnkit/commands/notebooks.py", "dlnkit/engines/notebooks.py"]
+)
 def test_no_sys_path_edits(module):
     code = (ROOT / module).read_text()
     assert "sys.path.insert" not in code and "sys.path.append" not in code and "sys.path[" not in code

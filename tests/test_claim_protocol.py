@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from dlnkit.claims import all_claims, get_claim
 from dlnkit.claims.base import Claim, Tolerance
 from dlnkit.claims.depth_explanations import jjt_spectrum_symbolic
-from dlnkit.counterexample import find_counterexample
+from dlnkit.engines.counterexample import find_counterexample
 from dlnkit.numerics.dln_hessian import dln_jjt
 from dlnkit.numerics.point import aligned_layer_point, aligned_minimum_point, input_covariance
 from dlnkit.numerics.validation import DlnkitInputError

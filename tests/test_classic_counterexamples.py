@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from dlnkit.claims import get_claim
-from dlnkit.counterexample import find_counterexample
+from dlnkit.engines.counterexample import find_counterexample
 
 MATTERS = [
     ("C1-flow", "linear"),

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from dlnkit.claims import get_claim
 from dlnkit.claims.base import Claim, Tolerance
-from dlnkit.counterexample import (
+from dlnkit.engines.counterexample import (
     config_size,
     evaluate,
     find_counterexample,

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from dlnkit.engines.sweep import SweepCase, case_path, run_sweep
 from dlnkit.numerics.validation import DlnkitInputError
-from dlnkit.sweep import SweepCase, case_path, run_sweep
 
 sys.path.insert(0, str(Path(__file__).parent))
 from hostile_support import FAULT, assert_kept, record, snapshot  # noqa: E402
@@ -139,7 +139,7 @@ DRIVER = textwrap.dedent("""
     import sys
     sys.path.insert(0, {tests!r})
     from hostile_support import FAULT
-    from dlnkit.sweep import SweepCase, run_sweep
+    from dlnkit.engines.sweep import SweepCase, run_sweep
     if __name__ == "__main__":
         cases = [SweepCase("hostile-fault", {{"x": i, "mode": "sleep", "s": 0.05 if i < 2 else 60}}) for i in range(6)]
         try:

@@ -72,7 +72,7 @@ def _gallery_folder(tmp_path: Path) -> Path:
 
 
 def test_gallery_keeps_every_file_it_does_not_regenerate(tmp_path):
-    from dlnkit.gallery import generate_gallery
+    from dlnkit.engines.gallery import generate_gallery
 
     d = _gallery_folder(tmp_path)
     before = snapshot(d)
@@ -103,7 +103,7 @@ def test_gallery_refuses_unknown_claims_before_any_work(tmp_path):
 
 
 def test_ctrl_c_in_the_gallery_stops_and_never_reports_no_counterexample(tmp_path):
-    from dlnkit.gallery import INDEX, generate_gallery
+    from dlnkit.engines.gallery import INDEX, generate_gallery
 
     d = _gallery_folder(tmp_path)
     before = snapshot(d)
@@ -126,7 +126,7 @@ GALLERY_DRIVER = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {tests!r})
     import test_hostile_outputs as t
-    from dlnkit.gallery import generate_gallery
+    from dlnkit.engines.gallery import generate_gallery
     def slow(cfg, device):
         with open(sys.argv[2], "a") as fh:
             fh.write("call\\n")

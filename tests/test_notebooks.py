@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dlnkit.notebooks import notebook_sources
+from dlnkit.engines.notebooks import notebook_sources
 
 pytest.importorskip("jupytext")
 pytest.importorskip("nbclient")
@@ -27,7 +27,7 @@ SOURCES = notebook_sources(SOURCE_DIR)
 def test_notebook_executes(source, tmp_path):
     from nbclient.exceptions import CellExecutionError
 
-    from dlnkit.notebooks import execute_notebook, read_notebook
+    from dlnkit.engines.notebooks import execute_notebook, read_notebook
 
     nb = read_notebook(source)
     n_code = sum(c.cell_type == "code" for c in nb.cells)
@@ -49,7 +49,7 @@ def test_notebook_executes(source, tmp_path):
     # renders it instead of executing it a second time
     import os
 
-    from dlnkit.notebooks import EXECUTED_CACHE_ENV, save_executed_copy
+    from dlnkit.engines.notebooks import EXECUTED_CACHE_ENV, save_executed_copy
 
     if os.environ.get(EXECUTED_CACHE_ENV):
         save_executed_copy(nb, source, os.environ[EXECUTED_CACHE_ENV])

@@ -15,6 +15,7 @@ import torch
 from hypothesis import given, settings, strategies as st
 from torch.testing import assert_close
 
+from dlnkit.claims.paper_2602_runs import decay_prediction, formula_spectrum, scalar_recursion
 from dlnkit.numerics.adaptive_split import split_adaptive_threshold
 from dlnkit.numerics.dln_hessian import (
     dln_gauss_newton_nonzero_spectrum,
@@ -30,7 +31,6 @@ from dlnkit.numerics.paper_setup import (
     paper_setup,
     train_paper,
 )
-from dlnkit.paper_2602_runs import decay_prediction, formula_spectrum, scalar_recursion
 from dlnkit.theory import finite_training as ft
 
 seeds = st.one_of(st.just(12138), st.integers(0, 2**31 - 1))

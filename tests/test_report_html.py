@@ -155,7 +155,7 @@ def test_report_never_overwrites_a_file_it_did_not_write(tmp_path, capsys, monke
     assert "not a dlnkit report" in capsys.readouterr().err
     out = tmp_path / "r.html"
     assert main(["report", str(record), "--out", str(out)]) == 0
-    monkeypatch.setattr("dlnkit.outputs._WRITTEN", set())  # as if a later run: the file is not ours any more
+    monkeypatch.setattr("dlnkit.records.outputs._WRITTEN", set())  # as if a later run: the file is not ours any more
     assert main(["report", str(record), "--out", str(out)]) == 2  # exists: needs --force
     assert main(["report", str(record), "--out", str(out), "--force"]) == 0
 
@@ -231,7 +231,7 @@ def test_claim_plot_hook_figures_are_embedded(tmp_path, monkeypatch):
 
     from dlnkit.claims import get_claim
     from dlnkit.claims.base import Claim
-    from dlnkit.report_plots import claim_hook_plots
+    from dlnkit.records.report_plots import claim_hook_plots
 
     claim = get_claim("B1-ratio")
     assert Claim.plot(claim, []) is None

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from dlnkit.claims.base import Assumption, Claim, Tolerance
 from dlnkit.cli import main
+from dlnkit.engines.sweep import SweepCase, case_path, expand_cases, load_sweep_config, run_case, run_sweep
 from dlnkit.numerics.validation import DlnkitInputError
-from dlnkit.sweep import SweepCase, case_path, expand_cases, load_sweep_config, run_case, run_sweep
 
 
 class SquareClaim(Claim):

@@ -106,7 +106,7 @@ def test_alignment_cli_bad_input(fast_zoo, capsys):
 
 
 def test_spectral_newton_experiment_small(fast_zoo):
-    from dlnkit.experiments_spectral_newton import run_spectral_newton_experiment
+    from dlnkit.engines.spectral_newton_experiment import run_spectral_newton_experiment
 
     rep = run_spectral_newton_experiment(seeds=(0, 1), epochs=1, model="mlp")
     assert set(rep["summary"]) == {"spectral_newton", "adamw", "sgd"}

@@ -11,8 +11,8 @@ from typing import Any
 import torch
 from hypothesis import strategies as st
 
-from dlnkit import strategies as dst
 from dlnkit.claims.base import Assumption, Claim, Comparison
+from dlnkit.configs import strategies as dst
 from dlnkit.numerics.dln import teacher_map
 from dlnkit.numerics.point import input_covariance, inputs_with_covariance
 from dlnkit.numerics.validation import DlnkitInputError

@@ -358,7 +358,7 @@ class Claim:
         ``dlnkit verify --json`` writes: ``config``, ``predicted``, ``measured``, ``details``, ...).
 
         Return ``None`` (the default: the report draws only the plots it derives from the rows, see
-        :mod:`dlnkit.report_plots`), a matplotlib ``Figure``, or a list of Figures or
+        :mod:`dlnkit.records.report_plots`), a matplotlib ``Figure``, or a list of Figures or
         ``(title, Figure)`` pairs. Draw only what the rows hold; build figures with
         ``matplotlib.figure.Figure`` (no pyplot state)."""
         return None

@@ -19,7 +19,6 @@ import sympy as sp
 import torch
 from hypothesis import strategies as st
 
-from dlnkit import strategies as dst
 from dlnkit.claims._classic import (
     ARORA,
     LINEAR,
@@ -33,6 +32,7 @@ from dlnkit.claims._classic import (
     small_dims,
 )
 from dlnkit.claims.base import Assumption, Comparison, Tolerance
+from dlnkit.configs import strategies as dst
 from dlnkit.numerics.classic_dynamics import (
     accumulated_imbalance,
     gd_imbalance_change,
@@ -186,7 +186,7 @@ class BalancednessFlowClaim(ClassicClaim):
         return sp.Integer(0)
 
     def exact_measure(self, config):
-        from dlnkit.exact import exact_point
+        from dlnkit.configs.exact_points import exact_point
         from dlnkit.theory.exact_hessian import end_to_end_exact, partial_products_exact
 
         if config.get("activation", "linear") != "linear":
@@ -339,7 +339,7 @@ class BalancednessStepClaim(ClassicClaim):
         return sp.Integer(0)
 
     def exact_measure(self, config):
-        from dlnkit.exact import exact_point, rational
+        from dlnkit.configs.exact_points import exact_point, rational
         from dlnkit.theory.exact_hessian import end_to_end_exact, partial_products_exact
 
         if config.get("activation", "linear") != "linear":

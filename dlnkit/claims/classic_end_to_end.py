@@ -18,7 +18,6 @@ import sympy as sp
 import torch
 from hypothesis import strategies as st
 
-from dlnkit import strategies as dst
 from dlnkit.claims._classic import (
     ARORA,
     BALANCED,
@@ -30,6 +29,7 @@ from dlnkit.claims._classic import (
     small_dims,
 )
 from dlnkit.claims.base import Assumption, Comparison, Tolerance
+from dlnkit.configs import strategies as dst
 from dlnkit.numerics.classic_curvature import rescale_first_layers, twist_first_hidden
 from dlnkit.numerics.classic_dynamics import (
     end_to_end,

@@ -22,9 +22,9 @@ import sympy as sp
 import torch
 from hypothesis import strategies as st
 
-from dlnkit import strategies as dst
 from dlnkit.claims._classic import ALIGNED, BALANCED, SAXE, WHITENED, ClassicClaim, keep_or_break
 from dlnkit.claims.base import Comparison, Tolerance
+from dlnkit.configs import strategies as dst
 from dlnkit.numerics.classic_curvature import rescale_first_layers, twist_first_hidden
 from dlnkit.numerics.classic_dynamics import (
     end_to_end_velocity,
@@ -214,7 +214,7 @@ class ModeODEClaim(ClassicClaim):
     def exact_measure(self, config):
         """Rational orthogonal bases (Cayley), rational a_i and t_i: the velocity minus
         U diag(L a^{2L-2} (t - a^L)) V^T, exactly (whitened)."""
-        from dlnkit.exact import rational
+        from dlnkit.configs.exact_points import rational
         from dlnkit.theory.exact_hessian import partial_products_exact, rational_orthogonal
 
         if (

@@ -19,7 +19,6 @@ import sympy as sp
 import torch
 from hypothesis import strategies as st
 
-from dlnkit import strategies as dst
 from dlnkit.claims._classic import (
     KAWAGUCHI,
     LINEAR,
@@ -31,6 +30,7 @@ from dlnkit.claims._classic import (
     moments,
 )
 from dlnkit.claims.base import Assumption, Comparison, Tolerance
+from dlnkit.configs import strategies as dst
 from dlnkit.numerics.classic_curvature import hessian_eigenvalues, inertia, partial_solution
 from dlnkit.numerics.classic_dynamics import chain_forward, output_loss
 from dlnkit.numerics.dims import num_params
@@ -148,7 +148,7 @@ class OriginClaim(ClassicClaim):
     def exact_measure(self, config):
         """Rational C and Sigma, weights exactly 0: L >= 3 -> max |H_ij|; L = 2 -> the largest
         coefficient difference between charpoly(H)(x) and x^(P - 2 d_1 m) charpoly(C C^T)(x^2)^d_1."""
-        from dlnkit.exact import exact_point
+        from dlnkit.configs.exact_points import exact_point
         from dlnkit.theory.exact_hessian import exact_dln_hessian
 
         if config.get("activation", "linear") != "linear" or float(config.get("offset", 0.0)) != 0.0:
@@ -261,7 +261,7 @@ class SaddleClaim(ClassicClaim):
 
     @staticmethod
     def _exact_layer_values(config) -> list:
-        from dlnkit.exact import rational
+        from dlnkit.configs.exact_points import rational
 
         L = len(config["dims"]) - 1
         return [rational(float(x) ** (1.0 / L), 64) for x in config["t"]]

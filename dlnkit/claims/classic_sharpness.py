@@ -21,7 +21,6 @@ import sympy as sp
 import torch
 from hypothesis import strategies as st
 
-from dlnkit import strategies as dst
 from dlnkit.claims._classic import (
     ALIGNED,
     BALANCED,
@@ -34,6 +33,7 @@ from dlnkit.claims._classic import (
     keep_or_break,
 )
 from dlnkit.claims.base import Assumption, Comparison, Tolerance
+from dlnkit.configs import strategies as dst
 from dlnkit.numerics.classic_curvature import (
     max_relative_imbalance,
     random_init,

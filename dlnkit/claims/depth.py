@@ -24,10 +24,10 @@ import sympy as sp
 import torch
 from hypothesis import strategies as st
 
-from dlnkit import strategies as dst
 from dlnkit.claims.base import Assumption, Claim, Comparison, Tolerance
 from dlnkit.claims.depth_exact import exact_b0, exact_b1
 from dlnkit.claims.depth_explanations import explain_linear_closed_form, explain_minimum_claim
+from dlnkit.configs import strategies as dst
 from dlnkit.numerics.dln import DeepLinearNetwork, product, teacher_map, whitened_inputs
 from dlnkit.numerics.dln_hessian import (
     dln_gauss_newton_nonzero_spectrum,

@@ -3,7 +3,7 @@
 Each route builds the rational point of a configuration (:func:`dlnkit.theory.exact_point.exact_point`),
 computes the claim's quantity with no rounding at all, and compares with zero tolerance; the
 float64 route evaluated at the same rational point must also sit within a stated bound of the
-exact values (see :func:`dlnkit.exact.route_comparison`).
+exact values (see :func:`dlnkit.claims.exact_comparisons.route_comparison`).
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ def exact_b0(config: Mapping[str, Any]) -> Comparison:
     """B0 in exact arithmetic: the closed-form blocks equal the loss polynomial's quadratic
     Taylor coefficients (an independent route), entry by entry; the residual part has zero
     diagonal blocks; and both float64 routes sit within FLOAT_VS_EXACT_RTOL of the exact matrix."""
-    from dlnkit.exact import (
+    from dlnkit.claims.exact_comparisons import route_comparison
+    from dlnkit.configs.exact_points import (
         DIFFERENTIATION_MAX_PARAMS,
         FLOAT_VS_EXACT_RTOL,
         exact_hessian,
         float_vs_exact_hessian,
-        route_comparison,
     )
     from dlnkit.theory.exact_hessian import exact_dln_hessian_by_differentiation
     from dlnkit.theory.exact_point import exact_layer_offsets, exact_point
@@ -93,7 +93,8 @@ def exact_b1(config: Mapping[str, Any], *, float_bound: float, ratio: bool = Fal
     import numpy as np
     import torch
 
-    from dlnkit.exact import exact_hessian, float_point, route_comparison
+    from dlnkit.claims.exact_comparisons import route_comparison
+    from dlnkit.configs.exact_points import exact_hessian, float_point
     from dlnkit.numerics.dln_hessian_fast import dln_hessian_assembled
     from dlnkit.theory.exact_hessian import exact_eigenvalue_multiplicity
     from dlnkit.theory.exact_point import exact_point

@@ -20,14 +20,14 @@ import numpy as np
 from hypothesis import strategies as st
 
 from dlnkit.claims.base import Assumption, Claim, Comparison, Tolerance
-from dlnkit.numerics.paper_setup import PAPER_SEED, PAPER_STEPS
-from dlnkit.paper_2602_runs import (
+from dlnkit.claims.paper_2602_runs import (
     REPORTED_RATIO_LINEAR,
     REPORTED_RATIO_TANH,
     decay_prediction,
     linear_run,
     tanh_run,
 )
+from dlnkit.numerics.paper_setup import PAPER_SEED, PAPER_STEPS
 
 ARXIV_B = "arXiv:2602.00545"
 

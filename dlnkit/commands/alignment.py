@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 from dlnkit.numerics.validation import DlnkitInputError
-from dlnkit.outputs import atomic_output, check_output_dir, check_output_file
+from dlnkit.records.outputs import atomic_output, check_output_dir, check_output_file
 
 #: the paper's reported alpha ranges by layer type (display only, never an expected value)
 REPORTED_ALPHA = {
@@ -159,7 +159,7 @@ def run(args) -> int:
 
     from dlnkit.commands.user_model import is_user_model
     from dlnkit.numerics.zoo import check_model_data
-    from dlnkit.report import write_json_atomic
+    from dlnkit.records.report import write_json_atomic
 
     # the options and output paths are checked before any model is built or trained (zoo or user)
     if args.k < 2:

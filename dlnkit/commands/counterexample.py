@@ -14,11 +14,11 @@ def run_counterexample(args) -> int:
 
     for path in getattr(args, "from_files", None) or []:
         load_claims_from_file(path)
-    from dlnkit.counterexample import find_counterexample
-    from dlnkit.counterexample_records import save_counterexample
-    from dlnkit.gallery import generate_gallery, slug
+    from dlnkit.engines.counterexample import find_counterexample
+    from dlnkit.engines.counterexample_records import save_counterexample
+    from dlnkit.engines.gallery import generate_gallery, slug
     from dlnkit.numerics.validation import DlnkitInputError
-    from dlnkit.outputs import check_output_dir
+    from dlnkit.records.outputs import check_output_dir
 
     progress = not args.quiet and sys.stderr.isatty()
     if args.max_examples < 1 or args.max_shrink_calls < 0:
@@ -69,7 +69,7 @@ def _check_replaceable_record(path: Path, claim_id: str, force: bool) -> None:
     claim (the record this search regenerates) or with --force."""
     import json
 
-    from dlnkit.counterexample_records import FORMAT
+    from dlnkit.engines.counterexample_records import FORMAT
     from dlnkit.numerics.validation import DlnkitInputError
 
     if path.is_dir():
@@ -89,8 +89,8 @@ def _check_replaceable_record(path: Path, claim_id: str, force: bool) -> None:
 
 
 def run_replay(args) -> int:
-    from dlnkit.counterexample_records import regression_test_source, replay
-    from dlnkit.outputs import atomic_write_text, check_output_file
+    from dlnkit.engines.counterexample_records import regression_test_source, replay
+    from dlnkit.records.outputs import atomic_write_text, check_output_file
 
     if args.emit_test:
         out = check_output_file(args.emit_test, overwrite=args.force, what="--emit-test")

@@ -6,13 +6,13 @@ from __future__ import annotations
 def run_spectral_newton(args) -> int:
     import sys
 
-    from dlnkit.experiments_spectral_newton import run_spectral_newton_experiment
+    from dlnkit.engines.spectral_newton_experiment import run_spectral_newton_experiment
     from dlnkit.numerics.validation import DlnkitInputError
-    from dlnkit.report import write_json_atomic
+    from dlnkit.records.report import write_json_atomic
 
     if args.seeds < 1 or args.epochs < 1:
         raise DlnkitInputError("--seeds and --epochs must be >= 1")
-    from dlnkit.outputs import check_output_file
+    from dlnkit.records.outputs import check_output_file
 
     args.out = check_output_file(args.out, overwrite=args.force, what="--out")  # before the training
     say = (

@@ -62,7 +62,7 @@ def run_model_spectrum(args) -> int:
     import torch
 
     from dlnkit.numerics.curvature import ModelCurvature
-    from dlnkit.outputs import atomic_write_json, check_output_file, check_plot_file
+    from dlnkit.records.outputs import atomic_write_json, check_output_file, check_plot_file
 
     for name in ("top", "probes", "steps", "batch_size", "trace_products"):
         if getattr(args, name) < 1:
@@ -122,7 +122,7 @@ def run_model_spectrum(args) -> int:
         )
         print(f"wrote {json_path}")
     if plot is not None:
-        from dlnkit.spectral_plots import plot_density
+        from dlnkit.records.spectral_plots import plot_density
 
         plot_density(dens, plot, top=rep["top"], title=f"{args.kind} spectral density: {desc}")
         print(f"plot written to {plot}")

@@ -1,5 +1,5 @@
 """``dlnkit notebooks --out DIR [NAMES...]``: execute the teaching notebooks in ``proofs_notebooks/``
-and write each as an executed ``.ipynb`` and a standalone HTML page (see :mod:`dlnkit.notebooks`)."""
+and write each as an executed ``.ipynb`` and a standalone HTML page (see :mod:`dlnkit.engines.notebooks`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 
 
 def run(args) -> int:
-    from dlnkit.notebooks import notebook_sources, render_notebooks
+    from dlnkit.engines.notebooks import notebook_sources, render_notebooks
 
     if args.list:
         for path in notebook_sources(args.src):

@@ -1,12 +1,12 @@
 """``dlnkit report RECORD``: a self-contained HTML referee report from a ``dlnkit verify --json`` or
 ``dlnkit reproduce`` record (verdict table with filters, each claim's plots, counterexamples with
-their replay commands, machine / versions / seeds). See :mod:`dlnkit.report_html`."""
+their replay commands, machine / versions / seeds). See :mod:`dlnkit.records.report_html`."""
 
 from __future__ import annotations
 
 
 def run(args) -> int:
-    from dlnkit.report_html import write_report
+    from dlnkit.records.report_html import write_report
 
     path = write_report(
         args.record, args.out, overwrite=args.overwrite, counterexample_dir=args.counterexamples, title=args.title

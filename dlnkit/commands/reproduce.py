@@ -43,7 +43,7 @@ def _ours(path: Path) -> dict[str, Any] | None:
 
 def _check_paths(out: Path, run_files: list[Path], force: bool) -> None:
     """Before any work: every file we would write is absent, or ours (a previous run), or --force."""
-    from dlnkit.outputs import check_output_dir
+    from dlnkit.records.outputs import check_output_dir
 
     check_output_dir(out, what="--out folder")
     for p in run_files + [out / RECORD_NAME]:
@@ -63,7 +63,7 @@ def _check_paths(out: Path, run_files: list[Path], force: bool) -> None:
 
 
 def _run_one(depth: int, seed: int, dtype: str, steps: int) -> dict[str, Any]:
-    from dlnkit.paper_2602_runs import decay_prediction, linear_run, tanh_run
+    from dlnkit.claims.paper_2602_runs import decay_prediction, linear_run, tanh_run
 
     t0 = time.perf_counter()
     lin = dict(linear_run(depth, steps, dtype, seed))
@@ -85,7 +85,7 @@ def _run_one(depth: int, seed: int, dtype: str, steps: int) -> dict[str, Any]:
 
 
 def _summary_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    from dlnkit.paper_2602_runs import REPORTED_RATIO_LINEAR, REPORTED_RATIO_TANH
+    from dlnkit.claims.paper_2602_runs import REPORTED_RATIO_LINEAR, REPORTED_RATIO_TANH
 
     rows = []
     for r in runs:
@@ -128,7 +128,7 @@ def steps_needed_table(depths: list[int], seed: int, steps: int) -> list[dict[st
     """For each depth: heavy-ball steps (decay law from the init; count split, and the adaptive rule
     applied to the formula's spectrum) to reach the paper's reported linear value (the lower end of
     its two-decimal rounding), and (count split) to come within 1 % of L."""
-    from dlnkit.paper_2602_runs import REPORTED_RATIO_LINEAR, decay_prediction, steps_needed
+    from dlnkit.claims.paper_2602_runs import REPORTED_RATIO_LINEAR, decay_prediction, steps_needed
 
     out = []
     for L in depths:
@@ -157,8 +157,8 @@ def _figure(path: Path, rows: list[dict[str, Any]], depths: list[int], steps: in
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from dlnkit.outputs import atomic_output
-    from dlnkit.paper_2602_runs import REPORTED_RATIO_LINEAR, REPORTED_RATIO_TANH, decay_prediction
+    from dlnkit.claims.paper_2602_runs import REPORTED_RATIO_LINEAR, REPORTED_RATIO_TANH, decay_prediction
+    from dlnkit.records.outputs import atomic_output
 
     fig, ax = plt.subplots(figsize=(10, 5))
     grid = np.arange(2, max(depths) + 1) if depths else np.arange(2, 8)
@@ -210,8 +210,8 @@ def _figure(path: Path, rows: list[dict[str, Any]], depths: list[int], steps: in
 def run(args) -> int:
     from tqdm.auto import tqdm
 
-    from dlnkit.outputs import atomic_write_json
-    from dlnkit.paper_2602_runs import REPORTED_RATIO_LINEAR, REPORTED_RATIO_TANH
+    from dlnkit.claims.paper_2602_runs import REPORTED_RATIO_LINEAR, REPORTED_RATIO_TANH
+    from dlnkit.records.outputs import atomic_write_json
 
     if args.paper not in PAPERS:
         raise DlnkitInputError(f"no reproduction for {args.paper!r}; known: {', '.join(PAPERS)}")

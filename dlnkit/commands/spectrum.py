@@ -10,7 +10,7 @@ from dlnkit.numerics.device import resolve_device
 from dlnkit.numerics.dims import num_params
 from dlnkit.numerics.memory import check_allocation, dense_spectrum_bytes, dln_point_bytes
 from dlnkit.numerics.validation import DlnkitInputError, check_rank, check_target_scale
-from dlnkit.outputs import atomic_output, check_plot_file
+from dlnkit.records.outputs import atomic_output, check_plot_file
 
 
 def run(args) -> int:

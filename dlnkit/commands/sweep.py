@@ -1,5 +1,5 @@
 """``dlnkit sweep CONFIG``: a grid or Hypothesis-drawn set of (claim, configuration) cases,
-resumable, on a local process pool (default) or Dask. See :mod:`dlnkit.sweep` for the file format."""
+resumable, on a local process pool (default) or Dask. See :mod:`dlnkit.engines.sweep` for the file format."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from dlnkit.numerics.validation import DlnkitInputError
 
 def run(args) -> int:
     from dlnkit.claims import ClaimResult, get_claim
-    from dlnkit.report import format_table
-    from dlnkit.sweep import expand_cases, load_sweep_config, run_sweep
+    from dlnkit.engines.sweep import expand_cases, load_sweep_config, run_sweep
+    from dlnkit.records.report import format_table
 
     cfg = load_sweep_config(args.config)
     claims = {cid: get_claim(cid) for cid in cfg["claims"]}  # unknown ids fail here, listing the known ones

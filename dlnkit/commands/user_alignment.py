@@ -18,7 +18,7 @@ def run_user_alignment(args, json_path: Path | None, plot_dir: Path | None) -> i
     from dlnkit.commands.alignment import format_rows, plot_name, save_plots
     from dlnkit.commands.user_model import load_user_problem
     from dlnkit.numerics.alignment import analyse_layer, matrix_layers
-    from dlnkit.outputs import atomic_write_json, check_output_file
+    from dlnkit.records.outputs import atomic_write_json, check_output_file
 
     model, X, y, loss = load_user_problem(args)
     tag = args.model.rpartition(":")[2] or "model"

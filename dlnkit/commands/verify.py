@@ -17,7 +17,7 @@ def run(args) -> int:
     from tqdm.auto import tqdm
 
     from dlnkit.claims import all_claims, draw_configs, get_claim, load_claims_from_file
-    from dlnkit.outputs import check_output_file
+    from dlnkit.records.outputs import check_output_file
 
     if args.json:  # before any work: a bad path must not cost the results
         args.json = check_output_file(args.json, overwrite=args.force, what="--json")
@@ -27,7 +27,7 @@ def run(args) -> int:
     else:  # with --from and no ids: the file's claims; otherwise every claim
         claims = loaded or list(all_claims().values())
     if args.exact:
-        from dlnkit.exact import exact_results
+        from dlnkit.engines.exact_mode import exact_results
 
         results, notes = [], []
         for claim in claims:  # one claim whose exact route raises is an ERROR row; the others still run
@@ -80,12 +80,12 @@ def _error_row(claim, exc: BaseException, stage: str, args):
 
 
 def _finish(results, args) -> int:
-    from dlnkit.report import format_table, write_json_atomic
+    from dlnkit.records.report import format_table, write_json_atomic
 
     print(format_table(results))
     if args.json:
         from dlnkit.claims import all_claims
-        from dlnkit.run_record import claims_metadata, run_environment
+        from dlnkit.records.run_record import claims_metadata, run_environment
 
         registry = all_claims()
         ids = dict.fromkeys(r.claim_id for r in results)

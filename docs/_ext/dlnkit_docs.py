@@ -33,7 +33,7 @@ GENERATED = DOCS / "_generated"
 OWN_PAGES = {"index", "own_theorem", "report", "api"}
 #: where the docs build keeps executed notebooks between local builds
 LOCAL_NOTEBOOK_CACHE = DOCS / "_build" / ".notebook_cache"
-NOTEBOOK_CACHE_ENV = "DLNKIT_NOTEBOOK_CACHE"  # = dlnkit.notebooks.EXECUTED_CACHE_ENV
+NOTEBOOK_CACHE_ENV = "DLNKIT_NOTEBOOK_CACHE"  # = dlnkit.engines.notebooks.EXECUTED_CACHE_ENV
 #: a folder of already executed ``NN_topic.ipynb`` used as they are (for previewing the site while
 #: the code is being edited; the CI build never sets it)
 PREVIEW_NOTEBOOKS_ENV = "DLNKIT_DOCS_NOTEBOOKS"
@@ -328,7 +328,7 @@ def executed_notebook(source: Path, fingerprint: str, log) -> Any:
     when the source and the package code are unchanged, otherwise executed now and cached."""
     import nbformat
 
-    from dlnkit.notebooks import execute_notebook, executed_copy_name, read_notebook, save_executed_copy
+    from dlnkit.engines.notebooks import execute_notebook, executed_copy_name, read_notebook, save_executed_copy
 
     preview = os.environ.get(PREVIEW_NOTEBOOKS_ENV)
     if preview and (Path(preview) / f"{source.stem}.ipynb").is_file():  # previews only, never in CI
@@ -356,7 +356,7 @@ def executed_notebook(source: Path, fingerprint: str, log) -> Any:
 
 def notebook_source_dir() -> Path:
     try:
-        from dlnkit.notebooks import default_source_dir
+        from dlnkit.engines.notebooks import default_source_dir
 
         folder = Path(default_source_dir())
         if folder.is_dir():
@@ -369,7 +369,7 @@ def notebook_source_dir() -> Path:
 def notebooks_pages(log) -> list[str]:
     import nbformat
 
-    from dlnkit.notebooks import code_fingerprint, notebook_sources
+    from dlnkit.engines.notebooks import code_fingerprint, notebook_sources
 
     src = notebook_source_dir()
     sources = notebook_sources(src)

@@ -1,6 +1,6 @@
 """Configuration values for the symbols of a prediction, and a prediction evaluated on a configuration.
 
-Used by user claims (:mod:`dlnkit.user_claim`); re-exported from :mod:`dlnkit.api`.
+Used by user claims (:mod:`dlnkit.claims.user_claim`); re-exported from :mod:`dlnkit.api`.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from dlnkit.claims import (
     Comparison,
     Tolerance,
 )
-from dlnkit.prediction_values import evaluate_prediction
+from dlnkit.configs.prediction_values import evaluate_prediction
 
 # ----- the claim --------------------------------------------------------------------------
 
@@ -298,7 +298,7 @@ class UserClaim(Claim):
     def exact_check(self, config):
         """``exact_predict`` vs ``exact_measure`` with zero tolerance (a dict measurement's other keys
         are details)."""
-        from dlnkit.exact import value_comparison
+        from dlnkit.claims.exact_comparisons import value_comparison
 
         if self._exact_measure is None:
             raise NotImplementedError(f"claim {self.id} was defined without exact_measure")

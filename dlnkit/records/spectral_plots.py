@@ -57,7 +57,7 @@ def plot_density(
         ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7)
     if own and path is not None:
-        from dlnkit.outputs import atomic_output
+        from dlnkit.records.outputs import atomic_output
 
         fig.tight_layout()
         with atomic_output(path) as tmp:

@@ -290,8 +290,8 @@ def run_sweep(
     from tqdm.auto import tqdm
 
     from dlnkit.numerics.device import resolve_device
-    from dlnkit.outputs import check_output_dir
-    from dlnkit.report import write_json_atomic
+    from dlnkit.records.outputs import check_output_dir
+    from dlnkit.records.report import write_json_atomic
 
     if executor not in EXECUTORS:
         raise DlnkitInputError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}")
@@ -343,7 +343,7 @@ def run_sweep(
             for case in todo:
                 finish(case.key, run_case(claim_of(case.claim_id), case.config, dev))
         elif executor == "process":
-            from dlnkit.worker_pool import ResilientPool
+            from dlnkit.engines.worker_pool import ResilientPool
 
             n = int(workers or max(1, min(len(todo), os.cpu_count() or 1)))
             pool = ResilientPool(n, run_case, start_method=mp_start_method, memory_limit_bytes=worker_memory_bytes)

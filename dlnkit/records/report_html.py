@@ -1,13 +1,13 @@
 """``dlnkit report``: one self-contained HTML file from a verify or reproduce record.
 
 The page needs no network: the CSS and the small filter script are inline and every plot is a PNG
-embedded as a ``data:`` URI (see :mod:`dlnkit.report_plots`). It holds the verdict table (status,
+embedded as a ``data:`` URI (see :mod:`dlnkit.records.report_plots`). It holds the verdict table (status,
 error against bound, filters by source group and status), each claim's plots, the counterexamples
 with their replay commands, and the machine, versions and seeds the record states.
 
 Python use::
 
-    from dlnkit.report_html import load_record, render_report
+    from dlnkit.records.report_html import load_record, render_report
     html = render_report(load_record("verify.json"))
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from dlnkit.numerics.validation import DlnkitInputError
-from dlnkit.report_plots import claim_plots
+from dlnkit.records.report_plots import claim_plots
 
 #: written into every report's <head>; an existing file with it is a report dlnkit wrote
 GENERATOR = "dlnkit report"
@@ -182,11 +182,11 @@ def load_counterexamples(folder: str | os.PathLike) -> list[dict]:
 def check_report_path(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """Refuse, before any work, an output path that cannot be written or would destroy a file.
 
-    The checks of :func:`dlnkit.outputs.check_output_file` (a folder, an unwritable parent, an
+    The checks of :func:`dlnkit.records.outputs.check_output_file` (a folder, an unwritable parent, an
     existing file without ``overwrite``), and in addition an existing file is replaced only when it
     is a report dlnkit wrote (its ``<head>`` names the generator), even with ``overwrite``.
     """
-    from dlnkit.outputs import check_output_file
+    from dlnkit.records.outputs import check_output_file
 
     p = check_output_file(path, overwrite=overwrite, what="report file")
     if p.is_file():
@@ -197,8 +197,8 @@ def check_report_path(path: str | os.PathLike, *, overwrite: bool = False) -> Pa
 
 
 def write_text_atomic(path: Path, text: str) -> Path:
-    """Write through :func:`dlnkit.outputs.atomic_write_text` (temporary file, fsync, rename)."""
-    from dlnkit.outputs import atomic_write_text
+    """Write through :func:`dlnkit.records.outputs.atomic_write_text` (temporary file, fsync, rename)."""
+    from dlnkit.records.outputs import atomic_write_text
 
     return atomic_write_text(path, text)
 

@@ -11,8 +11,8 @@ from dlnkit.claims.base import ClaimResult
 
 def write_json_atomic(path: str | os.PathLike, obj) -> Path:
     """Write JSON to a temporary file beside ``path`` and rename it into place: a reader sees
-    the old file or the new one, never half of one (see :mod:`dlnkit.outputs`)."""
-    from dlnkit.outputs import atomic_write_json
+    the old file or the new one, never half of one (see :mod:`dlnkit.records.outputs`)."""
+    from dlnkit.records.outputs import atomic_write_json
 
     return atomic_write_json(path, obj)
 

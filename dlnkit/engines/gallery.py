@@ -8,8 +8,8 @@ import json
 import math
 from pathlib import Path
 
-from dlnkit.counterexample import find_counterexample
-from dlnkit.counterexample_records import save_counterexample
+from dlnkit.engines.counterexample import find_counterexample
+from dlnkit.engines.counterexample_records import save_counterexample
 from dlnkit.numerics.validation import DlnkitInputError
 
 
@@ -64,7 +64,7 @@ def _read_index(out: Path) -> dict:
 
 def _index_from_records(out: Path) -> dict:
     """A folder without an index (written before there was one): its records stand for their searches."""
-    from dlnkit.counterexample_records import FORMAT
+    from dlnkit.engines.counterexample_records import FORMAT
 
     searches = {}
     for p in sorted(out.glob("*.json")):
@@ -142,7 +142,7 @@ def generate_gallery(
     ``KeyboardInterrupt`` is re-raised. Returns the list of :class:`SearchResult`.
     """
     from dlnkit.claims import get_claim
-    from dlnkit.outputs import atomic_write_json, atomic_write_text, check_output_dir
+    from dlnkit.records.outputs import atomic_write_json, atomic_write_text, check_output_dir
 
     if claim_ids:
         for cid in claim_ids:  # unknown ids fail here, listing the known ones, before any search

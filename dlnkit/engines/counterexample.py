@@ -9,9 +9,9 @@ configuration. With nothing dropped, an empty search ("no counterexample in N ex
 property-based verification of the claim. Which assumptions a failure violates comes from the
 claim's own ``violated_assumptions`` hook; slow claims (``claim.slow``) are refused unless asked.
 
-Split by concern: records and replay live in :mod:`dlnkit.counterexample_records`, the gallery
-writer in :mod:`dlnkit.gallery`, the explanations on each claim (``claim.explain``). Their public
-names are also reachable from here (``dlnkit.counterexample.replay`` ...).
+Split by concern: records and replay live in :mod:`dlnkit.engines.counterexample_records`, the gallery
+writer in :mod:`dlnkit.engines.gallery`, the explanations on each claim (``claim.explain``). Their public
+names are also reachable from here (``dlnkit.engines.counterexample.replay`` ...).
 """
 
 from __future__ import annotations
@@ -300,7 +300,7 @@ def find_counterexample(
 
 
 _MOVED = {
-    "dlnkit.counterexample_records": (
+    "dlnkit.engines.counterexample_records": (
         "FORMAT",
         "counterexample_record",
         "save_counterexample",
@@ -310,7 +310,7 @@ _MOVED = {
         "replay",
         "regression_test_source",
     ),
-    "dlnkit.gallery": ("gallery_pairs", "generate_gallery", "slug"),
+    "dlnkit.engines.gallery": ("gallery_pairs", "generate_gallery", "slug"),
 }
 
 
