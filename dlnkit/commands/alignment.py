@@ -8,10 +8,9 @@ sigma_k with the fitted line. Models train once and are cached (``$DLNKIT_CACHE`
 
 from __future__ import annotations
 
-import math
-
 from dlnkit.numerics.validation import DlnkitInputError
-from dlnkit.records.outputs import atomic_output, check_output_dir, check_output_file
+from dlnkit.records.alignment_tables import format_rows, plot_name, save_plots
+from dlnkit.records.outputs import check_output_dir, check_output_file
 
 #: the paper's reported alpha ranges by layer type (display only, never an expected value)
 REPORTED_ALPHA = {
@@ -21,27 +20,6 @@ REPORTED_ALPHA = {
     "up_ln_residual": "<1 (some)",
     "softmax_head": ">2",
 }
-
-COLUMNS = [
-    ("layer", "{}"),
-    ("type", "{}"),
-    ("shape", "{}"),
-    ("alpha", "{:.2f}"),
-    ("alpha_r2", "{:.2f}"),
-    ("gamma", "{:.2f}"),
-    ("gamma_r2", "{:.2f}"),
-    ("s_dir", "{:.2f}"),
-    ("s_dir_r2", "{:.2f}"),
-    ("s_eig", "{:.2f}"),
-    ("s_eig_r2", "{:.2f}"),
-    ("alpha_gamma", "{:.2f}"),
-    ("PR", "{:.2f}"),
-    ("zeta_bound", "{:.2f}"),
-    ("slope_Lambda", "{:.2f}"),
-    ("slope_Phi", "{:.2f}"),
-    ("slope_chi", "{:.2f}"),
-    ("reported_alpha", "{}"),
-]
 
 
 def layer_type(model_name: str, layer: str, kind: str, is_last: bool) -> str:
@@ -94,62 +72,6 @@ def alignment_table(
         rows.append(row)
         reports.append(rep)
     return rows, reports, tm
-
-
-def format_rows(rows) -> str:
-    head = [c for c, _ in COLUMNS]
-    body = []
-    for r in rows:
-        cells = []
-        for c, fmt in COLUMNS:
-            v = r.get(c, "")
-            if isinstance(v, float):
-                cells.append("nan" if math.isnan(v) else ("inf" if math.isinf(v) else fmt.format(v)))
-            else:
-                cells.append(str(v))
-        body.append(cells)
-    w = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)]
-    line = lambda cs: "  ".join(c.ljust(x) for c, x in zip(cs, w)).rstrip()
-    return "\n".join([line(head), line(["-" * x for x in w])] + [line(b) for b in body])
-
-
-def plot_name(model_name: str, layer: str) -> str:
-    """File name of one layer's plot inside the --plot folder."""
-    return f"{model_name}-{layer.replace('.', '_')}.png"
-
-
-def save_plots(reports, out_dir, model_name: str) -> list:
-    """One log-log plot per layer: h_k against sigma_k with the fitted power law."""
-    from pathlib import Path
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for rep in reports:
-        fig, ax = plt.subplots(figsize=(4, 3.2))
-        pos = rep.h > 0
-        ax.loglog(rep.sigma[pos], rep.h[pos], "o", ms=4, label="h_k (exact HVP)")
-        if "alpha" in rep.fits:
-            f = rep.fits["alpha"]
-            xs = np.geomspace(rep.sigma[pos].min(), rep.sigma[pos].max(), 50)
-            ax.loglog(xs, np.exp(f.intercept) * xs**f.slope, "-", label=f"fit alpha={f.exponent:.2f}, R2={f.r2:.2f}")
-        ax.set_xlabel("sigma_k (gradient singular value)")
-        ax.set_ylabel("h_k")
-        ax.set_title(f"{model_name} {rep.layer}")
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        p = out / plot_name(model_name, rep.layer)
-        with atomic_output(p) as tmp:
-            fig.savefig(tmp, dpi=120, format="png")
-        plt.close(fig)
-        paths.append(str(p))
-    return paths
 
 
 def run(args) -> int:

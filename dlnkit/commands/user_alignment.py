@@ -15,9 +15,9 @@ def run_user_alignment(args, json_path: Path | None, plot_dir: Path | None) -> i
     ``plot_dir``) were checked by :func:`dlnkit.commands.alignment.run` before this is called."""
     import torch
 
-    from dlnkit.commands.alignment import format_rows, plot_name, save_plots
     from dlnkit.commands.user_model import load_user_problem
     from dlnkit.numerics.alignment import analyse_layer, matrix_layers
+    from dlnkit.records.alignment_tables import format_rows, plot_name, save_plots
     from dlnkit.records.outputs import atomic_write_json, check_output_file
 
     model, X, y, loss = load_user_problem(args)
