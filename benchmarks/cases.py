@@ -207,7 +207,7 @@ def measure_hk(spec):
 def measure_topeig(spec):
     from scipy.sparse.linalg import eigsh
 
-    from dlnkit.numerics.lanczos import lanczos_top_eigenvalues
+    from dlnkit.numerics.top_eigenvalues import top_eigenvalues
     from dlnkit.numerics.trace_estimators import hutchinson
 
     dt, dev = _dtype(spec), spec["device"]
@@ -221,7 +221,7 @@ def measure_topeig(spec):
 
         def fn():
             t0 = time.perf_counter()
-            res = lanczos_top_eigenvalues(op, k, tol=spec.get("tol", 1e-10), max_iters=500)
+            res = top_eigenvalues(op, k, tol=spec.get("tol", 1e-10), max_iters=500)
             t1 = time.perf_counter()
             tr = hutchinson(lambda V: hvp_batched(loss, ps, V), P, trace_samples, seed=0, batch=25)
             return {
@@ -239,7 +239,7 @@ def measure_topeig(spec):
 
         def fn():
             op.num_hvps = 0
-            vals = eigsh(op, k=k, which="LA", tol=1e-10, return_eigenvectors=False)
+            vals = eigsh(op.to_scipy(), k=k, which="LA", tol=1e-10, return_eigenvectors=False)
             return {"top": sorted(vals.tolist(), reverse=True), "hvps_eig": op.num_hvps}
     elif method == "dense_eigh":
 

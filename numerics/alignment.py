@@ -28,7 +28,7 @@ Conventions, stated once:
 * **Curvature.** :math:`h_k = \operatorname{vec}_r(u_kv_k^\top)^\top H_{ll}\operatorname{vec}_r(u_kv_k^\top)`
   by exact Hessian-vector products (forward-over-reverse, batched with ``vmap``) of the loss as
   a function of this layer's weight only; eigenvalues of :math:`H_{ll}` densely (HVPs against
-  the identity) when small, by Lanczos (``eigsh`` on the HVP operator) otherwise.
+  the identity) when small, by block Lanczos on the HVP operator otherwise.
 * **Pairing.** ``"index"`` (the paper's): direction k with the k-th largest factor eigenvalue;
   ``"overlap"``: with the factor eigenvector that has the largest overlap with u_k (v_k).
   :math:`\rho^\delta_k = u_k^\top C_\delta u_k/\lambda_{\pi(k)}(C_\delta)`,
@@ -332,11 +332,15 @@ def directional_curvatures(
 def layer_block_eigenvalues(
     cap: LayerCapture, k: int, *, dense_max: int = 100, chunk_size: int = 64, seed: int = 0
 ) -> tuple[np.ndarray, str]:
-    """The top-k eigenvalues (descending) of the exact per-layer block, and the method used.
+    """The top-k eigenvalues (descending, with multiplicity) of the exact per-layer block, and the method.
 
     Dense (HVPs against the identity, then ``eigvalsh``) when the layer has at most ``dense_max``
-    weights, else ``eigsh(which="LA")`` on the HVP operator.
+    weights, else block Lanczos (:func:`dlnkit.numerics.top_eigenvalues.top_eigenvalues`, block size
+    k so repeated eigenvalues appear with their multiplicity, default relative residual tolerance); the method
+    reads ``"lanczos (not converged)"`` when the product budget ran out first.
     """
+    from dlnkit.numerics.top_eigenvalues import top_eigenvalues
+
     W = cap.W.reshape(cap.weight_shape)
     n = W.numel()
     k = int(min(k, n))
@@ -346,13 +350,9 @@ def layer_block_eigenvalues(
         H = 0.5 * (H + H.T)
         ev = torch.linalg.eigvalsh(H).flip(0)[:k]
         return ev.cpu().numpy(), "dense"
-    from scipy.sparse.linalg import eigsh
-
-    k = min(k, n - 1)
     op = HessianOperator(cap.loss_of_weight, [W], chunk_size=chunk_size)
-    v0 = np.random.default_rng(seed).standard_normal(n)
-    ev = eigsh(op, k=k, which="LA", v0=v0, return_eigenvectors=False, tol=1e-10)
-    return np.sort(ev)[::-1].copy(), "lanczos"
+    res = top_eigenvalues(op, k, max_iters=max(300, 4 * k), seed=seed)  # default tol: 1e-10 in float64
+    return res.eigenvalues.numpy().copy(), "lanczos" if res.converged else "lanczos (not converged)"
 
 
 def _pairing(vecs: torch.Tensor, evecs: torch.Tensor, pairing: str) -> np.ndarray:

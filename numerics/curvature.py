@@ -47,6 +47,7 @@ from dlnkit.numerics.batches import Batches, as_batches
 from dlnkit.numerics.hessian import check_dense_fits
 from dlnkit.numerics.losses import LossLike, LossSpec, resolve_loss
 from dlnkit.numerics.model_checks import check_model_for_curvature
+from dlnkit.numerics.operators import MatmatOperator
 from dlnkit.numerics.validation import DlnkitInputError
 
 KINDS = ("hessian", "ggn", "ef")
@@ -261,6 +262,23 @@ class ModelCurvature:
         """A torch function v -> M v (P vectors or (P, k) blocks on any device; returns float64 on CPU)."""
         return lambda v: self.matmat(v, kind).to(dtype=torch.float64, device="cpu")
 
+    # the curvature-operator protocol (dlnkit.numerics.operators), for the Hessian; operator(kind) for the others
+    symmetric = True
+
+    @property
+    def size(self) -> int:
+        return self.num_params
+
+    def matvec(self, v: torch.Tensor, kind: str = "hessian") -> torch.Tensor:
+        """``M v`` for a flat P vector."""
+        return self.matmat(v.reshape(-1), kind)
+
+    def operator(self, kind: str = "hessian") -> MatmatOperator:
+        """The ``kind`` matrix as a :class:`~dlnkit.numerics.operators.CurvatureOperator`."""
+        if kind not in KINDS:
+            raise DlnkitInputError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        return MatmatOperator(lambda V: self.matmat(V, kind), self.num_params, dtype=self.dtype, device=self.device)
+
     def linear_operator(self, kind: str = "hessian") -> LinearOperator:
         """The matrix as a ``scipy.sparse.linalg.LinearOperator`` (float64; symmetric)."""
         P = self.num_params
@@ -285,29 +303,29 @@ class ModelCurvature:
 
     # ----- spectra and traces -------------------------------------------------------------
     def top_eigenvalues(self, k: int = 5, kind: str = "hessian", **kw: Any) -> Any:
-        """Top-k eigenvalues by Lanczos with full re-orthogonalisation (:mod:`dlnkit.numerics.lanczos`)."""
-        from dlnkit.numerics.lanczos import lanczos_top_eigenvalues
+        """Top-k eigenvalues with multiplicities by block Lanczos (:mod:`dlnkit.numerics.top_eigenvalues`)."""
+        from dlnkit.numerics.top_eigenvalues import top_eigenvalues
 
-        return lanczos_top_eigenvalues(self.matvec_fn(kind), k, n=self.num_params, **kw)
+        return top_eigenvalues(self.operator(kind), k, **kw)
 
     def trace(self, kind: str = "hessian", *, method: str = "hutchpp", num_matvecs: int = 60, seed: int = 0) -> Any:
         """tr M by ``"exact"`` (P products with unit vectors), ``"hutchinson"`` or ``"hutchpp"``."""
         from dlnkit.numerics.trace_estimators import exact_trace, hutchinson, hutchpp
 
-        mm = self.matvec_fn(kind)
+        op = self.operator(kind)
         if method == "exact":
-            return exact_trace(mm, self.num_params)
+            return exact_trace(op)
         if method == "hutchinson":
-            return hutchinson(mm, self.num_params, num_matvecs, seed=seed)
+            return hutchinson(op, num_matvecs=num_matvecs, seed=seed)
         if method == "hutchpp":
-            return hutchpp(mm, self.num_params, num_matvecs, seed=seed)
+            return hutchpp(op, num_matvecs=num_matvecs, seed=seed)
         raise DlnkitInputError(f"trace method must be 'exact', 'hutchinson' or 'hutchpp', got {method!r}")
 
     def density(self, kind: str = "hessian", *, num_probes: int = 8, num_steps: int = 60, seed: int = 0) -> Any:
         """Stochastic Lanczos quadrature (:func:`dlnkit.numerics.slq.slq`): nodes, weights, density."""
         from dlnkit.numerics.slq import slq
 
-        return slq(self.matvec_fn(kind), self.num_params, num_probes=num_probes, num_steps=num_steps, seed=seed)
+        return slq(self.operator(kind), num_probes=num_probes, num_steps=num_steps, seed=seed)
 
 
 def dense_layer_blocks(curv: ModelCurvature, kind: str = "hessian") -> dict[str, torch.Tensor]:

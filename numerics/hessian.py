@@ -1,4 +1,4 @@
-"""Exact Hessians of arbitrary torch losses: dense (torch.func), HVPs, and a scipy operator.
+"""Exact Hessians of arbitrary torch losses: dense (torch.func), HVPs, and a curvature operator.
 
 The dense route is the independent reference against which every closed form is tested. A
 memory guard refuses dense Hessians that would not fit *before* allocating anything.
@@ -138,7 +138,7 @@ def check_dense_fits(
         raise HessianTooLargeError(
             f"a dense {num_params} x {num_params} Hessian ({dtype}) needs about {need / 2**30:.2f} GiB "
             f"with working space, more than the {budget / 2**30:.2f} GiB budget on {torch.device(device)}; "
-            "use HessianOperator (HVPs, scipy eigsh) or the structured forms "
+            "use HessianOperator (HVPs, numerics.top_eigenvalues) or the structured forms "
             "(dln_gauss_newton_nonzero_spectrum, per-layer Kronecker blocks) instead"
         )
     return need
@@ -280,11 +280,12 @@ def hvp_batched(
     return f(vecs.T).T
 
 
-class HessianOperator(LinearOperator):  # type: ignore[misc]  # SciPy ships no types: its base class is Any
-    """The Hessian of a loss as a ``scipy.sparse.linalg.LinearOperator`` (matvec = exact HVP).
+class HessianOperator:
+    """The Hessian of a loss as a curvature operator (:mod:`dlnkit.numerics.operators`): ``matvec`` is
+    one exact HVP, ``matmat`` a ``vmap`` of them; products run on the parameters' device and dtype.
 
-    Works with ``scipy.sparse.linalg.eigsh``; data stay on the parameters' device and dtype,
-    numpy arrays cross the boundary in float64.
+    :meth:`to_scipy` gives a ``scipy.sparse.linalg.LinearOperator`` (numpy float64 at the boundary)
+    for ``eigsh``, ``cg`` and the like.
 
     Parameters
     ----------
@@ -297,12 +298,15 @@ class HessianOperator(LinearOperator):  # type: ignore[misc]  # SciPy ships no t
 
     Examples
     --------
-    >>> from scipy.sparse.linalg import eigsh
     >>> A = torch.tensor([[2.0, 1.0], [1.0, 3.0]], dtype=torch.float64)
     >>> op = HessianOperator(lambda w: 0.5 * w @ A @ w, [torch.zeros(2, dtype=torch.float64)])
-    >>> op.shape, np.allclose(op @ np.eye(2), A.numpy())
-    ((2, 2), True)
+    >>> op.size, bool(torch.allclose(op.matmat(torch.eye(2, dtype=torch.float64)), A))
+    (2, True)
+    >>> np.allclose(op.to_scipy() @ np.eye(2), A.numpy()), op.num_hvps
+    (True, 4)
     """
+
+    symmetric = True  # Hessians are symmetric
 
     def __init__(self, loss_fn: LossFn, params: Sequence[torch.Tensor], *, chunk_size: int | None = 64):
         self.loss_fn = loss_fn
@@ -312,36 +316,47 @@ class HessianOperator(LinearOperator):  # type: ignore[misc]  # SciPy ships no t
         self.num_hvps = 0
         ref = self.params[0]
         self._dtype, self._device = ref.dtype, ref.device
-        super().__init__(dtype=np.float64, shape=(self.num_params, self.num_params))
 
     @property
-    def param_dtype(self) -> torch.dtype:
-        """The parameters' torch dtype (``dtype`` is SciPy's: numpy float64 at the boundary)."""
+    def size(self) -> int:
+        """The number of parameters (the operator is size x size)."""
+        return self.num_params
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.num_params, self.num_params)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The parameters' torch dtype (every HVP runs in it)."""
         return self._dtype
 
     @property
-    def param_device(self) -> torch.device:
+    def device(self) -> torch.device:
         """The parameters' device (where every HVP runs)."""
         return self._device
 
-    def _to_torch(self, x: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(np.ascontiguousarray(x), dtype=self._dtype, device=self._device)
+    param_dtype = dtype
+    param_device = device
 
-    def _matvec(self, x: np.ndarray) -> np.ndarray:
+    def matvec(self, v: torch.Tensor) -> torch.Tensor:
+        """H v for a flat vector (one HVP)."""
         self.num_hvps += 1
-        v = self._to_torch(np.asarray(x).reshape(-1))
-        return hvp(self.loss_fn, self.params, v).detach().cpu().numpy().astype(np.float64)
+        return hvp(self.loss_fn, self.params, v.reshape(-1).to(dtype=self._dtype, device=self._device)).detach()
 
-    def _matmat(self, X: np.ndarray) -> np.ndarray:
-        self.num_hvps += X.shape[1]
-        V = self._to_torch(np.asarray(X))
-        return (
-            hvp_batched(self.loss_fn, self.params, V, chunk_size=self.chunk_size)
-            .detach()
-            .cpu()
-            .numpy()
-            .astype(np.float64)
-        )
+    def matmat(self, V: torch.Tensor) -> torch.Tensor:
+        """H V for a (P, k) block (k HVPs, ``chunk_size`` at a time)."""
+        V = V.reshape(self.num_params, -1).to(dtype=self._dtype, device=self._device)
+        self.num_hvps += V.shape[1]
+        return hvp_batched(self.loss_fn, self.params, V, chunk_size=self.chunk_size).detach()
 
-    def _adjoint(self) -> HessianOperator:
-        return self  # Hessians are symmetric
+    def to_scipy(self) -> LinearOperator:
+        """This Hessian as a ``scipy.sparse.linalg.LinearOperator`` (float64 numpy in and out)."""
+        n = self.num_params
+
+        def mm(X: np.ndarray) -> np.ndarray:
+            V = torch.as_tensor(np.ascontiguousarray(X), dtype=self._dtype, device=self._device)
+            out = self.matmat(V.reshape(n, -1)).cpu().numpy().astype(np.float64)
+            return out.reshape(X.shape)
+
+        return LinearOperator((n, n), matvec=mm, matmat=mm, rmatvec=mm, rmatmat=mm, dtype=np.float64)

@@ -1,139 +1,266 @@
-r"""Extreme eigenvalues of a Hessian from HVPs only (no P x P matrix).
+r"""The one Lanczos kernel: block Lanczos with full re-orthogonalisation, in float64.
 
-* :func:`lanczos_top_eigenvalues`: Lanczos with full re-orthogonalisation. After m steps the
-  tridiagonal :math:`T_m = V_m^\top H V_m` has Ritz values :math:`\theta_i` with residuals
-  :math:`\|H V_m s_i - \theta_i V_m s_i\| = |\beta_m\, s_{m,i}|`; the top ``k`` are accepted
-  when every such residual is below ``tol`` times the largest :math:`|\theta|`. For a symmetric H
-  the eigenvalue error is at most the residual (and in practice its square over the gap).
-It takes a ``matvec`` (a torch function v -> H v on the parameters' device) or a
-:class:`~dlnkit.numerics.hessian.HessianOperator`, and counts the HVPs it spends. Traces
-(Hutchinson, Hutch++, exact) are in :mod:`dlnkit.numerics.trace_estimators`.
+Every Krylov method in dlnkit runs through :func:`block_lanczos`: the top-k eigenvalues with their
+multiplicities (:mod:`dlnkit.numerics.top_eigenvalues`), stochastic Lanczos quadrature
+(:mod:`dlnkit.numerics.slq`) and the per-layer block eigenvalues of the alignment measurements.
+
+**Recurrence.** For a symmetric :math:`A\in\mathbb R^{n\times n}` and an orthonormal start block
+:math:`Q_1\in\mathbb R^{n\times b}`, step j applies A once to the whole block (one batched product,
+one pass over the data for b columns) and orthogonalises the result against *every* earlier block
+(full re-orthogonalisation, done twice: "twice is enough", Parlett):
+
+.. math:: W_j = A Q_j - \sum_{i\le j} Q_i C_{ij},\qquad C_{ij} = Q_i^\top A Q_j,
+   \qquad W_j = Q_{j+1} B_{j+1}.
+
+In exact arithmetic only :math:`C_{j-1,j} = B_j^\top` and :math:`C_{jj}` survive and the projected
+matrix :math:`T_m = V_m^\top A V_m` (:math:`V_m = [Q_1,\dots,Q_m]`) is block tridiagonal; we keep
+every computed :math:`C_{ij}`, so :math:`T_m` is the Rayleigh-Ritz matrix of the basis actually
+built, rounding included. :math:`Q_{j+1}` comes from a rank-revealing factorisation (SVD) of
+:math:`W_j`: directions with singular value at most :math:`\delta\,\|A\|` are dropped (deflation),
+so the block may shrink; when it is empty the basis spans an invariant subspace (up to
+:math:`\delta\|A\|`) and the Krylov space is *exhausted*. The default :math:`\delta` is 1% of the
+default residual tolerance (:func:`default_tolerance`; :math:`10^{-12}` in float64): products of
+closed-form matrices built through long chains carry errors of several hundred
+:math:`\varepsilon\|A\|` (measured 700 eps on a three-layer DLN Hessian), so a smaller cut-off would
+keep pure rounding noise as "new" directions, and a residual of :math:`\delta\|A\|` moves no Ritz
+value by more than 1% of the tolerance.
+
+**Ritz pairs and residuals.** With :math:`T_m = S\Theta S^\top`, the Ritz pairs are
+:math:`(\theta_i, y_i = V_m s_i)` and, since :math:`AV_m = V_mT_m + W_mE_m^\top`,
+
+.. math:: \|A y_i - \theta_i y_i\| = \|W_m\, s_i^{(m)}\|
+
+(:math:`s_i^{(m)}` the last block's rows of :math:`s_i`), zero for an exhausted space. For a
+symmetric A some eigenvalue lies within that residual of :math:`\theta_i` (and within its square
+over the spectral gap), which is why convergence is *declared from residuals* and never from
+running out of iterations.
+
+**Why the block size bounds the multiplicity.** Every vector of the block Krylov space
+:math:`\operatorname{span}\{Q_1, AQ_1, A^2Q_1,\dots\}` has, inside the eigenspace :math:`E_\lambda`
+of an eigenvalue λ, a component in :math:`P_\lambda \operatorname{span}(Q_1)` (powers of A act on
+:math:`E_\lambda` as scalars), a space of dimension at most b. So at most b copies of λ can ever
+appear among the Ritz values: a cluster of b Ritz values may be a larger eigenvalue cluster
+(with b random start vectors it is generically exactly :math:`\min(\mu_\lambda, b)`). Single-vector
+Lanczos (b = 1) finds one copy of every eigenvalue.
+
+Several *independent* groups (``start`` of shape (g, n, b)) run side by side, every step one product
+with all live columns of all groups; SLQ uses g probes with b = 1.
+
+>>> A = torch.diag(torch.tensor([5.0, 5.0, 3.0, 1.0, 1.0, 1.0], dtype=torch.float64))
+>>> run = block_lanczos(A, random_start(6, block_size=3, seed=0), max_steps=5)
+>>> run.exhausted.tolist(), [round(x, 12) for x in ritz_values(run, 0).tolist()]
+([True], [1.0, 1.0, 1.0, 3.0, 5.0, 5.0])
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 
+from dlnkit.numerics.memory import check_allocation
+from dlnkit.numerics.operators import CurvatureOperator, as_operator
 from dlnkit.numerics.validation import DlnkitInputError
 
-if TYPE_CHECKING:
-    from dlnkit.numerics.hessian import HessianOperator
-
-Matvec = Callable[[torch.Tensor], torch.Tensor]
+F64 = torch.float64
 
 
-def _as_torch_matvec(op: object) -> tuple[Matvec, Matvec, int, torch.dtype, torch.device]:
-    """(matvec, matmat, n, dtype, device) for a HessianOperator (callables are handled by the callers)."""
-    from dlnkit.numerics.hessian import HessianOperator, hvp, hvp_batched
+@dataclass(frozen=True)
+class KrylovRun:
+    r"""What :func:`block_lanczos` built, per group ``g``.
 
-    if isinstance(op, HessianOperator):
-        params, loss_fn, chunk = op.params, op.loss_fn, op.chunk_size
+    ``basis`` (g, n, M) float64 with ``M = (steps + 1) * b`` slots, of which ``processed`` (g, M)
+    were multiplied by A (only they enter T); ``projection`` (g, M, M) the symmetric
+    :math:`T = V^\top A V` on processed slots (zero elsewhere); ``residual`` (g, n, b) the last
+    block's :math:`W_m` (zero for exhausted groups); ``last_slots`` the slot range of the last
+    processed block; ``norm_estimate`` a lower bound on ||A|| (largest column norm of a product);
+    ``exhausted`` (g,) True where the Krylov space is invariant; ``num_products`` the columns
+    multiplied; ``num_steps`` the block steps taken."""
 
-        def mv(v: torch.Tensor) -> torch.Tensor:
-            return hvp(loss_fn, params, v)
-
-        def mm(V: torch.Tensor) -> torch.Tensor:
-            return hvp_batched(loss_fn, params, V, chunk_size=chunk)
-
-        return mv, mm, op.num_params, op.param_dtype, op.param_device
-    raise DlnkitInputError("give a HessianOperator, or a callable matvec together with n=")
-
-
-@dataclass
-class LanczosResult:
-    eigenvalues: torch.Tensor  # the top k Ritz values, descending
-    eigenvectors: torch.Tensor | None  # P x k, when asked for
-    residuals: torch.Tensor  # |beta_m s_{m,i}| for the returned pairs
-    num_hvps: int
-    num_iters: int
-    converged: bool
+    basis: torch.Tensor
+    projection: torch.Tensor
+    processed: torch.Tensor
+    residual: torch.Tensor
+    last_slots: tuple[int, int]
+    norm_estimate: float
+    exhausted: torch.Tensor
+    num_products: int
+    num_steps: int
+    block_size: int
+    op_eps: float
 
 
-def lanczos_top_eigenvalues(
-    op: HessianOperator | Matvec,
-    k: int = 5,
+def lanczos_basis_bytes(n: int, groups: int, block_size: int, max_steps: int) -> int:
+    """Peak bytes of :func:`block_lanczos`: basis, projection, residual and two work blocks (float64)."""
+    M = (max_steps + 1) * block_size
+    return 8 * groups * (n * M + M * M + 4 * n * block_size)
+
+
+def random_start(
+    n: int, *, block_size: int = 1, groups: int = 1, seed: int = 0, kind: str = "gaussian"
+) -> torch.Tensor:
+    """A (groups, n, block_size) float64 CPU start block: Gaussian or Rademacher (``kind="rademacher"``)."""
+    g = torch.Generator().manual_seed(int(seed))
+    if kind == "rademacher":
+        return (torch.randint(0, 2, (groups, n, block_size), generator=g) * 2 - 1).to(F64)
+    if kind == "gaussian":
+        return torch.randn(groups, n, block_size, generator=g, dtype=F64)
+    raise DlnkitInputError(f"start kind must be 'gaussian' or 'rademacher', got {kind!r}")
+
+
+def _orthonormal_block(W: torch.Tensor, drop: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rank-revealing orthonormal basis of each group's columns: (Q (g, n, b), live (g, b)). Columns
+    with singular value <= ``drop`` are zeroed (deflated). Signs make diag(Q^T W) >= 0."""
+    U, S, Vh = torch.linalg.svd(W, full_matrices=False)
+    live = S > drop
+    diag = torch.diagonal(S.unsqueeze(-1) * Vh, dim1=-2, dim2=-1)
+    sign = torch.where(diag < 0, -1.0, 1.0).to(W.dtype)
+    Q = U * (sign * live.to(W.dtype)).unsqueeze(1)
+    return Q, live
+
+
+def _apply(op: CurvatureOperator, X: torch.Tensor, live: torch.Tensor) -> torch.Tensor:
+    """A times the live columns of X (g, n, b), as float64 on X's device (dead columns: zero)."""
+    g, n, b = X.shape
+    flat = X.permute(1, 0, 2).reshape(n, g * b)
+    idx = torch.nonzero(live.reshape(-1)).reshape(-1)
+    out = torch.zeros_like(flat)
+    if idx.numel():
+        Y = op.matmat(flat[:, idx].to(dtype=op.dtype, device=op.device))
+        out[:, idx] = Y.reshape(n, -1).to(dtype=F64, device=X.device)
+    return out.reshape(n, g, b).permute(1, 0, 2)
+
+
+def block_lanczos(
+    op: object,
+    start: torch.Tensor,
     *,
+    max_steps: int,
     n: int | None = None,
-    max_iters: int = 300,
-    tol: float = 1e-10,
-    seed: int = 0,
-    which: str = "LA",
-    return_vectors: bool = False,
-    check_every: int = 5,
-) -> LanczosResult:
-    """The ``k`` largest (``which="LA"``) or largest-magnitude (``"LM"``) eigenvalues of a symmetric
-    operator by Lanczos with full re-orthogonalisation; one HVP per iteration.
+    stop: Callable[[KrylovRun], bool] | None = None,
+    check_every: int = 1,
+    deflation_tol: float | None = None,
+    budget_bytes: int | None = None,
+) -> KrylovRun:
+    """Run block Lanczos (see the module docstring) from ``start`` ((n, b) or (g, n, b)) for at most
+        ``max_steps`` block steps; ``stop(run)`` is asked every ``check_every`` steps whether to end early.
+    Residual directions below ``deflation_tol * ||A||`` are dropped (default: 1% of
+    :func:`default_tolerance`).
 
-    ``op``: a :class:`~dlnkit.numerics.hessian.HessianOperator`, or a torch callable v -> H v with
-    the dimension ``n`` given. The start vector is Gaussian from ``seed``.
-
-    >>> A = torch.diag(torch.arange(1.0, 101.0, dtype=torch.float64))
-    >>> res = lanczos_top_eigenvalues(lambda v: A @ v, 3, n=100, tol=1e-12)
-    >>> [round(x, 8) for x in res.eigenvalues.tolist()], res.converged
-    ([100.0, 99.0, 98.0], True)
+        ``op``: a :class:`~dlnkit.numerics.operators.CurvatureOperator`, a square tensor, or a block
+        callable with ``n``. The basis is float64 on the operator's device, refused before allocation
+        when it would not fit (:func:`~dlnkit.numerics.memory.check_allocation`).
     """
-    if callable(op) and not hasattr(op, "shape"):
-        if n is None:
-            raise DlnkitInputError("a callable matvec needs the dimension n=")
-        matvec, dtype, device = op, torch.float64, torch.device("cpu")
-    else:
-        matvec, _mm, n, dtype, device = _as_torch_matvec(op)
-    n = int(n)
-    k = int(k)
-    if not 1 <= k <= n:
-        raise DlnkitInputError(f"k must be between 1 and the dimension {n}, got {k}")
-    if which not in ("LA", "LM"):
-        raise DlnkitInputError(f"which must be 'LA' or 'LM', got {which!r}")
-    max_iters = min(int(max_iters), n)
-    g = torch.Generator(device="cpu").manual_seed(int(seed))
-    q = torch.randn(n, generator=g, dtype=torch.float64).to(dtype=dtype, device=device)
-    q = q / torch.linalg.norm(q)
-    Q = torch.empty(max_iters + 1, n, dtype=dtype, device=device)
-    Q[0] = q
-    alphas: list[float] = []
-    betas: list[float] = []
-    num_hvps, converged, m = 0, False, 0
-    theta = S = None
-    for m in range(1, max_iters + 1):
-        w = matvec(Q[m - 1])
-        num_hvps += 1
-        a = torch.dot(w, Q[m - 1])
-        w = w - a * Q[m - 1] - (betas[-1] * Q[m - 2] if betas else 0.0)
-        # full re-orthogonalisation, twice ("twice is enough")
-        for _ in range(2):
-            w = w - Q[:m].T @ (Q[:m] @ w)
-        b = torch.linalg.norm(w)
-        alphas.append(float(a))
-        betas.append(float(b))
-        invariant = float(b) <= 1e-14 * max(1.0, max(abs(x) for x in alphas))
-        if m >= k and (m % check_every == 0 or invariant or m == max_iters):
-            T = torch.diag(torch.tensor(alphas, dtype=torch.float64))
-            if m > 1:
-                off = torch.tensor(betas[:-1], dtype=torch.float64)
-                T = T + torch.diag(off, 1) + torch.diag(off, -1)
-            theta, S = torch.linalg.eigh(T)
-            order = torch.argsort(theta if which == "LA" else theta.abs(), descending=True)[:k]
-            theta_k, S_k = theta[order], S[:, order]
-            res = (betas[-1] * S_k[-1, :]).abs()
-            scale = max(theta.abs().max().item(), 1e-300)
-            if invariant or bool((res <= tol * scale).all()):
-                converged = True
-                break
-        if invariant:
+    A = as_operator(op, n)
+    if not A.symmetric:
+        raise DlnkitInputError("Lanczos needs a symmetric operator")
+    X0 = start.unsqueeze(0) if start.ndim == 2 else start
+    if X0.ndim != 3 or X0.shape[1] != A.size:
+        raise DlnkitInputError(f"start block must be (n, b) or (g, n, b) with n = {A.size}, got {tuple(start.shape)}")
+    g, n_, b = X0.shape
+    steps = max(1, min(int(max_steps), -(-n_ // b)))
+    check_allocation(
+        lanczos_basis_bytes(n_, g, b, steps),
+        f"the Lanczos basis ({g} x {n_} x {(steps + 1) * b} float64 numbers)",
+        A.device,
+        budget_bytes=budget_bytes,
+        hint="lower the number of Lanczos steps (max_iters / --steps) or the block size / number of probes",
+    )
+    dev = A.device
+    eps = float(torch.finfo(A.dtype).eps)
+    delta = 0.01 * default_tolerance(A.dtype) if deflation_tol is None else float(deflation_tol)
+    M = (steps + 1) * b
+    V = torch.zeros(g, n_, M, dtype=F64, device=dev)
+    T = torch.zeros(g, M, M, dtype=F64, device=dev)
+    done = torch.zeros(g, M, dtype=torch.bool, device=dev)
+    norm_est = 0.0
+    X = X0.to(dtype=F64, device=dev)
+    scale0 = float(torch.linalg.norm(X, dim=1).max())
+    Q, live = _orthonormal_block(X, 1e3 * float(torch.finfo(F64).eps) * max(scale0, 1e-300))
+    V[:, :, :b] = Q
+    products, W = 0, torch.zeros_like(Q)
+    exhausted = torch.zeros(g, dtype=torch.bool, device=dev)
+    run: KrylovRun | None = None
+    j = 0
+    for j in range(steps):
+        lo, hi = j * b, (j + 1) * b
+        Qj = V[:, :, lo:hi]
+        W = _apply(A, Qj, live)
+        products += int(live.sum())
+        norm_est = max(norm_est, float(torch.linalg.norm(W, dim=1).max()))
+        Vp = V[:, :, :hi]
+        C = torch.zeros(g, hi, b, dtype=F64, device=dev)
+        for _ in range(2):  # full re-orthogonalisation, twice
+            Cp = Vp.transpose(1, 2) @ W
+            W = W - Vp @ Cp
+            C += Cp
+        T[:, :lo, lo:hi] = C[:, :lo]
+        T[:, lo:hi, :lo] = C[:, :lo].transpose(1, 2)
+        T[:, lo:hi, lo:hi] = 0.5 * (C[:, lo:hi] + C[:, lo:hi].transpose(1, 2))
+        done[:, lo:hi] = live
+        W = W * live.any(1).to(F64)[:, None, None]
+        Q, live = _orthonormal_block(W, delta * max(norm_est, 1e-300))
+        exhausted = ~live.any(1)
+        W = W * (~exhausted).to(F64)[:, None, None]
+        V[:, :, hi : hi + b] = Q
+        run = KrylovRun(V, T, done, W, (lo, hi), norm_est, exhausted, products, j + 1, b, eps)
+        if bool(exhausted.all()):
             break
-        Q[m] = w / b
-    if theta is None:  # fewer than k iterations possible (tiny n): fall back to the last T
-        T = torch.diag(torch.tensor(alphas, dtype=torch.float64))
-        theta_k, S_k = torch.linalg.eigh(T)
-        res = torch.zeros_like(theta_k)
-    vecs = None
-    if return_vectors:
-        vecs = Q[:m].T @ S_k.to(dtype=dtype, device=device)
-    return LanczosResult(theta_k, vecs, res, num_hvps, m, converged)
+        if stop is not None and ((j + 1) % max(1, check_every) == 0 or j + 1 == steps) and stop(run):
+            break
+    assert run is not None
+    return run
 
 
-__all__ = ["LanczosResult", "lanczos_top_eigenvalues"]
+def ritz_values(run: KrylovRun, group: int = 0) -> torch.Tensor:
+    """The Ritz values of ``group`` (ascending), the eigenvalues of its projected matrix."""
+    return ritz_pairs(run, group)[0]
+
+
+def ritz_pairs(run: KrylovRun, group: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(theta ascending, S (slots x r) eigenvectors of T in processed-slot coordinates, residual norms
+    ||A y - theta y|| = ||W_m s^(m)|| for every Ritz pair of ``group``)."""
+    idx = torch.nonzero(run.processed[group]).reshape(-1)
+    T = run.projection[group][idx][:, idx]
+    theta, S = torch.linalg.eigh(T)
+    lo, hi = run.last_slots
+    last = (idx >= lo) & (idx < hi)
+    W = run.residual[group][:, idx[last] - lo]
+    res = torch.linalg.norm(W @ S[last], dim=0) if bool(last.any()) else torch.zeros_like(theta)
+    return theta, S, res
+
+
+def ritz_vectors(run: KrylovRun, S: torch.Tensor, group: int = 0) -> torch.Tensor:
+    """Ritz vectors V s for the columns of S (in the coordinates :func:`ritz_pairs` returns)."""
+    idx = torch.nonzero(run.processed[group]).reshape(-1)
+    return run.basis[group][:, idx] @ S
+
+
+def default_tolerance(dtype: torch.dtype) -> float:
+    """Default relative residual tolerance: 1e-10, or 1000 eps of a coarser operator dtype (products in
+    that dtype carry a relative error of several eps per layer, so residuals cannot be certified
+    below a few hundred eps; 1e-10 in float64 bounds every eigenvalue error by 1e-10 ||A||)."""
+    return max(1e-10, 1e3 * float(torch.finfo(dtype).eps))
+
+
+def steps_for(max_products: int, block_size: int, n: int) -> int:
+    """Block steps that spend at most ``max_products`` products (at least one step); a budget of n or
+    more may take ceil(n / b) steps, enough to exhaust the space (deflated columns cost nothing, so
+    at most n products are spent)."""
+    if max_products >= n:
+        return -(-n // block_size)
+    return max(1, max_products // block_size)
+
+
+__all__ = [
+    "KrylovRun",
+    "block_lanczos",
+    "ritz_pairs",
+    "ritz_values",
+    "ritz_vectors",
+    "random_start",
+    "lanczos_basis_bytes",
+    "default_tolerance",
+    "steps_for",
+]

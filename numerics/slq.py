@@ -8,7 +8,8 @@ Lanczos steps started at v give :math:`T_m = S\,\operatorname{diag}(\theta)\,S^\
 Gauss quadrature :math:`v^\top f(A) v \approx \sum_i \tau_i f(\theta_i)` with nodes
 :math:`\theta_i` and weights :math:`\tau_i = S_{1i}^2` (exact for polynomials of degree
 :math:`\le 2m-1`). Averaging over ``num_probes`` probes gives a discrete measure with
-``num_probes * m`` atoms of total mass 1; :meth:`SLQResult.density` smooths it with a Gaussian
+``num_probes * m`` atoms of total mass 1 (each probe runs its own single-vector recurrence in the
+one Lanczos kernel, :func:`dlnkit.numerics.lanczos.block_lanczos`); :meth:`SLQResult.density` smooths it with a Gaussian
 kernel of width ``sigma`` (PyHessian's convention: the density integrates to 1; multiply by n for
 "eigenvalues per unit").
 
@@ -17,7 +18,7 @@ Accuracy on deep linear networks against the exact spectrum with multiplicities 
 between the SLQ measure and the exact one, relative to the spectral range.
 
 >>> A = torch.diag(torch.linspace(0.0, 1.0, 200, dtype=torch.float64))
->>> res = slq(lambda V: A @ V, 200, num_probes=4, num_steps=30, seed=0)
+>>> res = slq(A, num_probes=4, num_steps=30, seed=0)
 >>> round(float(res.weights.sum()), 12), res.nodes.shape
 (1.0, (4, 30))
 >>> w1 = res.wasserstein_to(torch.linspace(0.0, 1.0, 200, dtype=torch.float64).numpy())
@@ -27,42 +28,42 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from dlnkit.numerics.lanczos import KrylovRun, block_lanczos, random_start
+from dlnkit.numerics.operators import as_operator
 from dlnkit.numerics.validation import DlnkitInputError
 
-Matvec = Callable[[torch.Tensor], torch.Tensor]
+
+def _projected(run: KrylovRun, group: int) -> torch.Tensor:
+    idx = torch.nonzero(run.processed[group]).reshape(-1)
+    return run.projection[group][idx][:, idx].cpu()
 
 
-def lanczos_tridiagonal(matvec: Matvec, v0: torch.Tensor, num_steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """The (alphas, betas) of m Lanczos steps from ``v0`` with full re-orthogonalisation (twice).
-    Stops early at an invariant subspace (then fewer than m alphas)."""
-    n = v0.numel()
-    m = min(int(num_steps), n)
-    Q = torch.empty(m, n, dtype=torch.float64)
-    Q[0] = v0 / torch.linalg.norm(v0)
-    alphas: list[float] = []
-    betas: list[float] = []
-    for j in range(m):
-        w = matvec(Q[j].reshape(n, 1)).to(torch.float64).cpu().reshape(n)
-        a = float(torch.dot(w, Q[j]))
-        alphas.append(a)
-        for _ in range(2):
-            w = w - Q[: j + 1].T @ (Q[: j + 1] @ w)
-        b = float(torch.linalg.norm(w))
-        scale = max(1.0, max(abs(x) for x in alphas))
-        if j + 1 == m or b <= 1e-12 * scale:
-            break
-        betas.append(b)
-        Q[j + 1] = w / b
-    return np.asarray(alphas), np.asarray(betas)
+def _tridiagonal(T: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    return T.diagonal().numpy().copy(), T.diagonal(1).numpy().copy()
 
 
-@dataclass
+def block_lanczos_tridiagonals(op: object, V0: torch.Tensor, num_steps: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(alphas, betas) of independent single-vector Lanczos recurrences, one from every column of
+    ``V0`` (n, p), run side by side by the block kernel (:func:`~dlnkit.numerics.lanczos.block_lanczos`
+    with p groups of block size 1: one product with an (n, p) block per step). A column whose
+    Krylov space becomes invariant stops there (fewer alphas). ``op``: an operator or a block callable."""
+    n, p = V0.shape
+    run = block_lanczos(op, V0.T.reshape(p, n, 1), max_steps=int(num_steps), n=n)
+    return [_tridiagonal(_projected(run, c)) for c in range(p)]
+
+
+def lanczos_tridiagonal(op: object, v0: torch.Tensor, num_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (alphas, betas) of m Lanczos steps from ``v0`` (the kernel with one group of block size 1);
+    stops early at an invariant subspace (then fewer than m alphas)."""
+    return block_lanczos_tridiagonals(op, v0.reshape(-1, 1), num_steps)[0]
+
+
+@dataclass(frozen=True)
 class SLQResult:
     """Nodes and weights (num_probes x m; each row sums to 1/num_probes), dimension n, products spent."""
 
@@ -104,64 +105,28 @@ class SLQResult:
         return float(wasserstein_distance(x[keep], np.asarray(eigenvalues, dtype=np.float64), u_weights=w[keep]))
 
 
-def block_lanczos_tridiagonals(matvec: Matvec, V0: torch.Tensor, num_steps: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Independent Lanczos recurrences (full re-orthogonalisation, twice) for every column of ``V0``,
-    run side by side so that each step is *one* product with an (n, p) block: one pass over the data
-    for all probes. A column that reaches an invariant subspace stops (its later columns are zero).
-    Returns (alphas, betas) per column, as :func:`lanczos_tridiagonal`."""
-    n, p = V0.shape
-    m = min(int(num_steps), n)
-    Q = torch.zeros(m, n, p, dtype=torch.float64)
-    Q[0] = V0 / torch.linalg.norm(V0, dim=0, keepdim=True)
-    alphas = torch.zeros(m, p, dtype=torch.float64)
-    betas = torch.zeros(m, p, dtype=torch.float64)
-    steps = torch.zeros(p, dtype=torch.int64)
-    active = torch.ones(p, dtype=torch.bool)
-    for j in range(m):
-        W = matvec(Q[j]).to(torch.float64).cpu().reshape(n, p)
-        alphas[j] = (W * Q[j]).sum(0)
-        for _ in range(2):
-            coeff = torch.einsum("inp,np->ip", Q[: j + 1], W)
-            W = W - torch.einsum("inp,ip->np", Q[: j + 1], coeff)
-        b = torch.linalg.norm(W, dim=0)
-        steps[active] = j + 1
-        scale = torch.clamp(alphas[: j + 1].abs().max(0).values, min=1.0)
-        active = active & (b > 1e-12 * scale)
-        if j + 1 == m or not bool(active.any()):
-            break
-        betas[j] = torch.where(active, b, torch.zeros_like(b))
-        Q[j + 1] = torch.where(active, W / torch.where(active, b, torch.ones_like(b)), torch.zeros_like(W))
-    out = []
-    for c in range(p):
-        k = int(steps[c])
-        out.append((alphas[:k, c].numpy().copy(), betas[: max(k - 1, 0), c].numpy().copy()))
-    return out
-
-
-def slq(matvec: Matvec, n: int, *, num_probes: int = 8, num_steps: int = 60, seed: int = 0) -> SLQResult:
-    """SLQ with Rademacher probes; ``matvec`` maps an (n, k) float64 CPU block to A times it. All probes
-    run side by side (:func:`block_lanczos_tridiagonals`): ``num_steps`` block products in all."""
+def slq(op: object, n: int | None = None, *, num_probes: int = 8, num_steps: int = 60, seed: int = 0) -> SLQResult:
+    """SLQ with Rademacher probes. ``op``: a curvature operator (:mod:`dlnkit.numerics.operators`), a
+    square tensor, or a torch function of an (n, k) block with ``n``. All probes run side by side in
+    the block kernel (one group of block size 1 per probe, so every probe keeps its own Krylov space
+    and the probes stay independent): ``num_steps`` block products in all."""
     if num_probes < 1 or num_steps < 1:
         raise DlnkitInputError(f"num_probes and num_steps must be >= 1, got {num_probes}, {num_steps}")
-    n = int(n)
+    A = as_operator(op, n)
+    n = A.size
     m = min(int(num_steps), n)
-    g = torch.Generator().manual_seed(int(seed))
-    V0 = torch.stack(
-        [(torch.randint(0, 2, (n,), generator=g) * 2 - 1).to(torch.float64) for _ in range(num_probes)], dim=1
-    )
+    start = random_start(n, groups=int(num_probes), seed=seed, kind="rademacher")
+    run = block_lanczos(A, start, max_steps=m)
     nodes = np.zeros((num_probes, m))
     weights = np.zeros((num_probes, m))
-    spent = 0
-    for p, (a, b) in enumerate(block_lanczos_tridiagonals(matvec, V0, m)):
-        spent += len(a)
-        T = np.diag(a) + np.diag(b[: len(a) - 1], 1) + np.diag(b[: len(a) - 1], -1)
-        theta, S = np.linalg.eigh(T)
-        k = len(a)
-        nodes[p, :k] = theta
-        weights[p, :k] = S[0, :] ** 2 / num_probes
+    for p in range(num_probes):
+        theta, S = torch.linalg.eigh(_projected(run, p))
+        k = len(theta)
+        nodes[p, :k] = theta.numpy()
+        weights[p, :k] = S[0, :].numpy() ** 2 / num_probes  # slot 0 is the probe itself
         if k < m:  # invariant subspace: pad with zero-weight copies of the last node
-            nodes[p, k:] = theta[-1]
-    return SLQResult(nodes, weights, n, spent)
+            nodes[p, k:] = float(theta[-1])
+    return SLQResult(nodes, weights, n, run.num_products)
 
 
 __all__ = ["lanczos_tridiagonal", "block_lanczos_tridiagonals", "SLQResult", "slq"]

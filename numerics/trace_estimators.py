@@ -13,8 +13,9 @@ r"""Trace estimators from matrix-vector products: exact, Hutchinson and Hutch++.
   only the deflated rest is sampled. It wins when a few eigenvalues carry the trace (Hessians of
   trained networks); on a flat spectrum it spends a third of its products on a useless sketch.
 
-Each routine takes ``matmat``: a torch function of a (n, k) block returning A times it, and
-counts the products it spends.
+Each routine takes a curvature operator (:mod:`dlnkit.numerics.operators`: ``HessianOperator``,
+``ModelCurvature``, ``DenseOperator``, a square tensor) or a torch function of an (n, k) block
+together with ``n``, works in float64 and counts the products it spends.
 
 >>> A = torch.diag(torch.arange(1.0, 51.0, dtype=torch.float64))
 >>> exact_trace(lambda V: A @ V, 50).trace
@@ -23,17 +24,15 @@ counts the products it spends.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
+from dlnkit.numerics.operators import CurvatureOperator, as_operator
 from dlnkit.numerics.validation import DlnkitInputError
 
-Matmat = Callable[[torch.Tensor], torch.Tensor]
 
-
-@dataclass
+@dataclass(frozen=True)
 class TraceResult:
     trace: float
     num_matvecs: int
@@ -45,28 +44,32 @@ def _rademacher(n: int, k: int, g: torch.Generator) -> torch.Tensor:
     return (torch.randint(0, 2, (n, k), generator=g, dtype=torch.int64) * 2 - 1).to(torch.float64)
 
 
-def _apply(matmat: Matmat, V: torch.Tensor, batch: int) -> torch.Tensor:
+def _apply(op: CurvatureOperator, V: torch.Tensor, batch: int) -> torch.Tensor:
     return torch.cat(
         [
-            matmat(V[:, i : i + batch]).to(torch.float64).cpu().reshape(V.shape[0], -1)
+            op.matmat(V[:, i : i + batch].to(op.dtype)).to(torch.float64).cpu().reshape(V.shape[0], -1)
             for i in range(0, V.shape[1], batch)
         ],
         dim=1,
     )
 
 
-def exact_trace(matmat: Matmat, n: int, *, batch: int = 64) -> TraceResult:
+def exact_trace(op: object, n: int | None = None, *, batch: int = 64) -> TraceResult:
     """tr A from the n products with unit vectors (the reference)."""
+    A = as_operator(op, n)
+    n = A.size
     tot = 0.0
     for j in range(0, n, batch):
         c = min(batch, n - j)
         E = torch.zeros(n, c, dtype=torch.float64)
         E[torch.arange(j, j + c), torch.arange(c)] = 1.0
-        tot += float(torch.diagonal(matmat(E).to(torch.float64).cpu().reshape(n, c)[j : j + c]).sum())
+        tot += float(torch.diagonal(_apply(A, E, c)[j : j + c]).sum())
     return TraceResult(tot, n, "exact")
 
 
-def hutchinson(matmat: Matmat, n: int, num_matvecs: int, *, seed: int = 0, batch: int = 32) -> TraceResult:
+def hutchinson(
+    op: object, n: int | None = None, num_matvecs: int = 30, *, seed: int = 0, batch: int = 32
+) -> TraceResult:
     """Hutchinson's estimate with ``num_matvecs`` Rademacher probes and its standard error.
 
     >>> A = torch.diag(torch.tensor([1.0, -2.0, 5.0], dtype=torch.float64))
@@ -75,14 +78,15 @@ def hutchinson(matmat: Matmat, n: int, num_matvecs: int, *, seed: int = 0, batch
     """
     if num_matvecs < 1:
         raise DlnkitInputError(f"num_matvecs must be >= 1, got {num_matvecs}")
+    A = as_operator(op, n)
     g = torch.Generator().manual_seed(int(seed))
-    V = _rademacher(n, int(num_matvecs), g)
-    x = (V * _apply(matmat, V, batch)).sum(0)
+    V = _rademacher(A.size, int(num_matvecs), g)
+    x = (V * _apply(A, V, batch)).sum(0)
     se = float(x.std(unbiased=True)) / num_matvecs**0.5 if num_matvecs > 1 else float("nan")
     return TraceResult(float(x.mean()), int(num_matvecs), "hutchinson", se)
 
 
-def hutchpp(matmat: Matmat, n: int, num_matvecs: int, *, seed: int = 0, batch: int = 32) -> TraceResult:
+def hutchpp(op: object, n: int | None = None, num_matvecs: int = 30, *, seed: int = 0, batch: int = 32) -> TraceResult:
     """Hutch++ with ``num_matvecs`` products (rounded down to a multiple of 3, at least 3).
 
     >>> Q = torch.linalg.qr(torch.randn(40, 40, dtype=torch.float64, generator=torch.Generator().manual_seed(1)))[0]
@@ -93,14 +97,16 @@ def hutchpp(matmat: Matmat, n: int, num_matvecs: int, *, seed: int = 0, batch: i
     third = int(num_matvecs) // 3
     if third < 1:
         raise DlnkitInputError(f"Hutch++ needs at least 3 products, got {num_matvecs}")
+    A = as_operator(op, n)
+    n = A.size
     third = min(third, n)
     g = torch.Generator().manual_seed(int(seed))
     S = _rademacher(n, third, g)
     G = _rademacher(n, third, g)
-    Q, _ = torch.linalg.qr(_apply(matmat, S, batch))
-    top = float(torch.trace(Q.T @ _apply(matmat, Q, batch)))
+    Q, _ = torch.linalg.qr(_apply(A, S, batch))
+    top = float(torch.trace(Q.T @ _apply(A, Q, batch)))
     Gp = G - Q @ (Q.T @ G)
-    rest = float((Gp * _apply(matmat, Gp, batch)).sum()) / third
+    rest = float((Gp * _apply(A, Gp, batch)).sum()) / third
     return TraceResult(top + rest, 3 * third, "hutchpp")
 
 

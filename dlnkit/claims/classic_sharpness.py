@@ -46,7 +46,7 @@ from dlnkit.numerics.classic_curvature import (
 from dlnkit.numerics.classic_dynamics import chain_forward, output_loss
 from dlnkit.numerics.dln import DeepLinearNetwork, teacher_map
 from dlnkit.numerics.hessian import HessianOperator
-from dlnkit.numerics.lanczos import lanczos_top_eigenvalues
+from dlnkit.numerics.top_eigenvalues import top_eigenvalues
 from dlnkit.theory import classic_sharpness as th
 
 ORBIT = Assumption("rescaling_orbit", "the minimum is W_1 -> c W_1, W_2 -> W_2 / c of the balanced one (no GL twist)")
@@ -99,10 +99,7 @@ def build_minimum(config):
 def lanczos_sharpness(Ws, X, Y) -> float:
     """Top Hessian eigenvalue of the squared loss at Ws by Lanczos on exact HVPs (torch.func)."""
     op = HessianOperator(lambda *w: output_loss(chain_forward(w, X), Y), Ws)
-    n = op.shape[0]
-    if n == 1:
-        return float((op @ torch.ones(1, dtype=torch.float64).numpy())[0])
-    return float(lanczos_top_eigenvalues(op, 1, tol=1e-12, max_iters=n).eigenvalues[0])
+    return float(top_eigenvalues(op, 1, tol=1e-12, max_iters=op.size).eigenvalues[0])
 
 
 @st.composite

@@ -1,0 +1,215 @@
+"""The one block-Lanczos kernel (numerics.lanczos) and its top-k driver (numerics.top_eigenvalues):
+repeated eigenvalues with their multiplicity, convergence from residual norms, exhausted Krylov spaces,
+the memory guard, and the CLI's per-layer top-3 on a model whose every eigenvalue is three-fold.
+
+Independent routes: dense ``eigvalsh`` of the same matrix, the closed form H = (2/(N C)) I_C (x) X^T X of a
+bias-free linear layer under mean MSE, and SymPy's B1 spectrum of a balanced DLN minimum with multiplicities.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+from dlnkit.numerics.curvature import ModelCurvature
+from dlnkit.numerics.dln import DeepLinearNetwork
+from dlnkit.numerics.dln_hessian import dln_hessian_closed_form
+from dlnkit.numerics.hessian import HessianOperator
+from dlnkit.numerics.lanczos import block_lanczos, random_start, ritz_pairs
+from dlnkit.numerics.memory import AllocationTooLargeError
+from dlnkit.numerics.operators import CurvatureOperator, DenseOperator, MatmatOperator, as_operator
+from dlnkit.numerics.top_eigenvalues import top_eigenvalues
+from dlnkit.theory import balanced_minimum_spectrum_numeric
+
+DT = torch.float64
+
+
+def linear_mse_problem(N=20, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(N, 6, generator=g, dtype=DT)
+    y = torch.randn(N, 3, generator=g, dtype=DT)
+    net = torch.nn.Linear(6, 3, bias=False, dtype=DT)
+    with torch.no_grad():
+        net.weight.copy_(torch.randn(3, 6, generator=g, dtype=DT))
+    # mean MSE over N x 3 entries: H = (2 / (3N)) I_3 (x) X^T X in row-major vec(W): every eigenvalue three-fold
+    closed = torch.linalg.eigvalsh(X.T @ X).flip(0) * 2.0 / (3 * N)
+    return net, X, y, closed
+
+
+def test_every_operator_satisfies_the_protocol():
+    net, X, y, _ = linear_mse_problem()
+    curv = ModelCurvature(net, torch.nn.MSELoss(), (X, y))
+    hop = HessianOperator(lambda w: torch.nn.functional.mse_loss(X @ w.T, y), [net.weight.detach()])
+    ops = [curv, curv.operator("ggn"), hop, DenseOperator(curv.dense()), as_operator(lambda V: V, 18)]
+    V = torch.randn(18, 4, dtype=DT, generator=torch.Generator().manual_seed(1))
+    ref = curv.dense() @ V
+    for op in ops:
+        assert isinstance(op, CurvatureOperator) and op.size == 18 and op.dtype == DT and op.symmetric
+    for op in ops[:4]:  # at a non-minimum the GGN of a linear model is still its Hessian (the loss is quadratic)
+        torch.testing.assert_close(op.matmat(V), ref, rtol=1e-12, atol=1e-13)
+        torch.testing.assert_close(op.matvec(V[:, 0]), ref[:, 0], rtol=1e-12, atol=1e-13)
+
+
+def test_linear_layer_mse_top5_has_the_threefold_multiplicity():
+    """The regression: single-vector Lanczos returned five distinct values (relative error 0.67)."""
+    net, X, y, closed = linear_mse_problem()
+    curv = ModelCurvature(net, torch.nn.MSELoss(), (X, y))
+    dense = torch.linalg.eigvalsh(curv.dense()).flip(0)
+    expected = closed.repeat_interleave(3)[:5]
+    torch.testing.assert_close(dense[:5], expected, rtol=1e-12, atol=0)  # the closed form is right
+    for op in (curv, HessianOperator(lambda w: torch.nn.functional.mse_loss(X @ w.T, y), [net.weight.detach()])):
+        res = top_eigenvalues(op, 5)
+        assert res.converged
+        # converged at relative residual 1e-10: each Ritz value is within the residual of an eigenvalue
+        torch.testing.assert_close(res.eigenvalues, dense[:5], rtol=0, atol=1e-9 * float(dense[0]))
+        assert res.multiplicities == (3, 3, 3, 3, 3)
+        assert [c.multiplicity for c in res.clusters] == [3, 3]
+        assert not any(c.may_be_larger for c in res.clusters)  # 3 copies found with 5 start vectors: exact
+        assert bool((res.residuals <= res.tol * res.norm_estimate).all())
+    # one start vector can only ever hold one copy: the result says the multiplicity may be larger
+    single = top_eigenvalues(curv, 5, block_size=1)
+    assert single.block_size == 1 and all(c.may_be_larger for c in single.clusters)
+    assert single.multiplicities == (1, 1, 1, 1, 1)
+
+
+def test_dln_b1_clusters_come_with_their_multiplicities():
+    dims, t = [6, 8, 8, 5], [2.0, 1.0, 0.5]
+    net, M = DeepLinearNetwork.balanced_minimum(dims, t, dtype=DT, device="cpu")
+    H = dln_hessian_closed_form([W.detach() for W in net.weight_list()], target=M)
+    exact = np.sort(balanced_minimum_spectrum_numeric(dims, t)["all"])[::-1]
+    k = 11  # 7.56, 5.11 x2, 3.92 x2, 3.0, then the five-fold bulk value 2^(4/3)
+    res = top_eigenvalues(H, k)
+    assert res.converged
+    np.testing.assert_allclose(res.eigenvalues.numpy(), exact[:k], rtol=0, atol=1e-9 * exact[0])
+    values, counts = np.unique(np.round(exact[exact > 0], 8), return_counts=True)
+    truth = dict(zip(values.tolist(), counts.tolist()))
+    assert res.multiplicities == tuple(truth[round(float(v), 8)] for v in exact[:k])
+    assert res.multiplicities[-5:] == (5,) * 5 and not any(c.may_be_larger for c in res.clusters)
+
+
+@st.composite
+def clustered_spectra(draw):
+    mults = draw(st.lists(st.integers(1, 4), min_size=2, max_size=4))
+    values = 10.0 - 2.0 * np.arange(len(mults))  # separated clusters 10, 8, 6, ...
+    bulk = draw(st.integers(20, 40))
+    seed = draw(st.integers(0, 2**16))
+    return mults, values, bulk, seed
+
+
+@settings(max_examples=15, deadline=None)
+@given(clustered_spectra())
+def test_diagonal_with_chosen_multiplicities_rotated(spec):
+    mults, values, bulk, seed = spec
+    top = np.repeat(values, mults)
+    rest = np.linspace(0.0, 1.0, bulk)
+    ev = np.concatenate([top, rest])
+    n = len(ev)
+    Q, _ = torch.linalg.qr(torch.randn(n, n, dtype=DT, generator=torch.Generator().manual_seed(seed)))
+    A = Q @ torch.diag(torch.tensor(ev, dtype=DT)) @ Q.T
+    A = 0.5 * (A + A.T)
+    k = len(top)
+    res = top_eigenvalues(A, k, block_size=max(mults) + 1, seed=seed)
+    assert res.converged
+    np.testing.assert_allclose(res.eigenvalues.numpy(), top, rtol=0, atol=1e-8 * 10)
+    assert res.multiplicities == tuple(np.repeat(mults, mults).tolist())
+    # block size b <= the multiplicity: b copies, flagged as possibly more
+    b = min(mults[0], 2)
+    small = top_eigenvalues(A, 1, block_size=b, seed=seed)
+    assert small.multiplicities[0] == min(mults[0], b)
+    assert small.clusters[0].may_be_larger == (mults[0] >= b)
+
+
+def test_tiny_budget_is_reported_not_converged():
+    A = torch.diag(torch.linspace(0.0, 1.0, 400, dtype=DT))
+    res = top_eigenvalues(A, 3, max_iters=6)  # two block steps of three vectors: far from the top
+    assert not res.converged and not res.exhausted
+    assert res.num_steps == 2 and res.num_products == 6 + 3  # the recurrence plus the explicit residuals
+    assert bool((res.residuals > res.tol * res.norm_estimate).any())
+    # the same budget on a larger space converges once it is allowed enough steps
+    assert top_eigenvalues(A, 3, max_iters=400).converged
+
+
+def test_exhausted_krylov_space_is_exact_convergence():
+    # 100 x 100 with three distinct eigenvalues: one start vector spans an invariant 3-dimensional space
+    d = torch.tensor([3.0] * 10 + [2.0] * 40 + [-1.0] * 50, dtype=DT)
+    run = block_lanczos(d.diag(), random_start(100, seed=4), max_steps=50)
+    assert run.exhausted.tolist() == [True] and run.num_steps == 3 and run.num_products == 3
+    theta, _S, res = ritz_pairs(run)
+    np.testing.assert_allclose(theta.numpy(), [-1.0, 2.0, 3.0], atol=1e-12)
+    assert float(res.abs().max()) == 0.0  # an invariant subspace: no residual block at all
+    top = top_eigenvalues(d.diag(), 1, block_size=1, max_iters=50)
+    assert top.exhausted and top.converged and top.clusters[0].may_be_larger  # b = 1 cannot see 10 copies
+    assert float(top.residuals[0]) < 1e-13
+
+
+def test_independent_groups_equal_separate_runs():
+    A = torch.diag(torch.linspace(-1.0, 2.0, 60, dtype=DT))
+    start = random_start(60, block_size=2, groups=3, seed=5)
+    together = block_lanczos(A, start, max_steps=8)
+    for grp in range(3):
+        alone = block_lanczos(A, start[grp], max_steps=8)
+        torch.testing.assert_close(ritz_pairs(together, grp)[0], ritz_pairs(alone, 0)[0], rtol=0, atol=1e-12)
+
+
+def test_basis_is_refused_before_allocation():
+    big = MatmatOperator(lambda V: V, 4_000_000)  # a 4M-parameter model: 305 float64 basis vectors = 9.8 GB
+    with pytest.raises(AllocationTooLargeError, match="Lanczos basis.*lower the number of Lanczos steps"):
+        top_eigenvalues(big, 5, budget_bytes=2**30)
+
+
+def test_basis_guard_reads_the_process_limit():
+    """Under ``ulimit -v`` (RLIMIT_AS) with 3 GiB of headroom the default top-5 of a 4M operator is refused."""
+    code = textwrap.dedent("""
+        import resource, torch
+        from dlnkit.numerics.memory import vm_size, AllocationTooLargeError
+        from dlnkit.numerics.operators import MatmatOperator
+        from dlnkit.numerics.top_eigenvalues import top_eigenvalues
+        lim = vm_size() + 3 * 2**30
+        resource.setrlimit(resource.RLIMIT_AS, (lim, resource.getrlimit(resource.RLIMIT_AS)[1]))
+        try:
+            top_eigenvalues(MatmatOperator(lambda V: V, 4_000_000), 5)
+        except AllocationTooLargeError as exc:
+            print("refused:", exc)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("refused: the Lanczos basis")
+
+
+MODEL_SRC = textwrap.dedent("""
+    import torch
+    from torch import nn
+
+
+    def make():
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Linear(6, 3, bias=False, dtype=torch.float64))
+""")
+
+
+def test_cli_per_layer_top3_of_a_threefold_layer(tmp_path):
+    (tmp_path / "linmodel.py").write_text(MODEL_SRC)
+    g = torch.Generator().manual_seed(2)
+    X = torch.randn(30, 6, generator=g, dtype=DT)
+    y = torch.randn(30, 3, generator=g, dtype=DT)
+    torch.save({"inputs": X, "targets": y}, tmp_path / "d.pt")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    args = ["spectrum", "--model", "linmodel:make", "--data", "d.pt", "--loss", "mse", "--per-layer"]
+    args += ["--top", "5", "--probes", "2", "--steps", "6", "--json", "s.json", "-q"]
+    out = subprocess.run(
+        [sys.executable, "-m", "dlnkit", *args], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300
+    )
+    assert out.returncode == 0, out.stderr
+    lam = float(torch.linalg.eigvalsh(X.T @ X)[-1]) * 2.0 / (3 * 30)  # the closed form's top, three-fold
+    rec = json.loads((tmp_path / "s.json").read_text())
+    np.testing.assert_allclose(rec["layers"]["0"]["top"], [lam] * 3, rtol=1e-9)
+    np.testing.assert_allclose(rec["top"][:3], [lam] * 3, rtol=1e-9)
+    assert rec["top_converged"]
+    line = next(ln for ln in out.stdout.splitlines() if ln.startswith("0 "))
+    assert line.split()[-3:] == [f"{lam:.5g},", f"{lam:.5g},", f"{lam:.5g}"]
