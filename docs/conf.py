@@ -66,6 +66,11 @@ napoleon_preprocess_types = False
 
 html_theme = "furo"
 html_title = f"dlnkit {release}"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+# math renders offline: a local MathJax 3 (docs/_static/mathjax, trimmed from the npm package with its
+# licence; see its README.md) instead of the CDN, which a laptop on a plane or a cluster node cannot reach
+mathjax_path = "mathjax/tex-mml-chtml.js"
+# keep "--" and quotes as typed: "dlnkit verify --full" must stay pasteable (no en dash, no curly quotes)
+smartquotes = False
 # a missing reference inside a docstring stays plain text (not every name is documented)
 nitpicky = False

@@ -86,7 +86,7 @@ class Batches:
         it: Iterable[Any] = self.source
         bar = None
         if self.progress and len(self) >= self.progress_min_batches:
-            from tqdm.auto import tqdm
+            from tqdm import tqdm  # plain tqdm: tqdm.auto warns in a Jupyter kernel without ipywidgets
 
             bar = tqdm(total=len(self), desc=desc or self.description, leave=False)
         seen = 0

@@ -100,7 +100,7 @@ def test_builtin_exact_routes_pass_and_fail_when_they_should():
 def test_exact_user_claims_and_the_cli():
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        rc = main(["verify", "--from", str(EXAMPLES), "--exact", "--examples", "1", "--no-defaults", "-q"])
+        rc = main(["verify", "--from", str(EXAMPLES), "--exact", "--examples", "1", "--no-defaults", "-q", "-v"])
     text = out.getvalue()
     assert rc == 0, text
     for cid in ("sym-orbit-null", "sym-nullity-gap", "gn-at-minimum", "gn-trace-whitened"):

@@ -24,7 +24,7 @@ def test_guide_claim_appears_in_the_verify_table(tmp_path):
     f = tmp_path / "my_claims.py"
     f.write_text(guide_code())
     proc = subprocess.run(
-        [sys.executable, "-m", "dlnkit", "verify", "--from", str(f), "--examples", "3", "-q"],
+        [sys.executable, "-m", "dlnkit", "verify", "--from", str(f), "--examples", "3", "-q", "-v"],
         capture_output=True,
         text=True,
         cwd=tmp_path,

@@ -208,7 +208,7 @@ def _figure(path: Path, rows: list[dict[str, Any]], depths: list[int], steps: in
 
 
 def run(args) -> int:
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # plain tqdm: tqdm.auto warns in a Jupyter kernel without ipywidgets
 
     from dlnkit.claims.paper_2602_runs import REPORTED_RATIO_LINEAR, REPORTED_RATIO_TANH
     from dlnkit.records.outputs import atomic_write_json

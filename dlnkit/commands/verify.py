@@ -1,4 +1,8 @@
-"""``dlnkit verify``: predicted vs measured for every claim, as a table.
+"""``dlnkit verify``: predicted vs measured for every claim.
+
+By default one line per claim (rows, passed rows, worst error against its bound, a one-word verdict),
+the rows that did not pass in full below, a summary line last, within 100 columns; ``-v`` prints every
+row. Colour only on a terminal (never with ``NO_COLOR``).
 
 Exit status: 0 when every exact claim passes, 1 when an exact claim fails inside its assumptions
 (with ``--strict``, also when an approximate claim misses its stated band), 2 on bad input.
@@ -14,7 +18,7 @@ from dlnkit.numerics.validation import DlnkitInputError
 
 
 def run(args) -> int:
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # plain tqdm: tqdm.auto warns in a Jupyter kernel without ipywidgets
 
     from dlnkit.claims import all_claims, draw_configs, get_claim, load_claims_from_file
     from dlnkit.records.outputs import check_output_file
@@ -80,9 +84,12 @@ def _error_row(claim, exc: BaseException, stage: str, args):
 
 
 def _finish(results, args) -> int:
-    from dlnkit.records.report import format_table, write_json_atomic
+    from dlnkit.records.report import format_summary, format_table, use_colour, write_json_atomic
 
-    print(format_table(results))
+    if getattr(args, "verbose", False):  # every row, as one table
+        print(format_table(results))
+    else:  # one line per claim, the rows that did not pass in full, a summary line last
+        print(format_summary(results, strict=args.strict, colour=use_colour(sys.stdout)))
     if args.json:
         from dlnkit.claims import all_claims
         from dlnkit.records.run_record import claims_metadata, run_environment
@@ -139,6 +146,13 @@ def register(sub) -> None:
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON (atomically)")
     p.add_argument("--force", action="store_true", help="replace an existing --json file")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="print every row (configuration, predicted, measured, reported, error, bound) instead of "
+        "one line per claim",
+    )
     p.add_argument(
         "--from",
         dest="from_files",

@@ -228,7 +228,7 @@ def find_counterexample(
     state = {"best": None, "final": None}
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm  # plain tqdm: tqdm.auto warns in a Jupyter kernel without ipywidgets
 
         bar = tqdm(desc=f"counterexample {claim.id}", unit="ex", file=sys.stderr, leave=False)
 

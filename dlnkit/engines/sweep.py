@@ -287,7 +287,7 @@ def run_sweep(
     re-raises; a worker killed by a signal (the OOM killer) becomes an ERROR row for its case
     and the sweep goes on; a case file of the wrong shape is run again.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # plain tqdm: tqdm.auto warns in a Jupyter kernel without ipywidgets
 
     from dlnkit.numerics.device import resolve_device
     from dlnkit.records.outputs import check_output_dir

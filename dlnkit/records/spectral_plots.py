@@ -33,13 +33,18 @@ def plot_density(
 ) -> Any:
     """Draw the smoothed SLQ density (log scale); ``exact`` eigenvalues as a normalised histogram,
     ``top`` eigenvalues as vertical lines. Saves to ``path`` atomically when given; returns the axes."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    # no matplotlib.use(...): switching the backend here would close the figures of a notebook or
+    # a script that called this (a notebook's second figure vanished); a figure saved to a file is
+    # a bare Figure, which needs no backend, and one drawn on the caller's axes uses theirs
     own = ax is None
-    if own:
+    if own and path is not None:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(6.4, 3.8))
+        ax = fig.subplots()
+    elif own:
+        import matplotlib.pyplot as plt
+
         fig, ax = plt.subplots(figsize=(6.4, 3.8))
     grid = density_grid(result, exact=exact)
     dens = result.density(grid, sigma=sigma)
@@ -62,5 +67,4 @@ def plot_density(
         fig.tight_layout()
         with atomic_output(path) as tmp:
             fig.savefig(tmp, dpi=120, format=Path(path).suffix.lstrip(".") or "png")
-        plt.close(fig)
     return ax
