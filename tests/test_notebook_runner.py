@@ -28,7 +28,9 @@ def test_no_kernel_is_left_after_a_notebook_and_no_tqdm_warning(tmp_path):
     nb.cells = [
         nbformat.v4.new_code_cell("import os\nprint(os.getpid())"),
         # what notebooks 1, 4 and 6 import: it used to print tqdm's IProgress warning with a path
-        nbformat.v4.new_code_cell("import dlnkit.numerics.training\nimport dlnkit.engines.sweep, dlnkit.engines.counterexample"),
+        nbformat.v4.new_code_cell(
+            "import dlnkit.numerics.training\nimport dlnkit.engines.sweep\nimport dlnkit.engines.counterexample"
+        ),
     ]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     execute_notebook(nb, cwd=tmp_path, timeout=120)
