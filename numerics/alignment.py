@@ -50,6 +50,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
+from dlnkit.numerics.chains import output_loss
 from dlnkit.numerics.fits import (
     PowerLawFit,
     fit_alpha,
@@ -74,7 +75,7 @@ def model_loss(output: torch.Tensor, target: torch.Tensor, loss: LossArg) -> tor
     if loss == "cross_entropy":
         return F.cross_entropy(output, target)
     if loss == "mse":
-        return 0.5 * ((output - target) ** 2).reshape(output.shape[0], -1).sum(1).mean()
+        return output_loss(output, target, "squared")  # 1/2 sum over all entries / B
     if isinstance(loss, str):
         raise DlnkitInputError(
             f"unknown loss {loss!r}; use one of {', '.join(LOSSES)}, a torch loss module or a callable"

@@ -6,7 +6,8 @@ Conventions as everywhere in dlnkit: W_l is d_l x d_{l-1}, W = W_L ... W_1,
 (from autograd unless a function says "closed form"). Networks may carry an activation between
 layers (``"linear"``, ``"relu"``, ``"tanh"``) and one of three losses of the outputs:
 ``"squared"`` :math:`\tfrac1{2B}\|f - Y\|^2`, ``"logistic"`` (mean softplus(-Y f), Y in {-1, 1}),
-``"cross_entropy"`` (softmax, labels = argmax of Y).
+``"cross_entropy"`` (softmax, labels = argmax of Y). The forward pass and the losses are the
+shared ones of :mod:`dlnkit.numerics.chains` (``chain_forward``, ``output_loss``, re-exported here).
 """
 
 from __future__ import annotations
@@ -17,46 +18,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from dlnkit.numerics.chains import chain_forward, output_loss
 from dlnkit.numerics.dln import product
 from dlnkit.numerics.validation import DlnkitInputError, TrainingDivergedError
 
 Weights = Sequence[torch.Tensor]
-ACTIVATIONS = ("linear", "relu", "tanh")
-LOSSES = ("squared", "logistic", "cross_entropy")
-
-
-def _act(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
-    if name == "linear":
-        return lambda z: z
-    if name == "relu":
-        return torch.relu
-    if name == "tanh":
-        return torch.tanh
-    raise DlnkitInputError(f"activation must be one of {ACTIVATIONS}, got {name!r}")
-
-
-def chain_forward(weights: Weights, X: torch.Tensor, activation: str = "linear") -> torch.Tensor:
-    """f(X) = W_L s(... s(W_1 x)) row-wise (B x d_out); s between layers only."""
-    act = _act(activation)
-    h = X
-    for k, W in enumerate(weights):
-        h = h @ W.T
-        if k < len(weights) - 1:
-            h = act(h)
-    return h
-
-
-def output_loss(out: torch.Tensor, Y: torch.Tensor, loss: str = "squared") -> torch.Tensor:
-    """The loss of network outputs against targets (see the module doc)."""
-    if loss == "squared":
-        return 0.5 * ((out - Y) ** 2).sum() / out.shape[0]
-    if loss == "logistic":
-        return torch.nn.functional.softplus(-torch.sign(Y) * out).mean()
-    if loss == "cross_entropy":
-        if out.shape[1] < 2:
-            raise DlnkitInputError("cross_entropy needs d_out >= 2")
-        return torch.nn.functional.cross_entropy(out, Y.argmax(dim=1))
-    raise DlnkitInputError(f"loss must be one of {LOSSES}, got {loss!r}")
 
 
 def layer_gradients(

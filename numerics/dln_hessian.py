@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import numpy.typing as npt
 import torch
 
+from dlnkit.numerics.chains import chain_loss
 from dlnkit.numerics.hessian import check_dense_fits
 from dlnkit.numerics.memory import COPIES_BLOCKWISE
 from dlnkit.numerics.validation import DlnkitInputError, check_finite
@@ -168,10 +169,10 @@ def dln_loss(weights: Weights, X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor
     Returns
     -------
     torch.Tensor
-        The scalar loss, differentiable in the weights.
+        The scalar loss, differentiable in the weights (the linear chain's
+        :func:`dlnkit.numerics.chains.chain_loss`: the layers applied to X one after another).
     """
-    W = partial_products(weights)[0][0] @ weights[0]
-    return 0.5 * ((X @ W.T - Y) ** 2).sum() / X.shape[0]
+    return chain_loss(check_chain(weights), X, Y)
 
 
 def dln_end_to_end_gradient(weights: Weights, **data: TensorLike | None) -> torch.Tensor:

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from dlnkit.numerics.chains import chain_loss, resolve_activation
 from dlnkit.numerics.training import heavy_ball_loop
 from dlnkit.numerics.validation import DlnkitInputError
 
@@ -47,6 +48,7 @@ PAPER_RANK = 5
 PAPER_VARIANCE = 0.01
 PAPER_LR, PAPER_MOMENTUM = 0.01, 0.9
 PAPER_STEPS = 10_000
+#: the activations of the paper's runs (entries of :data:`dlnkit.numerics.chains.ACTIVATIONS`)
 ACTIVATIONS = ("linear", "tanh")
 DTYPES = {"float64": np.float64, "float32": np.float32}
 TORCH_DTYPES = {"float64": torch.float64, "float32": torch.float32}
@@ -146,20 +148,13 @@ def paper_setup(depth: int, seed: int = PAPER_SEED, rank: int = PAPER_RANK) -> P
 # ----- forward, loss, gradient (X = I: columns of the identity are the samples) --------------
 
 
-def _act(activation: str) -> tuple[Callable[[FloatArray], FloatArray], Callable[[FloatArray], FloatArray]]:
-    if activation == "linear":
-        return (lambda z: z), (lambda h: np.ones_like(h))
-    if activation == "tanh":
-        return np.tanh, (lambda h: 1.0 - h * h)
-    raise DlnkitInputError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
-
-
 def paper_loss_and_grads(
     weights: list[FloatArray], target: FloatArray, activation: str = "linear"
 ) -> tuple[float, list[FloatArray]]:
     """0.5 * sum (f(I) - T)^2 and its gradient, f(I) = s(W_L s(... s(W_1 I))) with the activation s
     after every layer (the output included); hand-written backpropagation in the weights' dtype."""
-    act, dact = _act(activation)
+    entry = resolve_activation(activation, ACTIVATIONS)
+    act, dact = entry.numpy_fn, entry.numpy_derivative
     # hs[k] is the output of layer k (1-based); h_0 = I is never formed: W_1 @ I = W_1
     hs: list[FloatArray] = [np.empty(0), act(weights[0])]
     for W in weights[1:]:
@@ -248,15 +243,12 @@ def train_paper(
 def paper_loss_torch(
     weights: tuple[torch.Tensor, ...] | list[torch.Tensor], target: torch.Tensor, activation: str = "linear"
 ) -> torch.Tensor:
-    """The same loss in torch (differentiable; used for the exact tanh Hessian and the tests)."""
-    h = weights[0]
-    if activation == "tanh":
-        h = torch.tanh(h)
-    for W in weights[1:]:
-        h = W @ h
-        if activation == "tanh":
-            h = torch.tanh(h)
-    return 0.5 * ((h - target) ** 2).sum()
+    """The same loss in torch (differentiable; used for the exact tanh Hessian and the tests): the
+    shared :func:`dlnkit.numerics.chains.chain_loss` with the identity input (rows are the samples,
+    so the target enters transposed), the activation after every layer and no 1/B."""
+    return chain_loss(
+        weights, None, target.T, resolve_activation(activation, ACTIVATIONS).name, reduction="sum", activate_output=True
+    )
 
 
 def paper_hessian(
@@ -273,7 +265,7 @@ def paper_hessian(
     if activation == "linear":
         eye = torch.eye(Ws[0].shape[1], dtype=Ws[0].dtype, device=Ws[0].device)
         return dln_hessian_assembled(Ws, sigma=eye, target=T)
-    _act(activation)
+    resolve_activation(activation, ACTIVATIONS)
     from dlnkit.numerics.memory import autograd_hessian_bytes, check_allocation
 
     # torch.func vectorises over all P tangents at once: guard with its own estimate (P x P plus the

@@ -29,13 +29,15 @@ from typing import Any
 
 import torch
 
+from dlnkit.numerics.chains import chain_loss, resolve_activation
 from dlnkit.numerics.device import resolve_device
 from dlnkit.numerics.dims import layer_offsets, num_params
 from dlnkit.numerics.dln import DeepLinearNetwork, product, random_orthonormal, teacher_map, whitened_inputs
 from dlnkit.numerics.validation import DlnkitInputError, check_dims
 
 Config = Mapping[str, Any]
-ACTIVATIONS = ("linear", "tanh")
+#: the activations a point's network may carry (entries of :data:`dlnkit.numerics.chains.ACTIVATIONS`)
+POINT_ACTIVATIONS = ("linear", "tanh")
 
 
 # ----- shared helpers: widths (counts and offsets: dlnkit.numerics.dims, re-exported here) ---------
@@ -109,15 +111,9 @@ class Point:
 def network_loss(
     weights: Sequence[torch.Tensor], X: torch.Tensor, Y: torch.Tensor, activation: str = "linear"
 ) -> torch.Tensor:
-    """(1/2B) ||f(X) - Y||^2 for the chain of weights, with tanh between layers if asked."""
-    if activation not in ACTIVATIONS:
-        raise DlnkitInputError(f"activation must be 'linear' or 'tanh', got {activation!r}")
-    h = X
-    for k, W in enumerate(weights):
-        h = h @ W.T
-        if activation == "tanh" and k < len(weights) - 1:
-            h = torch.tanh(h)
-    return 0.5 * ((h - Y) ** 2).sum() / X.shape[0]
+    """(1/2B) ||f(X) - Y||^2 for the chain of weights, with tanh between layers if asked
+    (:func:`dlnkit.numerics.chains.chain_loss` restricted to a point's activations)."""
+    return chain_loss(weights, X, Y, resolve_activation(activation, POINT_ACTIVATIONS).name)
 
 
 # ----- data -------------------------------------------------------------------------------------
@@ -185,10 +181,7 @@ def _unbalance(Ws: list[torch.Tensor], config: Config, seed: int) -> None:
 
 
 def _activation(config: Config) -> str:
-    act = str(config.get("activation", "linear"))
-    if act not in ACTIVATIONS:
-        raise DlnkitInputError(f"activation must be 'linear' or 'tanh', got {act!r}")
-    return act
+    return resolve_activation(str(config.get("activation", "linear")), POINT_ACTIVATIONS).name
 
 
 def _check_plan(config: Config, device: str | torch.device) -> None:

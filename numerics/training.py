@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from tqdm import tqdm  # plain tqdm: tqdm.auto warns in a Jupyter kernel without ipywidgets
 
+from dlnkit.numerics.chains import resolve_activation
 from dlnkit.numerics.validation import DlnkitInputError, TrainingDivergedError
 
 if TYPE_CHECKING:
@@ -25,8 +26,6 @@ if TYPE_CHECKING:
 
 #: ``gradient(weights, need_loss)``: the loss (``None`` allowed when not needed) and the gradients
 GradientFn = Callable[[list["np.ndarray"], bool], tuple["float | None", list["np.ndarray"]]]
-#: elementwise activation a = s(z) and its derivative written through (z, a)
-Activation = tuple[Callable[["np.ndarray"], "np.ndarray"], Callable[["np.ndarray", "np.ndarray"], "np.ndarray"]]
 
 
 @dataclass
@@ -218,16 +217,6 @@ def heavy_ball_loop(
     return rec
 
 
-def _activation(name: str) -> Activation:
-    import numpy as np
-
-    if name == "linear":
-        return (lambda z: z), (lambda z, a: np.ones_like(z))
-    if name == "tanh":
-        return np.tanh, (lambda z, a: 1.0 - a * a)
-    raise DlnkitInputError(f"activation must be 'linear' or 'tanh', got {name!r}")
-
-
 def train_chain_gradient_descent(
     weights: Sequence[torch.Tensor],
     X: torch.Tensor,
@@ -254,13 +243,13 @@ def train_chain_gradient_descent(
     Xn = torch.as_tensor(X).detach().cpu().double().numpy()
     Yn = torch.as_tensor(Y).detach().cpu().double().numpy()
     B = Xn.shape[0]
-    act, dact = _activation(activation)
+    entry = resolve_activation(activation, ("linear", "tanh"))
+    act, dact = entry.numpy_fn, entry.numpy_derivative
 
     def backprop(Ws: list[np.ndarray], need_loss: bool) -> tuple[float, list[np.ndarray]]:
-        hs, zs = [Xn], []
+        hs = [Xn]
         for k, W in enumerate(Ws):
             z = hs[-1] @ W.T
-            zs.append(z)
             hs.append(act(z) if k < len(Ws) - 1 else z)
         r = hs[-1] - Yn
         delta = r / B
@@ -268,7 +257,7 @@ def train_chain_gradient_descent(
         for k in range(len(Ws) - 1, -1, -1):
             grads[k] = delta.T @ hs[k]
             if k > 0:
-                delta = (delta @ Ws[k]) * dact(zs[k - 1], hs[k])
+                delta = (delta @ Ws[k]) * dact(hs[k])
         return 0.5 * float(np.sum(r * r)) / B, grads
 
     return heavy_ball_descent(

@@ -1,0 +1,227 @@
+r"""Forward passes and losses of the weight chains every claim uses: one activation table, one
+chain forward, one output loss.
+
+A *chain* is a list of weight matrices :math:`W_l` (:math:`d_l \times d_{l-1}`, no biases: no
+claim's network has one) applied to a batch whose rows are samples,
+
+.. math:: h_0 = X, \qquad z_l = h_{l-1} W_l^\top, \qquad
+          h_l = \begin{cases} s(z_l) & l < L \text{ (or } l = L \text{ with ``activate_output``)} \\
+                              z_l & \text{otherwise,} \end{cases}
+
+with an elementwise activation :math:`s` from :data:`ACTIVATIONS`. ``X = None`` stands for the
+identity input :math:`X = I_{d_0}` (arXiv:2602.00545's code feeds the unit vectors): then
+:math:`z_1 = W_1^\top` exactly, with no product formed, and the output is the transpose of the
+column convention's :math:`f(I) = s(W_L \cdots s(W_1))`.
+
+Losses of the outputs :math:`f` (B x d_out) against targets Y (:func:`output_loss`):
+
+* ``"squared"``: :math:`\tfrac12\sum_{i}\|f_i - Y_i\|^2`, divided by B for ``reduction="mean"``
+  (the deep-linear claims' :math:`\tfrac1{2B}\|XW^\top - Y\|_F^2`) and not for ``"sum"`` (the
+  paper code's ``0.5 * MSELoss(reduction="sum")``);
+* ``"logistic"``: mean of :math:`\operatorname{softplus}(-\operatorname{sign}(Y) f)`;
+* ``"cross_entropy"``: softmax cross-entropy with labels argmax(Y), batch mean.
+
+:class:`ChainLoss` binds the data to a loss of the weights alone. Because its forward pass is
+known to be matrix products and elementwise activations, the Hessian dispatcher
+(:mod:`dlnkit.numerics.hessian`) may use its closed form (linear, squared) or torch.func
+(checked on these chains by the tests) for it; any other callable gets double backward.
+
+>>> W1 = torch.tensor([[1.0, 2.0]], dtype=torch.float64)  # 1 x 2
+>>> X, Y = torch.eye(2, dtype=torch.float64), torch.zeros(2, 1, dtype=torch.float64)
+>>> chain_forward([W1], X).ravel().tolist()
+[1.0, 2.0]
+>>> float(chain_loss([W1], X, Y))  # (1^2 + 2^2) / (2 * 2)
+1.25
+>>> float(ChainLoss(None, Y, reduction="sum")(W1))  # X = I, no 1/B: (1 + 4) / 2
+2.5
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from dlnkit.numerics.validation import DlnkitInputError
+
+Weights = Sequence[torch.Tensor]
+LOSSES = ("squared", "logistic", "cross_entropy")
+REDUCTIONS = ("mean", "sum")
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An elementwise activation s in torch and NumPy, with its derivative written through the
+    output a = s(z) (what hand-written backpropagation keeps): tanh' = 1 - a^2, relu' = [a > 0]."""
+
+    name: str
+    torch_fn: Callable[[torch.Tensor], torch.Tensor]
+    numpy_fn: Callable[[np.ndarray], np.ndarray]
+    numpy_derivative: Callable[[np.ndarray], np.ndarray]
+
+
+def _identity(z: torch.Tensor) -> torch.Tensor:
+    return z
+
+
+def _np_identity(z: np.ndarray) -> np.ndarray:
+    return z
+
+
+def _np_ones(a: np.ndarray) -> np.ndarray:
+    return np.ones_like(a)
+
+
+def _np_tanh_derivative(a: np.ndarray) -> np.ndarray:
+    out: np.ndarray = 1.0 - a * a
+    return out
+
+
+def _np_relu(z: np.ndarray) -> np.ndarray:
+    return np.maximum(z, 0.0)
+
+
+def _np_relu_derivative(a: np.ndarray) -> np.ndarray:
+    return (a > 0).astype(a.dtype)
+
+
+#: the one activation table: name -> :class:`Activation`
+ACTIVATIONS: dict[str, Activation] = {
+    "linear": Activation("linear", _identity, _np_identity, _np_ones),
+    "tanh": Activation("tanh", torch.tanh, np.tanh, _np_tanh_derivative),
+    "relu": Activation("relu", torch.relu, _np_relu, _np_relu_derivative),
+}
+
+
+def resolve_activation(name: str, allowed: Sequence[str] | None = None) -> Activation:
+    """The activation called ``name``; a :class:`DlnkitInputError` naming the choices if it is not
+    in ``allowed`` (default: every entry of :data:`ACTIVATIONS`).
+
+    >>> resolve_activation("tanh").name
+    'tanh'
+    >>> resolve_activation("relu", allowed=("linear", "tanh"))
+    Traceback (most recent call last):
+    ...
+    dlnkit.numerics.validation.DlnkitInputError: activation must be one of ('linear', 'tanh'), got 'relu'
+    """
+    names = tuple(ACTIVATIONS) if allowed is None else tuple(allowed)
+    if name not in names or name not in ACTIVATIONS:
+        raise DlnkitInputError(f"activation must be one of {names}, got {name!r}")
+    return ACTIVATIONS[name]
+
+
+def chain_forward(
+    weights: Weights, X: torch.Tensor | None, activation: str = "linear", *, activate_output: bool = False
+) -> torch.Tensor:
+    """f(X) = W_L s(... s(W_1 x)) row-wise (B x d_out); s between layers, and after the last one
+    too with ``activate_output``. ``X = None`` is the identity input (B = d_0, first layer exact).
+    """
+    act = resolve_activation(activation).torch_fn
+    L = len(weights)
+    h = weights[0].T if X is None else X @ weights[0].T
+    for k in range(L):
+        if k > 0:
+            h = h @ weights[k].T
+        if k < L - 1 or activate_output:
+            h = act(h)
+    return h
+
+
+def output_loss(out: torch.Tensor, Y: torch.Tensor, loss: str = "squared", *, reduction: str = "mean") -> torch.Tensor:
+    """The loss of outputs ``out`` (B x ...) against ``Y`` (see the module doc); ``reduction``
+    applies to the squared loss ("mean": divide by B; "sum": do not)."""
+    if reduction not in REDUCTIONS:
+        raise DlnkitInputError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    if loss == "squared":
+        if out.shape != Y.shape:  # broadcasting would silently compare every output with every target
+            raise DlnkitInputError(f"outputs of shape {tuple(out.shape)} against targets of shape {tuple(Y.shape)}")
+        total = 0.5 * ((out - Y) ** 2).sum()
+        return total / out.shape[0] if reduction == "mean" else total
+    if loss == "logistic":
+        return torch.nn.functional.softplus(-torch.sign(Y) * out).mean()
+    if loss == "cross_entropy":
+        if out.shape[1] < 2:
+            raise DlnkitInputError("cross_entropy needs d_out >= 2")
+        return torch.nn.functional.cross_entropy(out, Y.argmax(dim=1))
+    raise DlnkitInputError(f"loss must be one of {LOSSES}, got {loss!r}")
+
+
+def chain_loss(
+    weights: Weights,
+    X: torch.Tensor | None,
+    Y: torch.Tensor,
+    activation: str = "linear",
+    *,
+    loss: str = "squared",
+    reduction: str = "mean",
+    activate_output: bool = False,
+) -> torch.Tensor:
+    """``output_loss(chain_forward(weights, X, activation), Y, loss)``: a scalar,
+    differentiable in the weights. The default is the deep-linear claims' (1/2B)||X W^T - Y||^2."""
+    out = chain_forward(weights, X, activation, activate_output=activate_output)
+    return output_loss(out, Y, loss, reduction=reduction)
+
+
+@dataclass(frozen=True, eq=False)
+class ChainLoss:
+    """The loss of a chain as a function of its weights alone: ``ChainLoss(X, Y)(*weights)``.
+
+    Attributes
+    ----------
+    X, Y
+        Inputs (B x d_0, or ``None`` for the identity) and targets (B x d_L).
+    activation
+        A name in :data:`ACTIVATIONS`.
+    loss, reduction, activate_output
+        As in :func:`chain_loss`.
+    """
+
+    X: torch.Tensor | None
+    Y: torch.Tensor
+    activation: str = "linear"
+    loss: str = "squared"
+    reduction: str = "mean"
+    activate_output: bool = False
+
+    def __post_init__(self) -> None:
+        resolve_activation(self.activation)
+        if self.loss not in LOSSES:
+            raise DlnkitInputError(f"loss must be one of {LOSSES}, got {self.loss!r}")
+        if self.reduction not in REDUCTIONS:
+            raise DlnkitInputError(f"reduction must be one of {REDUCTIONS}, got {self.reduction!r}")
+
+    def __call__(self, *weights: torch.Tensor) -> torch.Tensor:
+        return chain_loss(
+            weights,
+            self.X,
+            self.Y,
+            self.activation,
+            loss=self.loss,
+            reduction=self.reduction,
+            activate_output=self.activate_output,
+        )
+
+    @property
+    def is_linear_squared(self) -> bool:
+        """True when the loss is the squared loss of a linear chain (where the closed form holds)."""
+        return self.activation == "linear" and self.loss == "squared"
+
+    @property
+    def batch(self) -> int:
+        """B, the number of samples (d_0 for the identity input)."""
+        return int(self.Y.shape[0])
+
+
+__all__ = [
+    "ACTIVATIONS",
+    "Activation",
+    "ChainLoss",
+    "LOSSES",
+    "REDUCTIONS",
+    "resolve_activation",
+    "chain_forward",
+    "chain_loss",
+    "output_loss",
+]
