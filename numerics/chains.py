@@ -80,7 +80,8 @@ def _np_tanh_derivative(a: np.ndarray) -> np.ndarray:
 
 
 def _np_relu(z: np.ndarray) -> np.ndarray:
-    return np.maximum(z, 0.0)
+    out: np.ndarray = np.maximum(z, 0.0)
+    return out
 
 
 def _np_relu_derivative(a: np.ndarray) -> np.ndarray:
