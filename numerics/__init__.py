@@ -33,8 +33,10 @@ from dlnkit.numerics.hessian import (
     hvp,
     unflatten_like,
 )
+from dlnkit.numerics.operators import CurvatureOperator, DenseOperator, MatmatOperator, as_operator
 from dlnkit.numerics.point import Point, build_point, layer_offsets, num_params
 from dlnkit.numerics.spectra import ClusterSplit, split_by_counts, split_by_gaps
+from dlnkit.numerics.top_eigenvalues import EigenCluster, EigenResult
 from dlnkit.numerics.training import TrainingRecord, heavy_ball_descent, heavy_ball_loop
 from dlnkit.numerics.validation import DlnkitInputError, check_dims, check_finite
 
@@ -52,6 +54,12 @@ __all__ = [
     "dense_hessian",
     "hvp",
     "HessianOperator",
+    "CurvatureOperator",
+    "DenseOperator",
+    "MatmatOperator",
+    "as_operator",
+    "EigenResult",
+    "EigenCluster",
     "dense_hessian_bytes",
     "check_dense_fits",
     "flatten_params",

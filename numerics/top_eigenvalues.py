@@ -17,17 +17,20 @@ of b start vectors holds at most b copies of any eigenvalue (see :mod:`dlnkit.nu
 so a cluster of b copies is flagged ``may_be_larger``; with ``block_size >= k`` the k returned
 values are right *with* multiplicity (each eigenvalue appears min(multiplicity, b) times).
 
->>> A = torch.diag(torch.tensor([4.0, 4.0, 4.0, 2.0, 2.0, 1.0, 0.5] * 10, dtype=torch.float64))
+>>> A = torch.diag(torch.cat([torch.full((10,), 4.0), torch.linspace(0.0, 2.0, 60)]).double())
 >>> res = top_eigenvalues(A, 5)
 >>> [round(x, 10) for x in res.eigenvalues.tolist()], res.multiplicities, res.converged
 ([4.0, 4.0, 4.0, 4.0, 4.0], (5, 5, 5, 5, 5), True)
 >>> res.clusters[0].may_be_larger   # 5 copies found with 5 start vectors: there may be more (there are 10)
 True
+>>> grown = top_eigenvalues(A, 1, max_block_size=16)   # doubles the block until a cluster is not full
+>>> grown.multiplicities, grown.block_size, grown.clusters[0].may_be_larger
+((10,), 16, False)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -40,7 +43,7 @@ from dlnkit.numerics.lanczos import (
     ritz_vectors,
     steps_for,
 )
-from dlnkit.numerics.operators import as_operator
+from dlnkit.numerics.operators import CurvatureOperator, as_operator
 from dlnkit.numerics.validation import DlnkitInputError
 
 WHICH = ("LA", "LM", "SA")
@@ -141,6 +144,7 @@ def top_eigenvalues(
     *,
     n: int | None = None,
     block_size: int | None = None,
+    max_block_size: int | None = None,
     max_iters: int = 300,
     tol: float | None = None,
     seed: int = 0,
@@ -154,9 +158,13 @@ def top_eigenvalues(
 
     ``op``: a :class:`~dlnkit.numerics.operators.CurvatureOperator` (``HessianOperator``,
     ``ModelCurvature``, ``DenseOperator``), a square tensor, or a block callable with ``n``.
-    ``block_size`` (default ``k``, at most n) bounds the multiplicity that can be resolved;
-    ``max_iters`` bounds the products of the recurrence (the Krylov dimension); ``tol`` the relative
-    residual (default :func:`~dlnkit.numerics.lanczos.default_tolerance` of the operator's dtype).
+    ``block_size`` (default ``k``, at most n) bounds the multiplicity that can be resolved; with
+    ``max_block_size`` the run is repeated with a doubled block (fresh start vectors) while a wanted
+    cluster holds as many copies as the block has vectors, up to that size: the multiplicity of a
+    cluster found with fewer copies than the final block is then exact. ``max_iters`` bounds the
+    products of each run's recurrence (its Krylov dimension); ``tol`` the relative residual
+    (default :func:`~dlnkit.numerics.lanczos.default_tolerance` of the operator's dtype).
+    ``num_products`` counts every run.
     """
     A = as_operator(op, n)
     size = A.size
@@ -173,6 +181,29 @@ def top_eigenvalues(
     rtol = default_tolerance(A.dtype) if tol is None else float(tol)
     if not rtol > 0:
         raise DlnkitInputError(f"tol must be > 0, got {tol}")
+    cap = min(int(max_block_size), size, int(max_iters)) if max_block_size is not None else b
+    res = _one_run(A, k, b, int(max_iters), rtol, seed, which, return_vectors, check_every, budget_bytes)
+    spent = res.num_products
+    while b < cap and any(c.multiplicity >= b for c in res.clusters):
+        b = min(2 * b, cap)
+        res = _one_run(A, k, b, int(max_iters), rtol, seed + b, which, return_vectors, check_every, budget_bytes)
+        spent += res.num_products
+    return replace(res, num_products=spent)
+
+
+def _one_run(
+    A: CurvatureOperator,
+    k: int,
+    b: int,
+    max_iters: int,
+    rtol: float,
+    seed: int,
+    which: str,
+    return_vectors: bool,
+    check_every: int,
+    budget_bytes: int | None,
+) -> EigenResult:
+    size = A.size
 
     def stop(run: KrylovRun) -> bool:
         theta, res, idx, _S = _wanted(run, k, which)
@@ -189,7 +220,7 @@ def top_eigenvalues(
     run = block_lanczos(
         A,
         start,
-        max_steps=steps_for(int(max_iters), b, size),
+        max_steps=steps_for(max_iters, b, size),
         stop=stop,
         check_every=check_every,
         deflation_tol=0.01 * rtol,  # a dropped direction moves no Ritz value by more than 1% of tol

@@ -78,6 +78,18 @@ def test_linear_layer_mse_top5_has_the_threefold_multiplicity():
     assert single.multiplicities == (1, 1, 1, 1, 1)
 
 
+def test_growing_block_finds_a_sevenfold_top_eigenvalue():
+    g = torch.Generator().manual_seed(3)
+    X, y = torch.randn(40, 6, generator=g, dtype=DT), torch.randn(40, 7, generator=g, dtype=DT)
+    curv = ModelCurvature(torch.nn.Linear(6, 7, bias=False, dtype=DT), torch.nn.MSELoss(), (X, y))
+    lam = float(torch.linalg.eigvalsh(X.T @ X)[-1]) * 2.0 / (7 * 40)  # I_7 (x) X^T X: seven copies
+    res = top_eigenvalues(curv, 1, max_block_size=16)
+    assert res.block_size == 8 and res.multiplicities == (7,) and not res.clusters[0].may_be_larger
+    assert res.converged and abs(float(res.eigenvalues[0]) - lam) < 1e-9 * lam
+    first = top_eigenvalues(curv, 1)  # one start vector: one copy, honestly flagged
+    assert res.num_products > first.num_products and first.clusters[0].may_be_larger
+
+
 def test_dln_b1_clusters_come_with_their_multiplicities():
     dims, t = [6, 8, 8, 5], [2.0, 1.0, 0.5]
     net, M = DeepLinearNetwork.balanced_minimum(dims, t, dtype=DT, device="cpu")
@@ -213,3 +225,14 @@ def test_cli_per_layer_top3_of_a_threefold_layer(tmp_path):
     assert rec["top_converged"]
     line = next(ln for ln in out.stdout.splitlines() if ln.startswith("0 "))
     assert line.split()[-3:] == [f"{lam:.5g},", f"{lam:.5g},", f"{lam:.5g}"]
+
+
+@pytest.mark.gpu
+def test_cuda_operator_keeps_the_basis_on_the_device_and_matches_cpu():
+    net, X, y, closed = linear_mse_problem()
+    cpu = ModelCurvature(net, torch.nn.MSELoss(), (X, y))
+    gpu = ModelCurvature(linear_mse_problem()[0].cuda(), torch.nn.MSELoss(), (X, y))
+    a, b = top_eigenvalues(cpu, 5), top_eigenvalues(gpu.operator("hessian"), 5, return_vectors=True)
+    assert b.converged and b.eigenvectors is not None and b.eigenvectors.is_cuda
+    torch.testing.assert_close(b.eigenvalues, a.eigenvalues, rtol=0, atol=1e-9 * float(closed[0]))
+    assert b.multiplicities == (3, 3, 3, 3, 3)
