@@ -8,6 +8,7 @@ depth < 1, rank too large, non-finite values) prints one line on stderr and exit
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import pkgutil
 import sys
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    from dlnkit.records import outputs
     from dlnkit.numerics.validation import DlnkitComputationError, DlnkitInputError
 
     parser = build_parser()
@@ -48,6 +50,9 @@ def main(argv=None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    _absolute_output_paths(args)
+    _let_file_size_limits_be_errors()
+    outputs.begin_run()
     try:
         return int(args.func(args) or 0)
     except DlnkitInputError as exc:
@@ -64,18 +69,81 @@ def main(argv=None) -> int:
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # `dlnkit list | head`: the reader left, nothing to report
         return EXIT_OK
-    except Exception as exc:  # a bug: one line by default, the traceback on request
-        import os
-        import traceback
-
-        if os.environ.get("DLNKIT_DEBUG"):
-            traceback.print_exc()
+    except OSError as exc:
+        if exc.errno in MACHINE_ERRNOS:  # the machine's state (disk full, a limit): not a bug
+            print(f"dlnkit: {_os_error_line(exc)}", file=sys.stderr)
+            return EXIT_COMPUTATION
+        return _internal(exc)
+    except RecursionError as exc:  # e.g. a deeply nested input handed to a parser: the input's size
+        print(f"dlnkit: error: input nested too deeply to process ({_one_line(exc)})", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except SystemExit as exc:  # user code (a claim file, a model factory) called sys.exit inside a command
         print(
-            f"dlnkit: internal error: {type(exc).__name__}: {_one_line(exc)} (a bug in dlnkit; "
-            "DLNKIT_DEBUG=1 shows the traceback)",
+            f"dlnkit: error: user code called sys.exit({exc.code!r}) inside `dlnkit {args.command}`; "
+            "nothing was completed",
             file=sys.stderr,
         )
-        return EXIT_INTERNAL
+        return EXIT_BAD_INPUT
+    except Exception as exc:  # a bug: one line by default, the traceback on request
+        return _internal(exc)
+    except BaseException as exc:  # noqa: BLE001 - a BaseException subclass raised by user code
+        print(f"dlnkit: error: user code raised {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    finally:
+        outputs.end_run()
+
+
+def _internal(exc: BaseException) -> int:
+    import os
+    import traceback
+
+    if os.environ.get("DLNKIT_DEBUG"):
+        traceback.print_exc()
+    print(
+        f"dlnkit: internal error: {type(exc).__name__}: {_one_line(exc)} (a bug in dlnkit; "
+        "DLNKIT_DEBUG=1 shows the traceback)",
+        file=sys.stderr,
+    )
+    return EXIT_INTERNAL
+
+
+#: OSError numbers that describe the machine, not dlnkit: exit 3 with one line
+MACHINE_ERRNOS = frozenset(
+    getattr(errno, n)
+    for n in ("ENOSPC", "EDQUOT", "EFBIG", "ENAMETOOLONG", "EROFS", "ENOMEM", "EMFILE", "ENFILE")
+    if hasattr(errno, n)
+)
+
+
+def _os_error_line(exc: OSError) -> str:
+    where = f" ({exc.filename})" if exc.filename else ""
+    return f"the machine refused: {exc.strerror or exc}{where}"
+
+
+#: argument names that are output paths: made absolute at parse time, so code that changes the
+#: working folder (a ``--from`` file calling os.chdir) cannot move where results land
+OUTPUT_ARGS = ("json", "plot", "out", "emit_test")
+
+
+def _absolute_output_paths(args) -> None:
+    from dlnkit.records.outputs import absolute_path
+
+    for name in OUTPUT_ARGS:
+        value = getattr(args, name, None)
+        if isinstance(value, str) and value.strip() and "\x00" not in value:
+            setattr(args, name, absolute_path(value))
+
+
+def _let_file_size_limits_be_errors() -> None:
+    """Under ``ulimit -f`` the kernel kills a writer with SIGXFSZ; ignoring it turns the write
+    into an EFBIG OSError, which becomes one line and exit 3."""
+    import signal
+
+    if hasattr(signal, "SIGXFSZ"):
+        try:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        except ValueError:  # not the main thread (an embedding application): leave it
+            pass
 
 
 def _one_line(exc: BaseException) -> str:

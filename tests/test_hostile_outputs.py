@@ -139,7 +139,9 @@ GALLERY_DRIVER = textwrap.dedent("""
 
 def test_sigkill_mid_gallery_leaves_existing_files_intact(tmp_path):
     d = _gallery_folder(tmp_path)
-    (d / "hostile-gallery--drop-no_shift.json").write_text('{"format": "dlnkit-counterexample/1", "old": 1}')
+    (d / "hostile-gallery--drop-no_shift.json").write_text(
+        '{"format": "dlnkit-counterexample/1", "claim": "hostile-gallery", "old": 1}'
+    )
     before = snapshot(d)
     script = tmp_path / "g.py"
     script.write_text(GALLERY_DRIVER.format(tests=str(Path(__file__).parent)))

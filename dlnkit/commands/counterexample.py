@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from dlnkit.commands._common import add_device_arg
 
@@ -15,10 +14,10 @@ def run_counterexample(args) -> int:
     for path in getattr(args, "from_files", None) or []:
         load_claims_from_file(path)
     from dlnkit.engines.counterexample import find_counterexample
-    from dlnkit.engines.counterexample_records import save_counterexample
+    from dlnkit.engines.counterexample_records import is_record_of, save_counterexample
     from dlnkit.engines.gallery import generate_gallery, slug
     from dlnkit.numerics.validation import DlnkitInputError
-    from dlnkit.records.outputs import check_output_dir
+    from dlnkit.records.outputs import check_output_dir, claim_output
 
     progress = not args.quiet and sys.stderr.isatty()
     if args.max_examples < 1 or args.max_shrink_calls < 0:
@@ -31,6 +30,7 @@ def run_counterexample(args) -> int:
             claim_ids=[args.claim] if args.claim else None,
             progress=progress,
             log=lambda s: print(s, flush=True),
+            force=args.force,
         )
         print(f"gallery written to {args.out or 'counterexamples'}/")
         return 0
@@ -42,8 +42,12 @@ def run_counterexample(args) -> int:
     record_path = None
     if args.out:  # checked before the search: a bad folder or a foreign file must not cost the result
         name = slug(claim.id, sorted(claim.check_drop(args.drop or ())))
-        record_path = check_output_dir(args.out, what="--out") / f"{name}.json"
-        _check_replaceable_record(record_path, claim.id, args.force)
+        record_path = claim_output(
+            check_output_dir(args.out, what="--out") / f"{name}.json",
+            overwrite=args.force,
+            what="counterexample record",
+            ours=lambda p: is_record_of(p, claim.id),
+        )
     res = find_counterexample(
         claim,
         args.drop or (),
@@ -62,30 +66,6 @@ def run_counterexample(args) -> int:
     if res.interrupted:
         return 130
     return 1 if res.found else 0
-
-
-def _check_replaceable_record(path: Path, claim_id: str, force: bool) -> None:
-    """An existing file at ``path`` is replaced only if it is a counterexample record of the same
-    claim (the record this search regenerates) or with --force."""
-    import json
-
-    from dlnkit.engines.counterexample_records import FORMAT
-    from dlnkit.numerics.validation import DlnkitInputError
-
-    if path.is_dir():
-        raise DlnkitInputError(f"{path} is a folder")
-    if not path.exists() or force:
-        return
-    try:
-        rec = json.loads(path.read_text(encoding="utf-8"))
-        ours = isinstance(rec, dict) and rec.get("format") == FORMAT and rec.get("claim") == claim_id
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        ours = False
-    if not ours:
-        raise DlnkitInputError(
-            f"{path} exists and is not a counterexample record of {claim_id}; "
-            "pass --force to replace it or choose another --out"
-        )
 
 
 def run_replay(args) -> int:

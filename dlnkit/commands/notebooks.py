@@ -20,7 +20,7 @@ def run(args) -> int:
         CellExecutionError = RuntimeError
     try:
         done = render_notebooks(
-            args.out, args.names, src=args.src, html=not args.no_html, timeout=args.timeout, log=log
+            args.out, args.names, src=args.src, html=not args.no_html, timeout=args.timeout, log=log, force=args.force
         )
     except CellExecutionError as exc:
         print(f"dlnkit: a notebook cell failed:\n{exc}", file=sys.stderr)
@@ -41,6 +41,7 @@ def register(sub) -> None:
         help="folder of NN_topic.py sources (default: proofs_notebooks/ of the source checkout, else "
         "the copy installed in the package)",
     )
+    p.add_argument("--force", action="store_true", help="replace existing files in --out (e.g. edited notebooks)")
     p.add_argument("--no-html", action="store_true", help="write only the executed .ipynb files")
     p.add_argument("--timeout", type=int, default=300, help="seconds one cell may run (default 300)")
     p.add_argument("--list", action="store_true", help="list the notebooks and exit")

@@ -42,24 +42,19 @@ def _ours(path: Path) -> dict[str, Any] | None:
 
 
 def _check_paths(out: Path, run_files: list[Path], force: bool) -> None:
-    """Before any work: every file we would write is absent, or ours (a previous run), or --force."""
-    from dlnkit.records.outputs import check_output_dir
+    """Before any work: claim every file we would write (:mod:`dlnkit.records.outputs`); each is absent,
+    or ours (a previous run of this command), or replaced with --force."""
+    from dlnkit.records.outputs import check_output_dir, claim_output
 
     check_output_dir(out, what="--out folder")
     for p in run_files + [out / RECORD_NAME]:
-        if p.exists() and not force and _ours(p) is None:
-            raise DlnkitInputError(
-                f"{p} exists and was not written by {WRITER}; dlnkit does not replace it "
-                "(choose another --out, or pass --force)"
-            )
-    fig = out / FIGURE_NAME
-    if fig.exists() and not force:
+        claim_output(p, overwrite=force, what=f"{WRITER} file", ours=lambda q: _ours(q) is not None, lock=False)
+
+    def figure_is_ours(fig: Path) -> bool:
         rec = _ours(out / RECORD_NAME) if (out / RECORD_NAME).exists() else None
-        if rec is None or rec.get("figure") != FIGURE_NAME:
-            raise DlnkitInputError(
-                f"{fig} exists and was not written by {WRITER}; dlnkit does not replace it "
-                "(choose another --out, or pass --force)"
-            )
+        return rec is not None and rec.get("figure") == FIGURE_NAME
+
+    claim_output(out / FIGURE_NAME, overwrite=force, what=f"{WRITER} figure", ours=figure_is_ours)
 
 
 def _run_one(depth: int, seed: int, dtype: str, steps: int) -> dict[str, Any]:

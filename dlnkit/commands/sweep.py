@@ -20,7 +20,7 @@ def run(args) -> int:
     cases = expand_cases(cfg, claims)
     if not cases:  # a run that checks nothing must not look like a success
         raise DlnkitInputError(f"{args.config} describes no cases (empty grid/configs and no draw examples)")
-    out = Path(args.out) if args.out else Path("sweeps") / Path(args.config).stem
+    out = Path(args.out) if args.out else Path("sweeps").absolute() / Path(args.config).stem
     device = args.device if args.device != "auto" or "device" not in cfg else cfg["device"]
     if not args.quiet:
         print(f"sweep: {len(cases)} cases -> {out} (executor {args.executor})", file=sys.stderr)
@@ -34,6 +34,7 @@ def run(args) -> int:
         rerun=args.rerun,
         claims=claims,
         retry_errors=args.retry_errors,
+        force=args.force,
         progress=sys.stderr.isatty() and not args.quiet,
     )
     rows = []
@@ -70,6 +71,9 @@ def register(sub) -> None:
     )
     p.add_argument(
         "--scheduler", metavar="ADDRESS", help="a running Dask scheduler (tcp://host:8786) instead of a LocalCluster"
+    )
+    p.add_argument(
+        "--force", action="store_true", help="replace a summary.json in --out that is not a sweep's own summary"
     )
     p.add_argument("--rerun", action="store_true", help="run every case again, ignoring finished ones")
     p.add_argument(

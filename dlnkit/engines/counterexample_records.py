@@ -65,6 +65,17 @@ def counterexample_record(result: SearchResult, explanation: str = "") -> dict:
     return rec
 
 
+def is_record_of(path, claim_id: str) -> bool:
+    """Is the file at ``path`` a counterexample record of ``claim_id`` (one dlnkit may regenerate)?"""
+    import json
+
+    try:
+        rec = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return False
+    return isinstance(rec, dict) and rec.get("format") == FORMAT and rec.get("claim") == claim_id
+
+
 def save_counterexample(result: SearchResult, path, explanation: str = "") -> Path:
     """Write the record of ``result`` to ``path`` (atomically)."""
     from dlnkit.records.report import write_json_atomic

@@ -185,15 +185,24 @@ def render_notebooks(
     html: bool = True,
     timeout: int = DEFAULT_CELL_TIMEOUT,
     log=None,
+    force: bool = False,
 ) -> list[RenderedNotebook]:
     """Execute each notebook source and write ``OUT/NN_topic.ipynb`` (and ``.html``).
 
-    Notebooks run with the source folder as working directory. Files are written atomically
-    (temporary name, then rename), so an interrupted run never leaves half a notebook.
+    Notebooks run with the source folder as working directory. Every output file is claimed in
+    :mod:`dlnkit.records.outputs` before the first notebook runs: an existing file this run did not write
+    (an edited notebook) is replaced only with ``force``. Files are written atomically (a unique
+    temporary name, then rename), so an interrupted run never leaves half a notebook.
     """
+    from dlnkit.records.outputs import atomic_output, check_output_dir, claim_output
+
     nbformat = _require("nbformat")
     files = notebook_sources(src, list(names) if names else None)
-    out = Path(out_dir)
+    out = check_output_dir(out_dir, what="--out")
+    for path in files:  # before any work
+        claim_output(out / f"{path.stem}.ipynb", overwrite=force, what=f"notebook {path.stem}.ipynb")
+        if html:
+            claim_output(out / f"{path.stem}.html", overwrite=force, what=f"page {path.stem}.html")
     out.mkdir(parents=True, exist_ok=True)
     done = []
     for path in files:
@@ -204,15 +213,13 @@ def render_notebooks(
         execute_notebook(nb, cwd=path.parent, timeout=timeout)
         seconds = time.perf_counter() - t0
         target = out / f"{path.stem}.ipynb"
-        tmp = target.with_suffix(".ipynb.tmp")
-        nbformat.write(nb, str(tmp))
-        os.replace(tmp, target)
+        with atomic_output(target) as tmp:
+            nbformat.write(nb, str(tmp))
         page = None
         if html:
-            tmp_html = out / f"{path.stem}.html.tmp"
-            write_html(nb, tmp_html)
             page = out / f"{path.stem}.html"
-            os.replace(tmp_html, page)
+            with atomic_output(page) as tmp_html:
+                write_html(nb, tmp_html)
         if log:
             log(f"  {path.stem}: {seconds:.1f} s -> {target}" + (f", {page}" if page else ""))
         done.append(RenderedNotebook(path.stem, path, target, page, seconds))
@@ -256,8 +263,9 @@ def save_executed_copy(nb, source: str | Path, folder: str | Path, fingerprint: 
     nbformat = _require("nbformat")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    from dlnkit.records.outputs import atomic_output
+
     target = folder / executed_copy_name(source, fingerprint)
-    tmp = folder / f".{target.name}.tmp"
-    nbformat.write(nb, str(tmp))
-    os.replace(tmp, target)
+    with atomic_output(target, overwrite=True) as tmp:  # the cache folder is dlnkit's own
+        nbformat.write(nb, str(tmp))
     return target

@@ -273,6 +273,7 @@ def run_sweep(
     mp_start_method: str = "spawn",
     retry_errors: bool = False,
     worker_memory_bytes: int | None = None,
+    force: bool = False,
 ) -> SweepSummary:
     """Run every case not already finished in ``out_dir``; return the counts and all records.
 
@@ -280,7 +281,8 @@ def run_sweep(
     in each worker). ``rerun`` ignores finished cases, ``retry_errors`` runs ERROR cases again.
     ``dask_processes=False`` makes the local Dask cluster use threads (handy for tests); a
     ``scheduler`` address uses a running cluster. ``worker_memory_bytes`` caps each process
-    worker's extra address space.
+    worker's extra address space. ``summary.json`` is replaced only when it is a sweep's own
+    summary (or with ``force``); a concurrent sweep into the same folder is refused.
 
     Faults: every finished case is on disk the moment it finishes; Ctrl-C stops the workers at
     once (pending cases are not started), writes the summary with ``"interrupted": true`` and
@@ -290,7 +292,7 @@ def run_sweep(
     from tqdm import tqdm  # plain tqdm: tqdm.auto warns in a Jupyter kernel without ipywidgets
 
     from dlnkit.numerics.device import resolve_device
-    from dlnkit.records.outputs import check_output_dir
+    from dlnkit.records.outputs import atomic_write_json, check_output_dir, claim_output, release_lock
     from dlnkit.records.report import write_json_atomic
 
     if executor not in EXECUTORS:
@@ -304,6 +306,9 @@ def run_sweep(
     # a device that does not exist is refused here, before any case runs or is cached
     dev = str(resolve_device(device)) if scheduler is None else str(device)
     out_dir = check_output_dir(out_dir, what="sweep folder")
+    # summary.json is replaced only when it is a sweep's own summary; a second sweep into the same
+    # folder while this one runs is refused (its lock)
+    claim_output(out_dir / "summary.json", overwrite=force, what="sweep summary", ours=is_sweep_summary)
     (out_dir / "cases").mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     records: dict[str, dict] = {}
@@ -324,7 +329,9 @@ def run_sweep(
     def finish(key: str, result: dict):
         case = by_key[key]
         rec = {"key": key, "claim_id": case.claim_id, "config": case.config, "device": dev, "result": result}
-        write_json_atomic(case_path(out_dir, case, dev), rec)
+        # cases/ belongs to the sweep: a case file run again (--rerun, an ERROR retried, a damaged
+        # record) is the sweep's own file
+        atomic_write_json(case_path(out_dir, case, dev), rec, overwrite=True)
         records[key] = rec
         bar.update(1)
 
@@ -371,6 +378,7 @@ def run_sweep(
         write_json_atomic(
             out_dir / "summary.json",
             {
+                "format": SUMMARY_FORMAT,
                 **summary.to_json(),
                 "executor": executor,
                 "device": dev,
@@ -381,7 +389,25 @@ def run_sweep(
                 ],
             },
         )
+        release_lock(out_dir / "summary.json")
     return summary
+
+
+SUMMARY_FORMAT = "dlnkit-sweep-summary/1"
+
+
+def is_sweep_summary(path: Path) -> bool:
+    """Is the file at ``path`` a summary a sweep wrote (one a later sweep may replace)?"""
+    import json
+
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return False
+    if not isinstance(doc, dict):
+        return False
+    legacy = {"out_dir", "total", "executor", "cases", "interrupted"} <= set(doc)  # before the format key
+    return doc.get("format") == SUMMARY_FORMAT or legacy
 
 
 def _check_scheduler_address(address: str) -> None:
