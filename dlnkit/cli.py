@@ -42,8 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    from dlnkit.records import outputs
     from dlnkit.numerics.validation import DlnkitComputationError, DlnkitInputError
+    from dlnkit.records import outputs
 
     parser = build_parser()
     args = parser.parse_args(argv)

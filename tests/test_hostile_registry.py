@@ -114,8 +114,8 @@ def test_two_outputs_of_one_run_at_the_same_path_are_refused_before_the_work(tmp
 def test_claims_of_one_run_model(tmp_path_factory, names, existing, force):
     """Drawn claims against a model: refused iff the path exists (not ours, no force) or another
     option of the same run already holds it; a refused claim changes no file."""
-    from dlnkit.records import outputs
     from dlnkit.numerics.validation import DlnkitInputError
+    from dlnkit.records import outputs
 
     d = tmp_path_factory.mktemp("claims")
     (d / "sub").mkdir()

@@ -446,8 +446,12 @@ class Claim:
                 measured_sha256="" if exact else digest(measured),
                 values=None if exact else (predicted, measured),
             )
-        except Exception as exc:  # noqa: BLE001 - the claim's failure is a row, not a crash
+        except KeyboardInterrupt:  # Ctrl-C stops the run (the engines keep the finished rows)
+            raise
+        except BaseException as exc:  # noqa: BLE001 - the claim's failure (also sys.exit, a BaseException) is a row
             message = f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, SystemExit):
+                message = f"the claim called sys.exit({exc.code!r})"
             if exact and isinstance(exc, NotImplementedError):
                 message = f"no exact route: {exc}"
             result = ClaimResult.error_row(

@@ -34,12 +34,14 @@ def run(args) -> int:
         from dlnkit.engines.exact_mode import exact_results
 
         results, notes = [], []
-        for claim in claims:  # one claim whose exact route raises is an ERROR row; the others still run
+        for n_done, claim in enumerate(claims):  # a claim whose exact route raises is an ERROR row
             try:
                 rows, claim_notes = exact_results(
                     [claim], examples=args.examples, seed=args.seed, defaults=not args.no_defaults
                 )
-            except Exception as exc:  # noqa: BLE001 - a user's claim: recorded, not raised
+            except KeyboardInterrupt:
+                return _finish(results, args, interrupted=len(claims) - n_done)
+            except BaseException as exc:  # noqa: BLE001 - a user's claim (also sys.exit): recorded, not raised
                 rows, claim_notes = [_error_row(claim, exc, "exact route", args)], []
             results += rows
             notes += claim_notes
@@ -59,14 +61,19 @@ def run(args) -> int:
             # a slow claim (it trains a network per configuration) gets drawn examples only with --full
             drawn = args.examples if full or not claim.slow else 0
             configs += draw_configs(claim.config_strategy(), drawn, seed=args.seed)
-        except Exception as exc:  # noqa: BLE001 - its configurations could not be made: an ERROR row
+        except KeyboardInterrupt:
+            return _finish(results, args, interrupted=len(claims))
+        except BaseException as exc:  # noqa: BLE001 - its configurations could not be made: an ERROR row
             results.append(_error_row(claim, exc, "configurations", args))
             continue
         jobs += [(claim, cfg) for cfg in configs]
     if not jobs and not results:
         raise DlnkitInputError("nothing to check: no configurations (drop --no-defaults or give --examples N)")
-    for claim, cfg in tqdm(jobs, desc="verify", disable=not sys.stderr.isatty() or args.quiet, leave=False):
-        results.append(claim.check(cfg, device=args.device, seed=args.seed))
+    try:  # Ctrl-C (or a claim raising KeyboardInterrupt) stops the run; the finished rows are kept
+        for claim, cfg in tqdm(jobs, desc="verify", disable=not sys.stderr.isatty() or args.quiet, leave=False):
+            results.append(claim.check(cfg, device=args.device, seed=args.seed))
+    except KeyboardInterrupt:
+        return _finish(results, args, interrupted=len(jobs) - len(results))
     return _finish(results, args)
 
 
@@ -83,7 +90,9 @@ def _error_row(claim, exc: BaseException, stage: str, args):
     )
 
 
-def _finish(results, args) -> int:
+def _finish(results, args, interrupted: int = 0) -> int:
+    """Print the table and write ``--json``; ``interrupted`` (the number of checks not run after
+    Ctrl-C) marks the record ``"interrupted": true`` and makes the exit status 130."""
     from dlnkit.records.report import format_summary, format_table, use_colour, write_json_atomic
 
     if getattr(args, "verbose", False):  # every row, as one table
@@ -110,8 +119,17 @@ def _finish(results, args) -> int:
                 "environment": environment,
                 "claims": claims_metadata(registry[i] for i in ids if i in registry),
                 "results": [r.to_json() for r in results],
+                "interrupted": bool(interrupted),
+                "not_run": int(interrupted),
             },
         )
+    if interrupted:
+        print(
+            f"dlnkit verify: interrupted (Ctrl-C): {len(results)} row(s) kept, {interrupted} check(s) not run"
+            + (f"; written to {args.json}" if args.json else ""),
+            file=sys.stderr,
+        )
+        return 130
     failed = [r for r in results if not r.passed and (args.strict or r.kind == "exact" or r.status == "ERROR")]
     errors = [r for r in results if r.status == "ERROR"]
     if errors:
