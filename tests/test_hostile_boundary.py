@@ -136,7 +136,7 @@ def test_a_model_factory_that_exits_is_one_line_and_not_success(tmp_path, factor
 
 
 def test_a_killed_gallerys_temporary_is_cleaned_by_the_next_run(tmp_path):
-    from dlnkit.gallery import generate_gallery
+    from dlnkit.engines.gallery import generate_gallery
 
     d = tmp_path / "g"
     d.mkdir()
