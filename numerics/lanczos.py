@@ -70,7 +70,8 @@ F64 = torch.float64
 class KrylovRun:
     r"""What :func:`block_lanczos` built, per group ``g``.
 
-    ``basis`` (g, n, M) float64 with ``M = (steps + 1) * b`` slots, of which ``processed`` (g, M)
+    ``basis`` (g, M, n) float64 (one row per basis vector, so every prefix is contiguous) with
+    ``M = (steps + 1) * b`` slots, of which ``processed`` (g, M)
     were multiplied by A (only they enter T); ``projection`` (g, M, M) the symmetric
     :math:`T = V^\top A V` on processed slots (zero elsewhere); ``residual`` (g, n, b) the last
     block's :math:`W_m` (zero for exhausted groups); ``last_slots`` the slot range of the last
@@ -92,9 +93,10 @@ class KrylovRun:
 
 
 def lanczos_basis_bytes(n: int, groups: int, block_size: int, max_steps: int) -> int:
-    """Peak bytes of :func:`block_lanczos`: basis, projection, residual and two work blocks (float64)."""
+    """Peak bytes of :func:`block_lanczos` (float64): the basis, the projected matrix, and six (n, b)
+    blocks per group (the product, its gathered copy, the residual, its correction, the SVD factors)."""
     M = (max_steps + 1) * block_size
-    return 8 * groups * (n * M + M * M + 4 * n * block_size)
+    return 8 * groups * (n * M + M * M + 6 * n * block_size)
 
 
 def random_start(
@@ -171,39 +173,38 @@ def block_lanczos(
     eps = float(torch.finfo(A.dtype).eps)
     delta = 0.01 * default_tolerance(A.dtype) if deflation_tol is None else float(deflation_tol)
     M = (steps + 1) * b
-    V = torch.zeros(g, n_, M, dtype=F64, device=dev)
+    V = torch.zeros(g, M, n_, dtype=F64, device=dev)  # rows: prefixes are contiguous, no copies in matmul
     T = torch.zeros(g, M, M, dtype=F64, device=dev)
     done = torch.zeros(g, M, dtype=torch.bool, device=dev)
     norm_est = 0.0
     X = X0.to(dtype=F64, device=dev)
     scale0 = float(torch.linalg.norm(X, dim=1).max())
     Q, live = _orthonormal_block(X, 1e3 * float(torch.finfo(F64).eps) * max(scale0, 1e-300))
-    V[:, :, :b] = Q
+    V[:, :b] = Q.transpose(1, 2)
     products, W = 0, torch.zeros_like(Q)
     exhausted = torch.zeros(g, dtype=torch.bool, device=dev)
     run: KrylovRun | None = None
     j = 0
     for j in range(steps):
         lo, hi = j * b, (j + 1) * b
-        Qj = V[:, :, lo:hi]
+        Qj = V[:, lo:hi].transpose(1, 2)
         W = _apply(A, Qj, live)
         products += int(live.sum())
         norm_est = max(norm_est, float(torch.linalg.norm(W, dim=1).max()))
-        Vp = V[:, :, :hi]
+        Vp = V[:, :hi]
         C = torch.zeros(g, hi, b, dtype=F64, device=dev)
         for _ in range(2):  # full re-orthogonalisation, twice
-            Cp = Vp.transpose(1, 2) @ W
-            W = W - Vp @ Cp
+            Cp = Vp @ W
+            W = W - Vp.transpose(1, 2) @ Cp
             C += Cp
         T[:, :lo, lo:hi] = C[:, :lo]
         T[:, lo:hi, :lo] = C[:, :lo].transpose(1, 2)
         T[:, lo:hi, lo:hi] = 0.5 * (C[:, lo:hi] + C[:, lo:hi].transpose(1, 2))
         done[:, lo:hi] = live
-        W = W * live.any(1).to(F64)[:, None, None]
         Q, live = _orthonormal_block(W, delta * max(norm_est, 1e-300))
         exhausted = ~live.any(1)
         W = W * (~exhausted).to(F64)[:, None, None]
-        V[:, :, hi : hi + b] = Q
+        V[:, hi : hi + b] = Q.transpose(1, 2)
         run = KrylovRun(V, T, done, W, (lo, hi), norm_est, exhausted, products, j + 1, b, eps)
         if bool(exhausted.all()):
             break
@@ -234,7 +235,7 @@ def ritz_pairs(run: KrylovRun, group: int = 0) -> tuple[torch.Tensor, torch.Tens
 def ritz_vectors(run: KrylovRun, S: torch.Tensor, group: int = 0) -> torch.Tensor:
     """Ritz vectors V s for the columns of S (in the coordinates :func:`ritz_pairs` returns)."""
     idx = torch.nonzero(run.processed[group]).reshape(-1)
-    return run.basis[group][:, idx] @ S
+    return run.basis[group][idx].T @ S
 
 
 def default_tolerance(dtype: torch.dtype) -> float:
