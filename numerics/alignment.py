@@ -39,6 +39,7 @@ Conventions, stated once:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
@@ -60,7 +61,7 @@ from dlnkit.numerics.fits import (
     participation_ratio,
     zeta_bound,
 )
-from dlnkit.numerics.hessian import HessianOperator, hvp_batched
+from dlnkit.numerics.hessian import hvp_batched
 from dlnkit.numerics.validation import DlnkitInputError
 
 LOSSES = ("cross_entropy", "mse")
@@ -101,21 +102,32 @@ def matrix_layers(model: nn.Module) -> dict[str, nn.Module]:
 
 @dataclass
 class LayerCapture:
-    """Everything captured for one layer at one batch (see the module docstring for conventions)."""
+    """Everything captured for one layer (see the module docstring for conventions).
+
+    The single-batch route (:func:`capture_layer`) keeps the rows A and delta; the streamed route
+    (:func:`dlnkit.numerics.layer_capture.capture_layers`, used for user models) keeps only the
+    factors ``C_delta``/``C_A`` (None when undefined, ``factor_note`` says why) and applies the
+    layer's Hessian block through ``matmat`` (V (m*n, k) -> H_ll V)."""
 
     name: str
-    kind: str  # "linear" or "conv2d"
+    kind: str  # "linear", "conv1d/2d/3d", "embedding", "attention_in"
     weight_shape: tuple[int, ...]
     W: torch.Tensor  # m x n view
-    A: torch.Tensor  # rows x n
-    delta: torch.Tensor  # rows x m, B-scaled
+    A: torch.Tensor | None  # rows x n (single-batch route)
+    delta: torch.Tensor | None  # rows x m, s-scaled (single-batch route)
     batch: int
     positions: int  # rows per sample (T)
-    G: torch.Tensor  # (1/B) delta^T A
+    G: torch.Tensor  # the gradient, m x n
     autograd_grad: torch.Tensor  # the weight's .grad from autograd, m x n (consistency check)
-    loss_of_weight: Callable[[torch.Tensor], torch.Tensor] = field(repr=False)
+    loss_of_weight: Callable[[torch.Tensor], torch.Tensor] | None = field(repr=False)
     gn_output_factor: torch.Tensor | None = None  # m x m, Gauss-Newton C_delta
     delta_scale: float | None = None  # s in delta = s * dL/dz (B for mean losses, 1 for sums); None: batch
+    C_delta: torch.Tensor | None = None  # streamed route: empirical C_delta
+    C_A: torch.Tensor | None = None  # streamed route: C_A
+    matmat: Callable[[torch.Tensor], torch.Tensor] | None = field(default=None, repr=False)
+    layer_type: str = ""
+    note: str = ""
+    factor_note: str = ""
 
 
 def _check_layer(model: nn.Module, layer: str) -> nn.Linear | nn.Conv2d:
@@ -320,40 +332,107 @@ def weight_directions(U: torch.Tensor, V: torch.Tensor, weight_shape: Sequence[i
     return D.T.reshape(int(np.prod(weight_shape)), K)
 
 
+def _block_matmat(cap: LayerCapture) -> Callable[[torch.Tensor], torch.Tensor]:
+    """V (m*n, k) -> H_ll V: the streamed operator, or HVPs of ``loss_of_weight`` (single batch)."""
+    if cap.matmat is not None:
+        return cap.matmat
+    fn = cap.loss_of_weight
+    if fn is None:
+        raise DlnkitInputError(f"layer {cap.name}: the capture has no Hessian-vector products")
+    W = cap.W.reshape(cap.weight_shape)
+    return lambda V: hvp_batched(fn, [W], V.reshape(W.numel(), -1), chunk_size=16).reshape(V.shape)
+
+
 def directional_curvatures(
     cap: LayerCapture, U: torch.Tensor, V: torch.Tensor, *, chunk_size: int | None = 16
 ) -> torch.Tensor:
-    """h_k = vec(u_k v_k^T)^T H_ll vec(u_k v_k^T), exact HVPs batched by vmap."""
+    """h_k = vec(u_k v_k^T)^T H_ll vec(u_k v_k^T), exact HVPs (one per direction)."""
     D = weight_directions(U, V, cap.weight_shape)
-    W = cap.W.reshape(cap.weight_shape)
-    HD = hvp_batched(cap.loss_of_weight, [W], D, chunk_size=chunk_size)
+    HD = _block_matmat(cap)(D)
     return (D * HD).sum(0)
+
+
+#: c in the positivity cut-off c * eps * sqrt(n) * max|x| (see :func:`positivity_cutoff`)
+POSITIVITY_C = 10.0
+#: c in the rank cut-off c * eps * max(m, n) * sigma_1 (see :func:`rank_cutoff`)
+RANK_C = 10.0
+
+
+def rank_cutoff(sigma_1: float, m: int, n: int, dtype: torch.dtype) -> float:
+    r"""Singular values of G at or below :math:`c\,\varepsilon\,\max(m,n)\,\sigma_1` are rounding.
+
+    The reason: G and its SVD are computed in ``dtype``; the singular values of an m x n matrix
+    are perturbed by about :math:`\varepsilon\max(m,n)\sigma_1` (the rule of ``numpy.linalg.matrix_rank``),
+    c = 10 for the sums that formed G. A 10-class head's gradient has rank <= 9 exactly; in float32
+    its 10th singular value is ~1e-7 sigma_1 of noise, which a fixed 1e-10 cut kept.
+    """
+    return RANK_C * float(torch.finfo(dtype).eps) * max(m, n) * sigma_1
+
+
+def positivity_cutoff(scale: float, n: int, dtype: torch.dtype) -> float:
+    r"""Curvatures h_k (and eigenvalues) at or below :math:`c\,\varepsilon\sqrt n\,\text{scale}` are not
+    counted as positive: an HVP in ``dtype`` over n weights carries an error of about
+    :math:`\varepsilon\sqrt n\,\|H\|`, and scale = max|h_k| (max|lambda|) is a lower bound on
+    :math:`\|H\|` (c = 10)."""
+    return POSITIVITY_C * float(torch.finfo(dtype).eps) * math.sqrt(max(n, 1)) * float(scale)
+
+
+@dataclass(frozen=True)
+class BlockEigenvalues:
+    """Top eigenvalues of a layer block with how they were found."""
+
+    values: np.ndarray  # descending
+    method: str  # "dense" or "lanczos"
+    residuals: np.ndarray  # |H x - theta x| per value (0 for dense)
+    converged: bool
+    num_hvps: int
+
+
+def layer_block_eigen(
+    cap: LayerCapture, k: int, *, dense_max: int = 100, seed: int = 0, tol: float | None = None
+) -> BlockEigenvalues:
+    r"""The top-k eigenvalues of the exact per-layer block :math:`H_{ll}` (descending), with residuals.
+
+    Dense (HVPs against the identity, then ``eigvalsh``) when the layer has at most ``dense_max``
+    weights, else block Lanczos (:func:`dlnkit.numerics.top_eigenvalues.top_eigenvalues`, block size k:
+    one pass over the data per block step, multiplicities resolved) on the block's HVPs, stopped when
+    every residual is below ``tol`` x ||H_ll|| (default
+    :math:`\max(10^{-6}, 100\varepsilon)` of the analysis dtype: enough for log-log fits of the
+    spectrum, and above the HVPs' own rounding)."""
+    W = cap.W.reshape(cap.weight_shape)
+    n = W.numel()
+    k = int(min(k, n))
+    mm = _block_matmat(cap)
+    if n <= dense_max:
+        I = torch.eye(n, dtype=W.dtype, device=W.device)
+        H = mm(I)
+        H = 0.5 * (H + H.T)
+        ev = torch.linalg.eigvalsh(H).flip(0)[:k]
+        return BlockEigenvalues(ev.cpu().double().numpy(), "dense", np.zeros(k), True, n)
+    from dlnkit.numerics.operators import MatmatOperator
+    from dlnkit.numerics.top_eigenvalues import top_eigenvalues
+
+    if tol is None:
+        tol = max(1e-6, 100 * float(torch.finfo(W.dtype).eps))
+    op = MatmatOperator(mm, n, dtype=W.dtype, device=W.device)
+    res = top_eigenvalues(op, k, tol=tol, max_iters=min(n, max(8 * k, 80)) if n > 8 * k else n, seed=seed)
+    return BlockEigenvalues(
+        res.eigenvalues.cpu().double().numpy().copy(),
+        "lanczos" if res.converged else "lanczos (not converged)",
+        res.residuals.cpu().double().numpy().copy(),
+        bool(res.converged),
+        int(res.num_products),
+    )
 
 
 def layer_block_eigenvalues(
     cap: LayerCapture, k: int, *, dense_max: int = 100, chunk_size: int = 64, seed: int = 0
 ) -> tuple[np.ndarray, str]:
-    """The top-k eigenvalues (descending, with multiplicity) of the exact per-layer block, and the method.
-
-    Dense (HVPs against the identity, then ``eigvalsh``) when the layer has at most ``dense_max``
-    weights, else block Lanczos (:func:`dlnkit.numerics.top_eigenvalues.top_eigenvalues`, block size
-    k so repeated eigenvalues appear with their multiplicity, default relative residual tolerance); the method
-    reads ``"lanczos (not converged)"`` when the product budget ran out first.
-    """
-    from dlnkit.numerics.top_eigenvalues import top_eigenvalues
-
-    W = cap.W.reshape(cap.weight_shape)
-    n = W.numel()
-    k = int(min(k, n))
-    if n <= dense_max:
-        I = torch.eye(n, dtype=W.dtype, device=W.device)
-        H = hvp_batched(cap.loss_of_weight, [W], I, chunk_size=chunk_size)
-        H = 0.5 * (H + H.T)
-        ev = torch.linalg.eigvalsh(H).flip(0)[:k]
-        return ev.cpu().numpy(), "dense"
-    op = HessianOperator(cap.loss_of_weight, [W], chunk_size=chunk_size)
-    res = top_eigenvalues(op, k, max_iters=max(300, 4 * k), seed=seed)  # default tol: 1e-10 in float64
-    return res.eigenvalues.numpy().copy(), "lanczos" if res.converged else "lanczos (not converged)"
+    """The top-k eigenvalues (descending, with multiplicity) of the exact per-layer block, and the
+    method (:func:`layer_block_eigen` at tolerance 1e-10, without the convergence record); the method
+    reads ``"lanczos (not converged)"`` when the product budget ran out first."""
+    be = layer_block_eigen(cap, k, dense_max=dense_max, seed=seed, tol=1e-10)
+    return be.values, be.method
 
 
 def _pairing(vecs: torch.Tensor, evecs: torch.Tensor, pairing: str) -> np.ndarray:
@@ -368,7 +447,13 @@ def _pairing(vecs: torch.Tensor, evecs: torch.Tensor, pairing: str) -> np.ndarra
 
 @dataclass
 class AlignmentReport:
-    """Per-direction quantities (length K arrays, sigma descending) and the fits."""
+    """Per-direction quantities (length K arrays, sigma descending) and the fits.
+
+    Factor quantities (rho, Phi, Lambda, chi, lambda_delta/A) are NaN / empty when the layer has no
+    Kronecker factors (``factor_note`` says why). ``fits`` holds :class:`PowerLawFit` objects (each
+    with its number of points ``n``) and scalars; ``intervals`` the bootstrap intervals of alpha,
+    gamma, s_dir, s_eig (:mod:`dlnkit.numerics.fit_intervals`); ``cutoffs`` the rank and positivity
+    cut-offs used, with the dtype they are relative to."""
 
     layer: str
     kind: str
@@ -388,17 +473,80 @@ class AlignmentReport:
     eigenvalues: np.ndarray | None = None
     eig_method: str = ""
     fits: dict[str, Any] = field(default_factory=dict)
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    layer_type: str = ""
+    dtype: str = ""
+    note: str = ""
+    factor_note: str = ""
+    rank: int = 0  # singular values of G above the rank cut-off
+    cutoffs: dict[str, Any] = field(default_factory=dict)
+    eig_residuals: np.ndarray | None = None
+    eig_converged: bool | None = None
+    eig_hvps: int = 0
 
     def summary(self) -> dict[str, Any]:
-        """Flat dict of the fits: alpha, gamma, s_dir, s_eig (with R^2), PR, zeta bound, slope parts."""
-        out = {"layer": self.layer, "kind": self.kind, "shape": "x".join(map(str, self.shape)), "K": len(self.sigma)}
+        """Flat dict of the fits: each exponent with its R^2, point count ``<key>_n``, ``<key>_few``
+        (fewer than MIN_FIT_POINTS points) and bootstrap interval ``<key>_ci``; PR, zeta bound,
+        slope parts."""
+        from dlnkit.numerics.fit_intervals import MIN_FIT_POINTS
+
+        out: dict[str, Any] = {
+            "layer": self.layer,
+            "kind": self.kind,
+            "shape": "x".join(map(str, self.shape)),
+            "K": len(self.sigma),
+            "rank": self.rank,
+        }
+        if self.dtype:
+            out["dtype"] = self.dtype
         for key, fit in self.fits.items():
             if isinstance(fit, PowerLawFit):
                 out[key] = fit.exponent
                 out[f"{key}_r2"] = fit.r2
+                out[f"{key}_n"] = fit.n
+                out[f"{key}_few"] = fit.n < MIN_FIT_POINTS
+                if key in self.intervals:
+                    out[f"{key}_ci"] = list(self.intervals[key])
             else:
                 out[key] = fit
+        if self.factor_note:
+            out["factor_note"] = self.factor_note
+        if self.note:
+            out["note"] = self.note
+        if self.eig_converged is not None:
+            out["eig_converged"] = self.eig_converged
         return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything, JSON-ready: the summary plus per-direction sigma_k, h_k, rho, Phi, Lambda, chi,
+        the block's top eigenvalues (with residuals), the cut-offs and the interval method."""
+        from dlnkit.numerics.fit_intervals import METHOD
+
+        def lst(a: np.ndarray | None) -> list[float] | None:
+            return None if a is None else [float(x) for x in np.asarray(a).reshape(-1)]
+
+        d = self.summary()
+        d.update(
+            {
+                "layer_type": self.layer_type,
+                "factors": self.factors,
+                "pairing": self.pairing,
+                "sigma": lst(self.sigma),
+                "h": lst(self.h),
+                "rho_delta": lst(self.rho_delta),
+                "rho_A": lst(self.rho_A),
+                "Phi": lst(self.Phi),
+                "Lambda": lst(self.Lambda),
+                "chi": lst(self.chi),
+                "eigenvalues": lst(self.eigenvalues),
+                "eig_method": self.eig_method,
+                "eig_residuals": lst(self.eig_residuals),
+                "eig_hvps": self.eig_hvps,
+                "cutoffs": self.cutoffs,
+                "interval_method": METHOD,
+            }
+        )
+        return d
 
 
 def analyse_capture(
@@ -408,48 +556,71 @@ def analyse_capture(
     factors: str = "empirical",
     pairing: str = "index",
     eigen: bool = True,
-    rel_cut: float = 1e-10,
+    rel_cut: float | None = None,
     dense_max: int = 100,
     h: torch.Tensor | np.ndarray | None = None,
+    seed: int = 0,
 ) -> AlignmentReport:
     """Compute h_k, the factors, rho/Phi/Lambda/chi and the fits for the top-k directions of G.
 
-    ``h`` may pass the directional curvatures of an earlier call on the same capture and k
-    (they do not depend on the factors or the pairing)."""
+    Directions: singular values above :func:`rank_cutoff` (relative to the capture's dtype), or
+    above ``rel_cut * sigma_1`` when given. ``h`` may pass the directional curvatures of an earlier
+    call on the same capture and k (they do not depend on the factors or the pairing)."""
     if factors not in ("empirical", "gn"):
         raise DlnkitInputError(f"factors must be 'empirical' or 'gn', got {factors!r}")
     if k < 2:
         raise DlnkitInputError(f"k must be >= 2 for a fit, got {k}")
+    dtype = cap.G.dtype
+    m, n = int(cap.G.shape[0]), int(cap.G.shape[1])
     U, S, Vh = torch.linalg.svd(cap.G, full_matrices=False)
-    keep = int(min(k, int((S > rel_cut * S[0]).sum()))) if S[0] > 0 else 0
+    s1 = float(S[0]) if S.numel() else 0.0
+    cut = rank_cutoff(s1, m, n, dtype) if rel_cut is None else rel_cut * s1
+    rank = int((S > cut).sum()) if s1 > 0 else 0
+    keep = int(min(k, rank))
     if keep < 2:
-        raise DlnkitInputError(f"layer {cap.name}: the gradient has fewer than two nonzero singular values")
+        raise DlnkitInputError(
+            f"layer {cap.name}: the gradient has {rank} singular value(s) above the {dtype} rounding cut-off "
+            f"{cut:.3g}; a fit needs two"
+        )
     U, S, V = U[:, :keep], S[:keep], Vh[:keep].T
     h = directional_curvatures(cap, U, V) if h is None else torch.as_tensor(h, dtype=S.dtype, device=S.device)
-    if factors == "empirical":
+    Cd: torch.Tensor | None
+    CA: torch.Tensor | None
+    factor_note = cap.factor_note
+    if factors == "gn":
+        Cd = cap.gn_output_factor
+        if Cd is None and not factor_note:
+            factor_note = "no Gauss-Newton factor for this layer"
+    elif cap.delta is not None:
         Cd = cap.delta.T @ cap.delta / (cap.batch if cap.delta_scale is None else cap.delta_scale)
     else:
-        if cap.gn_output_factor is None:
-            raise DlnkitInputError("the capture has no Gauss-Newton factor (capture with gauss_newton=True)")
-        Cd = cap.gn_output_factor
-    CA = cap.A.T @ cap.A / (cap.batch * cap.positions)
-    ld, Ed = torch.linalg.eigh(0.5 * (Cd + Cd.T))
-    la, Ea = torch.linalg.eigh(0.5 * (CA + CA.T))
-    ld, Ed, la, Ea = ld.flip(0), Ed.flip(1), la.flip(0), Ea.flip(1)
-    qd = (U * (Cd @ U)).sum(0)
-    qa = (V * (CA @ V)).sum(0)
-    pd = _pairing(U, Ed, pairing)
-    pa = _pairing(V, Ea, pairing)
-    if pairing == "index" and (keep > ld.numel() or keep > la.numel()):
-        raise DlnkitInputError("more directions than factor eigenvalues")
-    lam_d = ld[torch.as_tensor(pd)]
-    lam_a = la[torch.as_tensor(pa)]
-    rho_d = qd / lam_d
-    rho_a = qa / lam_a
-    Phi = rho_d * rho_a
-    Lam = lam_d * lam_a
-    h_kron = qd * qa
-    chi = h / h_kron
+        Cd = cap.C_delta
+    if cap.A is not None:
+        CA = cap.A.T @ cap.A / (cap.batch * cap.positions)
+    else:
+        CA = cap.C_A
+    nan = torch.full((keep,), float("nan"), dtype=S.dtype, device=S.device)
+    if Cd is not None and CA is not None:
+        ld, Ed = torch.linalg.eigh(0.5 * (Cd + Cd.T))
+        la, Ea = torch.linalg.eigh(0.5 * (CA + CA.T))
+        ld, Ed, la, Ea = ld.flip(0), Ed.flip(1), la.flip(0), Ea.flip(1)
+        qd = (U * (Cd @ U)).sum(0)
+        qa = (V * (CA @ V)).sum(0)
+        pd = _pairing(U, Ed, pairing)
+        pa = _pairing(V, Ea, pairing)
+        if pairing == "index" and (keep > ld.numel() or keep > la.numel()):
+            raise DlnkitInputError("more directions than factor eigenvalues")
+        lam_d = ld[torch.as_tensor(pd)]
+        lam_a = la[torch.as_tensor(pa)]
+        rho_d = qd / lam_d
+        rho_a = qa / lam_a
+        Phi = rho_d * rho_a
+        Lam = lam_d * lam_a
+        h_kron = qd * qa
+        chi = h / h_kron
+    else:
+        ld = la = torch.zeros(0, dtype=S.dtype)
+        rho_d = rho_a = Phi = Lam = h_kron = chi = nan
 
     def npy(t: torch.Tensor) -> np.ndarray:
         return t.detach().cpu().numpy().astype(np.float64)
@@ -470,16 +641,55 @@ def analyse_capture(
         npy(chi),
         npy(ld),
         npy(la),
+        layer_type=cap.layer_type or cap.kind,
+        dtype=str(dtype).replace("torch.", ""),
+        note=cap.note,
+        factor_note=factor_note,
+        rank=rank,
     )
-    rep.fits = fit_report(rep.sigma, rep.h, Lam=rep.Lambda, Phi=rep.Phi, chi=rep.chi)
+    h_cut = positivity_cutoff(float(np.abs(rep.h).max()), m * n, dtype)
+    rep.cutoffs = {
+        "dtype": rep.dtype,
+        "eps": float(torch.finfo(dtype).eps),
+        "rank": cut,
+        "rank_rule": f"sigma_k > {RANK_C:g} * eps * max(m, n) * sigma_1"
+        if rel_cut is None
+        else f"sigma_k > {rel_cut:g} * sigma_1",
+        "h_positive": h_cut,
+        "positive_rule": f"x > {POSITIVITY_C:g} * eps * sqrt(m n) * max|x|",
+    }
+    rep.fits = fit_report(rep.sigma, rep.h, Lam=rep.Lambda, Phi=rep.Phi, chi=rep.chi, positive_cut=h_cut)
     if eigen:
-        ev, method = layer_block_eigenvalues(cap, keep, dense_max=dense_max)
-        rep.eigenvalues, rep.eig_method = ev, method
-        pos = ev[ev > 0]
+        be = layer_block_eigen(cap, keep, dense_max=dense_max, seed=seed)
+        ev = be.values
+        rep.eigenvalues, rep.eig_method = ev, be.method
+        rep.eig_residuals, rep.eig_converged, rep.eig_hvps = be.residuals, be.converged, be.num_hvps
+        ev_cut = positivity_cutoff(float(np.abs(ev).max()), m * n, dtype)
+        rep.cutoffs["eig_positive"] = ev_cut
+        pos = ev[ev > ev_cut]
         if pos.size >= 2:
             rep.fits["s_eig"] = fit_decay(pos)
-        rep.fits["PR_eig"] = participation_ratio(np.clip(ev, 0, None)) if (ev > 0).any() else float("nan")
+        rep.fits["PR_eig"] = participation_ratio(np.clip(ev, 0, None)) if (ev > ev_cut).any() else float("nan")
+    rep.intervals = _intervals(rep, h_cut)
     return rep
+
+
+def _intervals(rep: AlignmentReport, h_cut: float) -> dict[str, tuple[float, float]]:
+    from dlnkit.numerics.fit_intervals import MIN_FIT_POINTS, bootstrap_interval
+
+    out: dict[str, tuple[float, float]] = {}
+    pos = rep.h > h_cut
+    k = np.arange(1, rep.sigma.size + 1, dtype=np.float64)
+    pairs = {"alpha": (rep.sigma[pos], rep.h[pos], 1.0), "gamma": (k, rep.sigma, -1.0)}
+    hs = np.sort(rep.h[pos])[::-1]
+    pairs["s_dir"] = (np.arange(1.0, hs.size + 1), hs, -1.0)
+    if rep.eigenvalues is not None and "s_eig" in rep.fits:
+        ev = np.sort(rep.eigenvalues[rep.eigenvalues > rep.cutoffs.get("eig_positive", 0.0)])[::-1]
+        pairs["s_eig"] = (np.arange(1.0, ev.size + 1), ev, -1.0)
+    for key, (x, y, sign) in pairs.items():
+        if key in rep.fits and x.size >= MIN_FIT_POINTS:
+            out[key] = bootstrap_interval(x, y, sign=sign)
+    return out
 
 
 def fit_report(
@@ -489,13 +699,15 @@ def fit_report(
     Lam: npt.ArrayLike | None = None,
     Phi: npt.ArrayLike | None = None,
     chi: npt.ArrayLike | None = None,
+    positive_cut: float = 0.0,
 ) -> dict[str, Any]:
     """alpha, gamma, s_dir (with R^2), alpha*gamma, PR of h and the zeta bound at alpha*gamma;
-    with Lam/Phi/chi also their log-log slopes on log sigma over the common positive index set."""
+    with Lam/Phi/chi also their log-log slopes on log sigma over the common positive index set.
+    h_k counts as positive above ``positive_cut`` (:func:`positivity_cutoff`)."""
     sigma = np.asarray(sigma, dtype=np.float64)
     h = np.asarray(h, dtype=np.float64)
     fits: dict[str, Any] = {}
-    pos = h > 0
+    pos = h > positive_cut
     fits["n_pos"] = int(pos.sum())
     if pos.sum() >= 2:
         fits["alpha"] = fit_alpha(sigma[pos], h[pos])
@@ -507,7 +719,8 @@ def fit_report(
         fits["alpha_gamma"] = ag
         fits["zeta_bound"] = zeta_bound(ag)
     if Lam is not None:
-        common = pos & (np.asarray(Lam) > 0) & (np.asarray(Phi) > 0) & (np.asarray(chi) > 0)
+        with np.errstate(invalid="ignore"):
+            common = pos & (np.asarray(Lam) > 0) & (np.asarray(Phi) > 0) & (np.asarray(chi) > 0)
         if common.sum() >= 2:
             fits["alpha_common"] = fit_alpha(sigma[common], h[common]).exponent
             fits["slope_Lambda"] = loglog_fit(sigma[common], np.asarray(Lam)[common]).slope

@@ -7,6 +7,16 @@ batch sizes, a ragged last batch included); each pass checks that it sees the sa
 that drops or duplicates samples between passes (``drop_last`` with a random sampler is fine,
 a sampler with replacement is not) is refused instead of silently mis-normalised.
 
+**The same samples on every pass.** A loader with random augmentation, or ``shuffle=True`` with
+``drop_last=True`` (a different subset each pass), makes every "HVP" a product with a different
+matrix: the operator is not even symmetric. Each pass therefore records a fingerprint of every
+sample (two fixed random projections of its inputs and of its targets, in float64) and compares the
+sorted fingerprints with those of the first pass; the construction makes two passes, so such a
+loader is refused before any work. The comparison is order-free: plain ``shuffle=True`` (the same
+samples in another order) is accepted, since the data-set sums do not depend on the order beyond
+rounding. Fingerprints agree to a relative ``1e-12`` (the same float64 arithmetic on the same
+numbers; an augmentation moves them by far more).
+
 Batches are moved to the operator's device as they are used (CPU or CUDA); floating inputs are
 cast to the parameters' dtype, integer inputs (class labels, token ids) are kept. A progress bar
 (tqdm, on stderr) is shown for passes over more than ``progress_min_batches`` batches when
@@ -53,6 +63,30 @@ def _split(item: Any) -> Batch:
     return X, y
 
 
+def _fingerprint(X: Any, y: torch.Tensor) -> torch.Tensor:
+    """(B, 4) float64: two fixed projections of each sample's inputs and of its targets."""
+    rows = []
+    for t in (*(X if isinstance(X, (tuple, list)) else (X,)), y):
+        if not isinstance(t, torch.Tensor):
+            continue
+        f = t.detach().reshape(t.shape[0], -1).to(device="cpu", dtype=torch.float64)
+        g = torch.Generator().manual_seed(f.shape[1])
+        r = torch.rand(f.shape[1], 2, generator=g, dtype=torch.float64) + 0.5
+        rows.append(f @ r)
+    return torch.cat(rows, dim=1)
+
+
+def _sorted_rows(F: torch.Tensor) -> torch.Tensor:
+    """Rows of F in lexicographic order (an order-free summary of a pass)."""
+    for j in range(F.shape[1] - 1, -1, -1):
+        F = F[torch.argsort(F[:, j], stable=True)]
+    return F
+
+
+class NonDeterministicDataError(DlnkitInputError):
+    """Two passes over the data gave different samples (augmentation, shuffle with drop_last, ...)."""
+
+
 class Batches:
     """A re-iterable source of (inputs, targets) batches with the sample count N of one pass."""
 
@@ -68,21 +102,35 @@ class Batches:
         self.progress = bool(progress)
         self.progress_min_batches = int(progress_min_batches)
         self.description = description
-        sizes = [_batch_size(_split(item)[0]) for item in source]
+        sizes, prints = [], []
+        for item in source:
+            X, y = _split(item)
+            sizes.append(_batch_size(X))
+            prints.append(_fingerprint(X, y))
         if not sizes:
             raise DlnkitInputError("the data source yielded no batch")
         if any(s < 1 for s in sizes):
             raise DlnkitInputError("a batch with no samples")
         self.batch_sizes = sizes
         self.num_samples = int(sum(sizes))
+        self._prints = _sorted_rows(torch.cat(prints))
+        if iter(source) is not source:  # a second pass, checked like every later one
+            for _ in self.iterate():
+                pass
 
     def __len__(self) -> int:
         return len(self.batch_sizes)
 
     def iterate(
-        self, *, device: torch.device | str | None = None, dtype: torch.dtype | None = None, desc: str | None = None
+        self,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        desc: str | None = None,
+        check: bool = True,
     ) -> Iterator[Batch]:
-        """Yield (inputs, targets) on ``device``; floating tensors cast to ``dtype``. Checks N at the end."""
+        """Yield (inputs, targets) on ``device``; floating tensors cast to ``dtype``. At the end of the
+        pass, checks N and (``check``) that the samples were those of the first pass."""
         it: Iterable[Any] = self.source
         bar = None
         if self.progress and len(self) >= self.progress_min_batches:
@@ -90,9 +138,12 @@ class Batches:
 
             bar = tqdm(total=len(self), desc=desc or self.description, leave=False)
         seen = 0
+        prints = []
         for item in it:
             X, y = _split(item)
             seen += _batch_size(X)
+            if check:
+                prints.append(_fingerprint(X, y))
             yield _to(X, device, dtype), _to(y, device, dtype)
             if bar is not None:
                 bar.update(1)
@@ -103,6 +154,15 @@ class Batches:
                 f"the data source yielded {seen} samples in this pass but {self.num_samples} in "
                 "the first; curvature over a data set needs the same samples on every pass"
             )
+        if check:
+            now = _sorted_rows(torch.cat(prints))
+            scale = self._prints.abs().max().clamp_min(1e-300)
+            if now.shape != self._prints.shape or float((now - self._prints).abs().max()) > 1e-12 * float(scale):
+                raise NonDeterministicDataError(
+                    "two passes over the data gave different samples (random augmentation, or shuffle=True with "
+                    "drop_last=True, or a sampler with replacement): every Hessian-vector product would use other "
+                    "data; give a loader that yields the same samples on every pass (no augmentation, drop_last=False)"
+                )
 
 
 def _to(t: Any, device: torch.device | str | None, dtype: torch.dtype | None) -> Any:
@@ -138,4 +198,4 @@ def as_batches(data: Any, *, progress: bool = False) -> Batches:
     return Batches(data, progress=progress)
 
 
-__all__ = ["Batches", "as_batches"]
+__all__ = ["Batches", "NonDeterministicDataError", "as_batches"]

@@ -44,9 +44,10 @@ from torch import nn
 from torch.func import functional_call, grad, jvp, vjp, vmap
 
 from dlnkit.numerics.batches import Batches, as_batches
+from dlnkit.numerics.exact_attention import exact_attention
 from dlnkit.numerics.hessian import check_dense_fits
 from dlnkit.numerics.losses import LossLike, LossSpec, resolve_loss
-from dlnkit.numerics.model_checks import check_model_for_curvature
+from dlnkit.numerics.model_checks import check_model_for_curvature, check_sample_independence
 from dlnkit.numerics.operators import MatmatOperator
 from dlnkit.numerics.validation import DlnkitInputError
 
@@ -116,14 +117,18 @@ class ModelCurvature:
         self.num_samples = self.data.num_samples
         self.num_products = 0  # matrix-vector products applied (columns), all kinds
         if check:
-            X0, _y0 = next(self.data.iterate(device=self.device, dtype=self.dtype))
+            X0, y0 = next(self.data.iterate(device=self.device, dtype=self.dtype, check=False))
             check_model_for_curvature(model, lambda X: self._forward(self.params, X), X0)
+            check_sample_independence(model, self.loss, X0, y0)
 
     # ----- functional pieces --------------------------------------------------------------
     def _forward(self, ps: Sequence[torch.Tensor], X: Any) -> torch.Tensor:
+        """The model at parameters ``ps``, attention on its math backend (:mod:`~dlnkit.numerics.exact_attention`:
+        fused attention kernels have no second derivatives)."""
         state = {**self.fixed, **dict(zip(self.names, ps))}
         args = tuple(X) if isinstance(X, (tuple, list)) else (X,)
-        out: torch.Tensor = functional_call(self.model, state, args)
+        with exact_attention():
+            out: torch.Tensor = functional_call(self.model, state, args)
         return out
 
     def _batches(self, desc: str) -> Any:
@@ -166,17 +171,23 @@ class ModelCurvature:
         tangents = self._split(V)
         acc = [torch.zeros(k, *s, dtype=self.dtype, device=self.device) for s in self.shapes]
         for X, y, w in self._batches(f"{kind} products"):
-            if kind == "hessian":
-                out = self._hessian_batch(X, y, w, tangents)
-            elif kind == "ggn":
-                out = self._ggn_batch(X, y, w, tangents, chunk_size)
-            else:
-                out = self._ef_batch(X, y, tangents, chunk_size)
+            with exact_attention():
+                out = self._batch_product(kind, X, y, w, tangents, chunk_size)
             for a, o in zip(acc, out):
                 a += o
         self.num_products += k
         res = self._join(acc, k)
         return res[:, 0] if vec else res
+
+    def _batch_product(
+        self, kind: str, X: Any, y: torch.Tensor, w: float, tangents: tuple[torch.Tensor, ...], chunk_size: int | None
+    ) -> tuple[torch.Tensor, ...]:
+        """One batch's contribution to ``M @ V``."""
+        if kind == "hessian":
+            return self._hessian_batch(X, y, w, tangents)
+        if kind == "ggn":
+            return self._ggn_batch(X, y, w, tangents, chunk_size)
+        return self._ef_batch(X, y, tangents, chunk_size)
 
     def _hessian_batch(
         self, X: Any, y: torch.Tensor, w: float, tangents: tuple[torch.Tensor, ...]

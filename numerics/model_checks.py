@@ -11,6 +11,12 @@ things break this, and each is refused with a :class:`DlnkitInputError` naming t
 * **A non-deterministic forward pass** (dropout in training mode): two passes on the same batch
   differ, so an HVP is not a fixed linear map.
 
+A fourth is checked by :func:`check_sample_independence`:
+
+* **A batch-coupled forward** (``BatchNorm(track_running_stats=False)``, which uses batch statistics
+  even in eval mode; a forward that subtracts the batch mean; attention across the batch): the same
+  samples in two batchings must give the same outputs, data-set gradient and Hessian-vector product.
+
 In-place activations, a module called more than once in one forward pass (shared weights) and
 frozen parameters are *handled* by the functional routes (``torch.func.functional_call``): the
 parameter enters the function wherever the module is called, and frozen parameters are constants
@@ -85,4 +91,106 @@ def check_model_for_curvature(model: nn.Module, forward: Callable[[Any], torch.T
         raise DlnkitInputError(f"the model must return one tensor of outputs, got {type(out1).__name__}")
 
 
-__all__ = ["train_mode_normalisation", "check_model_for_curvature"]
+class BatchCoupledModelError(DlnkitInputError):
+    """The model's outputs or derivatives for a sample depend on the other samples of its batch."""
+
+
+def _split_inputs(X: Any, a: int, b: int) -> Any:
+    if isinstance(X, (tuple, list)):
+        return type(X)(t[a:b] for t in X)
+    return X[a:b]
+
+
+def check_sample_independence(
+    model: nn.Module, loss: Any, X: Any, y: torch.Tensor, *, max_samples: int = 8, seed: int = 0
+) -> dict[str, float]:
+    r"""Refuse a batch-coupled model: the same ``max_samples`` samples as one batch and as two
+    (uneven) batches must give the same outputs, data-set gradient and one Hessian-vector product
+    (random direction, double backward, math attention).
+
+    ``loss``: a :class:`~dlnkit.numerics.losses.LossSpec`. Returns the relative differences found.
+    Tolerance: :math:`\sqrt{arepsilon}` of the dtype, relative. Re-batching only reorders sums
+    (differences of a few :math:`arepsilon` times the batch size), while a coupling through batch
+    statistics changes the numbers at order 1/B, far above :math:`\sqrtarepsilon` for any batch
+    a model is run with.
+    """
+    from torch.func import functional_call
+
+    from dlnkit.numerics.exact_attention import exact_attention
+
+    B = int(y.shape[0])
+    if B < 2:
+        return {}
+    n = min(B, max_samples)
+    X, y = _split_inputs(X, 0, n), y[:n]
+    cut = max(1, n // 3)
+    named = {k: p for k, p in model.named_parameters() if p.is_floating_point()}
+    if not named:
+        return {}
+    names = list(named)
+    dtype = next(iter(named.values())).dtype
+    tol = float(torch.finfo(dtype).eps) ** 0.5
+    g = torch.Generator().manual_seed(seed)
+    vs = [torch.randn(p.shape, generator=g, dtype=torch.float64).to(p) for p in named.values()]
+
+    def run(parts: list[tuple[int, int]]) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
+        outs: list[torch.Tensor] = []
+        gsum = [torch.zeros_like(p) for p in named.values()]
+        hsum = [torch.zeros_like(p) for p in named.values()]
+        for a, b in parts:
+            qs = [p.detach().clone().requires_grad_(True) for p in named.values()]
+            Xb = _split_inputs(X, a, b)
+            args = tuple(Xb) if isinstance(Xb, (tuple, list)) else (Xb,)
+            with exact_attention(), torch.enable_grad():
+                out = functional_call(model, dict(zip(names, qs)), args)
+                val = loss.batch_weight(b - a, n) * loss.batch_value(out, y[a:b])
+                gs = torch.autograd.grad(val, qs, create_graph=True, allow_unused=True)
+                live = [(i, gi) for i, gi in enumerate(gs) if gi is not None]
+                dot = sum((gi * vs[i]).sum() for i, gi in live)
+                hs = (
+                    torch.autograd.grad(dot, qs, allow_unused=True)
+                    if isinstance(dot, torch.Tensor) and dot.requires_grad
+                    else [None] * len(qs)
+                )
+            outs.append(out.detach())
+            for i, gi in live:
+                gsum[i] += gi.detach()
+            for i, hi in enumerate(hs):
+                if hi is not None:
+                    hsum[i] += hi
+        return torch.cat(outs), gsum, hsum
+
+    o1, g1, h1 = run([(0, n)])
+    o2, g2, h2 = run([(0, cut), (cut, n)])
+
+    def rel(a: list[torch.Tensor] | torch.Tensor, b: list[torch.Tensor] | torch.Tensor) -> float:
+        fa = torch.cat([t.reshape(-1) for t in a]) if isinstance(a, list) else a.reshape(-1)
+        fb = torch.cat([t.reshape(-1) for t in b]) if isinstance(b, list) else b.reshape(-1)
+        scale = max(float(fa.norm()), float(fb.norm()))
+        return float((fa - fb).norm()) / scale if scale > 0 else 0.0
+
+    diffs = {"outputs": rel(o1, o2), "gradient": rel(g1, g2), "hvp": rel(h1, h2)}
+    bad = {k: v for k, v in diffs.items() if not v <= tol}
+    if bad:
+        coupled = [
+            nm or "(root)"
+            for nm, m in model.named_modules()
+            if isinstance(m, nn.modules.batchnorm._BatchNorm) and not m.track_running_stats
+        ]
+        hint = f" (BatchNorm without running statistics: {', '.join(coupled)})" if coupled else ""
+        what = ", ".join(f"{k} differ by {v:.2g} (relative)" for k, v in bad.items())
+        raise BatchCoupledModelError(
+            f"the model is batch-coupled{hint}: the same {n} samples in one batch and in two batches give different "
+            f"results ({what}; rounding allows {tol:.1g}); a sample's loss depends on the other samples of its "
+            "batch, so the curvature depends on the batching. Use per-sample layers (BatchNorm with running "
+            "statistics in eval mode, LayerNorm/GroupNorm) or analyse one fixed batch as the whole data set"
+        )
+    return diffs
+
+
+__all__ = [
+    "BatchCoupledModelError",
+    "check_model_for_curvature",
+    "check_sample_independence",
+    "train_mode_normalisation",
+]

@@ -149,15 +149,28 @@ def register(sub) -> None:
     p.add_argument("--k", type=int, default=20, help="top-k gradient directions (default 20)")
     p.add_argument("--factors", choices=["empirical", "gn"], default="empirical")
     p.add_argument("--pairing", choices=["index", "overlap"], default="index")
-    p.add_argument("--samples", type=int, default=256, help="training examples the curvature is measured on")
+    p.add_argument(
+        "--samples",
+        type=int,
+        default=256,
+        help="examples the curvature is measured on (a user model: drawn from --data with --seed)",
+    )
+    p.add_argument("--batch-size", type=int, default=256, help="user model: batch size of the streamed passes")
+    p.add_argument(
+        "--layer-types",
+        default="",
+        help="user model: name=type,... overriding the inferred layer types (attention_q/k/v/o, attention_qkv, "
+        "mlp_up, mlp_down, conv, head, embedding, linear)",
+    )
     p.add_argument("--no-eigen", action="store_true", help="skip the true eigenvalues (s_eig)")
     p.add_argument("--plot", metavar="DIR", help="save log-log plots of h_k vs sigma_k here")
     p.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
-    p.add_argument("--seed", type=int, default=0, help="training seed of the zoo model")
+    p.add_argument("--seed", type=int, default=0, help="training seed of the zoo model; a user model: sample draw")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
     p.add_argument("--force", action="store_true", help="replace existing --json / --plot files")
     p.add_argument("-q", "--quiet", action="store_true")
-    from dlnkit.commands.user_model import add_user_model_args
+    from dlnkit.commands.user_model import add_analysis_args, add_user_model_args
 
     add_user_model_args(p, with_data=False)
+    add_analysis_args(p, device=True)
     p.set_defaults(func=run)

@@ -59,7 +59,6 @@ def spectrum_report(curv, *, top: int, probes: int, steps: int, kind: str, trace
 
 
 def run_model_spectrum(args) -> int:
-    import torch
 
     from dlnkit.numerics.curvature import ModelCurvature
     from dlnkit.records.outputs import atomic_write_json, check_output_file, check_plot_file
@@ -70,11 +69,13 @@ def run_model_spectrum(args) -> int:
     force = getattr(args, "force", False)
     plot = check_plot_file(args.plot, overwrite=force, what="--plot") if args.plot else None
     json_path = check_output_file(args.json, overwrite=force, what="--json") if getattr(args, "json", None) else None
+    from dlnkit.commands.user_model import resolve_analysis_device
+    from dlnkit.numerics.model_alignment import DTYPES, analysis_copy
+
+    dev = resolve_analysis_device(args.device)
+    dtype = DTYPES[getattr(args, "dtype", "float64") or "float64"]
     model, X, y, loss, desc = model_problem(args)
-    dev = torch.device("cuda" if args.device in ("auto", "cuda") and torch.cuda.is_available() else "cpu")
-    if args.device == "cuda" and dev.type != "cuda":
-        raise DlnkitInputError("--device cuda but CUDA is not available")
-    model = model.to(dev)
+    model = analysis_copy(model, dtype, dev)  # a copy in the analysis dtype (float64 default) on the device
     bs = int(args.batch_size)
     loader = [(X[i : i + bs], y[i : i + bs]) for i in range(0, X.shape[0], bs)]
     curv = ModelCurvature(model, loss, loader, progress=not args.quiet and sys.stderr.isatty())
@@ -82,7 +83,7 @@ def run_model_spectrum(args) -> int:
     print(
         f"{desc}: P = {curv.num_params} parameters, N = {curv.num_samples} samples in {len(loader)} batches "
         f"(<= {bs}), loss {curv.loss.name}({curv.loss.reduction}) = {lval:.6g}, |grad| = {float(g.norm()):.3e}, "
-        f"device {dev}"
+        f"device {dev}, analysis dtype {str(dtype)[6:]}"
     )
     rep = spectrum_report(
         curv, top=args.top, probes=args.probes, steps=args.steps, kind=args.kind, trace_products=args.trace_products
@@ -112,6 +113,8 @@ def run_model_spectrum(args) -> int:
             json_path,
             {
                 "model": desc,
+                "dtype": str(dtype)[6:],
+                "device": str(dev),
                 "num_params": curv.num_params,
                 "num_samples": curv.num_samples,
                 "loss": lval,
@@ -146,3 +149,6 @@ def add_model_spectrum_args(p) -> None:
     p.add_argument("--per-layer", action="store_true", help="with --model: top eigenvalues of each layer's block")
     p.add_argument("--json", metavar="PATH", help="with --model: write the numbers as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    from dlnkit.commands.user_model import add_analysis_args
+
+    add_analysis_args(p, device=False)

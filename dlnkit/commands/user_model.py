@@ -192,6 +192,26 @@ def load_user_problem(args) -> tuple[Any, Any, Any, Any]:
     return model, X, y, loss
 
 
+def resolve_analysis_device(name: str | None):
+    """``--device``: auto (CUDA when available), cpu, cuda or cuda:N; CUDA asked for but absent is bad input."""
+    from dlnkit.numerics.device import resolve_device
+
+    return resolve_device(name or "auto")
+
+
+def add_analysis_args(p, *, device: bool) -> None:
+    """--dtype (and --device) for the analyses of a user's model."""
+    p.add_argument(
+        "--dtype",
+        choices=["float64", "float32"],
+        default="float64",
+        help="analysis dtype: a copy of the model in this dtype is analysed (default float64, also for a "
+        "float32 model); every rank/positivity cut-off is relative to its precision",
+    )
+    if device:
+        p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N")
+
+
 def add_user_model_args(p, *, with_data: bool) -> None:
     """--weights, --loss, --reduction (and --data when the command has none)."""
     p.add_argument(

@@ -10,7 +10,9 @@ COLUMNS = [
     ("layer", "{}"),
     ("type", "{}"),
     ("shape", "{}"),
+    ("K", "{}"),
     ("alpha", "{:.2f}"),
+    ("alpha_ci", "{}"),
     ("alpha_r2", "{:.2f}"),
     ("gamma", "{:.2f}"),
     ("gamma_r2", "{:.2f}"),
@@ -29,12 +31,24 @@ COLUMNS = [
 
 
 def format_rows(rows) -> str:
+    """The table. A fit over fewer than 5 points shows its count, e.g. ``1.00(n=2)``; an interval
+    is ``[lo,hi]``; a row with an ``error`` shows "not analysed" (the reason is printed below it)."""
     head = [c for c, _ in COLUMNS]
     body = []
     for r in rows:
         cells = []
         for c, fmt in COLUMNS:
             v = r.get(c, "")
+            if "error" in r and c == "alpha":
+                cells.append("not analysed")
+                continue
+            base = c[:-3] if c.endswith("_r2") else c
+            if isinstance(v, float) and r.get(f"{base}_few") and not math.isnan(v):
+                cells.append(f"{fmt.format(v)}(n={r.get(f'{base}_n')})")
+                continue
+            if isinstance(v, (list, tuple)) and len(v) == 2:
+                cells.append(f"[{v[0]:.2f},{v[1]:.2f}]")
+                continue
             if isinstance(v, float):
                 cells.append("nan" if math.isnan(v) else ("inf" if math.isinf(v) else fmt.format(v)))
             else:
