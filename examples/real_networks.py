@@ -180,5 +180,5 @@ def write_data(folder: str | Path, *, n: int = 256) -> dict[str, Path]:
 DATA_OF = {"resnet": "images", "vit": "images", "gpt": "tokens", "conv1d": "mnist1d", "mlp": "mnist1d"}
 
 if __name__ == "__main__":
-    for name, path in write_data(sys.argv[1] if len(sys.argv) > 1 else "real-network-data").items():
+    for path in write_data(sys.argv[1] if len(sys.argv) > 1 else "real-network-data").values():
         print(f"wrote {path}")
