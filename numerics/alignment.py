@@ -415,7 +415,7 @@ def layer_block_eigen(
     if tol is None:
         tol = max(1e-6, 100 * float(torch.finfo(W.dtype).eps))
     op = MatmatOperator(mm, n, dtype=W.dtype, device=W.device)
-    res = top_eigenvalues(op, k, tol=tol, max_iters=min(n, max(8 * k, 80)) if n > 8 * k else n, seed=seed)
+    res = top_eigenvalues(op, k, tol=tol, max_iters=min(n, max(300, 10 * k)), seed=seed)
     return BlockEigenvalues(
         res.eigenvalues.cpu().double().numpy().copy(),
         "lanczos" if res.converged else "lanczos (not converged)",
