@@ -56,6 +56,26 @@ def test_every_operator_satisfies_the_protocol():
         torch.testing.assert_close(op.matvec(V[:, 0]), ref[:, 0], rtol=1e-12, atol=1e-13)
 
 
+def test_every_algorithm_takes_every_operator():
+    from dlnkit.numerics.slq import slq
+    from dlnkit.numerics.trace_estimators import exact_trace, hutchinson, hutchpp
+
+    net, X, y, closed = linear_mse_problem()
+    curv = ModelCurvature(net, torch.nn.MSELoss(), (X, y))
+    H = curv.dense()
+    hop = HessianOperator(lambda w: torch.nn.functional.mse_loss(X @ w.T, y), [net.weight.detach()])
+    tr = float(torch.trace(H))
+    for op in (curv, curv.operator("ggn"), hop, DenseOperator(H), H):
+        assert exact_trace(op).trace == pytest.approx(tr, rel=1e-12)
+        assert hutchpp(op, num_matvecs=54).trace == pytest.approx(tr, rel=1e-10)  # sketch of 18 spans R^18
+        est = hutchinson(op, num_matvecs=30, seed=1)
+        assert abs(est.trace - tr) < 5 * est.stderr + 1e-12
+        dens = slq(op, num_probes=3, num_steps=18, seed=2)  # 6 distinct eigenvalues: every probe exhausts
+        assert float(dens.weights.sum()) == pytest.approx(1.0, abs=1e-12)
+        assert abs(dens.top() - float(closed[0])) < 1e-10 * float(closed[0])
+        assert top_eigenvalues(op, 3).multiplicities == (3, 3, 3)
+
+
 def test_linear_layer_mse_top5_has_the_threefold_multiplicity():
     """The regression: single-vector Lanczos returned five distinct values (relative error 0.67)."""
     net, X, y, closed = linear_mse_problem()
