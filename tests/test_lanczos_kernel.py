@@ -225,6 +225,41 @@ MODEL_SRC = textwrap.dedent("""
 """)
 
 
+BIG_SRC = textwrap.dedent("""
+    import torch
+    from torch import nn
+
+
+    def make():
+        return nn.Sequential(nn.Linear(2000, 2000, bias=False, dtype=torch.float64))  # 4M parameters
+""")
+
+
+def test_cli_refuses_a_4m_parameter_spectrum_before_allocating(tmp_path):
+    """Default flags: top-5 with up to 300 products needs a 4M x 305 float64 basis (9.1 GiB): under a 5 GiB
+    address-space limit the command stops with one line and exit 2, before the basis exists."""
+    import resource
+
+    (tmp_path / "bigmodel.py").write_text(BIG_SRC)
+    torch.save({"inputs": torch.randn(4, 2000, dtype=DT), "targets": torch.randn(4, 2000, dtype=DT)}, tmp_path / "d.pt")
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (5 * 2**30, resource.getrlimit(resource.RLIMIT_AS)[1]))
+
+    out = subprocess.run(
+        [sys.executable, "-m", "dlnkit", "spectrum", "--model", "bigmodel:make", "--data", "d.pt", "-q"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+        timeout=300,
+        preexec_fn=limit,
+    )
+    assert out.returncode == 2, out.stderr
+    err = out.stderr.strip().splitlines()
+    assert len(err) == 1 and "the Lanczos basis (1 x 4000000 x 305 float64 numbers) needs about 9." in err[0]
+
+
 def test_cli_per_layer_top3_of_a_threefold_layer(tmp_path):
     (tmp_path / "linmodel.py").write_text(MODEL_SRC)
     g = torch.Generator().manual_seed(2)
