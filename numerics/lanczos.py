@@ -38,10 +38,12 @@ running out of iterations.
 **Why the block size bounds the multiplicity.** Every vector of the block Krylov space
 :math:`\operatorname{span}\{Q_1, AQ_1, A^2Q_1,\dots\}` has, inside the eigenspace :math:`E_\lambda`
 of an eigenvalue λ, a component in :math:`P_\lambda \operatorname{span}(Q_1)` (powers of A act on
-:math:`E_\lambda` as scalars), a space of dimension at most b. So at most b copies of λ can ever
-appear among the Ritz values: a cluster of b Ritz values may be a larger eigenvalue cluster
-(with b random start vectors it is generically exactly :math:`\min(\mu_\lambda, b)`). Single-vector
-Lanczos (b = 1) finds one copy of every eigenvalue.
+:math:`E_\lambda` as scalars), a space of dimension at most b. So in exact arithmetic at most b
+copies of λ appear among the Ritz values (rounding may seed a further copy late, which cannot be
+relied on): a cluster of b Ritz values may be a larger eigenvalue cluster (with b random start
+vectors it is generically exactly :math:`\min(\mu_\lambda, b)`). Single-vector Lanczos (b = 1)
+finds one copy of every eigenvalue: a three-fold top eigenvalue appears once, and the next distinct
+eigenvalues take the places of its copies.
 
 Several *independent* groups (``start`` of shape (g, n, b)) run side by side, every step one product
 with all live columns of all groups; SLQ uses g probes with b = 1.
@@ -161,6 +163,8 @@ def block_lanczos(
     if X0.ndim != 3 or X0.shape[1] != A.size:
         raise DlnkitInputError(f"start block must be (n, b) or (g, n, b) with n = {A.size}, got {tuple(start.shape)}")
     g, n_, b = X0.shape
+    if not 1 <= b <= n_:
+        raise DlnkitInputError(f"the block size must be between 1 and n = {n_}, got {b}")
     steps = max(1, min(int(max_steps), -(-n_ // b)))
     check_allocation(
         lanczos_basis_bytes(n_, g, b, steps),
