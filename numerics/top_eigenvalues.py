@@ -96,8 +96,9 @@ class EigenResult:
 def _order(theta: torch.Tensor, which: str) -> torch.Tensor:
     if which == "LA":
         return torch.argsort(theta, descending=True)
-    if which == "LM":
-        return torch.argsort(theta.abs(), descending=True)
+    if which == "LM":  # by magnitude, ties (+x, -x) with the positive first
+        by_value = torch.argsort(theta, descending=True)
+        return by_value[torch.argsort(theta[by_value].abs(), descending=True, stable=True)]
     return torch.argsort(theta)
 
 
@@ -133,7 +134,7 @@ def _clusters(
         loose = bool((near & ~ok).any())  # an unconverged Ritz value might still join the cluster
         cl = EigenCluster(float(members.mean()), count, count >= block_size or loose)
         mults.append(count)
-        if not found or abs(found[-1].value - cl.value) > width:
+        if all(abs(f.value - cl.value) > width for f in found):  # LM may interleave +x and -x
             found.append(cl)
     return tuple(mults), tuple(found)
 

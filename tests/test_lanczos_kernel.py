@@ -291,3 +291,14 @@ def test_cuda_operator_keeps_the_basis_on_the_device_and_matches_cpu():
     assert b.converged and b.eigenvectors is not None and b.eigenvectors.is_cuda
     torch.testing.assert_close(b.eigenvalues, a.eigenvalues, rtol=0, atol=1e-9 * float(closed[0]))
     assert b.multiplicities == (3, 3, 3, 3, 3)
+
+
+def test_largest_magnitude_and_smallest_keep_both_signs_apart():
+    d = torch.tensor([3.0, 3.0, -3.0, -3.0, 1.0, 0.5, 0.2, 0.1] * 3, dtype=DT)  # +-3 six-fold each
+    lm = top_eigenvalues(d.diag(), 12, which="LM")
+    np.testing.assert_allclose(np.sort(lm.eigenvalues.numpy()), [-3.0] * 6 + [3.0] * 6, atol=1e-10)
+    assert sorted(round(c.value, 8) for c in lm.clusters) == [-3.0, 3.0]
+    assert lm.multiplicities == (6,) * 12 and not any(c.may_be_larger for c in lm.clusters)  # 6 < b = 12
+    sa = top_eigenvalues(d.diag(), 7, which="SA")
+    np.testing.assert_allclose(sa.eigenvalues.numpy(), [-3.0] * 6 + [0.1], atol=1e-10)
+    assert sa.multiplicities == (6,) * 6 + (3,)
