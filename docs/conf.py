@@ -67,6 +67,7 @@ napoleon_preprocess_types = False
 html_theme = "furo"
 html_title = f"dlnkit {release}"
 html_static_path = ["_static"]
+html_css_files = ["dlnkit.css"]  # wide tables wrap instead of hiding columns
 # math renders offline: a local MathJax 3 (docs/_static/mathjax, trimmed from the npm package with its
 # licence; see its README.md) instead of the CDN, which a laptop on a plane or a cluster node cannot reach
 mathjax_path = "mathjax/tex-mml-chtml.js"

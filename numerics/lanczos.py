@@ -148,13 +148,13 @@ def block_lanczos(
     budget_bytes: int | None = None,
 ) -> KrylovRun:
     """Run block Lanczos (see the module docstring) from ``start`` ((n, b) or (g, n, b)) for at most
-        ``max_steps`` block steps; ``stop(run)`` is asked every ``check_every`` steps whether to end early.
+    ``max_steps`` block steps; ``stop(run)`` is asked every ``check_every`` steps whether to end early.
     Residual directions below ``deflation_tol * ||A||`` are dropped (default: 1% of
     :func:`default_tolerance`).
 
-        ``op``: a :class:`~dlnkit.numerics.operators.CurvatureOperator`, a square tensor, or a block
-        callable with ``n``. The basis is float64 on the operator's device, refused before allocation
-        when it would not fit (:func:`~dlnkit.numerics.memory.check_allocation`).
+    ``op``: a :class:`~dlnkit.numerics.operators.CurvatureOperator`, a square tensor, or a block
+    callable with ``n``. The basis is float64 on the operator's device, refused before allocation
+    when it would not fit (:func:`~dlnkit.numerics.memory.check_allocation`).
     """
     A = as_operator(op, n)
     if not A.symmetric:

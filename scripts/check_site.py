@@ -3,8 +3,9 @@
     python3 scripts/check_site.py docs/_build/html
 
 Fails (exit 1, one line per problem) when a page loads a script or a stylesheet from the network
-(math and pages must render on a machine without one), or when a command in a code block, or an
-option in the text, carries an en dash where the source has ``--`` (what Sphinx's smartquotes did).
+(math and pages must render on a machine without one), when a command in a code block, or an
+option in the text, carries an en dash where the source has ``--`` (what Sphinx's smartquotes did),
+or when a link points at an anchor that its page does not have.
 ``scripts/build_docs.sh`` runs it after every build.
 """
 
@@ -29,11 +30,17 @@ class PageScan(HTMLParser):
         self.remote: list[str] = []
         self.code: list[str] = []
         self.prose: list[str] = []
+        self.ids: set[str] = set()
+        self.links: list[str] = []
         self._code_depth = 0
         self._skip_depth = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
+        if a.get("id"):
+            self.ids.add(a["id"])
+        if tag == "a" and "#" in a.get("href", "") and not REMOTE.match(a["href"]) and ":" not in a["href"]:
+            self.links.append(a["href"])
         if tag == "script" and REMOTE.match(a.get("src", "")):
             self.remote.append(f"<script src={a['src']}>")
         if tag == "link" and "stylesheet" in a.get("rel", "") and REMOTE.match(a.get("href", "")):
@@ -61,8 +68,16 @@ class PageScan(HTMLParser):
 
 def page_problems(html: str) -> list[str]:
     """What is wrong with one built page (empty when nothing)."""
+    return _problems(_scan(html))
+
+
+def _scan(html: str) -> PageScan:
     scan = PageScan()
     scan.feed(html)
+    return scan
+
+
+def _problems(scan: PageScan) -> list[str]:
     problems = [f"loads a remote resource: {r}" for r in scan.remote]
     for block in scan.code:
         for line in block.splitlines():
@@ -80,11 +95,17 @@ def site_problems(root: str | Path) -> list[str]:
     pages = sorted(root.rglob("*.html"))
     if not pages:
         return [f"{root}: no HTML pages (build the site first)"]
+    scans = {page.resolve(): _scan(page.read_text(encoding="utf-8")) for page in pages}
     out = []
-    for page in pages:
-        if "_sources" in page.parts or "_modules" in page.parts:
-            continue
-        out += [f"{page.relative_to(root)}: {p}" for p in page_problems(page.read_text(encoding="utf-8"))]
+    for page, scan in scans.items():
+        rel = page.relative_to(root.resolve())
+        if "_sources" not in rel.parts and "_modules" not in rel.parts:
+            out += [f"{rel}: {p}" for p in _problems(scan)]
+        for href in scan.links:  # a link to an anchor that does not exist on its page
+            target, _, anchor = href.partition("#")
+            dest = (page.parent / target).resolve() if target else page
+            if dest in scans and anchor and anchor not in scans[dest].ids:
+                out.append(f"{rel}: a link to a missing anchor: {href}")
     return out
 
 

@@ -76,3 +76,9 @@ def test_the_checker_catches_a_remote_script_and_a_dashed_option():
     problems = check_site.page_problems(bad)
     assert len(problems) == 3, problems
     assert check_site.page_problems('<script src="_static/mathjax/tex-mml-chtml.js"></script><p>2–3 s</p>') == []
+
+
+def test_the_checker_catches_a_link_to_a_missing_anchor(tmp_path):
+    (tmp_path / "a.html").write_text('<p id="here">x</p><a href="b.html#there">b</a><a href="#here">a</a>')
+    (tmp_path / "b.html").write_text('<p id="elsewhere">y</p><a href="a.html#here">a</a>')
+    assert check_site.site_problems(tmp_path) == ["a.html: a link to a missing anchor: b.html#there"]

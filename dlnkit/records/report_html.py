@@ -23,6 +23,7 @@ from typing import Any
 
 from dlnkit.numerics.validation import DlnkitInputError
 from dlnkit.records.report_plots import claim_plots
+from dlnkit.records.report_summary import ours_vs_reported_cell, summary_html
 
 #: written into every report's <head>; an existing file with it is a report dlnkit wrote
 GENERATOR = "dlnkit report"
@@ -222,7 +223,8 @@ td.cfg{max-width:340px;overflow-wrap:anywhere}.scroll{overflow-x:auto;max-height
 .filters label{margin-right:16px}.claim{border:1px solid #d0d7de;border-radius:6px;padding:10px 14px;margin:14px 0}
 .claim h3{margin:0 0 6px}.plots{display:flex;flex-wrap:wrap;gap:14px}.plots figure{margin:0;max-width:100%}
 figure img{max-width:100%;border:1px solid #eaeef2}figcaption{font-size:12px;color:#59636e}
-.note{font-size:12px;color:#59636e;margin:3px 0}.over{color:#cf222e;font-weight:600}
+.note{font-size:12px;color:#59636e;margin:3px 0}.headline{font-size:15px}
+.MISS{background:#bc4c00}#claim-summary{width:auto;margin-bottom:10px}.over{color:#cf222e;font-weight:600}
 pre{background:#f6f8fa;padding:6px 10px;border-radius:4px;overflow-x:auto;font-size:11.5px}
 """
 
@@ -314,7 +316,7 @@ def _meta_table(meta: dict) -> str:
 def _verdict_table(rows: list[dict], infos: dict[str, dict]) -> str:
     head = (
         "<tr><th>claim</th><th>group</th><th>config</th><th>predicted</th><th>measured</th><th>reported</th>"
-        "<th>error</th><th>bound</th><th>error / bound</th><th>status</th></tr>"
+        "<th>ours vs reported</th><th>error</th><th>bound</th><th>error / bound</th><th>status</th></tr>"
     )
     body = []
     for r in rows:
@@ -334,7 +336,8 @@ def _verdict_table(rows: list[dict], infos: dict[str, dict]) -> str:
             f"<td><a href='#claim-{_e(r['claim_id'])}'>{_e(r['claim_id'])}</a></td><td>{_e(_group_of(r, info))}</td>"
             f"<td class='cfg'>{_e(json.dumps(r.get('config', {})))}</td>"
             f"<td>{_e(r.get('predicted', ''))}</td><td>{_e(r.get('measured', ''))}{msg}</td>"
-            f"<td>{_e(r.get('reported', ''))}</td><td class='num'>{_fmt(r.get('error'))}</td>"
+            f"<td>{_e(r.get('reported', ''))}</td><td>{ours_vs_reported_cell(r)}</td>"
+            f"<td class='num'>{_fmt(r.get('error'))}</td>"
             f"<td class='num'>{_fmt(r.get('bound'))}</td><td class='num'>{ratio}</td>"
             f"<td><span class='badge {_e(status)}{' approx' if approx else ''}'>{_e(status)}</span>"
             f"{' (approx)' if approx else ''}</td></tr>"
@@ -456,7 +459,9 @@ def render_report(
 <p>record <code>{_e(record.path or "(in memory)")}</code> &middot; {len(rows)} rows, {len(infos)} claims &middot;
 written {now} by dlnkit {_e(__version__)}</p></header>
 <main>
-<div class="summary">{summary}</div>
+<h2 id="summary-h">Does it hold?</h2>
+{summary_html(rows, infos)}
+<div class="summary">rows: {summary}</div>
 <p class="note">Error and bound are in each claim's own units; a row passes when error &le; bound. "(approx)" marks
 approximate claims (no theorem behind them). Numbers from a paper appear only in the "reported" column and in plots
 labelled "reported" ({reported} row(s) carry one).</p>

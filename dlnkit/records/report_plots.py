@@ -118,9 +118,17 @@ def plot_errors_vs_bounds(claim_id: str, rows: Sequence[Row]) -> Plot | None:
 
 
 def _ratio_of(row: Row) -> float | None:
+    """A row's measured ratio: ``details["ratio"]``, the count split's ratio
+    (``details["splits"]["count"]["ratio"]``, as B2-paper and B3-paper record it), or ``measured``
+    when the prediction reads ``L = n`` and ``measured`` is a bare number."""
     details = row.get("details") or {}
     if as_float(details.get("ratio")) is not None:
         return as_float(details["ratio"])
+    splits = details.get("splits") if isinstance(details, dict) else None
+    if isinstance(splits, dict) and isinstance(splits.get("count"), dict):
+        ratio = as_float(splits["count"].get("ratio"))
+        if ratio is not None:
+            return ratio
     if re.match(r"^\s*L\s*=", str(row.get("predicted", ""))):
         return as_float(row.get("measured"))
     return None
