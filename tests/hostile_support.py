@@ -23,8 +23,8 @@ from dlnkit.claims.base import Assumption, Claim, Tolerance
 class FaultClaim(Claim):
     """predict = measure = x, unless ``mode`` says otherwise:
 
-    ``sleep`` (``s`` seconds), ``raise`` (ValueError), ``kill`` (SIGKILL to its own process, as
-    the OOM killer would), ``oom`` (allocates ``gib`` GiB: a MemoryError under a worker memory cap),
+    ``sleep`` (``s`` seconds; appends ``x`` to the file ``mark`` first, if given), ``raise``
+    (ValueError), ``kill`` (SIGKILL to its own process, as the OOM killer would), ``oom`` (allocates ``gib`` GiB: a MemoryError under a worker memory cap),
     ``exit`` (``os._exit(3)`` from inside the check), ``fail`` (measure x + 1: a FAIL row).
     """
 
@@ -39,6 +39,9 @@ class FaultClaim(Claim):
     def measure(self, config, device="cpu"):
         mode = config.get("mode", "ok")
         if mode == "sleep":
+            if config.get("mark"):  # say that this case started (tests wait on files, not on time)
+                with open(config["mark"], "a") as fh:
+                    fh.write(f"{config['x']}\n")
             time.sleep(float(config.get("s", 1.0)))
         elif mode == "raise":
             raise ValueError("measure raised on purpose")
@@ -58,6 +61,39 @@ class FaultClaim(Claim):
 
 
 FAULT = FaultClaim()
+
+
+# ----- subprocesses that are sent Ctrl-C ----------------------------------------------------
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` for a child that a test interrupts: SIGINT back to its default action.
+
+    A test run started in the background (``cmd &`` without job control, ``nohup``, some CI
+    runners) inherits SIGINT *ignored*; a child inherits that too, and Python then installs no
+    KeyboardInterrupt handler, so the test's SIGINT would do nothing at all. That is Unix's
+    rule for background jobs (dlnkit keeps it), not a hang of the program under test."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def process_start_time(pid: int) -> int | None:
+    """The start time of ``pid`` (clock ticks since boot), to tell it from a later process that
+    reuses the same pid; None when there is no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def same_process_alive(pid: int, start_time: int | None) -> bool:
+    """``pid`` is still the process that started at ``start_time`` and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    fields = stat.rsplit(")", 1)[1].split()
+    return fields[0] != "Z" and int(fields[19]) == start_time
 
 
 # ----- folder snapshots ---------------------------------------------------------------------

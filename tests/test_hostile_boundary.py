@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from hostile_support import one_line_error, record  # noqa: E402
+from hostile_support import default_sigint, one_line_error, record  # noqa: E402
 from test_hostile_outputs import run_cli  # noqa: E402
 
 SECTION = "user-code boundary"
@@ -97,6 +97,7 @@ def test_ctrl_c_during_verify_keeps_the_finished_rows_and_writes_the_json(claims
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=default_sigint,  # a test run in the background inherits SIGINT ignored
     )
     deadline = time.monotonic() + 180
     while not started.exists() and proc.poll() is None and time.monotonic() < deadline:
