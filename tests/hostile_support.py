@@ -24,8 +24,9 @@ class FaultClaim(Claim):
     """predict = measure = x, unless ``mode`` says otherwise:
 
     ``sleep`` (``s`` seconds; appends ``x`` to the file ``mark`` first, if given), ``raise``
-    (ValueError), ``kill`` (SIGKILL to its own process, as the OOM killer would), ``oom`` (allocates ``gib`` GiB: a MemoryError under a worker memory cap),
-    ``exit`` (``os._exit(3)`` from inside the check), ``fail`` (measure x + 1: a FAIL row).
+    (ValueError), ``kill`` (SIGKILL to its own process, as the OOM killer would), ``oom``
+    (allocates ``gib`` GiB: a MemoryError under a worker memory cap), ``exit`` (``os._exit(3)``
+    from inside the check), ``fail`` (measure x + 1: a FAIL row).
     """
 
     id = "hostile-fault"
