@@ -14,6 +14,7 @@ import time
 
 import torch
 
+from dlnkit.numerics.chains import ChainLoss
 from dlnkit.numerics.hessian import HessianOperator, dense_hessian, hvp, hvp_batched
 
 
@@ -31,7 +32,7 @@ def assembly_dims(h: int) -> list[int]:
 
 def measure_assembly(spec):
     from dlnkit.numerics.dln import DeepLinearNetwork, whitened_inputs
-    from dlnkit.numerics.dln_hessian import dln_hessian_closed_form, dln_loss
+    from dlnkit.numerics.dln_hessian import dln_hessian_closed_form
     from dlnkit.numerics.dln_hessian_fast import dln_hessian_assembled
 
     dt, dev = _dtype(spec), spec["device"]
@@ -53,8 +54,8 @@ def measure_assembly(spec):
         fn = lambda: probe(dln_hessian_closed_form(Ws, X=X, Y=Y, check_memory=False))
     elif method == "torch_func":
         small = [W[:2, :2].clone() for W in Ws[:1]]  # one-time functorch start-up, outside the timing
-        dense_hessian(lambda w: (w**2).sum(), small)
-        fn = lambda: probe(dense_hessian(lambda *w: dln_loss(w, X, Y), Ws, check_memory=False))
+        dense_hessian(lambda w: (w**2).sum(), small, route="torch_func")
+        fn = lambda: probe(dense_hessian(ChainLoss(X, Y), Ws, route="torch_func"))
     elif method == "write_P2":
         fn = lambda: {"entries": None, "sum": float(torch.empty(P, P, dtype=dt, device=dev).fill_(1.0)[0, 0])}
     else:
@@ -321,10 +322,10 @@ def measure_chunked(spec):
         extra = {"chunk": chunk, "estimate_bytes": est, "budget_bytes": budget}
     else:
         small = [torch.ones(2, dtype=dt, device=dev)]
-        dense_hessian(lambda w: (w**2).sum(), small)
+        dense_hessian(lambda w: (w**2).sum(), small, route="torch_func")
 
         def fn():
-            H = dense_hessian(loss, ps, check_memory=False)
+            H = dense_hessian(loss, ps, route="torch_func")
             return {"entries": H[idx[0], idx[1]].double().cpu().tolist()}
 
         extra = {}

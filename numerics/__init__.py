@@ -1,9 +1,14 @@
 """dlnkit.numerics: exact Hessians, Hessian-vector products and spectra in PyTorch.
 
+By operation: forward passes and losses of the chains (:mod:`~dlnkit.numerics.chains`), autodiff
+second derivatives (:mod:`~dlnkit.numerics.autodiff`), the one Hessian-route dispatcher
+(:mod:`~dlnkit.numerics.hessian`), closed forms (:mod:`~dlnkit.numerics.dln_hessian`).
+
 This package never imports SymPy; formulas that the theory side derives reach it as
 plain numbers (see :mod:`dlnkit.claims`, the only place where the two meet).
 """
 
+from dlnkit.numerics.chains import ChainLoss, MomentLoss, chain_forward, chain_loss, output_loss
 from dlnkit.numerics.device import DEFAULT_DTYPE, resolve_device
 from dlnkit.numerics.dln import (
     DeepLinearNetwork,
@@ -31,6 +36,7 @@ from dlnkit.numerics.hessian import (
     dense_hessian_bytes,
     flatten_params,
     hvp,
+    plan_hessian,
     unflatten_like,
 )
 from dlnkit.numerics.operators import CurvatureOperator, DenseOperator, MatmatOperator, as_operator
@@ -52,6 +58,12 @@ __all__ = [
     "whitened_inputs",
     "whiten",
     "dense_hessian",
+    "plan_hessian",
+    "ChainLoss",
+    "MomentLoss",
+    "chain_forward",
+    "chain_loss",
+    "output_loss",
     "hvp",
     "HessianOperator",
     "CurvatureOperator",

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from dlnkit.numerics.dln import product
 from dlnkit.numerics.validation import DlnkitInputError
 
 Weights = Sequence[torch.Tensor]
@@ -214,15 +215,65 @@ class ChainLoss:
         """B, the number of samples (d_0 for the identity input)."""
         return int(self.Y.shape[0])
 
+    def closed_form_data(self) -> dict[str, torch.Tensor] | None:
+        """The data for the closed-form Hessian
+        (:func:`dlnkit.numerics.dln_hessian_fast.dln_hessian_assembled`) when it applies (a linear
+        chain, squared loss): ``X, Y`` (mean) or ``sigma = X^T X``, ``cross = Y^T X`` (sum; the
+        identity input gives ``sigma = I``, ``target = Y^T``); ``None`` otherwise."""
+        if not self.is_linear_squared:
+            return None
+        if self.X is None:
+            eye = torch.eye(int(self.Y.shape[0]), dtype=self.Y.dtype, device=self.Y.device)
+            if self.reduction == "sum":
+                return {"sigma": eye, "target": self.Y.T}
+            return {"sigma": eye / self.batch, "cross": self.Y.T / self.batch}
+        if self.reduction == "mean":
+            return {"X": self.X, "Y": self.Y}
+        return {"sigma": self.X.T @ self.X, "cross": self.Y.T @ self.X}
+
+
+def moment_loss(weights: Weights, sigma: torch.Tensor, cross: torch.Tensor) -> torch.Tensor:
+    r""":math:`\tfrac12\operatorname{tr}(W\Sigma W^\top) - \operatorname{tr}(WC^\top)` with
+    :math:`W = W_L\cdots W_1`: the linear chain's squared loss
+    :math:`\tfrac1{2B}\|XW^\top - Y\|^2` up to its constant, from the moments
+    :math:`\Sigma = X^\top X/B` and :math:`C = Y^\top X/B` alone."""
+    W = product(weights, int(weights[0].shape[1]))
+    return 0.5 * (W @ sigma * W).sum() - (W * cross).sum()
+
+
+@dataclass(frozen=True, eq=False)
+class MomentLoss:
+    """:func:`moment_loss` as a function of the weights alone: ``MomentLoss(sigma, cross)(*weights)``."""
+
+    sigma: torch.Tensor
+    cross: torch.Tensor
+
+    def __call__(self, *weights: torch.Tensor) -> torch.Tensor:
+        return moment_loss(weights, self.sigma, self.cross)
+
+    def closed_form_data(self) -> dict[str, torch.Tensor]:
+        """The closed form always applies: ``sigma`` and ``cross``."""
+        return {"sigma": self.sigma, "cross": self.cross}
+
+
+def is_checked_chain(loss_fn: object) -> bool:
+    """True for the chain losses of this module (:class:`ChainLoss`, :class:`MomentLoss`), whose
+    forward pass is matrix products and tanh/relu: forward-mode autodiff and torch.func are checked
+    on them (against double backward and the closed form, ``tests/test_hessian_routes.py``)."""
+    return isinstance(loss_fn, (ChainLoss, MomentLoss))
+
 
 __all__ = [
     "ACTIVATIONS",
     "Activation",
     "ChainLoss",
+    "MomentLoss",
     "LOSSES",
     "REDUCTIONS",
     "resolve_activation",
     "chain_forward",
     "chain_loss",
+    "is_checked_chain",
+    "moment_loss",
     "output_loss",
 ]

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import numpy.typing as npt
 import torch
 
+from dlnkit.numerics.autodiff import check_dense_fits
 from dlnkit.numerics.chains import chain_loss
-from dlnkit.numerics.hessian import check_dense_fits
 from dlnkit.numerics.memory import COPIES_BLOCKWISE
 from dlnkit.numerics.validation import DlnkitInputError, check_finite
 

@@ -20,8 +20,8 @@ from typing import Any
 
 import torch
 
+from dlnkit.numerics.autodiff import check_dense_fits
 from dlnkit.numerics.dln_hessian import TensorLike, check_chain, check_result_finite, data_moments, partial_products
-from dlnkit.numerics.hessian import check_dense_fits
 from dlnkit.numerics.memory import COPIES_ASSEMBLED
 from dlnkit.numerics.point import dims_of, layer_offsets
 

@@ -1,191 +1,290 @@
-"""Exact Hessians of arbitrary torch losses: dense (torch.func), HVPs, and a curvature operator.
+r"""The one Hessian-route dispatcher: which route builds a dense Hessian, with one memory estimate
+per route, checked before anything is allocated; and the Hessian as a curvature operator.
 
-The dense route is the independent reference against which every closed form is tested. A
-memory guard refuses dense Hessians that would not fit *before* allocating anything.
+Routes (P parameters, s bytes per number, w the loss's intermediates per evaluation in numbers:
+:math:`B\sum_l d_l` for a chain, else what one forward pass saves for backward, counted):
+
+==================  ==============================================  ====================================
+route               what it does                                    peak memory estimate
+==================  ==============================================  ====================================
+``closed_form``     DLN Gauss-Newton + residual blocks, in place    :math:`1.5\,sP^2` (measured 1.3)
+                    (linear chain, squared loss only)
+``double_backward`` the gradient's graph, one backward per row      :math:`s(P^2 + 4P + 4w)`
+``torch_func``      ``torch.func.hessian``, all P tangents at once  :math:`s(6P^2 + 4Pw)` (measured 10-16
+                                                                    :math:`P^2` at the claims' sizes)
+``hvp_columns``     c exact HVPs per block of columns               :math:`s(P^2 + c(4P + 4w))`
+==================  ==============================================  ====================================
+
+The choice (:func:`plan_hessian`), made here and nowhere else:
+
+* ``route="auto"``: the closed form where it applies (a linear :class:`~dlnkit.numerics.chains.ChainLoss`
+  with the squared loss, or a :class:`~dlnkit.numerics.chains.MomentLoss`), else ``"autograd"``;
+* ``route="autograd"`` (independent of every closed form): ``torch_func`` for the checked chains of
+  :mod:`dlnkit.numerics.chains`, **double backward for any other loss** -- torch.func's second
+  derivatives are wrong upstream of a LayerNorm in torch 2.13 (:mod:`dlnkit.numerics.autodiff`);
+* a route by name: that route (``torch_func`` on a loss that is not a checked chain is the caller's
+  own risk, and said so here).
+
+When the chosen route's estimate exceeds the budget, ``auto`` and ``autograd`` fall back to
+``hvp_columns`` with the largest block that fits; a route asked for by name is refused instead
+(:class:`HessianTooLargeError`, before allocating).
+
+>>> from dlnkit.numerics.chains import ChainLoss
+>>> X = torch.eye(3, dtype=torch.float64); Y = torch.ones(3, 2, dtype=torch.float64)
+>>> Ws = [torch.full((4, 3), 0.1, dtype=torch.float64), torch.full((2, 4), 0.1, dtype=torch.float64)]
+>>> [plan_hessian(ChainLoss(X, Y, act), Ws).route for act in ("linear", "tanh")]
+['closed_form', 'torch_func']
+>>> plan_hessian(lambda *w: ChainLoss(X, Y)(*w), Ws).route  # an opaque callable
+'double_backward'
+>>> H1 = dense_hessian(ChainLoss(X, Y), Ws); H2 = dense_hessian(ChainLoss(X, Y), Ws, route="double_backward")
+>>> bool(torch.allclose(H1, H2, rtol=1e-12, atol=1e-14))
+True
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from scipy.sparse.linalg import LinearOperator
-from torch.func import grad, hessian, jacrev, jvp, vjp, vmap
 
-from dlnkit.numerics.memory import AllocationTooLargeError, memory_budget_bytes
+from dlnkit.numerics.autodiff import (
+    HVP_MODES,
+    HessianTooLargeError,
+    LossFn,
+    available_memory_bytes,
+    check_dense_fits,
+    checked_params,
+    dense_hessian_bytes,
+    double_backward_hessian,
+    flatten_params,
+    hvp,
+    hvp_batched,
+    hvp_mode,
+    torch_func_hessian,
+    unflatten_like,
+)
+from dlnkit.numerics.chains import ChainLoss, MomentLoss, is_checked_chain
+from dlnkit.numerics.dln_hessian_fast import dln_hessian_assembled
+from dlnkit.numerics.hessian_chunked import (
+    HVP_VECTOR_COPIES,
+    choose_chunk_size,
+    chunked_hessian_bytes,
+    dense_hessian_chunked,
+)
+from dlnkit.numerics.memory import COPIES_ASSEMBLED, autograd_hessian_bytes
 from dlnkit.numerics.validation import DlnkitInputError
 
-LossFn = Callable[..., torch.Tensor]
+ROUTES = ("closed_form", "double_backward", "torch_func", "hvp_columns")
+REQUESTS = ("auto", "autograd", *ROUTES)
+#: share of the device's free memory a dense Hessian may use when no budget is given
+BUDGET_FRACTION = 0.8
 
 
-class HessianTooLargeError(AllocationTooLargeError):
-    """A dense Hessian was requested that would not fit in the available memory."""
+@dataclass(frozen=True)
+class HessianPlan:
+    """The route :func:`dense_hessian` takes, with its own memory estimate and why it was chosen.
 
-
-def flatten_params(params: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Concatenate row-major flattened tensors: torch's own parameter layout.
-
-    Parameters
+    Attributes
     ----------
-    params
-        Tensors of any shapes (same dtype and device).
-
-    Returns
-    -------
-    torch.Tensor
-        One flat vector of length P = sum of their sizes.
-    """
-    return torch.cat([p.reshape(-1) for p in params])
-
-
-def unflatten_like(vec: torch.Tensor, params: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
-    """Split a flat vector into tensors shaped like ``params`` (the inverse of :func:`flatten_params`).
-
-    Parameters
-    ----------
-    vec
-        A flat vector of length P.
-    params
-        Tensors giving the shapes.
-
-    Returns
-    -------
-    tuple of torch.Tensor
-        Views of ``vec`` with the shapes of ``params`` (leading batch dimensions of ``vec`` are kept).
-    """
-    out, i = [], 0
-    for p in params:
-        n = p.numel()
-        out.append(vec[..., i : i + n].reshape(*vec.shape[:-1], *p.shape))
-        i += n
-    return tuple(out)
-
-
-def available_memory_bytes(device: torch.device | str = "cpu") -> int:
-    """Memory this process may still allocate on the device: free memory, ``ulimit -v`` and
-    cgroup limits (see :func:`dlnkit.numerics.memory.memory_budget_bytes`)."""
-    return memory_budget_bytes(device)
-
-
-def dense_hessian_bytes(num_params: int, dtype: torch.dtype = torch.float64, copies: float = 1.0) -> int:
-    """Bytes for ``copies`` dense P x P matrices of ``dtype``.
-
-    Parameters
-    ----------
+    route
+        One of :data:`ROUTES`.
     num_params
         P.
-    dtype
-        Element type.
-    copies
-        How many P x P matrices.
-
-    Returns
-    -------
-    int
-        Bytes.
-
-    Examples
-    --------
-    >>> dense_hessian_bytes(10_000)  # 10^8 float64 numbers
-    800000000
+    estimate_bytes, budget_bytes
+        The route's peak estimate and the budget it was checked against.
+    chunk_size
+        Columns per block (``hvp_columns`` only, else 0).
+    work_numbers
+        w, the loss's intermediates per evaluation (numbers) the estimate used.
+    reason
+        One line: why this route.
     """
-    itemsize = torch.empty((), dtype=dtype).element_size()
-    return int(math.ceil(copies * num_params * num_params * itemsize))
+
+    route: str
+    num_params: int
+    estimate_bytes: int
+    budget_bytes: int
+    chunk_size: int
+    work_numbers: int
+    reason: str
 
 
-def check_dense_fits(
+def route_bytes(
+    route: str, num_params: int, dtype: torch.dtype = torch.float64, *, work_numbers: int = 0, chunk_size: int = 1
+) -> int:
+    """The one peak-memory estimate of each route (see the module doc's table).
+
+    ``work_numbers`` is w, the loss's intermediates per evaluation (numbers); ``chunk_size`` the
+    block width of ``hvp_columns``.
+
+    >>> [route_bytes(r, 100) // 8 for r in ROUTES]  # P = 100, w = 0
+    [15000, 10400, 60000, 10400]
+    """
+    P, w = int(num_params), int(work_numbers)
+    item = torch.empty((), dtype=dtype).element_size()
+    if route == "closed_form":
+        return dense_hessian_bytes(P, dtype, COPIES_ASSEMBLED)
+    if route == "double_backward":
+        return item * (P * P + HVP_VECTOR_COPIES * P + 4 * w)
+    if route == "torch_func":
+        return int(autograd_hessian_bytes(P, 1, w) * item / 8)
+    if route == "hvp_columns":
+        return chunked_hessian_bytes(P, int(chunk_size), dtype, per_column_numbers=4 * w)
+    raise DlnkitInputError(f"route must be one of {ROUTES}, got {route!r}")
+
+
+def check_route_fits(
+    route: str,
     num_params: int,
     dtype: torch.dtype = torch.float64,
     device: torch.device | str = "cpu",
     *,
-    copies: float = 3.0,
+    work_numbers: int = 0,
+    chunk_size: int = 1,
     budget_bytes: int | None = None,
-    fraction: float = 0.8,
 ) -> int:
-    """Raise :class:`HessianTooLargeError` if ``copies`` dense P x P matrices exceed the budget.
+    """Refuse (:class:`HessianTooLargeError`) when ``route``'s estimate (:func:`route_bytes`) exceeds
+    the budget (default 80% of the device's free memory); else return the estimate. For routes run
+    outside :func:`dense_hessian` (``ModelCurvature.dense`` builds HVP columns over a data set).
 
-    The budget is ``fraction`` of the free memory unless given. Returns the estimated bytes.
-    ``copies`` covers the working space of the route (assembly buffers, eigensolver copies).
-
-    Parameters
-    ----------
-    num_params
-        P.
-    dtype, device
-        Of the matrices.
-    copies
-        How many P x P matrices the route holds at its peak.
-    budget_bytes
-        The budget; default: ``fraction`` of the device's free memory.
-    fraction
-        Share of the free memory used when no budget is given.
-
-    Returns
-    -------
-    int
-        The estimated bytes.
-
-    Raises
-    ------
-    HessianTooLargeError
-        The estimate exceeds the budget.
+    >>> check_route_fits("hvp_columns", 100, chunk_size=10, budget_bytes=10**6)
+    112000
     """
-    need = dense_hessian_bytes(num_params, dtype, copies)
-    budget = int(fraction * available_memory_bytes(device)) if budget_bytes is None else int(budget_bytes)
+    need = route_bytes(route, num_params, dtype, work_numbers=work_numbers, chunk_size=chunk_size)
+    budget = int(BUDGET_FRACTION * available_memory_bytes(device)) if budget_bytes is None else int(budget_bytes)
     if need > budget:
+        P = int(num_params)
         raise HessianTooLargeError(
-            f"a dense {num_params} x {num_params} Hessian ({dtype}) needs about {need / 2**30:.2f} GiB "
-            f"with working space, more than the {budget / 2**30:.2f} GiB budget on {torch.device(device)}; "
-            "use HessianOperator (HVPs, numerics.top_eigenvalues) or the structured forms "
-            "(dln_gauss_newton_nonzero_spectrum, per-layer Kronecker blocks) instead"
+            f"the {route} route to a dense {P} x {P} Hessian ({dtype}) needs about {_gib(need)}, more than the "
+            f"{_gib(budget)} budget on {torch.device(device)}; use HVPs (Lanczos) or a structured form instead"
         )
     return need
 
 
-def _checked_params(params: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
-    """Detached parameters, refusing an empty list, non-tensors, mixed dtypes/devices and NaN/inf."""
-    try:
-        out = tuple(p.detach() for p in params)
-    except (AttributeError, TypeError):
-        raise DlnkitInputError("parameters must be a list of torch tensors") from None
-    if not out:
-        raise DlnkitInputError("the parameter list is empty: nothing to differentiate")
-    for i, p in enumerate(out):
-        if not p.is_floating_point():
-            raise DlnkitInputError(f"parameter {i} must be floating point, got {p.dtype}")
-        if p.numel() == 0:
-            raise DlnkitInputError(f"parameter {i} is empty (shape {tuple(p.shape)})")
-        if p.dtype != out[0].dtype or p.device != out[0].device:
-            raise DlnkitInputError(
-                f"all parameters must share one dtype and device: parameter 0 is {out[0].dtype} "
-                f"on {out[0].device}, parameter {i} is {p.dtype} on {p.device}"
-            )
-        if not bool(torch.isfinite(p).all()):
-            raise DlnkitInputError(f"non-finite values (NaN or inf) in parameter {i}")
-    return out
+def _work_numbers(loss_fn: LossFn, params: Sequence[torch.Tensor], per_column_numbers: int | None) -> int:
+    """w: the loss's intermediates per evaluation, in numbers. For a chain, B (d_in for moments)
+    times the summed widths; else the caller's number, or, without one, what one forward pass
+    saves for backward (counted by a saved-tensor hook: one evaluation of the loss, no P x P)."""
+    if per_column_numbers is not None:
+        return int(per_column_numbers)
+    if isinstance(loss_fn, (ChainLoss, MomentLoss)):
+        widths = int(params[0].shape[-1]) + sum(int(p.shape[0]) for p in params)
+        batch = loss_fn.batch if isinstance(loss_fn, ChainLoss) else int(params[0].shape[-1])
+        return batch * widths
+    saved = 0
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        nonlocal saved
+        saved += int(t.numel())
+        return t
+
+    with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss_fn(*[p.clone().requires_grad_(True) for p in params])
+    return saved
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.3g} GiB"
+
+
+def plan_hessian(
+    loss_fn: LossFn,
+    params: Sequence[torch.Tensor],
+    *,
+    route: str = "auto",
+    budget_bytes: int | None = None,
+    per_column_numbers: int | None = None,
+    chunk_size: int | None = None,
+) -> HessianPlan:
+    """Choose the route for the dense Hessian of ``loss_fn(*params)`` and check its memory estimate
+    against the budget (see the module doc). Nothing is allocated.
+
+    Raises
+    ------
+    HessianTooLargeError
+        Not even the fallback fits, or a route asked for by name does not.
+    DlnkitInputError
+        An unknown route, ``closed_form`` where it does not apply, or bad parameters.
+    """
+    if route not in REQUESTS:
+        raise DlnkitInputError(f"route must be one of {REQUESTS}, got {route!r}")
+    ps = checked_params(params)
+    P, dtype, device = sum(p.numel() for p in ps), ps[0].dtype, ps[0].device
+    budget = int(BUDGET_FRACTION * available_memory_bytes(device)) if budget_bytes is None else int(budget_bytes)
+    chain = is_checked_chain(loss_fn)
+    closed = chain and _closed_form_data(loss_fn) is not None
+    w = _work_numbers(loss_fn, ps, per_column_numbers)
+    if route == "auto" and closed:
+        chosen, why = "closed_form", "auto: a linear chain with the squared loss has the closed form"
+    elif route in ("auto", "autograd"):
+        if chain:
+            chosen, why = "torch_func", f"{route}: torch.func on a checked chain (numerics.chains)"
+        else:
+            chosen, why = "double_backward", f"{route}: double backward for a loss dlnkit cannot inspect"
+    else:
+        chosen, why = route, "asked for by name"
+    if chosen == "closed_form" and not closed:
+        raise DlnkitInputError(
+            "the closed-form Hessian applies only to a linear chain with the squared loss "
+            "(numerics.chains.ChainLoss / MomentLoss); use route='autograd'"
+        )
+    c = 0
+    if chosen == "hvp_columns":
+        c = int(chunk_size) if chunk_size else choose_chunk_size(P, budget, dtype, per_column_numbers=4 * w)
+    need = route_bytes(chosen, P, dtype, work_numbers=w, chunk_size=max(c, 1))
+    if need <= budget:
+        return HessianPlan(chosen, P, need, budget, c, w, why)
+    if route in ("auto", "autograd") and chosen != "hvp_columns":
+        c = choose_chunk_size(P, budget, dtype, per_column_numbers=4 * w)  # refuses when one column does not fit
+        need_c = route_bytes("hvp_columns", P, dtype, work_numbers=w, chunk_size=c)
+        why = f"{chosen} would need about {_gib(need)}, more than the {_gib(budget)} budget: HVP columns"
+        return HessianPlan("hvp_columns", P, need_c, budget, c, w, why)
+    raise HessianTooLargeError(
+        f"the {chosen} route to a dense {P} x {P} Hessian ({dtype}) needs about {_gib(need)}, more than the "
+        f"{_gib(budget)} budget on {device}; use route='auto' (falls back to HVP columns), HessianOperator "
+        "(HVPs, Lanczos) or a structured form"
+    )
+
+
+def _closed_form_data(loss_fn: LossFn) -> dict[str, torch.Tensor] | None:
+    if isinstance(loss_fn, (ChainLoss, MomentLoss)):
+        return loss_fn.closed_form_data()
+    return None
 
 
 def dense_hessian(
-    loss_fn: LossFn, params: Sequence[torch.Tensor], *, check_memory: bool = True, budget_bytes: int | None = None
+    loss_fn: LossFn,
+    params: Sequence[torch.Tensor],
+    *,
+    route: str = "auto",
+    budget_bytes: int | None = None,
+    per_column_numbers: int | None = None,
+    chunk_size: int | None = None,
 ) -> torch.Tensor:
-    """The exact P x P Hessian of ``loss_fn(*params)`` by torch.func (forward-over-reverse).
+    """The exact P x P Hessian of ``loss_fn(*params)`` by the route :func:`plan_hessian` chooses.
 
-    Rows and columns follow the concatenated row-major parameter layout. When the one-shot route's
-    working space (~4 P x P copies) exceeds the memory budget, the Hessian is built in column
-    blocks of HVPs (:func:`dlnkit.numerics.hessian_chunked.dense_hessian_chunked`, ~1 copy).
+    Rows and columns follow the concatenated row-major parameter layout.
 
     Parameters
     ----------
     loss_fn
-        ``loss_fn(*params)`` returns a scalar tensor; it must be a pure function of ``params``.
+        ``loss_fn(*params)`` returns a scalar tensor; a pure function of ``params``. Pass a
+        :class:`~dlnkit.numerics.chains.ChainLoss` / ``MomentLoss`` for the chains (closed form,
+        torch.func); any other callable is differentiated by double backward.
     params
         The tensors to differentiate with respect to.
-    check_memory
-        Refuse (before allocating) when the Hessian cannot fit in the memory budget.
+    route
+        ``"auto"``, ``"autograd"`` or one of :data:`ROUTES` (module doc).
     budget_bytes
-        The budget; default: a fraction of the free memory of the parameters' device.
+        The memory budget; default 80% of the free memory of the parameters' device.
+    per_column_numbers
+        w, the loss's intermediates per evaluation in numbers, when the caller knows them; default:
+        from the chain's sizes, or counted on one forward pass of the callable.
+    chunk_size
+        Columns per block on the ``hvp_columns`` route (default: the largest that fits).
 
     Returns
     -------
@@ -195,9 +294,10 @@ def dense_hessian(
     Raises
     ------
     HessianTooLargeError
-        The Hessian does not fit (a :class:`DlnkitInputError`).
+        The Hessian does not fit (a :class:`DlnkitInputError`), refused before allocating.
     DlnkitInputError
-        An empty parameter list, non-float, mixed dtype/device or non-finite parameters.
+        An empty parameter list, non-float, mixed dtype/device or non-finite parameters; an
+        unknown route or a closed form that does not apply.
 
     Examples
     --------
@@ -206,78 +306,37 @@ def dense_hessian(
     >>> H.tolist()
     [[2.0, 0.0, 2.0], [0.0, 2.0, 2.0], [2.0, 2.0, 0.0]]
     """
-    params = _checked_params(params)
-    n = sum(p.numel() for p in params)
-    if check_memory:
-        try:
-            check_dense_fits(n, params[0].dtype, params[0].device, copies=4.0, budget_bytes=budget_bytes)
-        except HessianTooLargeError:
-            # the one-shot torch.func Hessian holds ~4 P x P copies; column blocks of exact HVPs need
-            # one P x P result plus a block, so that route builds it when it fits (and refuses, with
-            # its own estimate, when even that does not)
-            from dlnkit.numerics.hessian_chunked import dense_hessian_chunked
-
-            device = params[0].device
-            budget = int(0.8 * available_memory_bytes(device)) if budget_bytes is None else int(budget_bytes)
-            return dense_hessian_chunked(loss_fn, params, memory_budget_bytes=budget)
-    argnums = tuple(range(len(params)))
-    try:
-        blocks = hessian(loss_fn, argnums=argnums)(*params)
-    except (RuntimeError, NotImplementedError) as exc:
-        if not _forward_ad_unsupported(exc):
-            raise
-        blocks = jacrev(jacrev(loss_fn, argnums=argnums), argnums=argnums)(*params)
-    rows = []
-    for i, pi in enumerate(params):
-        rows.append(torch.cat([blocks[i][j].reshape(pi.numel(), pj.numel()) for j, pj in enumerate(params)], dim=1))
-    return torch.cat(rows, dim=0)
-
-
-def hvp(loss_fn: LossFn, params: Sequence[torch.Tensor], vec: torch.Tensor) -> torch.Tensor:
-    """Exact Hessian-vector product H v for a flat vector v (forward-over-reverse, no finite differences).
-
-    Parameters
-    ----------
-    loss_fn
-        ``loss_fn(*params)`` returns a scalar tensor.
-    params
-        The point.
-    vec
-        A flat vector of length P (the parameters' row-major layout).
-
-    Returns
-    -------
-    torch.Tensor
-        H v, flat, length P.
-    """
-    params = tuple(p.detach() for p in params)
-    tangents = unflatten_like(vec, params)
-    argnums = tuple(range(len(params)))
-    try:
-        # torch's stubs type jvp/vjp as 3-tuples (the has_aux form); without aux they return 2 items
-        out = jvp(lambda *ps: grad(loss_fn, argnums=argnums)(*ps), params, tangents)[1]
-    except (RuntimeError, NotImplementedError) as exc:
-        if not _forward_ad_unsupported(exc):
-            raise
-        # some torch losses have no usable forward-mode formula for their backward (MSELoss writes
-        # into a ZeroTensor tangent, HuberLoss has none): reverse-over-reverse needs only double backward
-        pull = vjp(grad(loss_fn, argnums=argnums), *params)[1]
-        out = pull(tangents)
-    return flatten_params(out)
-
-
-def _forward_ad_unsupported(exc: BaseException) -> bool:
-    msg = str(exc)
-    return "forward AD" in msg or "ZeroTensors are immutable" in msg or "forward-mode" in msg
-
-
-def hvp_batched(
-    loss_fn: LossFn, params: Sequence[torch.Tensor], vecs: torch.Tensor, *, chunk_size: int | None = None
-) -> torch.Tensor:
-    """H V for a matrix of vectors V (P x k), by ``vmap`` over :func:`hvp` in chunks of columns."""
-    params = tuple(p.detach() for p in params)
-    f = vmap(lambda v: hvp(loss_fn, params, v), chunk_size=chunk_size)
-    return f(vecs.T).T
+    plan = plan_hessian(
+        loss_fn,
+        params,
+        route=route,
+        budget_bytes=budget_bytes,
+        per_column_numbers=per_column_numbers,
+        chunk_size=chunk_size,
+    )
+    ps = checked_params(params)
+    if plan.route == "closed_form":
+        data = _closed_form_data(loss_fn)
+        assert data is not None  # plan_hessian refuses the closed form where it does not apply
+        return dln_hessian_assembled(
+            ps,
+            X=data.get("X"),
+            Y=data.get("Y"),
+            sigma=data.get("sigma"),
+            cross=data.get("cross"),
+            target=data.get("target"),
+        )
+    if plan.route == "torch_func":
+        return torch_func_hessian(loss_fn, ps)
+    if plan.route == "double_backward":
+        return double_backward_hessian(loss_fn, ps)
+    return dense_hessian_chunked(
+        loss_fn,
+        ps,
+        memory_budget_bytes=plan.budget_bytes,
+        chunk_size=plan.chunk_size,
+        per_column_numbers=4 * plan.work_numbers,
+    )
 
 
 class HessianOperator:
@@ -310,7 +369,7 @@ class HessianOperator:
 
     def __init__(self, loss_fn: LossFn, params: Sequence[torch.Tensor], *, chunk_size: int | None = 64):
         self.loss_fn = loss_fn
-        self.params = _checked_params(params)
+        self.params = checked_params(params)
         self.num_params = sum(p.numel() for p in self.params)
         self.chunk_size = chunk_size
         self.num_hvps = 0
@@ -360,3 +419,27 @@ class HessianOperator:
             return out.reshape(X.shape)
 
         return LinearOperator((n, n), matvec=mm, matmat=mm, rmatvec=mm, rmatmat=mm, dtype=np.float64)
+
+
+__all__ = [
+    "BUDGET_FRACTION",
+    "HVP_MODES",
+    "HessianOperator",
+    "HessianPlan",
+    "HessianTooLargeError",
+    "REQUESTS",
+    "ROUTES",
+    "available_memory_bytes",
+    "check_dense_fits",
+    "check_route_fits",
+    "checked_params",
+    "dense_hessian",
+    "dense_hessian_bytes",
+    "flatten_params",
+    "hvp",
+    "hvp_batched",
+    "hvp_mode",
+    "plan_hessian",
+    "route_bytes",
+    "unflatten_like",
+]

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 import torch
 
-from dlnkit.numerics.hessian import HessianTooLargeError, LossFn, check_dense_fits, dense_hessian_bytes, hvp_batched
+from dlnkit.numerics.autodiff import HessianTooLargeError, LossFn, check_dense_fits, dense_hessian_bytes, hvp_batched
 from dlnkit.numerics.validation import DlnkitInputError
 
 HVP_VECTOR_COPIES = 4

@@ -38,7 +38,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from dlnkit.numerics.chains import chain_loss, resolve_activation
+from dlnkit.numerics.chains import ChainLoss, chain_loss, resolve_activation
+from dlnkit.numerics.hessian import dense_hessian
 from dlnkit.numerics.training import heavy_ball_loop
 from dlnkit.numerics.validation import DlnkitInputError
 
@@ -254,31 +255,14 @@ def paper_loss_torch(
 def paper_hessian(
     weights: list[torch.Tensor], target: torch.Tensor | FloatArray, activation: str = "linear"
 ) -> torch.Tensor:
-    """The exact P x P Hessian in the weights' dtype: the closed form (Gauss-Newton + residual
-    Kronecker blocks, with Sigma = I and target T: the loss 0.5 ||W - T||^2) for the linear network,
-    torch.func's Hessian of :func:`paper_loss_torch` for tanh."""
-    from dlnkit.numerics.dln_hessian_fast import dln_hessian_assembled
-    from dlnkit.numerics.hessian import dense_hessian
-
+    """The exact P x P Hessian of :func:`paper_loss_torch` in the weights' dtype, by the Hessian
+    dispatcher (:func:`dlnkit.numerics.hessian.dense_hessian`, which checks the route's own memory
+    estimate first): the closed form (Gauss-Newton + residual Kronecker blocks, with Sigma = I and
+    target T: the loss 0.5 ||W - T||^2) for the linear network, torch.func on the tanh chain."""
     Ws = [W.detach() for W in weights]
     T = torch.as_tensor(target, dtype=Ws[0].dtype, device=Ws[0].device)
-    if activation == "linear":
-        eye = torch.eye(Ws[0].shape[1], dtype=Ws[0].dtype, device=Ws[0].device)
-        return dln_hessian_assembled(Ws, sigma=eye, target=T)
-    resolve_activation(activation, ACTIVATIONS)
-    from dlnkit.numerics.memory import autograd_hessian_bytes, check_allocation
-
-    # torch.func vectorises over all P tangents at once: guard with its own estimate (P x P plus the
-    # per-tangent intermediates; batch = the 16 columns of X = I), not dense_hessian's generic one
-    P = sum(int(W.numel()) for W in Ws)
-    widths = int(Ws[0].shape[1]) + sum(int(W.shape[0]) for W in Ws)
-    scale = Ws[0].element_size() / 8.0
-    check_allocation(
-        autograd_hessian_bytes(P, int(Ws[0].shape[1]), widths) * scale,
-        f"the torch.func Hessian of the tanh network (P = {P})",
-        Ws[0].device,
-    )
-    return dense_hessian(lambda *w: paper_loss_torch(w, T, activation), Ws, check_memory=False)
+    act = resolve_activation(activation, ACTIVATIONS).name
+    return dense_hessian(ChainLoss(None, T.T, act, reduction="sum", activate_output=True), Ws)
 
 
 def paper_residual_norm(weights: list[torch.Tensor], target: torch.Tensor | FloatArray) -> float:

@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from dlnkit.numerics.chains import chain_loss, resolve_activation
+from dlnkit.numerics.chains import ChainLoss, MomentLoss, chain_loss, moment_loss, resolve_activation
 from dlnkit.numerics.device import resolve_device
 from dlnkit.numerics.dims import layer_offsets, num_params
 from dlnkit.numerics.dln import DeepLinearNetwork, product, random_orthonormal, teacher_map, whitened_inputs
@@ -96,10 +96,21 @@ class Point:
         return product(self.weights, int(self.weights[0].shape[1]))
 
     def loss(self, weights: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
-        """The linear network's loss (up to its constant) at these weights or at ``weights``."""
-        Ws = list(self.weights if weights is None else weights)
-        W = product(Ws, int(Ws[0].shape[1]))
-        return 0.5 * (W @ self.sigma * W).sum() - (W * self.cross).sum()
+        """The linear network's loss (up to its constant) at these weights or at ``weights``
+        (:func:`dlnkit.numerics.chains.moment_loss`)."""
+        return moment_loss(list(self.weights if weights is None else weights), self.sigma, self.cross)
+
+    def loss_function(self) -> ChainLoss | MomentLoss:
+        """The network's loss as a function of the weights alone, for the Hessian dispatcher: the
+        moment form (:class:`~dlnkit.numerics.chains.MomentLoss`) of a linear network, the batch
+        loss (:class:`~dlnkit.numerics.chains.ChainLoss`) of a tanh one (which needs the batch)."""
+        if self.activation == "linear":
+            return MomentLoss(self.sigma, self.cross)
+        if self.X is None or self.Y is None:
+            raise DlnkitInputError(
+                f"a {self.activation} network's loss needs the point's batch X, Y; this point has none"
+            )
+        return ChainLoss(self.X, self.Y, self.activation)
 
     def partial_products(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """(P, Q): P[l] = W_L...W_{l+1}, Q[l] = W_{l-1}...W_1 (0-indexed)."""

@@ -145,23 +145,6 @@ def test_no_engine_branches_on_a_claim_id():
     assert not offenders, "\n".join(offenders)
 
 
-def test_dense_hessian_falls_back_to_column_blocks_within_the_budget():
-    from dlnkit.numerics.hessian import dense_hessian
-    from dlnkit.numerics.hessian_chunked import chunked_hessian_bytes
-
-    A = torch.randn(30, 30, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    A = A + A.T
-    f = lambda w: 0.5 * w @ A @ w + (w**3).sum()
-    w = torch.linspace(-1, 1, 30, dtype=torch.float64)
-    one_shot = dense_hessian(f, [w], check_memory=False)
-    # a budget below the one-shot route's 4 P x P copies but above one copy plus an HVP column
-    budget = max(chunked_hessian_bytes(30, 1), 2 * 30 * 30 * 8)
-    assert budget < 4 * 30 * 30 * 8
-    blocks = dense_hessian(f, [w], budget_bytes=budget)
-    torch.testing.assert_close(blocks, one_shot, rtol=1e-13, atol=1e-13)  # same exact HVPs, other order
-    torch.testing.assert_close(one_shot, A + torch.diag(6 * w), rtol=1e-13, atol=1e-13)  # closed form
-
-
 FULL_CLAIM_FILE = """
 from hypothesis import strategies as st
 from dlnkit.claims.base import Claim, Tolerance

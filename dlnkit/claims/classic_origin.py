@@ -31,8 +31,8 @@ from dlnkit.claims._classic import (
 )
 from dlnkit.claims.base import Assumption, Comparison, Tolerance
 from dlnkit.configs import strategies as dst
+from dlnkit.numerics.chains import ChainLoss
 from dlnkit.numerics.classic_curvature import hessian_eigenvalues, inertia, partial_solution
-from dlnkit.numerics.classic_dynamics import chain_forward, output_loss
 from dlnkit.numerics.dims import num_params
 from dlnkit.numerics.dln import DeepLinearNetwork
 from dlnkit.numerics.hessian import dense_hessian
@@ -123,7 +123,7 @@ class OriginClaim(ClassicClaim):
     def measure(self, config, device="cpu"):
         _, Ws, X, Y = self._point(config)
         act = config.get("activation", "linear")
-        H = dense_hessian(lambda *w: output_loss(chain_forward(w, X, act), Y), Ws)
+        H = dense_hessian(ChainLoss(X, Y, act), Ws, route="autograd")
         return torch.linalg.eigvalsh(H).numpy()
 
     def compare(self, predicted, measured, config):

@@ -34,6 +34,7 @@ from dlnkit.claims._classic import (
 )
 from dlnkit.claims.base import Assumption, Comparison, Tolerance
 from dlnkit.configs import strategies as dst
+from dlnkit.numerics.chains import ChainLoss
 from dlnkit.numerics.classic_curvature import (
     max_relative_imbalance,
     random_init,
@@ -43,7 +44,6 @@ from dlnkit.numerics.classic_curvature import (
     twist_first_hidden,
     twist_hidden_layers,
 )
-from dlnkit.numerics.classic_dynamics import chain_forward, output_loss
 from dlnkit.numerics.dln import DeepLinearNetwork, teacher_map
 from dlnkit.numerics.hessian import HessianOperator
 from dlnkit.numerics.top_eigenvalues import top_eigenvalues
@@ -98,7 +98,7 @@ def build_minimum(config):
 
 def lanczos_sharpness(Ws, X, Y) -> float:
     """Top Hessian eigenvalue of the squared loss at Ws by Lanczos on exact HVPs (torch.func)."""
-    op = HessianOperator(lambda *w: output_loss(chain_forward(w, X), Y), Ws)
+    op = HessianOperator(ChainLoss(X, Y), Ws)
     return float(top_eigenvalues(op, 1, tol=1e-12, max_iters=op.size).eigenvalues[0])
 
 

@@ -28,6 +28,7 @@ from dlnkit.claims.base import Assumption, Claim, Comparison, Tolerance
 from dlnkit.claims.depth_exact import exact_b0, exact_b1
 from dlnkit.claims.depth_explanations import explain_linear_closed_form, explain_minimum_claim
 from dlnkit.configs import strategies as dst
+from dlnkit.numerics.chains import ChainLoss
 from dlnkit.numerics.dln import DeepLinearNetwork, product, teacher_map, whitened_inputs
 from dlnkit.numerics.dln_hessian import (
     dln_gauss_newton_nonzero_spectrum,
@@ -37,7 +38,7 @@ from dlnkit.numerics.dln_hessian import (
 )
 from dlnkit.numerics.dln_hessian_fast import dln_hessian_assembled
 from dlnkit.numerics.hessian import dense_hessian
-from dlnkit.numerics.point import Point, aligned_minimum_point, network_loss, random_batch_point
+from dlnkit.numerics.point import Point, aligned_minimum_point, random_batch_point
 from dlnkit.numerics.spectra import split_by_counts
 from dlnkit.numerics.validation import DlnkitInputError
 from dlnkit.theory import balanced_minimum_spectrum, balanced_minimum_spectrum_numeric, equal_targets_mean_ratio
@@ -49,22 +50,12 @@ AUTOGRAD_MAX_PARAMS = 2500
 
 
 def measured_hessian(point: Point) -> torch.Tensor:
-    """Exact Hessian at a point: torch.func (independent of our closed form) when small or nonlinear,
-    else the in-place closed-form assembly (equal to the reference closed form, which claim B0 checks
-    against autograd; tests/test_hessian_chunked.py checks the two assemblies agree)."""
-    Ws, X, Y, act = point.weights, point.X, point.Y, point.activation
-    P = sum(W.numel() for W in Ws)
-    if act != "linear" or P <= AUTOGRAD_MAX_PARAMS:
-        from dlnkit.numerics.memory import autograd_hessian_bytes, check_allocation
-
-        # torch.func holds the forward/backward intermediates of every tangent at once (measured
-        # 10-16 P x P at the claims' sizes), far above dense_hessian's generic estimate
-        widths = int(Ws[0].shape[1]) + sum(int(W.shape[0]) for W in Ws)
-        check_allocation(
-            autograd_hessian_bytes(P, int(X.shape[0]), widths), f"the torch.func Hessian (P = {P})", Ws[0].device
-        )
-        return dense_hessian(lambda *w: network_loss(w, X, Y, act), Ws, check_memory=False)
-    return dln_hessian_assembled(Ws, X=X, Y=Y)
+    """Exact Hessian at a point by the Hessian dispatcher: an autograd route (independent of our
+    closed form) when small or nonlinear, else its choice, the in-place closed-form assembly (equal
+    to the reference closed form, which claim B0 checks against autograd)."""
+    P = sum(W.numel() for W in point.weights)
+    loss = ChainLoss(point.X, point.Y, point.activation)
+    return dense_hessian(loss, point.weights, route="autograd" if P <= AUTOGRAD_MAX_PARAMS else "auto")
 
 
 def measured_spectrum(point: Point) -> np.ndarray:
@@ -225,7 +216,7 @@ class HessianClosedFormClaim(Claim):
 
     def measure(self, config, device="cpu"):
         pt = random_batch_point(config, device)
-        return dense_hessian(lambda *w: network_loss(w, pt.X, pt.Y, pt.activation), pt.weights).cpu()
+        return dense_hessian(ChainLoss(pt.X, pt.Y, pt.activation), pt.weights, route="autograd").cpu()
 
     def violated_assumptions(self, config):
         return frozenset({"linear"}) if config.get("activation", "linear") != "linear" else frozenset()

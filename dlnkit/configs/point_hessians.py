@@ -4,6 +4,7 @@ independent autograd route. Re-exported by :mod:`dlnkit.api`."""
 
 from __future__ import annotations
 
+from dlnkit.numerics.hessian import dense_hessian
 from dlnkit.numerics.point import Point
 
 
@@ -25,34 +26,32 @@ def hessian(point: Point):
     Raises
     ------
     DlnkitInputError
-        The Hessian would not fit in memory (refused before allocating).
+        The Hessian would not fit in memory (refused before allocating), or the point's network is
+        not linear (the closed form does not apply; use :func:`autograd_hessian`).
     """
-    from dlnkit.numerics.dln_hessian_fast import dln_hessian_assembled
-
-    return dln_hessian_assembled(point.weights, sigma=point.sigma, cross=point.cross)
+    return dense_hessian(point.loss_function(), point.weights, route="closed_form")
 
 
 def autograd_hessian(point: Point):
-    """The loss Hessian by torch.func (independent of the closed form).
+    """The loss Hessian by autograd (independent of the closed form): the Hessian dispatcher's
+    ``route="autograd"`` (torch.func on these chains, checked against double backward).
 
     Parameters
     ----------
     point
-        A :class:`Point` (from :func:`build_point`); tanh networks too.
+        A :class:`Point` (from :func:`build_point`); tanh networks too (their batch loss).
 
     Returns
     -------
     torch.Tensor
-        The P x P Hessian of ``point.loss``.
+        The P x P Hessian of ``point.loss_function()``.
 
     Raises
     ------
     DlnkitInputError
         The Hessian would not fit in memory (refused before allocating).
     """
-    from dlnkit.numerics.hessian import dense_hessian
-
-    return dense_hessian(lambda *w: point.loss(list(w)), point.weights)
+    return dense_hessian(point.loss_function(), point.weights, route="autograd")
 
 
 def gauss_newton_hessian(point: Point):
