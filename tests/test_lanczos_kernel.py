@@ -236,7 +236,8 @@ BIG_SRC = textwrap.dedent("""
 
 
 def test_cli_refuses_a_4m_parameter_spectrum_before_allocating(tmp_path):
-    """Default flags: top-5 with up to 300 products needs a 4M x 305 float64 basis (9.1 GiB): under a 5 GiB
+    """Default flags: top-5 with up to 300 products needs a 4M x 305 float64 basis (9.1 GiB, 10.9 with the work
+    blocks): under a 5 GiB
     address-space limit the command stops with one line and exit 2, before the basis exists."""
     import resource
 
@@ -257,7 +258,7 @@ def test_cli_refuses_a_4m_parameter_spectrum_before_allocating(tmp_path):
     )
     assert out.returncode == 2, out.stderr
     err = out.stderr.strip().splitlines()
-    assert len(err) == 1 and "the Lanczos basis (1 x 4000000 x 305 float64 numbers) needs about 9." in err[0]
+    assert len(err) == 1 and "the Lanczos basis (1 x 4000000 x 305 float64 numbers) needs about 10.9 GiB" in err[0]
 
 
 def test_cli_per_layer_top3_of_a_threefold_layer(tmp_path):
@@ -302,3 +303,34 @@ def test_largest_magnitude_and_smallest_keep_both_signs_apart():
     sa = top_eigenvalues(d.diag(), 7, which="SA")
     np.testing.assert_allclose(sa.eigenvalues.numpy(), [-3.0] * 6 + [0.1], atol=1e-10)
     assert sa.multiplicities == (6,) * 6 + (3,)
+
+
+def _lanczos_peak_child(n, b, steps, conn):
+    import resource
+
+    torch.set_num_threads(1)
+    d = torch.linspace(0.0, 1.0, n, dtype=DT)
+    op = MatmatOperator(lambda V: d[:, None] * V, n)
+    start = random_start(n, block_size=b, seed=0)
+    torch.linalg.svd(torch.randn(8, 3, dtype=DT))  # load LAPACK before the baseline
+    with open("/proc/self/statm") as fh:
+        rss = int(fh.read().split()[1]) * 4096
+    base = max(rss, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    block_lanczos(op, start, max_steps=steps)
+    conn.send(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base)
+
+
+def test_basis_guard_estimate_is_not_below_the_measured_peak():
+    import multiprocessing as mp
+
+    from dlnkit.numerics.lanczos import lanczos_basis_bytes
+
+    n, b, steps = 300_000, 4, 20
+    ctx = mp.get_context("fork")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_lanczos_peak_child, args=(n, b, steps, child))
+    proc.start()
+    measured = parent.recv()
+    proc.join(timeout=120)
+    estimate = lanczos_basis_bytes(n, 1, b, steps)
+    assert 0.5 * estimate < measured <= estimate, (measured / 2**20, estimate / 2**20)
