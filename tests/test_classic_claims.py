@@ -25,14 +25,6 @@ def test_the_classic_families_are_registered():
 
 
 @pytest.mark.parametrize("cid", CLASSIC)
-def test_default_configurations_pass(cid):
-    claim = get_claim(cid)
-    for cfg in claim.default_configs():
-        r = claim.check(cfg)
-        assert r.status == "PASS", (cfg, r.predicted, r.measured, r.error, r.bound, r.message)
-
-
-@pytest.mark.parametrize("cid", CLASSIC)
 def test_property_drawn_configurations_pass(cid):
     """Every configuration the claim's own strategy draws (all assumptions kept) passes."""
     claim = get_claim(cid)

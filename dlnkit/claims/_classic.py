@@ -1,17 +1,17 @@
-"""Shared pieces of the classic-result claims (C1-C5): the base class with the claim-protocol
-hooks (group, slow, violated_assumptions, explain, exact route), data builders and the
-assumption-driven strategy helpers. Not registered itself (leading underscore)."""
+"""Shared pieces of the classic-result claims (C1-C5): data builders and the assumption-driven
+strategy helpers (the claims subclass :class:`~dlnkit.claims.base.Claim` directly, with
+``cpu_only``, ``violations`` and ``explanations`` as data). Not registered itself (leading underscore)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import torch
 from hypothesis import strategies as st
 
-from dlnkit.claims.base import Assumption, Claim, Comparison
+from dlnkit.claims.assumptions import ASSUMPTIONS
 from dlnkit.configs import strategies as dst
 from dlnkit.numerics.dln import teacher_map
 from dlnkit.numerics.point import input_covariance, inputs_with_covariance
@@ -24,67 +24,13 @@ KAWAGUCHI = "classic: Kawaguchi arXiv:1605.07110"
 MULAYOFF = "classic: Mulayoff & Michaeli ICML 2020"
 
 # assumptions shared by several families
-WHITENED = Assumption("whitened", "inputs are whitened: (1/B) X^T X = I")
-LINEAR = Assumption("linear", "no activation: f(x) = W_L ... W_1 x")
-SQUARED = Assumption("squared_loss", "the loss is the squared loss (tested: is it needed?)")
-BALANCED = Assumption("balanced", "W_{l+1}^T W_{l+1} = W_l W_l^T for every l")
-ALIGNED = Assumption("aligned", "the point's singular bases are the target's (no GL twist of a hidden layer)")
-PLAIN_GD = Assumption("plain_gd", "plain gradient descent (no momentum)")
-MINIMUM = Assumption("global_minimum", "the point is a global minimum (zero residual)")
-
-
-class ClassicClaim(Claim):
-    """A claim about a classic result. Subclasses say which configuration key breaks which
-    assumption in :attr:`violations` (name -> predicate on the config)."""
-
-    group = GROUP
-    slow = False
-    #: assumption name -> predicate(config) that is True when the config violates it
-    violations: Mapping[str, Any] = {}
-    #: assumption name -> why dropping it breaks (or does not break) the claim
-    explanations: Mapping[str, str] = {}
-
-    def check(self, config, device: str = "cpu", seed: int | None = None, *, exact: bool = False):
-        """The base runner, always on the CPU: these claims work with matrices of size <= ~6 (and
-        NumPy loops for trainings), so a GPU would only add transfers. The row says "cpu" whatever
-        device was asked for, rather than claiming a device that did no work."""
-        return super().check(config, "cpu", seed, exact=exact)
-
-    def violated_assumptions(self, config) -> frozenset:
-        return frozenset(n for n, pred in self.violations.items() if n in self.assumption_names and pred(config))
-
-    def explain(self, dropped: Iterable[str], config) -> str:
-        parts = [self.explanations[n] for n in sorted(dropped) if n in self.explanations]
-        return " ".join(parts) or f"Dropping {', '.join(sorted(dropped))} lets the search reach this configuration."
-
-    def full_configs(self) -> list:
-        return self.default_configs()
-
-    # exact route: subclasses with one set has_exact_route = True and implement both
-    has_exact_route = False
-
-    def exact_predict(self, config):
-        raise NotImplementedError(f"{self.id} has no exact route")
-
-    def exact_measure(self, config):
-        raise NotImplementedError(f"{self.id} has no exact route")
-
-    def exact_check(self, config) -> Comparison:
-        """Exact prediction vs exact measurement with zero tolerance (SymPy rationals)."""
-        import sympy as sp
-
-        pred, meas = self.exact_predict(config), self.exact_measure(config)
-        value = meas["value"] if isinstance(meas, Mapping) else meas
-        if isinstance(pred, sp.MatrixBase) or isinstance(value, sp.MatrixBase):
-            err = float(max(abs(x - y) for x, y in zip(sp.Matrix(pred), sp.Matrix(value))))
-        else:
-            err = float(abs(sp.sympify(value) - sp.sympify(pred)))
-        details = {k: (str(v) if k == "value" else v) for k, v in meas.items()} if isinstance(meas, Mapping) else {}
-        return Comparison(pred, value, err, 0.0, self.exact_display(pred), self.exact_display(value), details=details)
-
-    def exact_display(self, value) -> str:
-        """How an exact prediction or measurement is shown in the table."""
-        return str(value)
+WHITENED = ASSUMPTIONS["whitened"]
+LINEAR = ASSUMPTIONS["linear"]
+SQUARED = ASSUMPTIONS["squared_loss"]
+BALANCED = ASSUMPTIONS["balanced"]
+ALIGNED = ASSUMPTIONS["aligned"]
+PLAIN_GD = ASSUMPTIONS["plain_gd"]
+MINIMUM = ASSUMPTIONS["global_minimum"]
 
 
 # ----- data ---------------------------------------------------------------------------------------

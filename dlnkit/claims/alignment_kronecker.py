@@ -10,7 +10,8 @@ import torch
 from hypothesis import strategies as st
 
 from dlnkit.claims.alignment_dln import ARXIV_A, REL_FLOOR
-from dlnkit.claims.base import Assumption, Claim, Comparison, Tolerance
+from dlnkit.claims.assumptions import ASSUMPTIONS
+from dlnkit.claims.base import Claim, Comparison, Tolerance
 from dlnkit.numerics.alignment import analyse_capture, capture_layer, linear_chain
 from dlnkit.numerics.fits import fit_alpha
 from dlnkit.numerics.point import random_batch_point
@@ -32,12 +33,7 @@ class KroneckerIdentity(Claim):
     title = "h_kron = (u^T C_delta u)(v^T C_A v): row-major Kronecker quadratic form"
     source = f"{ARXIV_A} A2"
     kind = "exact"
-    assumptions = (
-        Assumption(
-            "row_major_order",
-            "the Kronecker factors are ordered output-first (C_delta (x) C_A) to match torch's row-major vec(W)",
-        ),
-    )
+    assumptions = (ASSUMPTIONS["row_major_order"],)
     tolerance = Tolerance(
         rtol=1e-12, atol=0.0, reason="one float64 quadratic form of size mn, rounding ~1e-15 relative"
     )
@@ -103,7 +99,7 @@ class AlphaDecomposition(Claim):
     title = "alpha = dlogLambda/dlogsigma + dlogPhi/dlogsigma + dlogchi/dlogsigma (LS, same indices)"
     source = f"{ARXIV_A} A2"
     kind = "exact"
-    assumptions = (Assumption("same_index_set", "all four least-squares slopes are fitted over the same directions"),)
+    assumptions = (ASSUMPTIONS["same_index_set"],)
     tolerance = Tolerance(rtol=1e-9, atol=1e-9, reason="sums of float64 LS slopes of logs; rounding ~1e-13")
 
     def config_strategy(self, drop=()):

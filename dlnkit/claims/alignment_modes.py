@@ -13,7 +13,8 @@ from dlnkit.claims.alignment_dln import (
     measure_aligned_modes,
     predict_aligned_modes,
 )
-from dlnkit.claims.base import Assumption, Claim, Comparison, Tolerance
+from dlnkit.claims.assumptions import ASSUMPTIONS
+from dlnkit.claims.base import Claim, Comparison, Tolerance
 
 
 # ----- A2 on DLNs: closed forms ---------------------------------------------------------------------
@@ -34,9 +35,9 @@ class DlnClosedForms(Claim):
     source = f"{ARXIV_A} A2 (DLN closed forms: dlnkit)"
     kind = "exact"
     assumptions = (
-        Assumption("balanced", "W_{l+1}^T W_{l+1} = W_l W_l^T (per-layer singular values s_k shared by all layers)"),
-        Assumption("aligned", "the target M = U diag(t) V^T shares the network's input/output singular bases"),
-        Assumption("whitened", "(1/B) X^T X = I"),
+        ASSUMPTIONS["balanced"],
+        ASSUMPTIONS["aligned"],
+        ASSUMPTIONS["whitened"],
     )
     tolerance = Tolerance(
         rtol=1e-7,
@@ -105,9 +106,7 @@ class CanonicalForm(Claim):
     title = "alpha = 2 + dlogPhi/dlogsigma at DLN aligned points (needs a flat residual)"
     source = f"{ARXIV_A} A2 (abstract's form)"
     kind = "exact"
-    assumptions = DlnClosedForms.assumptions + (
-        Assumption("flat_residual", "|s_k^L - t_k| is the same for every direction in the fit window"),
-    )
+    assumptions = DlnClosedForms.assumptions + (ASSUMPTIONS["flat_residual"],)
     tolerance = Tolerance(rtol=0.0, atol=1e-7, reason="alpha from float64 HVPs; exact under the assumptions")
 
     def config_strategy(self, drop=()):

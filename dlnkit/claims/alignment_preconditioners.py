@@ -11,7 +11,8 @@ import torch
 from hypothesis import strategies as st
 
 from dlnkit.claims.alignment_dln import ARXIV_A, REL_FLOOR
-from dlnkit.claims.base import Assumption, Claim, Comparison, Tolerance
+from dlnkit.claims.assumptions import ASSUMPTIONS
+from dlnkit.claims.base import Claim, Comparison, Tolerance
 from dlnkit.numerics.dln import random_orthonormal
 from dlnkit.theory.preconditioners import transfer
 
@@ -42,8 +43,8 @@ class PreconditionerIdentities(Claim):
     source = f"{ARXIV_A} A6"
     kind = "exact"
     assumptions = (
-        Assumption("vanishing_damping", "d -> 0 for the polar-factor identity (d = 0 used)"),
-        Assumption("factor_bases_aligned", "for kron_newton: the factor eigenbases equal G's singular bases"),
+        ASSUMPTIONS["vanishing_damping"],
+        ASSUMPTIONS["factor_bases_aligned"],
     )
     tolerance = Tolerance(
         rtol=1e-9,

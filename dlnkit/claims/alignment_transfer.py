@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from dlnkit.claims.alignment_dln import ARXIV_A, aligned_dln_configs, capture_aligned_layer, power_law_dln
 from dlnkit.claims.alignment_modes import DlnClosedForms
-from dlnkit.claims.base import Assumption, Claim, Comparison, Tolerance
+from dlnkit.claims.assumptions import ASSUMPTIONS
+from dlnkit.claims.base import Claim, Comparison, Tolerance
 from dlnkit.numerics.alignment import analyse_capture
 from dlnkit.numerics.fits import fit_decay, participation_ratio
 from dlnkit.numerics.validation import check_dims
@@ -40,8 +41,8 @@ class TransferDirectional(Claim):
     source = f"{ARXIV_A} A4"
     kind = "exact"
     assumptions = (
-        Assumption("pure_power_law", "sigma_k = b k^-gamma and h_k = c sigma_k^alpha exactly"),
-        Assumption("s_from_directional", "s is fitted on the directional curvatures h_k, not eigenvalues"),
+        ASSUMPTIONS["pure_power_law"],
+        ASSUMPTIONS["s_from_directional"],
     )
     tolerance = Tolerance(rtol=1e-8, atol=1e-9, reason="LS fit of exact power laws in float64 (HVP-measured on DLNs)")
 
@@ -229,9 +230,9 @@ class ZetaBound(Claim):
     source = f"{ARXIV_A} A5"
     kind = "exact"
     assumptions = (
-        Assumption("pure_power_law", "h_k = c k^-s exactly"),
-        Assumption("top_anchored_window", "the window starts at the largest curvature, k = 1"),
-        Assumption("exponent_above_one", "s > 1"),
+        ASSUMPTIONS["pure_power_law"],
+        ASSUMPTIONS["top_anchored_window"],
+        ASSUMPTIONS["exponent_above_one"],
     )
     tolerance = Tolerance(rtol=1e-10, atol=0.0, reason="an inequality; slack for float rounding of the sums")
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 from dlnkit.claims.alignment_dln import ARXIV_A
-from dlnkit.claims.base import Assumption, Claim, Comparison, Tolerance
+from dlnkit.claims.assumptions import ASSUMPTIONS
+from dlnkit.claims.base import Claim, Comparison, Tolerance
 
 
 # ----- the zoo: decomposition on a trained network ---------------------------------------------------
@@ -21,9 +22,7 @@ class ZooDecomposition(Claim):
     title = "trained MLP on digits: alpha = sum of the three slopes (alpha beside the paper's, different setup)"
     source = f"{ARXIV_A} A1/A2"
     kind = "exact"
-    assumptions = (
-        Assumption("same_index_set", "all slopes fitted over the same directions (h, Phi, chi, Lambda > 0)"),
-    )
+    assumptions = (ASSUMPTIONS["same_index_set"],)
     tolerance = Tolerance(rtol=1e-9, atol=1e-9, reason="sums of float64 LS slopes")
 
     def config_strategy(self, drop=()):

@@ -10,12 +10,24 @@ Everything about one claim lives on the claim (the engines never name a claim id
 * ``slow`` -- one check trains a network or takes seconds: no counterexample search and no drawn
   examples in the default ``dlnkit verify``;
 * ``default_configs()`` (the quick ``dlnkit verify``) and ``full_configs()`` (``--full``);
-* ``violated_assumptions(config)`` -- which assumptions a configuration violates (``None``: cannot tell);
-* ``explain(dropped, config)`` -- why the claim fails once ``dropped`` are dropped;
-* ``exact_check(config)`` -- the optional exact-rational route (``has_exact_route``);
+* ``configs`` -- data: a :class:`ConfigSet` (strategy, quick defaults, paper-scale configurations)
+  that claims of one setup share; or the hooks ``config_strategy``, ``default_configs()`` (the
+  quick ``dlnkit verify``) and ``full_configs()`` (``--full``);
+* ``violations`` -- data: assumption name -> predicate on a configuration (True when violated),
+  from which ``violated_assumptions(config)`` says which assumptions a configuration violates
+  (``None``: cannot tell);
+* ``explanations`` -- data: assumption name -> why dropping it breaks the claim, used by
+  ``explain(dropped, config)`` (override it for a derivation);
+* ``cpu_only`` -- data: checks run on the CPU whatever device is asked (small matrices, loops);
+* the exact route, ONE protocol mirroring the float one: ``exact_predict(config)`` and
+  ``exact_measure(config)`` in exact arithmetic, compared by ``exact_compare`` (zero tolerance
+  by default); ``has_exact_route`` is True when the claim implements ``exact_measure``;
 * ``group`` -- the paper (or ``"classic"`` / ``"user"``) the claim belongs to, for ``dlnkit list``;
 * :meth:`Claim.check` -- THE runner: predict, measure, compare (or the exact route) for one
   configuration, returning a :class:`ClaimResult`; an exception becomes an ERROR row.
+
+Claims subclass :class:`Claim` directly: a family of claims shares data (a :class:`ConfigSet`,
+assumptions from :mod:`dlnkit.claims.assumptions`, ``violations``), never an intermediate base.
 """
 
 from __future__ import annotations
@@ -24,11 +36,13 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from hypothesis import strategies as st
+
+from dlnkit.configs.knobs import canonical_config
 
 Config = dict  # JSON-able dict: plain ints, floats, strings, lists
 
@@ -50,6 +64,27 @@ class Assumption:
 
     name: str
     statement: str
+
+
+@dataclass(frozen=True)
+class ConfigSet:
+    """The configurations that claims on one setup share (data on :class:`Claim`, in place of a
+    family base class).
+
+    Attributes
+    ----------
+    strategy : callable
+        ``strategy(drop)`` -> a Hypothesis strategy of configurations that satisfy every assumption
+        except those named in ``drop`` (a frozenset, already checked against the claim's names).
+    default : tuple of dict
+        The quick configurations of the default ``dlnkit verify``.
+    full : tuple of dict or None
+        The paper-scale configurations of ``dlnkit verify --full`` (None: the defaults).
+    """
+
+    strategy: Callable[[frozenset], st.SearchStrategy]
+    default: tuple[dict, ...] = ()
+    full: tuple[dict, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -262,8 +297,10 @@ class Claim:
     ``compare`` and ``config_strategy``.
 
     Hooks with defaults (override them on the claim, never special-case a claim in an engine):
-    :meth:`full_configs`, :meth:`violated_assumptions`, :meth:`explain`, :meth:`exact_check`
-    (with :attr:`has_exact_route`), :attr:`group`, :meth:`plot`.
+    :meth:`full_configs`, :meth:`violated_assumptions`, :meth:`explain`, the exact route
+    (:meth:`exact_predict`, :meth:`exact_measure`, :meth:`exact_compare`; :attr:`has_exact_route`),
+    :attr:`group`, :meth:`plot`. Data with defaults: :attr:`configs`, :attr:`violations`,
+    :attr:`explanations`, :attr:`cpu_only`.
 
     Attributes
     ----------
@@ -282,6 +319,16 @@ class Claim:
     slow : bool
         One check trains a network or takes seconds or more (no counterexample search, no drawn
         examples in the default ``dlnkit verify``).
+    configs : ConfigSet or None
+        Shared configurations (strategy, defaults, full); None: the claim overrides the hooks.
+    violations : mapping or None
+        Assumption name -> predicate(config), True when the configuration violates it; ``{}``
+        says no configuration can violate an assumption; None: cannot tell.
+    explanations : mapping
+        Assumption name -> one sentence on why dropping it breaks (or does not break) the claim.
+    cpu_only : bool
+        Checks run on the CPU whatever device is asked (the row says "cpu"): matrices of size
+        <= ~6 and NumPy loops, where a GPU would only add transfers.
     """
 
     id: str = ""
@@ -291,6 +338,10 @@ class Claim:
     assumptions: tuple[Assumption, ...] = ()
     tolerance: Tolerance = Tolerance()
     slow: bool = False
+    configs: ConfigSet | None = None
+    violations: Mapping[str, Callable[[Config], bool]] | None = None
+    explanations: Mapping[str, str] = {}
+    cpu_only: bool = False
     #: where a user claim was loaded from (a file or an entry point); None for built-ins
     origin: str | None = None
 
@@ -318,16 +369,22 @@ class Claim:
         )
 
     def config_strategy(self, drop: Iterable[str] = ()) -> st.SearchStrategy:
-        """Configurations satisfying every assumption except those named in ``drop``."""
-        raise NotImplementedError
+        """Configurations satisfying every assumption except those named in ``drop`` (default:
+        :attr:`configs`' strategy)."""
+        if self.configs is None:
+            raise NotImplementedError(f"claim {self.id} has no configuration strategy")
+        return self.configs.strategy(self.check_drop(drop))
 
     def default_configs(self) -> list[Config]:
         """The quick configurations always checked by the default ``dlnkit verify`` (the whole
-        default verify takes about a minute)."""
-        return []
+        default verify takes about a minute; default: :attr:`configs`' defaults)."""
+        return [dict(c) for c in self.configs.default] if self.configs is not None else []
 
     def full_configs(self) -> list[Config]:
-        """The paper-scale configurations of ``dlnkit verify --full`` (default: :meth:`default_configs`)."""
+        """The paper-scale configurations of ``dlnkit verify --full`` (default: :attr:`configs`'
+        full set, else :meth:`default_configs`)."""
+        if self.configs is not None and self.configs.full is not None:
+            return [dict(c) for c in self.configs.full]
         return self.default_configs()
 
     def reported_value(self, config: Config) -> str:
@@ -335,23 +392,74 @@ class Claim:
         return ""
 
     def violated_assumptions(self, config: Config) -> frozenset[str] | None:
-        """The names of this claim's assumptions that ``config`` violates, or ``None`` when the
-        claim cannot tell (the counterexample search then accepts every failure)."""
-        return None
+        """The names of this claim's assumptions that ``config`` violates (default: from
+        :attr:`violations`), or ``None`` when the claim cannot tell (the counterexample search then
+        accepts every failure)."""
+        if self.violations is None:
+            return None
+        config = canonical_config(config)
+        names = set(self.assumption_names)
+        return frozenset(n for n, violated in self.violations.items() if n in names and violated(config))
 
     def explain(self, dropped: Iterable[str], config: Config) -> str:
         """One paragraph on why ``config`` breaks the claim once ``dropped`` are dropped (derived
-        in SymPy where there is a derivation). Default: a generic sentence."""
-        names = ", ".join(sorted(dropped)) or "nothing"
+        in SymPy where there is a derivation). Default: the :attr:`explanations` of the dropped
+        assumptions, else a generic sentence."""
+        dropped = sorted(dropped)
+        parts = [self.explanations[n] for n in dropped if n in self.explanations]
+        if parts:
+            return " ".join(parts)
+        names = ", ".join(dropped) or "nothing"
         return (
             f"Dropping {names} lets the search reach this configuration; the claim's prediction "
             f"does not account for it. (No symbolic explanation is available for this pair.)"
         )
 
-    def exact_check(self, config: Config) -> Comparison:
-        """The exact-rational route (``dlnkit verify --exact``): prediction and measurement in exact
-        arithmetic, compared with zero tolerance. Raise ``NotImplementedError`` where there is none."""
+    # ----- the exact route (``dlnkit verify --exact``) -------------------------------------
+    def exact_predict(self, config: Config) -> Any:
+        """The prediction in exact arithmetic (SymPy rationals, matrices)."""
         raise NotImplementedError(f"claim {self.id} has no exact route")
+
+    def exact_measure(self, config: Config) -> Any:
+        """The measurement in exact arithmetic, at the rational point of ``config``
+        (:func:`dlnkit.configs.exact_points.exact_point`): a value, or a dict with ``"value"`` and
+        details. Implementing it gives the claim an exact route; raise ``NotImplementedError`` for a
+        configuration it does not cover."""
+        raise NotImplementedError(f"claim {self.id} has no exact route")
+
+    def exact_compare(self, predicted: Any, measured: Any, config: Config) -> Comparison:
+        """Exact prediction vs exact measurement with zero tolerance (a dict measurement's other
+        keys are details). Override it where the route checks more (the float64 route too)."""
+        # SymPy is loaded only by exact routes, never by a plain ``dlnkit verify``
+        from dlnkit.configs.exact_points import exact_equal, exact_error
+
+        details: dict = {}
+        if isinstance(measured, Mapping):
+            details = {k: v for k, v in measured.items() if k != "value"}
+            measured = measured["value"]
+        ok = exact_equal(predicted, measured)
+        return Comparison(
+            predicted,
+            measured,
+            0.0 if ok else exact_error(predicted, measured),
+            0.0,
+            self.exact_display(predicted),
+            self.exact_display(measured),
+            details=details,
+        )
+
+    def exact_display(self, value: Any) -> str:
+        """How an exact prediction or measurement is shown in the table (at most 40 characters)."""
+        text = str(value)
+        return text if len(text) <= 40 else text[:39] + "…"
+
+    def exact_check(self, config: Config) -> Comparison:
+        """The exact route for one configuration: :meth:`exact_predict`, :meth:`exact_measure`,
+        :meth:`exact_compare` (not a hook: override those three)."""
+        if not self.has_exact_route:
+            raise NotImplementedError(f"claim {self.id} has no exact route")
+        cfg = dict(config)
+        return self.exact_compare(self.exact_predict(cfg), self.exact_measure(cfg), cfg)
 
     def plot(self, rows: list[dict]) -> Any:
         """Figures of this claim for ``dlnkit report``, from its rows in a record (the dicts that
@@ -365,8 +473,8 @@ class Claim:
 
     @property
     def has_exact_route(self) -> bool:
-        """True when the claim overrides :meth:`exact_check`."""
-        return type(self).exact_check is not Claim.exact_check
+        """True when the claim implements :meth:`exact_measure`."""
+        return type(self).exact_measure is not Claim.exact_measure
 
     @property
     def group(self) -> str:
@@ -408,12 +516,14 @@ class Claim:
         """
         import traceback
 
-        cfg = dict(config)
+        cfg = canonical_config(config)  # old knob names (stored records) read as the current ones
         row_config = {**cfg, "exact": True} if exact else cfg
         row_seed = cfg.get("seed", seed)
         t0 = time.perf_counter()
         if exact:
             dev = "cpu (sympy)"
+        elif self.cpu_only:
+            dev = "cpu"
         else:  # a device that does not exist is the caller's bad input, not the claim's failure
             from dlnkit.numerics.device import resolve_device
 

@@ -25,13 +25,13 @@ from dlnkit.claims._classic import (
     PLAIN_GD,
     SQUARED,
     WHITENED,
-    ClassicClaim,
     batch_data,
     keep_or_break,
     moments,
     small_dims,
 )
-from dlnkit.claims.base import Assumption, Comparison, Tolerance
+from dlnkit.claims.assumptions import ASSUMPTIONS
+from dlnkit.claims.base import Claim, Comparison, Tolerance
 from dlnkit.configs import strategies as dst
 from dlnkit.numerics.classic_dynamics import (
     accumulated_imbalance,
@@ -43,9 +43,7 @@ from dlnkit.numerics.classic_dynamics import (
 from dlnkit.numerics.dln import DeepLinearNetwork
 from dlnkit.theory.classic_balancedness import flow_derivative_matrix_form, step_change_matrix_form
 
-HOMOGENEOUS = Assumption(
-    "homogeneous_activation", "the activation is positively homogeneous: sigma(z) = z sigma'(z) (linear, ReLU)"
-)
+HOMOGENEOUS = ASSUMPTIONS["homogeneous_activation"]
 
 _EXPLAIN = {
     "linear": "With an activation between layers the layer gradients are no longer P_l^T nabla Q_l^T, so the "
@@ -110,7 +108,7 @@ def _scale(Ws, grads) -> float:
     )
 
 
-class BalancednessFlowClaim(ClassicClaim):
+class BalancednessFlowClaim(Claim):
     """dD_l/dt = 0 under gradient flow (proved on matrix symbols, measured with autograd gradients)."""
 
     id = "C1-flow"
@@ -122,6 +120,7 @@ class BalancednessFlowClaim(ClassicClaim):
         reason="dD/dt is a difference of products of size <= 6 computed in float64: "
         "rounding <= ~4 d eps (|g_{l+1}||W_{l+1}| + |g_l||W_l|) < 1e-14 of that scale; 1e-12 leaves margin",
     )
+    cpu_only = True
     violations = _VIOLATIONS
     explanations = _EXPLAIN
 
@@ -180,8 +179,6 @@ class BalancednessFlowClaim(ClassicClaim):
             details={"scale": measured["scale"]},
         )
 
-    has_exact_route = True
-
     def exact_predict(self, config):
         return sp.Integer(0)
 
@@ -217,7 +214,7 @@ class ReluDiagonalClaim(BalancednessFlowClaim):
     title = "ReLU networks: gradient flow conserves diag(D_l) (per-neuron balance), any loss"
     source = "classic: Du, Hu, Lee arXiv:1806.00900 (C1)"
     assumptions = (HOMOGENEOUS, SQUARED, WHITENED)
-    has_exact_route = False
+    exact_measure = Claim.exact_measure  # no exact route: the inherited one covers linear networks only
 
     def config_strategy(self, drop=()):
         drop = self.check_drop(drop)
@@ -251,7 +248,7 @@ class ReluDiagonalClaim(BalancednessFlowClaim):
         return cmp
 
 
-class BalancednessStepClaim(ClassicClaim):
+class BalancednessStepClaim(Claim):
     """One GD step: D_l^+ - D_l = eta^2 (g_{l+1}^T g_{l+1} - g_l g_l^T), exactly."""
 
     id = "C1-step"
@@ -263,6 +260,7 @@ class BalancednessStepClaim(ClassicClaim):
         reason="D_l^+ - D_l is a difference of Gram matrices of size <= 4 with entries "
         "~|W|^2: float64 rounding ~ d eps max(|W|^2, |W^+|^2); 1e-12 of that scale leaves margin",
     )
+    cpu_only = True
     violations = _VIOLATIONS
     explanations = _EXPLAIN
 
@@ -333,8 +331,6 @@ class BalancednessStepClaim(ClassicClaim):
             details=dict(measured),
         )
 
-    has_exact_route = True
-
     def exact_predict(self, config):
         return sp.Integer(0)
 
@@ -367,7 +363,7 @@ class BalancednessStepClaim(ClassicClaim):
         }
 
 
-class DriftOrderClaim(ClassicClaim):
+class DriftOrderClaim(Claim):
     """Over a fixed time horizon T the accumulated imbalance is eta * K + O(eta^2): the log-log
     slope of drift against eta, measured between eta and 2 eta, is 1."""
 
@@ -382,6 +378,7 @@ class DriftOrderClaim(ClassicClaim):
         "between eta and 2 eta is 1 + c eta (c up to ~7 measured on drawn networks, T = 1); the "
         "bound is 10 eta",
     )
+    cpu_only = True
     violations = _VIOLATIONS
     explanations = _EXPLAIN
 

@@ -7,7 +7,7 @@
   is exactly (c^-2 - 1) T_1 + (c^2 - 1) T_2 (derived in :mod:`dlnkit.theory.classic_end_to_end`).
 
 Configurations: ``dims``, ``s`` (per-layer singular values, length r), ``seed``, ``loss``,
-``anisotropy``, ``balance`` c, ``twist`` (strength of a GL twist of the first hidden layer).
+``anisotropy``, ``balance`` c, ``misalignment`` (strength of a GL twist of the first hidden layer).
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from dlnkit.claims._classic import (
     BALANCED,
     SQUARED,
     WHITENED,
-    ClassicClaim,
     batch_data,
     keep_or_break,
     small_dims,
 )
-from dlnkit.claims.base import Assumption, Comparison, Tolerance
+from dlnkit.claims.assumptions import ASSUMPTIONS
+from dlnkit.claims.base import Claim, Comparison, Tolerance
 from dlnkit.configs import strategies as dst
 from dlnkit.numerics.classic_curvature import rescale_first_layers, twist_first_hidden
 from dlnkit.numerics.classic_dynamics import (
@@ -43,7 +43,7 @@ from dlnkit.numerics.dln import DeepLinearNetwork, random_orthonormal
 from dlnkit.numerics.validation import DlnkitInputError
 from dlnkit.theory.classic_end_to_end import balance_factor, rescaled_velocity_relative_error
 
-ORBIT = Assumption("rescaling_orbit", "the imbalance is the rescaling W_1 -> c W_1, W_2 -> W_2 / c of a balanced point")
+ORBIT = ASSUMPTIONS["rescaling_orbit"]
 
 _EXPLAIN = {
     "balanced": "Off balance P_jP_j^T and Q_j^TQ_j are no longer fractional powers of W W^T and W^T W: with "
@@ -72,8 +72,8 @@ def _point(config):
     c = float(config.get("balance", 1.0))
     if c != 1.0:
         Ws = rescale_first_layers(Ws, c)
-    if float(config.get("twist", 0.0)) != 0.0:
-        Ws = twist_first_hidden(Ws, float(config["twist"]), seed=seed + 3)
+    if float(config.get("misalignment", 0.0)) != 0.0:
+        Ws = twist_first_hidden(Ws, float(config["misalignment"]), seed=seed + 3)
     X, Y = batch_data(
         dims[0],
         dims[-1],
@@ -110,7 +110,7 @@ def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(torch.linalg.norm(a - b)) / max(float(torch.linalg.norm(b)), 1e-300)
 
 
-class BalancedVelocityClaim(ClassicClaim):
+class BalancedVelocityClaim(Claim):
     id = "C2-balanced"
     title = "balanced point: dW/dt = -sum_j (WW^T)^((j-1)/L) nabla (W^TW)^((L-j)/L)"
     source = f"{ARORA} (C2)"
@@ -121,8 +121,9 @@ class BalancedVelocityClaim(ClassicClaim):
         "of the largest set to 0 as rounding of exact zeros): relative error ~1e-14 measured; "
         "1e-9 allows for clustered singular values",
     )
+    cpu_only = True
     violations = {
-        "balanced": lambda c: float(c.get("balance", 1.0)) != 1.0 or float(c.get("twist", 0.0)) != 0.0,
+        "balanced": lambda c: float(c.get("balance", 1.0)) != 1.0 or float(c.get("misalignment", 0.0)) != 0.0,
         "squared_loss": lambda c: c.get("loss", "squared") != "squared",
         "whitened": lambda c: float(c.get("anisotropy", 1.0)) != 1.0,
     }
@@ -177,7 +178,7 @@ class OffBalanceVelocityClaim(BalancedVelocityClaim):
     source = f"{ARORA} (C2, off balance: dlnkit)"
     assumptions = (ORBIT, SQUARED, WHITENED)
     violations = {
-        "rescaling_orbit": lambda c: float(c.get("twist", 0.0)) != 0.0,
+        "rescaling_orbit": lambda c: float(c.get("misalignment", 0.0)) != 0.0,
         "squared_loss": lambda c: c.get("loss", "squared") != "squared",
         "whitened": lambda c: float(c.get("anisotropy", 1.0)) != 1.0,
     }
@@ -193,7 +194,7 @@ class OffBalanceVelocityClaim(BalancedVelocityClaim):
         c = st.sampled_from([2.0, 0.5, 1.5, 0.8, 1.1])
         if "rescaling_orbit" in drop:
             return st.tuples(base, c, st.sampled_from([0.3, 0.6])).map(
-                lambda p: {**p[0], "balance": p[1], "twist": p[2]}
+                lambda p: {**p[0], "balance": p[1], "misalignment": p[2]}
             )
         return st.tuples(base, c).map(lambda p: {**p[0], "balance": p[1]})
 

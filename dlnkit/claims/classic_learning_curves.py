@@ -8,7 +8,7 @@
   deviation from the flow is eta * L a^{L-1} E(t) + O(eta^2), E from the derived variational ODE.
 
 Configurations: ``dims``, ``t`` (target singular values), ``a`` (per-layer initial values, one per
-mode: u_0 = a^L), ``seed``, ``anisotropy``, ``balance`` (W_1 -> c W_1, W_2 -> W_2/c), ``twist``
+mode: u_0 = a^L), ``seed``, ``anisotropy``, ``balance`` (W_1 -> c W_1, W_2 -> W_2/c), ``misalignment``
 (GL twist of the first hidden layer), ``lr`` for GD. Time is in units of tau = 1 (flow dW_l/dt = -g_l).
 """
 
@@ -22,8 +22,8 @@ import sympy as sp
 import torch
 from hypothesis import strategies as st
 
-from dlnkit.claims._classic import ALIGNED, BALANCED, SAXE, WHITENED, ClassicClaim, keep_or_break
-from dlnkit.claims.base import Comparison, Tolerance
+from dlnkit.claims._classic import ALIGNED, BALANCED, SAXE, WHITENED, keep_or_break
+from dlnkit.claims.base import Claim, Comparison, Tolerance
 from dlnkit.configs import strategies as dst
 from dlnkit.numerics.classic_curvature import rescale_first_layers, twist_first_hidden
 from dlnkit.numerics.classic_dynamics import (
@@ -50,8 +50,8 @@ _EXPLAIN = {
 }
 _VIOLATIONS = {
     "whitened": lambda c: float(c.get("anisotropy", 1.0)) != 1.0,
-    "balanced": lambda c: float(c.get("balance", 1.0)) != 1.0 or float(c.get("twist", 0.0)) != 0.0,
-    "aligned": lambda c: float(c.get("twist", 0.0)) != 0.0,
+    "balanced": lambda c: float(c.get("balance", 1.0)) != 1.0 or float(c.get("misalignment", 0.0)) != 0.0,
+    "aligned": lambda c: float(c.get("misalignment", 0.0)) != 0.0,
 }
 
 
@@ -116,8 +116,8 @@ def build_point(config):
     Ws = [W.detach() for W in DeepLinearNetwork.balanced_aligned(dims, U, V, a, seed=seed + 1, device="cpu").weights]
     if float(config.get("balance", 1.0)) != 1.0:
         Ws = rescale_first_layers(Ws, float(config["balance"]))
-    if float(config.get("twist", 0.0)) != 0.0:
-        Ws = twist_first_hidden(Ws, float(config["twist"]), seed=seed + 3)
+    if float(config.get("misalignment", 0.0)) != 0.0:
+        Ws = twist_first_hidden(Ws, float(config["misalignment"]), seed=seed + 3)
     sigma = input_covariance(dims[0], float(config.get("anisotropy", 1.0)), seed)
     return Ws, sigma, M @ sigma, M, U, V
 
@@ -139,13 +139,13 @@ def _configs(draw, drop, *, max_depth=4, max_rank=2, a_values=(0.25, 0.5, 0.75, 
     if "balanced" in drop:
         cfg["balance"] = draw(st.sampled_from([2.0, 0.5, 1.5]))
     if "aligned" in drop:
-        cfg["twist"] = draw(st.sampled_from([0.3, 0.6]))
+        cfg["misalignment"] = draw(st.sampled_from([0.3, 0.6]))
     if "whitened" in drop and d_in == 1:
         cfg["dims"][0] = 2
     return cfg
 
 
-class ModeODEClaim(ClassicClaim):
+class ModeODEClaim(Claim):
     id = "C3-mode-ODE"
     title = "balanced aligned point, whitened: dW/dt = U diag(L u^(2-2/L) (s - u)) V^T (modes decouple)"
     source = f"{SAXE} (C3)"
@@ -155,6 +155,7 @@ class ModeODEClaim(ClassicClaim):
         reason="a few products of matrices of size <= 4 in float64: rounding ~1e-15 of "
         "the scale sum_i L a_i^(2L-2) (t_i + a_i^L) of the terms that cancel; 1e-10 leaves margin",
     )
+    cpu_only = True
     violations = _VIOLATIONS
     explanations = _EXPLAIN
 
@@ -206,8 +207,6 @@ class ModeODEClaim(ClassicClaim):
             details={"measured_mode_rates": modes},
         )
 
-    has_exact_route = True
-
     def exact_predict(self, config):
         return sp.Integer(0)
 
@@ -220,7 +219,7 @@ class ModeODEClaim(ClassicClaim):
         if (
             float(config.get("anisotropy", 1.0)) != 1.0
             or float(config.get("balance", 1.0)) != 1.0
-            or float(config.get("twist", 0.0)) != 0.0
+            or float(config.get("misalignment", 0.0)) != 0.0
         ):
             raise NotImplementedError("the exact route covers the balanced aligned whitened case")
         dims = [int(d) for d in config["dims"]]
@@ -240,7 +239,7 @@ class ModeODEClaim(ClassicClaim):
         return {"value": max(abs(x) for x in (vel - pred)), "route": "rational bases (Cayley), exact velocity"}
 
 
-class LearningCurveClaim(ClassicClaim):
+class LearningCurveClaim(Claim):
     id = "C3-learning-curve"
     title = "gradient flow (RK4 on the weights) = logistic (L=2) / inverted implicit solution t(u) (L>=3)"
     source = f"{SAXE} (C3)"
@@ -251,6 +250,7 @@ class LearningCurveClaim(ClassicClaim):
         ">= 300 steps to 95% of the target): <= 1e-9 measured; the bisection of t(u) converges to "
         "1e-15; 1e-7 absolute (u <= 2) leaves margin",
     )
+    cpu_only = True
     violations = _VIOLATIONS
     explanations = _EXPLAIN
     steps = 300
@@ -309,7 +309,7 @@ class LearningCurveClaim(ClassicClaim):
         )
 
 
-class GradientDescentVsFlowClaim(ClassicClaim):
+class GradientDescentVsFlowClaim(Claim):
     id = "C3-gd-vs-flow"
     kind = "approximate"
     title = "GD with step eta: u_GD - u_flow = eta L a^(L-1) E(t) + O(eta^2) (first-order constant predicted)"
@@ -320,6 +320,7 @@ class GradientDescentVsFlowClaim(ClassicClaim):
         reason="the first-order term only: the O(eta^2) remainder, relative to the "
         "first-order deviation, is O(eta) (measured ~0.5 eta to 3 eta here, eta <= 0.02); we accept 0.1",
     )
+    cpu_only = True
     violations = _VIOLATIONS
     explanations = _EXPLAIN
 

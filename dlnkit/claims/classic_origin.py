@@ -23,13 +23,13 @@ from dlnkit.claims._classic import (
     KAWAGUCHI,
     LINEAR,
     WHITENED,
-    ClassicClaim,
     batch_data,
     input_covariance,
     keep_or_break,
     moments,
 )
-from dlnkit.claims.base import Assumption, Comparison, Tolerance
+from dlnkit.claims.assumptions import ASSUMPTIONS
+from dlnkit.claims.base import Claim, Comparison, Tolerance
 from dlnkit.configs import strategies as dst
 from dlnkit.numerics.chains import ChainLoss
 from dlnkit.numerics.classic_curvature import hessian_eigenvalues, inertia, partial_solution
@@ -38,8 +38,8 @@ from dlnkit.numerics.dln import DeepLinearNetwork
 from dlnkit.numerics.hessian import dense_hessian
 from dlnkit.theory.classic_origin import descartes_inertia, origin_spectrum, partial_solution_counts
 
-AT_ORIGIN = Assumption("at_origin", "every layer is exactly zero")
-DISTINCT = Assumption("distinct_targets", "the target's nonzero singular values are distinct")
+AT_ORIGIN = ASSUMPTIONS["at_origin"]
+DISTINCT = ASSUMPTIONS["distinct_targets"]
 
 _EXPLAIN = {
     "whitened": "Not needed: at W = 0 every Gauss-Newton block contains a zero layer, and Sigma enters only those; "
@@ -70,7 +70,7 @@ def _origin_configs(draw, drop):
     return cfg
 
 
-class OriginClaim(ClassicClaim):
+class OriginClaim(Claim):
     id = "C4-origin"
     title = "Hessian at W = 0: +-sigma_i(C) x d_1 and zeros (L = 2); exactly 0 (L >= 3)"
     source = f"{KAWAGUCHI} (C4)"
@@ -80,6 +80,7 @@ class OriginClaim(ClassicClaim):
         reason="the L = 2 Hessian's entries are entries of C (one rounding each); "
         "eigvalsh is backward stable (~P eps |H|): 1e-10 of max(1, sigma_1) leaves margin",
     )
+    cpu_only = True
     violations = {
         "at_origin": lambda c: float(c.get("offset", 0.0)) != 0.0,
         "whitened": lambda c: float(c.get("anisotropy", 1.0)) != 1.0,
@@ -140,8 +141,6 @@ class OriginClaim(ClassicClaim):
             details={"max_abs_error": err * scale},
         )
 
-    has_exact_route = True
-
     def exact_predict(self, config):
         return sp.Integer(0)
 
@@ -199,7 +198,7 @@ def _saddle_configs(draw, drop):
     }
 
 
-class SaddleClaim(ClassicClaim):
+class SaddleClaim(Claim):
     id = "C4-saddles"
     title = (
         "partial solutions: index = inv(S) + [L=2](d_1-k)(r-k), nullity = P - k(d_in+d_out) + k^2 - [L=2]2(d_1-k)(r-k)"
@@ -211,6 +210,7 @@ class SaddleClaim(ClassicClaim):
         reason="integer counts; the zero threshold 1e-9 max(1, |lambda|) separates rounding "
         "(~1e-15) from the smallest nonzero eigenvalue (>= ~0.05 on the drawn quarter grid)",
     )
+    cpu_only = True
     violations = {
         "whitened": lambda c: float(c.get("anisotropy", 1.0)) != 1.0,
         "distinct_targets": lambda c: len(set(float(x) for x in c["t"])) < len(c["t"]),
@@ -253,8 +253,6 @@ class SaddleClaim(ClassicClaim):
         err = float(abs(predicted["index"] - measured["index"]) + abs(predicted["nullity"] - measured["nullity"]))
         fmt = lambda d: f"index {d['index']}, nullity {d['nullity']}, positive {d['positive']}"
         return Comparison(predicted, measured, err, self.tolerance.atol, fmt(predicted), fmt(measured))
-
-    has_exact_route = True
 
     def exact_display(self, value) -> str:
         return f"index {value[0]}, nullity {value[1]}" if isinstance(value, sp.MatrixBase) else str(value)

@@ -8,7 +8,7 @@
 * ``C5-stability``: gradient descent with step eta from a random initialisation either diverges or
   ends at a minimum with top eigenvalue <= 2/eta.
 
-Configurations: ``dims``, ``t``, ``seed``, ``balance`` c, ``twist``, ``anisotropy``, ``offset``
+Configurations: ``dims``, ``t``, ``seed``, ``balance`` c, ``misalignment``, ``anisotropy``, ``offset``
 (W_L -> (1 + e) W_L); for C5-stability ``init_scale``, ``q`` (eta = q * 2 / (L t_1^{2(L-1)/L}),
 so q > 1 makes every minimum unstable), ``momentum``, ``max_steps``.
 """
@@ -28,11 +28,11 @@ from dlnkit.claims._classic import (
     MULAYOFF,
     PLAIN_GD,
     WHITENED,
-    ClassicClaim,
     batch_data,
     keep_or_break,
 )
-from dlnkit.claims.base import Assumption, Comparison, Tolerance
+from dlnkit.claims.assumptions import ASSUMPTIONS
+from dlnkit.claims.base import Claim, Comparison, Tolerance
 from dlnkit.configs import strategies as dst
 from dlnkit.numerics.chains import ChainLoss
 from dlnkit.numerics.classic_curvature import (
@@ -49,7 +49,7 @@ from dlnkit.numerics.hessian import HessianOperator
 from dlnkit.numerics.top_eigenvalues import top_eigenvalues
 from dlnkit.theory import classic_sharpness as th
 
-ORBIT = Assumption("rescaling_orbit", "the minimum is W_1 -> c W_1, W_2 -> W_2 / c of the balanced one (no GL twist)")
+ORBIT = ASSUMPTIONS["rescaling_orbit"]
 
 _EXPLAIN = {
     "whitened": "With input covariance Sigma the Gauss-Newton factors carry Sigma (Q_l Sigma Q_l^T), so the top "
@@ -87,10 +87,10 @@ def build_minimum(config):
     Ws = [W.detach() for W in net.weights]
     if float(config.get("balance", 1.0)) != 1.0:
         Ws = rescale_first_layers(Ws, float(config["balance"]))
-    if float(config.get("twist", 0.0)) != 0.0:
-        Ws = twist_first_hidden(Ws, float(config["twist"]), seed=seed + 3)
-    if float(config.get("twist_all", 0.0)) != 0.0:
-        Ws = twist_hidden_layers(Ws, float(config["twist_all"]), seed=seed + 5)
+    if float(config.get("misalignment", 0.0)) != 0.0:
+        Ws = twist_first_hidden(Ws, float(config["misalignment"]), seed=seed + 3)
+    if float(config.get("misalignment_all", 0.0)) != 0.0:
+        Ws = twist_hidden_layers(Ws, float(config["misalignment_all"]), seed=seed + 5)
     Ws[-1] = Ws[-1] * (1.0 + float(config.get("offset", 0.0)))
     X, Y = batch_data(dims[0], dims[-1], seed=seed, anisotropy=float(config.get("anisotropy", 1.0)), target=M)
     return Ws, X, Y
@@ -119,7 +119,7 @@ def _minimum_configs(draw, drop, *, min_depth=1):
     if "balanced" in drop:
         cfg["balance"] = draw(st.sampled_from([2.0, 0.5, 1.5]))
     if {"aligned", "rescaling_orbit"} & drop:
-        cfg["twist"] = draw(st.sampled_from([0.3, 0.6]))
+        cfg["misalignment"] = draw(st.sampled_from([0.3, 0.6]))
     if "global_minimum" in drop:
         cfg["offset"] = draw(st.sampled_from([-0.2, -0.1, 0.1]))
     return cfg
@@ -127,15 +127,15 @@ def _minimum_configs(draw, drop, *, min_depth=1):
 
 _VIOL = {
     "whitened": lambda c: float(c.get("anisotropy", 1.0)) != 1.0,
-    "balanced": lambda c: float(c.get("balance", 1.0)) != 1.0 or float(c.get("twist", 0.0)) != 0.0,
-    "aligned": lambda c: float(c.get("twist", 0.0)) != 0.0,
-    "rescaling_orbit": lambda c: float(c.get("twist", 0.0)) != 0.0,
+    "balanced": lambda c: float(c.get("balance", 1.0)) != 1.0 or float(c.get("misalignment", 0.0)) != 0.0,
+    "aligned": lambda c: float(c.get("misalignment", 0.0)) != 0.0,
+    "rescaling_orbit": lambda c: float(c.get("misalignment", 0.0)) != 0.0,
     "global_minimum": lambda c: float(c.get("offset", 0.0)) != 0.0,
     "plain_gd": lambda c: float(c.get("momentum", 0.0)) != 0.0,
 }
 
 
-class TopEigenvalueClaim(ClassicClaim):
+class TopEigenvalueClaim(Claim):
     id = "C5-top"
     title = "balanced aligned minimum: lambda_max = L t_1^(2(L-1)/L) (Lanczos on exact HVPs)"
     source = f"{MULAYOFF} (C5)"
@@ -145,6 +145,7 @@ class TopEigenvalueClaim(ClassicClaim):
         reason="Lanczos with full re-orthogonalisation stopped at residual 1e-12 of the "
         "spectral scale (Ritz value error <= residual, and ~residual^2/gap); HVPs exact to rounding",
     )
+    cpu_only = True
     violations = _VIOL
     explanations = _EXPLAIN
 
@@ -215,13 +216,20 @@ class FlattestClaim(TopEigenvalueClaim):
             st.sampled_from([1.0, 2.0, 0.5, 0.8]),
             st.sampled_from([0.0, 0.3, 0.6]),
             st.sampled_from([0.0, 0.2, 0.5, 0.9]),
-        ).map(lambda p: {**p[0], "balance": p[1], "twist": p[2], "twist_all": p[3]})
+        ).map(lambda p: {**p[0], "balance": p[1], "misalignment": p[2], "misalignment_all": p[3]})
 
     def default_configs(self):
         return [
-            {"dims": [4, 5, 3], "t": [2.0, 1.0], "seed": 0, "balance": 1.5, "twist": 0.6},
-            {"dims": [3, 4, 4, 3], "t": [1.5, 0.5], "seed": 1, "balance": 0.8, "twist": 0.3},
-            {"dims": [3, 4, 4, 4, 3], "t": [1.5, 1.0], "seed": 2, "balance": 1.0, "twist": 0.0, "twist_all": 0.9},
+            {"dims": [4, 5, 3], "t": [2.0, 1.0], "seed": 0, "balance": 1.5, "misalignment": 0.6},
+            {"dims": [3, 4, 4, 3], "t": [1.5, 0.5], "seed": 1, "balance": 0.8, "misalignment": 0.3},
+            {
+                "dims": [3, 4, 4, 4, 3],
+                "t": [1.5, 1.0],
+                "seed": 2,
+                "balance": 1.0,
+                "misalignment": 0.0,
+                "misalignment_all": 0.9,
+            },
         ]
 
     def compare(self, predicted, measured, config):
@@ -236,7 +244,7 @@ class FlattestClaim(TopEigenvalueClaim):
         )
 
 
-class StabilityClaim(ClassicClaim):
+class StabilityClaim(Claim):
     id = "C5-stability"
     title = "GD with step eta from random init: diverges, or ends at a minimum with lambda_max <= 2/eta"
     source = "classic: linear stability of gradient descent (C5)"
@@ -246,6 +254,7 @@ class StabilityClaim(ClassicClaim):
         reason="one-sided; the run stops at loss <= 1e-13, within ~3e-7 (sqrt of the loss) "
         "of a minimum, where lambda_max is Lipschitz: 1e-6 of 2/eta",
     )
+    cpu_only = True
     violations = _VIOL
     explanations = _EXPLAIN
 

@@ -24,9 +24,11 @@ import sympy as sp
 import torch
 from hypothesis import strategies as st
 
-from dlnkit.claims.base import Assumption, Claim, Comparison, Tolerance
+from dlnkit.claims.assumptions import ASSUMPTIONS
+from dlnkit.claims.base import Claim, Comparison, Tolerance
 from dlnkit.claims.depth_exact import exact_b0, exact_b1
 from dlnkit.claims.depth_explanations import explain_linear_closed_form, explain_minimum_claim
+from dlnkit.claims.exact_comparisons import route_comparison_of
 from dlnkit.configs import strategies as dst
 from dlnkit.numerics.chains import ChainLoss
 from dlnkit.numerics.dln import DeepLinearNetwork, product, teacher_map, whitened_inputs
@@ -74,14 +76,14 @@ def _describe_spectrum(ev: np.ndarray, n_dom: int, n_bulk: int) -> str:
 
 
 # ----------------------------------------------------------------------------------------
-ASSUME_WHITENED = Assumption("whitened", "inputs are whitened: (1/B) X^T X = I")
-ASSUME_BALANCED = Assumption("balanced", "W_{l+1}^T W_{l+1} = W_l W_l^T for every l")
-ASSUME_ALIGNED = Assumption("aligned", "consecutive layers share singular bases (no GL(d_1) twist between them)")
-ASSUME_MINIMUM = Assumption("global_minimum", "the point is a global minimum of the loss (zero residual)")
-ASSUME_LINEAR = Assumption("linear", "no activation: f(x) = W_L ... W_1 x")
-ASSUME_WIDTH = Assumption("hidden_width_ge_rank", "every hidden width is at least the target rank r")
-ASSUME_EQUAL = Assumption("equal_target_singular_values", "all target singular values are equal (t_i = m^L)")
-ASSUME_RANK = Assumption("rank_below_dims", "r < max(d_in, d_out), so the bulk is not empty")
+ASSUME_WHITENED = ASSUMPTIONS["whitened"]
+ASSUME_BALANCED = ASSUMPTIONS["balanced"]
+ASSUME_ALIGNED = ASSUMPTIONS["aligned"]
+ASSUME_MINIMUM = ASSUMPTIONS["global_minimum"]
+ASSUME_LINEAR = ASSUMPTIONS["linear"]
+ASSUME_WIDTH = ASSUMPTIONS["hidden_width_ge_rank"]
+ASSUME_EQUAL = ASSUMPTIONS["equal_target_singular_values"]
+ASSUME_RANK = ASSUMPTIONS["rank_below_dims"]
 
 #: values that violate each assumption, drawn when it is dropped
 VIOLATIONS = {
@@ -226,8 +228,14 @@ class HessianClosedFormClaim(Claim):
             return explain_linear_closed_form()
         return super().explain(dropped, config)
 
-    def exact_check(self, config):
+    def exact_predict(self, config):
+        return 0  # entries where the closed form and the Taylor coefficients differ, plus nonzero res-diag
+
+    def exact_measure(self, config):
         return exact_b0(config)
+
+    def exact_compare(self, predicted, measured, config):
+        return route_comparison_of(predicted, measured)
 
     def compare(self, predicted, measured, config):
         err = float(torch.linalg.norm(predicted - measured) / max(float(torch.linalg.norm(measured)), 1e-300))
@@ -290,8 +298,14 @@ class BalancedMinimumSpectrumClaim(Claim):
         text = explain_minimum_claim(dropped, config, ratio=False, measured_spectrum=lambda: self.measure(config))
         return text if text is not None else super().explain(dropped, config)
 
-    def exact_check(self, config):
+    def exact_predict(self, config):
+        return 0  # eigenvalue multiplicities off from B1's groups
+
+    def exact_measure(self, config):
         return exact_b1(config, float_bound=self.tolerance.rtol)
+
+    def exact_compare(self, predicted, measured, config):
+        return route_comparison_of(predicted, measured)
 
     def compare(self, predicted, measured, config):
         pred = predicted["all"]
@@ -374,8 +388,14 @@ class DepthRatioClaim(Claim):
         text = explain_minimum_claim(dropped, config, ratio=True)
         return text if text is not None else super().explain(dropped, config)
 
-    def exact_check(self, config):
+    def exact_predict(self, config):
+        return sp.Integer(len(config["dims"]) - 1)  # L
+
+    def exact_measure(self, config):
         return exact_b1(config, float_bound=self.tolerance.rtol, ratio=True)
+
+    def exact_compare(self, predicted, measured, config):
+        return route_comparison_of(predicted, measured)
 
     def compare(self, predicted, measured, config):
         err = abs(measured - predicted) if math.isfinite(measured) else float("inf")
@@ -411,7 +431,7 @@ class TrainingRatioClaim(Claim):
     assumptions = (
         ASSUME_WHITENED,
         ASSUME_LINEAR,
-        Assumption("balanced_aligned_init", "initialised balanced and aligned with the teacher's bases"),
+        ASSUMPTIONS["balanced_aligned_init"],
     )
     tolerance = Tolerance(
         reason="per run: Weyl bound from the measured ||H_res||_2 and the measured deviation "

@@ -1,9 +1,11 @@
 """The exact-rational routes of the depth claims B0, B1 and B1-ratio (``dlnkit verify --exact``).
 
-Each route builds the rational point of a configuration (:func:`dlnkit.theory.exact_point.exact_point`),
-computes the claim's quantity with no rounding at all, and compares with zero tolerance; the
-float64 route evaluated at the same rational point must also sit within a stated bound of the
-exact values (see :func:`dlnkit.claims.exact_comparisons.route_comparison`).
+Each route builds the rational point of a configuration (:func:`dlnkit.theory.exact_point.exact_point`)
+and computes the claim's quantity with no rounding at all: the exact measurement (``exact_measure``
+of the claim), a dict with the exact ``value``, the float64 route's errors against the exact values
+at the same rational point (``float_errors``, within ``float_bound``), the displays and details. The
+claims compare it with their exact prediction at zero tolerance by
+:func:`dlnkit.claims.exact_comparisons.route_comparison_of`.
 """
 
 from __future__ import annotations
@@ -14,14 +16,11 @@ from typing import Any
 
 import sympy as sp
 
-from dlnkit.claims.base import Comparison
 
-
-def exact_b0(config: Mapping[str, Any]) -> Comparison:
+def exact_b0(config: Mapping[str, Any]) -> dict:
     """B0 in exact arithmetic: the closed-form blocks equal the loss polynomial's quadratic
     Taylor coefficients (an independent route), entry by entry; the residual part has zero
     diagonal blocks; and both float64 routes sit within FLOAT_VS_EXACT_RTOL of the exact matrix."""
-    from dlnkit.claims.exact_comparisons import route_comparison
     from dlnkit.configs.exact_points import (
         DIFFERENTIATION_MAX_PARAMS,
         FLOAT_VS_EXACT_RTOL,
@@ -50,13 +49,12 @@ def exact_b0(config: Mapping[str, Any]) -> Comparison:
         for j in range(off[l], off[l + 1])
         if res[i, j] != 0
     )
-    return route_comparison(
-        exact_predicted=0,
-        exact_measured=mismatches + diag_res,
+    return _measurement(
+        value=mismatches + diag_res,
         float_errors=float_vs_exact_hessian(pt, H),
         float_bound=FLOAT_VS_EXACT_RTOL,
-        predicted=f"exact H ({P}x{P}) {checked}",
-        measured=f"{mismatches} entries differ, {diag_res} nonzero res-diag",
+        predicted_display=f"exact H ({P}x{P}) {checked}",
+        measured_display=f"{mismatches} entries differ, {diag_res} nonzero res-diag",
         details={"num_params": P, "differentiation_route": P <= DIFFERENTIATION_MAX_PARAMS},
     )
 
@@ -84,7 +82,7 @@ def b1_exact_groups(dims: list[int], t_exact: list[Any]) -> Counter:
     return Counter({k: v for k, v in counts.items() if v})
 
 
-def exact_b1(config: Mapping[str, Any], *, float_bound: float, ratio: bool = False) -> Comparison:
+def exact_b1(config: Mapping[str, Any], *, float_bound: float, ratio: bool = False) -> dict:
     """B1 in exact arithmetic at the rational balanced minimum: for every predicted eigenvalue
     lambda (exact rational, since t'_i = s_i^L), nullity(H - lambda I) equals its predicted
     multiplicity, and the multiplicities add up to P -- the whole spectrum, exactly. The float64
@@ -93,7 +91,6 @@ def exact_b1(config: Mapping[str, Any], *, float_bound: float, ratio: bool = Fal
     import numpy as np
     import torch
 
-    from dlnkit.claims.exact_comparisons import route_comparison
     from dlnkit.configs.exact_points import exact_hessian, float_point
     from dlnkit.numerics.dln_hessian_fast import dln_hessian_assembled
     from dlnkit.theory.exact_hessian import exact_eigenvalue_multiplicity
@@ -124,13 +121,13 @@ def exact_b1(config: Mapping[str, Any], *, float_bound: float, ratio: bool = Fal
         "num_params": P,
     }
     if not ratio:
-        return route_comparison(
-            exact_predicted=0,
-            exact_measured=wrong,
+        return _measurement(
+            value=wrong,
             float_errors={"eigenvalues_vs_exact": float_err},
             float_bound=float_bound,
-            predicted=f"{len(groups)} exact eigenvalues, zeros x{groups.get(sp.Integer(0), 0)}",
-            measured=f"{sum(found.values())}/{P} exact multiplicities" + ("" if wrong == 0 else f", {wrong} off"),
+            predicted_display=f"{len(groups)} exact eigenvalues, zeros x{groups.get(sp.Integer(0), 0)}",
+            measured_display=f"{sum(found.values())}/{P} exact multiplicities"
+            + ("" if wrong == 0 else f", {wrong} off"),
             details=details,
         )
     from dlnkit.theory import balanced_minimum_spectrum
@@ -145,12 +142,30 @@ def exact_b1(config: Mapping[str, Any], *, float_bound: float, ratio: bool = Fal
     bulk = sp.nsimplify(sp.simplify(g["bulk_first_layer"].value.subs(t_i, a)))
     # the means equal the values once the multiplicities are verified exactly (all t'_i equal)
     ratio_value = dom / bulk
-    return route_comparison(
-        exact_predicted=sp.Integer(depth),
-        exact_measured=ratio_value if wrong == 0 else sp.nan,
+    return _measurement(
+        value=ratio_value if wrong == 0 else sp.nan,
         float_errors={"eigenvalues_vs_exact": float_err},
         float_bound=float_bound,
-        predicted=f"L = {depth}",
-        measured=f"{ratio_value} (multiplicities {'exact' if wrong == 0 else 'WRONG'})",
+        predicted_display=f"L = {depth}",
+        measured_display=f"{ratio_value} (multiplicities {'exact' if wrong == 0 else 'WRONG'})",
         details=details,
     )
+
+
+def _measurement(
+    *,
+    value,
+    float_errors: Mapping[str, float],
+    float_bound: float,
+    predicted_display: str,
+    measured_display: str,
+    details,
+) -> dict:
+    return {
+        "value": value,
+        "float_errors": dict(float_errors),
+        "float_bound": float_bound,
+        "predicted_display": predicted_display,
+        "measured_display": measured_display,
+        "details": dict(details),
+    }

@@ -49,3 +49,18 @@ def value_comparison(predicted, measured, details: Mapping | None = None) -> Com
         display_exact(measured),
         details=dict(details or {}),
     )
+
+
+def route_comparison_of(predicted, measurement: Mapping) -> Comparison:
+    """:func:`route_comparison` of an exact prediction with an exact measurement dict (``value``,
+    ``float_errors``, ``float_bound``, ``predicted_display``, ``measured_display``, ``details``:
+    what the depth claims' ``exact_measure`` returns)."""
+    return route_comparison(
+        exact_predicted=predicted,
+        exact_measured=measurement["value"],
+        float_errors=measurement["float_errors"],
+        float_bound=measurement["float_bound"],
+        predicted=measurement["predicted_display"],
+        measured=measurement["measured_display"],
+        details=measurement.get("details"),
+    )

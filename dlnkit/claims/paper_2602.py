@@ -19,7 +19,8 @@ import math
 import numpy as np
 from hypothesis import strategies as st
 
-from dlnkit.claims.base import Assumption, Claim, Comparison, Tolerance
+from dlnkit.claims.assumptions import ASSUMPTIONS
+from dlnkit.claims.base import Claim, Comparison, ConfigSet, Tolerance
 from dlnkit.claims.paper_2602_runs import (
     REPORTED_RATIO_LINEAR,
     REPORTED_RATIO_TANH,
@@ -31,13 +32,9 @@ from dlnkit.numerics.paper_setup import PAPER_SEED, PAPER_STEPS
 
 ARXIV_B = "arXiv:2602.00545"
 
-ASSUME_PAPER = Assumption(
-    "paper_setup",
-    "the configuration is the paper's code setup (X = I_16, rank-10 balanced "
-    "init from A, aligned rank-5 target, SGD lr 0.01 momentum 0.9, no stopping rule)",
-)
-ASSUME_LINEAR = Assumption("linear", "no activation: f(x) = W_L ... W_1 x")
-ASSUME_TANH = Assumption("tanh_every_layer", "tanh after every layer, the output layer included (as in the code)")
+ASSUME_PAPER = ASSUMPTIONS["paper_setup"]
+ASSUME_LINEAR = ASSUMPTIONS["linear"]
+ASSUME_TANH = ASSUMPTIONS["tanh_every_layer"]
 
 
 def _config(depth: int, steps: int = PAPER_STEPS, dtype: str = "float64", seed: int = PAPER_SEED) -> dict:
@@ -74,28 +71,18 @@ def _splits_display(splits: dict) -> str:
     return f"count {c['ratio']:.4f} | adaptive {a['ratio']:.4f} ({ac['dominant']}/{ac['bulk']})"
 
 
-class PaperSetupClaim(Claim):
-    """What the three claims on the paper's own runs share: the configurations (quick L = 2, 3 by
-    default; L = 2..7 in float64 and float32 with ``--full``; short drawn runs for searches) and
-    no assumption a configuration can violate (every configuration is the paper's setup)."""
-
-    slow = True
-
-    def config_strategy(self, drop=()):
-        self.check_drop(drop)
-        return _strategy()
-
-    def default_configs(self):
-        return [_config(2), _config(3)]
-
-    def full_configs(self):
-        return [_config(L) for L in range(2, 8)] + [_config(L, dtype="float32") for L in range(2, 8)]
-
-    def violated_assumptions(self, config):
-        return frozenset()
+#: what the three claims on the paper's own runs share: the configurations (quick L = 2, 3 by
+#: default; L = 2..7 in float64 and float32 with ``--full``; short drawn runs for searches)
+PAPER_RUNS = ConfigSet(
+    strategy=lambda drop: _strategy(),
+    default=(_config(2), _config(3)),
+    full=tuple(_config(L) for L in range(2, 8)) + tuple(_config(L, dtype="float32") for L in range(2, 8)),
+)
+#: no assumption a configuration can violate (every configuration is the paper's setup)
+NOTHING_VIOLABLE: dict = {}
 
 
-class PaperLinearRatioClaim(PaperSetupClaim):
+class PaperLinearRatioClaim(Claim):
     """B2-paper: the count-split ratio of the paper's finite linear run equals the Gauss-Newton
     formula (:mod:`dlnkit.theory.finite_training`) at the measured per-layer mode sizes.
 
@@ -113,6 +100,8 @@ class PaperLinearRatioClaim(PaperSetupClaim):
     title = "paper's finite linear run: count-split ratio = Gauss-Newton formula at the measured mode sizes"
     source = f"{ARXIV_B} B2 (the paper's code setup, finite run)"
     slow = True
+    configs = PAPER_RUNS
+    violations = NOTHING_VIOLABLE
     assumptions = (ASSUME_PAPER, ASSUME_LINEAR)
     tolerance = Tolerance(
         reason="per run: Weyl bound from the measured ||H_res||_2, the Gauss-Newton spectrum's "
@@ -150,7 +139,7 @@ class PaperLinearRatioClaim(PaperSetupClaim):
         return Comparison(predicted, ratio, err, bound, pred, disp, details=details)
 
 
-class PaperDecayLawClaim(PaperSetupClaim):
+class PaperDecayLawClaim(Claim):
     """B2-paper-decay: the init's extra modes (target 0) follow the gradient-flow decay law
     a(t)^-(2L-2) = a_0^-(2L-2) + (2L-2) t at the heavy-ball time t_K (effective rate lr/(1-beta),
     lag beta/(1-beta) steps), predicted from the init alone.
@@ -165,6 +154,8 @@ class PaperDecayLawClaim(PaperSetupClaim):
     title = "paper's finite linear run: extra-mode sizes follow the gradient-flow decay law (heavy-ball time)"
     source = f"{ARXIV_B} B2 (decay of the init's extra modes; law: dlnkit)"
     slow = True
+    configs = PAPER_RUNS
+    violations = NOTHING_VIOLABLE
     assumptions = (ASSUME_PAPER, ASSUME_LINEAR)
     tolerance = Tolerance(
         reason="2 x the flow law's measured distance from the exact scalar heavy-ball recursion "
@@ -205,7 +196,7 @@ class PaperDecayLawClaim(PaperSetupClaim):
         )
 
 
-class PaperTanhRatioClaim(PaperSetupClaim):
+class PaperTanhRatioClaim(Claim):
     """B3-paper: the paper's setup with tanh after every layer (output included), its 10,000 steps.
     No theorem: the linear limit L is the prediction and the claim is approximate (band 15 %).
     Both splits and the paper's reported value stand beside ours; the paper's own ratio routine is
@@ -217,6 +208,8 @@ class PaperTanhRatioClaim(PaperSetupClaim):
     title = "paper's finite tanh run (tanh after every layer): ratio close to L (approximate)"
     source = f"{ARXIV_B} B3 (the paper's code setup)"
     slow = True
+    configs = PAPER_RUNS
+    violations = NOTHING_VIOLABLE
     assumptions = (ASSUME_PAPER, ASSUME_TANH)
     tolerance = Tolerance(
         rtol=0.15,

@@ -280,6 +280,7 @@ class UserClaim(Claim):
     # -- exact mode ------------------------------------------------------------------------
     @property
     def has_exact_route(self) -> bool:
+        """True when defined with ``exact_measure`` (the method exists on every UserClaim)."""
         return self._exact_measure is not None
 
     def exact_predict(self, config):
@@ -292,23 +293,11 @@ class UserClaim(Claim):
         return evaluate_prediction(raw, config, exact=True)
 
     def exact_measure(self, config):
-        """The measurement in exact arithmetic (rational points, SymPy matrices)."""
-        return self._exact_measure(dict(config))
-
-    def exact_check(self, config):
-        """``exact_predict`` vs ``exact_measure`` with zero tolerance (a dict measurement's other keys
-        are details)."""
-        from dlnkit.claims.exact_comparisons import value_comparison
-
+        """The measurement in exact arithmetic (rational points, SymPy matrices); compared with
+        :meth:`exact_predict` at zero tolerance by the base :meth:`~dlnkit.claims.base.Claim.exact_compare`."""
         if self._exact_measure is None:
             raise NotImplementedError(f"claim {self.id} was defined without exact_measure")
-        pred = self.exact_predict(config)
-        meas = self.exact_measure(config)
-        details = {}
-        if isinstance(meas, Mapping):
-            details = {k: v for k, v in meas.items() if k != "value"}
-            meas = meas["value"]
-        return value_comparison(pred, meas, details)
+        return self._exact_measure(dict(config))
 
 
 def _to_numpy(x):

@@ -30,6 +30,7 @@ def grouped(claims) -> list[tuple[str, list]]:
 
 def run(args) -> int:
     from dlnkit.claims import all_claims, load_claims_from_file
+    from dlnkit.records.claim_map import claim_map_entry, claim_map_lines
 
     for path in getattr(args, "from_files", None) or []:
         load_claims_from_file(path)
@@ -48,12 +49,20 @@ def run(args) -> int:
                     f"{'':<18}   tolerance: rtol={claim.tolerance.rtol:g} atol={claim.tolerance.atol:g} "
                     f"({claim.tolerance.reason})"
                 )
+                for line in claim_map_lines(claim_map_entry(claim)):
+                    print(f"{'':<18}   {line}")
     return 0
 
 
 def register(sub) -> None:
     p = sub.add_parser("list", help="list the claims, grouped by source (papers, classic results, your own)")
-    p.add_argument("-v", "--verbose", action="store_true", help="show assumptions and tolerances")
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show assumptions, tolerances and the claim map (module, theory and numerics functions, tests, "
+        "docs anchor, notebooks)",
+    )
     p.add_argument(
         "--from",
         dest="from_files",

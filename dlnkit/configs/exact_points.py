@@ -10,7 +10,7 @@ the same rational point, converted to float64, and compared with the exact Hessi
 
 This module holds the exact helpers that claims build their exact routes from (it sits below the
 claims): the rational point, its exact Hessian, its float64 copy and exact equality. A claim has an
-exact route when it overrides :meth:`~dlnkit.claims.base.Claim.exact_check` (the depth claims:
+exact route when it implements :meth:`~dlnkit.claims.base.Claim.exact_measure` (the depth claims:
 :mod:`dlnkit.claims.depth_exact`; a user claim: ``exact_measure`` in :func:`dlnkit.define_claim`);
 :mod:`dlnkit.engines.exact_mode` runs them (``dlnkit verify --exact``). Sizes are limited to
 ``EXACT_MAX_PARAMS`` parameters (exact elimination grows quickly); larger configurations are skipped.

@@ -406,6 +406,22 @@ def claim_plot(claim_id: str, rows: list[dict]) -> tuple[str, str] | None:
     return f"img/{target.name}", f"{plots[0].title}. {plots[0].caption}"
 
 
+def claim_map_facts(c: Any) -> list[tuple[str, str]]:
+    """The claim map rows (module, theory and numerics functions, tests) of a claim, from
+    :func:`dlnkit.records.claim_map.claim_map_entry` (the same map ``dlnkit list -v`` prints; the
+    derivation and notebook links are above)."""
+    from dlnkit.records.claim_map import claim_map_entry
+
+    e = claim_map_entry(c)
+    listed = lambda items: ", ".join(md_code(x) for x in items) or "(none)"
+    return [
+        ("module", md_code(e.module)),
+        ("theory", listed(e.theory)),
+        ("numerics", listed(e.numerics)),
+        ("tests", listed(e.tests)),
+    ]
+
+
 def claim_section(c: Any, rows: list[dict]) -> list[str]:
     out = [f"(claim-{slug(c.id)})=", f"### {md_escape(c.id)}: {md_escape(c.title)}", ""]
     if rows:  # the verdict first
@@ -454,6 +470,7 @@ def claim_section(c: Any, rows: list[dict]) -> list[str]:
     origin = getattr(c, "origin", None)
     if origin:
         facts.append(("origin", md_escape(origin)))
+    facts += claim_map_facts(c)
     out += ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in facts] + [""]
     if c.assumptions:
         out += ["Assumptions:", ""]
