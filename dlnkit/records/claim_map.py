@@ -37,7 +37,8 @@ class ClaimMapEntry:
     tests : tuple of str
         Test files (relative to the checkout) that name the claim's id.
     docs_anchor : str
-        ``docs/claims.md#anchor`` of the claim's section ("" when none is found).
+        The anchor of the claim's section in ``docs/claims.md``, as ``docs/claims.md`` + ``#`` + anchor
+        ("" when none is found).
     notebooks : tuple of str
         Notebook sources (``proofs_notebooks/*.py``) that name the claim's id.
     """
