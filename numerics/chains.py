@@ -256,6 +256,55 @@ class MomentLoss:
         return {"sigma": self.sigma, "cross": self.cross}
 
 
+def chain_loss_and_gradients_numpy(
+    weights: Sequence[np.ndarray],
+    X: np.ndarray | None,
+    Y: np.ndarray,
+    activation: str = "linear",
+    *,
+    reduction: str = "mean",
+    activate_output: bool = False,
+) -> tuple[float, list[np.ndarray]]:
+    r"""The squared loss of :func:`chain_loss` and its gradients by hand-written backpropagation in
+    NumPy, in the arrays' dtype (for long training loops, where torch's per-op dispatch dominates).
+
+    Here the *columns* are the samples: ``X`` is d_0 x B (``None``: the identity, never formed,
+    so :math:`z_1 = W_1` exactly) and ``Y`` is d_L x B, i.e. the transposes of :func:`chain_loss`'s.
+    With :math:`h_l = s(z_l)`, :math:`z_l = W_l h_{l-1}`, residual :math:`r = h_L - Y` and
+    :math:`\delta_L = r \odot s'(z_L)` (output activated) or :math:`r` (divided by B for "mean"),
+
+    .. math:: \frac{\partial\ell}{\partial W_l} = \delta_l h_{l-1}^\top, \qquad
+              \delta_{l-1} = (W_l^\top\delta_l) \odot s'(z_{l-1}),
+
+    with :math:`s'` written through the output (:class:`Activation`). The loss is summed in float64.
+
+    >>> W = [np.array([[1.0, 2.0]])]
+    >>> chain_loss_and_gradients_numpy(W, None, np.zeros((1, 2)), reduction="sum")
+    (2.5, [array([[1., 2.]])])
+    """
+    entry = resolve_activation(activation)
+    act, dact = entry.numpy_fn, entry.numpy_derivative
+    L = len(weights)
+    # hs[l] is the output of layer l; with the identity input h_0 is never formed
+    hs: list[np.ndarray] = [np.empty(0) if X is None else X]
+    for k, W in enumerate(weights):
+        z = W if (k == 0 and X is None) else W @ hs[-1]
+        hs.append(act(z) if (k < L - 1 or activate_output) else z)
+    r = hs[-1] - Y
+    loss = 0.5 * float(np.sum(r * r, dtype=np.float64))
+    delta = r / r.shape[1] if reduction == "mean" else r
+    if reduction == "mean":
+        loss /= r.shape[1]
+    if activate_output:
+        delta = delta * dact(hs[-1])
+    grads: list[np.ndarray] = [np.empty(0)] * L
+    for k in range(L - 1, -1, -1):
+        grads[k] = delta if (k == 0 and X is None) else delta @ hs[k].T
+        if k > 0:
+            delta = (weights[k].T @ delta) * dact(hs[k])
+    return loss, grads
+
+
 def is_checked_chain(loss_fn: object) -> bool:
     """True for the chain losses of this module (:class:`ChainLoss`, :class:`MomentLoss`), whose
     forward pass is matrix products and tanh/relu: forward-mode autodiff and torch.func are checked
@@ -273,6 +322,7 @@ __all__ = [
     "resolve_activation",
     "chain_forward",
     "chain_loss",
+    "chain_loss_and_gradients_numpy",
     "is_checked_chain",
     "moment_loss",
     "output_loss",

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from dlnkit.numerics.chains import ChainLoss, chain_loss, resolve_activation
+from dlnkit.numerics.chains import ChainLoss, chain_loss, chain_loss_and_gradients_numpy, resolve_activation
 from dlnkit.numerics.hessian import dense_hessian
 from dlnkit.numerics.training import heavy_ball_loop
 from dlnkit.numerics.validation import DlnkitInputError
@@ -153,22 +153,10 @@ def paper_loss_and_grads(
     weights: list[FloatArray], target: FloatArray, activation: str = "linear"
 ) -> tuple[float, list[FloatArray]]:
     """0.5 * sum (f(I) - T)^2 and its gradient, f(I) = s(W_L s(... s(W_1 I))) with the activation s
-    after every layer (the output included); hand-written backpropagation in the weights' dtype."""
-    entry = resolve_activation(activation, ACTIVATIONS)
-    act, dact = entry.numpy_fn, entry.numpy_derivative
-    # hs[k] is the output of layer k (1-based); h_0 = I is never formed: W_1 @ I = W_1
-    hs: list[FloatArray] = [np.empty(0), act(weights[0])]
-    for W in weights[1:]:
-        hs.append(act(W @ hs[-1]))
-    r = hs[-1] - target
-    loss = 0.5 * float(np.sum(r * r, dtype=np.float64))
-    grads: list[FloatArray] = [np.empty(0)] * len(weights)
-    delta = r * dact(hs[-1])
-    for k in range(len(weights) - 1, -1, -1):
-        grads[k] = delta if k == 0 else delta @ hs[k].T
-        if k > 0:
-            delta = (weights[k].T @ delta) * dact(hs[k])
-    return loss, grads
+    after every layer (the output included); hand-written backpropagation in the weights' dtype
+    (:func:`dlnkit.numerics.chains.chain_loss_and_gradients_numpy`, columns as samples)."""
+    act = resolve_activation(activation, ACTIVATIONS).name
+    return chain_loss_and_gradients_numpy(weights, None, target, act, reduction="sum", activate_output=True)
 
 
 @dataclass

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from tqdm import tqdm  # plain tqdm: tqdm.auto warns in a Jupyter kernel without ipywidgets
 
-from dlnkit.numerics.chains import resolve_activation
+from dlnkit.numerics.chains import chain_loss_and_gradients_numpy, resolve_activation
 from dlnkit.numerics.validation import DlnkitInputError, TrainingDivergedError
 
 if TYPE_CHECKING:
@@ -242,23 +242,12 @@ def train_chain_gradient_descent(
 
     Xn = torch.as_tensor(X).detach().cpu().double().numpy()
     Yn = torch.as_tensor(Y).detach().cpu().double().numpy()
-    B = Xn.shape[0]
-    entry = resolve_activation(activation, ("linear", "tanh"))
-    act, dact = entry.numpy_fn, entry.numpy_derivative
+    resolve_activation(activation, ("linear", "tanh"))
+    # columns are the samples in the shared NumPy backpropagation (numerics.chains)
+    Xc, Yc = np.ascontiguousarray(Xn.T), np.ascontiguousarray(Yn.T)
 
     def backprop(Ws: list[np.ndarray], need_loss: bool) -> tuple[float, list[np.ndarray]]:
-        hs = [Xn]
-        for k, W in enumerate(Ws):
-            z = hs[-1] @ W.T
-            hs.append(act(z) if k < len(Ws) - 1 else z)
-        r = hs[-1] - Yn
-        delta = r / B
-        grads: list[np.ndarray] = [np.zeros(0)] * len(Ws)
-        for k in range(len(Ws) - 1, -1, -1):
-            grads[k] = delta.T @ hs[k]
-            if k > 0:
-                delta = (delta @ Ws[k]) * dact(hs[k])
-        return 0.5 * float(np.sum(r * r)) / B, grads
+        return chain_loss_and_gradients_numpy(Ws, Xc, Yc, activation)
 
     return heavy_ball_descent(
         list(weights),

@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from dlnkit.numerics.chains import ACTIVATIONS, ChainLoss, chain_forward, chain_loss, output_loss, resolve_activation
+from dlnkit.numerics.chains import (
+    ACTIVATIONS,
+    ChainLoss,
+    chain_forward,
+    chain_loss,
+    chain_loss_and_gradients_numpy,
+    output_loss,
+    resolve_activation,
+)
 from dlnkit.numerics.validation import DlnkitInputError
 
 
@@ -67,3 +75,24 @@ def test_refusals():
         ChainLoss(None, torch.zeros(2, 2), loss="hinge")
     with pytest.raises(DlnkitInputError, match="targets of shape"):
         output_loss(torch.zeros(3, 1), torch.zeros(3))  # would broadcast to 3 x 3
+
+
+@pytest.mark.parametrize("activation", ["linear", "tanh", "relu"])
+@pytest.mark.parametrize("identity_input", [False, True])
+def test_numpy_backpropagation_matches_autograd_of_the_torch_chain(activation, identity_input):
+    """The NumPy route (columns as samples) against torch autograd of chain_loss (rows as samples)."""
+    Ws = _chain([4, 5, 3])
+    g = torch.Generator().manual_seed(4)
+    X = None if identity_input else torch.randn(6, 4, dtype=torch.float64, generator=g)
+    Y = torch.randn(4 if identity_input else 6, 3, dtype=torch.float64, generator=g)
+    kw = dict(reduction="sum", activate_output=True) if identity_input else dict(reduction="mean")
+    ws = [W.clone().requires_grad_(True) for W in Ws]
+    value = chain_loss(ws, X, Y, activation, **kw)
+    grads = torch.autograd.grad(value, ws)
+    loss_np, grads_np = chain_loss_and_gradients_numpy(
+        [W.numpy() for W in Ws], None if X is None else X.T.numpy().copy(), Y.T.numpy().copy(), activation, **kw
+    )
+    # the same chain rule summed in other orders: rounding only
+    assert loss_np == pytest.approx(float(value), rel=1e-13)
+    for a, b in zip(grads_np, grads):
+        np.testing.assert_allclose(a, b.numpy(), rtol=1e-12, atol=1e-13)
