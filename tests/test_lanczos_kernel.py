@@ -315,3 +315,31 @@ def test_basis_guard_estimate_is_not_below_the_measured_peak():
     proc.join(timeout=120)
     estimate = lanczos_basis_bytes(n, 1, b, steps)
     assert 0.5 * estimate < measured <= estimate, (measured / 2**20, estimate / 2**20)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    st.integers(8, 40),
+    st.integers(1, 4),
+    st.integers(1, 6),
+    st.integers(1, 3),
+    st.integers(0, 2**16),
+)
+def test_recurrence_residuals_equal_explicit_residuals(n, b, steps, groups, seed):
+    """||W_m s^(m)|| (the kernel's residual) is ||A y - theta y|| computed with A, for every Ritz pair of every
+    group, and the basis is orthonormal: the two facts the convergence test rests on."""
+    from dlnkit.numerics.lanczos import ritz_vectors
+
+    b = min(b, n)
+    g = torch.Generator().manual_seed(seed)
+    G = torch.randn(n, n, generator=g, dtype=DT)
+    A = G + G.T
+    run = block_lanczos(A, random_start(n, block_size=b, groups=groups, seed=seed), max_steps=steps)
+    scale = float(torch.linalg.matrix_norm(A, 2))
+    for grp in range(groups):
+        theta, S, res = ritz_pairs(run, grp)
+        Y = ritz_vectors(run, S, grp)
+        explicit = torch.linalg.norm(A @ Y - Y * theta, dim=0)
+        torch.testing.assert_close(res, explicit, rtol=0, atol=1e-10 * scale)
+        torch.testing.assert_close(Y.T @ Y, torch.eye(len(theta), dtype=DT), rtol=0, atol=1e-12)
+        assert float(theta.max()) <= scale * (1 + 1e-12)  # Ritz values lie inside the spectrum
