@@ -258,6 +258,7 @@ def test_cli_per_layer_top3_of_a_threefold_layer(tmp_path):
     lam = float(torch.linalg.eigvalsh(X.T @ X)[-1]) * 2.0 / (3 * 30)  # the closed form's top, three-fold
     rec = json.loads((tmp_path / "s.json").read_text())
     np.testing.assert_allclose(rec["layers"]["0"]["top"], [lam] * 3, rtol=1e-9)
+    assert rec["layers"]["0"]["multiplicities"] == [3, 3, 3] and rec["top_multiplicities"][:3] == [3, 3, 3]
     np.testing.assert_allclose(rec["top"][:3], [lam] * 3, rtol=1e-9)
     assert rec["top_converged"]
     line = next(ln for ln in out.stdout.splitlines() if ln.startswith("0 "))

@@ -41,6 +41,7 @@ def spectrum_report(curv, *, top: int, probes: int, steps: int, kind: str, trace
         "top": [float(v) for v in res.eigenvalues],
         "top_residuals": [float(v) for v in res.residuals],
         "top_converged": bool(res.converged),
+        "top_multiplicities": list(res.multiplicities),
         "top_products": res.num_hvps,
         "top_s": t1 - t0,
         "trace": tr.trace,
@@ -105,8 +106,14 @@ def run_model_spectrum(args) -> int:
         for name in curv.layer_names():
             sub = curv.restricted([name] if name else [n for n in curv.names if "." not in n])
             k = min(3, sub.num_params)
-            ev = sub.top_eigenvalues(k, args.kind, tol=1e-8, max_iters=min(200, sub.num_params)).eigenvalues
-            layers[name or "(root)"] = {"params": sub.num_params, "top": [float(v) for v in ev]}
+            sub_res = sub.top_eigenvalues(k, args.kind, tol=1e-8, max_iters=min(200, sub.num_params))
+            ev = sub_res.eigenvalues
+            layers[name or "(root)"] = {
+                "params": sub.num_params,
+                "top": [float(v) for v in ev],
+                "multiplicities": list(sub_res.multiplicities),
+                "converged": bool(sub_res.converged),
+            }
             print(f"{name or '(root)':<16}{sub.num_params:>8}  " + ", ".join(f"{v:.5g}" for v in ev))
     if json_path is not None:
         atomic_write_json(
