@@ -167,3 +167,20 @@ def test_fallback_to_hvp_columns_within_the_budget_and_refusal_of_a_named_route(
         dense_hessian(loss, Ws, budget_bytes=P * P * 8)
     with pytest.raises(DlnkitInputError, match="route must be one of"):
         dense_hessian(loss, Ws, route="finite_differences")
+
+
+def test_point_hessians_use_the_points_own_loss():
+    """dlnkit.autograd_hessian differentiates the network the point describes (tanh included: it
+    used to return the linear network's Hessian), and dlnkit.hessian refuses a tanh point."""
+    import dlnkit as dk
+    from dlnkit.numerics.point import network_loss
+
+    cfg = {"dims": [3, 4, 2], "t": [2.0], "seed": 0}
+    lin, tanh = dk.build_point(cfg), dk.build_point({**cfg, "activation": "tanh"})
+    H_tanh = dk.autograd_hessian(tanh)
+    ref = dense_hessian(lambda *w: network_loss(w, tanh.X, tanh.Y, "tanh"), tanh.weights)  # double backward
+    torch.testing.assert_close(H_tanh, ref, rtol=1e-12, atol=1e-13)  # two routes, rounding only
+    assert float((H_tanh - dk.autograd_hessian(lin)).abs().max()) > 0.1  # tanh changes the Hessian at O(1)
+    torch.testing.assert_close(dk.hessian(lin), dk.autograd_hessian(lin), rtol=1e-12, atol=1e-12)
+    with pytest.raises(DlnkitInputError, match="autograd_hessian"):
+        dk.hessian(tanh)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dlnkit.numerics.hessian import dense_hessian
 from dlnkit.numerics.point import Point
+from dlnkit.numerics.validation import DlnkitInputError
 
 
 def hessian(point: Point):
@@ -29,6 +30,11 @@ def hessian(point: Point):
         The Hessian would not fit in memory (refused before allocating), or the point's network is
         not linear (the closed form does not apply; use :func:`autograd_hessian`).
     """
+    if point.activation != "linear":
+        raise DlnkitInputError(
+            f"dlnkit.hessian is the linear network's closed form; this point's network has {point.activation} "
+            "between its layers: use dlnkit.autograd_hessian"
+        )
     return dense_hessian(point.loss_function(), point.weights, route="closed_form")
 
 
