@@ -27,7 +27,7 @@ from typing import Any
 from dlnkit.commands._common import parse_int_list
 from dlnkit.numerics.validation import DlnkitInputError
 
-PAPERS = ("2602.00545",)
+PAPERS = ("2602.00545", "2606.02596")
 WRITER = "dlnkit reproduce 2602.00545"
 RECORD_NAME, FIGURE_NAME, RUNS_DIR = "record.json", "ratio_vs_depth.png", "runs"
 
@@ -210,6 +210,10 @@ def run(args) -> int:
 
     if args.paper not in PAPERS:
         raise DlnkitInputError(f"no reproduction for {args.paper!r}; known: {', '.join(PAPERS)}")
+    if args.paper == "2606.02596":  # the curvature census: dlnkit.census_reproduce
+        from dlnkit.census_reproduce import run as run_census
+
+        return int(run_census(args))
     depths = parse_int_list(args.depths, "--depths")
     if not depths or any(not 2 <= L <= 7 for L in depths):
         raise DlnkitInputError(f"--depths must be integers in 2..7 (the paper's range), got {args.depths!r}")
@@ -218,7 +222,7 @@ def run(args) -> int:
         raise DlnkitInputError(f"--seeds must be non-negative integers, got {args.seeds!r}")
     if args.steps < 0:
         raise DlnkitInputError(f"--steps must be >= 0, got {args.steps}")
-    out = Path(args.out).expanduser()
+    out = Path(args.out or "reproduce-2602.00545").expanduser()
     jobs = [(L, s) for s in seeds for L in depths]
     run_files = [out / RUNS_DIR / f"L{L}_seed{s}_{args.dtype}_steps{args.steps}.json" for L, s in jobs]
     _check_paths(out, run_files, args.force)
@@ -286,8 +290,11 @@ def run(args) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("reproduce", help="run a paper's experiments in its own setup (2602.00545)")
-    p.add_argument("paper", help="arXiv id: 2602.00545")
+    p = sub.add_parser(
+        "reproduce",
+        help="run a paper's experiments: 2602.00545 in its own setup; 2606.02596 as our own census (different setup)",
+    )
+    p.add_argument("paper", help="arXiv id: 2602.00545 or 2606.02596")
     p.add_argument("--depths", default="2,3,4,5,6,7", help="depths L, comma-separated (2..7; default all)")
     p.add_argument(
         "--steps",
@@ -302,7 +309,12 @@ def register(sub) -> None:
         help="training and Hessian precision (the paper's code uses float32)",
     )
     p.add_argument("--seeds", default="12138", help="NumPy seeds of the init, comma-separated (12138 is the paper's)")
-    p.add_argument("--out", default="reproduce-2602.00545", help="output folder (default reproduce-2602.00545)")
+    p.add_argument("--out", default=None, help="output folder (default reproduce-<paper id>)")
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="2606.02596: the whole census (9 models, five families, three data sets) instead of the quick set",
+    )
     p.add_argument("--force", action="store_true", help="replace files in --out that dlnkit did not write")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
