@@ -2,32 +2,33 @@ r"""One census model, every matrix layer: the per-layer curvature quantities of 
 
 For a layer with gradient :math:`G = \sum_k \sigma_k u_k v_k^\top` (the top ``k`` directions) and
 per-layer Hessian block :math:`H_{ll}` on the analysis batch (the first ``samples`` training
-examples, float64 copy of the float32 model, eval mode, attention by the math SDPA kernel):
+examples, float64 copy of the float32 model, eval mode):
 
-* :math:`h_k = \operatorname{vec}(u_kv_k^\top)^\top H_{ll}\operatorname{vec}(u_kv_k^\top)` (exact HVPs);
+* :math:`h_k = \operatorname{vec}(u_kv_k^\top)^\top H_{ll}\operatorname{vec}(u_kv_k^\top)`;
   :math:`\alpha` = slope of :math:`\log h_k` on :math:`\log\sigma_k`, :math:`\gamma` from
   :math:`\sigma_k\propto k^{-\gamma}`, :math:`s_{dir}` from the sorted :math:`h_k\propto k^{-s}`;
-* :math:`s_{eig}` from the top ``eig_k`` eigenvalues of :math:`H_{ll}` (Lanczos on HVPs, its
-  convergence and HVP count recorded);
-* PR of the top eigenvalues (and of :math:`h`) beside the bound :math:`\zeta(s)^2/\zeta(2s)` at
+* :math:`s_{eig}` from the top ``k`` eigenvalues of :math:`H_{ll}` (block Lanczos, convergence,
+  residuals and product count recorded);
+* PR of the top eigenvalues (and of :math:`h`) beside :math:`\zeta(s)^2/\zeta(2s)` at
   :math:`s = \alpha\gamma`; the relative errors :math:`|s - \alpha\gamma|/s` for both s;
-* the decomposition slopes of :math:`\log\Lambda, \log\Phi, \log\chi` on :math:`\log\sigma` with
-  empirical and Gauss-Newton factors and index and overlap pairing (:mod:`dlnkit.numerics.alignment`);
-* every fitted exponent with its least-squares 95% interval (t quantile, n - 2 degrees of freedom,
-  on the log-log points: the interval of the *fit*, not of the network's population value) and n;
-* robustness (on the layers asked for): alpha at other sample counts, over a window away from
-  k = 1 (k >= ``window_start``), at the early checkpoint, and in float32 analysis.
+* the decomposition slopes of :math:`\log\Lambda, \log\Phi, \log\chi` on :math:`\log\sigma`;
+* every exponent with its fit count and 95% pairs-bootstrap interval over the fit window
+  (:mod:`dlnkit.numerics.fit_intervals`: the interval of the *fit*, not of a data resample);
+* robustness (one layer per role and model): alpha at other sample counts, over a window away from
+  k = 1 (k >= ``window_start``, every layer), at the early checkpoint, in float32 analysis; the
+  decomposition slopes with Gauss-Newton factors and with overlap pairing (alpha itself does not
+  depend on either).
 
-A layer the current alignment routines cannot capture is kept as a row with ``skipped`` = reason.
+Every layer goes through :func:`dlnkit.numerics.model_alignment.analyse_model_layers` (the
+real-network alignment route: every layer type, float64 copy, streamed double-backward HVPs, block
+Lanczos for the eigenvalues). A layer it cannot analyse is kept as a row with ``skipped`` = its
+reason and excluded from every statistic.
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import math
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -43,12 +44,9 @@ class AnalysisPlan:
     """How much of each layer is measured (recorded with every run)."""
 
     samples: int
-    k: int = 12
-    eig_k: int = 12
+    k: int = 12  # gradient directions, and top eigenvalues of the block
     robust_samples: tuple[int, ...] = ()
     window_start: int = 3
-    eig_tol: float = 1e-6  # Lanczos residual / |theta_max|: eigenvalue errors ~ residual^2 / gap << fit noise
-    eig_max_iters: int = 120
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -97,46 +95,62 @@ def decay_fit(values: np.ndarray) -> dict[str, float]:
     return exponent_fit(np.arange(1, v.size + 1, dtype=np.float64), v, -1.0)
 
 
-@contextlib.contextmanager
-def math_attention() -> Iterator[None]:
-    """Attention through the math SDPA kernel: the fused CPU kernels have no double backward."""
-    try:
-        from torch.nn.attention import SDPBackend, sdpa_kernel
-    except ImportError:  # torch < 2.3: the math kernel is the CPU default for double backward
-        yield
-        return
-    with sdpa_kernel(SDPBackend.MATH):
-        yield
-
-
-def _as_dtype(X: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    return X.to(dtype) if X.is_floating_point() else X
-
-
-def _directions(model: nn.Module, name: str, X: torch.Tensor, y: torch.Tensor, k: int) -> dict[str, Any]:
-    """sigma, h for the top-k gradient directions of one layer (no factors, no eigenvalues)."""
-    from dlnkit.numerics.alignment import analyse_capture, capture_layer
-
-    cap = capture_layer(model, name, X, y, gauss_newton=False)
-    rep = analyse_capture(cap, k=k, eigen=False)
-    return {"sigma": rep.sigma, "h": rep.h}
-
-
-def _top_eigenvalues(cap: Any, plan: AnalysisPlan) -> dict[str, Any]:
-    from dlnkit.numerics.hessian import HessianOperator
-    from dlnkit.numerics.lanczos import lanczos_top_eigenvalues
-
-    W = cap.W.reshape(cap.weight_shape)
-    n = W.numel()
-    kk = min(plan.eig_k, n)
-    op = HessianOperator(cap.loss_of_weight, [W], chunk_size=None)
-    res = lanczos_top_eigenvalues(op, kk, tol=plan.eig_tol, max_iters=min(plan.eig_max_iters, n), seed=0)
-    ev = res.eigenvalues.detach().cpu().numpy().astype(np.float64)
+def _stat(row: dict[str, Any], key: str) -> dict[str, float]:
+    """An exponent of a :func:`dlnkit.numerics.model_alignment.analyse_model_layers` row with its
+    bootstrap interval and fit count (nan when the fit was not possible)."""
+    ci = row.get(f"{key}_ci") or [math.nan, math.nan]
     return {
-        "eigenvalues": ev.tolist(),
-        "eig_converged": bool(res.converged),
-        "eig_hvps": int(res.num_hvps),
-        "eig_max_residual": float(res.residuals.max()) if res.residuals.numel() else 0.0,
+        "value": float(row.get(key, math.nan)),
+        "lo": float(ci[0]),
+        "hi": float(ci[1]),
+        "n": int(row.get(f"{key}_n", 0)),
+        "r2": float(row.get(f"{key}_r2", math.nan)),
+    }
+
+
+def _census_row(summary: dict[str, Any], detail: dict[str, Any], plan: AnalysisPlan) -> dict[str, Any]:
+    """The census's fields of one analysed layer (``summary``/``detail``: the analysis's row and report)."""
+    from dlnkit.numerics.fits import zeta_bound
+
+    a, g = _stat(summary, "alpha"), _stat(summary, "gamma")
+    sd, se = _stat(summary, "s_dir"), _stat(summary, "s_eig")
+    ag = a["value"] * g["value"]
+    prods = [p * q for p in (a["lo"], a["hi"]) for q in (g["lo"], g["hi"])]
+    sigma, h = np.asarray(detail["sigma"]), np.asarray(detail["h"])
+    eig = np.asarray(detail.get("eigenvalues") or [], dtype=np.float64)
+    res = np.asarray(detail.get("eig_residuals") or [0.0], dtype=np.float64)
+    return {
+        "shape": [int(x) for x in str(summary["shape"]).split("x")],
+        "type": summary.get("type", ""),
+        "K": int(summary["K"]),
+        "alpha": a,
+        "gamma": g,
+        "s_dir": sd,
+        "s_eig": se,
+        "alpha_gamma": {"value": ag, "lo": min(prods), "hi": max(prods)},
+        "zeta_bound": zeta_bound(ag) if math.isfinite(ag) else math.nan,
+        "PR_dir": float(summary.get("PR", math.nan)),
+        "PR_eig": float(summary.get("PR_eig", math.nan)),
+        "err_dir": abs(sd["value"] - ag) / abs(sd["value"]) if sd["value"] else math.nan,
+        "err_eig": abs(se["value"] - ag) / abs(se["value"]) if se["value"] else math.nan,
+        "slopes_empirical_index": _slopes(summary),
+        "alpha_window": _alpha(sigma, h, plan.window_start),
+        "sigma": sigma.tolist(),
+        "h": h.tolist(),
+        "eigenvalues": eig.tolist(),
+        "eig_method": detail.get("eig_method", ""),
+        "eig_converged": bool(summary.get("eig_converged", False)),
+        "eig_hvps": int(detail.get("eig_hvps", 0)),
+        "eig_max_residual": float(res.max()) if res.size else 0.0,
+        "hvps": int(summary.get("hvps", 0)),
+        "interval_method": detail.get("interval_method", ""),
+        "note": summary.get("note", ""),
+    }
+
+
+def _slopes(summary: dict[str, Any]) -> dict[str, float]:
+    return {k: float(summary.get(f"slope_{k}", math.nan)) for k in ("Lambda", "Phi", "chi")} | {
+        "alpha_common": float(summary.get("alpha_common", math.nan))
     }
 
 
@@ -144,103 +158,86 @@ def _alpha(sigma: np.ndarray, h: np.ndarray, start: int = 1) -> dict[str, float]
     return exponent_fit(np.asarray(sigma)[start - 1 :], np.asarray(h)[start - 1 :], 1.0)
 
 
-def analyse_layer_row(
-    model64: nn.Module,
-    name: str,
-    X: torch.Tensor,
-    y: torch.Tensor,
-    plan: AnalysisPlan,
+def _variant_rows(
+    model: nn.Module, X: torch.Tensor, y: torch.Tensor, names: list[str], k: int, **kw: Any
 ) -> dict[str, Any]:
-    """Every census quantity of one layer (float64 model, analysis batch X, y)."""
-    from dlnkit.numerics.alignment import analyse_capture, capture_layer
-    from dlnkit.numerics.fits import participation_ratio, zeta_bound
+    """alpha-only analysis of ``names`` (no eigenvalues, no model checks: the main pass made them)."""
+    from dlnkit.numerics.model_alignment import analyse_model_layers
 
-    cap = capture_layer(model64, name, X, y, gauss_newton=True)
-    rep = analyse_capture(cap, k=plan.k, eigen=False)
-    sigma, h = rep.sigma, rep.h
-    row: dict[str, Any] = {"shape": list(cap.weight_shape), "numel": int(cap.W.numel()), "K": int(len(sigma))}
-    row["sigma"], row["h"] = sigma.tolist(), h.tolist()
-    a = _alpha(sigma, h)
-    g = exponent_fit(np.arange(1, len(sigma) + 1, dtype=np.float64), sigma, -1.0)
-    sd = decay_fit(h[h > 0])
-    row.update(alpha=a, gamma=g, s_dir=sd)
-    ag = a["value"] * g["value"]
-    prods = [p * q for p in (a["lo"], a["hi"]) for q in (g["lo"], g["hi"])]
-    row["alpha_gamma"] = {"value": ag, "lo": min(prods), "hi": max(prods)}
-    row["zeta_bound"] = zeta_bound(ag) if math.isfinite(ag) else math.nan
-    row["PR_dir"] = participation_ratio(h[h > 0]) if (h > 0).sum() else math.nan
-    row["err_dir"] = abs(sd["value"] - ag) / abs(sd["value"]) if sd["value"] else math.nan
-    for factors in ("empirical", "gn"):
-        for pairing in ("index", "overlap"):
-            r = analyse_capture(cap, k=plan.k, factors=factors, pairing=pairing, eigen=False, h=h)
-            f = r.fits
-            row[f"slopes_{factors}_{pairing}"] = {
-                key: f.get(f"slope_{key}", math.nan) for key in ("Lambda", "Phi", "chi")
-            } | {"alpha_common": f.get("alpha_common", math.nan)}
-    eig = _top_eigenvalues(cap, plan)
-    row.update(eig)
-    ev = np.asarray(eig["eigenvalues"])
-    se = decay_fit(ev[ev > 0])
-    row["s_eig"] = se
-    row["PR_eig"] = participation_ratio(np.clip(ev, 0, None)) if (ev > 0).any() else math.nan
-    row["err_eig"] = abs(se["value"] - ag) / abs(se["value"]) if se["value"] else math.nan
-    row["alpha_window"] = _alpha(sigma, h, plan.window_start)
-    return row
+    res = analyse_model_layers(model, (X, y), "cross_entropy", layers=names, k=k, eigen=False, check=False, **kw)
+    return {r["layer"]: r for r in res.rows}
 
 
 def _robustness(
-    trained: Any, model64: nn.Module, name: str, X: torch.Tensor, y: torch.Tensor, plan: AnalysisPlan
-) -> dict[str, Any]:
-    """alpha of one layer at other sample counts, the early checkpoint, and float32 analysis."""
-    out: dict[str, Any] = {}
+    trained: Any, names: list[str], X: torch.Tensor, y: torch.Tensor, plan: AnalysisPlan
+) -> dict[str, dict[str, Any]]:
+    """Per robust layer: alpha at other sample counts, at the early checkpoint and in float32; the
+    decomposition slopes with Gauss-Newton factors and with overlap pairing."""
+    out: dict[str, dict[str, Any]] = {n: {} for n in names}
+    if not names:
+        return out
+
+    def put(key: str, rows: dict[str, Any], what: str = "alpha") -> None:
+        for n in names:
+            r = rows.get(n, {})
+            out[n][key] = _slopes(r) if what == "slopes" else float(r.get("alpha", math.nan))
+
+    put("slopes_gn_index", _variant_rows(trained.model, X, y, names, plan.k, factors="gn"), "slopes")
+    put("slopes_empirical_overlap", _variant_rows(trained.model, X, y, names, plan.k, pairing="overlap"), "slopes")
     Xall, yall = trained.data.X_train, trained.data.y_train
     for n in plan.robust_samples:
-        if n > len(yall):
-            continue
-        d = _directions(model64, name, _as_dtype(Xall[:n], torch.float64), yall[:n], plan.k)
-        out[f"samples_{n}"] = _alpha(d["sigma"], d["h"])["value"]
-    early64 = copy.deepcopy(trained.early).double().eval()
-    d = _directions(early64, name, X, y, plan.k)
-    out["early"] = _alpha(d["sigma"], d["h"])["value"]
-    m32 = copy.deepcopy(trained.model).float().eval()
-    d = _directions(m32, name, _as_dtype(X, torch.float32), y, plan.k)
-    out["float32"] = _alpha(d["sigma"], d["h"])["value"]
+        if n <= len(yall):
+            put(f"samples_{n}", _variant_rows(trained.model, Xall[:n], yall[:n], names, plan.k))
+    put("early", _variant_rows(trained.early, X, y, names, plan.k))
+    put("float32", _variant_rows(trained.model, X, y, names, plan.k, dtype=torch.float32))
     return out
 
 
 def analyse_census_model(
     trained: Any, plan: AnalysisPlan, *, robust_roles: tuple[str, ...] = (), progress: Any = None
 ) -> list[dict[str, Any]]:
-    """A row per matrix layer of ``trained`` (a :class:`dlnkit.census_zoo.CensusTrained`).
+    """A row per matrix layer of ``trained`` (a :class:`dlnkit.census_zoo.CensusTrained`), by
+    :func:`dlnkit.numerics.model_alignment.analyse_model_layers` (float64 copy, packed q/k/v, tied
+    parameters once, math attention, model checks).
 
     Robustness is measured on the first layer of every role in ``robust_roles`` (one per role and
     model keeps the run's time bounded; which layer that is stays fixed, so reruns compare)."""
     from dlnkit.numerics.census_models import layer_roles
+    from dlnkit.numerics.model_alignment import analyse_model_layers
 
     if plan.samples > len(trained.data.y_train):
         raise DlnkitInputError(f"{plan.samples} analysis samples asked, {len(trained.data.y_train)} available")
-    model64 = copy.deepcopy(trained.model).double().eval()
-    X = _as_dtype(trained.data.X_train[: plan.samples], torch.float64)
+    X = trained.data.X_train[: plan.samples]
     y = trained.data.y_train[: plan.samples]
-    roles = layer_roles(model64)
-    seen: set[str] = set()
+    roles = layer_roles(trained.model)
+    t0 = time.perf_counter()
+    res = analyse_model_layers(
+        trained.model, (X, y), "cross_entropy", k=plan.k, eigen=True, dtype=torch.float64, seed=0, progress=progress
+    )
+    t_main = time.perf_counter() - t0
+    robust: list[str] = []
+    for role in robust_roles:
+        first = next((n for n, r in roles.items() if r == role and n in res.reports), None)
+        if first is not None:
+            robust.append(first)
+    t1 = time.perf_counter()
+    rb = _robustness(trained, robust, X, y, plan)
+    t_rob = time.perf_counter() - t1
     rows = []
-    for name, role in roles.items():
+    for summary in res.rows:
+        name = summary["layer"]
         row: dict[str, Any] = {"model": trained.spec.name, "family": trained.spec.family, "data": trained.spec.data}
-        row.update(layer=name, role=role)
-        t0 = time.perf_counter()
-        try:
-            with math_attention():
-                row.update(analyse_layer_row(model64, name, X, y, plan))
-                if role in robust_roles and role not in seen:
-                    seen.add(role)
-                    row["robustness"] = _robustness(trained, model64, name, X, y, plan)
-        except (DlnkitInputError, ValueError, NotImplementedError) as exc:
-            # a layer type the alignment routines do not capture yet (nn.MultiheadAttention's packed
-            # in_proj, a head tied to an embedding): kept as a row, excluded from every statistic
-            row["skipped"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
-        row["seconds"] = time.perf_counter() - t0
+        row.update(layer=name, role=roles.get(name, "other"))
+        if "error" in summary or name not in res.reports:
+            row["skipped"] = str(summary.get("error", "not analysed"))
+        else:
+            row.update(_census_row(summary, res.reports[name].to_dict(), plan))
+            if name in rb:
+                rob = rb[name]
+                row["slopes_gn_index"] = rob.pop("slopes_gn_index")
+                row["slopes_empirical_overlap"] = rob.pop("slopes_empirical_overlap")
+                row["robustness"] = rob
         rows.append(row)
-        if progress is not None:
-            progress(row)
+    if rows:
+        rows[0]["timing"] = {"main_seconds": t_main, "robustness_seconds": t_rob, "analysis": res.meta}
     return rows

@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from dlnkit.outputs import atomic_output
+from dlnkit.records.outputs import atomic_output
 
 ROLE_ORDER = ("conv", "conv_shortcut", "attention", "mlp_up", "mlp_hidden", "mlp_down", "embed", "head")
 #: the paper's statements per layer type, drawn as (lo, hi) markers labelled "reported"

@@ -27,10 +27,10 @@ class CensusPlan:
 
 def _full() -> CensusPlan:
     S = CensusModelSpec
-    conv = AnalysisPlan(samples=16, k=10, eig_k=10, robust_samples=(8, 64), eig_tol=1e-4)
-    mlp = AnalysisPlan(samples=256, k=10, eig_k=10, robust_samples=(128, 1024), eig_tol=1e-4)
-    vit = AnalysisPlan(samples=32, k=10, eig_k=10, robust_samples=(16, 128), eig_tol=1e-4)
-    gpt = AnalysisPlan(samples=64, k=10, eig_k=10, robust_samples=(32, 256), eig_tol=1e-4)
+    conv = AnalysisPlan(samples=16, k=10, robust_samples=(8, 64))
+    mlp = AnalysisPlan(samples=256, k=10, robust_samples=(128, 1024))
+    vit = AnalysisPlan(samples=32, k=10, robust_samples=(16, 128))
+    gpt = AnalysisPlan(samples=64, k=10, robust_samples=(32, 256))
     models = (
         (S("mlp", "digits", 256, 3, 20, 2e-3), mlp),
         (S("mlp", "mnist1d", 256, 3, 20, 2e-3), mlp),
@@ -47,8 +47,8 @@ def _full() -> CensusPlan:
 
 def _quick() -> CensusPlan:
     S = CensusModelSpec
-    small = AnalysisPlan(samples=32, k=8, eig_k=8, robust_samples=(16, 64))
-    conv = AnalysisPlan(samples=8, k=8, eig_k=8, robust_samples=(4, 16))
+    small = AnalysisPlan(samples=32, k=8, robust_samples=(16, 64))
+    conv = AnalysisPlan(samples=8, k=8, robust_samples=(4, 16))
     models = (
         (S("mlp", "digits", 96, 1, 4, 2e-3), small),
         (S("cnn", "digits", 8, 1, 3, 2e-3), conv),

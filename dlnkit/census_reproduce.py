@@ -47,7 +47,7 @@ def _run_digest(spec: Any, plan: Any) -> str:
 
 
 def _check_paths(out: Path, files: list[Path], figures: list[Path], force: bool) -> None:
-    from dlnkit.outputs import check_output_dir
+    from dlnkit.records.outputs import check_output_dir
 
     check_output_dir(out, what="--out folder")
     for p in files:
@@ -94,8 +94,8 @@ def run_census(
     from dlnkit.census_plan import ROBUST_ROLES, census_plan
     from dlnkit.census_verdicts import DIFFERENT_SETUP, evaluate, measured
     from dlnkit.census_zoo import get_census_model
-    from dlnkit.outputs import atomic_write_json
-    from dlnkit.run_record import run_environment
+    from dlnkit.records.outputs import atomic_write_json
+    from dlnkit.records.run_record import run_environment
 
     plan = census_plan(full)
     run_files = [out / RUNS_DIR / f"{s.name}-{_run_digest(s, a)}.json" for s, a in plan.models]

@@ -255,14 +255,23 @@ def build_census_model(family: str, inp: InputShape, width: int, depth: int, see
 def layer_roles(model: nn.Module) -> dict[str, str]:
     """Every matrix layer of a census model by the name the alignment analysis uses, with its role.
 
-    ``nn.MultiheadAttention`` contributes ``<name>.in_proj:q``, ``:k``, ``:v`` (the three row blocks
-    of ``in_proj_weight``) and ``<name>.out_proj``; a tied head is listed once, as ``head``.
+    ``nn.MultiheadAttention`` contributes ``<name>.q``, ``.k``, ``.v`` (the three row blocks of
+    ``in_proj_weight``) and ``<name>.out_proj``; a head tied to a token embedding is one parameter,
+    listed once under the embedding's name (the name the alignment analysis gives it) as ``head``.
     """
     roles: dict[str, str] = {}
+    linear_weights = {id(m.weight): n for n, m in model.named_modules() if isinstance(m, nn.Linear)}
+    tied_heads = set()
     for name, m in model.named_modules():
+        if isinstance(m, nn.Embedding) and id(m.weight) in linear_weights:
+            roles[name] = "head"
+            tied_heads.add(linear_weights[id(m.weight)])
+    for name, m in model.named_modules():
+        if name in tied_heads:
+            continue
         if isinstance(m, nn.MultiheadAttention):
             for part in ("q", "k", "v"):
-                roles[f"{name}.in_proj:{part}"] = "attention"
+                roles[f"{name}.{part}"] = "attention"
             roles[f"{name}.out_proj"] = "attention"
         elif isinstance(m, nn.Conv2d):
             roles[name] = "conv_shortcut" if m.kernel_size == (1, 1) else "conv"
