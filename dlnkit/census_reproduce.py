@@ -25,8 +25,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dlnkit.numerics.validation import DlnkitInputError
-
 PAPER = "2606.02596"
 WRITER = "dlnkit reproduce 2606.02596"
 RECORD_KIND = "census-2606.02596"
@@ -47,22 +45,20 @@ def _run_digest(spec: Any, plan: Any) -> str:
 
 
 def _check_paths(out: Path, files: list[Path], figures: list[Path], force: bool) -> None:
-    from dlnkit.records.outputs import check_output_dir
+    """Before any work, claim every file we would write (:mod:`dlnkit.records.outputs`): each is
+    absent, or ours (a previous run of this command: resumable), or replaced with ``--force``."""
+    from dlnkit.records.outputs import check_output_dir, claim_output
 
     check_output_dir(out, what="--out folder")
     for p in files:
-        if p.exists() and not force and _ours(p) is None:
-            raise DlnkitInputError(
-                f"{p} exists and was not written by {WRITER}; dlnkit does not replace it "
-                "(choose another --out, or pass --force)"
-            )
-    rec = _ours(out / RECORD_NAME) if (out / RECORD_NAME).exists() else None
+        claim_output(p, overwrite=force, what=f"{WRITER} file", ours=lambda q: _ours(q) is not None, lock=False)
+
+    def figure_is_ours(fig: Path) -> bool:
+        rec = _ours(out / RECORD_NAME) if (out / RECORD_NAME).exists() else None
+        return rec is not None and fig.name in rec.get("figures", [])
+
     for fig in figures:
-        if fig.exists() and not force and (rec is None or fig.name not in rec.get("figures", [])):
-            raise DlnkitInputError(
-                f"{fig} exists and was not written by {WRITER}; dlnkit does not replace it "
-                "(choose another --out, or pass --force)"
-            )
+        claim_output(fig, overwrite=force, what=f"{WRITER} figure {fig.name}", ours=figure_is_ours, lock=False)
 
 
 def _optimiser_verdict(opt: dict[str, Any], label: str) -> dict[str, Any]:

@@ -61,9 +61,12 @@ def test_quick_rows_are_consistent(quick) -> None:
     rows = [r for r in rec["rows"] if "skipped" not in r]
     assert {r["family"] for r in rows} >= {"mlp", "cnn", "gpt"}
     assert {r["role"] for r in rows} >= {"conv", "attention", "mlp_up", "head"}
+    assert not [r for r in rec["rows"] if "skipped" in r]  # every layer type of the quick set is analysed
+    # the decoder's head is tied to its token embedding: one parameter, one row, under the embedding's name
+    assert [r["layer"] for r in rows if r["family"] == "gpt" and r["role"] == "head"] == ["tok"]
     for r in rows:
         a, g = r["alpha"], r["gamma"]
-        assert a["lo"] <= a["value"] <= a["hi"] and a["n"] >= 2
+        assert a["lo"] <= a["hi"] and a["n"] >= 5 and r["eig_converged"]
         # alpha is the LS slope of log h on log sigma: refit independently from the stored points
         sig, h = np.array(r["sigma"]), np.array(r["h"])
         keep = (sig > 0) & (h > 0)
@@ -99,7 +102,7 @@ def test_foreign_files_are_refused(tmp_path: Path) -> None:
     out.mkdir()
     (out / "record.json").write_text("{}")
     res = _cli(out, tmp_path / "cache")
-    assert res.returncode == 2 and "was not written by" in res.stderr
+    assert res.returncode == 2 and "does not replace" in res.stderr
     assert (out / "record.json").read_text() == "{}"
 
 
