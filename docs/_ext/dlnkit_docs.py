@@ -986,7 +986,8 @@ API_GROUPS: list[tuple[str, str, tuple[str, ...]]] = [
         (
             "dlnkit.numerics.curvature",
             "dlnkit.numerics.hessian",
-            "dlnkit.numerics.forward",
+            "dlnkit.numerics.autodiff",
+            "dlnkit.numerics.chains",
             "dlnkit.numerics.losses",
             "dlnkit.numerics.model_checks",
             "dlnkit.numerics.batches",
