@@ -16,6 +16,10 @@ Writes ``benchmarks/results/real-networks-<device>-<UTC stamp>.json`` (and print
    40 seeds each: bias, standard deviation, mean relative error (the dense H applies the products;
    the estimators' variance depends on H only).
 
+4. ``alignment_cost`` and 5. ``large_model``: see :mod:`benchmarks.real_network_sections` (alignment vs the
+   bare double-backward loop, s_eig cost, streaming memory; a 10^6-parameter MLP vs PyHessian and
+   curvlinops). ``--part`` runs one section (``slq``, ``pyhessian``, ``alignment``, ``large``).
+
 Timings are wall-clock on the machine named in ``machine``; compare ratios within one run only.
 """
 
@@ -206,10 +210,12 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", default=None, help="JSON path (default benchmarks/results/real-networks-cpu-STAMP.json)")
+    ap.add_argument("--part", choices=["all", "slq", "pyhessian", "alignment", "large"], default="all")
     args = ap.parse_args(argv)
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS") or os.cpu_count() or 1))
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    path = Path(args.out) if args.out else HERE / "results" / f"real-networks-cpu-{stamp}.json"
+    tag = "" if args.part == "all" else f"-{args.part}"
+    path = Path(args.out) if args.out else HERE / "results" / f"real-networks-cpu-{stamp}{tag}.json"
     rec: dict = {
         "stamp": stamp,
         "torch": torch.__version__,
@@ -217,19 +223,33 @@ def main(argv=None) -> int:
         "machine": {"cpu_count": os.cpu_count(), "loadavg_start": os.getloadavg()},
         "quick": args.quick,
     }
-    rec["slq_dln"] = slq_dln(args.quick)
-    print(f"SLQ on a DLN minimum (P = {rec['slq_dln']['P']:d}):")
-    for r in rec["slq_dln"]["rows"]:
-        print(
-            f"  steps {r['steps']:>3} probes {r['probes']:>2}: W1/lmax {r['w1_over_lambda_max_mean']:.2e} "
-            f"(max {r['w1_over_lambda_max_max']:.2e}), top rel err {r['top_rel_error_max']:.1e}"
-        )
-    ph, H = pyhessian_comparison(args.quick)
-    rec["pyhessian"] = ph
-    print(json.dumps({k: v for k, v in ph.items()}, indent=1, default=float)[:3000])
-    rec["trace"] = trace_comparison(H, args.quick)
-    for r in rec["trace"]["rows"]:
-        print(f"  {r['method']:<10} m={r['matvecs']:>4}: bias {r['bias_rel']:+.2e} std {r['std_rel']:.2e}")
+    rec["part"] = args.part
+    if args.part in ("all", "slq"):
+        rec["slq_dln"] = slq_dln(args.quick)
+        print(f"SLQ on a DLN minimum (P = {rec['slq_dln']['P']:d}):")
+        for r in rec["slq_dln"]["rows"]:
+            print(
+                f"  steps {r['steps']:>3} probes {r['probes']:>2}: W1/lmax {r['w1_over_lambda_max_mean']:.2e} "
+                f"(max {r['w1_over_lambda_max_max']:.2e}), top rel err {r['top_rel_error_max']:.1e}"
+            )
+    if args.part in ("all", "pyhessian"):
+        ph, H = pyhessian_comparison(args.quick)
+        rec["pyhessian"] = ph
+        print(json.dumps({k: v for k, v in ph.items()}, indent=1, default=float)[:3000])
+        rec["trace"] = trace_comparison(H, args.quick)
+        for r in rec["trace"]["rows"]:
+            print(f"  {r['method']:<10} m={r['matvecs']:>4}: bias {r['bias_rel']:+.2e} std {r['std_rel']:.2e}")
+    if args.part in ("all", "alignment"):
+        from benchmarks.real_network_sections import alignment_cost
+
+        rec["alignment_cost"] = alignment_cost(args.quick)
+        print(json.dumps(rec["alignment_cost"]["ratios"], indent=1))
+        print(json.dumps({k: v for k, v in rec["alignment_cost"]["streaming"].items() if k != "rows"}, indent=1))
+    if args.part in ("all", "large"):
+        from benchmarks.real_network_sections import large_model
+
+        rec["large_model"] = large_model(args.quick)
+        print(json.dumps(rec["large_model"], indent=1, default=float)[:4000])
     rec["machine"]["loadavg_end"] = os.getloadavg()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")

@@ -31,6 +31,7 @@ fused attention kernels never meet a second derivative.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -245,7 +246,11 @@ class LayerHVP:
 
     ``matmat(V)`` takes V (m*n, k) in the view's row-major layout and returns :math:`H_{ll}V`, the sum
     over batches of double-backward products (see the module docstring); ``num_hvps`` counts columns.
-    With one batch the gradient's graph is built once and reused until :meth:`close`.
+    With one batch the gradient's graph is built once and reused until :meth:`close`. Columns go
+    through a loop of backward passes (``mode="loop"``, the default: the memory of one backward), a
+    vmapped backward in chunks of ``chunk`` (``"batched"``: measured 4.7x faster per column on an
+    MLP 256-256, 1.6-1.9x slower on a ViT with attention, and up to ``chunk`` times the transient
+    memory), or ``"auto"`` (the first block is timed both ways; see ``_apply``).
     """
 
     def __init__(
@@ -257,6 +262,8 @@ class LayerHVP:
         *,
         device: torch.device,
         dtype: torch.dtype,
+        chunk: int = 32,
+        mode: str = "loop",
     ):
         self.model, self.view, self.batches, self.loss = model, view, batches, loss
         self.device, self.dtype = device, dtype
@@ -264,6 +271,10 @@ class LayerHVP:
         self.n = int(view.shape[0] * view.shape[1])
         self.num_hvps = 0
         self._cached: tuple[torch.Tensor, torch.Tensor] | None = None
+        if mode not in ("loop", "batched", "auto"):
+            raise DlnkitInputError(f"HVP mode must be loop, batched or auto, got {mode!r}")
+        self.mode = "measure" if mode == "auto" else mode  # "measure" becomes loop or batched (see _apply)
+        self.chunk = int(chunk)
 
     def _graph(self, X: Any, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         q = self.param.clone().requires_grad_(True)
@@ -274,17 +285,53 @@ class LayerHVP:
             (g,) = torch.autograd.grad(val, q, create_graph=True)
         return q, _view_block(self.view, g)
 
+    def _loop(self, q: torch.Tensor, g: torch.Tensor, V: torch.Tensor, keep: bool) -> torch.Tensor:
+        k = V.shape[1]
+        out = torch.zeros(self.n, k, dtype=self.dtype, device=self.device)
+        for j in range(k):
+            (hv,) = torch.autograd.grad(
+                g, q, grad_outputs=V[:, j].reshape(g.shape), retain_graph=keep or j < k - 1, allow_unused=True
+            )
+            if hv is not None:
+                out[:, j] = _view_block(self.view, hv).reshape(-1)
+        return out
+
+    def _batched(self, q: torch.Tensor, g: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
+        k = V.shape[1]
+        (hv,) = torch.autograd.grad(
+            g, q, grad_outputs=V.T.reshape(k, *g.shape), retain_graph=True, is_grads_batched=True, allow_unused=True
+        )
+        if hv is None:
+            return torch.zeros(self.n, k, dtype=self.dtype, device=self.device)
+        if self.view.rows is not None:
+            hv = hv[:, self.view.rows[0] : self.view.rows[1]]
+        return hv.reshape(k, -1).T
+
     def _apply(self, q: torch.Tensor, g: torch.Tensor, V: torch.Tensor, acc: torch.Tensor, keep: bool) -> None:
+        """acc += H V for one batch's graph: a loop of backward passes, or one vmapped backward for a
+        chunk of columns (``is_grads_batched``), whichever the first block measured faster per column;
+        vmap's fallbacks make some models (attention) slower batched, an MLP several times faster."""
         if not g.requires_grad:  # the loss is linear in this weight: H_ll = 0
             return
         k = V.shape[1]
         with exact_attention():
-            for j in range(k):
-                (hv,) = torch.autograd.grad(
-                    g, q, grad_outputs=V[:, j].reshape(g.shape), retain_graph=keep or j < k - 1, allow_unused=True
-                )
-                if hv is not None:
-                    acc[:, j] += _view_block(self.view, hv).reshape(-1)
+            if self.mode == "measure" and k >= 4:
+                t0 = time.perf_counter()
+                acc[:, :2] += self._loop(q, g, V[:, :2], keep=True)
+                t1 = time.perf_counter()
+                try:
+                    acc[:, 2:] += self._batched(q, g, V[:, 2:])
+                    t2 = time.perf_counter()
+                    self.mode = "batched" if (t2 - t1) / (k - 2) < (t1 - t0) / 2 else "loop"
+                except (RuntimeError, NotImplementedError):  # an op without a batching rule
+                    self.mode = "loop"
+                    acc[:, 2:] += self._loop(q, g, V[:, 2:], keep)
+                return
+            if self.mode == "batched":
+                for a in range(0, k, self.chunk):
+                    acc[:, a : a + self.chunk] += self._batched(q, g, V[:, a : a + self.chunk])
+                return
+            acc += self._loop(q, g, V, keep)
 
     def matmat(self, V: torch.Tensor) -> torch.Tensor:
         """H_ll V for V (m*n, k) (or a vector)."""

@@ -95,6 +95,7 @@ def analyse_model_layers(
     seed: int = 0,
     check: bool = True,
     progress: Any = None,
+    hvp_mode: str = "loop",
 ) -> ModelAlignment:
     """Per-layer alignment (alpha, gamma, s_dir, s_eig with intervals, factors) of ``model`` over ``data``.
 
@@ -102,7 +103,9 @@ def analyse_model_layers(
     ``loss``: a torch loss module, "cross_entropy"/"mse" or a callable. ``layers``: names from
     :func:`~dlnkit.numerics.layer_views.model_layers` (default all). ``layer_types``: overrides by
     name; a ``dlnkit_layer_types`` dict attribute on the model is used too. ``progress(name)`` is
-    called before each layer. The model itself is not modified (a copy in ``dtype`` is analysed).
+    called before each layer. ``hvp_mode``: ``"loop"`` (default), ``"batched"`` or ``"auto"``
+    (:class:`~dlnkit.numerics.layer_capture.LayerHVP`). The model itself is not modified (a copy in
+    ``dtype`` is analysed).
     """
     dt = DTYPES.get(dtype, None) if isinstance(dtype, str) else dtype
     if dt not in (torch.float64, torch.float32):
@@ -137,7 +140,7 @@ def analyse_model_layers(
         if progress:
             progress(v.name)
         st = caps[v.name]
-        op = LayerHVP(work, v, batches, spec, device=dev, dtype=dt)
+        op = LayerHVP(work, v, batches, spec, device=dev, dtype=dt, mode=hvp_mode)
         cap = LayerCapture(
             v.name,
             v.kind,
