@@ -175,7 +175,8 @@ def large_model(quick: bool) -> dict:
             "density_products": counter["n"] - n_eig - n_tr,
             "density_seconds": t3 - t2,
             "density_top_node": float(np.max(np.asarray(eig_full))),
-            "settings": "eigenvalues(maxIter=100, tol=1e-4, top_n=5): power iteration with deflation; trace: Hutchinson",
+            "settings": "eigenvalues(maxIter=100, tol=1e-4, top_n=5): power iteration with deflation; "
+            "trace: Hutchinson",
         }
     try:
         from curvlinops import HessianLinearOperator

@@ -45,6 +45,7 @@ from dlnkit.numerics.batches import Batches
 from dlnkit.numerics.exact_attention import exact_attention
 from dlnkit.numerics.layer_views import LayerView
 from dlnkit.numerics.losses import LossSpec
+from dlnkit.numerics.validation import DlnkitInputError
 
 
 def _param(model: nn.Module, name: str) -> nn.Parameter:
@@ -298,9 +299,10 @@ class LayerHVP:
 
     def _batched(self, q: torch.Tensor, g: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
         k = V.shape[1]
-        (hv,) = torch.autograd.grad(
+        grads = torch.autograd.grad(
             g, q, grad_outputs=V.T.reshape(k, *g.shape), retain_graph=True, is_grads_batched=True, allow_unused=True
         )
+        hv: torch.Tensor | None = grads[0]
         if hv is None:
             return torch.zeros(self.n, k, dtype=self.dtype, device=self.device)
         if self.view.rows is not None:
