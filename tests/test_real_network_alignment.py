@@ -90,7 +90,7 @@ def test_tied_and_attention_layers_equal_an_independent_dense_block(name, layer,
     # a symmetric matrix has an eigenvalue within the residual of each Ritz value (reported, recomputed explicitly)
     assert rep.eig_converged
     assert np.all(np.abs(top - ev[: top.size]) <= rep.eig_residuals + 1e-12 * abs(ev).max()), (top, ev[: top.size])
-    assert np.all(rep.eig_residuals <= 1e-6 * abs(ev).max() * 10)
+    assert np.all(rep.eig_residuals <= 1e-4 * abs(ev).max() * (1 + 1e-9))  # the default tolerance, relative to ||H_ll||
     # and one curvature by central finite differences (step 1e-4: error ~ h^2 f'''' + eps/h^2 ~ 1e-8)
     d0 = torch.outer(U[:, 0], Vh[0])
     W0 = dict(model.named_parameters())[view.param].detach()
