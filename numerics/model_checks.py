@@ -109,9 +109,9 @@ def check_sample_independence(
     (random direction, double backward, math attention).
 
     ``loss``: a :class:`~dlnkit.numerics.losses.LossSpec`. Returns the relative differences found.
-    Tolerance: :math:`\sqrt{arepsilon}` of the dtype, relative. Re-batching only reorders sums
-    (differences of a few :math:`arepsilon` times the batch size), while a coupling through batch
-    statistics changes the numbers at order 1/B, far above :math:`\sqrtarepsilon` for any batch
+    Tolerance: :math:`\sqrt{\varepsilon}` of the dtype, relative. Re-batching only reorders sums
+    (differences of a few :math:`\varepsilon` times the batch size), while a coupling through batch
+    statistics changes the numbers at order 1/B, far above :math:`\sqrt\varepsilon` for any batch
     a model is run with.
     """
     from torch.func import functional_call

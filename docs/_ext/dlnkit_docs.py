@@ -220,10 +220,23 @@ def verdict_line(rows: list[dict]) -> str:
 
 
 def _docstring(obj: Any) -> str:
+    """The claim class's own docstring (not one inherited from the claim base class), with NumPy
+    section headings ("Attributes" over dashes) turned into rubrics: inside a page, a heading per
+    claim would repeat the same section ids."""
     import inspect
 
-    doc = inspect.getdoc(type(obj)) or ""
-    return doc.strip()
+    own = type(obj).__dict__.get("__doc__")
+    doc = inspect.cleandoc(own) if isinstance(own, str) else ""
+    lines, out, i = doc.splitlines(), [], 0
+    while i < len(lines):
+        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        if lines[i].strip() and re.fullmatch(r"\s*([-=~^])\1{2,}\s*", nxt):
+            out += [f".. rubric:: {lines[i].strip()}", ""]
+            i += 2
+            continue
+        out.append(lines[i])
+        i += 1
+    return "\n".join(out).strip()
 
 
 def claims_catalogue_page() -> str:
