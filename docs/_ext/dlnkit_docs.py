@@ -374,7 +374,7 @@ def notebook_mentions(claim_id: str) -> list[tuple[str, str]]:
     for source in sorted(notebook_source_dir().glob("[0-9][0-9]_*.py")):
         heading = ""
         for line in source.read_text(encoding="utf-8").splitlines():
-            m = re.match(r"^# (#{1,3}) (.+)", line)
+            m = re.match(r"^# (#{2,3}) (.+)", line)  # a section; the notebook's title (one #) is its link
             if m:
                 heading = m.group(2).strip()
             if pattern.search(line):
@@ -688,7 +688,7 @@ def gallery_page() -> str:
             ]
             why = explanations.get(f.name)
             if why:
-                out += [defang_links(why), ""]
+                out += [escape_emphasis(defang_links(why)), ""]
             elif rec.get("explanation"):
                 out += [md_escape(rec["explanation"]), ""]
             keep = {
@@ -709,9 +709,27 @@ def gallery_page() -> str:
                 )
                 if k in rec
             }
-            body = ",\n".join(f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in keep.items())
+            body = ",\n".join(f"  {json.dumps(k)}: {json.dumps(rounded(v))}" for k, v in keep.items())
             out += ["```json", "{\n" + body + "\n}", "```", ""]
     return "\n".join(out)
+
+
+def rounded(v: Any) -> Any:
+    """Floats to 6 significant digits, inside lists and dicts too (no ``0.9374999999999998``)."""
+    if isinstance(v, float):
+        return float(f"{v:.6g}")
+    if isinstance(v, list):
+        return [rounded(x) for x in v]
+    if isinstance(v, dict):
+        return {k: rounded(x) for k, x in v.items()}
+    return v
+
+
+def escape_emphasis(text: str) -> str:
+    """Plain-text math (``c**2``, ``W_1 ... P_1``) outside code spans: escape ``*`` and ``_`` so that
+    Markdown does not read them as emphasis."""
+    parts = re.split(r"(`[^`]*`|\[[^\]]*\]\([^)]*\))", text)
+    return "".join(p if i % 2 else p.replace("*", "\\*").replace("_", "\\_") for i, p in enumerate(parts))
 
 
 # ----- benchmarks -----------------------------------------------------------------------------
