@@ -183,6 +183,27 @@ def checked_params(params: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
     return out
 
 
+def saved_numbers(fn: Callable[..., torch.Tensor], *args: torch.Tensor) -> int:
+    """How many numbers one evaluation ``fn(*args)`` saves for backward, with every tensor argument
+    made a leaf that requires grad (counted by a saved-tensor hook): the size of its autograd graph,
+    which every autodiff Hessian route holds copies of.
+
+    >>> saved_numbers(lambda w: (torch.tanh(w) ** 2).sum(), torch.zeros(5, dtype=torch.float64))
+    10
+    """
+    count = 0
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        nonlocal count
+        count += int(t.numel())
+        return t
+
+    leaves = [a.detach().clone().requires_grad_(True) if a.is_floating_point() else a for a in args]
+    with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn(*leaves)
+    return count
+
+
 def hvp_mode(loss_fn: LossFn) -> str:
     """The HVP composition for a loss: "forward" (jvp of grad) for the checked chains of
     :mod:`dlnkit.numerics.chains`, "reverse" (vjp of grad, double backward) for anything else.
@@ -315,6 +336,7 @@ __all__ = [
     "hvp",
     "hvp_batched",
     "hvp_mode",
+    "saved_numbers",
     "torch_func_hessian",
     "unflatten_like",
 ]

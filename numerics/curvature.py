@@ -45,7 +45,7 @@ from torch.func import functional_call, grad, jvp, vjp, vmap
 
 from dlnkit.numerics.batches import Batches, as_batches
 from dlnkit.numerics.exact_attention import exact_attention
-from dlnkit.numerics.hessian import check_dense_fits
+from dlnkit.numerics.hessian import check_route_fits, saved_numbers
 from dlnkit.numerics.losses import LossLike, LossSpec, resolve_loss
 from dlnkit.numerics.model_checks import check_model_for_curvature, check_sample_independence
 from dlnkit.numerics.operators import MatmatOperator
@@ -256,10 +256,20 @@ class ModelCurvature:
 
     # ----- dense and operator views -------------------------------------------------------
     def dense(self, kind: str = "hessian", *, chunk_size: int = 64, budget_bytes: int | None = None) -> torch.Tensor:
-        """The P x P matrix, ``chunk_size`` identity columns per pass over the data (memory-guarded)."""
+        """The P x P matrix, ``chunk_size`` identity columns per pass over the data (memory-guarded by
+        the Hessian dispatcher's estimate for HVP columns, with the graph size w counted on the first
+        batch: :func:`dlnkit.numerics.hessian.route_bytes`)."""
         P = self.num_params
-        check_dense_fits(
-            P, self.dtype, self.device, copies=2.0 + 4.0 * min(chunk_size, P) / max(P, 1), budget_bytes=budget_bytes
+        X0, y0 = next(self.data.iterate(device=self.device, dtype=self.dtype, check=False))
+        w = saved_numbers(lambda *ps: self.loss.batch_value(self._forward(ps, X0), y0), *self.params)
+        check_route_fits(
+            "hvp_columns",
+            P,
+            self.dtype,
+            self.device,
+            work_numbers=w,
+            chunk_size=min(chunk_size, P),
+            budget_bytes=budget_bytes,
         )
         M = torch.empty(P, P, dtype=self.dtype, device=self.device)
         for j in range(0, P, chunk_size):

@@ -63,6 +63,7 @@ from dlnkit.numerics.autodiff import (
     hvp,
     hvp_batched,
     hvp_mode,
+    saved_numbers,
     torch_func_hessian,
     unflatten_like,
 )
@@ -174,16 +175,7 @@ def _work_numbers(loss_fn: LossFn, params: Sequence[torch.Tensor], per_column_nu
         widths = int(params[0].shape[-1]) + sum(int(p.shape[0]) for p in params)
         batch = loss_fn.batch if isinstance(loss_fn, ChainLoss) else int(params[0].shape[-1])
         return batch * widths
-    saved = 0
-
-    def pack(t: torch.Tensor) -> torch.Tensor:
-        nonlocal saved
-        saved += int(t.numel())
-        return t
-
-    with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        loss_fn(*[p.clone().requires_grad_(True) for p in params])
-    return saved
+    return saved_numbers(loss_fn, *params)
 
 
 def _gib(n: int) -> str:
@@ -441,5 +433,6 @@ __all__ = [
     "hvp_mode",
     "plan_hessian",
     "route_bytes",
+    "saved_numbers",
     "unflatten_like",
 ]

@@ -16,6 +16,7 @@ from dlnkit.numerics.hessian import (
     hvp_batched,
     plan_hessian,
     route_bytes,
+    saved_numbers,
     unflatten_like,
 )
 from dlnkit.numerics.validation import DlnkitInputError
@@ -184,3 +185,48 @@ def test_point_hessians_use_the_points_own_loss():
     torch.testing.assert_close(dk.hessian(lin), dk.autograd_hessian(lin), rtol=1e-12, atol=1e-12)
     with pytest.raises(DlnkitInputError, match="autograd_hessian"):
         dk.hessian(tanh)
+
+
+def _model_curvature_peak(kind, conn):
+    import resource
+
+    from dlnkit.numerics.curvature import ModelCurvature
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv2d(1, 6, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(6, 6, 3, padding=1),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(384, 5),
+    ).double()
+    X, y = torch.randn(32, 1, 8, 8, dtype=torch.float64), torch.randn(32, 5, dtype=torch.float64)
+    curv = ModelCurvature(net, nn.MSELoss(), (X, y))
+    P = curv.num_params
+    curv.matmat(torch.zeros(P, 2, dtype=torch.float64), kind)  # warm up the kernels before the baseline
+    with open("/proc/self/statm") as fh:
+        base = max(int(fh.read().split()[1]) * 4096, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    w = saved_numbers(lambda *ps: curv.loss.batch_value(curv._forward(ps, X), y), *curv.params)
+    estimate = route_bytes("hvp_columns", P, work_numbers=w, chunk_size=64)
+    curv.dense(kind, chunk_size=64)
+    conn.send((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base, estimate))
+
+
+@pytest.mark.parametrize("kind", ["hessian", "ggn"])
+def test_model_curvature_dense_guard_is_not_below_its_peak(kind):
+    """ModelCurvature.dense is guarded by the dispatcher's HVP-column estimate with the graph size
+    counted on the first batch; on this small CNN the GGN's measured peak (2.5 P x P) was above the
+    former fixed 2 P x P + 4 c P guard."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_model_curvature_peak, args=(kind, child))
+    proc.start()
+    measured, estimate = parent.recv()
+    proc.join(timeout=120)
+    assert measured <= estimate, (
+        f"{kind}: peak {measured / 2**20:.1f} MiB above the estimate {estimate / 2**20:.1f} MiB"
+    )
