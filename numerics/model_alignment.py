@@ -24,9 +24,10 @@ and the per-layer census call it):
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +68,18 @@ def analysis_copy(model: nn.Module, dtype: torch.dtype, device: torch.device | s
     """A deep copy of ``model`` with floating parameters and buffers in ``dtype`` on ``device``
     (tied parameters stay tied; the user's model is untouched)."""
     return copy.deepcopy(model).to(device=device, dtype=dtype)
+
+
+@contextlib.contextmanager
+def _user_code(stage: str) -> Iterator[None]:
+    """A user's model that raises inside ``stage`` is bad input (exit 2 on the CLI), not a dlnkit bug."""
+    try:
+        yield
+    except DlnkitInputError:
+        raise
+    except (RuntimeError, NotImplementedError, ValueError, TypeError, IndexError, KeyError) as exc:
+        msg = str(exc).splitlines()[0][:240] if str(exc) else ""
+        raise DlnkitInputError(f"the model raised {type(exc).__name__} during {stage}: {msg}") from exc
 
 
 def _skipped(model: nn.Module, views: Sequence[LayerView]) -> list[tuple[str, str]]:
@@ -117,8 +130,9 @@ def analyse_model_layers(
     X0, y0 = next(batches.iterate(device=dev, dtype=dt, check=False))
     checks: dict[str, Any] = {}
     if check:
-        check_model_for_curvature(work, lambda X: work(*X) if isinstance(X, (tuple, list)) else work(X), X0)
-        checks["sample_independence"] = check_sample_independence(work, spec, X0, y0)
+        with _user_code("the refusal checks (two forward passes, a gradient and an HVP on a few samples)"):
+            check_model_for_curvature(work, lambda X: work(*X) if isinstance(X, (tuple, list)) else work(X), X0)
+            checks["sample_independence"] = check_sample_independence(work, spec, X0, y0)
     views = all_views = model_layers(work)
     types = dict(getattr(model, "dlnkit_layer_types", None) or {})
     types.update(layer_types or {})
@@ -133,7 +147,8 @@ def analyse_model_layers(
     if not views:
         raise DlnkitInputError("the model has no matrix layer (Linear, Conv1d/2d/3d, attention, Embedding)")
     t0 = time.perf_counter()
-    caps = capture_layers(work, views, batches, spec, device=dev, dtype=dt, gauss_newton=factors == "gn")
+    with _user_code("the gradient pass"):
+        caps = capture_layers(work, views, batches, spec, device=dev, dtype=dt, gauss_newton=factors == "gn")
     rows: list[dict[str, Any]] = []
     reports: dict[str, AlignmentReport] = {}
     for v in views:

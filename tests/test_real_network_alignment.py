@@ -284,3 +284,40 @@ def test_few_point_fits_show_their_count():
     row = res.rows[0]
     assert row["K"] == 2 and row["gamma_n"] == 2 and row["gamma_few"] and "gamma_ci" not in row
     assert "(n=2)" in format_rows(res.rows)
+
+
+class _Detached(nn.Module):
+    """Layer ``a`` feeds the output only through a detach: no gradient reaches it."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Linear(5, 6, dtype=torch.float64), nn.Linear(5, 3, dtype=torch.float64)
+
+    def forward(self, x):
+        return self.b(x) + 0.0 * self.a(x).detach().sum(1, keepdim=True)
+
+
+def test_a_layer_that_cannot_be_analysed_is_a_row_with_the_reason_and_the_rest_come_out():
+    torch.manual_seed(0)
+    X, y = torch.randn(20, 5, dtype=torch.float64), torch.randint(0, 3, (20,))
+    res = analyse_model_layers(_Detached(), (X, y), nn.CrossEntropyLoss(), k=3, eigen=False)
+    rows = {r["layer"]: r for r in res.rows}
+    assert "error" in rows["a"] and "singular value" in rows["a"]["error"]
+    assert "gamma" in rows["b"] and "error" not in rows["b"]
+
+
+class _Fails(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(5, 3, dtype=torch.float64)
+
+    def forward(self, x):
+        if x.shape[0] > 4:
+            raise RuntimeError("this model only takes small batches")
+        return self.a(x)
+
+
+def test_a_model_that_raises_is_bad_input_not_an_internal_error():
+    X, y = torch.randn(20, 5, dtype=torch.float64), torch.randint(0, 3, (20,))
+    with pytest.raises(DlnkitInputError, match="the model raised RuntimeError"):
+        analyse_model_layers(_Fails(), (X, y), nn.CrossEntropyLoss(), k=3, eigen=False)
