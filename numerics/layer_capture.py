@@ -137,6 +137,7 @@ def capture_layers(
     gns: dict[str, torch.Tensor] = {}
     hooks = []
     current: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {}
+    in_main_pass = [False]
 
     def make_hook(view: LayerView) -> Callable[..., Any]:
         def hook(mod: nn.Module, inp: tuple[Any, ...], out: torch.Tensor) -> torch.Tensor:
@@ -151,6 +152,8 @@ def capture_layers(
             fs.calls += 1
 
             def grad_hook(g: torch.Tensor, A: torch.Tensor = A) -> None:
+                if not in_main_pass[0]:  # the Gauss-Newton products also pass through z: not delta
+                    return
                 if view.kind == "linear":
                     d = g.reshape(-1, g.shape[-1])
                 else:
@@ -184,7 +187,9 @@ def capture_layers(
                 w = loss.batch_weight(int(y.shape[0]), N)
                 out = model(*X) if isinstance(X, (tuple, list)) else model(X)
                 val = w * loss.batch_value(out, y)
+                in_main_pass[0] = True
                 gs = torch.autograd.grad(val, plist, allow_unused=True, retain_graph=gauss_newton)
+                in_main_pass[0] = False
                 for n, g in zip(pnames, gs):
                     if g is not None:
                         grads[n] += g.detach()

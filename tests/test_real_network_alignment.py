@@ -190,15 +190,19 @@ def test_non_deterministic_loaders_are_refused_and_plain_shuffle_is_not():
         np.testing.assert_allclose(shuffled.reports[name].eigenvalues, whole.reports[name].eigenvalues, rtol=1e-8)
 
 
-def test_streamed_factors_equal_the_single_batch_capture():
+@pytest.mark.parametrize("factors", ["empirical", "gn"])
+@pytest.mark.parametrize("layer", ["0", "2"])
+def test_streamed_factors_equal_the_single_batch_capture(factors, layer):
     from dlnkit.numerics.alignment import analyse_capture, capture_layer
 
     torch.manual_seed(1)
     net = nn.Sequential(nn.Linear(5, 7), nn.ReLU(inplace=True), nn.Linear(7, 4)).double()
     X, y = torch.randn(23, 5, dtype=torch.float64), torch.randint(0, 4, (23,))
-    ref = analyse_capture(capture_layer(net, "0", X, y, loss=nn.CrossEntropyLoss()), k=4, eigen=False)
+    cap = capture_layer(net, layer, X, y, loss=nn.CrossEntropyLoss(), gauss_newton=True)
+    ref = analyse_capture(cap, k=4, eigen=False, factors=factors)
     batches = [(X[:10], y[:10]), (X[10:], y[10:])]
-    rep = analyse_model_layers(net, batches, nn.CrossEntropyLoss(), layers=["0"], k=4, eigen=False).reports["0"]
+    res = analyse_model_layers(net, batches, nn.CrossEntropyLoss(), layers=[layer], k=4, eigen=False, factors=factors)
+    rep = res.reports[layer]
     for key in ("sigma", "h", "rho_delta", "rho_A", "Lambda", "chi"):
         np.testing.assert_allclose(getattr(rep, key), getattr(ref, key), rtol=1e-10, err_msg=key)
 
