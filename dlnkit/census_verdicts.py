@@ -214,3 +214,46 @@ def _alpha_robustness(s: Sentence, rows: Sequence[dict[str, Any]], status: str) 
         "(index or overlap): those change only the decomposition slopes, recorded per layer"
     )
     return res
+
+
+def layer_values(s: Sentence, rows: Sequence[dict[str, Any]]) -> list[float]:
+    """The per-layer values behind a sentence's statistic (for plots)."""
+    return _statistic(s, measured(rows), lambda r: r["alpha"]["value"])
+
+
+def report_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """``dlnkit report`` rows of a census record: one per verdict (holds -> PASS, does not hold ->
+    FAIL, not measured -> MEASURED), the band as the prediction, the paper's words as reported."""
+    status = {"holds": "PASS", "does not hold": "FAIL"}
+    out = []
+    for v in record.get("verdicts", []):
+        val = v.get("value")
+        shown = f"{val:.4g}" if isinstance(val, float) and math.isfinite(val) else str(val)
+        ci = v.get("ci95") or []
+        if len(ci) == 2 and all(isinstance(x, float) and math.isfinite(x) for x in ci):
+            shown += f" (95% CI {ci[0]:.3g}..{ci[1]:.3g})"
+        rob = v.get("robustness")
+        if rob is not None:
+            shown += "; robust" if rob.get("robust") else f"; flipped by {', '.join(rob.get('flipped_by', []))}"
+        out.append(
+            {
+                "claim_id": f"census-{v['id']}",
+                "group": f"arXiv:2606.02596 census ({record.get('set', '')} set; {DIFFERENT_SETUP})",
+                "config": {"set": record.get("set", ""), "layers": v.get("layers")},
+                "predicted": f"band {v['band']}",
+                "kind": "approximate",
+                "measured": shown,
+                "reported": f"{v['reported']} (reported)",
+                "error": math.nan,
+                "bound": math.nan,
+                "status": status.get(v["status"], "MEASURED"),
+                "message": f"{v['statistic']}. {v['band_reason']}. {v['label']}",
+                "details": {
+                    "values": layer_values(next(s for s in SENTENCES if s.id == v["id"]), record.get("rows", []))
+                    if any(s.id == v["id"] for s in SENTENCES)
+                    else [],
+                    "label": v["label"],
+                },
+            }
+        )
+    return out

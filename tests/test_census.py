@@ -160,3 +160,36 @@ def test_recall_task_labels_follow_their_key() -> None:
         keys, vals = x[0:-1:2], x[1:-1:2]
         assert len(set(keys.tolist())) == 3 and bool((keys < 6).all()) and bool((vals >= 6).all())
         assert int(vals[(keys == x[-1]).nonzero()[0, 0]]) == int(lab)
+
+
+def test_report_renders_the_census_record(quick, tmp_path: Path) -> None:
+    out, _cache, res = quick
+    assert res.returncode == 0
+    html = tmp_path / "r.html"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "dlnkit", "report", str(out / "record.json"), "--out", str(html)]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    import html as html_lib
+
+    text = html_lib.unescape(html.read_text())
+    for s in SENTENCES:
+        assert f"census-{s.id}" in text
+    assert DIFFERENT_SETUP in text and "(reported)" in text
+
+
+def test_census_claims_read_the_record(quick) -> None:
+    from dlnkit.claims.census_2606 import CLAIMS, census_record
+
+    out, _cache, res = quick
+    assert res.returncode == 0
+    census_record.cache_clear()
+    rec = census_record(str(out / "record.json"))
+    assert rec["set"] == "quick"
+    census_record.cache_clear()
+    for c in CLAIMS:
+        assert c.kind == "approximate" and c.default_configs() == []
+        v = next(x for x in rec["verdicts"] if f"census-{x['id']}" == c.id)
+        cmp = c.compare(c.predict({}), dict(v, values=[], set="quick"), {})
+        assert cmp.passed == (v["status"] == "holds")
+        assert DIFFERENT_SETUP in c.reported_value({})

@@ -81,6 +81,10 @@ def load_record(path: str | os.PathLike) -> Record:
         rows = next((data[k] for k in ROW_KEYS if isinstance(data.get(k), list)), None)
     if rows and isinstance(data, dict) and all(isinstance(r, dict) and "linear_count" in r for r in rows):
         rows = reproduce_rows(data)
+    if isinstance(data, dict) and data.get("kind") == "census-2606.02596":  # dlnkit reproduce 2606.02596
+        from dlnkit.census_verdicts import report_rows
+
+        rows = report_rows(data)
     if not rows or not all(_row_ok(r) for r in rows):
         raise DlnkitInputError(
             f"{p} is not a dlnkit verify/reproduce record (no list of rows with claim_id and status)"
