@@ -164,3 +164,27 @@ def test_no_import_cycle_in_dlnkit_package():
 def test_cycle_finder_finds_a_cycle():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def _has_function_level_import(tree: ast.AST) -> bool:
+    def inside(node: ast.AST, in_function: bool) -> bool:
+        for child in ast.iter_child_nodes(node):
+            nested = in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
+            if in_function and isinstance(child, (ast.Import, ast.ImportFrom)):
+                return True
+            if inside(child, nested):
+                return True
+        return False
+
+    return inside(tree, False)
+
+
+def test_deferred_imports_say_why():
+    """An import inside a function is there to defer a heavy dependency; the module says so."""
+    silent = []
+    for sub in ("configs", "claims", "records", "engines", "commands"):
+        for path in sorted((ROOT / "dlnkit" / sub).glob("*.py")):
+            text = path.read_text()
+            if _has_function_level_import(ast.parse(text)) and "# Deferred imports" not in text:
+                silent.append(str(path.relative_to(ROOT)))
+    assert not silent, f"modules importing inside functions without saying why: {silent}"

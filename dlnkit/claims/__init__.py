@@ -5,13 +5,21 @@ installed packages add theirs through the ``dlnkit.claims`` entry-point group.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import pkgutil
 import sys
+import types
 import warnings
+from importlib.metadata import entry_points
 from pathlib import Path
 
 from dlnkit.claims.base import Assumption, Claim, ClaimResult, Comparison, Tolerance, draw_configs
+from dlnkit.numerics.validation import DlnkitInputError
+
+# Deferred imports: SymPy's exact-arithmetic routes (dlnkit.configs.exact_points,
+# dlnkit.theory.exact_*) and heavy array libraries load only when an exact route or a routine
+# that needs them runs, so `dlnkit list` and the float checks stay light.
 
 _REGISTRY: dict[str, Claim] = {}
 _LOADED = False
@@ -47,8 +55,6 @@ def register(claim: Claim, *, replace: bool = False) -> Claim:
     DlnkitInputError
         No id, or the id is taken and ``replace`` is false.
     """
-    from dlnkit.numerics.validation import DlnkitInputError
-
     if not claim.id:
         raise DlnkitInputError(f"claim {claim!r} has no id")
     if claim.id in _REGISTRY and not replace and _REGISTRY[claim.id] is not claim:
@@ -100,8 +106,6 @@ def get_claim(claim_id: str) -> Claim:
     DlnkitInputError
         No claim has this id (the message lists the known ones).
     """
-    from dlnkit.numerics.validation import DlnkitInputError
-
     claims = all_claims()
     if claim_id not in claims:
         raise DlnkitInputError(f"unknown claim {claim_id!r}; known claims: {', '.join(claims)}")
@@ -114,8 +118,6 @@ def get_claim(claim_id: str) -> Claim:
 def register_from_origin(claim: Claim, origin: str | None) -> Claim:
     """Register a user claim, recording where it came from. Loading the same source again
     replaces its claims; an id taken by another source (a built-in, another file) is an error."""
-    from dlnkit.numerics.validation import DlnkitInputError
-
     if not isinstance(claim, Claim):
         raise DlnkitInputError(f"{claim!r} is not a dlnkit Claim (build one with dlnkit.define_claim)")
     if getattr(claim, "origin", None) is None:
@@ -137,8 +139,6 @@ def _claims_in(obj, origin: str | None, stale: frozenset[int] = frozenset()) -> 
     module-level Claim instances and the claims it registered from ``origin`` while it ran, not
     the objects in ``stale``: what an earlier load of the same file left in the registry) or a
     callable returning any of these."""
-    import types
-
     if isinstance(obj, Claim):
         return [obj]
     if isinstance(obj, (list, tuple)):
@@ -185,10 +185,7 @@ def load_claims_from_file(path) -> list[Claim]:
     DlnkitInputError
         No such file, the file fails to import or defines no claims, or an id clashes with another source.
     """
-    import hashlib
     import importlib.util
-
-    from dlnkit.numerics.validation import DlnkitInputError
 
     global _LOADING_ORIGIN
     path = Path(path).expanduser().resolve()
@@ -249,8 +246,6 @@ def load_entry_point_claims(group: str = ENTRY_POINT_GROUP) -> list[Claim]:
     list of Claim
         The claims registered from installed packages.
     """
-    from importlib.metadata import entry_points
-
     global _LOADING_ORIGIN
     out = []
     for ep in entry_points(group=group):

@@ -13,7 +13,7 @@ from dlnkit.claims.alignment_dln import ARXIV_A, REL_FLOOR
 from dlnkit.claims.assumptions import ASSUMPTIONS
 from dlnkit.claims.base import Claim, Comparison, Tolerance
 from dlnkit.numerics.alignment import analyse_capture, capture_layer, linear_chain
-from dlnkit.numerics.fits import fit_alpha
+from dlnkit.numerics.fits import fit_alpha, loglog_fit
 from dlnkit.numerics.point import random_batch_point
 from dlnkit.numerics.validation import DlnkitInputError, check_dims
 from dlnkit.theory.kronecker import kron_quadratic_form_expr
@@ -134,7 +134,6 @@ class AlphaDecomposition(Claim):
         keep = (rep.h > 0) & (rep.Phi > 0) & (rep.chi > 0) & (rep.Lambda > 0)
         sig = rep.sigma[keep]
         off = int(config.get("chi_offset", 0))
-        from dlnkit.numerics.fits import loglog_fit
 
         parts = {
             "Lambda": loglog_fit(sig, rep.Lambda[keep]).slope,

@@ -15,6 +15,7 @@ from dlnkit.claims.alignment_dln import (
 )
 from dlnkit.claims.assumptions import ASSUMPTIONS
 from dlnkit.claims.base import Claim, Comparison, Tolerance
+from dlnkit.numerics.fits import loglog_fit
 
 
 # ----- A2 on DLNs: closed forms ---------------------------------------------------------------------
@@ -121,7 +122,6 @@ class CanonicalForm(Claim):
 
     def predict(self, config):
         p = predict_aligned_modes(config)
-        from dlnkit.numerics.fits import loglog_fit
 
         return 2.0 + loglog_fit(p["sigma"], p["Phi_index_emp"]).slope
 

@@ -14,14 +14,12 @@ from dlnkit.claims.alignment_dln import ARXIV_A, REL_FLOOR
 from dlnkit.claims.assumptions import ASSUMPTIONS
 from dlnkit.claims.base import Claim, Comparison, Tolerance
 from dlnkit.numerics.dln import random_orthonormal
-from dlnkit.theory.preconditioners import transfer
+from dlnkit.theory.preconditioners import alpha, d, sigma, transfer
 
 
 # ----- A6: the preconditioner family ---------------------------------------------------------------
 @cache
 def _T_fn():
-    from dlnkit.theory.preconditioners import alpha, d, sigma
-
     return sp.lambdify((sigma, alpha, d), transfer(), "numpy")
 
 

@@ -13,7 +13,7 @@ from dlnkit.claims.alignment_dln import ARXIV_A, aligned_dln_configs, capture_al
 from dlnkit.claims.alignment_modes import DlnClosedForms
 from dlnkit.claims.assumptions import ASSUMPTIONS
 from dlnkit.claims.base import Claim, Comparison, Tolerance
-from dlnkit.numerics.alignment import analyse_capture
+from dlnkit.numerics.alignment import analyse_capture, layer_block_eigenvalues
 from dlnkit.numerics.fits import fit_decay, participation_ratio
 from dlnkit.numerics.validation import check_dims
 from dlnkit.theory.power_laws import pr_expr, transfer_exponent
@@ -179,7 +179,6 @@ class TransferEigen(Claim):
     def measure(self, config, device="cpu"):
         cap = capture_aligned_layer(config, device)
         rep = analyse_capture(cap, k=max(len(config["s"]), 2), eigen=False)
-        from dlnkit.numerics.alignment import layer_block_eigenvalues
 
         ev, method = layer_block_eigenvalues(cap, self._K(config))
         ev = ev[ev > 1e-9 * ev[0]]

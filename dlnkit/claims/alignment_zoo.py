@@ -7,6 +7,11 @@ from hypothesis import strategies as st
 from dlnkit.claims.alignment_dln import ARXIV_A
 from dlnkit.claims.assumptions import ASSUMPTIONS
 from dlnkit.claims.base import Claim, Comparison, Tolerance
+from dlnkit.numerics.alignment import analyse_layer
+
+# Deferred imports: SymPy's exact-arithmetic routes (dlnkit.configs.exact_points,
+# dlnkit.theory.exact_*) and heavy array libraries load only when an exact route or a routine
+# that needs them runs, so `dlnkit list` and the float checks stay light.
 
 
 # ----- the zoo: decomposition on a trained network ---------------------------------------------------
@@ -44,7 +49,6 @@ class ZooDecomposition(Claim):
         return "sum of the three slopes"
 
     def measure(self, config, device="cpu"):
-        from dlnkit.numerics.alignment import analyse_layer
         from dlnkit.numerics.zoo import analysis_batch, get_trained
 
         tm = get_trained(config["model"])

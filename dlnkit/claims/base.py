@@ -36,13 +36,21 @@ import hashlib
 import json
 import math
 import time
+import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from hypothesis import strategies as st
+import numpy as np
+import torch
+from hypothesis import HealthCheck, Phase, given, seed as hseed, settings, strategies as st
 
 from dlnkit.configs.knobs import canonical_config
+from dlnkit.numerics.validation import DlnkitInputError
+
+# Deferred imports: SymPy's exact-arithmetic routes (dlnkit.configs.exact_points,
+# dlnkit.theory.exact_*) and heavy array libraries load only when an exact route or a routine
+# that needs them runs, so `dlnkit list` and the float checks stay light.
 
 Config = dict  # JSON-able dict: plain ints, floats, strings, lists
 
@@ -245,9 +253,6 @@ class ClaimResult:
 def _canonical(obj: Any) -> Any:
     """A JSON-able, exact form of a prediction or measurement: floats as ``float.hex``, arrays as
     their shape and the SHA-256 of their float64 bytes."""
-    import numpy as np
-    import torch
-
     if isinstance(obj, torch.Tensor):
         obj = obj.detach().cpu().double().numpy()
     if isinstance(obj, np.ndarray):
@@ -493,8 +498,6 @@ class Claim:
         return tuple(a.name for a in self.assumptions)
 
     def check_drop(self, drop: Iterable[str]) -> frozenset:
-        from dlnkit.numerics.validation import DlnkitInputError
-
         drop = frozenset(drop)
         unknown = drop - set(self.assumption_names)
         if unknown:
@@ -514,8 +517,6 @@ class Claim:
         (or a missing exact route) becomes a result with status ``"ERROR"`` and the exception as
         its ``message``; the other rows of a run still come out. Ctrl-C still stops.
         """
-        import traceback
-
         cfg = canonical_config(config)  # old knob names (stored records) read as the current ones
         row_config = {**cfg, "exact": True} if exact else cfg
         row_seed = cfg.get("seed", seed)
@@ -597,8 +598,6 @@ def draw_configs(strategy: st.SearchStrategy, n: int, seed: int = 0) -> list[Con
     -------
     list of dict
     """
-    from hypothesis import HealthCheck, Phase, given, seed as hseed, settings
-
     if n <= 0:
         return []
     out: list[Config] = []

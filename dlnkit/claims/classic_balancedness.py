@@ -42,6 +42,11 @@ from dlnkit.numerics.classic_dynamics import (
 )
 from dlnkit.numerics.dln import DeepLinearNetwork
 from dlnkit.theory.classic_balancedness import flow_derivative_matrix_form, step_change_matrix_form
+from dlnkit.theory.exact_hessian import end_to_end_exact, partial_products_exact
+
+# Deferred imports: SymPy's exact-arithmetic routes (dlnkit.configs.exact_points,
+# dlnkit.theory.exact_*) and heavy array libraries load only when an exact route or a routine
+# that needs them runs, so `dlnkit list` and the float checks stay light.
 
 HOMOGENEOUS = ASSUMPTIONS["homogeneous_activation"]
 
@@ -184,7 +189,6 @@ class BalancednessFlowClaim(Claim):
 
     def exact_measure(self, config):
         from dlnkit.configs.exact_points import exact_point
-        from dlnkit.theory.exact_hessian import end_to_end_exact, partial_products_exact
 
         if config.get("activation", "linear") != "linear":
             raise NotImplementedError("the exact route covers linear networks")
@@ -336,7 +340,6 @@ class BalancednessStepClaim(Claim):
 
     def exact_measure(self, config):
         from dlnkit.configs.exact_points import exact_point, rational
-        from dlnkit.theory.exact_hessian import end_to_end_exact, partial_products_exact
 
         if config.get("activation", "linear") != "linear":
             raise NotImplementedError("the exact route covers linear networks")

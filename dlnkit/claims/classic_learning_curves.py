@@ -37,6 +37,11 @@ from dlnkit.numerics.dln import DeepLinearNetwork, teacher_map, whitened_inputs
 from dlnkit.numerics.point import input_covariance
 from dlnkit.numerics.validation import DlnkitInputError
 from dlnkit.theory import classic_learning_curves as th
+from dlnkit.theory.exact_hessian import partial_products_exact, rational_orthogonal
+
+# Deferred imports: SymPy's exact-arithmetic routes (dlnkit.configs.exact_points,
+# dlnkit.theory.exact_*) and heavy array libraries load only when an exact route or a routine
+# that needs them runs, so `dlnkit list` and the float checks stay light.
 
 _EXPLAIN = {
     "whitened": "With input covariance Sigma the end-to-end gradient is W Sigma - M Sigma: unless Sigma shares the "
@@ -214,7 +219,6 @@ class ModeODEClaim(Claim):
         """Rational orthogonal bases (Cayley), rational a_i and t_i: the velocity minus
         U diag(L a^{2L-2} (t - a^L)) V^T, exactly (whitened)."""
         from dlnkit.configs.exact_points import rational
-        from dlnkit.theory.exact_hessian import partial_products_exact, rational_orthogonal
 
         if (
             float(config.get("anisotropy", 1.0)) != 1.0

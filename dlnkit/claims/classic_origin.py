@@ -37,6 +37,11 @@ from dlnkit.numerics.dims import num_params
 from dlnkit.numerics.dln import DeepLinearNetwork
 from dlnkit.numerics.hessian import dense_hessian
 from dlnkit.theory.classic_origin import descartes_inertia, origin_spectrum, partial_solution_counts
+from dlnkit.theory.exact_hessian import exact_dln_hessian, rational_orthogonal
+
+# Deferred imports: SymPy's exact-arithmetic routes (dlnkit.configs.exact_points,
+# dlnkit.theory.exact_*) and heavy array libraries load only when an exact route or a routine
+# that needs them runs, so `dlnkit list` and the float checks stay light.
 
 AT_ORIGIN = ASSUMPTIONS["at_origin"]
 DISTINCT = ASSUMPTIONS["distinct_targets"]
@@ -148,7 +153,6 @@ class OriginClaim(Claim):
         """Rational C and Sigma, weights exactly 0: L >= 3 -> max |H_ij|; L = 2 -> the largest
         coefficient difference between charpoly(H)(x) and x^(P - 2 d_1 m) charpoly(C C^T)(x^2)^d_1."""
         from dlnkit.configs.exact_points import exact_point
-        from dlnkit.theory.exact_hessian import exact_dln_hessian
 
         if config.get("activation", "linear") != "linear" or float(config.get("offset", 0.0)) != 0.0:
             raise NotImplementedError("the exact route covers the linear network at the origin")
@@ -273,8 +277,6 @@ class SaddleClaim(Claim):
     def exact_measure(self, config):
         """Rational per-layer values s_i = rational(t_i^(1/L)) (t'_i = s_i^L exactly), rational
         orthogonal bases, exact Hessian; index by Descartes' rule on its characteristic polynomial."""
-        from dlnkit.theory.exact_hessian import exact_dln_hessian, rational_orthogonal
-
         if float(config.get("anisotropy", 1.0)) != 1.0:
             raise NotImplementedError("the exact route covers whitened data")
         dims = [int(d) for d in config["dims"]]

@@ -14,7 +14,15 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import sympy as sp
+import torch
+
+from dlnkit.numerics.dln_hessian_fast import dln_hessian_assembled
+
+# Deferred imports: SymPy's exact-arithmetic routes (dlnkit.configs.exact_points,
+# dlnkit.theory.exact_*) and heavy array libraries load only when an exact route or a routine
+# that needs them runs, so `dlnkit list` and the float checks stay light.
 
 
 def exact_b0(config: Mapping[str, Any]) -> dict:
@@ -88,11 +96,7 @@ def exact_b1(config: Mapping[str, Any], *, float_bound: float, ratio: bool = Fal
     multiplicity, and the multiplicities add up to P -- the whole spectrum, exactly. The float64
     eigenvalues of the same point are compared with the exact prediction (within ``float_bound``,
     relative to the top eigenvalue). With ``ratio`` (B1-ratio): the exact ratio of the group means."""
-    import numpy as np
-    import torch
-
     from dlnkit.configs.exact_points import exact_hessian, float_point
-    from dlnkit.numerics.dln_hessian_fast import dln_hessian_assembled
     from dlnkit.theory.exact_hessian import exact_eigenvalue_multiplicity
     from dlnkit.theory.exact_point import exact_point
 

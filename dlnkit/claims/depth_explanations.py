@@ -9,8 +9,14 @@ from typing import Any
 
 import sympy as sp
 
+from dlnkit.theory import aligned_minimum_weights, balanced_minimum_spectrum
 from dlnkit.theory.exact_hessian import partial_products_exact
 from dlnkit.theory.exact_point import exact_num_params
+from dlnkit.theory.symbols import t_i as ti, t_j as tj
+
+# Deferred imports: SymPy's exact-arithmetic routes (dlnkit.configs.exact_points,
+# dlnkit.theory.exact_*) and heavy array libraries load only when an exact route or a routine
+# that needs them runs, so `dlnkit list` and the float checks stay light.
 
 
 def _rational(x: float) -> sp.Rational:
@@ -44,8 +50,6 @@ def _fmt_spec(spec: dict) -> str:
 
 
 def explain_balanced(cfg: Mapping[str, Any], *, ratio: bool) -> str:
-    from dlnkit.theory import aligned_minimum_weights
-
     c = sp.Symbol("c", positive=True)
     t = [_rational(x) for x in cfg["t"]]
     Ws = aligned_minimum_weights(cfg["dims"], t)
@@ -74,9 +78,6 @@ def explain_balanced(cfg: Mapping[str, Any], *, ratio: bool) -> str:
 
 
 def explain_equal(cfg: Mapping[str, Any]) -> str:
-    from dlnkit.theory import balanced_minimum_spectrum
-    from dlnkit.theory.symbols import t_i as ti, t_j as tj
-
     dims, depth = cfg["dims"], len(cfg["dims"]) - 1
     r, n_in, n_out = len(cfg["t"]), dims[0], dims[-1]
     g = {x.name: x for x in balanced_minimum_spectrum(r, n_in, n_out, depth)}

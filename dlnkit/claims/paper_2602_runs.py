@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from dlnkit.numerics.adaptive_split import split_adaptive_threshold
+from dlnkit.numerics.dln_hessian import dln_gauss_newton_nonzero_spectrum
 from dlnkit.numerics.paper_setup import (
     PAPER_LR,
     PAPER_MOMENTUM,
@@ -104,7 +105,6 @@ def linear_run(depth: int, steps: int = PAPER_STEPS, dtype: str = "float64", see
     out_sizes = mode  # d_out = 10 = every output direction is a mode
     in_sizes = np.concatenate([mode, np.zeros(s.dims[0] - s.modes)])
     formula = formula_spectrum(depth, out_sizes, in_sizes, P)
-    from dlnkit.numerics.dln_hessian import dln_gauss_newton_nonzero_spectrum
 
     gn = dln_gauss_newton_nonzero_spectrum(W64, sigma=torch.eye(s.dims[0], dtype=torch.float64), rtol=0.0)
     gn = np.sort(gn.numpy())[::-1]

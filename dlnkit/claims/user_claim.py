@@ -10,8 +10,11 @@ import inspect
 import math
 from collections.abc import Callable, Mapping, Sequence
 
+import numpy as np
 from hypothesis import strategies as st
+from hypothesis.strategies import SearchStrategy
 
+from dlnkit import claims as registry
 from dlnkit.claims import (
     Assumption,
     Claim,
@@ -19,6 +22,11 @@ from dlnkit.claims import (
     Tolerance,
 )
 from dlnkit.configs.prediction_values import evaluate_prediction
+from dlnkit.numerics.validation import DlnkitInputError
+
+# Deferred imports: SymPy's exact-arithmetic routes (dlnkit.configs.exact_points,
+# dlnkit.theory.exact_*) and heavy array libraries load only when an exact route or a routine
+# that needs them runs, so `dlnkit list` and the float checks stay light.
 
 # ----- the claim --------------------------------------------------------------------------
 
@@ -54,9 +62,6 @@ def _check_parts(
 ) -> None:
     """Refuse, when the claim is defined, every part that would otherwise fail only when checked."""
     import sympy as sp
-    from hypothesis.strategies import SearchStrategy
-
-    from dlnkit.numerics.validation import DlnkitInputError
 
     def bad(what: str) -> DlnkitInputError:
         return DlnkitInputError(f"claim {cid}: {what}")
@@ -141,8 +146,6 @@ class UserClaim(Claim):
         violated: Callable | None = None,
         origin: str | None = None,
     ):
-        from dlnkit.numerics.validation import DlnkitInputError
-
         if not id or not isinstance(id, str) or any(c.isspace() for c in id):
             raise DlnkitInputError(f"a claim id must be a non-empty word, got {id!r}")
         if not isinstance(tolerance, Tolerance):
@@ -220,7 +223,6 @@ class UserClaim(Claim):
             return Comparison(
                 predicted, measured, err, self.tolerance.bound(_scale(predicted)), _show(predicted), _show(measured)
             )
-        import numpy as np
 
         details = {}
         value = measured
@@ -243,7 +245,6 @@ class UserClaim(Claim):
     # -- configurations --------------------------------------------------------------------
     def config_strategy(self, drop=()):
         drop = self.check_drop(drop)
-        from dlnkit.numerics.validation import DlnkitInputError
 
         for name in drop:
             if self._parts[name][2] is None:
@@ -318,15 +319,11 @@ def _to_numpy(x):
 
 
 def _scale(p) -> float:
-    import numpy as np
-
     a = np.asarray(_to_numpy(p), dtype=np.float64)
     return float(np.max(np.abs(a))) if a.size else 0.0
 
 
 def _show(x) -> str:
-    import numpy as np
-
     a = np.asarray(_to_numpy(x), dtype=np.float64) if not isinstance(x, Mapping) else None
     if a is None:
         return str(x)
@@ -412,8 +409,6 @@ def define_claim(
     >>> c.check({"dims": [2, 3, 3, 1]}).status
     'PASS'
     """
-    from dlnkit import claims as registry
-
     origin = registry.loading_origin()
     if origin is None:
         frame = inspect.currentframe()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
+import math
+
 from dlnkit.numerics.validation import DlnkitInputError, check_dims
 
 
@@ -18,8 +21,6 @@ def parse_int_list(text: str, what: str = "dims") -> list[int]:
 
 
 def parse_float_list(text: str, what: str) -> list[float]:
-    import math
-
     parts = str(text).replace(" ", "").split(",")
     if any(x == "" for x in parts):
         raise DlnkitInputError(f"{what} must be comma-separated numbers without empty entries, got {text!r}")
@@ -47,8 +48,6 @@ def nonnegative_int(text: str) -> int:
 
 
 def _bounded_int(text: str, low: int) -> int:
-    import argparse
-
     try:
         v = int(text)
     except ValueError:

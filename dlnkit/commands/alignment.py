@@ -8,9 +8,16 @@ sigma_k with the fitted line. Models train once and are cached (``$DLNKIT_CACHE`
 
 from __future__ import annotations
 
+import sys
+
+import torch
+
 from dlnkit.numerics.validation import DlnkitInputError
 from dlnkit.records.alignment_tables import format_rows, plot_name, save_plots
 from dlnkit.records.outputs import check_output_dir, check_output_file
+
+# Deferred imports: the functions below import their engines, torch and matplotlib when the
+# subcommand runs, so that `dlnkit --help` and the other subcommands do not load them.
 
 #: the paper's reported alpha ranges by layer type (display only, never an expected value)
 REPORTED_ALPHA = {
@@ -75,10 +82,6 @@ def alignment_table(
 
 
 def run(args) -> int:
-    import sys
-
-    import torch
-
     from dlnkit.commands.user_model import is_user_model
     from dlnkit.numerics.zoo import check_model_data
     from dlnkit.records.report import write_json_atomic

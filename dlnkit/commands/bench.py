@@ -8,12 +8,17 @@ edits). From an installed package without a checkout it refuses with one line sa
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+
+# Deferred imports: the functions below import their engines, torch and matplotlib when the
+# subcommand runs, so that `dlnkit --help` and the other subcommands do not load them.
+
 
 def checkout_root():
     """The source checkout this package runs from (``benchmarks/__main__.py`` and ``pyproject.toml``
     beside the ``dlnkit`` folder), or None for an installed package."""
-    from pathlib import Path
-
     root = Path(__file__).resolve().parents[2]
     if (root / "benchmarks" / "__main__.py").is_file() and (root / "pyproject.toml").is_file():
         return root
@@ -21,9 +26,7 @@ def checkout_root():
 
 
 def run(args) -> int:
-    import os
     import subprocess
-    import sys
 
     from dlnkit.numerics.validation import DlnkitInputError
 

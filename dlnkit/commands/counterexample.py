@@ -6,6 +6,10 @@ from __future__ import annotations
 import sys
 
 from dlnkit.commands._common import add_device_arg
+from dlnkit.numerics.validation import DlnkitInputError
+
+# Deferred imports: the functions below import their engines, torch and matplotlib when the
+# subcommand runs, so that `dlnkit --help` and the other subcommands do not load them.
 
 
 def run_counterexample(args) -> int:
@@ -16,7 +20,6 @@ def run_counterexample(args) -> int:
     from dlnkit.engines.counterexample import find_counterexample
     from dlnkit.engines.counterexample_records import is_record_of, save_counterexample
     from dlnkit.engines.gallery import generate_gallery, slug
-    from dlnkit.numerics.validation import DlnkitInputError
     from dlnkit.records.outputs import check_output_dir, claim_output
 
     progress = not args.quiet and sys.stderr.isatty()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
+# Deferred imports: the functions below import their engines, torch and matplotlib when the
+# subcommand runs, so that `dlnkit --help` and the other subcommands do not load them.
+
 
 def run_spectral_newton(args) -> int:
-    import sys
-
     from dlnkit.engines.spectral_newton_experiment import run_spectral_newton_experiment
     from dlnkit.numerics.validation import DlnkitInputError
     from dlnkit.records.report import write_json_atomic

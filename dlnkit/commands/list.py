@@ -4,6 +4,9 @@ about deep linear networks, and the user's own claims (``--from FILE`` or instal
 
 from __future__ import annotations
 
+# Deferred imports: the functions below import their engines, torch and matplotlib when the
+# subcommand runs, so that `dlnkit --help` and the other subcommands do not load them.
+
 #: group order and headings
 GROUP_TITLES = {
     "arXiv:2602.00545": "arXiv:2602.00545 (depth, not data)",

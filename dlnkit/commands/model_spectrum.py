@@ -8,7 +8,12 @@ import sys
 import time
 from typing import Any
 
+from torch import nn
+
 from dlnkit.numerics.validation import DlnkitInputError
+
+# Deferred imports: the functions below import their engines, torch and matplotlib when the
+# subcommand runs, so that `dlnkit --help` and the other subcommands do not load them.
 
 
 def model_problem(args) -> tuple[Any, Any, Any, Any, str]:
@@ -18,7 +23,6 @@ def model_problem(args) -> tuple[Any, Any, Any, Any, str]:
     if is_user_model(args.model):
         model, X, y, loss = load_user_problem(args)
         return model, X, y, loss, args.model
-    from torch import nn
 
     from dlnkit.numerics.zoo import check_model_data, get_trained
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import sys
 
+# Deferred imports: the functions below import their engines, torch and matplotlib when the
+# subcommand runs, so that `dlnkit --help` and the other subcommands do not load them.
+
 
 def run(args) -> int:
     from dlnkit.engines.notebooks import notebook_sources, render_notebooks

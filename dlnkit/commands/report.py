@@ -4,6 +4,9 @@ their replay commands, machine / versions / seeds). See :mod:`dlnkit.records.rep
 
 from __future__ import annotations
 
+# Deferred imports: the functions below import their engines, torch and matplotlib when the
+# subcommand runs, so that `dlnkit --help` and the other subcommands do not load them.
+
 
 def run(args) -> int:
     from dlnkit.records.report_html import write_report

@@ -24,8 +24,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from tqdm import tqdm  # plain tqdm: tqdm.auto warns in a Jupyter kernel without ipywidgets
+
 from dlnkit.commands._common import parse_int_list
 from dlnkit.numerics.validation import DlnkitInputError
+
+# Deferred imports: the functions below import their engines, torch and matplotlib when the
+# subcommand runs, so that `dlnkit --help` and the other subcommands do not load them.
 
 PAPERS = ("2602.00545", "2606.02596")
 WRITER = "dlnkit reproduce 2602.00545"
@@ -150,7 +156,6 @@ def _figure(path: Path, rows: list[dict[str, Any]], depths: list[int], steps: in
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
     from dlnkit.claims.paper_2602_runs import REPORTED_RATIO_LINEAR, REPORTED_RATIO_TANH, decay_prediction
     from dlnkit.records.outputs import atomic_output
@@ -203,8 +208,6 @@ def _figure(path: Path, rows: list[dict[str, Any]], depths: list[int], steps: in
 
 
 def run(args) -> int:
-    from tqdm import tqdm  # plain tqdm: tqdm.auto warns in a Jupyter kernel without ipywidgets
-
     from dlnkit.claims.paper_2602_runs import REPORTED_RATIO_LINEAR, REPORTED_RATIO_TANH
     from dlnkit.records.outputs import atomic_write_json
 

@@ -9,13 +9,16 @@ from dlnkit.commands._common import add_device_arg, parse_float_list, parse_int_
 from dlnkit.numerics.device import resolve_device
 from dlnkit.numerics.dims import num_params
 from dlnkit.numerics.memory import check_allocation, dense_spectrum_bytes, dln_point_bytes
+from dlnkit.numerics.spectra import split_by_counts, split_by_gaps
 from dlnkit.numerics.validation import DlnkitInputError, check_rank, check_target_scale
 from dlnkit.records.outputs import atomic_output, check_plot_file
+
+# Deferred imports: the functions below import their engines, torch and matplotlib when the
+# subcommand runs, so that `dlnkit --help` and the other subcommands do not load them.
 
 
 def run(args) -> int:
     from dlnkit.claims import get_claim
-    from dlnkit.numerics.spectra import split_by_counts, split_by_gaps
 
     if getattr(args, "model", None):  # a zoo or user model over its data set (dlnkit.commands.model_spectrum)
         if args.dims:

@@ -9,6 +9,9 @@ from pathlib import Path
 from dlnkit.commands._common import add_device_arg, positive_int
 from dlnkit.numerics.validation import DlnkitInputError
 
+# Deferred imports: the functions below import their engines, torch and matplotlib when the
+# subcommand runs, so that `dlnkit --help` and the other subcommands do not load them.
+
 
 def run(args) -> int:
     from dlnkit.claims import ClaimResult, get_claim

@@ -12,14 +12,17 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import torch
+
 from dlnkit.numerics.validation import DlnkitInputError
+
+# Deferred imports: the functions below import their engines, torch and matplotlib when the
+# subcommand runs, so that `dlnkit --help` and the other subcommands do not load them.
 
 
 def draw_samples(n_total: int, samples: int, seed: int):
     """Indices of ``samples`` rows out of ``n_total`` drawn without replacement with ``seed`` (all rows,
     in order, when ``samples >= n_total``)."""
-    import torch
-
     if samples >= n_total:
         return torch.arange(n_total)
     g = torch.Generator().manual_seed(int(seed))
@@ -29,8 +32,6 @@ def draw_samples(n_total: int, samples: int, seed: int):
 def run_user_alignment(args, json_path: Path | None, plot_dir: Path | None) -> int:
     """``dlnkit alignment --model pkg.mod:factory``; the options and the output paths (``json_path``,
     ``plot_dir``) were checked by :func:`dlnkit.commands.alignment.run` before this is called."""
-    import torch
-
     from dlnkit.commands.user_model import load_user_problem, resolve_analysis_device
     from dlnkit.numerics.layer_views import model_layers, parse_layer_types
     from dlnkit.numerics.model_alignment import analyse_model_layers

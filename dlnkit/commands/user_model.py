@@ -22,6 +22,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
+from torch import nn
+
+from dlnkit.numerics.device import resolve_device
 from dlnkit.numerics.validation import DlnkitInputError
 
 LOSS_NAMES = ("cross_entropy", "mse", "bce", "huber")
@@ -34,8 +39,6 @@ def is_user_model(spec: str | None) -> bool:
 
 def load_factory(spec: str):
     """The ``nn.Module`` returned by the factory named in ``spec``."""
-    from torch import nn
-
     mod_name, _, attr = str(spec).rpartition(":")
     if not mod_name or not attr:
         raise DlnkitInputError(f"--model {spec!r}: give package.module:factory or path/to/file.py:factory")
@@ -72,8 +75,6 @@ def load_factory(spec: str):
 
 
 def load_weights(model, path: str | None) -> None:
-    import torch
-
     if not path:
         return
     p = Path(path)
@@ -96,9 +97,6 @@ def load_weights(model, path: str | None) -> None:
 
 def load_data(path: str | None, dtype) -> tuple[Any, Any]:
     """(inputs, targets) tensors from a .pt or .npz file."""
-    import numpy as np
-    import torch
-
     if not path:
         raise DlnkitInputError("--data FILE (.pt or .npz of inputs and targets) is needed with a user model")
     p = Path(path)
@@ -142,8 +140,6 @@ def load_data(path: str | None, dtype) -> tuple[Any, Any]:
 
 
 def make_loss(name: str | None, reduction: str, targets) -> Any:
-    from torch import nn
-
     if reduction not in ("mean", "sum"):
         raise DlnkitInputError(f"--reduction must be mean or sum, got {reduction!r}")
     if name is None:
@@ -163,8 +159,6 @@ def make_loss(name: str | None, reduction: str, targets) -> Any:
 
 def load_user_problem(args) -> tuple[Any, Any, Any, Any]:
     """(model, X, y, loss) for ``args.model`` / ``--weights`` / ``--data`` / ``--loss``."""
-    import torch
-
     model = load_factory(args.model)
     load_weights(model, getattr(args, "weights", None))
     model.eval()
@@ -194,8 +188,6 @@ def load_user_problem(args) -> tuple[Any, Any, Any, Any]:
 
 def resolve_analysis_device(name: str | None):
     """``--device``: auto (CUDA when available), cpu, cuda or cuda:N; CUDA asked for but absent is bad input."""
-    from dlnkit.numerics.device import resolve_device
-
     return resolve_device(name or "auto")
 
 

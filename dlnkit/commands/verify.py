@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import sys
 
+from tqdm import tqdm
+
 from dlnkit.commands._common import add_device_arg, nonnegative_int
 from dlnkit.numerics.validation import DlnkitInputError
 
+# Deferred imports: the functions below import their engines, torch and matplotlib when the
+# subcommand runs, so that `dlnkit --help` and the other subcommands do not load them.
+
 
 def run(args) -> int:
-    from tqdm import tqdm  # plain tqdm: tqdm.auto warns in a Jupyter kernel without ipywidgets
-
     from dlnkit.claims import all_claims, draw_configs, get_claim, load_claims_from_file
     from dlnkit.records.outputs import check_output_file
 

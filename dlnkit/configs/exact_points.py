@@ -30,6 +30,9 @@ from dlnkit.theory.exact_point import exact_num_params, exact_point as theory_ex
 if TYPE_CHECKING:
     from dlnkit.numerics.point import Point
 
+# Deferred imports: torch, SymPy and the float64 Hessian routes load only in the routine that
+# needs them (an exact point needs no torch until it is converted to float64).
+
 #: the largest parameter count checked in exact arithmetic (a rank of a 60 x 60 rational matrix
 #: takes ~0.1 s; the B1 check needs one per distinct eigenvalue)
 EXACT_MAX_PARAMS = 60

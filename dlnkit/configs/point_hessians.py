@@ -4,6 +4,7 @@ independent autograd route. Re-exported by :mod:`dlnkit.api`."""
 
 from __future__ import annotations
 
+from dlnkit.numerics.dln_hessian import dln_gauss_newton_closed_form, dln_residual_hessian_closed_form
 from dlnkit.numerics.hessian import dense_hessian
 from dlnkit.numerics.point import Point
 from dlnkit.numerics.validation import DlnkitInputError
@@ -78,8 +79,6 @@ def gauss_newton_hessian(point: Point):
     DlnkitInputError
         The matrix would not fit in memory (refused before allocating).
     """
-    from dlnkit.numerics.dln_hessian import dln_gauss_newton_closed_form
-
     return dln_gauss_newton_closed_form(point.weights, sigma=point.sigma)
 
 
@@ -101,6 +100,4 @@ def residual_hessian(point: Point):
     DlnkitInputError
         The matrix would not fit in memory (refused before allocating).
     """
-    from dlnkit.numerics.dln_hessian import dln_residual_hessian_closed_form
-
     return dln_residual_hessian_closed_form(point.weights, sigma=point.sigma, cross=point.cross)

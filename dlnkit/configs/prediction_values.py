@@ -10,6 +10,9 @@ from typing import Any
 
 from dlnkit.numerics.point import num_params
 
+# Deferred imports: torch, SymPy and the float64 Hessian routes load only in the routine that
+# needs them (an exact point needs no torch until it is converted to float64).
+
 # ----- configurations -> values for symbols -------------------------------------------------
 
 

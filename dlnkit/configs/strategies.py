@@ -31,8 +31,10 @@ import functools
 import math
 from fractions import Fraction
 
+import numpy as np
 from hypothesis import strategies as st
 
+from dlnkit.numerics.point import num_params
 from dlnkit.numerics.validation import DlnkitInputError
 
 seeds = st.integers(min_value=0, max_value=2**16)
@@ -358,7 +360,6 @@ def small_enough(strategy, max_params: int = 60):
     def count(cfg):
         if "weights" in cfg:
             return sum(len(W) * len(W[0]) for W in cfg["weights"])
-        from dlnkit.numerics.point import num_params
 
         return num_params(cfg["dims"])
 
@@ -369,8 +370,6 @@ def small_enough(strategy, max_params: int = 60):
 
 
 def _rng(seed):
-    import numpy as np
-
     return np.random.default_rng(int(seed))
 
 
@@ -384,8 +383,6 @@ def orthogonal_matrices(n: int, k: int | None = None):
     >>> bool(np.allclose(Q.T @ Q, np.eye(2)))
     True
     """
-    import numpy as np
-
     _int_at_least("n", n, 1)
     k = n if k is None else _int_at_least("k", k, 0)
     if k > n:
@@ -406,8 +403,6 @@ def orthogonal_matrices(n: int, k: int | None = None):
 def whitened_data(draw, d_in: int, batch: int | None = None):
     """A batch X (B x d_in, B >= d_in, default drawn in [d_in, 4 d_in]) with (1/B) X^T X = I
     to rounding: a Gaussian batch whitened by the inverse square root of its second moment."""
-    import numpy as np
-
     B = draw(st.integers(max(d_in, 1), max(4 * d_in, 2))) if batch is None else int(batch)
     if B < d_in:
         raise ValueError(f"whitening needs batch >= d_in, got {B} < {d_in}")
@@ -428,8 +423,6 @@ def anisotropic_data(draw, d_in: int, batch: int | None = None, *, condition=Non
     [1/sqrt(k), sqrt(k)] (condition number k, determinant 1) in a random basis; ``condition``
     k is drawn from :data:`anisotropy_factors` unless given. Returns (X, k); with d_in = 1 the
     covariance is 1 and k is returned as 1.0."""
-    import numpy as np
-
     k = draw(anisotropy_factors) if condition is None else float(condition)
     Z = draw(whitened_data(d_in, batch))
     Q = draw(orthogonal_matrices(d_in))

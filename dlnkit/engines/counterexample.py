@@ -16,6 +16,7 @@ names are also reachable from here (``dlnkit.engines.counterexample.replay`` ...
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import sys
@@ -24,8 +25,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from hypothesis import HealthCheck, Phase, Verbosity, given, seed as hseed, settings, target
+from hypothesis.control import current_build_context
+from hypothesis.errors import Flaky
+
 from dlnkit.claims.base import Claim, ClaimResult, digest
+from dlnkit.numerics.device import resolve_device
+from dlnkit.numerics.point import num_params
 from dlnkit.numerics.validation import DlnkitInputError
+
+# Deferred imports: torch, matplotlib, optional packages (Dask, nbclient, tqdm) and the record
+# writers are imported by the routine that needs them, so importing the engine stays light.
 
 _OUTCOMES = {"PASS": "pass", "FAIL": "miss", "ERROR": "exception"}
 
@@ -104,8 +114,6 @@ def violated_assumptions(claim: Claim, config: dict) -> list[str] | None:
 
 def config_size(config: dict) -> int:
     """Number of weights of the network a configuration describes (sum of d_l d_{l-1}), 0 if none."""
-    from dlnkit.numerics.point import num_params
-
     dims = config.get("dims")
     return num_params(dims) if dims else 0
 
@@ -208,12 +216,6 @@ def find_counterexample(
     ``unexplained`` and reported, but not shrunk to, so that the shrunk example is about the
     dropped assumption. With nothing dropped every failure counts.
     """
-    from hypothesis import HealthCheck, Phase, Verbosity, given, seed as hseed, settings, target
-    from hypothesis.control import current_build_context
-    from hypothesis.errors import Flaky
-
-    from dlnkit.numerics.device import resolve_device
-
     if claim.slow and not allow_slow:
         raise DlnkitInputError(
             f"claim {claim.id} is slow (it trains a network or takes seconds per example): too "
@@ -316,8 +318,6 @@ _MOVED = {
 
 def __getattr__(name: str) -> Any:
     """The records/replay and gallery names, importable from here as before the split."""
-    import importlib
-
     for module, names in _MOVED.items():
         if name in names:
             return getattr(importlib.import_module(module), name)

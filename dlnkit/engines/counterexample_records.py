@@ -15,18 +15,22 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+
+from dlnkit import __version__
+from dlnkit.claims import get_claim
 from dlnkit.engines.counterexample import Evaluation, SearchResult, config_size, evaluate
+from dlnkit.numerics.device import resolve_device
 from dlnkit.numerics.validation import DlnkitInputError
+
+# Deferred imports: torch, matplotlib, optional packages (Dask, nbclient, tqdm) and the record
+# writers are imported by the routine that needs them, so importing the engine stays light.
 
 FORMAT = "dlnkit-counterexample/1"
 
 
 def counterexample_record(result: SearchResult, explanation: str = "") -> dict:
     """The JSON record of a found counterexample (see module doc)."""
-    import torch
-
-    from dlnkit import __version__
-
     if result.counterexample is None:
         raise DlnkitInputError(f"no counterexample to save for {result.claim_id}")
     ce = result.counterexample
@@ -67,8 +71,6 @@ def counterexample_record(result: SearchResult, explanation: str = "") -> dict:
 
 def is_record_of(path, claim_id: str) -> bool:
     """Is the file at ``path`` a counterexample record of ``claim_id`` (one dlnkit may regenerate)?"""
-    import json
-
     try:
         rec = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError):
@@ -180,9 +182,6 @@ def now_device(r: ReplayResult) -> str:
 
 def replay_record(rec: dict, device: str = "cpu") -> ReplayResult:
     """Recompute a counterexample record and compare bitwise with what it stores."""
-    from dlnkit.claims import get_claim
-    from dlnkit.numerics.device import resolve_device
-
     claim = get_claim(rec["claim"])
     claim.check_drop(rec["dropped"])  # assumption names the claim no longer has: an outdated record
     dev = str(resolve_device(device))

@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
+from dlnkit.claims import all_claims, get_claim
 from dlnkit.engines.counterexample import find_counterexample
-from dlnkit.engines.counterexample_records import save_counterexample
+from dlnkit.engines.counterexample_records import FORMAT, is_record_of, save_counterexample
 from dlnkit.numerics.validation import DlnkitInputError
+
+# Deferred imports: torch, matplotlib, optional packages (Dask, nbclient, tqdm) and the record
+# writers are imported by the routine that needs them, so importing the engine stays light.
 
 
 def gallery_pairs(claim_ids=None) -> list:
     """(claim, assumption) pairs of the gallery: every assumption of every searchable claim."""
-    from dlnkit.claims import all_claims
-
     pairs = []
     for cid, claim in all_claims().items():
         if claim.slow or (claim_ids and cid not in claim_ids):
@@ -64,8 +67,6 @@ def _read_index(out: Path) -> dict:
 
 def _index_from_records(out: Path) -> dict:
     """A folder without an index (written before there was one): its records stand for their searches."""
-    from dlnkit.engines.counterexample_records import FORMAT
-
     searches = {}
     for p in sorted(out.glob("*.json")):
         try:
@@ -103,8 +104,6 @@ class _folder_lock:
         self.folder, self.fd = folder, None
 
     def __enter__(self):
-        import os
-
         try:
             import fcntl
 
@@ -115,8 +114,6 @@ class _folder_lock:
         return self
 
     def __exit__(self, *exc):
-        import os
-
         if self.fd is not None:
             os.close(self.fd)  # closing releases the lock
 
@@ -142,7 +139,6 @@ def generate_gallery(
     interrupted one is marked "interrupted" (never "no counterexample") and the
     ``KeyboardInterrupt`` is re-raised. Returns the list of :class:`SearchResult`.
     """
-    from dlnkit.claims import get_claim
     from dlnkit.records.outputs import atomic_write_json, atomic_write_text, check_output_dir
 
     if claim_ids:
@@ -214,7 +210,6 @@ def _claim_gallery_files(out: Path, pairs, force: bool) -> None:
     (replaced only when they are a gallery's own) and each pair's record (only a record of the
     same claim); anything else at those names needs ``force``. No lock files: concurrent
     galleries of other claims in one folder merge under the folder lock instead."""
-    from dlnkit.engines.counterexample_records import is_record_of
     from dlnkit.records.outputs import claim_output
 
     claim_output(out / "README.md", overwrite=force, what="gallery README", ours=_is_gallery_readme, lock=False)

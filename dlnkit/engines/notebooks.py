@@ -13,6 +13,8 @@ Jupyter folders). Needs the dev extra: jupytext, nbclient, nbformat, nbconvert, 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import importlib
 import os
 import re
 import shutil
@@ -24,6 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dlnkit.numerics.validation import DlnkitInputError
+
+# Deferred imports: torch, matplotlib, optional packages (Dask, nbclient, tqdm) and the record
+# writers are imported by the routine that needs them, so importing the engine stays light.
 
 #: seconds one cell may run before the notebook counts as broken
 DEFAULT_CELL_TIMEOUT = 300
@@ -237,9 +242,6 @@ def code_fingerprint() -> str:
     """SHA-256 of the Python code the notebooks import (the ``dlnkit``, ``dlnkit.theory`` and
     ``dlnkit.numerics`` packages as installed), so that an executed copy is reused only for the
     same code."""
-    import hashlib
-    import importlib
-
     h = hashlib.sha256()
     for name in ("dlnkit", "dlnkit.theory", "dlnkit.numerics"):
         root = Path(importlib.import_module(name).__file__ or "").resolve().parent
@@ -251,8 +253,6 @@ def code_fingerprint() -> str:
 
 def executed_copy_name(source: str | Path, fingerprint: str | None = None) -> str:
     """``NN_topic-<key>.ipynb``: the key hashes the notebook's source and :func:`code_fingerprint`."""
-    import hashlib
-
     source = Path(source)
     fp = code_fingerprint() if fingerprint is None else fingerprint
     return f"{source.stem}-{hashlib.sha256(source.read_bytes() + fp.encode()).hexdigest()[:16]}.ipynb"

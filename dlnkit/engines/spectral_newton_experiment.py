@@ -8,6 +8,9 @@ from __future__ import annotations
 import statistics
 import time
 
+# Deferred imports: torch, matplotlib, optional packages (Dask, nbclient, tqdm) and the record
+# writers are imported by the routine that needs them, so importing the engine stays light.
+
 OPTIMISERS = {
     "spectral_newton": {"lr": 0.02, "alpha": 2.0, "damping": 1e-2, "momentum": 0.9},
     "adamw": {"lr": 3e-3, "weight_decay": 1e-4},

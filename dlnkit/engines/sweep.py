@@ -24,6 +24,7 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import time
 import traceback
 from collections.abc import Mapping, Sequence
@@ -31,7 +32,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
+from dlnkit.numerics.device import resolve_device
 from dlnkit.numerics.validation import DlnkitInputError
+
+# Deferred imports: torch, matplotlib, optional packages (Dask, nbclient, tqdm) and the record
+# writers are imported by the routine that needs them, so importing the engine stays light.
 
 EXECUTORS = ("process", "dask", "serial")
 _KNOWN_KEYS = {"claims", "grid", "fixed", "configs", "draw", "device", "name"}
@@ -289,9 +296,6 @@ def run_sweep(
     re-raises; a worker killed by a signal (the OOM killer) becomes an ERROR row for its case
     and the sweep goes on; a case file of the wrong shape is run again.
     """
-    from tqdm import tqdm  # plain tqdm: tqdm.auto warns in a Jupyter kernel without ipywidgets
-
-    from dlnkit.numerics.device import resolve_device
     from dlnkit.records.outputs import atomic_write_json, check_output_dir, claim_output, release_lock
     from dlnkit.records.report import write_json_atomic
 
@@ -398,8 +402,6 @@ SUMMARY_FORMAT = "dlnkit-sweep-summary/1"
 
 def is_sweep_summary(path: Path) -> bool:
     """Is the file at ``path`` a summary a sweep wrote (one a later sweep may replace)?"""
-    import json
-
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError):
@@ -411,8 +413,6 @@ def is_sweep_summary(path: Path) -> bool:
 
 
 def _check_scheduler_address(address: str) -> None:
-    import re
-
     if not isinstance(address, str) or not re.fullmatch(
         r"(tcp|tls|inproc|ucx|ws|wss)://[^\s/:]+(:\d{1,5})?/?", address.strip()
     ):

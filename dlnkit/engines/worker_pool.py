@@ -24,6 +24,9 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
+# Deferred imports: torch, matplotlib, optional packages (Dask, nbclient, tqdm) and the record
+# writers are imported by the routine that needs them, so importing the engine stays light.
+
 #: seconds between checks of a worker's parent
 PARENT_POLL_S = 0.5
 

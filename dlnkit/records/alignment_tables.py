@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
+
+import numpy as np
 
 from dlnkit.records.outputs import atomic_output
+
+# Deferred imports: matplotlib, torch and the claim registry are imported by the routine that
+# needs them, so that reading or writing a record does not load them.
 
 COLUMNS = [
     ("layer", "{}"),
@@ -66,13 +72,10 @@ def plot_name(model_name: str, layer: str) -> str:
 
 def save_plots(reports, out_dir, model_name: str) -> list:
     """One log-log plot per layer: h_k against sigma_k with the fitted power law."""
-    from pathlib import Path
-
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -51,6 +51,9 @@ from typing import Any
 
 from dlnkit.numerics.validation import DlnkitInputError
 
+# Deferred imports: matplotlib, torch and the claim registry are imported by the routine that
+# needs them, so that reading or writing a record does not load them.
+
 TMP_TAG = "dlnkit-tmp"
 LOCK_TAG = "dlnkit-lock"
 

@@ -10,6 +10,9 @@ from pathlib import Path
 
 from dlnkit.claims.base import ClaimResult
 
+# Deferred imports: matplotlib, torch and the claim registry are imported by the routine that
+# needs them, so that reading or writing a record does not load them.
+
 
 def write_json_atomic(path: str | os.PathLike, obj) -> Path:
     """Write JSON to a temporary file beside ``path`` and rename it into place: a reader sees

@@ -15,15 +15,20 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from dlnkit import __version__
 from dlnkit.numerics.validation import DlnkitInputError
 from dlnkit.records.report_plots import claim_plots
 from dlnkit.records.report_summary import ours_vs_reported_cell, summary_html
+
+# Deferred imports: matplotlib, torch and the claim registry are imported by the routine that
+# needs them, so that reading or writing a record does not load them.
 
 #: written into every report's <head>; an existing file with it is a report dlnkit wrote
 GENERATOR = "dlnkit report"
@@ -108,7 +113,6 @@ def reproduce_rows(record: dict) -> list[dict]:
     with the Gauss-Newton formula's ratio at the measured mode sizes against the recorded Weyl bound
     (PASS/FAIL is that comparison; ``dlnkit verify B2-paper`` is the claim that makes it); the tanh
     row has no theorem, so it is MEASURED. The paper's numbers go to ``reported``."""
-    import math
 
     def num(x: Any) -> float:
         try:
@@ -434,8 +438,6 @@ def render_report(
     str
         A complete HTML document.
     """
-    from dlnkit import __version__
-
     rows = record.rows
     infos = {
         cid: _recorded_info(record.claims.get(cid)) or claim_info(cid)

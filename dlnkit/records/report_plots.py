@@ -27,6 +27,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+# Deferred imports: matplotlib, torch and the claim registry are imported by the routine that
+# needs them, so that reading or writing a record does not load them.
+
 Row = dict
 
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")

@@ -13,6 +13,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from dlnkit import __version__
+
+# Deferred imports: matplotlib, torch and the claim registry are imported by the routine that
+# needs them, so that reading or writing a record does not load them.
+
 
 def _version(module: str) -> str:
     try:
@@ -69,8 +74,6 @@ def run_environment(
         torch threads, CUDA device when available) and ``git_commit`` for a source checkout.
     """
     import torch
-
-    from dlnkit import __version__
 
     machine: dict[str, Any] = {
         "platform": platform.platform(),

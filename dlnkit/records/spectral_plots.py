@@ -9,6 +9,9 @@ from typing import Any
 
 import numpy as np
 
+# Deferred imports: matplotlib, torch and the claim registry are imported by the routine that
+# needs them, so that reading or writing a record does not load them.
+
 
 def density_grid(result: Any, *, exact: Sequence[float] | None = None, num: int = 800, pad: float = 0.05) -> np.ndarray:
     """A grid covering the SLQ nodes (and the exact eigenvalues), padded by ``pad`` of the range."""
