@@ -24,6 +24,9 @@ LAYERS = {
     "dlnkit.claims": 2,
     "dlnkit.records": 3,
     "dlnkit.engines": 4,
+    # the arXiv:2606.02596 reproduction (plan, zoo, optimisers, analysis, verdicts, figures): an
+    # engine run by `dlnkit reproduce 2606.02596`, still top-level files named by prefix
+    "dlnkit.census_": 4,
     "dlnkit.commands": 5,
     "dlnkit.cli": 5,
     "dlnkit.__main__": 5,
@@ -83,7 +86,8 @@ def _imports(name: str, path: Path, modules) -> list[tuple[str, int]]:
 def _layer(name: str) -> int | None:
     best = None
     for prefix, layer in LAYERS.items():
-        if (name == prefix or name.startswith(prefix + ".")) and (best is None or len(prefix) > len(best[0])):
+        matches = name.startswith(prefix) if prefix.endswith("_") else name == prefix or name.startswith(prefix + ".")
+        if matches and (best is None or len(prefix) > len(best[0])):
             best = (prefix, layer)
     return None if best is None else best[1]
 
