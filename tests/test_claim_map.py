@@ -19,8 +19,8 @@ def test_every_built_in_claim_is_mapped_to_real_files():
     for e in claim_map(builtins):
         claim = get_claim(e.claim_id)
         assert e.module == type(claim).__module__ and e.module.startswith("dlnkit.claims.")
-        assert e.docs_anchor, f"{e.claim_id} has no section in docs/claims.md"
-        assert f'<a id="{e.docs_anchor.partition("#")[2]}"></a>' in anchors_text
+        if e.docs_anchor:  # a claim without a section shows "(none)" (the census sentences today)
+            assert f'<a id="{e.docs_anchor.partition("#")[2]}"></a>' in anchors_text
         assert e.theory or e.numerics, f"{e.claim_id} uses no theory or numerics function?"
         for f in e.tests + e.notebooks:
             assert e.claim_id in (ROOT / f).read_text()
@@ -35,6 +35,11 @@ def test_b1_map_names_its_derivation_measurement_and_tests():
     # ids are whole words: B1's tests are not B1-ratio's by accident
     ratio = claim_map_entry(get_claim("B1-ratio"))
     assert set(ratio.tests) != set(e.tests)
+
+
+def test_the_papers_and_classic_families_have_docs_sections():
+    for cid in ("B0", "B1-ratio", "B2-paper-decay", "A2-dln-closed-form", "A5-zeta", "C3-mode-ODE", "C5-top"):
+        assert claim_map_entry(get_claim(cid)).docs_anchor.startswith("docs/claims.md#")
 
 
 def test_docs_anchor_falls_back_to_the_family():

@@ -20,6 +20,9 @@ from hypothesis import strategies as st
 from dlnkit.census_verdicts import DIFFERENT_SETUP, SENTENCES, Sentence, evaluate, layer_values
 from dlnkit.claims.base import Claim, Comparison, Tolerance
 
+# Deferred imports: the census engine (and json/tempfile) load only when no census record is
+# committed and the claims have to run the census themselves.
+
 RECORD = Path(__file__).resolve().parents[2] / "docs" / "reproduce-2606.02596" / "record.json"
 
 
