@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from dlnkit.census_verdicts import DIFFERENT_SETUP, SENTENCES, bootstrap_median, evaluate
+from dlnkit.claims.census_verdicts import DIFFERENT_SETUP, SENTENCES, bootstrap_median, evaluate
 
 FIGS = ("alpha_by_role.png", "s_vs_alpha_gamma.png", "pr_vs_bound.png", "robustness.png")
 
@@ -107,7 +107,7 @@ def test_foreign_files_are_refused(tmp_path: Path) -> None:
 
 
 def test_checkpoint_cache_is_digest_checked(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from dlnkit.census_zoo import CensusModelSpec, checkpoint_path, get_census_model
+    from dlnkit.engines.census_zoo import CensusModelSpec, checkpoint_path, get_census_model
 
     spec = CensusModelSpec("mlp", "digits", 8, 1, 2, 2e-3)
     a = get_census_model(spec, cache=tmp_path)

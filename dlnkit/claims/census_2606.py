@@ -1,8 +1,8 @@
 """arXiv:2606.02596's abstract, sentence by sentence, as approximate claims on the curvature census.
 
 Each claim reads the census record (``docs/reproduce-2606.02596/record.json``, written by
-``dlnkit reproduce 2606.02596 --full``; without it, the quick census is run into a temporary folder)
-and checks the sentence's statistic against the band fixed in :data:`dlnkit.census_verdicts.SENTENCES`
+``dlnkit reproduce 2606.02596 --full``; without it the check is an ERROR row saying so) and checks
+the sentence's statistic against the band fixed in :data:`dlnkit.claims.census_verdicts.SENTENCES`
 before any run. Different setup: the paper's architectures, widths, data and training are not
 published, so a miss says our census does not show it, not that the paper is wrong. Only in
 ``dlnkit verify --full`` (no default configurations: the census takes minutes).
@@ -17,8 +17,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from dlnkit.census_verdicts import DIFFERENT_SETUP, SENTENCES, Sentence, evaluate, layer_values
 from dlnkit.claims.base import Claim, Comparison, Tolerance
+from dlnkit.claims.census_verdicts import DIFFERENT_SETUP, SENTENCES, Sentence, evaluate, layer_values
 
 # Deferred imports: the census engine (and json/tempfile) load only when no census record is
 # committed and the claims have to run the census themselves.
@@ -28,17 +28,18 @@ RECORD = Path(__file__).resolve().parents[2] / "docs" / "reproduce-2606.02596" /
 
 @functools.lru_cache(maxsize=2)
 def census_record(path: str = str(RECORD)) -> dict[str, Any]:
-    """The committed full census record, or a quick census run into a temporary folder."""
+    """The census record at ``path`` (default: the committed full census of a source checkout)."""
     import json
-    import tempfile
+
+    from dlnkit.numerics.validation import DlnkitInputError
 
     p = Path(path)
-    if p.is_file():
-        data: dict[str, Any] = json.loads(p.read_text())
-        return data
-    from dlnkit.census_reproduce import run_census
-
-    return run_census(Path(tempfile.mkdtemp(prefix="dlnkit-census-")), quiet=True, optimisers=False)
+    if not p.is_file():
+        raise DlnkitInputError(
+            f"no census record at {p}: run `dlnkit reproduce 2606.02596 --full --out {p.parent}` first"
+        )
+    data: dict[str, Any] = json.loads(p.read_text())
+    return data
 
 
 class CensusSentence(Claim):

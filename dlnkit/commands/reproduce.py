@@ -213,8 +213,8 @@ def run(args) -> int:
 
     if args.paper not in PAPERS:
         raise DlnkitInputError(f"no reproduction for {args.paper!r}; known: {', '.join(PAPERS)}")
-    if args.paper == "2606.02596":  # the curvature census: dlnkit.census_reproduce
-        from dlnkit.census_reproduce import run as run_census
+    if args.paper == "2606.02596":  # the curvature census: dlnkit.engines.census_reproduce
+        from dlnkit.engines.census_reproduce import run as run_census
 
         return int(run_census(args))
     depths = parse_int_list(args.depths, "--depths")

@@ -87,7 +87,7 @@ def load_record(path: str | os.PathLike) -> Record:
     if rows and isinstance(data, dict) and all(isinstance(r, dict) and "linear_count" in r for r in rows):
         rows = reproduce_rows(data)
     if isinstance(data, dict) and data.get("kind") == "census-2606.02596":  # dlnkit reproduce 2606.02596
-        from dlnkit.census_verdicts import report_rows
+        from dlnkit.claims.census_verdicts import report_rows
 
         rows = report_rows(data)
     if not rows or not all(_row_ok(r) for r in rows):

@@ -9,9 +9,9 @@ Writes into ``--out``:
   (resumable per run);
 * ``record.json``: plan, models (recipe, accuracies, times), every layer row, the verdict rows
   with their bands, robustness and the optimiser comparison, the run's environment;
-* four figures (:mod:`dlnkit.census_figures`).
+* four figures (:mod:`dlnkit.records.census_figures`).
 
-Every output says :data:`dlnkit.census_verdicts.DIFFERENT_SETUP`. Output paths are checked before
+Every output says :data:`dlnkit.claims.census_verdicts.DIFFERENT_SETUP`. Output paths are checked before
 any training; files dlnkit did not write are never replaced (unless ``--force``).
 """
 
@@ -84,12 +84,12 @@ def run_census(
 ) -> dict[str, Any]:
     from tqdm.auto import tqdm
 
-    from dlnkit.census_analysis import analyse_census_model
-    from dlnkit.census_figures import FIGURES, write_figures
-    from dlnkit.census_optimisers import compare_optimisers
-    from dlnkit.census_plan import ROBUST_ROLES, census_plan
-    from dlnkit.census_verdicts import DIFFERENT_SETUP, evaluate, measured
-    from dlnkit.census_zoo import get_census_model
+    from dlnkit.claims.census_verdicts import DIFFERENT_SETUP, evaluate, measured
+    from dlnkit.engines.census_analysis import analyse_census_model
+    from dlnkit.engines.census_optimisers import compare_optimisers
+    from dlnkit.engines.census_plan import ROBUST_ROLES, census_plan
+    from dlnkit.engines.census_zoo import get_census_model
+    from dlnkit.records.census_figures import FIGURES, write_figures
     from dlnkit.records.outputs import atomic_write_json
     from dlnkit.records.run_record import run_environment
 

@@ -196,7 +196,7 @@ def _robustness(
 def analyse_census_model(
     trained: Any, plan: AnalysisPlan, *, robust_roles: tuple[str, ...] = (), progress: Any = None
 ) -> list[dict[str, Any]]:
-    """A row per matrix layer of ``trained`` (a :class:`dlnkit.census_zoo.CensusTrained`), by
+    """A row per matrix layer of ``trained`` (a :class:`dlnkit.engines.census_zoo.CensusTrained`), by
     :func:`dlnkit.numerics.model_alignment.analyse_model_layers` (float64 copy, packed q/k/v, tied
     parameters once, math attention, model checks).
 

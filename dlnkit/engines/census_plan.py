@@ -1,7 +1,7 @@
 """What the census trains and measures: the quick set (tests, the default run) and the full set (``--full``).
 
 Recipes (float32, AdamW, weight decay 0.01, batch 64, gradient clipping at 1, seed 0; see
-:mod:`dlnkit.census_zoo`): learning rate 2e-3 for the MLPs and convolutional nets, 1e-3 for the
+:mod:`dlnkit.engines.census_zoo`): learning rate 2e-3 for the MLPs and convolutional nets, 1e-3 for the
 transformers; epochs as listed. Analysis sample counts per family are set by the cost of one
 Hessian-vector product on a loaded 2-core machine: an HVP through a convolution at 64 (8x8) or 40
 positions per image costs about as much as one through an MLP at 64 times the samples.
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dlnkit.census_analysis import AnalysisPlan
-from dlnkit.census_optimisers import OptimiserPlan
-from dlnkit.census_zoo import CensusModelSpec
+from dlnkit.engines.census_analysis import AnalysisPlan
+from dlnkit.engines.census_optimisers import OptimiserPlan
+from dlnkit.engines.census_zoo import CensusModelSpec
 
 ROBUST_ROLES = ("conv", "attention", "mlp_up", "head")
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from dlnkit.census_zoo import CensusModelSpec, accuracy, build, train
+from dlnkit.engines.census_zoo import CensusModelSpec, accuracy, build, train
 from dlnkit.numerics.census_data import load_census_data
 from dlnkit.numerics.preconditioners import SpectralNewton
 from dlnkit.numerics.validation import TrainingDivergedError

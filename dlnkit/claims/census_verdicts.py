@@ -127,8 +127,15 @@ def bootstrap_median(values: Sequence[float], *, seed: int = 0, reps: int = 2000
     return float(np.median(v)), float(np.quantile(meds, 0.025)), float(np.quantile(meds, 0.975))
 
 
+#: a layer enters the statistics only when its alpha is fitted through at least this many directions
+#: (a line through 2-4 points says little; the same floor as dlnkit.numerics.fit_intervals.MIN_FIT_POINTS)
+MIN_POINTS = 5
+
+
 def measured(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [r for r in rows if "skipped" not in r]
+    """The rows that enter the statistics: analysed, with alpha fitted through >= MIN_POINTS directions
+    (a patch embedding of 4 inputs has a rank-4 gradient: 4 points, excluded)."""
+    return [r for r in rows if "skipped" not in r and r["alpha"].get("n", 0) >= MIN_POINTS]
 
 
 def _statistic(s: Sentence, rows: Sequence[dict[str, Any]], alpha_of: Callable[[dict[str, Any]], float]) -> list[float]:
