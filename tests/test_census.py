@@ -139,14 +139,16 @@ def test_bands_and_bootstrap() -> None:
     # a census without any attention layer: that verdict is "not measured", never "holds"
     row = {
         "role": "conv",
-        "alpha": {"value": 2.0},
+        "alpha": {"value": 2.0, "n": 10},
         "alpha_window": {"value": 2.0},
         "err_dir": 0.01,
         "err_eig": 0.5,
         "PR_eig": 1.5,
         "zeta_bound": 2.0,
     }
-    v = {r["id"]: r for r in evaluate([row, dict(row, alpha={"value": 1.9})])}
+    few = dict(row, alpha={"value": 9.0, "n": 4})  # a fit through 4 points: not counted
+    v = {r["id"]: r for r in evaluate([row, dict(row, alpha={"value": 1.9, "n": 10}), few])}
+    assert v["alpha-conv"]["layers"] == 2
     assert v["alpha-attention"]["status"] == "not measured"
     assert v["alpha-conv"]["status"] == "holds" and v["s-alpha-gamma-eig"]["status"] == "does not hold"
 
