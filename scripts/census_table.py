@@ -31,9 +31,8 @@ def main(path: str) -> None:
             f"{f(m['training']['test_accuracy'], 3)} | {n} | {f(m['training']['train_seconds'], 0)} | "
             f"{f(m['analysis_seconds'], 0)} |"
         )
-    print(
-        "\n| layer type | layers | median α | range | median γ | median s_eig | median αγ |\n|---|---|---|---|---|---|---|"
-    )
+    print("\n| layer type | layers | median α | range | median γ | median s_eig | median αγ |")
+    print("|---|---|---|---|---|---|---|")
     for role in ("conv", "conv_shortcut", "attention", "mlp_up", "mlp_hidden", "mlp_down", "head"):
         sel = [r for r in rows if r["role"] == role]
         if not sel:
