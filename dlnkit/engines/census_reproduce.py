@@ -156,13 +156,21 @@ def run_census(
         "figures": list(FIGURES),
         "counts": {
             "layers": len(rows),
-            "measured": len(ok),
-            "skipped": len(rows) - len(ok),
+            "measured": sum(1 for r in rows if "skipped" not in r),
+            "skipped": sum(1 for r in rows if "skipped" in r),
+            "in_statistics": len(ok),
             "models": len(models),
             "families": sorted({m["spec"]["family"] for m in models}),
             "datasets": sorted({m["spec"]["data"] for m in models}),
         },
-        "seconds": {"census": t_census, "optimisers": t_opt},
+        "seconds": {
+            # what this invocation took (a resumed run reuses finished models and optimiser runs)
+            "this_run_census": t_census,
+            "this_run_optimisers": t_opt,
+            # the work itself, summed over the records whichever run did it: training + analysis
+            "census": sum(m["training"].get("train_seconds", 0.0) + m["analysis_seconds"] for m in models),
+            "optimisers": sum(r.get("seconds", 0.0) for r in opt.get("runs", {}).values()),
+        },
         "models": models,
         "verdicts": verdicts,
         "optimisers": {k: v for k, v in opt.items() if k != "runs"},
@@ -186,7 +194,8 @@ def print_summary(record: dict[str, Any], out: Path) -> None:
     c = record["counts"]
     print(f"arXiv:2606.02596 census ({record['set']} set) -- {record['label']}")
     print(
-        f"{c['measured']} layers measured ({c['skipped']} skipped) in {c['models']} models, families "
+        f"{c['measured']} layers measured ({c['skipped']} not analysed; {c['in_statistics']} with >= 5 fit points) "
+        f"in {c['models']} models, families "
         f"{', '.join(c['families'])}, data {', '.join(c['datasets'])}; census {record['seconds']['census']:.0f} s, "
         f"optimisers {record['seconds']['optimisers']:.0f} s"
     )
