@@ -201,9 +201,10 @@ def _alpha_robustness(s: Sentence, rows: Sequence[dict[str, Any]], status: str) 
         base = r["alpha"]["value"]
         variants.setdefault("fit window k >= 3", []).append((base, r["alpha_window"]["value"]))
         for key, v in r.get("robustness", {}).items():
-            label = {"early": "early checkpoint (1/4 of training)", "float32": "float32 analysis"}.get(
-                key, key.replace("samples_", "samples = ")
-            )
+            label = {"early": "early checkpoint (1/4 of training)", "float32": "float32 analysis"}.get(key, key)
+            if key.startswith("samples_") and "analysis_samples" in r:
+                more = int(key[8:]) > int(r["analysis_samples"])
+                label = "more samples (x2-x8)" if more else "fewer samples (x1/2)"
             variants.setdefault(label, []).append((base, v))
     res: dict[str, Any] = {}
     flips = []

@@ -121,7 +121,7 @@ def run_census(
                 "rows": layer_rows,
             }
             atomic_write_json(path, old)
-        rows.extend(old["rows"])
+        rows.extend(dict(r, analysis_samples=aplan.samples) for r in old["rows"])
         models.append(
             {k: old[k] for k in ("spec", "analysis", "training", "analysis_seconds", "load_or_train_seconds")}
         )

@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from dlnkit.claims.census_verdicts import SENTENCES
 from dlnkit.records.outputs import atomic_output
 
 ROLE_ORDER = ("conv", "conv_shortcut", "attention", "mlp_up", "mlp_hidden", "mlp_down", "embed", "head")
@@ -132,6 +133,12 @@ def robustness(verdicts: list[dict[str, Any]], path: Path) -> None:
         ax.barh(range(len(labels)), [rb[k]["median"] for k in labels], color="C1", alpha=0.7, label="variant")
         ax.plot([rb[k]["baseline_median"] for k in labels], range(len(labels)), "k|", ms=12, label="baseline")
         ax.set_yticks(range(len(labels)), labels, fontsize=6)
+        band = next((x.band for x in SENTENCES if x.id == v["id"]), None)
+        if band is not None:
+            top = max([rb[k]["median"] for k in labels] + [rb[k]["baseline_median"] for k in labels] + [2.5])
+            lo = band.lo if math.isfinite(band.lo) else 0.0
+            hi = band.hi if math.isfinite(band.hi) else top * 1.1
+            ax.axvspan(lo, hi, color="C2", alpha=0.15, label="band")
         ax.set_title(f"{v['id']}: band {v['band']}", fontsize=8)
         ax.set_xlabel("median alpha", fontsize=7)
     axes[0][0].legend(fontsize=6)
