@@ -325,3 +325,18 @@ def test_a_model_that_raises_is_bad_input_not_an_internal_error():
     X, y = torch.randn(20, 5, dtype=torch.float64), torch.randint(0, 3, (20,))
     with pytest.raises(DlnkitInputError, match="the model raised RuntimeError"):
         analyse_model_layers(_Fails(), (X, y), nn.CrossEntropyLoss(), k=3, eigen=False)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (marked gpu)")
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_cuda_equals_cpu(dtype, data_dir):
+    d = torch.load(data_dir / "images.pt")
+    X, y = d["inputs"][:16], d["targets"][:16]
+    runs = [
+        analyse_model_layers(EX.vit(), (X, y), nn.CrossEntropyLoss(), k=4, dtype=dtype, device=dev)
+        for dev in ("cpu", "cuda")
+    ]
+    rtol = 1e-9 if dtype == "float64" else 1e-3  # float32 sums in another order: a few hundred eps
+    for name, rep in runs[0].reports.items():
+        np.testing.assert_allclose(runs[1].reports[name].h, rep.h, rtol=rtol, atol=rtol * abs(rep.h).max())
