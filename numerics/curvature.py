@@ -93,6 +93,9 @@ class ModelCurvature:
                     chosen.append(key)
                     continue
                 sub = [n for n in named if n.startswith(key + ".")]
+                # a module name frees its trainable parameters (a frozen bias is not part of its block);
+                # a module whose parameters are all frozen frees them all, as naming them would
+                sub = [n for n in sub if named[n].requires_grad] or sub
                 if not sub:
                     raise DlnkitInputError(
                         f"no parameter or module named {key!r}; parameters: "
@@ -100,6 +103,8 @@ class ModelCurvature:
                     )
                 chosen += sub
             chosen = list(dict.fromkeys(chosen))
+            if not chosen:
+                raise DlnkitInputError("params is empty; name at least one parameter or module (or pass None: all)")
         self.names = chosen
         self.params = tuple(named[n].detach() for n in chosen)
         dtypes = {p.dtype for p in self.params}

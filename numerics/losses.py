@@ -61,9 +61,19 @@ class LossSpec:
     callable_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
     ignore_index: int | None = None
 
+    def check_shapes(self, output: torch.Tensor, target: torch.Tensor) -> None:
+        """Refuse float targets of another shape than the outputs: an elementwise loss would
+        broadcast (B, 1) against (B,) into a (B, B) matrix of wrong terms (the CLI refuses it too)."""
+        if self.elementwise is not None and target.is_floating_point() and output.shape != target.shape:
+            raise DlnkitInputError(
+                f"{self.name}: outputs of shape {tuple(output.shape)} and targets of shape {tuple(target.shape)} "
+                "would broadcast; reshape the targets (or the model's output) to the same shape"
+            )
+
     def per_sample(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         r"""The per-sample terms :math:`\ell_n` (length B): elementwise terms summed over non-batch dims,
         or for a callable its value on each one-sample slice (times 1 for mean, as one sample)."""
+        self.check_shapes(output, target)
         if self.elementwise is not None:
             e = self.elementwise(output, target)
             return e.reshape(e.shape[0], -1).sum(1)
@@ -80,6 +90,7 @@ class LossSpec:
 
     def batch_value(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """The loss of one batch with the module's own reduction (equal to calling the module)."""
+        self.check_shapes(output, target)
         if self.elementwise is None:
             assert self.callable_loss is not None
             return self.callable_loss(output, target)

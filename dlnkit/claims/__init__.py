@@ -115,6 +115,10 @@ def get_claim(claim_id: str) -> Claim:
 # ----- user claims: files and installed packages --------------------------------------------
 
 
+#: while a file loads: the claim object registered under each id, to refuse an id used twice
+_LOAD_SEEN: dict[str, Claim] | None = None
+
+
 def register_from_origin(claim: Claim, origin: str | None) -> Claim:
     """Register a user claim, recording where it came from. Loading the same source again
     replaces its claims; an id taken by another source (a built-in, another file) is an error."""
@@ -122,6 +126,10 @@ def register_from_origin(claim: Claim, origin: str | None) -> Claim:
         raise DlnkitInputError(f"{claim!r} is not a dlnkit Claim (build one with dlnkit.define_claim)")
     if getattr(claim, "origin", None) is None:
         claim.origin = origin
+    if _LOAD_SEEN is not None and origin is not None and origin == _LOADING_ORIGIN:
+        first = _LOAD_SEEN.setdefault(claim.id, claim)
+        if first is not claim:  # two claims with one id in one file: the second would silently win
+            raise DlnkitInputError(f"{origin} defines claim id {claim.id!r} twice; give each claim its own id")
     existing = _REGISTRY.get(claim.id)
     same = (
         existing is not None
@@ -203,7 +211,9 @@ def load_claims_from_file(path) -> list[Claim]:
     if spec is None or spec.loader is None:
         raise DlnkitInputError(f"cannot import {path} as Python")
     module = importlib.util.module_from_spec(spec)
+    global _LOAD_SEEN
     previous, _LOADING_ORIGIN = _LOADING_ORIGIN, origin
+    previous_seen, _LOAD_SEEN = _LOAD_SEEN, {}
     sys.modules[name] = module
     try:
         # held (not just their ids) so that no new claim can reuse an old one's id while we compare
@@ -224,7 +234,7 @@ def load_claims_from_file(path) -> list[Claim]:
         sys.modules.pop(name, None)
         raise DlnkitInputError(f"could not load claims from {path}: {type(exc).__name__}: {exc}") from exc
     finally:
-        _LOADING_ORIGIN = previous
+        _LOADING_ORIGIN, _LOAD_SEEN = previous, previous_seen
     if not claims:
         raise DlnkitInputError(f"{path} defines no claims (use dlnkit.define_claim or a CLAIMS list)")
     return claims

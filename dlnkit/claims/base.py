@@ -111,6 +111,16 @@ class Tolerance:
     atol: float = 0.0
     reason: str = ""
 
+    def __post_init__(self) -> None:
+        import math
+
+        from dlnkit.numerics.validation import DlnkitInputError
+
+        for name in ("rtol", "atol"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                raise DlnkitInputError(f"Tolerance.{name} must be a finite number >= 0, got {v!r}")
+
     def bound(self, predicted_scale: float) -> float:
         """``atol + rtol * |predicted_scale|``: the largest error that passes.
 

@@ -124,6 +124,11 @@ def load_data(path: str | None, dtype) -> tuple[Any, Any]:
         pair = (blob[0], blob[1])
     else:
         raise DlnkitInputError(f"--data {path!r} must hold inputs and targets")
+    for name, t in zip(("inputs", "targets"), pair):
+        if not isinstance(t, torch.Tensor) and np.asarray(t).dtype.kind not in "biuf":
+            raise DlnkitInputError(
+                f"--data {path!r}: the {name} are {np.asarray(t).dtype} values, not numbers (bool, int or float)"
+            )
     X, y = (torch.as_tensor(np.asarray(t)) if not isinstance(t, torch.Tensor) else t for t in pair)
     if X.ndim == 0 or y.ndim == 0 or X.shape[0] != y.shape[0] or X.shape[0] == 0:
         raise DlnkitInputError(
@@ -173,6 +178,19 @@ def load_user_problem(args) -> tuple[Any, Any, Any, Any]:
             raise DlnkitInputError(
                 f"the model cannot run on the --data inputs {tuple(X.shape)}: {type(exc).__name__}: {str(exc)[:200]}"
             ) from None
+        if not isinstance(out, torch.Tensor):
+            raise DlnkitInputError(
+                f"the model returns a {type(out).__name__}, not a tensor; dlnkit needs forward() to return the "
+                "outputs the loss compares (wrap the model to pick one)"
+            )
+        if not y.is_floating_point() and out.ndim >= 1 and type(loss).__name__ == "CrossEntropyLoss":
+            classes = out.shape[1] if out.ndim > 1 else out.shape[0]
+            lo, hi = int(y.min()), int(y.max())  # every label, not only the samples run above
+            if lo < 0 or hi >= classes:
+                raise DlnkitInputError(
+                    f"--data labels must lie in 0..{classes - 1} (the model has {classes} outputs), "
+                    f"found {lo if lo < 0 else hi}"
+                )
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error")  # torch only warns when MSE broadcasts mismatched shapes

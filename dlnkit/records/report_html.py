@@ -74,13 +74,10 @@ def load_record(path: str | os.PathLike) -> Record:
     DlnkitInputError
         The file is missing, not UTF-8 JSON, or holds no rows of the expected shape.
     """
+    from dlnkit.records.input_files import load_json_file
+
     p = Path(path)
-    if not p.is_file():
-        raise DlnkitInputError(f"no such record: {p}")
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DlnkitInputError(f"{p} is not a JSON record ({type(exc).__name__}: {exc})") from None
+    data = load_json_file(p, f"record {str(p)!r}")  # bounded size and depth; one line on any problem
     rows: Any = data if isinstance(data, list) else None
     if isinstance(data, dict):
         rows = next((data[k] for k in ROW_KEYS if isinstance(data.get(k), list)), None)
