@@ -55,3 +55,36 @@ def _bounded_int(text: str, low: int) -> int:
     if v < low:
         raise argparse.ArgumentTypeError(f"must be >= {low}, got {v}")
     return v
+
+
+def max_threads() -> int:
+    """The most compute threads a command accepts: 4x the CPUs this process may use (at least 8).
+    torch.set_num_threads(10**6) tries to start that many threads and crashes the process."""
+    import os
+
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(8, 4 * cpus)
+
+
+def check_threads(n: int, what: str = "--threads") -> int:
+    """``n`` threads (0: leave torch's default) within :func:`max_threads`, else one clear line."""
+    if n < 0 or n > max_threads():
+        raise DlnkitInputError(
+            f"{what} must be between 0 (torch's default) and {max_threads()} on this machine, got {n}"
+        )
+    return n
+
+
+#: seeds go to NumPy's legacy generator (0 .. 2**32 - 1) and torch's (64 bits): the smaller range
+MAX_SEED = 2**32 - 1
+
+
+def check_seeds(seeds: list[int], what: str = "--seeds") -> list[int]:
+    """Every seed in 0 .. :data:`MAX_SEED` (NumPy refuses others deep inside a run)."""
+    bad = [s for s in seeds if not 0 <= s <= MAX_SEED]
+    if bad:
+        raise DlnkitInputError(f"{what} must be integers in 0..{MAX_SEED}, got {bad[0]}")
+    return seeds

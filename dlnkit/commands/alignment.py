@@ -91,8 +91,9 @@ def run(args) -> int:
         raise DlnkitInputError(f"--k must be >= 2, got {args.k}")
     if args.samples < 1:
         raise DlnkitInputError(f"--samples must be >= 1, got {args.samples}")
-    if args.threads < 0:
-        raise DlnkitInputError(f"--threads must be >= 0 (0 leaves torch's default), got {args.threads}")
+    from dlnkit.commands._common import check_threads
+
+    check_threads(args.threads)  # a bound from the CPUs: torch.set_num_threads(10**6) crashes
     json_path = check_output_file(args.json, overwrite=args.force, what="--json") if args.json else None
     plot_dir = check_output_dir(args.plot, what="--plot") if args.plot else None
     if is_user_model(args.model):  # package.module:factory with --weights/--data/--loss

@@ -63,6 +63,34 @@ def spectrum_report(curv, *, top: int, probes: int, steps: int, kind: str, trace
     }
 
 
+def spectrum_plan_bytes(num_params: int, *, probes: int, steps: int, trace_products: int, top: int) -> int:
+    """Peak bytes of :func:`spectrum_report`'s routes whose size the user sets, the largest of:
+    SLQ (the Rademacher start, built as int64 and converted: 3 x 8 bytes per entry, plus the
+    kernel's Lanczos basis of ``probes`` groups x (``steps`` + 1) vectors), Hutch++ (its sketch,
+    products and basis: about 2 x ``trace_products`` vectors) and the top-``top`` block Lanczos."""
+    from dlnkit.numerics.lanczos import lanczos_basis_bytes
+
+    P = int(num_params)
+    slq = 24 * P * probes + lanczos_basis_bytes(P, probes, 1, max(1, min(steps, P)))
+    hutchpp = 2 * 8 * P * trace_products
+    top_k = lanczos_basis_bytes(P, 1, min(top, P), max(1, min(300, P) // max(1, min(top, P))))
+    return max(slq, hutchpp, top_k)
+
+
+def check_spectrum_plan(num_params: int, args, device) -> int:
+    from dlnkit.numerics.memory import check_allocation
+
+    return check_allocation(
+        spectrum_plan_bytes(
+            num_params, probes=args.probes, steps=args.steps, trace_products=args.trace_products, top=args.top
+        ),
+        f"the spectrum of a model with P = {num_params} parameters ({args.probes} probes x {args.steps} steps, "
+        f"{args.trace_products} trace products, top {args.top})",
+        device,
+        hint="lower --probes, --steps, --trace-products or --top",
+    )
+
+
 def run_model_spectrum(args) -> int:
 
     from dlnkit.numerics.curvature import ModelCurvature
@@ -90,6 +118,7 @@ def run_model_spectrum(args) -> int:
         f"(<= {bs}), loss {curv.loss.name}({curv.loss.reduction}) = {lval:.6g}, |grad| = {float(g.norm()):.3e}, "
         f"device {dev}, analysis dtype {str(dtype)[6:]}"
     )
+    check_spectrum_plan(curv.num_params, args, dev)  # every buffer a user's number sizes, before any
     rep = spectrum_report(
         curv, top=args.top, probes=args.probes, steps=args.steps, kind=args.kind, trace_products=args.trace_products
     )

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm  # plain tqdm: tqdm.auto warns in a Jupyter kernel without ipywidgets
 
-from dlnkit.commands._common import parse_int_list
+from dlnkit.commands._common import check_seeds, parse_int_list
 from dlnkit.numerics.validation import DlnkitInputError
 
 # Deferred imports: the functions below import their engines, torch and matplotlib when the
@@ -61,6 +61,25 @@ def _check_paths(out: Path, run_files: list[Path], force: bool) -> None:
         return rec is not None and rec.get("figure") == FIGURE_NAME
 
     claim_output(out / FIGURE_NAME, overwrite=force, what=f"{WRITER} figure", ours=figure_is_ours)
+
+
+#: bytes one recorded loss (every 1000th update) costs while a run trains and is written: the
+#: set of recorded steps, the (step, loss) lists and their JSON (measured about 0.3 KB with
+#: ``ru_maxrss``; tests/test_hostile_memory.py checks this is not below the measured peak)
+RECORDED_STEP_BYTES = 1024
+
+
+def check_training_record(steps: int, runs: int = 1) -> int:
+    """Refuse ``--steps`` whose loss record (one entry per 1000 updates, ``runs`` runs kept at
+    once) would not fit in memory, before any training."""
+    from dlnkit.numerics.memory import check_allocation
+
+    return check_allocation(
+        runs * RECORDED_STEP_BYTES * (int(steps) // 1000 + 2),
+        f"the loss record of {steps:,} training steps",
+        "cpu",
+        hint="lower --steps (the paper trains 10,000)",
+    )
 
 
 def _run_one(depth: int, seed: int, dtype: str, steps: int) -> dict[str, Any]:
@@ -223,8 +242,10 @@ def run(args) -> int:
     seeds = parse_int_list(args.seeds, "--seeds")
     if not seeds or any(s < 0 for s in seeds):
         raise DlnkitInputError(f"--seeds must be non-negative integers, got {args.seeds!r}")
+    check_seeds(seeds)
     if args.steps < 0:
         raise DlnkitInputError(f"--steps must be >= 0, got {args.steps}")
+    check_training_record(args.steps, runs=2)  # the loss record grows with --steps: refused before training
     out = Path(args.out or "reproduce-2602.00545").expanduser()
     jobs = [(L, s) for s in seeds for L in depths]
     run_files = [out / RUNS_DIR / f"L{L}_seed{s}_{args.dtype}_steps{args.steps}.json" for L, s in jobs]

@@ -3,6 +3,8 @@ predicted, split into dominant / bulk / zero clusters; optionally plotted."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from dlnkit.commands._common import add_device_arg, parse_float_list, parse_int_list
@@ -36,7 +38,15 @@ def run(args) -> int:
     else:
         if args.rank is None:
             raise DlnkitInputError("give --rank or the target singular values --t")
-        t = [float(args.m) ** (len(dims) - 1)] * int(args.rank)
+        m, L = float(args.m), len(dims) - 1
+        if not (math.isfinite(m) and m > 0):
+            raise DlnkitInputError(f"--m must be a positive finite number, got {args.m}")
+        if L * math.log10(m) > 150:  # m^L, and the Hessian's eigenvalues ~ m^(2L), must stay within float64
+            raise DlnkitInputError(
+                f"--m {args.m} at depth {L}: the target singular values m^L = 10^{L * math.log10(m):.0f} "
+                "overflow float64 arithmetic; lower --m or the depth"
+            )
+        t = [m**L] * int(args.rank)
     if any(x <= 0 for x in t):
         raise DlnkitInputError(f"target singular values must be positive, got {t}")
     t = check_target_scale(t, len(dims) - 1)

@@ -1,0 +1,198 @@
+"""Hostile suite, allocations a user's number sets: each is estimated and refused before it
+happens (one line, exit 2), and the estimates are not below what is measured.
+
+Every refused input runs ``dlnkit.cli.main`` in a forked child whose peak resident memory above
+its start (``ru_maxrss``) must stay small: a refusal that comes after the allocation (or a crash
+on the way) fails here.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+sys.path.insert(0, str(Path(__file__).parent))
+from hostile_support import one_line_error, record  # noqa: E402
+
+SECTION = "allocation guards"
+EXAMPLES = int(os.environ.get("DLNKIT_HOSTILE_EXAMPLES", "40"))
+#: a refusal before the work grows the process by far less than this (imports included)
+REFUSAL_PEAK_BYTES = 400 * 2**20
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * 4096
+
+
+CHILD = textwrap.dedent("""
+    import contextlib, io, json, os, resource, sys
+    import torch  # loaded before the baseline: not the command's allocation
+    import dlnkit.cli
+    def rss():
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * 4096
+    base = max(rss(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            rc = dlnkit.cli.main(sys.argv[1:])
+    except SystemExit as exc:
+        rc = exc.code if isinstance(exc.code, int) else 2
+    except BaseException as exc:
+        rc, err = 99, io.StringIO(f"{type(exc).__name__}: {exc}")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
+    sys.__stdout__.write(json.dumps([rc, err.getvalue(), peak]))
+""")
+
+
+def run_measured(argv, cwd) -> tuple[int, str, int]:
+    """``dlnkit.cli.main(argv)`` in a fresh interpreter (a fork of the test process can deadlock
+    in torch's thread pools): exit status, stderr and peak growth after the imports."""
+    import subprocess
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, *argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+    )
+    if proc.returncode != 0:
+        raise AssertionError(f"dlnkit {' '.join(argv)} crashed the process (exit {proc.returncode}): {proc.stderr}")
+    rc, err, peak = json.loads(proc.stdout.strip().splitlines()[-1])
+    return rc, err, peak
+
+
+def _refused_early(argv, cwd, limit: int = REFUSAL_PEAK_BYTES) -> None:
+    rc, err, peak = run_measured(argv, cwd)
+    clear = rc in (2, 3) and one_line_error(err)
+    early = peak < limit
+    record(SECTION, inputs_tried=1, clear_errors=int(clear), tracebacks=int(not clear), wrong_results=int(not early))
+    assert clear, f"dlnkit {' '.join(argv)}: exit {rc}\n{err}"
+    assert early, f"dlnkit {' '.join(argv)}: grew by {peak / 2**20:.0f} MiB before refusing"
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("alloc")
+    (d / "grid.json").write_text(json.dumps({"claims": ["B0"], "grid": {k: list(range(400)) for k in "abc"}}))
+    (d / "big.py").write_text(
+        textwrap.dedent("""
+        import torch
+        def model():
+            return torch.nn.Sequential(torch.nn.Linear(2000, 2000), torch.nn.Linear(2000, 10))
+        """)
+    )
+    import torch
+
+    torch.save({"inputs": torch.randn(8, 2000), "targets": torch.randint(0, 10, (8,))}, d / "data.pt")
+    return d
+
+
+DEEP = ",".join(["3"] * 41)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["spectrum", "--model", "mlp", "--probes", "1000000000"],
+        ["spectrum", "--model", "mlp", "--trace-products", "1000000000"],
+        ["spectrum", "--model", "big.py:model", "--data", "data.pt"],  # 4M parameters: the Lanczos basis
+        ["sweep", "grid.json", "--out", "sw", "-q"],  # 400^3 cases
+        ["reproduce", "2602.00545", "--steps", "1000000000000", "--out", "r1"],
+        ["reproduce", "2602.00545", "--seeds", "99999999999", "--depths", "2", "--steps", "1", "--out", "r2"],
+        ["replay", "/dev/zero"],
+        ["alignment", "--model", "mlp", "--threads", "1000000", "--no-eigen"],
+        ["spectrum", "--dims", DEEP, "--rank", "1", "--m", "1e10"],
+    ],
+    ids=[
+        "probes",
+        "trace-products",
+        "4M-model",
+        "grid-400^3",
+        "steps-1e12",
+        "seed-1e11",
+        "dev-zero",
+        "threads",
+        "m^40",
+    ],
+)
+def test_a_users_number_is_refused_before_it_allocates(files, argv):
+    # the 4M-parameter model itself (float32 + float64 copies, its gradient, the products'
+    # workspace: about 100 bytes per parameter) is loaded before the Lanczos basis (9.7 GiB) is refused
+    limit = 1536 * 2**20 if "big.py:model" in argv else REFUSAL_PEAK_BYTES
+    _refused_early(argv, files, limit)
+
+
+@settings(max_examples=max(10, EXAMPLES), deadline=None, suppress_health_check=list(HealthCheck))
+@given(lengths=st.lists(st.integers(1, 6), min_size=1, max_size=4), configs=st.integers(0, 3))
+def test_sweep_case_count_bounds_the_expansion(lengths, configs):
+    from dlnkit.engines.sweep import expand_cases, sweep_case_count
+
+    cfg = {
+        "claims": ["B0"],
+        "grid": {f"k{i}": list(range(n)) for i, n in enumerate(lengths)},
+        "configs": [{"k0": 100 + j} for j in range(configs)],
+    }
+    n = sweep_case_count(cfg)
+    got = len(expand_cases(cfg))
+    record(SECTION, inputs_tried=1, worked=1, wrong_results=int(got > n))
+    assert got <= n
+
+
+def _sweep_peak(cfg, conn) -> None:
+    import resource
+
+    from dlnkit.engines.sweep import expand_cases
+
+    base = max(_rss(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    cases = expand_cases(cfg)
+    conn.send((len(cases), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base))
+
+
+def test_sweep_plan_estimate_is_not_below_the_measured_peak():
+    from dlnkit.engines.sweep import sweep_plan_bytes
+
+    cfg = {"claims": ["B0"], "grid": {"a": list(range(200)), "b": list(range(100)), "dims": [[4, 6, 3]]}}
+    ctx = mp.get_context("fork")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_sweep_peak, args=(cfg, child))
+    proc.start()
+    n, measured = parent.recv()
+    proc.join(timeout=60)
+    estimate = sweep_plan_bytes(cfg)
+    record(SECTION, inputs_tried=1, worked=1, wrong_results=int(measured > estimate))
+    assert n == 20_000 and measured <= estimate, (measured, estimate)
+
+
+def _record_peak(steps, conn) -> None:
+    """The loss record's bookkeeping as the paper run keeps it (every 1000th step: the set of
+    recorded steps, the losses, the (step, loss) pairs and their JSON)."""
+    import resource
+
+    base = max(_rss(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    losses_at = set(range(0, steps, 1000))
+    loss_steps = sorted(losses_at)
+    losses = [float(k) * 1e-3 + 0.1 for k in loss_steps]
+    text = json.dumps({"losses": list(zip(loss_steps, losses))})
+    conn.send((len(text), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base))
+
+
+def test_training_record_estimate_is_not_below_the_measured_peak():
+    from dlnkit.commands.reproduce import RECORDED_STEP_BYTES
+
+    steps = 500_000_000  # 500,000 recorded losses
+    ctx = mp.get_context("fork")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_record_peak, args=(steps, child))
+    proc.start()
+    _, measured = parent.recv()
+    proc.join(timeout=60)
+    estimate = RECORDED_STEP_BYTES * (steps // 1000 + 2)
+    record(SECTION, inputs_tried=1, worked=1, wrong_results=int(measured > estimate))
+    assert measured <= estimate, (measured, estimate)
