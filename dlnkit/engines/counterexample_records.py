@@ -92,22 +92,17 @@ _INPUT_ERRORS = ("DlnkitInputError", "HessianTooLargeError", "AllocationTooLarge
 _MEMORY_ERRORS = ("MemoryError", "OutOfMemoryError", "HessianTooLargeError", "AllocationTooLargeError")
 
 
+#: a record holds one configuration and a few numbers: far below this
+RECORD_MAX_BYTES = 16 * 2**20
+
+
 def load_counterexample(path) -> dict:
     """Read and check a record; any problem (missing, a folder, not UTF-8, not JSON, another
     format, missing or mistyped keys) is one :class:`DlnkitInputError` line."""
-    p = Path(path)
-    try:
-        rec = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DlnkitInputError(f"no such counterexample file: {path}") from None
-    except IsADirectoryError:
-        raise DlnkitInputError(f"{path} is a folder, not a counterexample file") from None
-    except UnicodeDecodeError:
-        raise DlnkitInputError(f"{path} is not UTF-8 text (not a counterexample record)") from None
-    except OSError as exc:
-        raise DlnkitInputError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise DlnkitInputError(f"{path} is not JSON: {' '.join(str(exc).split())}") from None
+    from dlnkit.records.input_files import load_json_file
+
+    # a regular file of bounded size (never /dev/zero), UTF-8, JSON of bounded depth
+    rec = load_json_file(path, f"counterexample record {str(path)!r}", max_bytes=RECORD_MAX_BYTES)
     if not isinstance(rec, dict) or rec.get("format") != FORMAT:
         raise DlnkitInputError(f"{path} is not a dlnkit counterexample record (format {FORMAT})")
     bad = [k for k, t in _REQUIRED.items() if not isinstance(rec.get(k), t)]
@@ -180,10 +175,33 @@ def now_device(r: ReplayResult) -> str:
     return r.record.get("replay_device", "cpu")
 
 
+def check_record_config(claim, rec: dict) -> None:
+    """Refuse (bad input, never "still fails") a record whose configuration is not one the claim
+    takes (:func:`~dlnkit.engines.config_checks.check_config_types`: inf, a bool where the claim
+    uses integers, a string seed) or that violates an assumption the record does not list as
+    dropped (a record edited to drop nothing would otherwise "reproduce" a failure of the
+    theorem inside its own assumptions)."""
+    from dlnkit.engines.config_checks import check_config_types
+
+    where = f"record of {rec['claim']}"
+    check_config_types(claim, rec["config"], where)
+    try:
+        violated = claim.violated_assumptions(rec["config"])
+    except Exception:  # noqa: BLE001 - the claim cannot tell on this config: the replay decides
+        violated = None
+    undeclared = sorted(set(violated or ()) - set(rec["dropped"]))
+    if undeclared:
+        raise DlnkitInputError(
+            f"{where}: the configuration violates {', '.join(undeclared)}, which the record does not list "
+            f"as dropped (dropped: {', '.join(rec['dropped']) or 'nothing'}); an edited or inconsistent record"
+        )
+
+
 def replay_record(rec: dict, device: str = "cpu") -> ReplayResult:
     """Recompute a counterexample record and compare bitwise with what it stores."""
     claim = get_claim(rec["claim"])
     claim.check_drop(rec["dropped"])  # assumption names the claim no longer has: an outdated record
+    check_record_config(claim, rec)
     dev = str(resolve_device(device))
     now = evaluate(claim, rec["config"], dev)
     diffs = []
@@ -209,31 +227,48 @@ def replay(path, device: str = "cpu") -> ReplayResult:
 
 def regression_test_source(path_or_record, name: str | None = None) -> str:
     """A self-contained pytest module (the record is embedded) asserting that replaying the
-    counterexample on CPU gives bit-for-bit the stored numbers and that the claim still fails."""
+    counterexample on CPU gives bit-for-bit the stored numbers and that the claim still fails.
+
+    Built as an AST (every value from the record enters as a literal node, so no text in a
+    record can become code) and compiled before it is returned. Refuses (``DlnkitInputError``)
+    a record of a claim that is not registered, an assumption it does not have, or a
+    configuration it does not take (:func:`check_record_config`).
+    """
+    import ast
+    import pprint
+
+    from dlnkit.claims import get_claim
+
     rec = path_or_record if isinstance(path_or_record, dict) else load_counterexample(path_or_record)
     rec = {k: v for k, v in rec.items() if k != "explanation"}
-    slug = name or "_".join([rec["claim"], *rec["dropped"]] or [rec["claim"]])
-    slug = "".join(ch if ch.isalnum() else "_" for ch in slug).lower()
-    body = json.dumps(rec, indent=1, sort_keys=True)
+    claim = get_claim(rec["claim"])  # an unknown claim: refused here, not in the generated test
+    claim.check_drop(rec["dropped"])
+    check_record_config(claim, rec)
+    slug = name or "_".join([rec["claim"], *rec["dropped"]])
+    slug = "".join(ch if ch.isascii() and ch.isalnum() else "_" for ch in slug).lower().strip("_") or "record"
     dropped = ", ".join(rec["dropped"]) or "nothing"
-    return f'''"""Regression: counterexample to claim {rec["claim"]} with {dropped} dropped.
-
-Generated by dlnkit.engines.counterexample_records.regression_test_source. Replaying the stored configuration on
-CPU must give bit-for-bit the stored numbers (same torch build), and the claim must still fail there.
-"""
-import json
-
-from dlnkit.engines.counterexample_records import replay_record
-
-RECORD = json.loads(r"""{body}""")
-
-
-def test_counterexample_{slug}_still_fails():
-    r = replay_record(RECORD, device="cpu")
-    assert r.still_fails, r.summary()
-
-
-def test_counterexample_{slug}_replays_bit_for_bit():
-    r = replay_record(RECORD, device="cpu")
-    assert r.exact, r.summary()
-'''
+    doc = (
+        f"Regression: counterexample to claim {rec['claim']} with {dropped} dropped.\n\n"
+        "Generated by dlnkit.engines.counterexample_records.regression_test_source. Replaying the stored\n"
+        "configuration on CPU must give bit-for-bit the stored numbers (same torch build), and the\n"
+        "claim must still fail there.\n"
+    )
+    record_literal = ast.parse(pprint.pformat(json.loads(json.dumps(rec)), width=100, sort_dicts=True), mode="eval")
+    module = ast.parse(
+        "from dlnkit.engines.counterexample_records import replay_record\n\n"
+        "RECORD = None\n\n"
+        f"def test_counterexample_{slug}_still_fails():\n"
+        "    r = replay_record(RECORD, device='cpu')\n"
+        "    assert r.still_fails, r.summary()\n\n"
+        f"def test_counterexample_{slug}_replays_bit_for_bit():\n"
+        "    r = replay_record(RECORD, device='cpu')\n"
+        "    assert r.exact, r.summary()\n"
+    )
+    assign = module.body[1]
+    assert isinstance(assign, ast.Assign)
+    assign.value = record_literal.body  # the record as literal nodes
+    module.body.insert(0, ast.Expr(ast.Constant(doc)))
+    ast.fix_missing_locations(module)
+    source = ast.unparse(module) + "\n"
+    compile(source, "<regression test>", "exec")  # what we hand back compiles
+    return source
