@@ -203,8 +203,7 @@ def _alpha_robustness(s: Sentence, rows: Sequence[dict[str, Any]], status: str) 
         for key, v in r.get("robustness", {}).items():
             label = {"early": "early checkpoint (1/4 of training)", "float32": "float32 analysis"}.get(key, key)
             if key.startswith("samples_") and "analysis_samples" in r:
-                more = int(key[8:]) > int(r["analysis_samples"])
-                label = "more samples (x2-x8)" if more else "fewer samples (x1/2)"
+                label = f"samples x{int(key[8:]) / int(r['analysis_samples']):g}"
             variants.setdefault(label, []).append((base, v))
     res: dict[str, Any] = {}
     flips = []
