@@ -24,11 +24,6 @@ LAYERS = {
     "dlnkit.claims": 2,
     "dlnkit.records": 3,
     "dlnkit.engines": 4,
-    # the arXiv:2606.02596 reproduction (plan, zoo, optimisers, analysis, verdicts, figures): an
-    # engine run by `dlnkit reproduce 2606.02596`, still top-level files named by prefix
-    "dlnkit.census_": 4,
-    # the abstract's sentences and their bands (NumPy only), read by the census claims and the report
-    "dlnkit.census_verdicts": 1,
     "dlnkit.commands": 5,
     "dlnkit.cli": 5,
     "dlnkit.__main__": 5,
@@ -37,11 +32,6 @@ LAYERS = {
     "dlnkit.strategies": 6,
 }
 FACADES = ("dlnkit.api", "dlnkit.exact", "dlnkit.strategies")
-#: upward imports known and owed a fix, each with its reason (the list may only shrink)
-KNOWN_UPWARD = {
-    ("dlnkit.claims.census_2606", "dlnkit.census_reproduce"): "without a committed census record the claims "
-    "measure by running the whole census engine into a temporary folder; the census run belongs below the claims",
-}
 
 
 def _module_name(path: Path) -> str:
@@ -93,8 +83,7 @@ def _imports(name: str, path: Path, modules) -> list[tuple[str, int]]:
 def _layer(name: str) -> int | None:
     best = None
     for prefix, layer in LAYERS.items():
-        matches = name.startswith(prefix) if prefix.endswith("_") else name == prefix or name.startswith(prefix + ".")
-        if matches and (best is None or len(prefix) > len(best[0])):
+        if (name == prefix or name.startswith(prefix + ".")) and (best is None or len(prefix) > len(best[0])):
             best = (prefix, layer)
     return None if best is None else best[1]
 
@@ -113,16 +102,9 @@ def test_no_import_runs_up_a_layer():
         for target, line in _imports(name, path, modules):
             if target == "dlnkit":  # ``from dlnkit import __version__``: the root imports nothing
                 continue
-            if _layer(target) > _layer(name) and (name, target) not in KNOWN_UPWARD:
+            if _layer(target) > _layer(name):
                 upward.append(f"{path.relative_to(ROOT)}:{line}: {name} (layer {_layer(name)}) imports {target}")
     assert not upward, "\n".join(upward)
-
-
-def test_known_upward_imports_still_exist():
-    """An entry of KNOWN_UPWARD that was fixed must leave the list."""
-    modules = _modules()
-    for name, target in KNOWN_UPWARD:
-        assert name in modules and target in {t for t, _ in _imports(name, modules[name], modules)}
 
 
 def test_facades_only_reexport():

@@ -7,6 +7,9 @@ import math
 
 from dlnkit.numerics.validation import DlnkitInputError, check_dims
 
+# Deferred imports: the functions below import their engines, torch and matplotlib when the
+# subcommand runs, so that `dlnkit --help` and the other subcommands do not load them.
+
 
 def parse_int_list(text: str, what: str = "dims") -> list[int]:
     """``"16,32,10"`` -> [16, 32, 10], with a clear error otherwise."""

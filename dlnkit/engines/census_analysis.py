@@ -38,6 +38,9 @@ from torch import nn
 
 from dlnkit.numerics.validation import DlnkitInputError
 
+# Deferred imports: torch, matplotlib, optional packages (Dask, nbclient, tqdm) and the record
+# writers are imported by the routine that needs them, so importing the engine stays light.
+
 
 @dataclass(frozen=True)
 class AnalysisPlan:

@@ -32,6 +32,9 @@ from dlnkit.numerics.census_data import load_census_data
 from dlnkit.numerics.preconditioners import SpectralNewton
 from dlnkit.numerics.validation import TrainingDivergedError
 
+# Deferred imports: torch, matplotlib, optional packages (Dask, nbclient, tqdm) and the record
+# writers are imported by the routine that needs them, so importing the engine stays light.
+
 GRIDS = {
     "spectral_newton": (0.005, 0.02, 0.05),
     "adamw": (1e-3, 3e-3, 1e-2),

@@ -25,6 +25,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+# Deferred imports: torch, matplotlib, optional packages (Dask, nbclient, tqdm) and the record
+# writers are imported by the routine that needs them, so importing the engine stays light.
+
 PAPER = "2606.02596"
 WRITER = "dlnkit reproduce 2606.02596"
 RECORD_KIND = "census-2606.02596"

@@ -36,6 +36,9 @@ from dlnkit.numerics.zoo import (
     load_checkpoint,
 )
 
+# Deferred imports: torch, matplotlib, optional packages (Dask, nbclient, tqdm) and the record
+# writers are imported by the routine that needs them, so importing the engine stays light.
+
 CENSUS_ZOO_VERSION = 1
 
 

@@ -15,6 +15,9 @@ from typing import Any
 
 from dlnkit.numerics.validation import DlnkitInputError
 
+# Deferred imports: torch, matplotlib, optional packages (Dask, nbclient, tqdm) and the record
+# writers are imported by the routine that needs them, so importing the engine stays light.
+
 
 def config_examples(claim: Any, draws: int = 3) -> list[dict]:
     """The fixed configurations of ``claim`` and ``draws`` drawn ones per kept/dropped assumption;

@@ -16,6 +16,9 @@ from typing import Any
 from dlnkit.claims.census_verdicts import SENTENCES
 from dlnkit.records.outputs import atomic_output
 
+# Deferred imports: matplotlib, torch and the claim registry are imported by the routine that
+# needs them, so that reading or writing a record does not load them.
+
 ROLE_ORDER = ("conv", "conv_shortcut", "attention", "mlp_up", "mlp_hidden", "mlp_down", "embed", "head")
 #: the paper's statements per layer type, drawn as (lo, hi) markers labelled "reported"
 REPORTED_ALPHA = {"conv": (2.0, 2.0), "attention": (1.0, 1.0), "mlp_up": (None, 1.0), "head": (2.0, None)}

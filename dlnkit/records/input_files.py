@@ -25,6 +25,9 @@ from typing import Any
 
 from dlnkit.numerics.validation import DlnkitInputError
 
+# Deferred imports: matplotlib, torch and the claim registry are imported by the routine that
+# needs them, so that reading or writing a record does not load them.
+
 #: the largest input file read by default (records, sweep files): far above any real one
 MAX_INPUT_BYTES = 64 * 2**20
 #: the deepest nesting of lists/objects accepted (records nest a handful of levels)
