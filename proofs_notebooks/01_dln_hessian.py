@@ -62,8 +62,10 @@ def eigvalsh(H):
 # ## 1.1 The loss only sees two moments of the data
 #
 # Expanding the square,
+#
 # $$\ell = \tfrac12\operatorname{tr}(W\Sigma W^\top) - \operatorname{tr}(WC^\top) + \text{const},\qquad
 # \Sigma = \tfrac1B X^\top X,\quad C = \tfrac1B Y^\top X .$$
+#
 # So the Hessian depends on the data only through $\Sigma$ (and on the targets only through the
 # end-to-end gradient $G = W\Sigma - C$). We set up a two-layer network with symbolic entries,
 # $d_{in}=2$, hidden width $3$, $d_{out}=2$ — twelve parameters — and a symbolic $\Sigma$ and $C$.
@@ -90,9 +92,12 @@ H[:3, :3]
 # Differentiate $W = W_L\cdots W_1$ once: $dW = \sum_l P_l\, dW_l\, Q_l$. With **row-major**
 # flattening, $\operatorname{vec}_r(AXB) = (A\otimes B^\top)\operatorname{vec}_r(X)$, so the
 # Jacobian of $\operatorname{vec}_r W$ with respect to layer $l$ is
+#
 # $$J_l = P_l \otimes Q_l^\top .$$
+#
 # The loss is $\tfrac12\operatorname{vec}_r(W)^\top (I\otimes\Sigma)\operatorname{vec}_r(W) - \dots$, so the part of the
 # Hessian that comes from differentiating $W$ once on each side is
+#
 # $$H^{GN} = J^\top (I\otimes\Sigma) J,\qquad H^{GN}_{lm} = (P_l^\top P_m)\otimes(Q_l\,\Sigma\,Q_m^\top).$$
 #
 # *A word on conventions.* A column-major text writes the blocks as $(Q_lQ_m^\top)\otimes(P_l^\top P_m)$:
@@ -215,7 +220,9 @@ assert float((mid - avg).abs().max()) < 1e-12 * float(avg.abs().max())
 # $H^{GN} = J^\top(I\otimes\Sigma)J = \tilde J^\top\tilde J$ with $\tilde J = (I\otimes\Sigma^{1/2})J$, a
 # $d_{out}d_{in}\times P$ matrix. $\tilde J^\top\tilde J$ and $\tilde J\tilde J^\top$ have the same
 # nonzero eigenvalues, and
+#
 # $$\tilde J\tilde J^\top = \sum_l (P_lP_l^\top)\otimes(\Sigma^{1/2}Q_l^\top Q_l\Sigma^{1/2})$$
+#
 # is only $d_{out}d_{in}$ square, however wide the hidden layers are. So $H^{GN}$ has at least
 # $P - d_{out}d_{in}$ zero eigenvalues. SymPy confirms the Kronecker form of $JJ^\top$ on the
 # symbolic network (with $\Sigma = I$):

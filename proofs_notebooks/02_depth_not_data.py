@@ -151,7 +151,9 @@ dominant_eigenvalue_closed_form(t_i, t_i, L_sym)
 #
 # Let every target singular value be $t_i = m^L$ (each layer then has singular value $m$). The
 # dominant value becomes $L\,m^{2(L-1)}$, each bulk value $m^{2(L-1)}$, and
+#
 # $$\frac{\operatorname{mean}(\text{dominant})}{\operatorname{mean}(\text{bulk})} = L,$$
+#
 # whatever $m$, $r$ and the widths. SymPy, for symbolic $L$:
 
 # %%

@@ -16,12 +16,16 @@
 #
 # Take one weight matrix $W$ ($m\times n$) of a network and its gradient $G = \sum_k\sigma_ku_kv_k^\top$. How curved
 # is the loss along each singular direction? arXiv:2606.02596 measures the Rayleigh quotients
+#
 # $$h_k = \operatorname{vec}(u_kv_k^\top)^\top H_{ll}\operatorname{vec}(u_kv_k^\top)$$
+#
 # with the exact layer block $H_{ll}$, fits $h_k \approx c\,\sigma_k^{\alpha}$ over the top directions, and explains the
 # **curvature exponent** $\alpha$ through a Kronecker model $H_{ll}\approx C_\delta\otimes C_A$ of the block, with
 # $C_\delta = \frac1B\delta^\top\delta$ (output gradients) and $C_A = \frac1B A^\top A$ (layer inputs):
+#
 # $$h_k^{Kron} = \underbrace{\rho^\delta_k\rho^A_k}_{\Phi_k}\;\underbrace{\lambda_k(C_\delta)\lambda_k(C_A)}_{\Lambda_k},\qquad
 #   \chi_k = h_k/h_k^{Kron},\qquad \hat\alpha = \hat b_\Lambda + \hat b_\Phi + \hat b_\chi,$$
+#
 # where $\rho^\delta_k = u_k^\top C_\delta u_k/\lambda_k(C_\delta)$ (likewise $\rho^A_k$) measure how well the gradient's singular
 # vectors align with the factors' eigenvectors, and $\hat b_X$ is the least-squares slope of $\log X_k$ on $\log\sigma_k$.
 #

@@ -18,7 +18,9 @@
 # gradient's singular values: $h_k \approx c\,\sigma_k^{\alpha}$. If we trust that model, the ideal step along
 # direction $u_kv_k^\top$ is a damped Newton step, $\sigma_k/(h_k + d)$. arXiv:2606.02596 turns this into a
 # family of spectral preconditioners: with $G = U\operatorname{diag}(\sigma)V^\top$,
+#
 # $$\Delta W = U\operatorname{diag}\big(T(\sigma_k;\alpha)\big)V^\top,\qquad T(\sigma;\alpha) = \frac{\sigma}{\sigma^\alpha + d}.$$
+#
 # This lecture derives the special cases in SymPy — $\alpha = 2$ is $G(G^\top G + dI)^{-1}$, $\alpha = 1$ with
 # $d\to0$ is the polar factor $UV^\top$ that Muon computes — checks them numerically, and shows exactly
 # when the family *is* Newton's method on a layer: when the layer's Hessian block is a Kronecker product
@@ -130,8 +132,10 @@ print("U V^T = lim T(S;1,d->0) = Newton-Schulz limit: checked")
 # are the gradient's singular bases, $C_\delta = U\operatorname{diag}(a)U^\top$, $C_A = V\operatorname{diag}(b)V^\top$. Then
 # $u_kv_l^\top$ are eigenvectors with eigenvalues $a_kb_l$, and if the matched curvatures follow
 # $a_kb_k = c\,\sigma_k^\alpha$, the damped Newton step is
+#
 # $$(H + dI)^{-1}\operatorname{vec}(G) = \operatorname{vec}\Big(U\operatorname{diag}\Big(\frac{\sigma_k}{c\sigma_k^\alpha + d}\Big)V^\top\Big)
 #   = \operatorname{vec}\Big(U\,\tfrac1c\,T\big(\sigma_k;\alpha,\tfrac dc\big)V^\top\Big).$$
+#
 # SymPy proves it for symbolic $\sigma_k$, $a_k$, $\alpha$, $c$, $d$:
 
 # %%
