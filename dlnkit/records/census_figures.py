@@ -64,7 +64,7 @@ def alpha_by_role(rows: list[dict[str, Any]], path: Path) -> None:
             y = lo if lo is not None else hi
             ax.plot([i - 0.4, i + 0.4], [y, y], "k-", lw=2.5)
             txt = "reported ~" if lo == hi else ("reported >" if hi is None else "reported <")
-            ax.annotate(f"{txt}{y:g}", (i + 0.42, y), fontsize=7, va="center")
+            ax.annotate(f"{txt}{y:g}", (i, y), textcoords="offset points", xytext=(0, 4), fontsize=7, ha="center")
     for f in fams:
         ax.plot([], [], "o", color=f"C{fams.index(f) % 10}", label=f)
     ax.set_xticks(range(len(roles)), roles)
