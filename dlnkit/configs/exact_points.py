@@ -80,6 +80,7 @@ def exact_point(config: Mapping) -> dict:
 
     Examples
     --------
+    >>> from dlnkit.theory.exact_hessian import end_to_end_exact
     >>> pt = exact_point({"dims": [2, 3, 2], "t": [2.0], "seed": 0})
     >>> end_to_end_exact(pt["weights"]) == pt["target"]
     True
