@@ -34,47 +34,41 @@ def _rss() -> int:
 
 CHILD = textwrap.dedent("""
     import contextlib, io, json, os, resource, sys
-    import torch  # loaded before the baseline: not the command's allocation
+    import torch  # loaded before the baselines: not the commands' allocations
     import dlnkit.cli
     def rss():
         with open("/proc/self/statm") as fh:
             return int(fh.read().split()[1]) * 4096
-    base = max(rss(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-    err = io.StringIO()
-    try:
-        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-            rc = dlnkit.cli.main(sys.argv[1:])
-    except SystemExit as exc:
-        rc = exc.code if isinstance(exc.code, int) else 2
-    except BaseException as exc:
-        rc, err = 99, io.StringIO(f"{type(exc).__name__}: {exc}")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
-    sys.__stdout__.write(json.dumps([rc, err.getvalue(), peak]))
+    out = []
+    for argv in json.loads(sys.argv[1]):
+        base = max(rss(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+        err = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+                rc = dlnkit.cli.main(argv)
+        except SystemExit as exc:
+            rc = exc.code if isinstance(exc.code, int) else 2
+        except BaseException as exc:
+            rc, err = 99, io.StringIO(f"{type(exc).__name__}: {exc}")
+        out.append([rc, err.getvalue(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base])
+    sys.__stdout__.write(json.dumps(out))
 """)
 
 
-def run_measured(argv, cwd) -> tuple[int, str, int]:
-    """``dlnkit.cli.main(argv)`` in a fresh interpreter (a fork of the test process can deadlock
-    in torch's thread pools): exit status, stderr and peak growth after the imports."""
+def run_measured(argvs: list[list[str]], cwd) -> list[tuple[int, str, int]]:
+    """Each ``dlnkit.cli.main(argv)`` in turn in one fresh interpreter (a fork of the test process
+    can deadlock in torch's thread pools; one interpreter keeps the imports to one): exit status,
+    stderr and the growth of the peak resident size (``ru_maxrss``) during that command. The peak
+    only grows, so a command that allocates before refusing shows up whatever ran before it."""
     import subprocess
 
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
-        [sys.executable, "-c", CHILD, *argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+        [sys.executable, "-c", CHILD, json.dumps(argvs)], cwd=cwd, env=env, capture_output=True, text=True, timeout=900
     )
     if proc.returncode != 0:
-        raise AssertionError(f"dlnkit {' '.join(argv)} crashed the process (exit {proc.returncode}): {proc.stderr}")
-    rc, err, peak = json.loads(proc.stdout.strip().splitlines()[-1])
-    return rc, err, peak
-
-
-def _refused_early(argv, cwd, limit: int = REFUSAL_PEAK_BYTES) -> None:
-    rc, err, peak = run_measured(argv, cwd)
-    clear = rc in (2, 3) and one_line_error(err)
-    early = peak < limit
-    record(SECTION, inputs_tried=1, clear_errors=int(clear), tracebacks=int(not clear), wrong_results=int(not early))
-    assert clear, f"dlnkit {' '.join(argv)}: exit {rc}\n{err}"
-    assert early, f"dlnkit {' '.join(argv)}: grew by {peak / 2**20:.0f} MiB before refusing"
+        raise AssertionError(f"the commands crashed the process (exit {proc.returncode}): {proc.stderr[-2000:]}")
+    return [tuple(r) for r in json.loads(proc.stdout.strip().splitlines()[-1])]
 
 
 @pytest.fixture(scope="module")
@@ -95,38 +89,40 @@ def files(tmp_path_factory) -> Path:
 
 
 DEEP = ",".join(["3"] * 41)
-
-
-@pytest.mark.parametrize(
-    "argv",
-    [
-        ["spectrum", "--model", "mlp", "--probes", "1000000000"],
-        ["spectrum", "--model", "mlp", "--trace-products", "1000000000"],
-        ["spectrum", "--model", "big.py:model", "--data", "data.pt"],  # 4M parameters: the Lanczos basis
-        ["sweep", "grid.json", "--out", "sw", "-q"],  # 400^3 cases
-        ["reproduce", "2602.00545", "--steps", "1000000000000", "--out", "r1"],
-        ["reproduce", "2602.00545", "--seeds", "99999999999", "--depths", "2", "--steps", "1", "--out", "r2"],
-        ["replay", "/dev/zero"],
-        ["alignment", "--model", "mlp", "--threads", "1000000", "--no-eigen"],
-        ["spectrum", "--dims", DEEP, "--rank", "1", "--m", "1e10"],
-    ],
-    ids=[
-        "probes",
-        "trace-products",
-        "4M-model",
-        "grid-400^3",
-        "steps-1e12",
+#: (id, argv); the 4M-parameter model last: it loads the model itself (float32 + float64 copies,
+#: its gradient, the products' workspace: about 100 bytes per parameter) before the Lanczos basis
+#: (9.7 GiB) is refused, so its bound is larger
+CASES = [
+    ("probes", ["spectrum", "--model", "mlp", "--probes", "1000000000"]),
+    ("trace-products", ["spectrum", "--model", "mlp", "--trace-products", "1000000000"]),
+    ("grid-400^3", ["sweep", "grid.json", "--out", "sw", "-q"]),
+    ("steps-1e12", ["reproduce", "2602.00545", "--steps", "1000000000000", "--out", "r1"]),
+    (
         "seed-1e11",
-        "dev-zero",
-        "threads",
-        "m^40",
-    ],
-)
-def test_a_users_number_is_refused_before_it_allocates(files, argv):
-    # the 4M-parameter model itself (float32 + float64 copies, its gradient, the products'
-    # workspace: about 100 bytes per parameter) is loaded before the Lanczos basis (9.7 GiB) is refused
-    limit = 1536 * 2**20 if "big.py:model" in argv else REFUSAL_PEAK_BYTES
-    _refused_early(argv, files, limit)
+        ["reproduce", "2602.00545", "--seeds", "99999999999", "--depths", "2", "--steps", "1", "--out", "r2"],
+    ),
+    ("dev-zero", ["replay", "/dev/zero"]),
+    ("threads", ["alignment", "--model", "mlp", "--threads", "1000000", "--no-eigen"]),
+    ("m^40", ["spectrum", "--dims", DEEP, "--rank", "1", "--m", "1e10"]),
+    ("4M-model", ["spectrum", "--model", "big.py:model", "--data", "data.pt"]),
+]
+LIMITS = {"4M-model": 1536 * 2**20}
+
+
+@pytest.fixture(scope="module")
+def measured(files) -> dict:
+    return dict(zip((name for name, _ in CASES), run_measured([argv for _, argv in CASES], files)))
+
+
+@pytest.mark.parametrize("name", [name for name, _ in CASES])
+def test_a_users_number_is_refused_before_it_allocates(measured, name):
+    argv = dict(CASES)[name]
+    rc, err, peak = measured[name]
+    clear = rc in (2, 3) and one_line_error(err)
+    early = peak < LIMITS.get(name, REFUSAL_PEAK_BYTES)
+    record(SECTION, inputs_tried=1, clear_errors=int(clear), tracebacks=int(not clear), wrong_results=int(not early))
+    assert clear, f"dlnkit {' '.join(argv)}: exit {rc}\n{err}"
+    assert early, f"dlnkit {' '.join(argv)}: grew by {peak / 2**20:.0f} MiB before refusing"
 
 
 @settings(max_examples=max(10, EXAMPLES), deadline=None, suppress_health_check=list(HealthCheck))
