@@ -7,7 +7,8 @@ multiplicities (:mod:`dlnkit.numerics.top_eigenvalues`), stochastic Lanczos quad
 **Recurrence.** For a symmetric :math:`A\in\mathbb R^{n\times n}` and an orthonormal start block
 :math:`Q_1\in\mathbb R^{n\times b}`, step j applies A once to the whole block (one batched product,
 one pass over the data for b columns) and orthogonalises the result against *every* earlier block
-(full re-orthogonalisation, done twice: "twice is enough", Parlett):
+(full re-orthogonalisation; a second pass only where a column lost more than :math:`1-1/\sqrt2` of
+its norm in the first, Kahan's criterion behind Parlett's "twice is enough", :data:`REORTH_DROP`):
 
 .. math:: W_j = A Q_j - \sum_{i\le j} Q_i C_{ij},\qquad C_{ij} = Q_i^\top A Q_j,
    \qquad W_j = Q_{j+1} B_{j+1}.
@@ -93,6 +94,13 @@ class KrylovRun:
     block_size: int
 
 
+#: a second re-orthogonalisation pass runs when a column kept less than this fraction of its norm in the
+#: first (Kahan's criterion, Parlett's "twice is enough"): a column that keeps at least 1/sqrt(2) of its
+#: norm is orthogonal to the basis to working precision after one pass; one that lost more carries the
+#: first pass's rounding relative to a smaller norm, and the second pass removes it.
+REORTH_DROP = 0.5**0.5
+
+
 def lanczos_basis_bytes(n: int, groups: int, block_size: int, max_steps: int) -> int:
     """Peak bytes of :func:`block_lanczos` (float64): the basis, the projected matrix, and twelve (n, b)
     work blocks per group (the block, its product, the residual, the SVD's factors and workspace;
@@ -123,6 +131,18 @@ def _orthonormal_block(W: torch.Tensor, drop: float) -> tuple[torch.Tensor, torc
     return U.mul_((sign * live.to(W.dtype)).unsqueeze(1)), live
 
 
+def _orthonormal_start(X: torch.Tensor, drop: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`_orthonormal_block` of the start block, with the (g, b, b) R such that Q = X R (dead
+    columns: zero), so that a given product A X becomes A Q = (A X) R without new products."""
+    U, S, Vh = torch.linalg.svd(X, full_matrices=False)
+    live = S > drop
+    diag = torch.diagonal(S.unsqueeze(-1) * Vh, dim1=-2, dim2=-1)
+    sign = torch.where(diag < 0, -1.0, 1.0).to(X.dtype)
+    col = sign * live.to(X.dtype)
+    R = Vh.transpose(1, 2) * (col / torch.where(live, S, torch.ones_like(S))).unsqueeze(1)
+    return U.mul_(col.unsqueeze(1)), live, R
+
+
 def _apply(op: CurvatureOperator, X: torch.Tensor, live: torch.Tensor) -> torch.Tensor:
     """A times the live columns of X (g, n, b), as float64 on X's device (dead columns: zero)."""
     g, n, b = X.shape
@@ -148,8 +168,9 @@ def block_lanczos(
     check_every: int = 1,
     deflation_tol: float | None = None,
     budget_bytes: int | None = None,
+    start_product: torch.Tensor | None = None,
 ) -> KrylovRun:
-    """Run block Lanczos (see the module docstring) from ``start`` ((n, b) or (g, n, b)) for at most
+    r"""Run block Lanczos (see the module docstring) from ``start`` ((n, b) or (g, n, b)) for at most
     ``max_steps`` block steps; ``stop(run)`` is asked every ``check_every`` steps whether to end early.
     Residual directions below ``deflation_tol * ||A||`` are dropped (default: 1% of
     :func:`default_tolerance`).
@@ -157,6 +178,12 @@ def block_lanczos(
     ``op``: a :class:`~dlnkit.numerics.operators.CurvatureOperator`, a square tensor, or a block
     callable with ``n``. The basis is float64 on the operator's device, refused before allocation
     when it would not fit (:func:`~dlnkit.numerics.memory.check_allocation`).
+
+    ``start_product``: A ``start`` when the caller already has it (the alignment path has the HVPs of
+    its gradient directions); the first step then rotates it as the start block was orthonormalised
+    (:math:`Q_1 = X_0 R \Rightarrow AQ_1 = (AX_0)R`) instead of multiplying again. Those products are
+    not counted in ``num_products``; the residuals the callers check are unaffected, since every later
+    block is orthogonalised against :math:`Q_1` and the explicit residual check multiplies again.
     """
     A = as_operator(op, n)
     if not A.symmetric:
@@ -185,8 +212,16 @@ def block_lanczos(
     X = X0.to(dtype=F64, device=dev)
     scale0 = float(torch.linalg.norm(X, dim=1).max())
     # start columns that are dependent up to rounding (1000 eps of the largest) carry no new direction
-    Q, live = _orthonormal_block(X, 1e3 * float(torch.finfo(F64).eps) * max(scale0, 1e-300))
+    Q, live, R = _orthonormal_start(X, 1e3 * float(torch.finfo(F64).eps) * max(scale0, 1e-300))
     V[:, :b] = Q.transpose(1, 2)
+    AX0: torch.Tensor | None = None
+    if start_product is not None:
+        P0 = start_product.unsqueeze(0) if start_product.ndim == 2 else start_product
+        if tuple(P0.shape) != tuple(X0.shape):
+            raise DlnkitInputError(
+                f"start_product must have the start block's shape {tuple(X0.shape)}, got {tuple(start_product.shape)}"
+            )
+        AX0 = P0.to(dtype=F64, device=dev)
     products, W = 0, torch.zeros_like(Q)
     exhausted = torch.zeros(g, dtype=torch.bool, device=dev)
     run: KrylovRun | None = None
@@ -194,14 +229,22 @@ def block_lanczos(
     for j in range(steps):
         lo, hi = j * b, (j + 1) * b
         Qj = V[:, lo:hi].transpose(1, 2)
-        W = _apply(A, Qj, live)
-        products += int(live.sum())
-        norm_est = max(norm_est, float(torch.linalg.norm(W, dim=1).max()))
+        if j == 0 and AX0 is not None:  # the caller's products A X0, rotated as Q_1 = X0 R was
+            W = (AX0 @ R).contiguous()
+        else:
+            W = _apply(A, Qj, live)
+            products += int(live.sum())
         Vp = V[:, :hi]
-        C = torch.zeros(g, hi, b, dtype=F64, device=dev)
-        for _ in range(2):  # full re-orthogonalisation, twice
+        before = torch.linalg.norm(W, dim=1)  # (g, b): ||A q|| per column
+        norm_est = max(norm_est, float(before.max()))
+        C = Vp @ W  # full re-orthogonalisation: one pass, a second only where a column's norm dropped
+        W.baddbmm_(Vp.transpose(1, 2), C, alpha=-1.0)  # in place: no (n, b) temporaries
+        # ||W after||^2 = ||W||^2 - ||C||^2 (Pythagoras, V orthonormal): the drop test without another norm;
+        # its rounding (eps ||W||^2) is far below the 1/2 it is compared with
+        kept_sq = before.square() - C.square().sum(1)
+        if bool((kept_sq < REORTH_DROP**2 * before.square()).any()):
             Cp = Vp @ W
-            W.baddbmm_(Vp.transpose(1, 2), Cp, alpha=-1.0)  # in place: no (n, b) temporaries
+            W.baddbmm_(Vp.transpose(1, 2), Cp, alpha=-1.0)
             C += Cp
         T[:, :lo, lo:hi] = C[:, :lo]
         T[:, lo:hi, :lo] = C[:, :lo].transpose(1, 2)
@@ -235,14 +278,21 @@ def ritz_pairs(run: KrylovRun, group: int = 0) -> tuple[torch.Tensor, torch.Tens
     lo, hi = run.last_slots
     last = (idx >= lo) & (idx < hi)
     W = run.residual[group][:, idx[last] - lo]
-    res = torch.linalg.norm(W @ S[last], dim=0) if bool(last.any()) else torch.zeros_like(theta)
+    # ||W s|| = ||R s|| for W = Q_W R (Householder QR, backward stable): O(n b^2) instead of O(n b r)
+    res = (
+        torch.linalg.norm(torch.linalg.qr(W, mode="r")[1] @ S[last], dim=0)
+        if bool(last.any())
+        else torch.zeros_like(theta)
+    )
     return theta, S, res
 
 
 def ritz_vectors(run: KrylovRun, S: torch.Tensor, group: int = 0) -> torch.Tensor:
     """Ritz vectors V s for the columns of S (in the coordinates :func:`ritz_pairs` returns)."""
     idx = torch.nonzero(run.processed[group]).reshape(-1)
-    return run.basis[group][idx].T @ S
+    full = torch.zeros(run.basis.shape[1], S.shape[1], dtype=S.dtype, device=S.device)
+    full[idx] = S  # scatter S to every slot (zero on unprocessed ones): no copy of the (M, n) basis
+    return run.basis[group].T @ full
 
 
 def default_tolerance(dtype: torch.dtype) -> float:

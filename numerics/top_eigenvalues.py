@@ -153,6 +153,8 @@ def top_eigenvalues(
     return_vectors: bool = False,
     check_every: int = 1,
     budget_bytes: int | None = None,
+    start: torch.Tensor | None = None,
+    start_product: torch.Tensor | None = None,
 ) -> EigenResult:
     """The ``k`` largest (``which="LA"``), largest-magnitude (``"LM"``) or smallest (``"SA"``)
     eigenvalues of a symmetric operator, with multiplicities and explicit residuals.
@@ -166,6 +168,15 @@ def top_eigenvalues(
     products of each run's recurrence (its Krylov dimension); ``tol`` the relative residual
     (default :func:`~dlnkit.numerics.lanczos.default_tolerance` of the operator's dtype).
     ``num_products`` counts every run.
+
+    ``start`` (n, c): given start columns (for example directions whose products are known, passed as
+    ``start_product`` = A ``start`` so they are not repeated; those c products are not counted). The
+    block is then ``start`` followed by ``block_size`` Gaussian columns (default 0 with a start). The
+    multiplicity argument holds for the *random* columns only: a given start may be orthogonal to part
+    of an eigenspace (or to a whole eigenvector: the Krylov space of a start inside an invariant
+    subspace never leaves it), so a cluster is flagged ``may_be_larger`` when it holds at least as many
+    copies as there are random columns (always, with none), and only the random columns guarantee that
+    no eigenvalue is missed; the residuals are as honest as with a random start.
     """
     A = as_operator(op, n)
     size = A.size
@@ -174,15 +185,28 @@ def top_eigenvalues(
         raise DlnkitInputError(f"k must be between 1 and the dimension {size}, got {k}")
     if which not in WHICH:
         raise DlnkitInputError(f"which must be one of {', '.join(WHICH)}, got {which!r}")
-    b = min(int(block_size) if block_size is not None else k, size)
-    if b < 1:
+    given = 0
+    if start is not None:
+        if start.ndim != 2 or start.shape[0] != size or not 1 <= start.shape[1] <= size:
+            raise DlnkitInputError(f"start must be (n, c) with n = {size} and 1 <= c <= n, got {tuple(start.shape)}")
+        if start_product is not None and tuple(start_product.shape) != tuple(start.shape):
+            raise DlnkitInputError(f"start_product must have the shape of start {tuple(start.shape)}")
+        given = int(start.shape[1])
+    elif start_product is not None:
+        raise DlnkitInputError("start_product needs start")
+    b = min(int(block_size) if block_size is not None else (0 if given else k), size - given)
+    if b < (0 if given else 1):
         raise DlnkitInputError(f"block_size must be >= 1, got {block_size}")
-    if int(max_iters) < b:
-        raise DlnkitInputError(f"max_iters ({max_iters}) must allow one block step of {b} products")
+    if int(max_iters) < b + given:
+        raise DlnkitInputError(f"max_iters ({max_iters}) must allow one block step of {b + given} products")
     rtol = default_tolerance(A.dtype) if tol is None else float(tol)
     if not rtol > 0:
         raise DlnkitInputError(f"tol must be > 0, got {tol}")
     cap = min(int(max_block_size), size, int(max_iters)) if max_block_size is not None else b
+    if given:
+        return _one_run(
+            A, k, b, int(max_iters), rtol, seed, which, return_vectors, check_every, budget_bytes, start, start_product
+        )
     res = _one_run(A, k, b, int(max_iters), rtol, seed, which, return_vectors, check_every, budget_bytes)
     spent = res.num_products
     while b < cap and any(c.multiplicity >= b for c in res.clusters):
@@ -203,7 +227,11 @@ def _one_run(
     return_vectors: bool,
     check_every: int,
     budget_bytes: int | None,
+    given: torch.Tensor | None = None,
+    given_product: torch.Tensor | None = None,
 ) -> EigenResult:
+    """One Lanczos run with ``b`` random start columns after the ``given`` ones; ``b`` is the number of
+    copies of an eigenvalue the block is sure to hold (when an eigenvalue has that many)."""
     size = A.size
 
     def stop(run: KrylovRun) -> bool:
@@ -217,11 +245,20 @@ def _one_run(
         near = (theta[loose][:, None] - theta[idx][None, :]).abs() <= width + res[loose][:, None]
         return not bool(near.any())
 
-    start = random_start(size, block_size=b, seed=seed)
+    start = random_start(size, block_size=b, seed=seed)[0] if b else torch.zeros(size, 0, dtype=torch.float64)
+    start_product: torch.Tensor | None = None
+    if given is not None:
+        X = given.to(dtype=torch.float64, device=start.device)
+        start = torch.cat([X, start], dim=1)
+        if given_product is not None:
+            AR = A.matmat(start[:, X.shape[1] :].to(dtype=A.dtype, device=A.device)) if b else None
+            P = given_product.to(dtype=torch.float64, device=start.device)
+            start_product = P if AR is None else torch.cat([P, AR.to(dtype=torch.float64, device=P.device)], dim=1)
     run = block_lanczos(
         A,
         start,
-        max_steps=steps_for(max_iters, b, size),
+        start_product=start_product,
+        max_steps=steps_for(max_iters, int(start.shape[1]), size),
         stop=stop,
         check_every=check_every,
         deflation_tol=0.01 * rtol,  # a dropped direction moves no Ritz value by more than 1% of tol
@@ -253,8 +290,8 @@ def _one_run(
         clusters=clusters,
         norm_estimate=scale,
         tol=rtol,
-        block_size=b,
-        num_products=run.num_products + k,
+        block_size=run.block_size,
+        num_products=run.num_products + k + (b if start_product is not None else 0),
         num_steps=run.num_steps,
         exhausted=bool(run.exhausted.all()),
     )

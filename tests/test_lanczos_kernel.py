@@ -344,3 +344,81 @@ def test_recurrence_residuals_equal_explicit_residuals(n, b, steps, groups, seed
         torch.testing.assert_close(res, explicit, rtol=0, atol=1e-10 * scale)
         torch.testing.assert_close(Y.T @ Y, torch.eye(len(theta), dtype=DT), rtol=0, atol=1e-12)
         assert float(theta.max()) <= scale * (1 + 1e-12)  # Ritz values lie inside the spectrum
+
+
+def _known_spectrum(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A = Q diag(ev) Q^T with a twofold top eigenvalue, a decaying head and a bulk: (A, ev descending, Q)."""
+    ev = torch.cat([torch.tensor([9.0, 9.0, 7.0, 6.5, 5.0]), torch.linspace(0.0, 2.0, n - 5)]).to(DT)
+    ev = ev.sort(descending=True).values
+    Q, _ = torch.linalg.qr(torch.randn(n, n, dtype=DT, generator=torch.Generator().manual_seed(seed)))
+    A = Q @ torch.diag(ev) @ Q.T
+    return 0.5 * (A + A.T), ev, Q
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_given_start_block_and_its_products_give_the_eigenvalues_of_random_starts(seed):
+    """A start block (with its products passed, so they are not repeated) plus random columns finds the
+    same top-5 eigenvalues, with multiplicity, as random starts, and both equal the known spectrum."""
+    n = 80
+    A, ev, _ = _known_spectrum(n, seed)
+    X = torch.randn(n, 4, dtype=DT, generator=torch.Generator().manual_seed(100 + seed))
+    ref = top_eigenvalues(A, 5, seed=seed, tol=1e-10)
+    given = top_eigenvalues(A, 5, start=X, start_product=A @ X, block_size=3, seed=seed, tol=1e-10)
+    assert ref.converged and given.converged
+    for res in (ref, given):
+        np.testing.assert_allclose(res.eigenvalues.numpy(), ev[:5].numpy(), rtol=0, atol=1e-9 * 9)
+        assert res.multiplicities[:2] == (2, 2)
+    assert given.block_size == 7
+    # the passed products are used, not recomputed: the same run without them spends 4 more products
+    again = top_eigenvalues(A, 5, start=X, block_size=3, seed=seed, tol=1e-10)
+    assert again.num_products == given.num_products + 4
+    np.testing.assert_allclose(again.eigenvalues.numpy(), given.eigenvalues.numpy(), rtol=0, atol=1e-9 * 9)
+
+
+def test_a_start_block_spanning_an_invariant_subspace_converges_exactly():
+    """A start block spanning the top-3 eigenspace (mixed, not orthonormal) exhausts the Krylov space after one
+    step: the eigenvalues are exact and the only products are the explicit residual check."""
+    n = 60
+    A, ev, Q = _known_spectrum(n, 3)
+    mix = torch.tensor([[1.0, 2.0, 0.0], [0.5, -1.0, 3.0], [2.0, 0.0, 1.0]], dtype=DT)
+    X = Q[:, :3] @ mix
+    res = top_eigenvalues(A, 3, start=X, start_product=A @ X)
+    assert res.exhausted and res.converged
+    np.testing.assert_allclose(res.eigenvalues.numpy(), ev[:3].numpy(), rtol=0, atol=1e-12 * 9)
+    assert float(res.residuals.max()) <= 1e-12 * 9
+    assert res.num_products == 3  # the explicit residual check; the start's products were given
+
+
+def test_a_start_block_inside_an_invariant_subspace_cannot_see_outside_it_and_says_so():
+    """Why a given start is never used alone for the top eigenvalues: from a start inside the span of the
+    eigenvectors 3-5 the Krylov space never reaches the top eigenvalue 9. Without random columns every
+    cluster is flagged ``may_be_larger``; with random columns the top eigenvalues are found."""
+    n = 60
+    A, ev, Q = _known_spectrum(n, 4)
+    X = Q[:, 2:5]
+    blind = top_eigenvalues(A, 3, start=X, start_product=A @ X)
+    np.testing.assert_allclose(blind.eigenvalues.numpy(), ev[2:5].numpy(), rtol=0, atol=1e-12 * 9)
+    assert all(c.may_be_larger for c in blind.clusters)
+    seen = top_eigenvalues(A, 3, start=X, start_product=A @ X, block_size=3, tol=1e-10)
+    np.testing.assert_allclose(seen.eigenvalues.numpy(), ev[:3].numpy(), rtol=0, atol=1e-9 * 9)
+
+
+def test_conditional_second_reorthogonalisation_keeps_the_basis_orthonormal():
+    """With one re-orthogonalisation pass and a second only where a column lost more than 1 - 1/sqrt(2) of its
+    norm, the basis of a long run on a fast-converging spectrum (the case that loses orthogonality without
+    re-orthogonalisation) stays orthonormal to 1e-12 and the recurrence residuals equal explicit ones."""
+    from dlnkit.numerics.lanczos import ritz_vectors
+
+    n = 300
+    ev = torch.cat([2.0 ** -torch.arange(30, dtype=DT), torch.linspace(0.0, 1e-9, n - 30, dtype=DT)])
+    Q, _ = torch.linalg.qr(torch.randn(n, n, dtype=DT, generator=torch.Generator().manual_seed(7)))
+    A = Q @ torch.diag(ev) @ Q.T
+    A = 0.5 * (A + A.T)
+    run = block_lanczos(A, random_start(n, block_size=3, seed=7), max_steps=60, deflation_tol=1e-14)
+    idx = torch.nonzero(run.processed[0]).reshape(-1)
+    V = run.basis[0][idx]
+    assert len(idx) > 90
+    torch.testing.assert_close(V @ V.T, torch.eye(len(idx), dtype=DT), rtol=0, atol=1e-12)
+    theta, S, res = ritz_pairs(run, 0)
+    Y = ritz_vectors(run, S, 0)
+    torch.testing.assert_close(res, torch.linalg.norm(A @ Y - Y * theta, dim=0), rtol=0, atol=1e-12)
