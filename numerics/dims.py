@@ -8,6 +8,7 @@ is the concatenation of the row-major flattened W_l, so P = sum_l d_l d_{l-1}.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 
 def num_params(dims: Sequence[int]) -> int:
@@ -17,6 +18,16 @@ def num_params(dims: Sequence[int]) -> int:
     20
     """
     return sum(int(a) * int(b) for a, b in zip(dims[:-1], dims[1:]))
+
+
+def dims_of(weights: Sequence[Any]) -> list[int]:
+    """[d_0, ..., d_L] of a chain of weight matrices W_l (d_l x d_{l-1}); anything with ``.shape``.
+
+    >>> import numpy as np
+    >>> dims_of([np.zeros((4, 3)), np.zeros((2, 4))])
+    [3, 4, 2]
+    """
+    return [int(weights[0].shape[1])] + [int(W.shape[0]) for W in weights]
 
 
 def layer_offsets(dims: Sequence[int]) -> list[int]:

@@ -27,6 +27,7 @@ import torch
 
 from dlnkit.numerics.autodiff import check_dense_fits
 from dlnkit.numerics.chains import chain_loss
+from dlnkit.numerics.dims import dims_of, layer_offsets
 from dlnkit.numerics.memory import COPIES_BLOCKWISE
 from dlnkit.numerics.validation import DlnkitInputError, check_finite
 
@@ -201,8 +202,6 @@ def dln_end_to_end_gradient(weights: Weights, **data: TensorLike | None) -> torc
 
 
 def _offsets(weights: Weights) -> list[int]:
-    from dlnkit.numerics.point import dims_of, layer_offsets
-
     return layer_offsets(dims_of(weights))
 
 

@@ -31,8 +31,9 @@ import torch
 
 from dlnkit.numerics.chains import ChainLoss, MomentLoss, chain_loss, moment_loss, resolve_activation
 from dlnkit.numerics.device import resolve_device
-from dlnkit.numerics.dims import layer_offsets, num_params
+from dlnkit.numerics.dims import dims_of, layer_offsets, num_params
 from dlnkit.numerics.dln import DeepLinearNetwork, product, random_orthonormal, teacher_map, whitened_inputs
+from dlnkit.numerics.dln_hessian import partial_products
 from dlnkit.numerics.validation import DlnkitInputError, check_dims
 
 Config = Mapping[str, Any]
@@ -41,11 +42,6 @@ POINT_ACTIVATIONS = ("linear", "tanh")
 
 
 # ----- shared helpers: widths (counts and offsets: dlnkit.numerics.dims, re-exported here) ---------
-def dims_of(weights: Sequence[torch.Tensor]) -> list[int]:
-    """[d_0, ..., d_L] of a chain of weight matrices W_l (d_l x d_{l-1})."""
-    return [int(weights[0].shape[1])] + [int(W.shape[0]) for W in weights]
-
-
 # ----- the point --------------------------------------------------------------------------------
 @dataclass
 class Point:
@@ -114,8 +110,6 @@ class Point:
 
     def partial_products(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """(P, Q): P[l] = W_L...W_{l+1}, Q[l] = W_{l-1}...W_1 (0-indexed)."""
-        from dlnkit.numerics.dln_hessian import partial_products
-
         return partial_products(self.weights)
 
 

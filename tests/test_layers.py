@@ -188,3 +188,12 @@ def test_deferred_imports_say_why():
             if _has_function_level_import(ast.parse(text)) and "# Deferred imports" not in text:
                 silent.append(str(path.relative_to(ROOT)))
     assert not silent, f"modules importing inside functions without saying why: {silent}"
+
+
+def test_no_import_cycle_in_theory_or_numerics():
+    """The same walk over theory/ and numerics/ (function-level imports included): a kernel module
+    never needs a module that needs it back (point <-> dln_hessian was the last such pair)."""
+    modules = _modules()
+    low = {m for m, p in modules.items() if p.is_relative_to(ROOT / "theory") or p.is_relative_to(ROOT / "numerics")}
+    graph = {m: {t for t, _ in _imports(m, modules[m], modules) if t in low and t != m} for m in low}
+    assert not _cycles(graph)
