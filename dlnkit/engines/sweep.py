@@ -116,9 +116,9 @@ def expand_cases(cfg: Mapping, claims: Mapping[str, Any] | None = None) -> list[
 
     ``claims`` maps ids to Claim objects (default: the registry); it is needed for ``draw``.
 
-    >>> cases = expand_cases({"claims": ["X"], "grid": {"a": [1, 2], "b": ["u"]}, "fixed": {"c": 0}})
+    >>> cases = expand_cases({"claims": ["B1"], "grid": {"seed": [0, 1], "dims": [[2, 3, 2]]}, "fixed": {"t": [1.0]}})
     >>> [c.config for c in cases]
-    [{'c': 0, 'a': 1, 'b': 'u'}, {'c': 0, 'a': 2, 'b': 'u'}]
+    [{'t': [1.0], 'seed': 0, 'dims': [2, 3, 2]}, {'t': [1.0], 'seed': 1, 'dims': [2, 3, 2]}]
     """
     cfg = validate_sweep_config(cfg)
     fixed = dict(cfg.get("fixed", {}))
