@@ -125,20 +125,14 @@ def large_model(quick: bool) -> dict:
         "density_top_node": float(dens.nodes.max()),
     }
     try:
-        from pyhessian import hessian as PyHessian
+        import pyhessian  # noqa: F401  (present or not: the baseline is optional)
     except ImportError:
         out["pyhessian"] = {"status": "not installed (pip install --no-deps pyhessian==0.1)"}
     else:
+        from benchmarks.pyhessian_baseline import counted_pyhessian, torch_eig_for_pyhessian
+
         torch.set_default_dtype(torch.float64)
-        counter = {"n": 0}
-        comp = PyHessian(model, loss, dataloader=loader, cuda=False)
-        original = comp.dataloader_hv_product
-
-        def counted(v):
-            counter["n"] += 1
-            return original(v)
-
-        comp.dataloader_hv_product = counted
+        comp, counter = counted_pyhessian(model, loss, loader)
         torch.manual_seed(0)
         t0 = time.perf_counter()
         vals, _ = comp.eigenvalues(maxIter=100, tol=1e-4, top_n=5)
@@ -147,20 +141,8 @@ def large_model(quick: bool) -> dict:
         trace_vals = comp.trace(maxIter=30 if quick else 60, tol=1e-3)
         t2 = time.perf_counter()
         n_tr = counter["n"] - n_eig
-        saved = getattr(torch, "eig", None)
-
-        def eig_shim(T, eigenvectors=True):  # PyHessian 0.1 calls torch.eig (removed in torch 1.9)
-            w, V = torch.linalg.eigh(T)
-            return torch.stack([w, torch.zeros_like(w)], 1), V
-
-        torch.eig = eig_shim
-        try:
+        with torch_eig_for_pyhessian():
             eig_full, _w = comp.density(iter=steps, n_v=probes)
-        finally:
-            if saved is None:
-                del torch.eig
-            else:
-                torch.eig = saved
         t3 = time.perf_counter()
         torch.set_default_dtype(torch.float32)
         ph = np.sort(np.asarray(vals, dtype=np.float64))[::-1]

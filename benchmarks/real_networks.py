@@ -126,41 +126,21 @@ def pyhessian_comparison(quick: bool) -> tuple[dict, torch.Tensor]:
     }
     try:
         import pyhessian
-        from pyhessian import hessian as PyHessian
     except ImportError:
         out["pyhessian"] = {"status": "not installed (pip install --no-deps pyhessian==0.1)"}
         return out, H
+    from benchmarks.pyhessian_baseline import counted_pyhessian, torch_eig_for_pyhessian
+
     torch.set_default_dtype(torch.float64)
-    counter = {"n": 0}
-    comp = PyHessian(model, loss, dataloader=loader, cuda=False)
-    original = comp.dataloader_hv_product
-
-    def counted(v):
-        counter["n"] += 1
-        return original(v)
-
-    comp.dataloader_hv_product = counted
+    comp, counter = counted_pyhessian(model, loss, loader)
     torch.manual_seed(0)
     t0 = time.perf_counter()
     vals, _ = comp.eigenvalues(maxIter=100 if quick else 1000, tol=1e-6, top_n=5)
     t1 = time.perf_counter()
     n_eig = counter["n"]
     torch.manual_seed(0)
-    had_eig = hasattr(torch, "eig")
-    saved = getattr(torch, "eig", None)
-
-    def eig_shim(T, eigenvectors=True):  # PyHessian 0.1 calls torch.eig (removed in torch 1.9); T is symmetric
-        w, V = torch.linalg.eigh(T)
-        return torch.stack([w, torch.zeros_like(w)], 1), V
-
-    torch.eig = eig_shim
-    try:
+    with torch_eig_for_pyhessian():
         eig_full, w_full = comp.density(iter=steps, n_v=probes)
-    finally:
-        if had_eig:
-            torch.eig = saved
-        else:
-            del torch.eig
     t2 = time.perf_counter()
     from scipy.stats import wasserstein_distance
 
