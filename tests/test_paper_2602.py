@@ -292,7 +292,7 @@ def test_reproduce_writes_record_and_figure_resumes_and_refuses_foreign_files(tm
     foreign = out / "runs" / "L4_seed12138_float64_steps40.json"
     foreign.write_text("{}")
     refused = _dlnkit("reproduce", "2602.00545", "--depths", "4", "--steps", "40", "--out", str(out), "-q")
-    assert refused.returncode == 2 and "not written by" in refused.stderr and foreign.read_text() == "{}"
+    assert refused.returncode == 2 and "did not write" in refused.stderr and foreign.read_text() == "{}"
     assert "Traceback" not in refused.stderr
     bad = _dlnkit("reproduce", "2602.00545", "--depths", "9", "--out", str(out), "-q")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
