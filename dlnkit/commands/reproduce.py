@@ -17,7 +17,6 @@ Output paths are checked before any training; files dlnkit did not write are nev
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 import time
@@ -29,6 +28,7 @@ from tqdm import tqdm  # plain tqdm: tqdm.auto warns in a Jupyter kernel without
 
 from dlnkit.commands._common import check_seeds, parse_int_list
 from dlnkit.numerics.validation import DlnkitInputError
+from dlnkit.records.outputs import read_own_json
 
 # Deferred imports: the functions below import their engines, torch and matplotlib when the
 # subcommand runs, so that `dlnkit --help` and the other subcommands do not load them.
@@ -39,12 +39,7 @@ RECORD_NAME, FIGURE_NAME, RUNS_DIR = "record.json", "ratio_vs_depth.png", "runs"
 
 
 def _ours(path: Path) -> dict[str, Any] | None:
-    """The JSON at ``path`` if dlnkit reproduce wrote it, else None."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and data.get("written_by") == WRITER else None
+    return read_own_json(path, WRITER)
 
 
 def _check_paths(out: Path, run_files: list[Path], force: bool) -> None:

@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from dlnkit.records.outputs import read_own_json
+
 # Deferred imports: torch, matplotlib, optional packages (Dask, nbclient, tqdm) and the record
 # writers are imported by the routine that needs them, so importing the engine stays light.
 
@@ -35,11 +37,7 @@ RECORD_NAME, RUNS_DIR, OPT_NAME = "record.json", "runs", "optimiser_runs.json"
 
 
 def _ours(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and data.get("written_by") == WRITER else None
+    return read_own_json(path, WRITER)
 
 
 def _run_digest(spec: Any, plan: Any) -> str:

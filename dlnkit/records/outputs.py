@@ -233,6 +233,16 @@ def clean_stale_temporaries(p: Path) -> list[Path]:
     return removed
 
 
+def read_own_json(path: str | os.PathLike, writer: str) -> dict[str, Any] | None:
+    """The JSON object at ``path`` if a run of ``writer`` wrote it (its ``written_by`` field), else None
+    (absent, unreadable, not JSON, or someone else's): how a resumable command knows its own files."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("written_by") == writer else None
+
+
 def _replaceable(k: str, p: Path, overwrite: bool, ours: Callable[[Path], bool] | None) -> bool:
     if overwrite or k in _RUN.written:
         return True
