@@ -59,7 +59,17 @@ LOCK_TAG = "dlnkit-lock"
 
 
 def _key(path: str | os.PathLike) -> str:
-    return os.path.abspath(os.path.expanduser(os.fspath(path)))
+    """The one name of an output file: absolute, its *folder* resolved through symbolic links
+    (``d2/x.json`` with ``d2 -> d1`` is ``d1/x.json``; ``link/../x`` is where the kernel puts it),
+    its last component kept as given (a link there is replaced, never written through)."""
+    raw = os.path.join(os.getcwd(), os.path.expanduser(os.fspath(path)))
+    head, name = os.path.split(raw)
+    if name in ("", ".", ".."):  # "out/", "." or "..": a folder, named by its resolved path
+        return os.path.realpath(raw)
+    try:
+        return os.path.join(os.path.realpath(head), name)
+    except (OSError, ValueError):  # a path too long to resolve: refused by the length check
+        return os.path.abspath(raw)
 
 
 def absolute_path(path: str | os.PathLike) -> str:
@@ -74,6 +84,7 @@ class _Claim:
     overwrite: bool
     existed: bool
     ours: Callable[[Path], bool] | None = None
+    identity: tuple[int, int] | None = None  # (device, inode) of the file when claimed, if it existed
 
 
 @dataclass
@@ -141,6 +152,15 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _identity(p: Path) -> tuple[int, int] | None:
+    """(device, inode) of an existing file at ``p`` (not following a link there), else None."""
+    try:
+        st = os.lstat(p)
+    except (OSError, ValueError):
+        return None
+    return (st.st_dev, st.st_ino)
+
+
 def _nearest_existing(path: Path) -> Path:
     p = path
     while not p.exists():
@@ -162,14 +182,36 @@ def _check_writable_dir(d: Path, what: str, original: Path) -> None:
         ) from None
 
 
-def _check_name(p: Path, what: str) -> None:
+#: bytes a temporary or lock adds to a file's name: ".NAME.dlnkit-tmp-PID-RANDOM" plus a format suffix
+_NAME_ROOM = 40
+
+
+def _check_lengths(p: Path, what: str, *, folder: bool = False) -> None:
+    """Refuse, before any work or any folder is made, a path the file system would refuse when
+    writing: any component longer than ``NAME_MAX`` (the file's own name with room for its
+    temporary's), or the whole path longer than ``PATH_MAX`` (a folder's with room for the files
+    dlnkit writes in it). Without it a long name in a missing folder failed only after the
+    work, leaving the folders above it behind."""
+    base = Path(p.anchor or "/")
     try:
-        limit = os.pathconf(_nearest_existing(p.parent), "PC_NAME_MAX")
+        name_max = os.pathconf(base, "PC_NAME_MAX")
+        path_max = os.pathconf(base, "PC_PATH_MAX")
     except (OSError, ValueError):
-        limit = 255
-    # room for the temporary's prefix and suffix: ".NAME.dlnkit-tmp-PID-RANDOM"
-    if len(os.fsencode(p.name)) + 40 > limit:
-        raise DlnkitInputError(f"{what}: file name too long ({len(os.fsencode(p.name))} bytes; at most {limit - 40})")
+        name_max, path_max = 255, 4096
+    room = _NAME_ROOM * (2 if folder else 1)
+    if len(os.fsencode(str(p))) + room > path_max:
+        raise DlnkitInputError(
+            f"{what}: path too long for the file system ({len(os.fsencode(str(p)))} bytes; at most {path_max - room})"
+        )
+    parts = p.parts[1:]
+    for i, part in enumerate(parts):
+        own_file = i == len(parts) - 1 and not folder  # only a file's own name gets temporaries beside it
+        room = _NAME_ROOM if own_file else 0
+        if len(os.fsencode(part)) + room > name_max:
+            kind = "file name" if own_file else "folder name"
+            raise DlnkitInputError(
+                f"{what}: {kind} too long ({len(os.fsencode(part))} bytes; at most {name_max - room}): {part[:40]!r}..."
+            )
 
 
 def _lock_path(p: Path) -> Path:
@@ -214,7 +256,7 @@ def _take_lock(p: Path, what: str) -> None:
     raise DlnkitInputError(f"{what} {str(p)!r}: could not take its lock {str(lock)!r}")
 
 
-_TMP_RE = re.compile(r"^\.(?P<name>.+)\." + TMP_TAG + r"-(?P<pid>\d+)-[0-9a-f]{8}$")
+_TMP_RE = re.compile(r"\.(?P<name>.+)\." + TMP_TAG + r"-(?P<pid>\d+)-[0-9a-f]{8}(?:\.[A-Za-z0-9]{1,8})?", re.DOTALL)
 
 
 def clean_stale_temporaries(p: Path) -> list[Path]:
@@ -223,7 +265,7 @@ def clean_stale_temporaries(p: Path) -> list[Path]:
     removed = []
     with contextlib.suppress(OSError):
         for entry in os.scandir(p.parent):
-            m = _TMP_RE.match(entry.name)
+            m = _TMP_RE.fullmatch(entry.name)
             if m and m.group("name") == p.name and entry.is_file(follow_symlinks=False):
                 pid = int(m.group("pid"))
                 if pid != os.getpid() and not _pid_alive(pid):
@@ -276,7 +318,11 @@ def claim_output(
         raise DlnkitInputError(f"{what}: the path contains a NUL byte")
     p = Path(_key(path))
     k = str(p)
+    _check_lengths(p, what)
     prior = _RUN.claimed.get(k)
+    if prior is None:  # the same file under another name: a hard link, a case-insensitive file system
+        ident = _identity(p)
+        prior = next((c for c in _RUN.claimed.values() if ident is not None and c.identity == ident), None)
     if prior is not None and prior.what != what:
         raise DlnkitInputError(f"{what} and {prior.what} are the same file {k!r}; give each its own path")
     if p.is_dir():
@@ -291,13 +337,12 @@ def claim_output(
                 "write in this run (pass --force, or choose another name)"
             )
     _check_writable_dir(_nearest_existing(p.parent), what, p)
-    _check_name(p, what)
     if p.parent.is_dir():
         if lock:
             _take_lock(p, what)
         clean_stale_temporaries(p)
-    if prior is None:
-        _RUN.claimed[k] = _Claim(what, overwrite, existed and k not in _RUN.written, ours)
+    if k not in _RUN.claimed:
+        _RUN.claimed[k] = _Claim(what, overwrite, existed and k not in _RUN.written, ours, _identity(p))
     return p
 
 
@@ -313,6 +358,7 @@ def check_output_dir(path: str | os.PathLike, *, what: str = "output folder") ->
     if path is None or str(path).strip() == "":
         raise DlnkitInputError(f"{what}: empty path")
     p = Path(_key(path))
+    _check_lengths(p, what, folder=True)
     if p.exists() and not p.is_dir():
         raise DlnkitInputError(f"{what} {str(p)!r} exists and is not a folder")
     k = str(p)

@@ -1,0 +1,129 @@
+"""Hostile suite, output paths the output registry (dlnkit.records.outputs) must see through: one
+file under two names (a symlinked folder, ``link/..``, a hard link), names too long for the file
+system in a folder that does not exist yet, names with newlines, and temporaries left behind
+for such names.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from dlnkit.numerics.validation import DlnkitInputError
+from dlnkit.records import outputs
+
+sys.path.insert(0, str(Path(__file__).parent))
+from hostile_support import assert_kept, one_line_error, record, snapshot  # noqa: E402
+from test_hostile_outputs import run_cli  # noqa: E402
+
+SECTION = "output paths"
+EXAMPLES = int(os.environ.get("DLNKIT_HOSTILE_EXAMPLES", "40"))
+
+#: ways to name ``real/sub/x.png`` (or an existing file there) a second time
+ALIASES = ("symlinked folder", "dotdot through a link", "hard link", "dot segments", "symlinked parent of parent")
+
+
+def _alias(root: Path, kind: str, name: str) -> tuple[Path, Path]:
+    """(first name, second name) of one file under ``root``, made the way ``kind`` says."""
+    real = root / "real" / "sub"
+    real.mkdir(parents=True)
+    first = real / name
+    if kind == "symlinked folder":
+        (root / "link").symlink_to(real)
+        return first, root / "link" / name
+    if kind == "dotdot through a link":  # the kernel resolves link/.. to real, not to root
+        (root / "link").symlink_to(real / "deeper", target_is_directory=True)
+        (real / "deeper").mkdir()
+        return first, root / "link" / ".." / name
+    if kind == "hard link":
+        first.write_bytes(b"the user's bytes")
+        os.link(first, real / f"other-{name}")
+        return first, real / f"other-{name}"
+    if kind == "dot segments":
+        return first, root / "real" / "." / "sub" / "." / name
+    (root / "up").symlink_to(root / "real")
+    return first, root / "up" / "sub" / name
+
+
+@settings(max_examples=min(EXAMPLES, 15), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(kind=st.sampled_from(ALIASES), name=st.sampled_from(["x.png", "r.json", "é ü.png", "a\nb.png"]))
+def test_one_file_under_two_names_is_one_output(kind, name):
+    """``--json d1/x --plot d2/x`` with ``d2 -> d1`` wrote both options to one file: the second
+    silently replaced the first (exit 0, one output lost)."""
+    with tempfile.TemporaryDirectory(prefix="dlnkit-alias-") as tmp:
+        root = Path(tmp).resolve()
+        first, second = _alias(root, kind, name)
+        before = snapshot(root)
+        outputs.begin_run()
+        try:
+            outputs.claim_output(first, what="--json", overwrite=True)
+            with pytest.raises(DlnkitInputError, match="same file") as info:
+                outputs.claim_output(second, what="--plot", overwrite=True)
+            assert "\n" not in str(info.value)
+        finally:
+            outputs.end_run()
+        assert_kept(SECTION, before, root)
+        assert not [p for p in root.rglob("*") if "dlnkit-lock" in p.name], "a lock outlived the run"
+    record(SECTION, inputs_tried=1, clear_errors=1)
+
+
+def _long_paths(root: Path) -> dict[str, Path]:
+    return {
+        "long folder in a missing folder": root / "missing" / ("x" * 300) / "r.json",
+        "path over PATH_MAX": root.joinpath(*["y" * 200] * 25, "r.json"),
+        "long file name": root / ("z" * 250 + ".json"),
+    }
+
+
+VERIFY = ["verify", "B0", "--examples", "0", "-q", "--json", "{p}"]
+SPECTRUM = ["spectrum", "--dims", "3,3", "--rank", "1", "--plot", "{p}.png"]
+GALLERY = ["counterexample", "B0", "--drop", "linear", "--max-examples", "5", "-q", "--out", "{p}"]
+
+
+@pytest.mark.parametrize(
+    "case,argv",
+    [
+        pytest.param(case, argv, id=f"{argv[0]}-{case}")
+        for argv in (VERIFY, SPECTRUM, GALLERY)
+        for case in ("long folder in a missing folder", "path over PATH_MAX", "long file name")
+        if not (argv is GALLERY and case == "long file name")  # a 250-byte folder name is fine
+    ],
+)
+def test_names_too_long_are_bad_input_before_the_work_and_make_no_folder(tmp_path, case, argv):
+    """A folder name over NAME_MAX inside a folder that did not exist yet failed only when writing,
+    after the work: exit 3 ("the machine refused"), the rows lost and the missing folders above it
+    left behind; a whole path over PATH_MAX did the same. The file system's limits are known
+    before the work: one line, exit 2, nothing made."""
+    target = _long_paths(tmp_path)[case]
+    (tmp_path / "mine.txt").write_text("keep")
+    before_files, before_entries = snapshot(tmp_path), sorted(os.listdir(tmp_path))
+    rc, out, err = run_cli([a.replace("{p}", str(target)) for a in argv])
+    assert rc == 2 and one_line_error(err) and "too long" in err, (rc, err)
+    assert sorted(os.listdir(tmp_path)) == before_entries, "a folder was made for an output that was refused"
+    assert_kept(SECTION, before_files, tmp_path)
+    record(SECTION, inputs_tried=1, clear_errors=1)
+
+
+@pytest.mark.parametrize("name", ["a\nb.json", "tab\there.json", "trailing-newline.json\n"])
+def test_names_with_newlines_are_written_and_their_stale_temporaries_cleaned(tmp_path, name):
+    """A temporary left by a killed run writing a name with a newline was never recognised as
+    dlnkit's (the pattern stopped at the newline) and stayed in the folder for good; a user's
+    file of a similar name is still never touched."""
+    stale = tmp_path / f".{name}.dlnkit-tmp-999999999-0123abcd"  # a pid that cannot be alive
+    stale.write_text("half a record")
+    users = [tmp_path / f".{name}.dlnkit-tmp-mine", tmp_path / f"{name}.dlnkit-tmp-999999999-0123abcd"]
+    for u in users:
+        u.write_text("the user's")
+    target = tmp_path / name
+    rc, out, err = run_cli(["verify", "B0", "--examples", "0", "-q", "--json", str(target)])
+    assert rc == 0, err
+    assert '"results"' in target.read_text()
+    assert not stale.exists(), "a killed run's temporary outlived the next run on the same name"
+    assert all(u.read_text() == "the user's" for u in users)
+    assert not [p for p in tmp_path.iterdir() if "dlnkit-lock" in p.name]
+    record(SECTION, inputs_tried=1, worked=1, faults_injected=1, faults_survived=1)
