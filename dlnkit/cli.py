@@ -8,6 +8,7 @@ depth < 1, rank too large, non-finite values) prints one line on stderr and exit
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import importlib
 import pkgutil
@@ -53,8 +54,10 @@ def main(argv=None) -> int:
     _absolute_output_paths(args)
     _let_file_size_limits_be_errors()
     outputs.begin_run()
+    stop = _StopSignals()
     try:
-        return int(args.func(args) or 0)
+        with stop:
+            return stop.status(int(args.func(args) or 0))
     except DlnkitInputError as exc:
         print(f"dlnkit: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -65,8 +68,8 @@ def main(argv=None) -> int:
         print(f"dlnkit: out of memory: {_one_line(exc) or 'an allocation failed'}", file=sys.stderr)
         return EXIT_COMPUTATION
     except KeyboardInterrupt:
-        print("dlnkit: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        print(f"dlnkit: interrupted{stop.by()}", file=sys.stderr)
+        return stop.status(EXIT_INTERRUPTED)
     except BrokenPipeError:  # `dlnkit list | head`: the reader left, nothing to report
         return EXIT_OK
     except OSError as exc:
@@ -132,6 +135,71 @@ def _absolute_output_paths(args) -> None:
         value = getattr(args, name, None)
         if isinstance(value, str) and value.strip() and "\x00" not in value:
             setattr(args, name, absolute_path(value))
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP as a Ctrl-C: raised by :class:`_StopSignals` in the main thread."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+class _StopSignals:
+    """For one command, SIGTERM (``kill``, ``timeout``, a batch system) and SIGHUP (the terminal
+    closed) stop the run the way Ctrl-C does: :class:`Terminated`, a ``KeyboardInterrupt``, is
+    raised where the main thread is, so every command's Ctrl-C path runs (verify keeps its
+    finished rows and writes ``--json`` marked interrupted, a sweep stops its workers and writes
+    its summary, temporaries are removed and locks released). The exit status is then
+    ``128 + signal`` as for a process the signal killed. A repeat of the signal while that
+    cleanup runs is ignored (it would lose the record being written); SIGKILL still ends it.
+    Only a signal at its default action is taken over: one that is ignored (a run under
+    ``nohup`` must outlive its terminal) or handled by an embedding application is left as it
+    is. The previous handlers are restored afterwards (library callers of :func:`main`)."""
+
+    SIGNALS = ("SIGTERM", "SIGHUP")
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def _handler(self, signum: int, frame: object) -> None:
+        if self.received is None:
+            self.received = signum
+            raise Terminated(signum)
+
+    def __enter__(self) -> _StopSignals:
+        import signal
+
+        for name in self.SIGNALS:
+            signum = getattr(signal, name, None)
+            if signum is None:
+                continue
+            try:
+                if signal.getsignal(signum) is not signal.SIG_DFL:
+                    continue  # ignored (``nohup``: the run outlives the terminal) or an application's own
+                self._previous[signum] = signal.signal(signum, self._handler)
+            except (ValueError, OSError):  # not the main thread (an embedding application): leave it
+                pass
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        for signum, previous in self._previous.items():
+            with contextlib.suppress(ValueError, OSError, TypeError):
+                signal.signal(signum, previous)  # type: ignore[arg-type]
+        self._previous.clear()
+
+    def by(self) -> str:
+        import signal
+
+        return f" ({signal.Signals(self.received).name})" if self.received is not None else ""
+
+    def status(self, code: int) -> int:
+        """``code``, or ``128 + signal`` when a stop signal ended the run (a command that kept
+        its rows returns 130 for "interrupted")."""
+        return 128 + self.received if self.received is not None and code == EXIT_INTERRUPTED else code
 
 
 def _let_file_size_limits_be_errors() -> None:

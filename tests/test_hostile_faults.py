@@ -1,4 +1,4 @@
-"""Hostile suite, faults: sweeps under SIGINT, SIGKILL of the driver and of a worker, a worker
+"""Hostile suite, faults: sweeps under SIGINT, SIGTERM, SIGHUP, SIGKILL of the driver and of a worker, a worker
 that runs out of memory, corrupted case files and zoo checkpoints.
 
 Workers are forked here (start-up in milliseconds); production sweeps spawn them, which the
@@ -277,3 +277,150 @@ def test_read_only_cache_is_refused_before_training(tiny_zoo, tmp_path, monkeypa
         tiny_zoo.get_trained("mlp")
     assert_kept("checkpoints", before, ro)
     record("checkpoints", inputs_tried=1, clear_errors=1)
+
+
+# ----- SIGTERM and SIGHUP: stopped like Ctrl-C --------------------------------------------------
+
+STOP_CLAIM = textwrap.dedent("""
+    import os, time
+    import dlnkit as dk
+
+    def measure(cfg, device):
+        with open(os.environ["HOSTILE_MARK"], "a") as fh:  # say which case started
+            fh.write(f"{cfg['x']}\\n")
+        if cfg["x"] >= 2:
+            time.sleep(3600)
+        return cfg["x"]
+
+    dk.define_claim(id="hostile-stop", title="sleeps from x = 2 on", predict=lambda cfg: cfg["x"],
+                    measure=measure, default_configs=[{"x": i} for i in range(5)],
+                    tolerance=dk.Tolerance(atol=0.0, reason="integers: exact"))
+""")
+
+STOP_DRIVER = textwrap.dedent("""
+    import sys
+    from dlnkit.claims import load_claims_from_file
+    from dlnkit.cli import main
+    load_claims_from_file(sys.argv[1])  # `sweep` takes registered claims only
+    sys.exit(main(sys.argv[2:]))
+""")
+
+
+def _default_stop_signals() -> None:
+    """``preexec_fn``: SIGINT, SIGTERM and SIGHUP at their default action, as in a terminal (a test
+    run under ``nohup`` or in the background would otherwise hand the child ignored signals)."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+
+
+def _run_until_third_case(tmp_path: Path, argv: list[str]) -> subprocess.Popen:
+    claim = tmp_path / "stop_claim.py"
+    claim.write_text(STOP_CLAIM)
+    driver = tmp_path / "stop_driver.py"
+    driver.write_text(STOP_DRIVER)
+    mark = tmp_path / "started.txt"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HOSTILE_MARK": str(mark)}
+    proc = subprocess.Popen(
+        [sys.executable, str(driver), str(claim), *argv],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_stop_signals,
+    )
+    deadline = time.monotonic() + START_BOUND_S
+    while time.monotonic() < deadline:  # cases 0 and 1 finished, case 2 sleeping
+        if mark.exists() and "2" in mark.read_text().split():
+            return proc
+        if proc.poll() is not None:
+            raise AssertionError(f"the run ended before it could be stopped: {proc.stderr.read()}")
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError("the run did not reach its slow case in time")
+
+
+def _stopped(proc: subprocess.Popen, sig: int) -> tuple[int, str]:
+    proc.send_signal(sig)
+    try:
+        rc = proc.wait(timeout=STOP_BOUND_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError(f"not stopped within {STOP_BOUND_S} s of {signal.Signals(sig).name}") from None
+    return rc, proc.stderr.read()
+
+
+def test_sigterm_stops_verify_like_ctrl_c_and_keeps_its_rows(tmp_path):
+    """`kill` or `timeout` during `verify --json` killed it outright: every finished row lost, no
+    --json, and its lock left in the folder (SIGHUP, a closed terminal, the same). Now: the
+    finished rows in --json marked interrupted, exit 128 + signal, nothing else left behind."""
+    sig = signal.SIGTERM
+    out = tmp_path / "out" / "r.json"
+    (tmp_path / "out").mkdir()
+    proc = _run_until_third_case(tmp_path, ["verify", "hostile-stop", "--examples", "0", "-q", "--json", str(out)])
+    rc, err = _stopped(proc, sig)
+    assert rc == 128 + sig, err
+    assert "Traceback" not in err
+    rec = json.loads(out.read_text())
+    assert rec["interrupted"] is True and rec["not_run"] == 3
+    assert [(r["config"]["x"], r["status"]) for r in rec["results"]] == [(0, "PASS"), (1, "PASS")]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["r.json"], "a lock or temporary was left"
+    record("stop signals", faults_injected=1, faults_survived=1, files_lost=0)
+
+
+def test_sighup_stops_a_cli_sweep_and_keeps_its_finished_cases(tmp_path):
+    """A closed terminal (SIGHUP) or a SIGTERM killed `dlnkit sweep` without its summary.json and
+    left its lock; now the summary is written, marked interrupted, beside the finished cases."""
+    cfg = tmp_path / "stop.json"
+    cfg.write_text(json.dumps({"claims": ["hostile-stop"], "configs": [{"x": i} for i in range(5)]}))
+    out = tmp_path / "sweep-out"
+    proc = _run_until_third_case(tmp_path, ["sweep", str(cfg), "--out", str(out), "--executor", "serial", "-q"])
+    rc, err = _stopped(proc, signal.SIGHUP)
+    assert rc == 128 + signal.SIGHUP, err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["interrupted"] is True and summary["passed"] == 2
+    assert not [p for p in out.rglob(".*")], "a lock or temporary was left"
+    record("stop signals", faults_injected=1, faults_survived=1, files_lost=0)
+
+
+def test_an_ignored_sighup_stays_ignored(monkeypatch):
+    """`nohup dlnkit sweep ... &` must outlive its terminal: a SIGHUP that was ignored when dlnkit
+    started is not turned into a stop (nor is a handler an embedding application installed)."""
+    from dlnkit.cli import _StopSignals
+
+    own = signal.getsignal(signal.SIGTERM)
+    try:
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        with _StopSignals():
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, signal.SIG_IGN)
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored
+    finally:
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, own)
+    record("stop signals", inputs_tried=1, worked=1)
+
+
+def test_a_sigterm_to_the_whole_process_group_does_not_turn_running_cases_into_errors(tmp_path):
+    """`timeout` and batch systems send SIGTERM to the whole process group: the workers died of it
+    and their cases became ERROR rows ("killed by SIGTERM") that a resumed sweep kept as finished.
+    The driver decides, as for Ctrl-C: workers ignore it."""
+    proc, out, workers = _start_driver(tmp_path)
+    assert len(workers) >= 2
+    for w in workers:
+        os.kill(w, signal.SIGTERM)
+    deadline = time.monotonic() + 2.0  # the slow cases sleep an hour: alive now means they ignored it
+    while time.monotonic() < deadline:
+        assert all(same_process_alive(w, t) for w, t in workers.items()), "a worker died of SIGTERM"
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    try:
+        rc = proc.wait(timeout=STOP_BOUND_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise AssertionError(f"the driver did not stop within {STOP_BOUND_S} s of SIGINT") from None
+    assert rc == 130
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["errors"] == 0 and summary["passed"] == 2 and summary["not_run"] == 4
+    record("stop signals", faults_injected=1, faults_survived=1)

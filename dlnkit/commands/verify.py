@@ -128,8 +128,8 @@ def _finish(results, args, interrupted: int = 0) -> int:
         )
     if interrupted:
         print(
-            f"dlnkit verify: interrupted (Ctrl-C): {len(results)} row(s) kept, {interrupted} check(s) not run"
-            + (f"; written to {args.json}" if args.json else ""),
+            f"dlnkit verify: interrupted (Ctrl-C or a stop signal): {len(results)} row(s) kept, "
+            f"{interrupted} check(s) not run" + (f"; written to {args.json}" if args.json else ""),
             file=sys.stderr,
         )
         return 130

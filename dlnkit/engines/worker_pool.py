@@ -8,7 +8,7 @@ until its queue drains, and leaves its workers running when the driver is SIGKIL
   current task is lost: ``on_lost(tag, why)`` reports it and a fresh worker takes its place;
 * on Ctrl-C (or any exception in the driver) kills every worker at once and re-raises, so
   nothing pending runs on and everything finished before has already been reported;
-* makes workers ignore SIGINT (the driver decides), ask the kernel for SIGKILL when the driver
+* makes workers ignore SIGINT, SIGTERM and SIGHUP (the driver decides), ask the kernel for SIGKILL when the driver
   dies (``PR_SET_PDEATHSIG`` on Linux) and, as a fallback, watch their parent's pid;
 * optionally caps each worker's address space (``memory_limit_bytes`` beyond what it holds after
   start-up), so a runaway case fails inside its worker instead of taking the machine.
@@ -50,7 +50,9 @@ def _watch_parent(parent_pid: int) -> None:
 
 
 def _worker_main(conn, parent_pid: int, task_fn: Callable[..., Any], memory_limit_bytes: int | None) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):  # sent to the whole process group: the driver decides
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
     _ask_for_death_with_parent()
     if os.getppid() != parent_pid:  # the driver died before we got here
         os._exit(1)
