@@ -30,6 +30,7 @@ import hashlib
 import json
 import math
 import os
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -309,10 +310,14 @@ def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]
 def _save_checkpoint(path: Path, state_dict: dict[str, torch.Tensor], info: dict[str, Any]) -> None:
     """Write atomically: a temporary file in the same folder, fsync, rename."""
     text = json.dumps(info)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    # a fresh name made with O_EXCL: a file already there (a user's, another run's) is never
+    # truncated or removed, which a fixed ".NAME.tmpPID" did
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(name)
     try:
-        torch.save({"state_dict": state_dict, "info": text, "digest": state_digest(state_dict, text)}, tmp)
-        with open(tmp, "rb+") as fh:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save({"state_dict": state_dict, "info": text, "digest": state_digest(state_dict, text)}, fh)
+            fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     finally:
@@ -329,9 +334,8 @@ def _check_cache_writable(folder: Path) -> None:
         if not probe.is_dir():
             raise OSError(f"{probe} is not a folder")
         folder.mkdir(parents=True, exist_ok=True)
-        with open(folder / f".probe{os.getpid()}", "wb"):
+        with tempfile.TemporaryFile(dir=folder):  # a fresh file, never one that is already there
             pass
-        os.unlink(folder / f".probe{os.getpid()}")
     except OSError as exc:
         raise DlnkitInputError(
             f"the model cache {str(folder)!r} is not writable ({exc}); set DLNKIT_CACHE to a writable folder"

@@ -424,3 +424,21 @@ def test_a_sigterm_to_the_whole_process_group_does_not_turn_running_cases_into_e
     summary = json.loads((out / "summary.json").read_text())
     assert summary["errors"] == 0 and summary["passed"] == 2 and summary["not_run"] == 4
     record("stop signals", faults_injected=1, faults_survived=1)
+
+
+def test_the_model_cache_never_reuses_or_removes_a_file_already_there(tiny_zoo, tmp_path):
+    """Saving a checkpoint wrote ``.NAME.tmpPID`` and probing the cache wrote ``.probePID``, both
+    fixed names opened for writing and then removed: a file already there under that name (a
+    user's, another run's) was truncated and deleted. The temporaries are now fresh names."""
+    zoo = tiny_zoo
+    path = tmp_path / "zoo" / f"mlp-{zoo.spec_hash(zoo.SPECS['mlp'], 0)}.pt"
+    path.parent.mkdir(parents=True)
+    theirs = [path.with_name(f".{path.name}.tmp{os.getpid()}"), path.parent / f".probe{os.getpid()}"]
+    for f in theirs:
+        f.write_text("not dlnkit's")
+    before = snapshot(path.parent)
+    trained = zoo.get_trained("mlp")
+    assert trained.path == path and path.exists() and not trained.from_cache
+    assert_kept("checkpoints", before, path.parent)
+    assert sorted(p.name for p in path.parent.iterdir()) == sorted([path.name, *(f.name for f in theirs)])
+    record("checkpoints", inputs_tried=1, worked=1)
