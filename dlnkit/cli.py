@@ -56,6 +56,7 @@ def main(argv=None) -> int:
     outputs.begin_run()
     stop = _StopSignals()
     try:
+        _note_input_files(parser, args)
         with stop:
             return stop.status(int(args.func(args) or 0))
     except DlnkitInputError as exc:
@@ -200,6 +201,36 @@ class _StopSignals:
         """``code``, or ``128 + signal`` when a stop signal ended the run (a command that kept
         its rows returns 130 for "interrupted")."""
         return 128 + self.received if self.received is not None and code == EXIT_INTERRUPTED else code
+
+
+def _note_input_files(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Tell the output registry which existing files this command's arguments name (``--from``,
+    a sweep file, a record, ``--model FILE.py:factory``, ``--weights``, ``--data``): no output of
+    the run may replace one of them, whatever its name and even with ``--force``. Every argument
+    that is not an output path and names a regular file counts, so a new option is covered
+    without being listed."""
+    from dlnkit.records.outputs import note_input
+
+    flags = {a.dest: (a.option_strings or [a.dest])[0] for p in _parsers(parser) for a in p._actions}
+    for dest, value in vars(args).items():
+        if dest in OUTPUT_ARGS or dest == "func":
+            continue
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if not isinstance(item, str) or not item.strip() or "\x00" in item:
+                continue
+            for candidate in dict.fromkeys([item, item.rpartition(":")[0]]):  # FILE.py:factory
+                if candidate and note_input(candidate, f"the file {flags.get(dest, dest)} reads"):
+                    break
+
+
+def _parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """``parser`` and every subcommand parser under it."""
+    out = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                out += _parsers(sub)
+    return out
 
 
 def _let_file_size_limits_be_errors() -> None:

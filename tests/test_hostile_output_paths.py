@@ -6,6 +6,7 @@ for such names.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -19,7 +20,7 @@ from dlnkit.records import outputs
 
 sys.path.insert(0, str(Path(__file__).parent))
 from hostile_support import assert_kept, one_line_error, record, snapshot  # noqa: E402
-from test_hostile_outputs import run_cli  # noqa: E402
+from test_hostile_outputs import good_record, run_cli  # noqa: E402, F401 - good_record: a fixture
 
 SECTION = "output paths"
 EXAMPLES = int(os.environ.get("DLNKIT_HOSTILE_EXAMPLES", "40"))
@@ -127,3 +128,59 @@ def test_names_with_newlines_are_written_and_their_stale_temporaries_cleaned(tmp
     assert all(u.read_text() == "the user's" for u in users)
     assert not [p for p in tmp_path.iterdir() if "dlnkit-lock" in p.name]
     record(SECTION, inputs_tried=1, worked=1, faults_injected=1, faults_survived=1)
+
+
+CLAIM_FILE = """
+import dlnkit as dk
+dk.define_claim(id="hostile-io-{n}", title="x is x", predict=lambda c: c["x"], measure=lambda c, d: c["x"],
+                default_configs=[{"x": 1}], tolerance=dk.Tolerance(atol=0.0, reason="integers: exact"))
+"""
+
+
+def _input_as_output(root: Path, command: str, alias: str, record_text: str) -> tuple[list[str], Path]:
+    """(argv, the input file) of a run whose output is its own input, named the way ``alias`` says."""
+    real = root / "in"
+    real.mkdir()
+    name = {"verify": "mine.py", "replay": "rec.json", "sweep": "summary.json"}[command]
+    src = real / name
+    n = sum(map(ord, f"{command}{alias}"))  # its own claim id per case: one file per id in a process
+    claim_id = f"hostile-io-{n}"
+    texts = {
+        "verify": CLAIM_FILE.replace("{n}", str(n)),
+        "replay": record_text,
+        "sweep": json.dumps({"claims": ["B0"], "configs": [{}]}),
+    }
+    src.write_text(texts[command])
+    if alias == "same name":
+        out = src
+    elif alias == "hard link":
+        out = real / f"again-{name}"
+        os.link(src, out)
+    else:  # the input named through a symlinked folder
+        (root / "via").symlink_to(real)
+        out = root / "via" / name
+    argv = {
+        "verify": ["verify", claim_id, "--from", str(src), "--examples", "0", "-q", "--json", str(out)],
+        "replay": ["replay", str(src), "--emit-test", str(out)],
+        "sweep": ["sweep", str(src), "--out", str(out.parent), "--executor", "serial", "-q"],
+    }[command]
+    if command == "sweep" and alias == "hard link":  # the summary's own name in the output folder
+        os.unlink(out)
+        out = real / "summary.json"
+        argv = ["sweep", str(real / "cfg.json"), "--out", str(real), "--executor", "serial", "-q"]
+        os.link(src, real / "cfg.json")
+    return [*argv, "--force"], src
+
+
+@pytest.mark.parametrize("alias", ["same name", "hard link", "symlinked folder"])
+@pytest.mark.parametrize("command", ["verify", "replay", "sweep"])
+def test_an_input_of_the_run_is_never_its_output_even_with_force(tmp_path, good_record, command, alias):  # noqa: F811
+    """`verify --from mine.py --json mine.py --force` replaced the user's claim file with JSON (exit 0,
+    the claims gone). An output that is a file the run reads, under any name, is refused before
+    the work, --force or not."""
+    argv, src = _input_as_output(tmp_path, command, alias, good_record.read_text())
+    before = snapshot(tmp_path)
+    rc, out, err = run_cli(argv)
+    assert rc == 2 and one_line_error(err) and "an input of this run" in err, (rc, err)
+    assert_kept(SECTION, before, tmp_path)
+    record(SECTION, inputs_tried=1, clear_errors=1)

@@ -43,6 +43,7 @@ import json
 import os
 import re
 import secrets
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -94,6 +95,7 @@ class OutputRegistry:
     claimed: dict[str, _Claim] = field(default_factory=dict)
     written: set[str] = field(default_factory=set)
     locks: dict[str, int] = field(default_factory=dict)  # lock path -> inode of our lock file
+    inputs: dict[tuple[int, int], str] = field(default_factory=dict)  # (device, inode) -> what reads it
 
     def release(self) -> None:
         for lock, ino in list(self.locks.items()):
@@ -134,6 +136,28 @@ def release_lock(path: str | os.PathLike) -> None:
         with contextlib.suppress(OSError):
             if os.stat(lock).st_ino == ino:
                 os.unlink(lock)
+
+
+def note_input(path: str | os.PathLike, what: str = "an input") -> bool:
+    """Record that this run reads the existing file ``path`` (``what`` names it in messages): no
+    output of this run may then be that file, under any name and even with ``--force``
+    (``verify --from mine.py --json mine.py --force`` replaced the user's claim file with JSON).
+    Refuses at once if an output already claimed is that file. Returns whether it was a file."""
+    try:
+        st = os.stat(_key(path))  # an input is read through a link: the file it points at
+    except (OSError, ValueError):
+        return False
+    if not stat.S_ISREG(st.st_mode):
+        return False
+    ident = (st.st_dev, st.st_ino)
+    for k, c in _RUN.claimed.items():
+        if c.identity == ident:
+            raise DlnkitInputError(
+                f"{c.what} {k!r} is also {what}, an input of this run; dlnkit never replaces an "
+                "input (not even with --force): choose another name"
+            )
+    _RUN.inputs.setdefault(ident, what)
+    return True
 
 
 def written_in_this_run(path: str | os.PathLike) -> bool:
@@ -325,6 +349,12 @@ def claim_output(
         prior = next((c for c in _RUN.claimed.values() if ident is not None and c.identity == ident), None)
     if prior is not None and prior.what != what:
         raise DlnkitInputError(f"{what} and {prior.what} are the same file {k!r}; give each its own path")
+    read_as = _RUN.inputs.get(_identity(p) or (-1, -1))
+    if read_as is not None:
+        raise DlnkitInputError(
+            f"{what} {k!r} is also {read_as}, an input of this run; dlnkit never replaces an "
+            "input (not even with --force): choose another name"
+        )
     if p.is_dir():
         raise DlnkitInputError(f"{what} {k!r} is a folder; give a file name")
     existed = p.exists() or p.is_symlink()
@@ -483,4 +513,5 @@ __all__ = [
     "atomic_write_text",
     "atomic_write_json",
     "written_in_this_run",
+    "note_input",
 ]
