@@ -591,6 +591,15 @@ def analyse_capture(
             f"layer {cap.name}: the gradient has {rank} singular value(s) above the {dtype} rounding cut-off "
             f"{cut:.3g}; a fit needs two"
         )
+    if h is None:  # the directions' products are the layer's largest buffers: refused before them
+        from dlnkit.numerics.memory import alignment_layer_bytes, check_allocation
+
+        check_allocation(
+            alignment_layer_bytes(m, n, keep, cap.C_A is not None or cap.A is not None, itemsize=S.element_size()),
+            f"layer {cap.name}: {keep} gradient directions of a {m} x {n} matrix",
+            S.device,
+            hint="lower --k (k) or analyse fewer/smaller layers",
+        )
     U, S, V = U[:, :keep], S[:keep], Vh[:keep].T
     h = directional_curvatures(cap, U, V) if h is None else torch.as_tensor(h, dtype=S.dtype, device=S.device)
     Cd: torch.Tensor | None

@@ -198,8 +198,70 @@ def autograd_hessian_bytes(num_params: int, batch: int, widths_sum: int) -> int:
     return int(F64 * (6.0 * P * P + 4.0 * P * batch * widths_sum))
 
 
+#: (m x n) x k numbers the directional curvatures hold per layer at their peak: the directions
+#: vec(u_k v_k^T) (the einsum and its view), the products H D (the accumulator and the loop's
+#: output) and D * H D; see tests/test_hostile_memory.py for the measured peaks
+ALIGNMENT_DIRECTION_COPIES = 6.0
+#: m x n numbers per layer besides the directions: its gradient (kept for the whole run), the
+#: gradient's SVD (U, V^T and LAPACK's copy) and the factors' cross term delta^T A
+ALIGNMENT_GRADIENT_COPIES = 5.0
+#: (m^2 + n^2) numbers per layer with Kronecker factors: the factors kept for the whole run, and at
+#: a layer's peak the sums of the pass, their symmetrised copies, eigenvectors and ``eigh``'s
+#: workspace (LAPACK's syevd asks 2 n^2 + 6 n + 1 numbers)
+ALIGNMENT_FACTOR_KEPT = 2.0
+ALIGNMENT_FACTOR_PEAK = 5.0
+#: what an analysis holds whatever the sizes (autograd's engine and hooks, LAPACK's SVD and eigh
+#: workspaces, the refusal checks' passes): measured 46 MiB on a 5-6-3 MLP
+ALIGNMENT_FIXED_BYTES = 64 * 2**20
+
+
+def alignment_layer_bytes(m: int, n: int, directions: int, factors: bool, *, itemsize: int = F64) -> int:
+    r"""Peak bytes of analysing one m x n layer with ``directions`` gradient directions (at most
+    min(m, n) are used), beyond what the run keeps (:func:`alignment_plan_bytes`):
+    :math:`6kmn + 5mn + 5(m^2 + n^2)` numbers (the last term only with Kronecker factors).
+
+    >>> alignment_layer_bytes(1000, 1000, 20, True) // 2**20  # 1000 x 1000 layer, k = 20
+    1029
+    """
+    m, n = int(m), int(n)
+    P = float(m) * n
+    sq = (float(m) ** 2 + float(n) ** 2) if factors else 0.0
+    k = min(int(directions), m, n)
+    return int(
+        itemsize * (ALIGNMENT_DIRECTION_COPIES * k * P + ALIGNMENT_GRADIENT_COPIES * P + ALIGNMENT_FACTOR_PEAK * sq)
+    )
+
+
+def alignment_plan_bytes(
+    layers: Sequence[tuple[int, int, bool]], directions: int = 2, *, itemsize: int = F64, gauss_newton: bool = False
+) -> int:
+    r"""Peak bytes of the per-layer alignment analysis of a model (one pass for every layer's
+    gradient and Kronecker factors, then the layers one at a time), beyond the model's copy and
+    one batch's forward/backward: :data:`ALIGNMENT_FIXED_BYTES`, what every layer keeps,
+    :math:`\sum_l [2 m_l n_l + 2(m_l^2 + n_l^2)]` numbers (Gauss-Newton factors add
+    :math:`3 m_l^2`), plus the largest :func:`alignment_layer_bytes`.
+
+    ``layers``: (m, n, has_factors) per analysed layer. ``directions``: what is known before the
+    pass; the default 2 (a fit needs two) is the least any layer uses: the number actually kept is
+    bounded by the gradient's rank, known only after the pass, when each layer checks its own
+    :func:`alignment_layer_bytes`.
+
+    >>> alignment_plan_bytes([(1000, 1000, True)], 20) // 2**20
+    1139
+    """
+    kept, peak = 0.0, 0
+    for m, n, factors in layers:
+        P, sq = float(m) * int(n), (float(m) ** 2 + float(n) ** 2) if factors else 0.0
+        gn = 3.0 * float(m) ** 2 if gauss_newton and factors else 0.0
+        kept += 2.0 * P + ALIGNMENT_FACTOR_KEPT * sq + gn
+        peak = max(peak, alignment_layer_bytes(m, n, directions, bool(factors), itemsize=itemsize))
+    return ALIGNMENT_FIXED_BYTES + int(itemsize * kept) + peak
+
+
 __all__ = [
     "AllocationTooLargeError",
+    "alignment_layer_bytes",
+    "alignment_plan_bytes",
     "memory_budget_bytes",
     "check_allocation",
     "dln_point_bytes",

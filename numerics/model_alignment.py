@@ -146,6 +146,20 @@ def analyse_model_layers(
         views = [by[n] for n in layers]
     if not views:
         raise DlnkitInputError("the model has no matrix layer (Linear, Conv1d/2d/3d, attention, Embedding)")
+    from dlnkit.numerics.memory import alignment_plan_bytes, check_allocation
+
+    largest = max(views, key=lambda v: v.shape[0] * v.shape[1])
+    check_allocation(  # every layer's gradient and Kronecker factors, before the pass that fills them
+        alignment_plan_bytes(
+            [(v.shape[0], v.shape[1], v.factors_possible) for v in views],
+            itemsize=torch.finfo(dt).bits // 8,
+            gauss_newton=factors == "gn",
+        ),
+        f"the alignment analysis of {len(views)} layer(s) (the largest {largest.name!r}, "
+        f"{largest.shape[0]} x {largest.shape[1]})",
+        dev,
+        hint="analyse fewer or smaller --layers",
+    )
     t0 = time.perf_counter()
     with _user_code("the gradient pass"):
         caps = capture_layers(work, views, batches, spec, device=dev, dtype=dt, gauss_newton=factors == "gn")
