@@ -47,7 +47,7 @@ from dlnkit.numerics.batches import Batches, as_batches
 from dlnkit.numerics.exact_attention import exact_attention
 from dlnkit.numerics.hessian import check_route_fits, saved_numbers
 from dlnkit.numerics.losses import LossLike, LossSpec, resolve_loss
-from dlnkit.numerics.model_checks import check_model_for_curvature, check_sample_independence
+from dlnkit.numerics.model_checks import check_model_tensors, check_real_model
 from dlnkit.numerics.operators import MatmatOperator
 from dlnkit.numerics.validation import DlnkitInputError
 
@@ -74,6 +74,7 @@ class ModelCurvature:
     ):
         if not isinstance(model, nn.Module):
             raise DlnkitInputError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        check_model_tensors(model)  # meta, complex and half-precision tensors: refused before anything runs
         self.model = model
         self.loss: LossSpec = resolve_loss(loss, reduction=reduction)
         self.data: Batches = as_batches(data, progress=progress)
@@ -123,8 +124,7 @@ class ModelCurvature:
         self.num_products = 0  # matrix-vector products applied (columns), all kinds
         if check:
             X0, y0 = next(self.data.iterate(device=self.device, dtype=self.dtype, check=False))
-            check_model_for_curvature(model, lambda X: self._forward(self.params, X), X0)
-            check_sample_independence(model, self.loss, X0, y0)
+            check_real_model(model, lambda X: self._forward(self.params, X), self.loss, X0, y0, params=self.names)
 
     # ----- functional pieces --------------------------------------------------------------
     def _forward(self, ps: Sequence[torch.Tensor], X: Any) -> torch.Tensor:

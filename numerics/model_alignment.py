@@ -7,10 +7,12 @@ and the per-layer census call it):
    analysed in float64) and ``device``; the data are cast as they stream. Every rank and positivity
    cut-off is relative to that dtype's eps (:func:`~dlnkit.numerics.alignment.rank_cutoff`,
    :func:`~dlnkit.numerics.alignment.positivity_cutoff`); the dtype is in every row.
-2. **Refusals** (exit 2 on the CLI), before any layer: train-mode normalisation, buffer-changing or
-   random forwards (:func:`~dlnkit.numerics.model_checks.check_model_for_curvature`); a batch-coupled
-   model (:func:`~dlnkit.numerics.model_checks.check_sample_independence`); a loader whose passes
-   differ (:class:`~dlnkit.numerics.batches.Batches`).
+2. **Refusals** (exit 2 on the CLI), before any layer, by the one gate
+   :func:`~dlnkit.numerics.model_checks.check_real_model`: meta or complex tensors; train-mode
+   normalisation, buffer-changing, input-changing or random forwards; a batch-coupled model; autograd
+   derivatives (of the analysed layers' parameters) that are not the derivatives of the loss
+   (``.detach()``/``no_grad`` in forward, custom ``autograd.Function`` s); a loader whose passes differ
+   (:class:`~dlnkit.numerics.batches.Batches`).
 3. **Layers**: :func:`~dlnkit.numerics.layer_views.model_layers` (Linear, Conv1d/2d/3d, packed
    q/k/v, out_proj, embeddings, tied parameters once), types inferred or given.
 4. **One pass** for all gradients and Kronecker factors
@@ -39,7 +41,7 @@ from dlnkit.numerics.batches import as_batches
 from dlnkit.numerics.layer_capture import LayerHVP, capture_layers
 from dlnkit.numerics.layer_views import LayerView, apply_layer_types, model_layers
 from dlnkit.numerics.losses import resolve_loss
-from dlnkit.numerics.model_checks import check_model_for_curvature, check_sample_independence
+from dlnkit.numerics.model_checks import check_model_tensors, check_real_model
 from dlnkit.numerics.validation import DlnkitInputError
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
@@ -66,7 +68,11 @@ class ModelAlignment:
 
 def analysis_copy(model: nn.Module, dtype: torch.dtype, device: torch.device | str) -> nn.Module:
     """A deep copy of ``model`` with floating parameters and buffers in ``dtype`` on ``device``
-    (tied parameters stay tied; the user's model is untouched)."""
+    (tied parameters stay tied; the user's model is untouched). Meta and complex tensors are refused
+    first (:func:`~dlnkit.numerics.model_checks.check_model_tensors`): ``Module.to`` would fail on the
+    former and silently drop the imaginary part of the latter; float16/bfloat16 models are welcome
+    (the copy is in ``dtype``)."""
+    check_model_tensors(model, low_precision_ok=True)
     return copy.deepcopy(model).to(device=device, dtype=dtype)
 
 
@@ -128,11 +134,6 @@ def analyse_model_layers(
     work = analysis_copy(model, dt, dev)
     batches = as_batches(data)
     X0, y0 = next(batches.iterate(device=dev, dtype=dt, check=False))
-    checks: dict[str, Any] = {}
-    if check:
-        with _user_code("the refusal checks (two forward passes, a gradient and an HVP on a few samples)"):
-            check_model_for_curvature(work, lambda X: work(*X) if isinstance(X, (tuple, list)) else work(X), X0)
-            checks["sample_independence"] = check_sample_independence(work, spec, X0, y0)
     views = all_views = model_layers(work)
     types = dict(getattr(model, "dlnkit_layer_types", None) or {})
     types.update(layer_types or {})
@@ -144,6 +145,17 @@ def analyse_model_layers(
         if missing:
             raise DlnkitInputError(f"no matrix layer named {missing[0]!r}; layers: {', '.join(by)}")
         views = [by[n] for n in layers]
+    checks: dict[str, Any] = {}
+    if check and views:
+        with _user_code("the refusal checks (two forward passes, a gradient and an HVP on a few samples)"):
+            checks = check_real_model(
+                work,
+                lambda X: work(*X) if isinstance(X, (tuple, list)) else work(X),
+                spec,
+                X0,
+                y0,
+                params=list(dict.fromkeys(v.param for v in views)),
+            )
     if not views:
         raise DlnkitInputError("the model has no matrix layer (Linear, Conv1d/2d/3d, attention, Embedding)")
     from dlnkit.numerics.memory import alignment_plan_bytes, check_allocation

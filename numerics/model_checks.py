@@ -17,6 +17,16 @@ A fourth is checked by :func:`check_sample_independence`:
   even in eval mode; a forward that subtracts the batch mean; attention across the batch): the same
   samples in two batchings must give the same outputs, data-set gradient and Hessian-vector product.
 
+Before any of these, :func:`check_model_tensors` refuses a model whose tensors cannot be analysed
+at all: parameters or buffers on the ``meta`` device (no values), complex parameters or buffers
+(a real Hessian of a complex parametrisation is not defined here, and a cast to a real dtype would
+drop the imaginary parts), and, where the analysis runs in the model's own dtype (the Python API),
+float16/bfloat16 parameters (second derivatives at 3 significant digits). After them,
+:func:`~dlnkit.numerics.derivative_check.check_autograd_derivatives` refuses a model whose autograd
+derivatives are not the derivatives of its loss (``.detach()``/``no_grad`` in forward, custom
+``autograd.Function`` s). :func:`check_real_model` runs them all, in that order: the one gate every
+real-network route goes through.
+
 In-place activations, a module called more than once in one forward pass (shared weights) and
 frozen parameters are *handled* by the functional routes (``torch.func.functional_call``): the
 parameter enters the function wherever the module is called, and frozen parameters are constants
@@ -25,7 +35,7 @@ unless named explicitly.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -50,6 +60,47 @@ def train_mode_normalisation(model: nn.Module) -> list[str]:
     return out
 
 
+LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+
+def check_model_tensors(model: nn.Module, *, low_precision_ok: bool = False) -> None:
+    """Refuse meta, complex and (unless ``low_precision_ok``: the caller analyses a float64/float32
+    copy) float16/bfloat16 floating tensors, naming the first offender.
+
+    >>> try:
+    ...     check_model_tensors(nn.Linear(2, 2).to("meta"))
+    ... except DlnkitInputError as exc:
+    ...     print(str(exc)[:44])
+    parameter weight is on the 'meta' device (sh
+    """
+    if not isinstance(model, nn.Module):
+        raise DlnkitInputError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    tensors = [("parameter", n, t) for n, t in model.named_parameters()]
+    tensors += [("buffer", n, t) for n, t in model.named_buffers()]
+    for what, name, t in tensors:
+        if t.device.type == "meta":
+            raise DlnkitInputError(
+                f"{what} {name} is on the 'meta' device (shapes only, no values): materialise the model first "
+                '(model.to_empty(device="cpu") and load its weights)'
+            )
+        if t.is_complex():
+            raise DlnkitInputError(
+                f"{what} {name} is complex ({str(t.dtype)[6:]}): the curvature routes take real parameters "
+                "(write it as two real parameters, real and imaginary parts)"
+            )
+        if what == "parameter" and t.dtype in LOW_PRECISION and not low_precision_ok:
+            raise DlnkitInputError(
+                f"parameter {name} is {str(t.dtype)[6:]}: second derivatives in that precision have relative "
+                f"errors near {float(torch.finfo(t.dtype).eps):.0e}; analyse a float64 copy "
+                "(copy.deepcopy(model).double(), with float64 inputs)"
+            )
+
+
+def _inputs_snapshot(X: Any) -> list[torch.Tensor]:
+    items = X if isinstance(X, (tuple, list)) else (X,)
+    return [t.detach().clone() for t in items if isinstance(t, torch.Tensor)]
+
+
 def check_model_for_curvature(model: nn.Module, forward: Callable[[Any], torch.Tensor], first_inputs: Any) -> None:
     """Raise :class:`DlnkitInputError` for train-mode normalisation, buffer-changing or random forwards.
 
@@ -63,9 +114,18 @@ def check_model_for_curvature(model: nn.Module, forward: Callable[[Any], torch.T
             "would depend on the batching and every pass would move the running statistics; call model.eval() first"
         )
     before = {k: v.detach().clone() for k, v in model.named_buffers()}
+    inputs_before = _inputs_snapshot(first_inputs)
     with torch.no_grad():
         out1 = forward(first_inputs)
+        inputs_after = _inputs_snapshot(first_inputs)
         out2 = forward(first_inputs)
+    if len(inputs_after) != len(inputs_before) or not all(
+        a.shape == b.shape and torch.equal(a, b) for a, b in zip(inputs_before, inputs_after)
+    ):
+        raise DlnkitInputError(
+            "the forward pass changes its input tensor in place (x.mul_(...), x += ..., x[...] = ...): every pass "
+            "would see different data; copy the input first (x = x.clone()) or use out-of-place operations"
+        )
     changed = [k for k, v in model.named_buffers() if k in before and not torch.equal(before[k], v.detach())]
     if changed:
         with torch.no_grad():
@@ -85,7 +145,7 @@ def check_model_for_curvature(model: nn.Module, forward: Callable[[Any], torch.T
         hint = f" (dropout in training mode: {', '.join(drop)})" if drop else ""
         raise DlnkitInputError(
             f"two forward passes on the same batch differ{hint}: an HVP would not be a fixed linear "
-            "map; call model.eval() or remove the randomness"
+            "map; call model.eval() or remove the randomness (random numbers, or state that forward changes)"
         )
     if not isinstance(out1, torch.Tensor):
         raise DlnkitInputError(f"the model must return one tensor of outputs, got {type(out1).__name__}")
@@ -194,8 +254,34 @@ def check_sample_independence(
     return diffs
 
 
+def check_real_model(
+    model: nn.Module,
+    forward: Callable[[Any], torch.Tensor],
+    loss: Any,
+    X: Any,
+    y: torch.Tensor,
+    *,
+    params: Sequence[str] | None = None,
+    low_precision_ok: bool = False,
+) -> dict[str, Any]:
+    """The one gate of the real-network routes: :func:`check_model_tensors`,
+    :func:`check_model_for_curvature` (``forward`` as there), :func:`check_sample_independence` and
+    :func:`~dlnkit.numerics.derivative_check.check_autograd_derivatives` in ``params`` (default all
+    floating parameters), on the first batch ``(X, y)``. Returns what the last two measured."""
+    from dlnkit.numerics.derivative_check import check_autograd_derivatives
+
+    check_model_tensors(model, low_precision_ok=low_precision_ok)
+    check_model_for_curvature(model, forward, X)
+    return {
+        "sample_independence": check_sample_independence(model, loss, X, y),
+        "autograd_derivatives": check_autograd_derivatives(model, loss, X, y, params=params),
+    }
+
+
 __all__ = [
     "BatchCoupledModelError",
+    "check_model_tensors",
+    "check_real_model",
     "check_model_for_curvature",
     "check_sample_independence",
     "train_mode_normalisation",
