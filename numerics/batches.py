@@ -30,6 +30,7 @@ cast to the parameters' dtype, integer inputs (class labels, token ids) are kept
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -69,7 +70,8 @@ def _fingerprint(X: Any, y: torch.Tensor) -> torch.Tensor:
     for t in (*(X if isinstance(X, (tuple, list)) else (X,)), y):
         if not isinstance(t, torch.Tensor):
             continue
-        f = t.detach().reshape(t.shape[0], -1).to(device="cpu", dtype=torch.float64)
+        # explicit width: reshape(B, -1) is ambiguous for a batch with no samples or no features
+        f = t.detach().reshape(t.shape[0], math.prod(t.shape[1:])).to(device="cpu", dtype=torch.float64)
         g = torch.Generator().manual_seed(f.shape[1])
         r = torch.rand(f.shape[1], 2, generator=g, dtype=torch.float64) + 0.5
         rows.append(f @ r)
@@ -106,11 +108,11 @@ class Batches:
         for item in source:
             X, y = _split(item)
             sizes.append(_batch_size(X))
+            if sizes[-1] < 1:
+                raise DlnkitInputError(f"batch {len(sizes) - 1} has no samples (drop empty batches from the data)")
             prints.append(_fingerprint(X, y))
         if not sizes:
             raise DlnkitInputError("the data source yielded no batch")
-        if any(s < 1 for s in sizes):
-            raise DlnkitInputError("a batch with no samples")
         self.batch_sizes = sizes
         self.num_samples = int(sum(sizes))
         self._prints = _sorted_rows(torch.cat(prints))

@@ -75,7 +75,7 @@ def check_model_tensors(model: nn.Module, *, low_precision_ok: bool = False) -> 
     """
     if not isinstance(model, nn.Module):
         raise DlnkitInputError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    tensors = [("parameter", n, t) for n, t in model.named_parameters()]
+    tensors: list[tuple[str, str, torch.Tensor]] = [("parameter", n, t) for n, t in model.named_parameters()]
     tensors += [("buffer", n, t) for n, t in model.named_buffers()]
     for what, name, t in tensors:
         if t.device.type == "meta":
@@ -114,18 +114,13 @@ def check_model_for_curvature(model: nn.Module, forward: Callable[[Any], torch.T
             "would depend on the batching and every pass would move the running statistics; call model.eval() first"
         )
     before = {k: v.detach().clone() for k, v in model.named_buffers()}
+    # in-place changes of a parameter bump its version counter (no copy of the parameters needed)
+    versions = {k: p._version for k, p in model.named_parameters()}
     inputs_before = _inputs_snapshot(first_inputs)
     with torch.no_grad():
         out1 = forward(first_inputs)
         inputs_after = _inputs_snapshot(first_inputs)
         out2 = forward(first_inputs)
-    if len(inputs_after) != len(inputs_before) or not all(
-        a.shape == b.shape and torch.equal(a, b) for a, b in zip(inputs_before, inputs_after)
-    ):
-        raise DlnkitInputError(
-            "the forward pass changes its input tensor in place (x.mul_(...), x += ..., x[...] = ...): every pass "
-            "would see different data; copy the input first (x = x.clone()) or use out-of-place operations"
-        )
     changed = [k for k, v in model.named_buffers() if k in before and not torch.equal(before[k], v.detach())]
     if changed:
         with torch.no_grad():
@@ -136,11 +131,30 @@ def check_model_for_curvature(model: nn.Module, forward: Callable[[Any], torch.T
             f"the forward pass changes buffer(s) {', '.join(changed[:5])}: curvature needs a fixed "
             "function of the parameters (call model.eval(); buffers restored)"
         )
+    moved = [k for k, p in model.named_parameters() if k in versions and p._version != versions[k]]
+    if moved:
+        raise DlnkitInputError(
+            f"the forward pass changes parameter(s) {', '.join(moved[:5])} in place (clamp_, mul_, copy_ under "
+            "no_grad, weight normalisation by assignment): the curvature is not of a fixed function of the "
+            "parameters (the two probe passes changed them, as every call of this forward does); move that update "
+            "out of forward"
+        )
+    if len(inputs_after) != len(inputs_before) or not all(
+        a.shape == b.shape and torch.equal(a, b) for a, b in zip(inputs_before, inputs_after)
+    ):
+        raise DlnkitInputError(
+            "the forward pass changes its input tensor in place (x.mul_(...), x += ..., x[...] = ...): every pass "
+            "would see different data; copy the input first (x = x.clone()) or use out-of-place operations"
+        )
     if isinstance(out1, torch.Tensor) and isinstance(out2, torch.Tensor) and not torch.equal(out1, out2):
         drop = [
             n or "(root)"
             for n, m in model.named_modules()
-            if isinstance(m, nn.modules.dropout._DropoutNd) and m.training and m.p > 0
+            if m.training
+            and (
+                (isinstance(m, nn.modules.dropout._DropoutNd) and m.p > 0)
+                or (isinstance(m, nn.MultiheadAttention) and m.dropout > 0)
+            )
         ]
         hint = f" (dropout in training mode: {', '.join(drop)})" if drop else ""
         raise DlnkitInputError(
