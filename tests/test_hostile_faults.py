@@ -442,3 +442,29 @@ def test_the_model_cache_never_reuses_or_removes_a_file_already_there(tiny_zoo, 
     assert_kept("checkpoints", before, path.parent)
     assert sorted(p.name for p in path.parent.iterdir()) == sorted([path.name, *(f.name for f in theirs)])
     record("checkpoints", inputs_tried=1, worked=1)
+
+
+def test_a_lock_that_cannot_be_written_is_not_left_behind(tmp_path):
+    """Under `ulimit -f 0` (or a full disk) the lock was created and its pid could not be written:
+    exit 3, but an empty `.r.json.dlnkit-lock` stayed, which is not recognisably dlnkit's, so every
+    later run on that name was refused until the user deleted it by hand."""
+    out = tmp_path / "r.json"
+    code = (
+        "import resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0)); "
+        "from dlnkit.cli import main; "
+        f"sys.exit(main(['verify', 'B0', '--examples', '0', '-q', '--json', {str(out)!r}]))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        timeout=STOP_BOUND_S,
+    )
+    assert run.returncode == 3 and "Traceback" not in run.stderr, run.stderr
+    assert os.listdir(tmp_path) == [], "a lock or temporary was left by the run the machine stopped"
+    from dlnkit.cli import main
+
+    assert main(["verify", "B0", "--examples", "0", "-q", "--json", str(out)]) == 0  # the next run works
+    assert json.loads(out.read_text())["results"]
+    record("stop signals", faults_injected=1, faults_survived=1)

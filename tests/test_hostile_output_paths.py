@@ -184,3 +184,28 @@ def test_an_input_of_the_run_is_never_its_output_even_with_force(tmp_path, good_
     assert rc == 2 and one_line_error(err) and "an input of this run" in err, (rc, err)
     assert_kept(SECTION, before, tmp_path)
     record(SECTION, inputs_tried=1, clear_errors=1)
+
+
+@settings(max_examples=min(EXAMPLES, 25), deadline=None)
+@given(length=st.integers(150, 260), multibyte=st.booleans())
+def test_every_name_the_registry_accepts_can_be_written_with_its_lock_and_temporaries(length, multibyte):
+    """The limit on a name leaves room for dlnkit's own files beside it (the lock, the lock's
+    temporary, a temporary with an image suffix): a name just under it was accepted and then
+    failed when its lock's temporary was made."""
+    name = ("é" * (length // 2) if multibyte else "n" * length) + ".json"
+    with tempfile.TemporaryDirectory(prefix="dlnkit-len-") as tmp:
+        outputs.begin_run()
+        try:
+            try:
+                p = outputs.claim_output(Path(tmp) / name, what="--json")
+            except DlnkitInputError as exc:
+                assert "too long" in str(exc)
+                record(SECTION, inputs_tried=1, clear_errors=1)
+                return
+            with outputs.atomic_output(p, suffix=".jpeg") as t:
+                t.write_bytes(b"ok")
+            assert p.read_bytes() == b"ok"
+        finally:
+            outputs.end_run()
+        assert sorted(os.listdir(tmp)) == [name]
+    record(SECTION, inputs_tried=1, worked=1)

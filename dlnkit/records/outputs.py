@@ -206,8 +206,10 @@ def _check_writable_dir(d: Path, what: str, original: Path) -> None:
         ) from None
 
 
-#: bytes a temporary or lock adds to a file's name: ".NAME.dlnkit-tmp-PID-RANDOM" plus a format suffix
-_NAME_ROOM = 40
+#: bytes dlnkit's own files beside NAME add to its length: the lock ".NAME.dlnkit-lock"'s temporary
+#: "..NAME.dlnkit-lock.dlnkit-tmp-PID-RANDOM" adds 41 (a pid of up to 7 digits), a temporary with a
+#: format suffix ".NAME.dlnkit-tmp-PID-RANDOM.jpeg" 34
+_NAME_ROOM = 48
 
 
 def _check_lengths(p: Path, what: str, *, folder: bool = False) -> None:
@@ -242,13 +244,48 @@ def _lock_path(p: Path) -> Path:
     return p.with_name(f".{p.name}.{LOCK_TAG}")
 
 
+_MACHINE_ERRNOS = frozenset(getattr(errno, n) for n in ("ENOSPC", "EDQUOT", "EFBIG") if hasattr(errno, n))
+_NO_HARD_LINKS = frozenset(
+    getattr(errno, n) for n in ("EPERM", "ENOTSUP", "EOPNOTSUPP", "EXDEV", "EMLINK") if hasattr(errno, n)
+)
+
+
+def _create_lock(lock: Path) -> None:
+    """Create ``lock`` holding this run's pid, whole or not at all (``FileExistsError`` if it is
+    there). The pid is written to a temporary first and linked into place: a lock created with
+    ``O_EXCL`` and then written was left *empty* when the write failed (a full disk, ``ulimit
+    -f``), and an empty lock is not recognisably dlnkit's, so every later run was refused."""
+    content = f"{LOCK_TAG} pid {os.getpid()}\n".encode()
+    clean_stale_temporaries(lock)
+    tmp = _new_temporary(lock, "")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(content)
+        try:
+            os.link(tmp, lock)
+        except OSError as exc:
+            if exc.errno not in _NO_HARD_LINKS:
+                raise
+            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)  # no hard links here
+            try:
+                os.write(fd, content)
+            except BaseException:
+                os.close(fd)
+                os.unlink(lock)
+                raise
+            os.close(fd)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
 def _take_lock(p: Path, what: str) -> None:
     lock = _lock_path(p)
     if str(lock) in _RUN.locks:
         return
     for _ in range(3):
         try:
-            fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            _create_lock(lock)
         except FileExistsError:
             try:
                 pid = int(lock.read_text().split()[-1])
@@ -272,9 +309,9 @@ def _take_lock(p: Path, what: str) -> None:
                 lock.unlink()
             continue
         except OSError as exc:
+            if exc.errno in _MACHINE_ERRNOS:  # the disk is full, a file-size limit: the machine (exit 3)
+                raise
             raise DlnkitInputError(f"cannot write {what} {str(p)!r}: {exc.strerror or exc}") from None
-        with os.fdopen(fd, "w") as fh:
-            fh.write(f"{LOCK_TAG} pid {os.getpid()}\n")
         _RUN.locks[str(lock)] = os.stat(lock).st_ino
         return
     raise DlnkitInputError(f"{what} {str(p)!r}: could not take its lock {str(lock)!r}")
@@ -468,7 +505,7 @@ def atomic_output(path: str | os.PathLike, *, suffix: str | None = None, overwri
                     f"{k!r} appeared while dlnkit ran (another program wrote it); not replaced"
                 ) from None
             except OSError as exc:
-                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+                if exc.errno not in _NO_HARD_LINKS:
                     raise
                 if target.exists():
                     raise DlnkitInputError(f"{k!r} appeared while dlnkit ran; not replaced") from None
