@@ -209,3 +209,15 @@ def test_every_name_the_registry_accepts_can_be_written_with_its_lock_and_tempor
             outputs.end_run()
         assert sorted(os.listdir(tmp)) == [name]
     record(SECTION, inputs_tried=1, worked=1)
+
+
+@pytest.mark.parametrize("given_path", ["results/", "results//", "results/.", "missing/..", "."])
+def test_an_output_file_named_as_a_folder_is_refused_before_the_work(tmp_path, monkeypatch, given_path):
+    """`verify --json results/` wrote a *file* named `results` (exit 0): the user meant a folder,
+    and the next `--json results/verify.json` then failed. A file output whose name ends with a
+    folder separator (or `.`/`..`) is one line and exit 2; nothing is made."""
+    monkeypatch.chdir(tmp_path)
+    rc, out, err = run_cli(["verify", "B0", "--examples", "0", "-q", "--json", given_path])
+    assert rc == 2 and one_line_error(err) and "folder" in err, (rc, err)
+    assert os.listdir(tmp_path) == []
+    record(SECTION, inputs_tried=1, clear_errors=1)

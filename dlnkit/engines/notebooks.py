@@ -199,10 +199,12 @@ def render_notebooks(
     (an edited notebook) is replaced only with ``force``. Files are written atomically (a unique
     temporary name, then rename), so an interrupted run never leaves half a notebook.
     """
-    from dlnkit.records.outputs import atomic_output, check_output_dir, claim_output
+    from dlnkit.records.outputs import atomic_output, check_output_dir, claim_output, note_input
 
     nbformat = _require("nbformat")
     files = notebook_sources(src, list(names) if names else None)
+    for path in files:  # a source is never replaced by an output, whatever --out and --force say
+        note_input(path, f"the notebook source {path.name}")
     out = check_output_dir(out_dir, what="--out")
     for path in files:  # before any work
         claim_output(out / f"{path.stem}.ipynb", overwrite=force, what=f"notebook {path.stem}.ipynb")

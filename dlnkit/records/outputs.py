@@ -73,10 +73,19 @@ def _key(path: str | os.PathLike) -> str:
         return os.path.abspath(raw)
 
 
+def _names_a_folder(path: str | os.PathLike) -> bool:
+    """``out/``, ``out/.``, ``.`` or ``..``: the user named a folder, whatever exists there."""
+    raw = os.fspath(path)
+    seps = (os.sep, os.altsep) if os.altsep else (os.sep,)
+    last = raw.rstrip("".join(seps)) if raw.rstrip("".join(seps)) else raw
+    return raw.endswith(seps) or os.path.basename(last) in (".", "..") or raw in (".", "..")
+
+
 def absolute_path(path: str | os.PathLike) -> str:
     """``path`` made absolute against the current folder *now* (the CLI does this at parse time,
-    so a ``--from`` file that changes directory does not move the outputs)."""
-    return _key(path)
+    so a ``--from`` file that changes directory does not move the outputs); a trailing ``/``
+    (the user named a folder) is kept, for the claim to see."""
+    return _key(path) + (os.sep if _names_a_folder(path) and _key(path) != os.sep else "")
 
 
 @dataclass
@@ -377,6 +386,8 @@ def claim_output(
         raise DlnkitInputError(f"{what}: empty path")
     if "\x00" in os.fspath(path):
         raise DlnkitInputError(f"{what}: the path contains a NUL byte")
+    if _names_a_folder(path):  # `--json results/` wrote a *file* named results
+        raise DlnkitInputError(f"{what} {os.fspath(path)!r} names a folder (it ends with '/'); give a file name")
     p = Path(_key(path))
     k = str(p)
     _check_lengths(p, what)
