@@ -192,3 +192,52 @@ def test_training_record_estimate_is_not_below_the_measured_peak():
     estimate = RECORDED_STEP_BYTES * (steps // 1000 + 2)
     record(SECTION, inputs_tried=1, worked=1, wrong_results=int(measured > estimate))
     assert measured <= estimate, (measured, estimate)
+
+
+# ----- symbolic routes whose cost explodes with a user's number -----------------------------
+
+SYMBOLIC_CHILD = textwrap.dedent("""
+    import json
+    from dlnkit.engines.sweep import run_case
+    from dlnkit.claims import get_claim
+    from dlnkit.theory import balanced_minimum_spectrum_numeric, derive_jjt_aligned
+    from dlnkit.theory.classic_learning_curves import half_time, implicit_time
+    from dlnkit.theory.classic_origin import partial_solution_pair_eigenvalues
+    calls = {
+        "implicit_time(200)": lambda: implicit_time(200),
+        "half_time(16)": lambda: half_time(16),
+        "partial_solution_pair_eigenvalues(200)": lambda: partial_solution_pair_eigenvalues(200),
+        "derive_jjt_aligned([400, 400, 400])": lambda: derive_jjt_aligned([400, 400, 400]),
+        "balanced_minimum_spectrum_numeric(widths 1e5)": lambda: balanced_minimum_spectrum_numeric([10**5] * 3, [1.0]),
+    }
+    out = {}
+    for name, call in calls.items():
+        try:
+            call()
+            out[name] = "finished"
+        except ValueError as exc:
+            out[name] = f"{type(exc).__name__}: {exc}"
+    # a sweep case of depth 20 for the learning-curve claim (its implicit solution): an ERROR row
+    row = run_case(get_claim("C3-learning-curve"), {"dims": [2] * 21, "t": [2.0, 1.0], "a": [0.25, 0.5], "seed": 0})
+    out["sweep case, depth 20"] = f"{row['status']}: {row['message']}"
+    print(json.dumps(out))
+""")
+
+
+def test_symbolic_routes_refuse_an_exploding_size_before_they_start():
+    """Before: implicit_time(200), a depth-200 partial-solution Hessian and J J^T at widths 400
+    ran for hours (a sweep case of depth 20 for C3-learning-curve hung its worker), and the
+    numeric spectrum at widths 1e5 reached for 2e10-long arrays. Now each is refused at once by
+    its bound (dlnkit.theory.cost_limits, one line naming it); the sweep case is an ERROR row.
+    The child's timeout is what turns the old hang into a failure."""
+    import subprocess
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-c", SYMBOLIC_CHILD], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    for name, what in out.items():
+        ok = "SymbolicCostError" in what and "is above" in what and "\n" not in what
+        record(SECTION, inputs_tried=1, clear_errors=int(ok), wrong_results=int(not ok))
+        assert ok, f"{name}: {what}"
+    assert out["sweep case, depth 20"].startswith("ERROR")

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from dlnkit.theory.cost_limits import IMPLICIT_TIME_MAX_DEPTH, check_symbolic_size
 from dlnkit.theory.symbols import L as L_sym
 
 __all__ = [
@@ -129,6 +130,13 @@ def implicit_time(depth: int) -> sp.Expr:
     depth = int(depth)
     if depth == 2:
         return sp.log(u * (s - u0) / (u0 * (s - u))) / (2 * s)
+    check_symbolic_size(
+        "depth L",
+        depth,
+        IMPLICIT_TIME_MAX_DEPTH,
+        "implicit_time",
+        "integrate mode_ode_rhs numerically, or use learning_time_small_init for the leading behaviour",
+    )
     w = sp.Symbol("w", positive=True)
     F = sp.integrate(sp.apart(1 / (w ** (depth - 1) * (1 - w**depth)), w), w)
     F = F.replace(sp.log, lambda x: sp.log(sp.Abs(x)))

@@ -41,6 +41,8 @@ from typing import Any
 
 import sympy as sp
 
+from dlnkit.theory.cost_limits import PAIR_EIGENVALUES_MAX_DEPTH, check_symbolic_size
+
 __all__ = [
     "origin_hessian",
     "origin_spectrum",
@@ -121,6 +123,13 @@ def partial_solution_pair_eigenvalues(depth: int) -> dict[sp.Expr, int]:
     (1, 1, 9)
     """
     depth = int(depth)
+    check_symbolic_size(
+        "depth L",
+        depth,
+        PAIR_EIGENVALUES_MAX_DEPTH,
+        "partial_solution_pair_eigenvalues",
+        "the closed form in the module docstring gives every depth",
+    )
     b, tj = sp.symbols("b t_j", positive=True)
     Ws = [sp.Matrix(2, 2, lambda a, c, k=k: sp.Symbol(f"w{k}{a}{c}")) for k in range(depth)]
     W = Ws[0]

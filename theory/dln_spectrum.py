@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from dlnkit.theory.cost_limits import JJT_MAX_ENTRIES, NUMERIC_SPECTRUM_MAX_PARAMS, check_symbolic_size
 from dlnkit.theory.exact_hessian import partial_products_exact
 from dlnkit.theory.exact_point import exact_num_params
 from dlnkit.theory.symbols import L as L_sym, l as l_sym, m as m_sym, t_i, t_j, target_symbols
@@ -112,6 +113,13 @@ def derive_jjt_aligned(dims: Sequence[int], t: Sequence[sp.Expr] | None = None) 
     (True, (4, 4))
     """
     dims = [int(d) for d in dims]
+    check_symbolic_size(
+        "L (d_out d_in)^2, the symbolic entries built",
+        (len(dims) - 1) * (dims[-1] * dims[0]) ** 2,
+        JJT_MAX_ENTRIES,
+        "derive_jjt_aligned",
+        "balanced_minimum_spectrum gives the spectrum at any widths",
+    )
     if t is None:
         t = target_symbols(min(dims))
     Ws = aligned_minimum_weights(dims, t)
@@ -298,6 +306,14 @@ def balanced_minimum_spectrum_numeric(dims: Sequence[int], t_values: Sequence[fl
     ([2.0], [1.0, 1.0, 1.0], 20)
     """
     dims = [int(d) for d in dims]
+    check_symbolic_size(
+        "the parameter count P",
+        int(exact_num_params(dims)),
+        NUMERIC_SPECTRUM_MAX_PARAMS,
+        "balanced_minimum_spectrum_numeric",
+        "balanced_minimum_spectrum gives the groups and their counts without P-long arrays",
+        why="the largest whose P-long arrays stay near 2 GiB",
+    )
     depth, n_in, n_out = len(dims) - 1, dims[0], dims[-1]
     t = np.asarray(t_values, dtype=np.float64)
     rank = len(t)
