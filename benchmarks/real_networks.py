@@ -35,6 +35,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dlnkit.records.outputs import atomic_write_text, check_output_file
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -196,6 +198,9 @@ def main(argv=None) -> int:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     tag = "" if args.part == "all" else f"-{args.part}"
     path = Path(args.out) if args.out else HERE / "results" / f"real-networks-cpu-{stamp}{tag}.json"
+    # claimed before the work (an existing file is never replaced); written atomically through a
+    # fresh temporary (a fixed NAME.tmp overwrote and then removed a file of that name)
+    path = check_output_file(path, what="--out")
     rec: dict = {
         "stamp": stamp,
         "torch": torch.__version__,
@@ -231,10 +236,7 @@ def main(argv=None) -> int:
         rec["large_model"] = large_model(args.quick)
         print(json.dumps(rec["large_model"], indent=1, default=float)[:4000])
     rec["machine"]["loadavg_end"] = os.getloadavg()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(rec, indent=1, default=float))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(rec, indent=1, default=float))
     print(f"wrote {path}")
     return 0
 

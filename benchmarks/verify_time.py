@@ -28,6 +28,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from dlnkit.numerics.validation import DlnkitInputError
+from dlnkit.records.outputs import atomic_write_text, check_output_file
+
 HERE = Path(__file__).resolve().parent
 PAPER_CLAIMS = ["B2-limit", "B2-paper", "B2-paper-decay", "B3-paper"]
 BASELINE = "verify-2602-default"
@@ -53,8 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     out = Path(args.out) if args.out else HERE / "results" / f"verify-time-{stamp}.json"
-    if out.exists():
-        print(f"benchmarks.verify_time: {out} exists; choose another --out", file=sys.stderr)
+    try:  # claimed before the work: an existing file is never replaced
+        out = check_output_file(out, what="--out")
+    except DlnkitInputError as exc:
+        print(f"benchmarks.verify_time: {exc}", file=sys.stderr)
         return 2
     env = {
         **os.environ,
@@ -110,10 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         "baseline": BASELINE,
         "results": results,
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmpf = out.with_name(f".{out.name}.tmp")
-    tmpf.write_text(json.dumps(record, indent=1))
-    os.replace(tmpf, out)
+    atomic_write_text(out, json.dumps(record, indent=1))  # a fresh temporary, fsync, rename
     print(f"wrote {out}")
     return 0
 

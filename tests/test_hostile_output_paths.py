@@ -221,3 +221,31 @@ def test_an_output_file_named_as_a_folder_is_refused_before_the_work(tmp_path, m
     assert rc == 2 and one_line_error(err) and "folder" in err, (rc, err)
     assert os.listdir(tmp_path) == []
     record(SECTION, inputs_tried=1, clear_errors=1)
+
+
+def test_benchmark_records_never_replace_or_reuse_a_users_file(tmp_path, monkeypatch):
+    """`dlnkit bench real_networks --out res.json` replaced an existing res.json after the work and
+    wrote through a fixed `res.tmp` (a user's file of that name overwritten, then renamed away).
+    The benchmark's record now goes through the output registry: claimed before the work, a
+    fresh temporary."""
+    import torch
+
+    rn = pytest.importorskip("benchmarks.real_networks")  # a source checkout
+    monkeypatch.setattr(rn, "slq_dln", lambda quick: {"P": 1, "rows": []})  # the work itself is not the point
+    monkeypatch.setenv("BENCH_THREADS", str(torch.get_num_threads()))
+    mine = tmp_path / "res.json"
+    mine.write_text("the user's results")
+    for name in ("res.tmp", "new.tmp", ".new.json.tmp"):
+        (tmp_path / name).write_text("the user's")
+    before = snapshot(tmp_path)
+    outputs.begin_run()
+    try:
+        with pytest.raises(DlnkitInputError, match="already exists"):
+            rn.main(["--out", str(mine), "--part", "slq", "--quick"])
+        assert rn.main(["--out", str(tmp_path / "new.json"), "--part", "slq", "--quick"]) == 0
+    finally:
+        outputs.end_run()
+    assert json.loads((tmp_path / "new.json").read_text())["part"] == "slq"
+    assert_kept(SECTION, before, tmp_path)
+    assert sorted(os.listdir(tmp_path)) == sorted([*before, "new.json"])
+    record(SECTION, inputs_tried=2, clear_errors=1, worked=1)
