@@ -157,12 +157,13 @@ class ModelCurvature:
         """The data-set loss and its flat gradient."""
         total, g = 0.0, torch.zeros(self.num_params, dtype=self.dtype, device=self.device)
         for X, y, w in self._batches("gradient"):
-            f = lambda *ps, X=X, y=y, w=w: w * self.loss.batch_value(self._forward(ps, X), y)
-            # [:2]: torch's stubs give vjp/jvp the has_aux 3-tuple as well; without aux they return 2 items
-            val, pull = vjp(f, *self.params)[:2]
-            gs = pull(torch.ones_like(val))
-            total += float(val)
-            g += torch.cat([t.reshape(-1) for t in gs])
+            # plain reverse mode (not torch.func.vjp): it takes every autograd.Function, old style too
+            qs = [p.clone().requires_grad_(True) for p in self.params]
+            with torch.enable_grad():
+                val = w * self.loss.batch_value(self._forward(qs, X), y)
+                gs = torch.autograd.grad(val, qs, allow_unused=True) if val.requires_grad else [None] * len(qs)
+            total += float(val.detach())
+            g += torch.cat([(torch.zeros_like(q) if gi is None else gi).reshape(-1) for q, gi in zip(qs, gs)])
         return total, g
 
     # ----- products -----------------------------------------------------------------------
@@ -190,9 +191,18 @@ class ModelCurvature:
         """One batch's contribution to ``M @ V``."""
         if kind == "hessian":
             return self._hessian_batch(X, y, w, tangents)
-        if kind == "ggn":
-            return self._ggn_batch(X, y, w, tangents, chunk_size)
-        return self._ef_batch(X, y, tangents, chunk_size)
+        try:
+            if kind == "ggn":
+                return self._ggn_batch(X, y, w, tangents, chunk_size)
+            return self._ef_batch(X, y, tangents, chunk_size)
+        except RuntimeError as exc:
+            if "functorch transforms" not in str(exc) and "setup_context" not in str(exc):
+                raise
+            raise DlnkitInputError(
+                f"the model uses a torch.autograd.Function without setup_context (the old style), which torch.func "
+                f"cannot transform; the {kind} kind needs forward-mode products (torch.func.jvp): the Hessian kind "
+                "works, or give the Function setup_context and jvp (pytorch.org/docs/stable/notes/extending.func.html)"
+            ) from None
 
     def _hessian_batch(
         self, X: Any, y: torch.Tensor, w: float, tangents: tuple[torch.Tensor, ...]

@@ -68,12 +68,17 @@ class ModelAlignment:
 
 def analysis_copy(model: nn.Module, dtype: torch.dtype, device: torch.device | str) -> nn.Module:
     """A deep copy of ``model`` with floating parameters and buffers in ``dtype`` on ``device``
-    (tied parameters stay tied; the user's model is untouched). Meta and complex tensors are refused
+    (tied parameters stay tied; embeddings with ``sparse=True`` get dense gradients; the user's model
+    is untouched). Meta and complex tensors are refused
     first (:func:`~dlnkit.numerics.model_checks.check_model_tensors`): ``Module.to`` would fail on the
     former and silently drop the imaginary part of the latter; float16/bfloat16 models are welcome
     (the copy is in ``dtype``)."""
-    check_model_tensors(model, low_precision_ok=True)
-    return copy.deepcopy(model).to(device=device, dtype=dtype)
+    check_model_tensors(model, low_precision_ok=True, sparse_ok=True)
+    work = copy.deepcopy(model).to(device=device, dtype=dtype)
+    for m in work.modules():
+        if isinstance(m, (nn.Embedding, nn.EmbeddingBag)):
+            m.sparse = False  # the same function with dense gradients, which have second derivatives
+    return work
 
 
 @contextlib.contextmanager

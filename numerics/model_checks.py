@@ -63,9 +63,10 @@ def train_mode_normalisation(model: nn.Module) -> list[str]:
 LOW_PRECISION = (torch.float16, torch.bfloat16)
 
 
-def check_model_tensors(model: nn.Module, *, low_precision_ok: bool = False) -> None:
+def check_model_tensors(model: nn.Module, *, low_precision_ok: bool = False, sparse_ok: bool = False) -> None:
     """Refuse meta, complex and (unless ``low_precision_ok``: the caller analyses a float64/float32
-    copy) float16/bfloat16 floating tensors, naming the first offender.
+    copy) float16/bfloat16 floating tensors, and (unless ``sparse_ok``: the caller's copy turns them
+    dense) embeddings with sparse gradients, naming the first offender.
 
     >>> try:
     ...     check_model_tensors(nn.Linear(2, 2).to("meta"))
@@ -75,6 +76,13 @@ def check_model_tensors(model: nn.Module, *, low_precision_ok: bool = False) -> 
     """
     if not isinstance(model, nn.Module):
         raise DlnkitInputError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not sparse_ok:
+        for name, m in model.named_modules():
+            if isinstance(m, (nn.Embedding, nn.EmbeddingBag)) and m.sparse:
+                raise DlnkitInputError(
+                    f"module {name or '(root)'} is an embedding with sparse=True: its sparse gradients have no "
+                    "second derivatives here; analyse a copy with sparse=False (the same function)"
+                )
     tensors: list[tuple[str, str, torch.Tensor]] = [("parameter", n, t) for n, t in model.named_parameters()]
     tensors += [("buffer", n, t) for n, t in model.named_buffers()]
     for what, name, t in tensors:

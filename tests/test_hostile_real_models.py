@@ -548,3 +548,102 @@ def test_cli_refuses_a_model_with_a_detached_path_in_one_line(tmp_path, capsys):
         lines = [ln for ln in err.splitlines() if ln.strip()]
         assert rc == 2 and len(lines) == 1 and "autograd" in lines[0], (rc, err)
     record(SECTION, inputs_tried=2, clear_errors=2)
+
+
+def _two_layer_with(first: nn.Module) -> nn.Sequential:
+    torch.manual_seed(4)
+    return nn.Sequential(first, nn.Tanh(), nn.Linear(5, 3)).double()
+
+
+def test_weight_norm_is_refused_exactly_when_torch_gets_its_second_derivative_wrong():
+    """torch's fused weight-norm op fails torch's own gradgradcheck (torch 2.13, CPU): the gate must
+    refuse it there, naming weight norm, and must accept it on a torch where the op is right."""
+    from torch.nn.utils import parametrizations
+
+    lin = nn.Linear(4, 5)
+    parametrizations.weight_norm(lin)
+    model = _two_layer_with(lin)
+    X, y = torch.randn(6, 4, dtype=D), torch.randint(0, 3, (6,))
+    v = torch.randn(5, 4, dtype=D, requires_grad=True)
+    g = torch.randn(5, 1, dtype=D, requires_grad=True)
+    try:
+        torch_right = torch.autograd.gradgradcheck(lambda a, b: torch._weight_norm(a, b, 0), (v, g))
+    except RuntimeError:  # gradgradcheck raises on a mismatch
+        torch_right = False
+    if torch_right:
+        H = ModelCurvature(model, CE, (X, y)).dense()
+        assert torch.allclose(H, fd_of_gradient_hessian(model, CE, X, y), rtol=1e-6, atol=1e-8)
+        record(SECTION, inputs_tried=1, worked=1)
+        return
+    with pytest.raises(AutogradMismatchError, match="weight norm on 0"):
+        ModelCurvature(model, CE, (X, y))
+    curv = ModelCurvature(model, CE, (X, y), check=False)
+    w = torch.randn(curv.num_params, dtype=D)
+    truth = float(second_difference_hessian_vector(model, CE, X, y, w))
+    assert abs(float(w @ curv.matvec(w)) - truth) > 1e-3 * abs(truth)  # what the refusal prevents
+    record(SECTION, inputs_tried=1, clear_errors=1)
+
+
+class _OldStyleCube(torch.autograd.Function):
+    """A correct, twice-differentiable Function in the old style (no setup_context): plain autograd
+    takes it, torch.func transforms (the GGN's and EF's forward mode) do not."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x**3
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * 3 * x**2
+
+
+class OldStyleFunction(TwoLayer):
+    def forward(self, x):
+        return self.b(_OldStyleCube.apply(self.a(x)))
+
+
+def test_an_old_style_autograd_function_works_for_the_hessian_and_is_refused_for_ggn_and_ef():
+    torch.manual_seed(5)
+    model = OldStyleFunction().double()
+    X, y = torch.randn(6, 4, dtype=D), torch.randint(0, 3, (6,))
+    curv = ModelCurvature(model, CE, (X, y))
+    assert torch.allclose(curv.dense(), fd_of_gradient_hessian(model, CE, X, y), rtol=1e-6, atol=1e-8)
+    f, flat = _closure(model, CE, X, y)
+    x = flat.clone().requires_grad_(True)
+    (g_ref,) = torch.autograd.grad(f(x), x)
+    assert torch.allclose(curv.loss_and_gradient()[1], g_ref, rtol=1e-12, atol=1e-14)  # was a torch.func error
+    clear = 0
+    for kind in ("ggn", "ef"):
+        with pytest.raises(DlnkitInputError, match="setup_context") as exc:
+            curv.matvec(torch.ones(curv.num_params, dtype=D), kind)
+        assert "\n" not in str(exc.value)
+        clear += 1
+    record(SECTION, inputs_tried=3, worked=1, clear_errors=clear)
+
+
+class SparseEmbedding(nn.Module):
+    def __init__(self, sparse: bool) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(5, 3, sparse=sparse)
+        self.head = nn.Linear(3, 3)
+
+    def forward(self, idx):
+        return self.head(torch.tanh(self.emb(idx).mean(1)))
+
+
+def test_sparse_embeddings_are_refused_by_the_api_and_analysed_densely_by_the_copy():
+    torch.manual_seed(6)
+    model = SparseEmbedding(True).double()
+    twin = SparseEmbedding(False).double()
+    twin.load_state_dict(model.state_dict())
+    X, y = torch.randint(0, 5, (8, 3)), torch.randint(0, 3, (8,))
+    with pytest.raises(DlnkitInputError, match="sparse=True"):
+        ModelCurvature(model, CE, (X, y))  # was a RuntimeError (reshape of a sparse gradient)
+    res = analyse_model_layers(model, (X, y), "cross_entropy", k=2)
+    ref = analyse_model_layers(twin, (X, y), "cross_entropy", k=2)
+    same = [r == s for r, s in zip(res.rows, ref.rows)] == [True] * len(ref.rows) and len(res.rows) == 2
+    assert model.emb.sparse  # the user's model is untouched
+    record(SECTION, inputs_tried=2, clear_errors=1, worked=1, wrong_results=int(not same))
+    assert same
