@@ -468,3 +468,63 @@ def test_a_lock_that_cannot_be_written_is_not_left_behind(tmp_path):
     assert main(["verify", "B0", "--examples", "0", "-q", "--json", str(out)]) == 0  # the next run works
     assert json.loads(out.read_text())["results"]
     record("stop signals", faults_injected=1, faults_survived=1)
+
+
+SLOW_FINISH_DRIVER = textwrap.dedent("""
+    import os, sys, time
+    from dlnkit.records import run_record
+    real = run_record.claims_metadata
+
+    def slow_metadata(claims):  # what gathering every claim's metadata costs (seconds for all claims)
+        with open(os.environ["HOSTILE_MARK"], "a") as fh:
+            fh.write("finishing\\n")
+        time.sleep(3)
+        return real(claims)
+
+    run_record.claims_metadata = slow_metadata
+    from dlnkit.cli import main
+    sys.exit(main(sys.argv[1:]))
+""")
+
+
+def test_a_second_ctrl_c_while_verify_writes_its_rows_does_not_lose_them(tmp_path):
+    """Ctrl-C, then Ctrl-C again while verify gathers the claims' metadata for --json (seconds for
+    every claim): the second interrupt escaped the save and every finished row was lost. A stop
+    signal during the write is held until the record is written (a third would abandon it)."""
+    claim = tmp_path / "stop_claim.py"
+    claim.write_text(STOP_CLAIM)
+    driver = tmp_path / "slow_finish.py"
+    driver.write_text(SLOW_FINISH_DRIVER)
+    mark = tmp_path / "started.txt"
+    out = tmp_path / "r.json"
+    proc = subprocess.Popen(
+        [sys.executable, str(driver), "verify", "hostile-stop", "--from", str(claim), "--examples", "0", "-q"]
+        + ["--json", str(out)],
+        cwd=tmp_path,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "HOSTILE_MARK": str(mark)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_stop_signals,
+    )
+
+    def wait_for(word: str) -> None:
+        deadline = time.monotonic() + START_BOUND_S
+        while time.monotonic() < deadline:
+            if mark.exists() and word in mark.read_text().split():
+                return
+            if proc.poll() is not None:
+                raise AssertionError(f"verify ended early: {proc.stderr.read()}")
+            time.sleep(0.05)
+        proc.kill()
+        raise AssertionError(f"verify never reached {word!r}")
+
+    wait_for("2")  # rows 0 and 1 done, case 2 sleeping
+    proc.send_signal(signal.SIGINT)
+    wait_for("finishing")  # now writing what finished
+    rc, err = _stopped(proc, signal.SIGINT)
+    assert rc == 130 and "Traceback" not in err, err
+    rec = json.loads(out.read_text())
+    assert rec["interrupted"] is True and [r["config"]["x"] for r in rec["results"]] == [0, 1]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    record("stop signals", faults_injected=2, faults_survived=2, files_lost=0)

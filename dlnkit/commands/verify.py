@@ -95,7 +95,15 @@ def _error_row(claim, exc: BaseException, stage: str, args):
 
 def _finish(results, args, interrupted: int = 0) -> int:
     """Print the table and write ``--json``; ``interrupted`` (the number of checks not run after
-    Ctrl-C) marks the record ``"interrupted": true`` and makes the exit status 130."""
+    Ctrl-C) marks the record ``"interrupted": true`` and makes the exit status 130. A Ctrl-C
+    meanwhile is held until the record is written (:func:`dlnkit.records.outputs.finishing`)."""
+    from dlnkit.records.outputs import finishing
+
+    with finishing("the finished rows"):
+        return _write_results(results, args, interrupted)
+
+
+def _write_results(results, args, interrupted: int) -> int:
     from dlnkit.records.report import format_summary, format_table, use_colour, write_json_atomic
 
     if getattr(args, "verbose", False):  # every row, as one table

@@ -139,7 +139,7 @@ def generate_gallery(
     interrupted one is marked "interrupted" (never "no counterexample") and the
     ``KeyboardInterrupt`` is re-raised. Returns the list of :class:`SearchResult`.
     """
-    from dlnkit.records.outputs import atomic_write_json, atomic_write_text, check_output_dir
+    from dlnkit.records.outputs import atomic_write_json, atomic_write_text, check_output_dir, finishing
 
     if claim_ids:
         for cid in claim_ids:  # unknown ids fail here, listing the known ones, before any search
@@ -182,7 +182,8 @@ def generate_gallery(
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        with _folder_lock(out):  # galleries of other claims may finish at the same time: merge, don't clobber
+        # galleries of other claims may finish at the same time: merge, don't clobber; a Ctrl-C now is held
+        with finishing("the gallery's index"), _folder_lock(out):
             merged = {**_read_index(out), **searches}
             atomic_write_json(out / INDEX, {"format": INDEX_FORMAT, "searches": merged})
             atomic_write_text(out / "README.md", _gallery_readme(out, merged, max_examples, seed, interrupted))

@@ -351,7 +351,7 @@ def run_sweep(
     re-raises; a worker killed by a signal (the OOM killer) becomes an ERROR row for its case
     and the sweep goes on; a case file of the wrong shape is run again.
     """
-    from dlnkit.records.outputs import atomic_write_json, check_output_dir, claim_output, release_lock
+    from dlnkit.records.outputs import atomic_write_json, check_output_dir, claim_output, finishing, release_lock
     from dlnkit.records.report import write_json_atomic
 
     if executor not in EXECUTORS:
@@ -420,35 +420,37 @@ def run_sweep(
         interrupted = True
         raise
     finally:
-        bar.close()
-        ordered = [records[c.key] for c in cases if c.key in records]
-        status = [r["result"].get("status") for r in ordered]
-        summary = SweepSummary(
-            out_dir,
-            len(cases),
-            skipped,
-            len(records) - skipped,
-            status.count("PASS"),
-            status.count("FAIL"),
-            status.count("ERROR"),
-            time.perf_counter() - t0,
-            ordered,
-        )
-        write_json_atomic(
-            out_dir / "summary.json",
-            {
-                "format": SUMMARY_FORMAT,
-                **summary.to_json(),
-                "executor": executor,
-                "device": dev,
-                "interrupted": interrupted,
-                "not_run": len(cases) - len(records),
-                "cases": [
-                    {"key": r["key"], "claim_id": r["claim_id"], "status": r["result"].get("status")} for r in ordered
-                ],
-            },
-        )
-        release_lock(out_dir / "summary.json")
+        with finishing("the sweep's summary"):  # a Ctrl-C now is held until it is written
+            bar.close()
+            ordered = [records[c.key] for c in cases if c.key in records]
+            status = [r["result"].get("status") for r in ordered]
+            summary = SweepSummary(
+                out_dir,
+                len(cases),
+                skipped,
+                len(records) - skipped,
+                status.count("PASS"),
+                status.count("FAIL"),
+                status.count("ERROR"),
+                time.perf_counter() - t0,
+                ordered,
+            )
+            write_json_atomic(
+                out_dir / "summary.json",
+                {
+                    "format": SUMMARY_FORMAT,
+                    **summary.to_json(),
+                    "executor": executor,
+                    "device": dev,
+                    "interrupted": interrupted,
+                    "not_run": len(cases) - len(records),
+                    "cases": [
+                        {"key": r["key"], "claim_id": r["claim_id"], "status": r["result"].get("status")}
+                        for r in ordered
+                    ],
+                },
+            )
+            release_lock(out_dir / "summary.json")
     return summary
 
 

@@ -462,6 +462,46 @@ def check_plot_file(path: str | os.PathLike, *, overwrite: bool = False, what: s
     return check_output_file(path, overwrite=overwrite, what=what)
 
 
+@contextlib.contextmanager
+def finishing(what: str = "the finished results") -> Iterator[None]:
+    """The phase where a command writes what it has finished (verify's rows, a sweep's summary,
+    a gallery's index): a Ctrl-C (or SIGTERM/SIGHUP) that arrives now is *held* until the block
+    ends and then delivered again, so an impatient second Ctrl-C after the first no longer loses
+    every row (verify spent seconds gathering the claims' metadata before writing); pressing it
+    once more abandons the write. A signal that is ignored stays ignored; outside the main
+    thread this does nothing."""
+    import signal
+    import sys
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+
+    def hold(signum: int, frame: object) -> None:
+        if held:
+            raise KeyboardInterrupt  # asked twice while writing: abandon
+        held.append(signum)
+        print(f"dlnkit: writing {what} first (press Ctrl-C again to abandon them)", file=sys.stderr)
+
+    previous = {}
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is None or signal.getsignal(signum) in (signal.SIG_IGN, None):
+            continue
+        with contextlib.suppress(ValueError, OSError):
+            previous[signum] = signal.signal(signum, hold)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            with contextlib.suppress(ValueError, OSError, TypeError):
+                signal.signal(signum, handler)
+    if held:  # the write is done: the signal now does what it would have done
+        os.kill(os.getpid(), held[0])
+
+
 def _new_temporary(target: Path, suffix: str) -> Path:
     for _ in range(100):
         tmp = target.with_name(f".{target.name}.{TMP_TAG}-{os.getpid()}-{secrets.token_hex(4)}")
@@ -562,4 +602,5 @@ __all__ = [
     "atomic_write_json",
     "written_in_this_run",
     "note_input",
+    "finishing",
 ]
