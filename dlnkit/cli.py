@@ -43,6 +43,40 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Run one command; ``argv=None`` (the ``dlnkit`` program itself) reads ``sys.argv`` and, when
+    user code left threads running, ends the process without waiting for them."""
+    rc = _main(argv)
+    if argv is None:
+        _leave_stray_threads(rc)
+    return rc
+
+
+def _leave_stray_threads(rc: int) -> None:
+    """The process would wait for every non-daemon thread before exiting: one that a user's
+    claim or model left running (a sleeping loop, a server) would hold ``dlnkit`` forever after
+    its work is done. Say so and end with the command's status."""
+    import os
+
+    from dlnkit.claims.boundary import stray_threads
+
+    threads = stray_threads()
+    if not threads:
+        return
+    names = ", ".join(t.name for t in threads[:3]) + (", ..." if len(threads) > 3 else "")
+    print(
+        f"dlnkit: note: user code left {len(threads)} thread(s) running ({names}); not waiting for them",
+        file=sys.stderr,
+    )
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(rc)
+
+
+def _main(argv) -> int:
+    from dlnkit.claims.boundary import UserCodeExit, exit_guard
     from dlnkit.numerics.validation import DlnkitComputationError, DlnkitInputError
     from dlnkit.records import outputs
 
@@ -57,7 +91,7 @@ def main(argv=None) -> int:
     stop = _StopSignals()
     try:
         _note_input_files(parser, args)
-        with stop:
+        with stop, exit_guard():  # os._exit in user code (a model's forward) may not end dlnkit with status 0
             return stop.status(int(args.func(args) or 0))
     except DlnkitInputError as exc:
         print(f"dlnkit: error: {_one_line(exc)}", file=sys.stderr)
@@ -77,24 +111,37 @@ def main(argv=None) -> int:
         if exc.errno in MACHINE_ERRNOS:  # the machine's state (disk full, a limit): not a bug
             print(f"dlnkit: {_os_error_line(exc)}", file=sys.stderr)
             return EXIT_COMPUTATION
-        return _internal(exc)
+        return _user_or_internal(exc)
     except RecursionError as exc:  # e.g. a deeply nested input handed to a parser: the input's size
         print(f"dlnkit: error: input nested too deeply to process ({_one_line(exc)})", file=sys.stderr)
         return EXIT_BAD_INPUT
     except SystemExit as exc:  # user code (a claim file, a model factory) called sys.exit inside a command
+        how = exc if isinstance(exc, UserCodeExit) else f"sys.exit({exc.code!r})"
         print(
-            f"dlnkit: error: user code called sys.exit({exc.code!r}) inside `dlnkit {args.command}`; "
-            "nothing was completed",
+            f"dlnkit: error: user code called {how} inside `dlnkit {args.command}`; nothing was completed",
             file=sys.stderr,
         )
         return EXIT_BAD_INPUT
     except Exception as exc:  # a bug: one line by default, the traceback on request
-        return _internal(exc)
+        return _user_or_internal(exc)
     except BaseException as exc:  # noqa: BLE001 - a BaseException subclass raised by user code
         print(f"dlnkit: error: user code raised {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     finally:
         outputs.end_run()
+
+
+def _user_or_internal(exc: BaseException) -> int:
+    """An unexpected exception raised inside a user's file (a model's forward, a function of a
+    claims file that replaced one of dlnkit's) is the user's code failing, not a bug in dlnkit:
+    one line with where it was raised, exit 2."""
+    from dlnkit.claims.boundary import user_frame
+
+    where = user_frame(exc)
+    if where is None:
+        return _internal(exc)
+    print(f"dlnkit: error: user code raised {type(exc).__name__} at {where}: {_one_line(exc)}", file=sys.stderr)
+    return EXIT_BAD_INPUT
 
 
 def _internal(exc: BaseException) -> int:

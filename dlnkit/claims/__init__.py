@@ -15,6 +15,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from dlnkit.claims.base import Assumption, Claim, ClaimResult, Comparison, Tolerance, draw_configs
+from dlnkit.claims.boundary import UserCodeExit, register_user_file, user_code
 from dlnkit.numerics.validation import DlnkitInputError
 
 # Deferred imports: SymPy's exact-arithmetic routes (dlnkit.configs.exact_points,
@@ -218,8 +219,11 @@ def load_claims_from_file(path) -> list[Claim]:
     try:
         # held (not just their ids) so that no new claim can reuse an old one's id while we compare
         stale_objects = tuple(_REGISTRY.values())
-        spec.loader.exec_module(module)
-        claims = _claims_in(module, origin, frozenset(map(id, stale_objects)))
+        register_user_file(path)
+        # the boundary: what the file sets up while imported stays its own (see dlnkit.claims.boundary)
+        with user_code(f"--from {path}", source=origin, setup=True):
+            spec.loader.exec_module(module)
+            claims = _claims_in(module, origin, frozenset(map(id, stale_objects)))
         for c in claims:
             register_from_origin(c, origin)
     except DlnkitInputError:
@@ -227,7 +231,8 @@ def load_claims_from_file(path) -> list[Claim]:
     except SystemExit as exc:  # a script-style file must not end dlnkit (nor pick its exit status)
         sys.modules.pop(name, None)
         raise DlnkitInputError(
-            f"could not load claims from {path}: the file called sys.exit({exc.code!r}) "
+            f"could not load claims from {path}: the file called "
+            f"{exc if isinstance(exc, UserCodeExit) else f'sys.exit({exc.code!r})'} "
             "while being imported (guard script code with if __name__ == '__main__')"
         ) from None
     except Exception as exc:

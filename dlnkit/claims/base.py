@@ -45,6 +45,7 @@ import numpy as np
 import torch
 from hypothesis import HealthCheck, Phase, given, seed as hseed, settings, strategies as st
 
+from dlnkit.claims.boundary import UserCodeExit, user_code
 from dlnkit.configs.knobs import canonical_config
 from dlnkit.numerics.validation import DlnkitInputError
 
@@ -217,8 +218,13 @@ class ClaimResult:
     values: tuple | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict:
+        """The row as plain JSON values (whatever a user's claim put in its configuration or
+        details: a cycle, a tuple key, an object are written as text, never lose the record)."""
         row = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "values"}
-        return json.loads(json.dumps(row, default=_json_default))
+        try:
+            return json.loads(json.dumps(row, default=_json_default))
+        except (ValueError, TypeError, RecursionError):  # a cycle, a key JSON cannot hold, too deep
+            return json.loads(json.dumps(_plain(row), default=_json_default))
 
     @classmethod
     def error_row(
@@ -294,6 +300,22 @@ def digest(obj: Any) -> str:
 PAPER_GROUPS = ("arXiv:2602.00545", "arXiv:2606.02596")
 
 
+def _plain(o, seen: frozenset = frozenset(), depth: int = 0):
+    """``o`` with every cycle, over-deep level and non-text key replaced by text (for :meth:`ClaimResult.to_json`)."""
+    if isinstance(o, (str, int, float, bool)) or o is None:
+        return o
+    if id(o) in seen:
+        return "<cycle>"
+    if depth > 50:
+        return "<too deep>"
+    inner = seen | {id(o)}
+    if isinstance(o, Mapping):
+        return {k if isinstance(k, str) else repr(k): _plain(v, inner, depth + 1) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_plain(v, inner, depth + 1) for v in o]
+    return _json_default(o)
+
+
 def _json_default(o):
     try:
         import numpy as np
@@ -304,7 +326,10 @@ def _json_default(o):
             return o.tolist()
     except ImportError:  # pragma: no cover
         pass
-    return str(o)
+    try:
+        return str(o)
+    except Exception:  # noqa: BLE001 - a user's object whose __str__ raises is still written
+        return f"<{type(o).__name__} object>"
 
 
 class Claim:
@@ -540,13 +565,15 @@ class Claim:
 
             dev = str(resolve_device(device))
         try:
-            if exact:
-                predicted = measured = None
-                cmp = self.exact_check(cfg)
-            else:
-                predicted = self.predict(cfg)
-                measured = self.measure(cfg, dev)
-                cmp = self.compare(predicted, measured, cfg)
+            # the boundary: the claim may exit, fork or change process state; dlnkit's next row may not notice
+            with user_code(f"claim {self.id}", source=self.origin):
+                if exact:
+                    predicted = measured = None
+                    cmp = self.exact_check(cfg)
+                else:
+                    predicted = self.predict(cfg)
+                    measured = self.measure(cfg, dev)
+                    cmp = self.compare(predicted, measured, cfg)
             passed = cmp.passed
             result = ClaimResult(
                 claim_id=self.id,
@@ -572,7 +599,8 @@ class Claim:
         except BaseException as exc:  # noqa: BLE001 - the claim's failure (also sys.exit, a BaseException) is a row
             message = f"{type(exc).__name__}: {exc}"
             if isinstance(exc, SystemExit):
-                message = f"the claim called sys.exit({exc.code!r})"
+                how = exc if isinstance(exc, UserCodeExit) else f"sys.exit({exc.code!r})"
+                message = f"the claim called {how}"
             if exact and isinstance(exc, NotImplementedError):
                 message = f"no exact route: {exc}"
             result = ClaimResult.error_row(

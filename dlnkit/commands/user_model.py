@@ -42,6 +42,8 @@ def load_factory(spec: str):
     mod_name, _, attr = str(spec).rpartition(":")
     if not mod_name or not attr:
         raise DlnkitInputError(f"--model {spec!r}: give package.module:factory or path/to/file.py:factory")
+    from dlnkit.claims.boundary import UserCodeExit, register_user_file, user_code
+
     try:
         if mod_name.endswith(".py"):
             path = Path(mod_name)
@@ -51,22 +53,32 @@ def load_factory(spec: str):
             if sp is None or sp.loader is None:
                 raise DlnkitInputError(f"--model: cannot import {mod_name!r}")
             module = importlib.util.module_from_spec(sp)
-            sp.loader.exec_module(module)
+            register_user_file(path)
+            # the boundary: its exits and chdir stay its own; what its import sets up, its factory gets
+            with user_code(f"--model {spec}", source=mod_name, setup=True):
+                sp.loader.exec_module(module)
         else:
             if os.getcwd() not in sys.path:
                 sys.path.insert(0, os.getcwd())
-            module = importlib.import_module(mod_name)
+            with user_code(f"--model {spec}", source=mod_name, setup=True):
+                module = importlib.import_module(mod_name)
+            register_user_file(getattr(module, "__file__", None))
     except DlnkitInputError:
         raise
     except SystemExit as exc:
-        raise DlnkitInputError(f"--model: importing {mod_name!r} called sys.exit({exc.code})") from None
+        how = exc if isinstance(exc, UserCodeExit) else f"sys.exit({exc.code!r})"
+        raise DlnkitInputError(f"--model: importing {mod_name!r} called {how}") from None
     except Exception as exc:  # the user's module: any import error becomes one line
         raise DlnkitInputError(f"--model: cannot import {mod_name!r}: {type(exc).__name__}: {exc}") from None
     factory = getattr(module, attr, None)
     if factory is None or not callable(factory):
         raise DlnkitInputError(f"--model: {mod_name!r} has no callable {attr!r}")
     try:
-        model = factory()
+        with user_code(f"--model {spec}", source=mod_name):
+            model = factory()
+    except SystemExit as exc:
+        how = exc if isinstance(exc, UserCodeExit) else f"sys.exit({exc.code!r})"
+        raise DlnkitInputError(f"--model: {spec}() called {how}") from None
     except Exception as exc:
         raise DlnkitInputError(f"--model: {spec}() raised {type(exc).__name__}: {exc}") from None
     if not isinstance(model, nn.Module):

@@ -24,6 +24,7 @@ from dlnkit.numerics.validation import DlnkitInputError
 
 def run(args) -> int:
     from dlnkit.claims import all_claims, draw_configs, get_claim, load_claims_from_file
+    from dlnkit.claims.boundary import user_code
     from dlnkit.records.outputs import check_output_file
 
     if args.json:  # before any work: a bad path must not cost the results
@@ -60,10 +61,11 @@ def run(args) -> int:
     full = getattr(args, "full", False)
     for claim in claims:
         try:
-            configs = [] if args.no_defaults else list(claim.full_configs() if full else claim.default_configs())
-            # a slow claim (it trains a network per configuration) gets drawn examples only with --full
-            drawn = args.examples if full or not claim.slow else 0
-            configs += draw_configs(claim.config_strategy(), drawn, seed=args.seed)
+            with user_code(f"claim {claim.id}", source=claim.origin):  # its configurations are its own code
+                configs = [] if args.no_defaults else list(claim.full_configs() if full else claim.default_configs())
+                # a slow claim (it trains a network per configuration) gets drawn examples only with --full
+                drawn = args.examples if full or not claim.slow else 0
+                configs += draw_configs(claim.config_strategy(), drawn, seed=args.seed)
         except KeyboardInterrupt:
             return _finish(results, args, interrupted=len(claims))
         except BaseException as exc:  # noqa: BLE001 - its configurations could not be made: an ERROR row
