@@ -41,6 +41,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+# Deferred imports: torch and NumPy are imported inside the functions that read their settings,
+# and only when the process has imported them already (the boundary never loads them itself).
+
 
 class UserCodeExit(SystemExit):
     """``os._exit(code)`` called by user code inside dlnkit's process (kept from ending it)."""
@@ -262,6 +265,9 @@ def user_code(who: str, *, source: str | None = None, setup: bool = False) -> It
     finally:
         if os.getpid() != pid:  # a process forked by the user's code came back here: it ends now
             _REAL_OS_EXIT(1 if failed else 0)
+        # first of all, room to run the rest: the user's code may have lowered the recursion limit
+        observed = {"the recursion limit": sys.getrecursionlimit()}
+        sys.setrecursionlimit(max(observed["the recursion limit"], before["the recursion limit"]))
         if (sys.stdout, sys.stderr) != streams or any(getattr(s, "closed", False) for s in streams):
             sys.stdout = _usable_stream(streams[0], 1)
             sys.stderr = _usable_stream(streams[1], 2)
@@ -272,7 +278,7 @@ def user_code(who: str, *, source: str | None = None, setup: bool = False) -> It
             if s.name not in before:
                 continue
             try:
-                now = s.get()
+                now = observed[s.name] if s.name in observed else s.get()
                 if now != before[s.name]:
                     changed[s.name] = now
                     s.set(before[s.name])

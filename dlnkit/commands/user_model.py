@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from dlnkit.claims.boundary import UserCodeExit, register_user_file, user_code
 from dlnkit.numerics.device import resolve_device
 from dlnkit.numerics.validation import DlnkitInputError
 
@@ -42,8 +43,6 @@ def load_factory(spec: str):
     mod_name, _, attr = str(spec).rpartition(":")
     if not mod_name or not attr:
         raise DlnkitInputError(f"--model {spec!r}: give package.module:factory or path/to/file.py:factory")
-    from dlnkit.claims.boundary import UserCodeExit, register_user_file, user_code
-
     try:
         if mod_name.endswith(".py"):
             path = Path(mod_name)
