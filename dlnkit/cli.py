@@ -8,7 +8,6 @@ depth < 1, rank too large, non-finite values) prints one line on stderr and exit
 from __future__ import annotations
 
 import argparse
-import contextlib
 import errno
 import importlib
 import pkgutil
@@ -79,6 +78,7 @@ def _main(argv) -> int:
     from dlnkit.claims.boundary import UserCodeExit, exit_guard
     from dlnkit.numerics.validation import DlnkitComputationError, DlnkitInputError
     from dlnkit.records import outputs
+    from dlnkit.records.stop_signals import StopSignals
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -88,7 +88,7 @@ def _main(argv) -> int:
     _absolute_output_paths(args)
     _let_file_size_limits_be_errors()
     outputs.begin_run()
-    stop = _StopSignals()
+    stop = StopSignals()
     try:
         _note_input_files(parser, args)
         with stop, exit_guard():  # os._exit in user code (a model's forward) may not end dlnkit with status 0
@@ -183,71 +183,6 @@ def _absolute_output_paths(args) -> None:
         value = getattr(args, name, None)
         if isinstance(value, str) and value.strip() and "\x00" not in value:
             setattr(args, name, absolute_path(value))
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP as a Ctrl-C: raised by :class:`_StopSignals` in the main thread."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
-class _StopSignals:
-    """For one command, SIGTERM (``kill``, ``timeout``, a batch system) and SIGHUP (the terminal
-    closed) stop the run the way Ctrl-C does: :class:`Terminated`, a ``KeyboardInterrupt``, is
-    raised where the main thread is, so every command's Ctrl-C path runs (verify keeps its
-    finished rows and writes ``--json`` marked interrupted, a sweep stops its workers and writes
-    its summary, temporaries are removed and locks released). The exit status is then
-    ``128 + signal`` as for a process the signal killed. A repeat of the signal while that
-    cleanup runs is ignored (it would lose the record being written); SIGKILL still ends it.
-    Only a signal at its default action is taken over: one that is ignored (a run under
-    ``nohup`` must outlive its terminal) or handled by an embedding application is left as it
-    is. The previous handlers are restored afterwards (library callers of :func:`main`)."""
-
-    SIGNALS = ("SIGTERM", "SIGHUP")
-
-    def __init__(self) -> None:
-        self.received: int | None = None
-        self._previous: dict[int, object] = {}
-
-    def _handler(self, signum: int, frame: object) -> None:
-        if self.received is None:
-            self.received = signum
-            raise Terminated(signum)
-
-    def __enter__(self) -> _StopSignals:
-        import signal
-
-        for name in self.SIGNALS:
-            signum = getattr(signal, name, None)
-            if signum is None:
-                continue
-            try:
-                if signal.getsignal(signum) is not signal.SIG_DFL:
-                    continue  # ignored (``nohup``: the run outlives the terminal) or an application's own
-                self._previous[signum] = signal.signal(signum, self._handler)
-            except (ValueError, OSError):  # not the main thread (an embedding application): leave it
-                pass
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        import signal
-
-        for signum, previous in self._previous.items():
-            with contextlib.suppress(ValueError, OSError, TypeError):
-                signal.signal(signum, previous)  # type: ignore[arg-type]
-        self._previous.clear()
-
-    def by(self) -> str:
-        import signal
-
-        return f" ({signal.Signals(self.received).name})" if self.received is not None else ""
-
-    def status(self, code: int) -> int:
-        """``code``, or ``128 + signal`` when a stop signal ended the run (a command that kept
-        its rows returns 130 for "interrupted")."""
-        return 128 + self.received if self.received is not None and code == EXIT_INTERRUPTED else code
 
 
 def _note_input_files(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:

@@ -386,13 +386,13 @@ def test_sighup_stops_a_cli_sweep_and_keeps_its_finished_cases(tmp_path):
 def test_an_ignored_sighup_stays_ignored(monkeypatch):
     """`nohup dlnkit sweep ... &` must outlive its terminal: a SIGHUP that was ignored when dlnkit
     started is not turned into a stop (nor is a handler an embedding application installed)."""
-    from dlnkit.cli import _StopSignals
+    from dlnkit.records.stop_signals import StopSignals
 
     own = signal.getsignal(signal.SIGTERM)
     try:
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        with _StopSignals():
+        with StopSignals():
             assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
             assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, signal.SIG_IGN)
         assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored

@@ -99,7 +99,7 @@ def _finish(results, args, interrupted: int = 0) -> int:
     """Print the table and write ``--json``; ``interrupted`` (the number of checks not run after
     Ctrl-C) marks the record ``"interrupted": true`` and makes the exit status 130. A Ctrl-C
     meanwhile is held until the record is written (:func:`dlnkit.records.outputs.finishing`)."""
-    from dlnkit.records.outputs import finishing
+    from dlnkit.records.stop_signals import finishing
 
     with finishing("the finished rows"):
         return _write_results(results, args, interrupted)

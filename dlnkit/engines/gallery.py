@@ -139,7 +139,8 @@ def generate_gallery(
     interrupted one is marked "interrupted" (never "no counterexample") and the
     ``KeyboardInterrupt`` is re-raised. Returns the list of :class:`SearchResult`.
     """
-    from dlnkit.records.outputs import atomic_write_json, atomic_write_text, check_output_dir, finishing
+    from dlnkit.records.outputs import atomic_write_json, atomic_write_text, check_output_dir
+    from dlnkit.records.stop_signals import finishing
 
     if claim_ids:
         for cid in claim_ids:  # unknown ids fail here, listing the known ones, before any search

@@ -351,8 +351,9 @@ def run_sweep(
     re-raises; a worker killed by a signal (the OOM killer) becomes an ERROR row for its case
     and the sweep goes on; a case file of the wrong shape is run again.
     """
-    from dlnkit.records.outputs import atomic_write_json, check_output_dir, claim_output, finishing, release_lock
+    from dlnkit.records.outputs import atomic_write_json, check_output_dir, claim_output, release_lock
     from dlnkit.records.report import write_json_atomic
+    from dlnkit.records.stop_signals import finishing
 
     if executor not in EXECUTORS:
         raise DlnkitInputError(f"unknown executor {executor!r}; use one of {', '.join(EXECUTORS)}")

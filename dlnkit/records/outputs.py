@@ -44,48 +44,27 @@ import os
 import re
 import secrets
 import stat
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dlnkit.numerics.validation import DlnkitInputError
+from dlnkit.records.output_paths import (
+    _check_lengths,
+    _check_writable_dir,
+    _identity,
+    _key,
+    _names_a_folder,
+    _nearest_existing,
+    absolute_path,
+)
 
 # Deferred imports: matplotlib, torch and the claim registry are imported by the routine that
 # needs them, so that reading or writing a record does not load them.
 
 TMP_TAG = "dlnkit-tmp"
 LOCK_TAG = "dlnkit-lock"
-
-
-def _key(path: str | os.PathLike) -> str:
-    """The one name of an output file: absolute, its *folder* resolved through symbolic links
-    (``d2/x.json`` with ``d2 -> d1`` is ``d1/x.json``; ``link/../x`` is where the kernel puts it),
-    its last component kept as given (a link there is replaced, never written through)."""
-    raw = os.path.join(os.getcwd(), os.path.expanduser(os.fspath(path)))
-    head, name = os.path.split(raw)
-    if name in ("", ".", ".."):  # "out/", "." or "..": a folder, named by its resolved path
-        return os.path.realpath(raw)
-    try:
-        return os.path.join(os.path.realpath(head), name)
-    except (OSError, ValueError):  # a path too long to resolve: refused by the length check
-        return os.path.abspath(raw)
-
-
-def _names_a_folder(path: str | os.PathLike) -> bool:
-    """``out/``, ``out/.``, ``.`` or ``..``: the user named a folder, whatever exists there."""
-    raw = os.fspath(path)
-    seps = (os.sep, os.altsep) if os.altsep else (os.sep,)
-    last = raw.rstrip("".join(seps)) if raw.rstrip("".join(seps)) else raw
-    return raw.endswith(seps) or os.path.basename(last) in (".", "..") or raw in (".", "..")
-
-
-def absolute_path(path: str | os.PathLike) -> str:
-    """``path`` made absolute against the current folder *now* (the CLI does this at parse time,
-    so a ``--from`` file that changes directory does not move the outputs); a trailing ``/``
-    (the user named a folder) is kept, for the claim to see."""
-    return _key(path) + (os.sep if _names_a_folder(path) and _key(path) != os.sep else "")
 
 
 @dataclass
@@ -183,70 +162,6 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _identity(p: Path) -> tuple[int, int] | None:
-    """(device, inode) of an existing file at ``p`` (not following a link there), else None."""
-    try:
-        st = os.lstat(p)
-    except (OSError, ValueError):
-        return None
-    return (st.st_dev, st.st_ino)
-
-
-def _nearest_existing(path: Path) -> Path:
-    p = path
-    while not p.exists():
-        if p.parent == p:
-            break
-        p = p.parent
-    return p
-
-
-def _check_writable_dir(d: Path, what: str, original: Path) -> None:
-    if not d.is_dir():
-        raise DlnkitInputError(f"cannot write {what} {str(original)!r}: {str(d)!r} is not a folder")
-    try:  # a real probe: os.access says yes to root even on a read-only file system
-        with tempfile.TemporaryFile(dir=d):
-            pass
-    except OSError as exc:
-        raise DlnkitInputError(
-            f"cannot write {what} {str(original)!r}: folder {str(d)!r} is not writable ({exc.strerror or exc})"
-        ) from None
-
-
-#: bytes dlnkit's own files beside NAME add to its length: the lock ".NAME.dlnkit-lock"'s temporary
-#: "..NAME.dlnkit-lock.dlnkit-tmp-PID-RANDOM" adds 41 (a pid of up to 7 digits), a temporary with a
-#: format suffix ".NAME.dlnkit-tmp-PID-RANDOM.jpeg" 34
-_NAME_ROOM = 48
-
-
-def _check_lengths(p: Path, what: str, *, folder: bool = False) -> None:
-    """Refuse, before any work or any folder is made, a path the file system would refuse when
-    writing: any component longer than ``NAME_MAX`` (the file's own name with room for its
-    temporary's), or the whole path longer than ``PATH_MAX`` (a folder's with room for the files
-    dlnkit writes in it). Without it a long name in a missing folder failed only after the
-    work, leaving the folders above it behind."""
-    base = Path(p.anchor or "/")
-    try:
-        name_max = os.pathconf(base, "PC_NAME_MAX")
-        path_max = os.pathconf(base, "PC_PATH_MAX")
-    except (OSError, ValueError):
-        name_max, path_max = 255, 4096
-    room = _NAME_ROOM * (2 if folder else 1)
-    if len(os.fsencode(str(p))) + room > path_max:
-        raise DlnkitInputError(
-            f"{what}: path too long for the file system ({len(os.fsencode(str(p)))} bytes; at most {path_max - room})"
-        )
-    parts = p.parts[1:]
-    for i, part in enumerate(parts):
-        own_file = i == len(parts) - 1 and not folder  # only a file's own name gets temporaries beside it
-        room = _NAME_ROOM if own_file else 0
-        if len(os.fsencode(part)) + room > name_max:
-            kind = "file name" if own_file else "folder name"
-            raise DlnkitInputError(
-                f"{what}: {kind} too long ({len(os.fsencode(part))} bytes; at most {name_max - room}): {part[:40]!r}..."
-            )
 
 
 def _lock_path(p: Path) -> Path:
@@ -462,46 +377,6 @@ def check_plot_file(path: str | os.PathLike, *, overwrite: bool = False, what: s
     return check_output_file(path, overwrite=overwrite, what=what)
 
 
-@contextlib.contextmanager
-def finishing(what: str = "the finished results") -> Iterator[None]:
-    """The phase where a command writes what it has finished (verify's rows, a sweep's summary,
-    a gallery's index): a Ctrl-C (or SIGTERM/SIGHUP) that arrives now is *held* until the block
-    ends and then delivered again, so an impatient second Ctrl-C after the first no longer loses
-    every row (verify spent seconds gathering the claims' metadata before writing); pressing it
-    once more abandons the write. A signal that is ignored stays ignored; outside the main
-    thread this does nothing."""
-    import signal
-    import sys
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    held: list[int] = []
-
-    def hold(signum: int, frame: object) -> None:
-        if held:
-            raise KeyboardInterrupt  # asked twice while writing: abandon
-        held.append(signum)
-        print(f"dlnkit: writing {what} first (press Ctrl-C again to abandon them)", file=sys.stderr)
-
-    previous = {}
-    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
-        signum = getattr(signal, name, None)
-        if signum is None or signal.getsignal(signum) in (signal.SIG_IGN, None):
-            continue
-        with contextlib.suppress(ValueError, OSError):
-            previous[signum] = signal.signal(signum, hold)
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            with contextlib.suppress(ValueError, OSError, TypeError):
-                signal.signal(signum, handler)
-    if held:  # the write is done: the signal now does what it would have done
-        os.kill(os.getpid(), held[0])
-
-
 def _new_temporary(target: Path, suffix: str) -> Path:
     for _ in range(100):
         tmp = target.with_name(f".{target.name}.{TMP_TAG}-{os.getpid()}-{secrets.token_hex(4)}")
@@ -602,5 +477,4 @@ __all__ = [
     "atomic_write_json",
     "written_in_this_run",
     "note_input",
-    "finishing",
 ]
