@@ -267,13 +267,24 @@ def load_entry_point_claims(group: str = ENTRY_POINT_GROUP) -> list[Claim]:
         origin = f"entry-point:{ep.name}={ep.value}"
         previous, _LOADING_ORIGIN = _LOADING_ORIGIN, origin
         try:
-            for c in _claims_in(ep.load(), origin):
+            # the boundary: a plugin loads in every command, so its exit or its set-up may not end or change them
+            with user_code(f"claims entry point {ep.name!r}", source=origin, setup=True):
+                obj = ep.load()
+                found = _claims_in(obj, origin)
+            register_user_file(getattr(obj, "__file__", None))
+            for c in found:
                 out.append(register_from_origin(c, origin))
-        except Exception as exc:  # a broken plugin must not break dlnkit
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - a broken plugin (an exception, sys.exit, os._exit) is skipped
+            if isinstance(exc, UserCodeExit):
+                how = f"called {exc}"
+            elif isinstance(exc, SystemExit):
+                how = f"called sys.exit({exc.code!r})"
+            else:
+                how = f"{type(exc).__name__}: {exc}"
             warnings.warn(
-                f"dlnkit: skipping claims entry point {ep.name!r} ({ep.value}): {type(exc).__name__}: {exc}",
-                RuntimeWarning,
-                stacklevel=2,
+                f"dlnkit: skipping claims entry point {ep.name!r} ({ep.value}): {how}", RuntimeWarning, stacklevel=2
             )
         finally:
             _LOADING_ORIGIN = previous
