@@ -424,3 +424,65 @@ def test_a_fork_a_stray_thread_and_a_closed_stdout_neither_hang_nor_duplicate_no
     assert "1 claim: 1 PASS" in so  # the table after the claim closed stdout
     assert so.count("1 claim:") == 1 and "appeared while" not in se and "not written by" not in se  # one run
     assert "users-sleeper" in se
+
+
+# ----- plugins and the counterexample search ----------------------------------------------------
+
+PLUGINS = {
+    "exits": "import sys\nsys.exit(0)\n",
+    "os_exits": "import os\n" + EXIT_IF_GUARDED + "exit_if_guarded(0)\n",
+    "stops": "class Stop(BaseException):\n    pass\nraise Stop('a BaseException from a plugin')\n",
+    "moves": "import os\nos.chdir('/')\nCLAIMS = []\n",
+}
+
+
+def test_a_plugin_that_exits_or_raises_a_base_exception_is_skipped_not_the_end_of_dlnkit(tmp_path, monkeypatch):
+    # before: sys.exit / os._exit / a BaseException in an installed plugin ended every dlnkit
+    # command (plugins load with the built-ins), the last one with status 0 and no output
+    from dlnkit.claims import load_entry_point_claims
+
+    dist = tmp_path / "dlnkit_hostile_plugins-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: dlnkit-hostile-plugins\nVersion: 0.1\n")
+    lines = ["[dlnkit.claims]"]
+    for name, source in PLUGINS.items():
+        (tmp_path / f"dlnkit_hostile_plugin_{name}.py").write_text(source)
+        lines.append(f"{name} = dlnkit_hostile_plugin_{name}")
+    (dist / "entry_points.txt").write_text("\n".join(lines) + "\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cwd = os.getcwd()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        load_entry_point_claims()
+    said = " ".join(str(w.message) for w in caught)
+    skipped = [n for n in ("exits", "os_exits", "stops") if f"entry point {n!r}" in said]
+    ok = len(skipped) == 3 and os.getcwd() == cwd
+    record(SECTION, inputs_tried=len(PLUGINS), clear_errors=len(skipped), worked=int(os.getcwd() == cwd))
+    assert ok, (skipped, said, os.getcwd())
+    assert "sys.exit(0)" in said and "os._exit(0)" in said and "Stop: a BaseException from a plugin" in said
+
+
+def test_a_raising_violated_function_in_the_counterexample_search_names_the_users_file(tmp_path):
+    # before: exit 70 "a bug in dlnkit" for the user's violated() raising outside the check
+    f = tmp_path / "violated_claims.py"
+    f.write_text(
+        textwrap.dedent("""
+        import dlnkit as dk
+        from hypothesis import strategies as st
+        def violated(cfg):
+            raise ValueError("the user's violated() is broken")
+        dk.define_claim(id="user-violated-raises", title="x is x", predict=lambda cfg: cfg["x"],
+                        measure=lambda cfg, device: cfg["x"] + cfg.get("shift", 0),
+                        strategy=st.fixed_dictionaries({"x": st.integers(0, 3)}),
+                        assumptions={"no_shift": ("shift is 0", {"shift": 0},
+                                                  st.fixed_dictionaries({"shift": st.integers(1, 2)}))},
+                        violated=violated, tolerance=dk.Tolerance(atol=0.0, reason="integers: exact"))
+        """)
+    )
+    rc, so, err = run_cli(
+        ["counterexample", "user-violated-raises", "--from", str(f), "--drop", "no_shift", "--max-examples", "10"]
+        + ["-q", "--out", str(tmp_path / "out")]
+    )
+    clear = rc == 2 and one_line_error(err) and "violated_claims.py:5" in err
+    record(SECTION, inputs_tried=1, clear_errors=int(clear), tracebacks=int(rc == 70))
+    assert clear, (rc, err)
