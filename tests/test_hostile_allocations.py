@@ -241,3 +241,37 @@ def test_symbolic_routes_refuse_an_exploding_size_before_they_start():
         record(SECTION, inputs_tried=1, clear_errors=int(ok), wrong_results=int(not ok))
         assert ok, f"{name}: {what}"
     assert out["sweep case, depth 20"].startswith("ERROR")
+
+
+EXPERIMENT_CHILD = textwrap.dedent("""
+    import os, resource, sys
+    import dlnkit.cli
+    import dlnkit.engines.spectral_newton_experiment as exp
+    from dlnkit.numerics.memory import vm_size
+    limit = vm_size() + 2**30  # a tuple of 1e9 seeds (36 GB) cannot hide under this
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    def reached(*, seeds, **kw):  # the trainings themselves are not the point: stop at their door
+        print(f"REACHED {type(seeds).__name__} {len(seeds)}", flush=True)
+        os._exit(0)
+    exp.run_spectral_newton_experiment = reached
+    sys.exit(dlnkit.cli.main(["experiment", "spectral-newton", "--out", sys.argv[1], "--seeds", "1000000000", "-q"]))
+""")
+
+
+def test_experiment_seed_count_allocates_nothing_before_the_trainings(tmp_path):
+    """Before: ``experiment spectral-newton --seeds 1000000000`` built a tuple of 1e9 seeds before
+    its first training (exit 3 under a limit, 36 GB without one). Now the seeds are a range: the
+    trainings start at once, each seed costs a training (the user's choice), never a block of memory."""
+    import subprocess
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-c", EXPERIMENT_CHILD, str(tmp_path / "e.json")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    ok = "REACHED range 1000000000" in proc.stdout
+    record(SECTION, inputs_tried=1, worked=int(ok), wrong_results=int(not ok))
+    assert ok, (proc.returncode, proc.stdout[-500:], proc.stderr[-1000:])

@@ -28,7 +28,7 @@ def run_spectral_newton(args) -> int:
             )
         )
     )
-    rep = run_spectral_newton_experiment(seeds=tuple(range(args.seeds)), epochs=args.epochs, progress=say)
+    rep = run_spectral_newton_experiment(seeds=range(args.seeds), epochs=args.epochs, progress=say)
     for name, s in rep["summary"].items():
         print(
             f"{name:<16} test accuracy {s['test_accuracy_mean']:.4f} +- {s['test_accuracy_std']:.4f}   "
