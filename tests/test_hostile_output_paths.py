@@ -249,3 +249,20 @@ def test_benchmark_records_never_replace_or_reuse_a_users_file(tmp_path, monkeyp
     assert_kept(SECTION, before, tmp_path)
     assert sorted(os.listdir(tmp_path)) == sorted([*before, "new.json"])
     record(SECTION, inputs_tried=2, clear_errors=1, worked=1)
+
+
+def test_file_names_that_are_not_utf8_are_written_and_reported(tmp_path):
+    """A file name in another encoding (bytes 0xff 0xfe: Python sees lone surrogates) as verify's
+    --json and then as report's record and --out: report died after its work with exit 70
+    (UnicodeEncodeError writing the page that names the record). Such characters are written as
+    their backslash escapes."""
+    rec = Path(os.fsdecode(bytes(tmp_path) + b"/\xff\xfe.json"))
+    page = Path(os.fsdecode(bytes(tmp_path) + b"/r\xff.html"))
+    rc, out, err = run_cli(["verify", "B0", "--examples", "0", "-q", "--json", str(rec)])
+    assert rc == 0, err
+    rc, out, err = run_cli(["report", str(rec), "--out", str(page)])
+    assert rc == 0, err
+    text = page.read_text(encoding="utf-8")  # valid UTF-8 throughout
+    assert "\\udcff\\udcfe.json" in text
+    assert sorted(os.listdir(bytes(tmp_path))) == sorted([b"\xff\xfe.json", b"r\xff.html"])
+    record(SECTION, inputs_tried=2, worked=2)

@@ -452,7 +452,10 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool 
 
 
 def atomic_write_text(path: str | os.PathLike, text: str, *, overwrite: bool = False) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"), overwrite=overwrite)
+    """UTF-8; a character that has no UTF-8 form (a file name in another encoding reaches Python as
+    lone surrogates, ``\\udcff``) is written as its backslash escape, never an encoding error
+    after the work (``report`` of a record named ``\\xff.json`` was exit 70)."""
+    return atomic_write_bytes(path, text.encode("utf-8", errors="backslashreplace"), overwrite=overwrite)
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any, *, overwrite: bool = False) -> Path:
