@@ -486,3 +486,40 @@ def test_a_raising_violated_function_in_the_counterexample_search_names_the_user
     clear = rc == 2 and one_line_error(err) and "violated_claims.py:5" in err
     record(SECTION, inputs_tried=1, clear_errors=int(clear), tracebacks=int(rc == 70))
     assert clear, (rc, err)
+
+
+class EditingClaim(Claim):
+    """predict and measure both count ``dims``; predict first appends to it (a user's edit)."""
+
+    id = "hostile-editing"
+    title = "a claim that edits its configuration"
+    assumptions = (Assumption("calm", "no edits"),)
+    tolerance = Tolerance(atol=0.0, reason="integers: exact")
+    origin = None
+
+    def predict(self, config):
+        n = len(config["dims"])
+        config["dims"].append(9)
+        config["extra"] = "added by predict"
+        return n
+
+    def measure(self, config, device="cpu"):
+        n = len(config["dims"])
+        config["dims"].clear()
+        return n
+
+    def config_strategy(self, drop=()):
+        return st.fixed_dictionaries({"dims": st.lists(st.integers(1, 5), min_size=1, max_size=4)})
+
+
+@settings(max_examples=max(5, EXAMPLES // 4), deadline=None)
+@given(dims=st.lists(st.integers(1, 5), min_size=1, max_size=4))
+def test_a_claim_that_edits_its_configuration_changes_neither_the_record_nor_the_callers(dims):
+    # before: predict's append reached measure (a FAIL of a true claim), the row recorded the
+    # edited dims (a replay would check another configuration) and the caller's dict changed
+    given_config = {"dims": list(dims)}
+    row = EditingClaim().check(given_config)
+    ok = row.status == "PASS" and row.config == {"dims": dims} and given_config == {"dims": dims}
+    record(SECTION, inputs_tried=1, worked=int(ok), wrong_results=int(not ok))
+    assert row.status == "PASS", row
+    assert row.config == {"dims": dims} and given_config == {"dims": dims}

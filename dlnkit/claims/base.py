@@ -32,6 +32,7 @@ assumptions from :mod:`dlnkit.claims.assumptions`, ``violations``), never an int
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -300,6 +301,14 @@ def digest(obj: Any) -> str:
 PAPER_GROUPS = ("arXiv:2602.00545", "arXiv:2606.02596")
 
 
+def _private_copy(config: Config) -> Config:
+    """A deep copy of ``config`` (a shallow one when a value refuses deep copying)."""
+    try:
+        return copy.deepcopy(config)
+    except Exception:  # noqa: BLE001 - e.g. a non-leaf tensor: its own object, the dict still a copy
+        return dict(config)
+
+
 def _plain(o, seen: frozenset = frozenset(), depth: int = 0):
     """``o`` with every cycle, over-deep level and non-text key replaced by text (for :meth:`ClaimResult.to_json`)."""
     if isinstance(o, (str, int, float, bool)) or o is None:
@@ -552,7 +561,10 @@ class Claim:
         (or a missing exact route) becomes a result with status ``"ERROR"`` and the exception as
         its ``message``; the other rows of a run still come out. Ctrl-C still stops.
         """
-        cfg = canonical_config(config)  # old knob names (stored records) read as the current ones
+        # old knob names (stored records) read as the current ones; each user call gets its own
+        # copy, so a claim that edits its configuration (cfg["dims"].append(...)) changes neither
+        # the row's record of what was checked nor the caller's configurations (a claim's defaults)
+        cfg = _private_copy(canonical_config(config))
         row_config = {**cfg, "exact": True} if exact else cfg
         row_seed = cfg.get("seed", seed)
         t0 = time.perf_counter()
@@ -569,11 +581,12 @@ class Claim:
             with user_code(f"claim {self.id}", source=self.origin):
                 if exact:
                     predicted = measured = None
-                    cmp = self.exact_check(cfg)
+                    cmp = self.exact_check(_private_copy(cfg))
                 else:
-                    predicted = self.predict(cfg)
-                    measured = self.measure(cfg, dev)
-                    cmp = self.compare(predicted, measured, cfg)
+                    predicted = self.predict(_private_copy(cfg))
+                    measured = self.measure(_private_copy(cfg), dev)
+                    cmp = self.compare(predicted, measured, _private_copy(cfg))
+                reported = "" if exact else self.reported_value(_private_copy(cfg))
             passed = cmp.passed
             result = ClaimResult(
                 claim_id=self.id,
@@ -588,7 +601,7 @@ class Claim:
                 seed=row_seed,
                 device=dev,
                 seconds=0.0,
-                reported="" if exact else self.reported_value(cfg),
+                reported=reported,
                 details={"route": "exact-rational", **cmp.details} if exact else cmp.details,
                 predicted_sha256="" if exact else digest(predicted),
                 measured_sha256="" if exact else digest(measured),
