@@ -266,3 +266,16 @@ def test_file_names_that_are_not_utf8_are_written_and_reported(tmp_path):
     assert "\\udcff\\udcfe.json" in text
     assert sorted(os.listdir(bytes(tmp_path))) == sorted([b"\xff\xfe.json", b"r\xff.html"])
     record(SECTION, inputs_tried=2, worked=2)
+
+
+@pytest.mark.parametrize("argv", [VERIFY, GALLERY], ids=["verify --json", "counterexample --out"])
+def test_a_symlink_loop_in_the_output_folder_is_bad_input_before_the_work(tmp_path, argv):
+    """`a -> b -> a` and `--json a/x.json`: the claim saw no folder and let it through; making
+    the folder failed after the work, exit 70 ("a bug in dlnkit") with FileExistsError / ELOOP."""
+    (tmp_path / "b").symlink_to("a")
+    (tmp_path / "a").symlink_to("b")
+    target = tmp_path / "a" / "deeper" / "x"
+    rc, out, err = run_cli([a.replace("{p}", str(target)) for a in argv])
+    assert rc == 2 and one_line_error(err) and "symbolic link" in err, (rc, err)
+    assert sorted(os.listdir(tmp_path)) == ["a", "b"]
+    record(SECTION, inputs_tried=1, clear_errors=1)

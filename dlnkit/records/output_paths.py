@@ -60,6 +60,27 @@ def _identity(p: Path) -> tuple[int, int] | None:
     return (st.st_dev, st.st_ino)
 
 
+def _check_reachable(path: Path, what: str) -> None:
+    """Refuse a path through a symbolic link that leads nowhere the kernel can follow (a loop:
+    ``a -> b -> a``): creating the folders failed only when writing, after the work (exit 70).
+    A link to a folder that does not exist yet is fine: the folder is made at its target."""
+    p = path
+    while True:
+        if os.path.islink(p) and not os.path.exists(p):
+            try:
+                os.stat(p)
+            except FileNotFoundError:  # a missing target: made when writing
+                pass
+            except OSError as exc:
+                raise DlnkitInputError(
+                    f"cannot write {what} {str(path)!r}: {str(p)!r} is a symbolic link that cannot be "
+                    f"followed ({exc.strerror or exc})"
+                ) from None
+        if p.parent == p:
+            return
+        p = p.parent
+
+
 def _nearest_existing(path: Path) -> Path:
     p = path
     while not p.exists():

@@ -52,6 +52,7 @@ from typing import Any
 from dlnkit.numerics.validation import DlnkitInputError
 from dlnkit.records.output_paths import (
     _check_lengths,
+    _check_reachable,
     _check_writable_dir,
     _identity,
     _key,
@@ -306,6 +307,7 @@ def claim_output(
     p = Path(_key(path))
     k = str(p)
     _check_lengths(p, what)
+    _check_reachable(p, what)
     prior = _RUN.claimed.get(k)
     if prior is None:  # the same file under another name: a hard link, a case-insensitive file system
         ident = _identity(p)
@@ -352,6 +354,7 @@ def check_output_dir(path: str | os.PathLike, *, what: str = "output folder") ->
         raise DlnkitInputError(f"{what}: empty path")
     p = Path(_key(path))
     _check_lengths(p, what, folder=True)
+    _check_reachable(p, what)
     if p.exists() and not p.is_dir():
         raise DlnkitInputError(f"{what} {str(p)!r} exists and is not a folder")
     k = str(p)
