@@ -71,10 +71,9 @@ def counterexample_record(result: SearchResult, explanation: str = "") -> dict:
 
 def is_record_of(path, claim_id: str) -> bool:
     """Is the file at ``path`` a counterexample record of ``claim_id`` (one dlnkit may regenerate)?"""
-    try:
-        rec = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
-        return False
+    from dlnkit.records.input_files import peek_json_file
+
+    rec = peek_json_file(path, max_bytes=RECORD_MAX_BYTES)
     return isinstance(rec, dict) and rec.get("format") == FORMAT and rec.get("claim") == claim_id
 
 

@@ -56,9 +56,10 @@ def _search_entry(res, fname) -> dict:
 
 def _read_index(out: Path) -> dict:
     """The gallery's own index of searches (written by earlier runs); empty when missing or unreadable."""
-    try:
-        idx = json.loads((out / INDEX).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+    from dlnkit.records.input_files import peek_json_file
+
+    idx = peek_json_file(out / INDEX)
+    if idx is None:
         return {}
     if not isinstance(idx, dict) or idx.get("format") != INDEX_FORMAT or not isinstance(idx.get("searches"), dict):
         return _index_from_records(out)
@@ -67,12 +68,11 @@ def _read_index(out: Path) -> dict:
 
 def _index_from_records(out: Path) -> dict:
     """A folder without an index (written before there was one): its records stand for their searches."""
+    from dlnkit.records.input_files import peek_json_file
+
     searches = {}
     for p in sorted(out.glob("*.json")):
-        try:
-            rec = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            continue
+        rec = peek_json_file(p)
         if (
             not isinstance(rec, dict)
             or rec.get("format") != FORMAT
@@ -194,16 +194,16 @@ def generate_gallery(
 
 
 def _is_gallery_readme(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        head = fh.read(400).decode("utf-8", errors="replace")
-    return head.startswith(README_HEAD)
+    from dlnkit.records.input_files import peek_file_head
+
+    head = peek_file_head(path, 400)
+    return head is not None and head.decode("utf-8", errors="replace").startswith(README_HEAD)
 
 
 def _is_gallery_index(path: Path) -> bool:
-    try:
-        idx = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
-        return False
+    from dlnkit.records.input_files import peek_json_file
+
+    idx = peek_json_file(path)
     return isinstance(idx, dict) and idx.get("format") == INDEX_FORMAT
 
 

@@ -304,11 +304,9 @@ _STATUSES = ("PASS", "FAIL", "ERROR")
 def _read_done(path: Path, case: SweepCase | None = None) -> dict | None:
     """A finished case's record, or None when the file is missing, torn, not JSON, of the wrong
     shape or about another case (then the case runs again and the file is replaced)."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            rec = json.load(fh)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        return None
+    from dlnkit.records.input_files import peek_json_file
+
+    rec = peek_json_file(path)
     if not isinstance(rec, dict) or not isinstance(rec.get("result"), dict):
         return None
     if rec["result"].get("status") not in _STATUSES:
@@ -460,10 +458,9 @@ SUMMARY_FORMAT = "dlnkit-sweep-summary/1"
 
 def is_sweep_summary(path: Path) -> bool:
     """Is the file at ``path`` a summary a sweep wrote (one a later sweep may replace)?"""
-    try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
-        return False
+    from dlnkit.records.input_files import peek_json_file
+
+    doc = peek_json_file(path)
     if not isinstance(doc, dict):
         return False
     legacy = {"out_dir", "total", "executor", "cases", "interrupted"} <= set(doc)  # before the format key

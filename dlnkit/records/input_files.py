@@ -16,6 +16,7 @@ without recursion; only JSON's value types: a TOML date/time is refused). Any pr
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 import os
@@ -35,14 +36,41 @@ MAX_DEPTH = 64
 
 
 def read_input_bytes(path: str | os.PathLike, what: str, *, max_bytes: int = MAX_INPUT_BYTES) -> bytes:
-    """The bytes of ``path``: a regular file of at most ``max_bytes`` (checked before reading)."""
+    """The bytes of ``path``: a regular file of at most ``max_bytes`` (checked before reading).
+
+    The file is opened without blocking (``O_NONBLOCK``: opening a FIFO for reading waits for a
+    writer otherwise) and checked again on the open descriptor (``fstat``), so a file swapped for
+    a pipe or device between the check and the open is refused, never read or waited on."""
     p = Path(path)
     try:
         st = p.stat()
     except FileNotFoundError:
         raise DlnkitInputError(f"{what}: no such file {str(p)!r}") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name
+        raise DlnkitInputError(f"{what}: cannot read {str(p)!r}: {_reason(exc)}") from None
+    _check_regular(st, p, what, max_bytes)
+    try:
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     except OSError as exc:
-        raise DlnkitInputError(f"{what}: cannot read {str(p)!r}: {exc.strerror or exc}") from None
+        raise DlnkitInputError(f"{what}: cannot read {str(p)!r}: {_reason(exc)}") from None
+    try:
+        _check_regular(os.fstat(fd), p, what, max_bytes)
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(max_bytes + 1)  # bounded even if the file grows meanwhile
+    except OSError as exc:
+        raise DlnkitInputError(f"{what}: cannot read {str(p)!r}: {_reason(exc)}") from None
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise DlnkitInputError(f"{what}: {str(p)!r} grew beyond {max_bytes / 2**20:.0f} MiB while being read")
+    return data
+
+
+def _reason(exc: BaseException) -> str:
+    return str(getattr(exc, "strerror", None) or exc)
+
+
+def _check_regular(st: os.stat_result, p: Path, what: str, max_bytes: int) -> None:
     if stat.S_ISDIR(st.st_mode):
         raise DlnkitInputError(f"{what}: {str(p)!r} is a folder, not a file")
     if not stat.S_ISREG(st.st_mode):
@@ -52,26 +80,43 @@ def read_input_bytes(path: str | os.PathLike, what: str, *, max_bytes: int = MAX
             f"{what}: {str(p)!r} is {st.st_size / 2**20:.1f} MiB, more than the {max_bytes / 2**20:.0f} MiB "
             "an input file of this kind may have"
         )
+
+
+#: byte-order marks that name a text file's encoding unambiguously (UTF-32 before UTF-16: its
+#: little-endian mark begins with UTF-16's)
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def decode_text(data: bytes, what: str, path: str | os.PathLike = "") -> str:
+    """``data`` as text: UTF-8, or the encoding its byte-order mark names (a UTF-8 BOM as editors
+    on Windows write it, UTF-16/32 with a BOM); anything else (Latin-1, binary) is one clear line.
+
+    >>> decode_text(b"\\xef\\xbb\\xbf{}", "f"), decode_text("{}".encode("utf-16"), "f")
+    ('{}', '{}')
+    """
+    encoding = next((enc for bom, enc in _BOMS if data.startswith(bom)), "utf-8")
+    name = f" {str(path)!r}" if path else ""
     try:
-        with open(p, "rb") as fh:
-            data = fh.read(max_bytes + 1)  # bounded even if the file grows meanwhile
-    except OSError as exc:
-        raise DlnkitInputError(f"{what}: cannot read {str(p)!r}: {exc.strerror or exc}") from None
-    if len(data) > max_bytes:
-        raise DlnkitInputError(f"{what}: {str(p)!r} grew beyond {max_bytes / 2**20:.0f} MiB while being read")
-    return data
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise DlnkitInputError(
+            f"{what}:{name} is not {encoding.upper().replace('-SIG', '')} text (byte {exc.start}: "
+            f"{data[exc.start : exc.start + 1]!r}); save it as UTF-8"
+        ) from None
+    if "\x00" in text:  # a binary file that happens to decode (NUL bytes: no text format holds them)
+        raise DlnkitInputError(f"{what}:{name} holds NUL bytes: a binary file, not text")
+    return text
 
 
 def read_input_text(path: str | os.PathLike, what: str, *, max_bytes: int = MAX_INPUT_BYTES) -> str:
-    """:func:`read_input_bytes` decoded as UTF-8 (a Latin-1 or binary file is one clear line)."""
-    data = read_input_bytes(path, what, max_bytes=max_bytes)
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DlnkitInputError(
-            f"{what}: {str(path)!r} is not UTF-8 text (byte {exc.start}: {data[exc.start : exc.start + 1]!r}); "
-            "save it as UTF-8"
-        ) from None
+    """:func:`read_input_bytes` decoded by :func:`decode_text` (a Latin-1 or binary file is one clear line)."""
+    return decode_text(read_input_bytes(path, what, max_bytes=max_bytes), what, path)
 
 
 def check_plain_data(obj: Any, what: str, *, max_depth: int = MAX_DEPTH) -> Any:
@@ -161,6 +206,35 @@ def load_structured_file(path: str | os.PathLike, what: str, *, max_bytes: int =
     return check_plain_data(obj, what)
 
 
+def peek_json_file(path: str | os.PathLike, *, max_bytes: int = MAX_INPUT_BYTES, max_depth: int = MAX_DEPTH) -> Any:
+    """The JSON value in ``path``, or None when it is not a readable, bounded, UTF-8 JSON file of
+    bounded depth: how a command asks "is this a file I wrote earlier?" of whatever sits at an
+    output path. Goes through :func:`read_input_bytes`, so a FIFO there is never waited on, a
+    link to ``/dev/zero`` never read, a deep nesting never recursed into."""
+    try:
+        return load_json_file(path, "file", max_bytes=max_bytes, max_depth=max_depth)
+    except DlnkitInputError:
+        return None
+
+
+def peek_file_head(path: str | os.PathLike, n: int) -> bytes | None:
+    """The first ``n`` bytes of ``path`` if it is a regular file, else None (a FIFO, device or
+    folder is never opened for reading, so nothing waits on it)."""
+    p = Path(path)
+    try:
+        if not stat.S_ISREG(p.stat().st_mode):
+            return None
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except (OSError, ValueError):
+        return None
+    try:
+        return os.read(fd, n) if stat.S_ISREG(os.fstat(fd).st_mode) else None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 __all__ = [
     "MAX_INPUT_BYTES",
     "MAX_DEPTH",
@@ -170,4 +244,7 @@ __all__ = [
     "parse_json_text",
     "load_json_file",
     "load_structured_file",
+    "decode_text",
+    "peek_json_file",
+    "peek_file_head",
 ]

@@ -264,10 +264,9 @@ def clean_stale_temporaries(p: Path) -> list[Path]:
 def read_own_json(path: str | os.PathLike, writer: str) -> dict[str, Any] | None:
     """The JSON object at ``path`` if a run of ``writer`` wrote it (its ``written_by`` field), else None
     (absent, unreadable, not JSON, or someone else's): how a resumable command knows its own files."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return None
+    from dlnkit.records.input_files import peek_json_file
+
+    data = peek_json_file(path)
     return data if isinstance(data, dict) and data.get("written_by") == writer else None
 
 

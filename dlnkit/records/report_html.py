@@ -171,11 +171,13 @@ def load_counterexamples(folder: str | os.PathLike) -> list[dict]:
     if not d.is_dir():
         raise DlnkitInputError(f"no such counterexample folder: {d}")
     out = []
+    from dlnkit.records.input_files import load_json_file
+
     for f in sorted(d.glob("*.json")):
-        try:
-            rec = json.loads(f.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            out.append({"file": str(f), "unreadable": f"{type(exc).__name__}: {exc}"})
+        try:  # the one input layer: a FIFO or /dev/zero link named *.json is refused, never read
+            rec = load_json_file(f, "counterexample record")
+        except DlnkitInputError as exc:
+            out.append({"file": str(f), "unreadable": str(exc)})
             continue
         if isinstance(rec, dict) and "claim" in rec:
             out.append(dict(rec, file=str(f)))
@@ -196,7 +198,9 @@ def check_report_path(path: str | os.PathLike, *, overwrite: bool = False) -> Pa
 
     p = check_output_file(path, overwrite=overwrite, what="report file")
     if p.is_file():
-        head = p.read_bytes()[:4096].decode("utf-8", errors="replace")
+        from dlnkit.records.input_files import peek_file_head
+
+        head = (peek_file_head(p, 4096) or b"").decode("utf-8", errors="replace")
         if GENERATOR not in head:
             raise DlnkitInputError(f"report file {str(p)!r} exists and is not a dlnkit report; choose another --out")
     return p
