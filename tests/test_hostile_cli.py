@@ -412,3 +412,183 @@ def test_replay_of_mutated_records(tmp_path_factory, edits):
     argv = ["replay", str(path)]
     rc, out, err = run_cli(argv)
     judge(argv, rc, out, err, allowed_ok=(0, 1))  # 0 reproduces, 1 differs / passes now; 2, 3: one line
+
+
+# ----- every numeric flag through one bounded type ------------------------------------------
+
+
+def _numeric_flags():
+    """(command, option string, argparse action) of every flag of every command that takes a number."""
+    import argparse
+
+    from dlnkit.cli import build_parser
+
+    def walk(parser, prefix):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    yield from walk(sub, [*prefix, name])
+            elif action.option_strings and action.type is not None and action.type is not str:
+                yield " ".join(prefix), action.option_strings[-1], action
+
+    return list(walk(build_parser(), []))
+
+
+def test_no_flag_takes_a_bare_int_or_float():
+    """``type=int`` lets ``--rank 99999999999999999999999`` through to ``[x] * rank`` (exit 70,
+    OverflowError); ``type=float`` lets nan and 1e400 through. Every numeric flag names its range."""
+    bare = [f"{cmd} {opt}" for cmd, opt, a in _numeric_flags() if a.type in (int, float)]
+    record(SECTION, inputs_tried=1, worked=int(not bare), wrong_results=int(bool(bare)))
+    assert not bare, f"flags parsed with a bare int/float (no range): {bare}"
+
+
+ODD_NUMBERS = [
+    "0",
+    "-1",
+    "-0",
+    "1e400",
+    "-1e400",
+    "nan",
+    "inf",
+    "",
+    " ",
+    "\u00e9",
+    "\u0663",
+    "99999999999999999999999",
+    "-99999999999999999999999",
+    "9" * 5000,
+    "2147483648",
+    "4294967296",
+    "1_000",
+    "0x10",
+    "1e3",
+    "2.5",
+    "3",
+]
+
+
+@settings(max_examples=max(20, 3 * EXAMPLES), deadline=None)
+@given(st.data())
+def test_numeric_flags_parse_in_range_or_refuse_in_one_line(data):
+    """Any odd text for any numeric flag: parsed to a finite number within the range the flag
+    names, or one line and exit 2 from argparse (never an exception, never an unbounded value)."""
+    import contextlib
+    import io
+    import math
+
+    from dlnkit.commands._common import MAX_COUNT, MAX_SEED
+
+    cmd, opt, action = data.draw(st.sampled_from(_numeric_flags()), label="flag")
+    text = data.draw(st.sampled_from(ODD_NUMBERS) | st.text(max_size=12), label="value")
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            value = action.type(text)
+    except Exception as exc:  # noqa: BLE001 - argparse turns ArgumentTypeError/ValueError/TypeError into its error
+        ok = isinstance(exc, (argparse_errors()))
+        record(SECTION, inputs_tried=1, clear_errors=int(ok), tracebacks=int(not ok))
+        assert ok, f"{cmd} {opt} {text!r}: {type(exc).__name__}: {exc}"
+        return
+    if isinstance(value, float):  # a float flag: finite (its range is the command's to check)
+        bounded = math.isfinite(value)
+    else:  # an integer flag: a count or a seed, within the larger of their ranges
+        bounded = isinstance(value, int) and abs(value) <= max(MAX_COUNT, MAX_SEED)
+    record(SECTION, inputs_tried=1, worked=int(bounded), wrong_results=int(not bounded))
+    assert bounded, f"{cmd} {opt} {text!r} parsed to {value!r}"
+
+
+def argparse_errors():
+    import argparse
+
+    return (argparse.ArgumentTypeError, ValueError, TypeError)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["spectrum", "--dims", "3,3", "--rank", "99999999999999999999999"],
+        ["spectrum", "--dims", "3,3", "--rank", "1", "--seed", "99999999999999999999999"],
+        ["experiment", "spectral-newton", "--seeds", "99999999999999999999999", "-q"],
+        ["counterexample", "B0", "--max-examples", "99999999999999999999999", "-q"],
+        ["verify", "B0", "--seed", "99999999999999999999999", "-q"],
+    ],
+)
+def test_huge_counts_are_one_line_not_an_overflow(argv, tmp_path):
+    """Seen before: ``spectrum --rank 10**23`` and ``experiment spectral-newton --seeds 10**23``
+    ended with exit 70 (OverflowError: an internal error for a user's typo)."""
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        rc, out, err = run_cli(argv)
+    finally:
+        os.chdir(cwd)
+    judge(argv, rc, out, err, allowed_ok=())
+    assert rc == 2
+
+
+# ----- sweep files: every key the claim does not read is refused ----------------------------
+
+KEY_TEXT = st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyz_0123456789"), min_size=1, max_size=14)
+
+
+@settings(max_examples=max(10, EXAMPLES // 2), deadline=None, suppress_health_check=list(HealthCheck))
+@given(key=KEY_TEXT | st.sampled_from(["learning_rate", "depht", "width", "Dims", "dims ", "batch", "twist", "t"]))
+def test_every_unknown_sweep_key_is_refused(tmp_path_factory, key):
+    """Before: a key was refused only when close to a known one (``dimz``); ``learning_rate`` or
+    ``depht`` were ignored and the case passed on the claim's defaults. Now every key that B1
+    does not read is one line naming the keys it reads; its own keys (``batch``, an optional
+    knob; ``twist``, the old name of ``misalignment``) still run."""
+    from dlnkit.claims import get_claim
+    from dlnkit.configs.knobs import KNOB_ALIASES
+    from dlnkit.engines.config_checks import known_config_keys
+
+    work = tmp_path_factory.mktemp("sweepkey")
+    known = known_config_keys(get_claim("B1"))
+    value = {"batch": 12, "t": [1.0], "seed": 3, "twist": 0.0}.get(key, 0.5)
+    cfg = {"claims": ["B1"], "configs": [{"dims": [2, 2], "t": [1.0], key: value}]}
+    (work / "s.json").write_text(json.dumps(cfg))
+    argv = ["sweep", str(work / "s.json"), "--out", str(work / "out"), "--executor", "serial", "-q"]
+    rc, out, err = run_cli(argv)
+    readable = KNOB_ALIASES.get(key, key) in known
+    judge(argv, rc, out, err, allowed_ok=(0,) if readable else ())
+    if not readable:
+        assert rc == 2 and "dims" in err and repr(key) in err, err
+        assert not (work / "out" / "cases").exists()
+
+
+class _ReadKeys(dict):
+    """A configuration that notes every key looked up in it."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.read: set = set()
+
+    def __getitem__(self, k):
+        self.read.add(k)
+        return super().__getitem__(k)
+
+    def get(self, k, default=None):
+        self.read.add(k)
+        return super().get(k, default)
+
+    def __contains__(self, k):
+        self.read.add(k)
+        return super().__contains__(k)
+
+
+def test_declared_optional_keys_are_read():
+    """Each built-in claim's ``optional_config_keys`` are keys its predict/measure do look up
+    (a declaration that rots would let a key through that nothing reads)."""
+    from dlnkit.claims import all_claims, get_claim
+
+    claims = [get_claim(c) for c in all_claims()]
+    declared = [c for c in claims if "optional_config_keys" in type(c).__dict__]  # not inherited ones
+    assert {c.id for c in declared} >= {"B0", "B1", "C2-balanced", "C5-top", "A4-seig"}
+    for claim in declared:
+        cfg = _ReadKeys(claim.default_configs()[0])
+        claim.measure(cfg)
+        if set(claim.optional_config_keys) - cfg.read:
+            claim.predict(cfg)
+        unread = set(claim.optional_config_keys) - cfg.read
+        record(SECTION, inputs_tried=1, worked=int(not unread), wrong_results=int(bool(unread)))
+        assert not unread, f"{claim.id} declares {sorted(unread)} but never reads them"

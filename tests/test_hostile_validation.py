@@ -7,6 +7,7 @@ full, a file-size limit) is one line and exit 3; exit 70 never for these.
 from __future__ import annotations
 
 import errno
+import json
 import math
 import os
 import subprocess
@@ -213,3 +214,145 @@ def test_a_file_name_too_long_is_one_line(tmp_path):
     )
     assert clear_exit(rc, err, codes=(2, 3)), (rc, err)
     assert errno.ENAMETOOLONG  # the errno the kernel would give: refused before the work instead
+
+
+# ----- hostile files at every path the command line reads ------------------------------------
+
+HOSTILE_FILES = (
+    "fifo",
+    "folder",
+    "link-to-dev-zero",
+    "dangling-link",
+    "link-loop",
+    "empty",
+    "nul-bytes",
+    "latin-1",
+    "bom-utf8",
+    "utf-16",
+    "sparse-huge",
+)
+#: the valid ones: the same content with a byte-order mark (an editor's choice), read as UTF-8
+READABLE = ("bom-utf8", "utf-16")
+
+
+def make_hostile_file(path: Path, kind: str, content: str) -> None:
+    """Put a file of ``kind`` at ``path`` (``content``: the valid text it holds, where it holds any)."""
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "link-to-dev-zero":
+        path.symlink_to("/dev/zero")
+    elif kind == "dangling-link":
+        path.symlink_to(path.parent / "nowhere" / "x.json")
+    elif kind == "link-loop":
+        path.symlink_to(path)
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "nul-bytes":
+        path.write_bytes(b"\x00" * 64)
+    elif kind == "latin-1":
+        path.write_bytes(content.replace("}", ', "note": "caf\xe9"}', 1).encode("latin-1"))
+    elif kind == "bom-utf8":
+        path.write_bytes(b"\xef\xbb\xbf" + content.encode("utf-8"))
+    elif kind == "utf-16":
+        path.write_bytes(content.encode("utf-16"))
+    elif kind == "sparse-huge":
+        with open(path, "wb") as fh:  # 100 GiB of holes: nothing is stored, a reader must not read it
+            fh.truncate(100 * 2**30)
+    else:  # pragma: no cover
+        raise ValueError(kind)
+
+
+class _Hung(Exception):
+    pass
+
+
+def run_with_alarm(argv, seconds: int = 60):
+    """run_cli with SIGALRM as a hang detector: a command blocked on a FIFO fails the test (the
+    alarm's exception reaches the CLI as an internal error) instead of hanging the suite."""
+    import signal
+
+    def ring(signum, frame):
+        raise _Hung(f"dlnkit {' '.join(argv)} still running after {seconds} s")
+
+    old = signal.signal(signal.SIGALRM, ring)
+    signal.alarm(seconds)
+    try:
+        return run_cli(argv)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+@pytest.fixture(scope="module")
+def verify_record(tmp_path_factory) -> Path:
+    p = tmp_path_factory.mktemp("record") / "v.json"
+    rc, _, err = run_cli(["verify", "B0", "--no-defaults", "--examples", "1", "-q", "--json", str(p)])
+    assert rc == 0, err
+    return p
+
+
+SWEEP_TEXT = json.dumps({"claims": ["B0"], "configs": [{"dims": [2, 2], "seed": 1}]})
+REPLAY_RECORD = Path(__file__).resolve().parents[1] / "counterexamples" / "B0--drop-linear.json"
+
+
+def _reader_argv(reader: str, work: Path, target: Path, verify_record: Path) -> tuple[list[str], str, Path]:
+    """(argv, the valid content of the file at ``target``, where the file goes) for one reader."""
+    if reader == "sweep file":
+        return ["sweep", str(target), "--out", str(work / "out"), "--executor", "serial", "-q"], SWEEP_TEXT, target
+    if reader == "report record":
+        return ["report", str(target), "--out", str(work / "r.html")], verify_record.read_text(), target
+    if reader == "replay record":
+        return ["replay", str(target)], REPLAY_RECORD.read_text(), target
+    if reader == "--counterexamples entry":
+        (work / "ce").mkdir()
+        argv = ["report", str(verify_record), "--out", str(work / "r.html"), "--counterexamples", str(work / "ce")]
+        return argv, REPLAY_RECORD.read_text(), work / "ce" / "x.json"
+    if reader == "sweep summary.json":
+        sweep = work / "s.json"
+        sweep.write_text(SWEEP_TEXT)
+        (work / "out").mkdir()
+        argv = ["sweep", str(sweep), "--out", str(work / "out"), "--executor", "serial", "-q"]
+        return argv, '{"someone": "else"}', work / "out" / "summary.json"
+    if reader == "counterexample record":
+        argv = ["counterexample", "B0", "--drop", "linear", "--max-examples", "2", "-q", "--out", str(work)]
+        return argv, '{"someone": "else"}', work / "B0--drop-linear.json"
+    raise ValueError(reader)  # pragma: no cover
+
+
+@settings(max_examples=max(12, EXAMPLES // 2), deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    kind=st.sampled_from(HOSTILE_FILES),
+    reader=st.sampled_from(
+        [
+            "sweep file",
+            "report record",
+            "replay record",
+            "--counterexamples entry",
+            "sweep summary.json",
+            "counterexample record",
+        ]
+    ),
+)
+def test_hostile_files_wherever_the_cli_reads(tmp_path_factory, verify_record, kind, reader):
+    """A FIFO, folder, link to /dev/zero, dangling or looping link, empty, binary, Latin-1 or
+    100 GiB sparse file at any path a command reads (its input, an entry of --counterexamples, a
+    file already at an output path that dlnkit asks "did I write you?") is one line and exit 2,
+    or is skipped; never a hang, a read of /dev/zero or exit 70. The same valid content with a
+    UTF-8 BOM or as UTF-16 with its BOM is read. Seen before: a FIFO named x.json in
+    ``report --counterexamples DIR`` hung the command for ever; a UTF-8 BOM sweep file was refused."""
+    work = tmp_path_factory.mktemp("hostile-file")
+    argv, content, target = _reader_argv(reader, work, work / "input.json", verify_record)
+    make_hostile_file(target, kind, content)
+    rc, out, err = run_with_alarm(argv)
+    is_input = reader in ("sweep file", "report record", "replay record")
+    must_work = (is_input and kind in READABLE) or reader == "--counterexamples entry"
+    if rc in (0, 1):  # 1: replay says the record differs now / the counterexample search found one
+        record(SECTION, inputs_tried=1, worked=1, wrong_results=int(is_input and kind not in READABLE))
+        assert not (is_input and kind not in READABLE), f"{kind} {reader} accepted: {out}"
+    else:
+        assert clear_exit(rc, err, codes=(2,)), (kind, reader, rc, err)
+        assert not must_work, f"a {kind} {reader} was refused: {err}"
+    if kind == "fifo" or kind == "sparse-huge":
+        assert target.is_fifo() if kind == "fifo" else target.stat().st_size == 100 * 2**30, "the file was replaced"

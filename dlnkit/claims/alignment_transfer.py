@@ -146,6 +146,7 @@ class TransferEigen(Claim):
     """
 
     id = "A4-seig"
+    optional_config_keys = ("k_eig",)  # read with a default; never drawn
     title = "s_eig of the DLN block from Kronecker eigenvalue products (vs alpha*gamma)"
     source = f"{ARXIV_A} A4 (eigenvalue version: dlnkit)"
     kind = "exact"

@@ -378,6 +378,10 @@ class Claim:
     cpu_only : bool
         Checks run on the CPU whatever device is asked (the row says "cpu"): matrices of size
         <= ~6 and NumPy loops, where a GPU would only add transfers.
+    optional_config_keys : tuple of str
+        Configuration keys the claim reads that its fixed and drawn configurations may leave out
+        (an optional knob with a default). With the keys of those configurations and ``seed``
+        they are every key a configuration may hold: a sweep refuses any other (``dimz``).
     """
 
     id: str = ""
@@ -391,6 +395,7 @@ class Claim:
     violations: Mapping[str, Callable[[Config], bool]] | None = None
     explanations: Mapping[str, str] = {}
     cpu_only: bool = False
+    optional_config_keys: tuple[str, ...] = ()
     #: where a user claim was loaded from (a file or an entry point); None for built-ins
     origin: str | None = None
 

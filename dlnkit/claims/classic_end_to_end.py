@@ -112,6 +112,7 @@ def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
 
 class BalancedVelocityClaim(Claim):
     id = "C2-balanced"
+    optional_config_keys = ("misalignment",)  # read with a default; never drawn
     title = "balanced point: dW/dt = -sum_j (WW^T)^((j-1)/L) nabla (W^TW)^((L-j)/L)"
     source = f"{ARORA} (C2)"
     assumptions = (BALANCED, SQUARED, WHITENED)

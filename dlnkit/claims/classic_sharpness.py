@@ -137,6 +137,7 @@ _VIOL = {
 
 class TopEigenvalueClaim(Claim):
     id = "C5-top"
+    optional_config_keys = ("misalignment_all",)  # read with a default; never drawn
     title = "balanced aligned minimum: lambda_max = L t_1^(2(L-1)/L) (Lanczos on exact HVPs)"
     source = f"{MULAYOFF} (C5)"
     assumptions = (WHITENED, BALANCED, ALIGNED, MINIMUM)
@@ -177,6 +178,7 @@ class TopEigenvalueClaim(Claim):
 
 class OrbitClaim(TopEigenvalueClaim):
     id = "C5-orbit"
+    optional_config_keys = ("misalignment_all", "offset")  # read with a default; never drawn
     title = "rescaled minimum: lambda_max = t_1^(2(L-1)/L) (L - 2 + c^2 + c^-2), smallest at c = 1"
     source = f"{MULAYOFF} (C5, rescaling orbit: dlnkit)"
     assumptions = (WHITENED, ORBIT)

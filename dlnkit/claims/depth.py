@@ -176,6 +176,7 @@ class HessianClosedFormClaim(Claim):
     torch.func Hessian at any point, for whitened or anisotropic data."""
 
     id = "B0"
+    optional_config_keys = ("batch",)  # read with a default; never drawn
     title = "closed-form DLN Hessian = autograd Hessian at any point (GN + residual blocks)"
     source = f"{ARXIV_B} B0"
     assumptions = (ASSUME_LINEAR,)
@@ -256,6 +257,7 @@ class BalancedMinimumSpectrumClaim(Claim):
     the dominant / bulk / zero groups derived in :mod:`dlnkit.theory.dln_spectrum`, for any t_i."""
 
     id = "B1"
+    optional_config_keys = ("batch",)  # read with a default; never drawn
     title = "full Hessian spectrum with multiplicities at balanced aligned minima (any t_i)"
     source = f"{ARXIV_B} B1"
     assumptions = (ASSUME_WHITENED, ASSUME_BALANCED, ASSUME_ALIGNED, ASSUME_MINIMUM, ASSUME_LINEAR, ASSUME_WIDTH)
@@ -349,6 +351,7 @@ class DepthRatioClaim(Claim):
     """B1-ratio: with equal target singular values t_i = m^L, mean(dominant) / mean(bulk) = L exactly."""
 
     id = "B1-ratio"
+    optional_config_keys = ("batch",)  # read with a default; never drawn
     title = "mean(dominant)/mean(bulk) = L at balanced aligned minima, equal t_i"
     source = f"{ARXIV_B} B1"
     assumptions = BalancedMinimumSpectrumClaim.assumptions + (ASSUME_EQUAL, ASSUME_RANK)

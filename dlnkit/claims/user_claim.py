@@ -145,6 +145,7 @@ class UserClaim(Claim):
         reported: Callable | None = None,
         violated: Callable | None = None,
         origin: str | None = None,
+        optional_config_keys: Sequence[str] = (),
     ):
         if not id or not isinstance(id, str) or any(c.isspace() for c in id):
             raise DlnkitInputError(f"a claim id must be a non-empty word, got {id!r}")
@@ -188,6 +189,9 @@ class UserClaim(Claim):
         self.assumptions = tuple(p[0] for p in parts.values())
         self.origin = origin
         self._violated = violated
+        if isinstance(optional_config_keys, str) or not all(isinstance(k, str) for k in optional_config_keys):
+            raise DlnkitInputError(f"claim {id}: optional_config_keys must be a list of key names (strings)")
+        self.optional_config_keys = tuple(optional_config_keys)
 
     # -- prediction ------------------------------------------------------------------------
     def _raw_prediction(self, config):
@@ -351,6 +355,7 @@ def define_claim(
     reported: Callable | None = None,
     violated: Callable | None = None,
     register: bool = True,
+    optional_config_keys: Sequence[str] = (),
 ) -> UserClaim:
     """State a claim and (by default) register it next to the built-in ones.
 
@@ -387,6 +392,10 @@ def define_claim(
         (lets the counterexample search say what a failure breaks).
     register
         Add it to the registry (an id already used by another source is an error).
+    optional_config_keys
+        Configuration keys ``predict``/``measure`` read with a default that neither
+        ``default_configs`` nor ``strategy`` holds; a sweep refuses every key the claim does not
+        read, and these are how it knows them.
 
     Returns
     -------
@@ -432,6 +441,7 @@ def define_claim(
         reported=reported,
         violated=violated,
         origin=origin,
+        optional_config_keys=optional_config_keys,
     )
     if register:
         registry.all_claims()

@@ -40,23 +40,68 @@ def add_device_arg(p) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu or cuda")
 
 
+#: the largest count any flag takes (examples, steps, probes, ...): far above every real run, and
+#: small enough that no list, tensor size or C integer built from it overflows (``[x] * 10**23``
+#: is an OverflowError, a C ``int`` holds 2**31 - 1); memory guards bound the real cost below it
+MAX_COUNT = 2**31 - 1
+
+
+def int_arg(low: int, high: int = MAX_COUNT):
+    """argparse type: an integer in ``low .. high`` (one line and exit 2 otherwise). Every integer
+    flag of every command takes one of these (tests/test_hostile_cli.py checks the parsers), so
+    no bare ``int`` lets ``10**23`` or ``-5`` reach the work.
+
+    >>> int_arg(1)("7"), int_arg(0, 9).__name__
+    (7, 'integer in 0..9')
+    """
+
+    def parse(text: str) -> int:
+        return _bounded_int(text, low, high)
+
+    parse.__name__ = f"integer in {low}..{high}"  # argparse names the type in its messages
+    return parse
+
+
+def float_arg(low: float = -math.inf, high: float = math.inf, *, open_low: bool = False):
+    """argparse type: a finite number in ``low .. high`` (``open_low``: strictly above ``low``);
+    nan, inf, 1e400 and text are one line and exit 2."""
+
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(v):
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+        if v < low or (open_low and v == low) or v > high:
+            bounds = f"{'>' if open_low else '>='} {low:g}" + (f" and <= {high:g}" if math.isfinite(high) else "")
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {text!r}")
+        return v
+
+    parse.__name__ = "finite number"
+    return parse
+
+
 def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1 (one-line error otherwise)."""
+    """argparse type: an integer in 1 .. :data:`MAX_COUNT` (one-line error otherwise)."""
     return _bounded_int(text, 1)
 
 
 def nonnegative_int(text: str) -> int:
-    """argparse type: an integer >= 0 (one-line error otherwise)."""
+    """argparse type: an integer in 0 .. :data:`MAX_COUNT` (one-line error otherwise)."""
     return _bounded_int(text, 0)
 
 
-def _bounded_int(text: str, low: int) -> int:
+def _bounded_int(text: str, low: int, high: int = MAX_COUNT) -> int:
     try:
         v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    except ValueError:  # also a number of more than 4300 digits (Python's int-string limit)
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text[:40]!r}") from None
     if v < low:
         raise argparse.ArgumentTypeError(f"must be >= {low}, got {v}")
+    if v > high:
+        shown = str(v) if v < 10**30 else f"a {len(str(v))}-digit number"
+        raise argparse.ArgumentTypeError(f"must be <= {high}, got {shown}")
     return v
 
 
@@ -83,6 +128,11 @@ def check_threads(n: int, what: str = "--threads") -> int:
 
 #: seeds go to NumPy's legacy generator (0 .. 2**32 - 1) and torch's (64 bits): the smaller range
 MAX_SEED = 2**32 - 1
+
+
+def seed_arg(text: str) -> int:
+    """argparse type: a seed, an integer in 0 .. :data:`MAX_SEED`."""
+    return _bounded_int(text, 0, MAX_SEED)
 
 
 def check_seeds(seeds: list[int], what: str = "--seeds") -> list[int]:

@@ -12,6 +12,7 @@ import sys
 
 import torch
 
+from dlnkit.commands._common import int_arg, nonnegative_int, positive_int, seed_arg
 from dlnkit.numerics.validation import DlnkitInputError
 from dlnkit.records.alignment_tables import format_rows, plot_name, save_plots
 from dlnkit.records.outputs import check_output_dir, check_output_file
@@ -150,16 +151,16 @@ def register(sub) -> None:
         "model's; for a user model a .pt/.npz file of inputs and targets",
     )
     p.add_argument("--layers", default="", help="comma-separated layer names (default: every Linear/Conv2d)")
-    p.add_argument("--k", type=int, default=20, help="top-k gradient directions (default 20)")
+    p.add_argument("--k", type=int_arg(2), default=20, help="top-k gradient directions (default 20)")
     p.add_argument("--factors", choices=["empirical", "gn"], default="empirical")
     p.add_argument("--pairing", choices=["index", "overlap"], default="index")
     p.add_argument(
         "--samples",
-        type=int,
+        type=positive_int,
         default=256,
         help="examples the curvature is measured on (a user model: drawn from --data with --seed)",
     )
-    p.add_argument("--batch-size", type=int, default=256, help="user model: batch size of the streamed passes")
+    p.add_argument("--batch-size", type=positive_int, default=256, help="user model: batch size of the streamed passes")
     p.add_argument(
         "--layer-types",
         default="",
@@ -169,8 +170,8 @@ def register(sub) -> None:
     p.add_argument("--no-eigen", action="store_true", help="skip the true eigenvalues (s_eig)")
     p.add_argument("--plot", metavar="DIR", help="save log-log plots of h_k vs sigma_k here")
     p.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
-    p.add_argument("--seed", type=int, default=0, help="training seed of the zoo model; a user model: sample draw")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="training seed of the zoo model; a user model: sample draw")
+    p.add_argument("--threads", type=nonnegative_int, default=0, help="torch threads (0: leave as is)")
     p.add_argument("--force", action="store_true", help="replace existing --json / --plot files")
     p.add_argument("-q", "--quiet", action="store_true")
     from dlnkit.commands.user_model import add_analysis_args, add_user_model_args

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 
-from dlnkit.commands._common import add_device_arg
+from dlnkit.commands._common import add_device_arg, nonnegative_int, positive_int, seed_arg
 from dlnkit.numerics.validation import DlnkitInputError
 
 # Deferred imports: the functions below import their engines, torch and matplotlib when the
@@ -105,9 +105,13 @@ def register(sub) -> None:
         metavar="ASSUMPTION",
         help="assumption to drop (repeatable); none: the search verifies the claim",
     )
-    p.add_argument("--max-examples", type=int, default=100, help="configurations to try before giving up (default 100)")
-    p.add_argument("--max-shrink-calls", type=int, default=300, help="evaluations spent shrinking (default 300)")
-    p.add_argument("--seed", type=int, default=0, help="search seed (same seed, same search)")
+    p.add_argument(
+        "--max-examples", type=positive_int, default=100, help="configurations to try before giving up (default 100)"
+    )
+    p.add_argument(
+        "--max-shrink-calls", type=nonnegative_int, default=300, help="evaluations spent shrinking (default 300)"
+    )
+    p.add_argument("--seed", type=seed_arg, default=0, help="search seed (same seed, same search)")
     p.add_argument(
         "--out",
         metavar="DIR",

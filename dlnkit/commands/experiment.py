@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from dlnkit.commands._common import positive_int
+
 # Deferred imports: the functions below import their engines, torch and matplotlib when the
 # subcommand runs, so that `dlnkit --help` and the other subcommands do not load them.
 
@@ -45,8 +47,8 @@ def register(sub) -> None:
     esub = p.add_subparsers(dest="experiment", metavar="EXPERIMENT")
     q = esub.add_parser("spectral-newton", help="SpectralNewton vs AdamW vs SGD on the CNN on digits")
     q.add_argument("--out", required=True, help="JSON report path")
-    q.add_argument("--seeds", type=int, default=5)
-    q.add_argument("--epochs", type=int, default=8)
+    q.add_argument("--seeds", type=positive_int, default=5)
+    q.add_argument("--epochs", type=positive_int, default=8)
     q.add_argument("-q", "--quiet", action="store_true")
     q.add_argument("--force", action="store_true", help="replace an existing --out file")
     q.set_defaults(func=run_spectral_newton)

@@ -10,6 +10,7 @@ from typing import Any
 
 from torch import nn
 
+from dlnkit.commands._common import positive_int
 from dlnkit.numerics.validation import DlnkitInputError
 
 # Deferred imports: the functions below import their engines, torch and matplotlib when the
@@ -181,11 +182,15 @@ def add_model_spectrum_args(p) -> None:
     )
     p.add_argument("--data", default=None, help="with --model: a .pt/.npz file (user model) or the zoo data name")
     p.add_argument("--kind", choices=["hessian", "ggn", "ef"], default="hessian", help="with --model: the matrix")
-    p.add_argument("--top", type=int, default=5, help="with --model: top eigenvalues (Lanczos)")
-    p.add_argument("--probes", type=int, default=8, help="with --model: SLQ probe vectors")
-    p.add_argument("--steps", type=int, default=60, help="with --model: Lanczos steps per SLQ probe")
-    p.add_argument("--trace-products", type=int, default=60, help="with --model: Hutch++ products for the trace")
-    p.add_argument("--batch-size", type=int, default=256, help="with --model: batch size of the data-set passes")
+    p.add_argument("--top", type=positive_int, default=5, help="with --model: top eigenvalues (Lanczos)")
+    p.add_argument("--probes", type=positive_int, default=8, help="with --model: SLQ probe vectors")
+    p.add_argument("--steps", type=positive_int, default=60, help="with --model: Lanczos steps per SLQ probe")
+    p.add_argument(
+        "--trace-products", type=positive_int, default=60, help="with --model: Hutch++ products for the trace"
+    )
+    p.add_argument(
+        "--batch-size", type=positive_int, default=256, help="with --model: batch size of the data-set passes"
+    )
     p.add_argument("--per-layer", action="store_true", help="with --model: top eigenvalues of each layer's block")
     p.add_argument("--json", metavar="PATH", help="with --model: write the numbers as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")

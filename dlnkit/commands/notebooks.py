@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sys
 
+from dlnkit.commands._common import positive_int
+
 # Deferred imports: the functions below import their engines, torch and matplotlib when the
 # subcommand runs, so that `dlnkit --help` and the other subcommands do not load them.
 
@@ -46,7 +48,7 @@ def register(sub) -> None:
     )
     p.add_argument("--force", action="store_true", help="replace existing files in --out (e.g. edited notebooks)")
     p.add_argument("--no-html", action="store_true", help="write only the executed .ipynb files")
-    p.add_argument("--timeout", type=int, default=300, help="seconds one cell may run (default 300)")
+    p.add_argument("--timeout", type=positive_int, default=300, help="seconds one cell may run (default 300)")
     p.add_argument("--list", action="store_true", help="list the notebooks and exit")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=run)

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm  # plain tqdm: tqdm.auto warns in a Jupyter kernel without ipywidgets
 
-from dlnkit.commands._common import check_seeds, parse_int_list
+from dlnkit.commands._common import check_seeds, nonnegative_int, parse_int_list
 from dlnkit.numerics.validation import DlnkitInputError
 from dlnkit.records.outputs import read_own_json
 
@@ -317,7 +317,7 @@ def register(sub) -> None:
     p.add_argument("--depths", default="2,3,4,5,6,7", help="depths L, comma-separated (2..7; default all)")
     p.add_argument(
         "--steps",
-        type=int,
+        type=nonnegative_int,
         default=10_000,
         help="the paper's step index of the recorded Hessian (default 10000; its loop updates steps + 1 times)",
     )

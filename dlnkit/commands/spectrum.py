@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from dlnkit.commands._common import add_device_arg, parse_float_list, parse_int_list
+from dlnkit.commands._common import add_device_arg, float_arg, parse_float_list, parse_int_list, positive_int, seed_arg
 from dlnkit.numerics.device import resolve_device
 from dlnkit.numerics.dims import num_params
 from dlnkit.numerics.memory import check_allocation, dense_spectrum_bytes, dln_point_bytes
@@ -116,10 +116,10 @@ def run(args) -> int:
 def register(sub) -> None:
     p = sub.add_parser("spectrum", help="Hessian spectrum at a balanced aligned minimum vs the B1 prediction")
     p.add_argument("--dims", help="widths d_in,d_1,...,d_out, e.g. 16,32,32,10")
-    p.add_argument("--rank", type=int, help="target rank r (target singular values all m^L)")
-    p.add_argument("--m", type=float, default=1.0, help="per-layer singular value when --t is not given")
+    p.add_argument("--rank", type=positive_int, help="target rank r (target singular values all m^L)")
+    p.add_argument("--m", type=float_arg(), default=1.0, help="per-layer singular value when --t is not given")
     p.add_argument("--t", help="target singular values, comma-separated (sets the rank)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_arg, default=0)
     p.add_argument("--plot", metavar="PNG", help="save a plot of measured vs predicted eigenvalues")
     p.add_argument("--force", action="store_true", help="replace an existing --plot file")
     add_device_arg(p)

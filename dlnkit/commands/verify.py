@@ -15,7 +15,7 @@ import sys
 
 from tqdm import tqdm
 
-from dlnkit.commands._common import add_device_arg, nonnegative_int
+from dlnkit.commands._common import add_device_arg, nonnegative_int, seed_arg
 from dlnkit.numerics.validation import DlnkitInputError
 
 # Deferred imports: the functions below import their engines, torch and matplotlib when the
@@ -166,7 +166,7 @@ def register(sub) -> None:
     p.add_argument(
         "--examples", type=nonnegative_int, default=3, help="configurations drawn per claim besides its defaults"
     )
-    p.add_argument("--seed", type=int, default=0, help="seed for the drawn configurations")
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed for the drawn configurations")
     p.add_argument("--no-defaults", action="store_true", help="skip each claim's fixed configurations")
     p.add_argument(
         "--full",

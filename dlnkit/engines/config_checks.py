@@ -35,9 +35,13 @@ def config_examples(claim: Any, draws: int = 3) -> list[dict]:
 
 
 def known_config_keys(claim: Any) -> set[str]:
-    """The configuration keys ``claim`` reads (from :func:`config_examples`, plus ``seed``)."""
+    """The configuration keys ``claim`` reads: those of :func:`config_examples`, its declared
+    ``optional_config_keys`` and ``seed``; empty when no configuration can be made (then nothing
+    is known to check against)."""
     keys = {k for c in config_examples(claim) for k in c}
-    return keys | {"seed"} if keys else keys
+    if not keys:
+        return keys
+    return keys | {"seed"} | {str(k) for k in getattr(claim, "optional_config_keys", ())}
 
 
 def _kind(value: Any) -> str:

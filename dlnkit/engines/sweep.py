@@ -139,11 +139,11 @@ def expand_cases(cfg: Mapping, claims: Mapping[str, Any] | None = None) -> list[
             cases.append(case)
 
     for cid in cfg["claims"]:
-        if base:
+        if base or fixed:  # 'fixed' alone (with 'draw') is added to every drawn case: checked too
             from dlnkit.claims import get_claim
 
             claim = (claims or {}).get(cid) or get_claim(cid)
-            check_config_keys(claim, {k for c in base for k in c})
+            check_config_keys(claim, {k for c in base for k in c} | set(fixed))
         for c in base:
             add(SweepCase(cid, json.loads(json.dumps(c))))
         draw = cfg.get("draw")
@@ -158,23 +158,28 @@ def expand_cases(cfg: Mapping, claims: Mapping[str, Any] | None = None) -> list[
 
 
 def check_config_keys(claim: Any, keys: set[str]) -> None:
-    """Refuse a configuration key that looks like a misspelling of one the claim reads (``dimz``
-    for ``dims``): it would be ignored and the case would pass on the claim's defaults. Keys far
-    from every known one are kept (a claim may read optional keys its strategy never draws)."""
+    """Refuse every configuration key the claim does not read (``dimz`` for ``dims``, ``depht``,
+    ``learning_rate``): it would be ignored and the case would pass on the claim's defaults. The
+    keys it reads are :func:`~dlnkit.engines.config_checks.known_config_keys` (its configurations'
+    keys, its declared ``optional_config_keys``, ``seed``); a close known key is suggested."""
     import difflib
 
+    from dlnkit.configs.knobs import KNOB_ALIASES
     from dlnkit.engines.config_checks import known_config_keys
 
     known = known_config_keys(claim)
-    if not known:
+    unknown = sorted(k for k in keys if KNOB_ALIASES.get(k, k) not in known)  # an old knob name still reads
+    if not known or not unknown:
         return
-    typos = {k: m[0] for k in sorted(keys - known) if (m := difflib.get_close_matches(k, sorted(known), 1, 0.75))}
-    if typos:
-        raise DlnkitInputError(
-            f"claim {claim.id} does not read the configuration key(s) "
-            + ", ".join(f"{k!r} (did you mean {m!r}?)" for k, m in typos.items())
-            + f"; its keys: {', '.join(sorted(known))}"
-        )
+    named = []
+    for k in unknown:
+        close = difflib.get_close_matches(k, sorted(known), 1, 0.6)
+        named.append(f"{k!r} (did you mean {close[0]!r}?)" if close else repr(k))
+    raise DlnkitInputError(
+        f"claim {claim.id} does not read the configuration key(s) {', '.join(named)}; "
+        f"the keys it reads: {', '.join(sorted(known))}"
+        + ("" if claim.origin is None else " (declare keys read with a default in optional_config_keys)")
+    )
 
 
 #: bytes one case holds while a sweep is planned and run (its SweepCase, key, config copies, the
