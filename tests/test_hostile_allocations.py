@@ -132,8 +132,9 @@ def test_sweep_case_count_bounds_the_expansion(lengths, configs):
 
     cfg = {
         "claims": ["B0"],
-        "grid": {f"k{i}": list(range(n)) for i, n in enumerate(lengths)},
-        "configs": [{"k0": 100 + j} for j in range(configs)],
+        # keys B0 reads (a sweep refuses any other): the values only count here
+        "grid": {k: list(range(n)) for k, n in zip(("seed", "scale", "anisotropy", "batch"), lengths)},
+        "configs": [{"seed": 100 + j} for j in range(configs)],
     }
     n = sweep_case_count(cfg)
     got = len(expand_cases(cfg))
@@ -154,7 +155,7 @@ def _sweep_peak(cfg, conn) -> None:
 def test_sweep_plan_estimate_is_not_below_the_measured_peak():
     from dlnkit.engines.sweep import sweep_plan_bytes
 
-    cfg = {"claims": ["B0"], "grid": {"a": list(range(200)), "b": list(range(100)), "dims": [[4, 6, 3]]}}
+    cfg = {"claims": ["B0"], "grid": {"seed": list(range(200)), "batch": list(range(100)), "dims": [[4, 6, 3]]}}
     ctx = mp.get_context("fork")
     parent, child = ctx.Pipe()
     proc = ctx.Process(target=_sweep_peak, args=(cfg, child))

@@ -23,6 +23,8 @@ class SquareClaim(Claim):
     title = "x^2 by addition"
     assumptions = (Assumption("small", "0 <= x <= 50"),)
     tolerance = Tolerance(atol=0.0, reason="integers: exact")
+    #: read with a default (bias) or carried as a label (tag): a sweep refuses keys not declared
+    optional_config_keys = ("bias", "tag")
     calls = 0
 
     def predict(self, config):
