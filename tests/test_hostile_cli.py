@@ -592,3 +592,29 @@ def test_declared_optional_keys_are_read():
         unread = set(claim.optional_config_keys) - cfg.read
         record(SECTION, inputs_tried=1, worked=int(not unread), wrong_results=int(bool(unread)))
         assert not unread, f"{claim.id} declares {sorted(unread)} but never reads them"
+
+
+# ----- what a command finds by default in a source checkout ---------------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_notebooks_list_finds_the_checkout_sources():
+    """``dlnkit notebooks --list`` with no --src looked for ``dlnkit/proofs_notebooks`` beside
+    ``dlnkit/engines`` (one folder too deep since the engines moved) and refused in every checkout."""
+    rc, out, err = run_cli(["notebooks", "--list"])
+    expected = sorted(p.stem for p in (REPO / "proofs_notebooks").glob("[0-9][0-9]_*.py"))
+    judge(["notebooks", "--list"], rc, out, err, check=lambda o: all(s in o for s in expected))
+    assert rc == 0 and expected
+
+
+def test_run_records_name_the_commit_of_a_checkout():
+    """Records said ``git_commit: ""`` in every checkout (the lookup started one folder too deep):
+    a record that cannot say which code made it is not reproducible."""
+    from dlnkit.records.run_record import _git_commit
+
+    commit = _git_commit()
+    in_checkout = (REPO / ".git").exists()
+    wrong = bool(re.fullmatch(r"[0-9a-f]{40}( \(with uncommitted changes\))?", commit)) != in_checkout
+    record(SECTION, inputs_tried=1, worked=int(not wrong), wrong_results=int(wrong))
+    assert not wrong, (commit, in_checkout)

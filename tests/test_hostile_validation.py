@@ -356,3 +356,18 @@ def test_hostile_files_wherever_the_cli_reads(tmp_path_factory, verify_record, k
         assert not must_work, f"a {kind} {reader} was refused: {err}"
     if kind == "fifo" or kind == "sparse-huge":
         assert target.is_fifo() if kind == "fifo" else target.stat().st_size == 100 * 2**30, "the file was replaced"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "latin-1", "folder", "nul-bytes"])
+def test_hostile_notebook_sources_are_refused_before_any_runs(tmp_path, kind):
+    """``notebooks --src DIR``: a FIFO named like a source hung the command (jupytext opened it);
+    a Latin-1 source was exit 70 (UnicodeDecodeError). Now every source is read through the
+    input layer before the first notebook executes: one line, exit 2, nothing written."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "01_fine.py").write_text("# %%\nx = 1\n")
+    make_hostile_file(src / "02_bad.py", kind, '# %%\nprint("caf\u00e9")\n')
+    out = tmp_path / "out"
+    rc, _, err = run_with_alarm(["notebooks", "--src", str(src), "--out", str(out), "-q"], seconds=60)
+    assert clear_exit(rc, err, codes=(2,)), (kind, rc, err)
+    assert "02_bad.py" in err and not out.exists()

@@ -41,9 +41,9 @@ def default_source_dir() -> Path:
     """The notebook sources: ``proofs_notebooks/`` of the source checkout (beside the ``dlnkit``
     folder) when there is one, else the copy installed inside the package
     (``dlnkit/proofs_notebooks``, with the gallery in ``dlnkit/counterexamples`` beside it)."""
-    here = Path(__file__).resolve().parent
-    checkout = here.parent / "proofs_notebooks"
-    return checkout if checkout.is_dir() else here / "proofs_notebooks"
+    package = Path(__file__).resolve().parents[1]  # dlnkit/engines/notebooks.py -> dlnkit
+    checkout = package.parent / "proofs_notebooks"
+    return checkout if checkout.is_dir() else package / "proofs_notebooks"
 
 
 def notebook_sources(src: str | Path | None = None, names: Sequence[str] | None = None) -> list[Path]:
@@ -90,10 +90,20 @@ def _require(module: str):
         ) from None
 
 
+#: a notebook source is a page of Python: far below this
+NOTEBOOK_SOURCE_MAX_BYTES = 16 * 2**20
+
+
 def read_notebook(path: str | Path):
-    """The jupytext percent-format source as an (unexecuted) ``nbformat`` notebook, with a Python 3 kernel."""
+    """The jupytext percent-format source as an (unexecuted) ``nbformat`` notebook, with a Python 3 kernel.
+
+    The text comes through :func:`dlnkit.records.input_files.read_input_text` (a bounded regular
+    UTF-8 file: a FIFO named ``01_x.py`` is refused, never waited on; Latin-1 is one line)."""
+    from dlnkit.records.input_files import read_input_text
+
     jupytext = _require("jupytext")
-    nb = jupytext.read(str(path), fmt="py:percent")
+    text = read_input_text(path, "notebook source", max_bytes=NOTEBOOK_SOURCE_MAX_BYTES)
+    nb = jupytext.reads(text, fmt="py:percent")
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata.setdefault("language_info", {"name": "python"})
     return nb
@@ -210,13 +220,13 @@ def render_notebooks(
         claim_output(out / f"{path.stem}.ipynb", overwrite=force, what=f"notebook {path.stem}.ipynb")
         if html:
             claim_output(out / f"{path.stem}.html", overwrite=force, what=f"page {path.stem}.html")
+    notebooks = [read_notebook(path) for path in files]  # every source read and checked before any runs
     out.mkdir(parents=True, exist_ok=True)
     done = []
-    for path in files:
+    for path, nb in zip(files, notebooks):
         if log:
             log(f"executing {path.name} ...")
         t0 = time.perf_counter()
-        nb = read_notebook(path)
         execute_notebook(nb, cwd=path.parent, timeout=timeout)
         seconds = time.perf_counter() - t0
         target = out / f"{path.stem}.ipynb"

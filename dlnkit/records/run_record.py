@@ -32,7 +32,7 @@ def _git_commit() -> str:
     """The commit of a source checkout dlnkit runs from (empty for an installed copy)."""
     import subprocess
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]  # dlnkit/records/run_record.py -> the checkout
     if not (root / ".git").exists():
         return ""
     try:
