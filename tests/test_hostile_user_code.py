@@ -523,3 +523,71 @@ def test_a_claim_that_edits_its_configuration_changes_neither_the_record_nor_the
     record(SECTION, inputs_tried=1, worked=int(ok), wrong_results=int(not ok))
     assert row.status == "PASS", row
     assert row.config == {"dims": dims} and given_config == {"dims": dims}
+
+
+VALUES: dict = {}
+
+
+class ValueClaim(Claim):
+    """predict and measure return whatever the test put in VALUES."""
+
+    id = "hostile-values"
+    title = "a claim that returns odd values"
+    assumptions = (Assumption("calm", "plain numbers"),)
+    tolerance = Tolerance(atol=1e-9, reason="the test's own band")
+    origin = None
+
+    def predict(self, config):
+        return VALUES["predicted"]
+
+    def measure(self, config, device="cpu"):
+        return VALUES["measured"]
+
+    def config_strategy(self, drop=()):
+        return st.just({})
+
+
+_SCALARS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(-(10**30), 10**30),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=3),
+    st.complex_numbers(),
+    st.binary(max_size=2),
+)
+_VALUES = st.one_of(
+    _SCALARS,
+    st.lists(_SCALARS, max_size=3),
+    st.lists(st.lists(st.floats(), max_size=2), max_size=2),  # ragged
+    st.dictionaries(st.text(max_size=2), _SCALARS, max_size=2),
+    st.lists(st.floats(allow_nan=True), max_size=3).map(np.array),
+    st.lists(st.floats(allow_nan=True, width=32), min_size=1, max_size=3).map(
+        lambda x: torch.tensor(x, requires_grad=True)
+    ),
+)
+
+
+def _finite_array(x) -> np.ndarray | None:
+    try:
+        a = np.asarray(x.detach() if isinstance(x, torch.Tensor) else x, dtype=float)
+    except (TypeError, ValueError):
+        return None
+    return a if a.size and np.isfinite(a).all() else None
+
+
+@settings(max_examples=max(10, EXAMPLES), deadline=None, suppress_health_check=list(HealthCheck))
+@given(predicted=_VALUES, measured=_VALUES)
+def test_whatever_a_claim_returns_the_row_is_honest_and_its_json_is_written(predicted, measured):
+    VALUES.update(predicted=predicted, measured=measured)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch warns about float() of a tensor that requires grad
+        row = ValueClaim().check({})
+    text = json.dumps(row.to_json())
+    p, m = _finite_array(predicted), _finite_array(measured)
+    honest = row.status in ("PASS", "FAIL", "ERROR") and (
+        row.status != "PASS" or (p is not None and m is not None and np.allclose(p, m, rtol=0, atol=1e-9))
+    )
+    record(SECTION, inputs_tried=1, worked=int(honest), wrong_results=int(not honest))
+    assert honest, (predicted, measured, row)  # a PASS only for finite numbers within the band
+    assert json.loads(text)["status"] == row.status
