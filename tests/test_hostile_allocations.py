@@ -276,3 +276,22 @@ def test_experiment_seed_count_allocates_nothing_before_the_trainings(tmp_path):
     ok = "REACHED range 1000000000" in proc.stdout
     record(SECTION, inputs_tried=1, worked=int(ok), wrong_results=int(not ok))
     assert ok, (proc.returncode, proc.stdout[-500:], proc.stderr[-1000:])
+
+
+def test_verify_refuses_an_example_count_that_cannot_be_held_before_drawing():
+    """Before: ``verify B0 --examples 1000000000000`` drew configurations (about 75 a second,
+    each held until checked) for days. Now the draw is refused from its estimate (8 KB per
+    configuration) before the first one: one line, exit 2. The child's timeout turns the old
+    endless draw into a failure."""
+    import subprocess
+
+    code = "import sys, dlnkit.cli; sys.exit(dlnkit.cli.main(['verify', 'B0', '--examples', '1000000000000', '-q']))"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+        rc, err = proc.returncode, proc.stderr
+    except subprocess.TimeoutExpired:
+        rc, err = None, "still drawing after 120 s"
+    clear = rc == 2 and one_line_error(err) and "drawing" in err
+    record(SECTION, inputs_tried=1, clear_errors=int(clear), tracebacks=int(not clear))
+    assert clear, f"exit {rc}: {err[-1000:]}"

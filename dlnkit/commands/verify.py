@@ -24,9 +24,11 @@ from dlnkit.numerics.validation import DlnkitInputError
 
 def run(args) -> int:
     from dlnkit.claims import all_claims, draw_configs, get_claim, load_claims_from_file
+    from dlnkit.claims.base import check_draw_size
     from dlnkit.claims.boundary import user_code
     from dlnkit.records.outputs import check_output_file
 
+    check_draw_size(args.examples)  # per claim, before any claim runs (the draw would only make it an ERROR row)
     if args.json:  # before any work: a bad path must not cost the results
         args.json = check_output_file(args.json, overwrite=args.force, what="--json")
     loaded = [c for path in (args.from_files or []) for c in load_claims_from_file(path)]
