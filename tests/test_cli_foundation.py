@@ -1,5 +1,11 @@
-"""The dlnkit command line through a real subprocess: list, verify, spectrum, and its error paths."""
+"""The dlnkit command line through a real subprocess: list, verify, spectrum, and its error paths.
 
+The bad-input cases run ``dlnkit.cli.main`` in process (each subprocess costs an interpreter and
+a torch import); one of them also runs through ``python -m dlnkit``, so the real entry point's exit
+status and stderr are checked too."""
+
+import contextlib
+import io
 import json
 import subprocess
 import sys
@@ -10,6 +16,19 @@ import pytest
 
 def dlnkit(*args, timeout=300):
     return subprocess.run([sys.executable, "-m", "dlnkit", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def dlnkit_in_process(*args):
+    """``dlnkit.cli.main(args)`` here: (exit status, stdout, stderr)."""
+    from dlnkit.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse's own errors
+            code = exc.code
+    return code, out.getvalue(), err.getvalue()
 
 
 def test_list_names_the_depth_claims():
@@ -63,10 +82,18 @@ def test_verify_fails_with_exit_one_on_a_violated_claim(tmp_path):
     ],
 )
 def test_bad_input_is_one_line_on_stderr_and_exit_two(args, fragment):
-    out = dlnkit(*args)
+    code, _out, err = dlnkit_in_process(*args)
+    assert code == 2
+    lines = [l for l in err.splitlines() if l.strip()]
+    assert len(lines) == 1 and fragment in lines[0], err
+    assert "Traceback" not in err
+
+
+def test_bad_input_through_the_real_entry_point_is_one_line_and_exit_two():
+    out = dlnkit("spectrum", "--dims", "4,3", "--rank", "5")
     assert out.returncode == 2
     lines = [l for l in out.stderr.splitlines() if l.strip()]
-    assert len(lines) == 1 and fragment in lines[0], out.stderr
+    assert len(lines) == 1 and "rank must be between" in lines[0], out.stderr
     assert "Traceback" not in out.stderr
 
 
