@@ -461,8 +461,15 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--before", default=ISSUE_COMMIT, help="the old commit (default: issue 22's, %(default)s)")
     p.add_argument("--after", default="HEAD", help="the commit with the fixes (default: HEAD)")
-    p.add_argument("--tests", default="tests/test_hostile_*.py", help="glob of test files under the checkout")
+    p.add_argument(
+        "--tests",
+        action="append",
+        help="glob of test files under the checkout (repeatable; default tests/test_hostile_*.py)",
+    )
     p.add_argument("--out", default=str(ROOT / "docs" / "reliability-before-after.json"))
+    p.add_argument(
+        "--update", action="store_true", help="replace only the rows of these test files in an existing --out"
+    )
     p.add_argument("-k", default=None, help="pytest -k expression (a subset)")
     p.add_argument("--test-timeout", type=int, default=180, help="seconds per test before it counts as a hang")
     p.add_argument("--run-timeout", type=int, default=2400, help="seconds a pytest process may run (then: hang)")
@@ -473,9 +480,14 @@ def main(argv: list[str] | None = None) -> int:
 
     before = git("rev-parse", "--short", args.before)
     after = git("rev-parse", "--short", args.after)
-    files = sorted(str(f.relative_to(ROOT)) for f in ROOT.glob(args.tests))
+    files = sorted({str(f.relative_to(ROOT)) for g in args.tests or ["tests/test_hostile_*.py"] for f in ROOT.glob(g)})
     if not files:
         print(f"no test files match {args.tests}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    previous = json.loads(out.read_text()) if args.update and out.exists() else None
+    if previous is not None and previous["before"]["commit"] != before:
+        print(f"{out} compares {previous['before']['commit']}, not {before}: run without --update", file=sys.stderr)
         return 2
     tmp = Path(tempfile.mkdtemp(prefix="hostile-before-after-"))
     trees = []
@@ -503,8 +515,28 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"kept {tmp}", file=sys.stderr)
 
-    doc = build_report(before, after, files, before_res, after_res, aliases, flaky, args, wall)
-    out = Path(args.out)
+    rows = [
+        {"test": nid, "class": class_of(nid), "category": cat, "reason": reason, "after": after}
+        for nid in sorted(k for k in after_res if k != "__collect__")
+        for cat, reason in [verdict(nid, before_res, after_res)]
+    ]
+    run = {
+        "after": after,
+        "files": files,
+        "aliases of moved modules": aliases,
+        "per-test limit s": args.test_timeout,
+        "address-space cap GiB": args.max_gib,
+        "pytest -k": args.k,
+        "wall s": round(wall, 1),
+    }
+    if previous is not None:
+        kept = [r for r in rows_of(previous) if r["test"].split("::")[0] not in files]
+        rows = sorted(kept + rows, key=lambda r: r["test"])
+        runs = [*previous["runs"], run]
+        flaky = flaky or previous["summary"].get("flaky Ctrl-C check")
+    else:
+        runs = [run]
+    doc = build_report(before, after, rows, runs, flaky)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp_out = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     tmp_out.write_text(json.dumps(doc, indent=1) + "\n")
@@ -516,13 +548,21 @@ def main(argv: list[str] | None = None) -> int:
 CATEGORIES = ("fails before", "new API", "passes both", "skipped before", "fails after", "skipped after")
 
 
-def build_report(before, after, files, before_res, after_res, aliases, flaky, args, wall) -> dict:
-    nodeids = sorted(k for k in after_res if k != "__collect__")
+def rows_of(doc: dict) -> list[dict]:
+    """The per-test rows of a report written by :func:`build_report` (for ``--update``)."""
+    return [
+        {"test": e["test"], "class": name, "category": cat, "reason": e.get("before", ""), "after": e["after"]}
+        for name, cls in doc["classes"].items()
+        for cat, entries in cls.items()
+        for e in entries
+    ]
+
+
+def build_report(before: str, after: str, rows: list[dict], runs: list[dict], flaky: dict | None) -> dict:
     classes: dict[str, dict] = {name: {c: [] for c in CATEGORIES} for name in [*CLASSES, OTHER]}
-    for nid in nodeids:
-        cat, reason = verdict(nid, before_res, after_res)
-        entry = {"test": nid, **({"before": reason} if reason else {})}
-        classes[class_of(nid)][cat].append(entry)
+    for r in rows:
+        entry = {"test": r["test"], **({"before": r["reason"]} if r["reason"] else {}), "after": r["after"]}
+        classes[r["class"]][r["category"]].append(entry)
     summary = {
         name: {c: len(v) for c, v in cls.items() if v} | {"tests": sum(len(v) for v in cls.values())}
         for name, cls in classes.items()
@@ -536,22 +576,20 @@ def build_report(before, after, files, before_res, after_res, aliases, flaky, ar
         "generated_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "before": {"commit": before, "date": git("show", "-s", "--format=%cI", before)},
         "after": {"commit": after, "date": git("show", "-s", "--format=%cI", after)},
-        "tests": files,
-        "how": {
-            "tests from": "the checkout running the script (copied over each tree's own tests/)",
-            "moved modules importable under their new names in the old tree (git rename detection)": aliases,
-            "per-test limit s (then: hang)": args.test_timeout,
-            "address-space cap GiB (both trees)": args.max_gib,
-            "pytest -k": args.k,
-            "wall s": round(wall, 1),
-        },
+        "how": (
+            "the hostile tests of the checkout running the script, copied over the tests/ of a worktree of "
+            "each commit, run there with PYTHONPATH on that worktree (no install; modules that git's rename "
+            "detection pairs up are importable under their new names in the old tree); each test's 'after' "
+            "names the commit it passed on"
+        ),
         "categories": {
             "fails before": "fails (or hangs) on the old code and passes on today's: evidence for the fix",
-            "new API": "fails on the old code only because a module or name it imports did not exist then",
+            "new API": "fails on the old code only because a dlnkit module or name it uses did not exist then",
             "passes both": "passes on the old code too (a guard for a case that already worked, or a new input)",
             "fails after": "fails on today's code (must be empty)",
         },
         "summary": {"totals": totals, "classes": summary, "flaky Ctrl-C check": flaky},
+        "runs": runs,
         "classes": classes,
     }
 

@@ -115,3 +115,18 @@ def hostile_test_ids() -> list[str]:
 def test_every_class_of_issue_22_has_tests_in_the_hostile_suite():
     found = {ba.class_of(nid) for nid in hostile_test_ids()}
     assert set(ba.CLASSES) <= found, sorted(set(ba.CLASSES) - found)
+
+
+def test_update_keeps_the_rows_of_files_not_run_again(monkeypatch):
+    """``--update`` reads the rows back from the report: the round trip loses nothing."""
+    monkeypatch.setattr(ba, "git", lambda *a, **k: "2026-01-01T00:00:00+00:00")
+    rows = [
+        {"test": "tests/test_hostile_a.py::test_x", "class": "exit 70", "category": "fails before", "reason": "E"},
+        {"test": "tests/test_hostile_b.py::test_y", "class": ba.OTHER, "category": "new API", "reason": "dlnkit.q"},
+        {"test": "tests/test_hostile_c.py::test_z", "class": "memory guards", "category": "passes both", "reason": ""},
+    ]
+    rows = [{**r, "after": "abc1234"} for r in rows]
+    doc = ba.build_report("5f99fd4", "abc1234", rows, [], None)
+    key = lambda r: r["test"]  # noqa: E731
+    assert sorted(ba.rows_of(doc), key=key) == sorted(rows, key=key)
+    assert doc["summary"]["totals"]["fails before"] == 1 and doc["summary"]["totals"]["tests"] == 3
