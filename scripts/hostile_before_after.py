@@ -223,7 +223,7 @@ def pytest_runtest_logstart(nodeid, location):
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_call(item):
+def pytest_runtest_protocol(item, nextitem):  # setup (module fixtures too), call and teardown
     old = signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(TIMEOUT)
     try:
