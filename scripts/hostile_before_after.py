@@ -339,16 +339,21 @@ def read_log(log: Path) -> dict[str, dict]:
 
 
 def missing_name(text: str) -> str | None:
-    """The module or name (dotted) that an import or attribute error says did not exist; None
-    for other errors. Only a missing ``dlnkit`` name makes a failure "new API"."""
+    """The dlnkit module, name or keyword argument (dotted) that an error in ``text`` says did not
+    exist; None when it says nothing of the kind. Only such a failure counts as "new API"."""
     for pat in (
-        r"No module named '([^']+)'",
-        r"cannot import name '([^']+)' from '([^']+)'",
-        r"module '([^']+)' has no attribute '([^']+)'",
+        r"No module named '(dlnkit[^']*)'",
+        r"cannot import name '([^']+)' from '(dlnkit[^']*)'",
+        r"module '(dlnkit[^']*)' has no attribute '([^']+)'",
+        r"(\w+)\(\) got an unexpected keyword argument '([^']+)'",
     ):
         m = re.search(pat, text or "")
+        if m and "import name" in pat:
+            return f"{m.group(2)}.{m.group(1)}"
+        if m and "keyword" in pat:
+            return f"keyword argument {m.group(2)!r} of {m.group(1)}()"
         if m:
-            return ".".join(reversed(m.groups())) if m.lastindex == 2 and "import name" in pat else ".".join(m.groups())
+            return ".".join(m.groups())
     return None
 
 
@@ -368,7 +373,7 @@ def verdict(nodeid: str, before: dict, after: dict) -> tuple[str, str]:
         err = collection_error_for(nodeid, before)
         if err is not None:
             name = missing_name(err["text"])
-            if name and name.startswith("dlnkit"):
+            if name:
                 return "new API", f"collection: {name} did not exist"
             return "fails before", "collection error: " + err["text"].strip().splitlines()[-1][:300]
         b = {"outcome": "absent"}
@@ -378,16 +383,14 @@ def verdict(nodeid: str, before: dict, after: dict) -> tuple[str, str]:
         return "passes both", ""
     if b["outcome"] == "skipped":
         return "skipped before", (b.get("text") or "")[-200:]
-    if b["outcome"] in ("failed", "error") and b.get("exc_type") in (
-        "ModuleNotFoundError",
-        "ImportError",
-        "AttributeError",
-    ):
-        name = missing_name(str(b.get("exc_text") or ""))
-        if name and name.startswith("dlnkit"):  # the test's own import or attribute of dlnkit's API
+    if b["outcome"] in ("failed", "error", "hang"):
+        # the test's own import, an attribute or keyword of dlnkit's API, also when the error
+        # shows only in the captured output of a child process the test started
+        name = missing_name(str(b.get("exc_text") or "")) or missing_name(str(b.get("text") or ""))
+        if name:
             return "new API", f"{name} did not exist"
-    if b["outcome"] == "hang":
-        return "fails before", "hang: the test did not finish"
+    if b["outcome"] == "hang" or b.get("exc_type") == "TestTimedOut":
+        return "fails before", f"hang: {b.get('exc_text') or 'the test did not finish'}"
     return "fails before", first_reason(b)
 
 
@@ -457,6 +460,46 @@ def flaky_check(before: str, after_tree: Path, aliases: dict[str, str], tmp: Pat
 # ----- main ---------------------------------------------------------------------------------
 
 
+def compare(before: str, after: str, files: list[str], args: argparse.Namespace) -> tuple:
+    """Run ``files`` on worktrees of ``after`` and ``before``: (after outcomes, before outcomes,
+    moved-module aliases, wall seconds, the flaky-test check or None)."""
+    tmp = Path(tempfile.mkdtemp(prefix="hostile-before-after-"))
+    trees = []
+    try:
+        after_tree = prepare_tree(after, tmp / "after", ROOT / "tests")
+        trees.append(after_tree)
+        before_tree = prepare_tree(before, tmp / "before", ROOT / "tests")
+        trees.append(before_tree)
+        aliases = moved_modules(before, after, before_tree, after_tree)
+        support, before_site = tmp / "support-after", tmp / "support-before"
+        for where, names in ((support, {}), (before_site, aliases)):
+            (where / "site").mkdir(parents=True)
+            (where / "site" / "hostile_ba_plugin.py").write_text(PLUGIN)
+            (where / "site" / "sitecustomize.py").write_text(SITECUSTOMIZE.format(aliases=names))
+        t0 = time.perf_counter()
+        after_res = run_suite(after_tree, support, files, args, "after")
+        before_res = run_suite(before_tree, before_site, files, args, "before")
+        wall = time.perf_counter() - t0
+        flaky = flaky_check(args.before, after_tree, aliases, tmp) if args.flaky_check else None
+        if args.save_logs:
+            logs = Path(args.save_logs)
+            logs.mkdir(parents=True, exist_ok=True)
+            for label, where in (("after", support), ("before", before_site)):
+                log = where / f"{label}.jsonl"
+                (logs / log.name).write_text(log.read_text() if log.exists() else "")
+            meta = {"after": after, "files": files, "aliases": aliases, "wall": wall, "flaky": flaky}
+            (logs / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+    finally:
+        if not args.keep:
+            for t in trees:
+                subprocess.run(["git", "worktree", "remove", "--force", str(t)], cwd=ROOT, capture_output=True)
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print(f"kept {tmp}", file=sys.stderr)
+
+    return after_res, before_res, aliases, wall, flaky
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--before", default=ISSUE_COMMIT, help="the old commit (default: issue 22's, %(default)s)")
@@ -476,6 +519,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-gib", type=float, default=4.0, help="address-space cap of each pytest run (GiB)")
     p.add_argument("--flaky-check", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--keep", action="store_true", help="keep the temporary worktrees (their path is printed)")
+    p.add_argument("--save-logs", metavar="DIR", help="also keep each test's raw outcome (JSON lines) in DIR")
+    p.add_argument("--from-logs", metavar="DIR", help="run nothing: classify the raw outcomes saved in DIR")
     args = p.parse_args(argv)
 
     before = git("rev-parse", "--short", args.before)
@@ -489,32 +534,13 @@ def main(argv: list[str] | None = None) -> int:
     if previous is not None and previous["before"]["commit"] != before:
         print(f"{out} compares {previous['before']['commit']}, not {before}: run without --update", file=sys.stderr)
         return 2
-    tmp = Path(tempfile.mkdtemp(prefix="hostile-before-after-"))
-    trees = []
-    try:
-        after_tree = prepare_tree(after, tmp / "after", ROOT / "tests")
-        trees.append(after_tree)
-        before_tree = prepare_tree(before, tmp / "before", ROOT / "tests")
-        trees.append(before_tree)
-        aliases = moved_modules(before, after, before_tree, after_tree)
-        support, before_site = tmp / "support-after", tmp / "support-before"
-        for where, names in ((support, {}), (before_site, aliases)):
-            (where / "site").mkdir(parents=True)
-            (where / "site" / "hostile_ba_plugin.py").write_text(PLUGIN)
-            (where / "site" / "sitecustomize.py").write_text(SITECUSTOMIZE.format(aliases=names))
-        t0 = time.perf_counter()
-        after_res = run_suite(after_tree, support, files, args, "after")
-        before_res = run_suite(before_tree, before_site, files, args, "before")
-        wall = time.perf_counter() - t0
-        flaky = flaky_check(args.before, after_tree, aliases, tmp) if args.flaky_check else None
-    finally:
-        if not args.keep:
-            for t in trees:
-                subprocess.run(["git", "worktree", "remove", "--force", str(t)], cwd=ROOT, capture_output=True)
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            print(f"kept {tmp}", file=sys.stderr)
-
+    if args.from_logs:
+        logs = Path(args.from_logs)
+        meta = json.loads((logs / "meta.json").read_text())
+        before_res, after_res = read_log(logs / "before.jsonl"), read_log(logs / "after.jsonl")
+        after, files, aliases, wall, flaky = (meta[k] for k in ("after", "files", "aliases", "wall", "flaky"))
+    else:
+        after_res, before_res, aliases, wall, flaky = compare(before, after, files, args)
     rows = [
         {"test": nid, "class": class_of(nid), "category": cat, "reason": reason, "after": after}
         for nid in sorted(k for k in after_res if k != "__collect__")

@@ -39,13 +39,23 @@ def report(**kw):
         (report(exc_type="AttributeError", exc_text="'NoneType' object has no attribute 'shape'"), "fails before"),
         (report(outcome="error", when="setup", exc_type="TypeError", exc_text="bad fixture"), "fails before"),
         ({"outcome": "hang", "when": "call"}, "fails before"),
+        (report(exc_type="TestTimedOut", exc_text="still running after 180 s"), "fails before"),
+        # the same hang, when the child process the test waits on died of a keyword the old API lacked
+        (
+            report(
+                exc_type="TestTimedOut",
+                text="Captured stderr call\nTypeError: dln_hessian_assembled() got an unexpected keyword argument "
+                "'check_memory'",
+            ),
+            "new API",
+        ),
     ],
 )
 def test_verdict_separates_new_api_from_failures(before, category):
     got, reason = ba.verdict(NODE, {NODE: before}, {NODE: {"outcome": "passed"}})
     assert got == category
     if category == "new API":
-        assert "dlnkit." in reason
+        assert "did not exist" in reason
 
 
 def test_a_collection_error_decides_for_every_test_of_its_file():
