@@ -247,7 +247,11 @@ def pytest_runtest_makereport(item, call):
             seconds=round(rep.duration, 2),
             exc_type=exc.typename if exc else None,
             exc_text=str(exc.value)[:600] if exc else None,
-            text=rep.longreprtext[-3000:] if rep.failed else "",
+            # the traceback, then what the test printed: a child process's own traceback (a forked
+            # worker that died of an import error while the test waits) shows only there
+            text=(rep.longreprtext[-3000:] + "".join(
+                f"\\n--- {name} ---\\n{content[-3000:]}" for name, content in rep.sections
+            )) if rep.failed else "",
         )
 '''
 
