@@ -69,9 +69,15 @@ CLASSES = (
 #: test files by their subject first, then words in the test's name (for tests added later)
 RULES: tuple[tuple[str, str], ...] = (
     (r"test_ctrl_c_stops_the_sweep_promptly", "flaky Ctrl-C"),
-    (r"test_hostile_faults\.py::", OTHER),  # sweep faults and checkpoints: the round before issue 22
+    # sweep faults and checkpoints: the round before issue 22
+    (
+        r"test_hostile_faults\.py::test_(killed_and_oom|retry_errors|case_files|a_record_for_another|device_is_part"
+        r"|sigkill_of_the_driver|damaged_checkpoint|read_only_cache)",
+        OTHER,
+    ),
     (r"emit_test|emitted_test|triple_quotes|generated_(test|code|source)", "generated code"),
-    (r"test_hostile_boundary\.py::", "Ctrl-C and exits"),
+    (r"test_hostile_(boundary|user_code)\.py::", "Ctrl-C and exits"),
+    (r"test_hostile_output_paths\.py::", "files replaced"),
     (r"test_hostile_registry\.py::test_a_killed_runs_temporaries", "Ctrl-C and exits"),
     (r"test_hostile_registry\.py::", "files replaced"),
     (r"test_hostile_outputs\.py::test_(gallery|output_paths)", "files replaced"),
@@ -85,7 +91,10 @@ RULES: tuple[tuple[str, str], ...] = (
         "Ctrl-C and exits",
     ),
     (r"address_space|memory|allocat|guard", "memory guards"),
-    (r"replace|clobber|symlink|hard_?link|overwrit|concurrent|same_path|temporar|never_lose", "files replaced"),
+    (
+        r"replace|clobber|symlink|hard_?link|overwrit|concurrent|same_path|temporar|never_lose|reuse|remove|lock",
+        "files replaced",
+    ),
     (r"duplicate|tolerance|broadcast|empty_params|frozen|unknown_key|misspel|nonsense", "silent nonsense"),
     (r"test_hostile_(validation|cli)\.py::", "exit 70"),
 )
