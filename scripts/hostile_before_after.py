@@ -91,11 +91,11 @@ RULES: tuple[tuple[str, str], ...] = (
         "Ctrl-C and exits",
     ),
     (r"address_space|memory|allocat|guard", "memory guards"),
+    (r"duplicate|tolerance|broadcast|empty_params|frozen|unknown_key|misspel|nonsense", "silent nonsense"),
     (
-        r"replace|clobber|symlink|hard_?link|overwrit|concurrent|same_path|temporar|never_lose|reuse|remove|lock",
+        r"replace|clobber|symlink|hard_?link|overwrit|concurrent|same_path|temporar|never_lose|reuse|remove|_locks?_",
         "files replaced",
     ),
-    (r"duplicate|tolerance|broadcast|empty_params|frozen|unknown_key|misspel|nonsense", "silent nonsense"),
     (r"test_hostile_(validation|cli)\.py::", "exit 70"),
 )
 
@@ -344,6 +344,16 @@ def read_log(log: Path) -> dict[str, dict]:
                     t.update({k: row[k] for k in ("outcome", "seconds", "exc_type", "exc_text", "text", "when")})
                     if bad and row["when"] != "call":
                         t["outcome"] = "error"
+    # a module-scoped fixture that fails fails every later test of its module with the same error:
+    # only the first of them (in the order they ran) says anything about its own input
+    first_of: dict[tuple, str] = {}
+    for nid, t in tests.items():
+        if t.get("outcome") == "error" and t.get("when") == "setup":
+            key = (nid.split("::")[0], t.get("exc_type"), t.get("exc_text"))
+            if key in first_of:
+                t["shared_with"] = first_of[key]
+            else:
+                first_of[key] = nid
     tests["__collect__"] = {"errors": collect}  # type: ignore[assignment]
     return tests
 
@@ -396,6 +406,8 @@ def verdict(nodeid: str, before: dict, after: dict) -> tuple[str, str]:
         return "passes both", ""
     if b["outcome"] == "skipped":
         return "skipped before", (b.get("text") or "")[-200:]
+    if b.get("shared_with"):
+        return "not run alone before", f"the module's shared fixture had already failed in {b['shared_with']}"
     if b["outcome"] in ("failed", "error", "hang"):
         # the test's own import, an attribute or keyword of dlnkit's API, also when the error
         # shows only in the captured output of a child process the test started
@@ -556,7 +568,7 @@ def main(argv: list[str] | None = None) -> int:
         after_res, before_res, aliases, wall, flaky = compare(before, after, files, args)
     rows = [
         {"test": nid, "class": class_of(nid), "category": cat, "reason": reason, "after": after}
-        for nid in sorted(k for k in after_res if k != "__collect__")
+        for nid in sorted(k for k in after_res if k != "__collect__" and k.split("::")[0] in files)
         for cat, reason in [verdict(nid, before_res, after_res)]
     ]
     run = {
@@ -584,7 +596,15 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if doc["summary"]["totals"].get("fails after") else 0
 
 
-CATEGORIES = ("fails before", "new API", "passes both", "skipped before", "fails after", "skipped after")
+CATEGORIES = (
+    "fails before",
+    "new API",
+    "not run alone before",
+    "passes both",
+    "skipped before",
+    "fails after",
+    "skipped after",
+)
 
 
 def rows_of(doc: dict) -> list[dict]:
@@ -624,6 +644,10 @@ def build_report(before: str, after: str, rows: list[dict], runs: list[dict], fl
         "categories": {
             "fails before": "fails (or hangs) on the old code and passes on today's: evidence for the fix",
             "new API": "fails on the old code only because a dlnkit module or name it uses did not exist then",
+            "not run alone before": (
+                "on the old code its module's shared fixture had already failed in an earlier test (one child "
+                "process running every input): no evidence about this input either way"
+            ),
             "passes both": "passes on the old code too (a guard for a case that already worked, or a new input)",
             "fails after": "fails on today's code (must be empty)",
         },
