@@ -51,6 +51,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
+from dlnkit.arguments import checked
 from dlnkit.numerics.chains import output_loss
 from dlnkit.numerics.fits import (
     PowerLawFit,
@@ -143,6 +144,7 @@ def _check_layer(model: nn.Module, layer: str) -> nn.Linear | nn.Conv2d:
     return mod
 
 
+@checked
 def capture_layer(
     model: nn.Module,
     layer: str,
@@ -343,6 +345,7 @@ def _block_matmat(cap: LayerCapture) -> Callable[[torch.Tensor], torch.Tensor]:
     return lambda V: hvp_batched(fn, [W], V.reshape(W.numel(), -1), chunk_size=16).reshape(V.shape)
 
 
+@checked
 def directional_curvatures(
     cap: LayerCapture, U: torch.Tensor, V: torch.Tensor, *, chunk_size: int | None = 16
 ) -> torch.Tensor:
@@ -434,6 +437,7 @@ def layer_block_eigen(
     )
 
 
+@checked
 def layer_block_eigenvalues(
     cap: LayerCapture, k: int, *, dense_max: int = 100, chunk_size: int = 64, seed: int = 0
 ) -> tuple[np.ndarray, str]:
@@ -558,6 +562,7 @@ class AlignmentReport:
         return d
 
 
+@checked
 def analyse_capture(
     cap: LayerCapture,
     *,
@@ -710,6 +715,7 @@ def _intervals(rep: AlignmentReport, h_cut: float) -> dict[str, tuple[float, flo
     return out
 
 
+@checked
 def fit_report(
     sigma: npt.ArrayLike,
     h: npt.ArrayLike,
@@ -747,6 +753,7 @@ def fit_report(
     return fits
 
 
+@checked
 def analyse_layer(
     model: nn.Module,
     layer: str,
@@ -765,6 +772,7 @@ def analyse_layer(
     return analyse_capture(cap, k=k, factors=factors, pairing=pairing, eigen=eigen, dense_max=dense_max)
 
 
+@checked
 def measure_layer_alphas(
     model: nn.Module,
     inputs: torch.Tensor | Iterable[Any],
@@ -783,6 +791,7 @@ def measure_layer_alphas(
     return out
 
 
+@checked
 def linear_chain(weights: Sequence[torch.Tensor], *, dtype: torch.dtype = torch.float64) -> nn.Sequential:
     """A deep linear network as ``nn.Sequential`` of bias-free ``nn.Linear`` layers named "0", "1", ...
 

@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch.func import grad, hessian, jvp, vjp, vmap
 
+from dlnkit.arguments import checked
 from dlnkit.numerics.chains import is_checked_chain
 from dlnkit.numerics.memory import AllocationTooLargeError, memory_budget_bytes
 from dlnkit.numerics.validation import DlnkitInputError
@@ -40,6 +41,7 @@ class HessianTooLargeError(AllocationTooLargeError):
     """A dense Hessian was requested that would not fit in the available memory."""
 
 
+@checked
 def flatten_params(params: Sequence[torch.Tensor]) -> torch.Tensor:
     """Concatenate row-major flattened tensors: torch's own parameter layout.
 
@@ -56,6 +58,7 @@ def flatten_params(params: Sequence[torch.Tensor]) -> torch.Tensor:
     return torch.cat([p.reshape(-1) for p in params])
 
 
+@checked
 def unflatten_like(vec: torch.Tensor, params: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
     """Split a flat vector into tensors shaped like ``params`` (the inverse of :func:`flatten_params`).
 
@@ -85,6 +88,7 @@ def available_memory_bytes(device: torch.device | str = "cpu") -> int:
     return memory_budget_bytes(device)
 
 
+@checked
 def dense_hessian_bytes(num_params: int, dtype: torch.dtype = torch.float64, copies: float = 1.0) -> int:
     """Bytes for ``copies`` dense P x P matrices of ``dtype``.
 
@@ -111,6 +115,7 @@ def dense_hessian_bytes(num_params: int, dtype: torch.dtype = torch.float64, cop
     return int(math.ceil(copies * num_params * num_params * itemsize))
 
 
+@checked
 def check_dense_fits(
     num_params: int,
     dtype: torch.dtype = torch.float64,
@@ -160,6 +165,7 @@ def check_dense_fits(
     return need
 
 
+@checked
 def checked_params(params: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
     """Detached parameters, refusing an empty list, non-tensors, mixed dtypes/devices and NaN/inf."""
     try:
@@ -183,6 +189,7 @@ def checked_params(params: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
     return out
 
 
+@checked
 def saved_numbers(fn: Callable[..., torch.Tensor], *args: torch.Tensor) -> int:
     """How many numbers one evaluation ``fn(*args)`` saves for backward, with every tensor argument
     made a leaf that requires grad (counted by a saved-tensor hook): the size of its autograd graph,
@@ -204,6 +211,7 @@ def saved_numbers(fn: Callable[..., torch.Tensor], *args: torch.Tensor) -> int:
     return count
 
 
+@checked
 def hvp_mode(loss_fn: LossFn) -> str:
     """The HVP composition for a loss: "forward" (jvp of grad) for the checked chains of
     :mod:`dlnkit.numerics.chains`, "reverse" (vjp of grad, double backward) for anything else.
@@ -215,6 +223,7 @@ def hvp_mode(loss_fn: LossFn) -> str:
     return "forward" if is_checked_chain(loss_fn) else "reverse"
 
 
+@checked
 def hvp(loss_fn: LossFn, params: Sequence[torch.Tensor], vec: torch.Tensor, *, mode: str | None = None) -> torch.Tensor:
     """Exact Hessian-vector product H v for a flat vector v (no finite differences).
 
@@ -256,6 +265,7 @@ def hvp(loss_fn: LossFn, params: Sequence[torch.Tensor], vec: torch.Tensor, *, m
     return flatten_params(out)
 
 
+@checked
 def hvp_batched(
     loss_fn: LossFn,
     params: Sequence[torch.Tensor],
@@ -277,6 +287,7 @@ def _blocks_to_matrix(blocks: Sequence[Sequence[torch.Tensor]], params: Sequence
     return torch.cat(rows, dim=0)
 
 
+@checked
 def torch_func_hessian(loss_fn: LossFn, params: Sequence[torch.Tensor]) -> torch.Tensor:
     """The P x P Hessian by ``torch.func.hessian`` (forward-over-reverse over all P tangents at
     once: fast, memory-hungry, wrong upstream of a LayerNorm in torch 2.13). No memory guard here:
@@ -291,6 +302,7 @@ def torch_func_hessian(loss_fn: LossFn, params: Sequence[torch.Tensor]) -> torch
     return _blocks_to_matrix(blocks, ps)
 
 
+@checked
 def double_backward_hessian(loss_fn: LossFn, params: Sequence[torch.Tensor]) -> torch.Tensor:
     r"""The P x P Hessian by plain double backward: the gradient g with its graph, then row i as
     :math:`\partial g_i/\partial\theta` (one backward pass per row, written into one P x P buffer;

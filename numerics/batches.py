@@ -36,6 +36,7 @@ from typing import Any
 
 import torch
 
+from dlnkit.arguments import checked
 from dlnkit.numerics.validation import DlnkitInputError
 
 Batch = tuple[Any, torch.Tensor]
@@ -92,6 +93,7 @@ class NonDeterministicDataError(DlnkitInputError):
 class Batches:
     """A re-iterable source of (inputs, targets) batches with the sample count N of one pass."""
 
+    @checked
     def __init__(
         self,
         source: Iterable[Any],
@@ -177,6 +179,7 @@ def _to(t: Any, device: torch.device | str | None, dtype: torch.dtype | None) ->
     return t.to(device) if device is not None else t
 
 
+@checked
 def as_batches(data: Any, *, progress: bool = False) -> Batches:
     """A :class:`Batches` from ``(X, y)`` tensors (one batch), a ``DataLoader``, a list of batches,
     a one-shot iterator (materialised), or a :class:`Batches` (returned as is)."""

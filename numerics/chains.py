@@ -44,6 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from dlnkit.arguments import checked
 from dlnkit.numerics.dln import product
 from dlnkit.numerics.validation import DlnkitInputError
 
@@ -97,6 +98,7 @@ ACTIVATIONS: dict[str, Activation] = {
 }
 
 
+@checked
 def resolve_activation(name: str, allowed: Sequence[str] | None = None) -> Activation:
     """The activation called ``name``; a :class:`DlnkitInputError` naming the choices if it is not
     in ``allowed`` (default: every entry of :data:`ACTIVATIONS`).
@@ -106,7 +108,7 @@ def resolve_activation(name: str, allowed: Sequence[str] | None = None) -> Activ
     >>> resolve_activation("relu", allowed=("linear", "tanh"))
     Traceback (most recent call last):
     ...
-    dlnkit.numerics.validation.DlnkitInputError: activation must be one of ('linear', 'tanh'), got 'relu'
+    dlnkit.arguments.DlnkitInputError: activation must be one of ('linear', 'tanh'), got 'relu'
     """
     names = tuple(ACTIVATIONS) if allowed is None else tuple(allowed)
     if name not in names or name not in ACTIVATIONS:
@@ -114,6 +116,7 @@ def resolve_activation(name: str, allowed: Sequence[str] | None = None) -> Activ
     return ACTIVATIONS[name]
 
 
+@checked
 def chain_forward(
     weights: Weights, X: torch.Tensor | None, activation: str = "linear", *, activate_output: bool = False
 ) -> torch.Tensor:
@@ -131,6 +134,7 @@ def chain_forward(
     return h
 
 
+@checked
 def output_loss(out: torch.Tensor, Y: torch.Tensor, loss: str = "squared", *, reduction: str = "mean") -> torch.Tensor:
     """The loss of outputs ``out`` (B x ...) against ``Y`` (see the module doc); ``reduction``
     applies to the squared loss ("mean": divide by B; "sum": do not)."""
@@ -150,6 +154,7 @@ def output_loss(out: torch.Tensor, Y: torch.Tensor, loss: str = "squared", *, re
     raise DlnkitInputError(f"loss must be one of {LOSSES}, got {loss!r}")
 
 
+@checked
 def chain_loss(
     weights: Weights,
     X: torch.Tensor | None,
@@ -232,6 +237,7 @@ class ChainLoss:
         return {"sigma": self.X.T @ self.X, "cross": self.Y.T @ self.X}
 
 
+@checked
 def moment_loss(weights: Weights, sigma: torch.Tensor, cross: torch.Tensor) -> torch.Tensor:
     r""":math:`\tfrac12\operatorname{tr}(W\Sigma W^\top) - \operatorname{tr}(WC^\top)` with
     :math:`W = W_L\cdots W_1`: the linear chain's squared loss
@@ -256,6 +262,7 @@ class MomentLoss:
         return {"sigma": self.sigma, "cross": self.cross}
 
 
+@checked
 def chain_loss_and_gradients_numpy(
     weights: Sequence[np.ndarray],
     X: np.ndarray | None,
@@ -305,6 +312,7 @@ def chain_loss_and_gradients_numpy(
     return loss, grads
 
 
+@checked
 def is_checked_chain(loss_fn: object) -> bool:
     """True for the chain losses of this module (:class:`ChainLoss`, :class:`MomentLoss`), whose
     forward pass is matrix products and tanh/relu: forward-mode autodiff and torch.func are checked

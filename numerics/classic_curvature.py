@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from dlnkit.arguments import checked
 from dlnkit.numerics.dln import DeepLinearNetwork, random_orthonormal, teacher_map
 from dlnkit.numerics.dln_hessian import dln_hessian_closed_form, train_dln_gradient_descent
 from dlnkit.numerics.validation import DlnkitInputError, TrainingDivergedError, check_dims
@@ -21,6 +22,7 @@ from dlnkit.numerics.validation import DlnkitInputError, TrainingDivergedError, 
 Weights = Sequence[torch.Tensor]
 
 
+@checked
 def inertia(eigenvalues: torch.Tensor, rtol: float = 1e-9) -> dict[str, int]:
     """(negative, zero, positive) counts, with |lambda| <= rtol * max(1, max|lambda|) counted as zero."""
     ev = torch.as_tensor(eigenvalues, dtype=torch.float64)
@@ -28,6 +30,7 @@ def inertia(eigenvalues: torch.Tensor, rtol: float = 1e-9) -> dict[str, int]:
     return {"index": int((ev < -tol).sum()), "nullity": int((ev.abs() <= tol).sum()), "positive": int((ev > tol).sum())}
 
 
+@checked
 def zero_weights(
     dims: Sequence[int], dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu"
 ) -> list[torch.Tensor]:
@@ -35,6 +38,7 @@ def zero_weights(
     return [torch.zeros(dims[k + 1], dims[k], dtype=dtype, device=device) for k in range(len(dims) - 1)]
 
 
+@checked
 def partial_solution(
     dims: Sequence[int], t: Sequence[float], kept: Sequence[int], *, seed: int = 0, device: str | torch.device = "cpu"
 ) -> tuple[list[torch.Tensor], torch.Tensor]:
@@ -56,6 +60,7 @@ def partial_solution(
     return [W.detach() for W in net.weights], M.to(device)
 
 
+@checked
 def rescale_first_layers(weights: Weights, c: float) -> list[torch.Tensor]:
     """W_1 -> c W_1, W_2 -> W_2 / c: same end-to-end map, imbalance D_1 = (c^-2 - 1) W_2^T W_2-type."""
     if len(weights) < 2:
@@ -65,6 +70,7 @@ def rescale_first_layers(weights: Weights, c: float) -> list[torch.Tensor]:
     return Ws
 
 
+@checked
 def twist_first_hidden(weights: Weights, strength: float, seed: int = 0) -> list[torch.Tensor]:
     """W_1 -> A W_1, W_2 -> W_2 A^-1 with A = I + strength K / ||K||_2 (K Gaussian): another global
     minimum with the same end-to-end map, neither balanced nor aligned (strength < 1 keeps A invertible)."""
@@ -77,6 +83,7 @@ def twist_first_hidden(weights: Weights, strength: float, seed: int = 0) -> list
     return Ws
 
 
+@checked
 def twist_hidden_layers(weights: Weights, strength: float, seed: int = 0) -> list[torch.Tensor]:
     """Every hidden layer l twisted by its own A_l = I + strength K_l / ||K_l||_2:
     W_l -> A_l W_l, W_{l+1} -> W_{l+1} A_l^-1 (all global minima with the same end-to-end map)."""
@@ -90,22 +97,26 @@ def twist_hidden_layers(weights: Weights, strength: float, seed: int = 0) -> lis
     return Ws
 
 
+@checked
 def hessian_eigenvalues(weights: Weights, sigma: torch.Tensor, cross: torch.Tensor) -> torch.Tensor:
     """All eigenvalues (ascending) of the exact closed-form Hessian."""
     ev: torch.Tensor = torch.linalg.eigvalsh(dln_hessian_closed_form(list(weights), sigma=sigma, cross=cross))
     return ev
 
 
+@checked
 def top_eigenvalue(weights: Weights, sigma: torch.Tensor, cross: torch.Tensor) -> float:
     """The largest Hessian eigenvalue (sharpness)."""
     return float(hessian_eigenvalues(weights, sigma, cross)[-1])
 
 
+@checked
 def random_init(dims: Sequence[int], scale: float, seed: int) -> list[torch.Tensor]:
     """Gaussian weights N(0, scale^2 / d_{l-1})."""
     return [W.detach() for W in DeepLinearNetwork.random(dims, scale=scale, seed=seed, device="cpu").weights]
 
 
+@checked
 def train_to_minimum(
     weights: Weights,
     sigma: torch.Tensor,
@@ -144,6 +155,7 @@ def train_to_minimum(
     }
 
 
+@checked
 def max_relative_imbalance(weights: Weights) -> float:
     """max_l ||D_l||_F / ||W_l W_l^T||_F (0 at balanced points)."""
     vals = []

@@ -43,6 +43,7 @@ from scipy.sparse.linalg import LinearOperator
 from torch import nn
 from torch.func import functional_call, grad, jvp, vjp, vmap
 
+from dlnkit.arguments import checked
 from dlnkit.numerics.batches import Batches, as_batches
 from dlnkit.numerics.exact_attention import exact_attention
 from dlnkit.numerics.hessian import check_route_fits, saved_numbers
@@ -61,6 +62,7 @@ class ModelCurvature:
     module's parameters) to differentiate; default every trainable parameter.
     """
 
+    @checked
     def __init__(
         self,
         model: nn.Module,
@@ -364,6 +366,7 @@ class ModelCurvature:
         return slq(self.operator(kind), num_probes=num_probes, num_steps=num_steps, seed=seed)
 
 
+@checked
 def dense_layer_blocks(curv: ModelCurvature, kind: str = "hessian") -> dict[str, torch.Tensor]:
     """The diagonal block of each layer (module owning parameters), by :meth:`ModelCurvature.restricted`."""
     return {

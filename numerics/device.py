@@ -6,6 +6,7 @@ from typing import TypeAlias
 
 import torch
 
+from dlnkit.arguments import checked
 from dlnkit.numerics.validation import DlnkitInputError
 
 DEFAULT_DTYPE = torch.float64
@@ -13,6 +14,7 @@ DEFAULT_DTYPE = torch.float64
 DeviceLike: TypeAlias = str | torch.device | None
 
 
+@checked
 def resolve_device(device: DeviceLike = "auto") -> torch.device:
     """``"auto"`` picks CUDA when available, else CPU; ``"cuda"`` without CUDA is an error.
 

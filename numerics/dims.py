@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from dlnkit.arguments import checked
 
+
+@checked
 def num_params(dims: Sequence[int]) -> int:
     """P = sum_l d_l d_{l-1} for widths [d_0, ..., d_L].
 
@@ -20,6 +23,7 @@ def num_params(dims: Sequence[int]) -> int:
     return sum(int(a) * int(b) for a, b in zip(dims[:-1], dims[1:]))
 
 
+@checked
 def dims_of(weights: Sequence[Any]) -> list[int]:
     """[d_0, ..., d_L] of a chain of weight matrices W_l (d_l x d_{l-1}); anything with ``.shape``.
 
@@ -30,6 +34,7 @@ def dims_of(weights: Sequence[Any]) -> list[int]:
     return [int(weights[0].shape[1])] + [int(W.shape[0]) for W in weights]
 
 
+@checked
 def layer_offsets(dims: Sequence[int]) -> list[int]:
     """Where each W_l starts in the flat (row-major) parameter vector, plus P at the end.
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from dlnkit.arguments import checked
 from dlnkit.numerics.device import DEFAULT_DTYPE, DeviceLike, resolve_device
 from dlnkit.numerics.dims import num_params
 from dlnkit.numerics.memory import F64, check_allocation
@@ -25,6 +26,7 @@ def _generator(seed: int | None) -> torch.Generator:
     return g
 
 
+@checked
 def random_orthonormal(
     n: int,
     k: int,
@@ -78,6 +80,7 @@ def random_orthonormal(
     return out
 
 
+@checked
 def whiten(X: torch.Tensor) -> torch.Tensor:
     """Return X (B x d) transformed so that (1/B) X^T X = I exactly (up to rounding).
 
@@ -113,6 +116,7 @@ def whiten(X: torch.Tensor) -> torch.Tensor:
     return white
 
 
+@checked
 def whitened_inputs(
     batch: int, d_in: int, *, seed: int | None = 0, dtype: torch.dtype = DEFAULT_DTYPE, device: DeviceLike = "cpu"
 ) -> torch.Tensor:
@@ -149,6 +153,7 @@ def whitened_inputs(
     return whiten(X).to(dtype=dtype, device=resolve_device(device))
 
 
+@checked
 def teacher_map(
     d_out: int,
     d_in: int,
@@ -233,6 +238,7 @@ class DeepLinearNetwork(nn.Module):
     (2, 20, (2, 3))
     """
 
+    @checked
     def __init__(
         self,
         dims: Sequence[int],

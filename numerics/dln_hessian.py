@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import numpy.typing as npt
 import torch
 
+from dlnkit.arguments import checked
 from dlnkit.numerics.autodiff import check_dense_fits
 from dlnkit.numerics.chains import chain_loss
 from dlnkit.numerics.dims import dims_of, layer_offsets
@@ -132,6 +133,7 @@ def check_result_finite(H: torch.Tensor, what: str) -> None:
         )
 
 
+@checked
 def partial_products(weights: Weights) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """Lists (P, Q) with P[l] = W_L...W_{l+1} and Q[l] = W_{l-1}...W_1 (0-indexed l), identities at the ends.
 
@@ -157,6 +159,7 @@ def partial_products(weights: Weights) -> tuple[list[torch.Tensor], list[torch.T
     return P, Q
 
 
+@checked
 def dln_loss(weights: Weights, X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
     """(1/2B) ||X W^T - Y||_F^2.
 
@@ -176,6 +179,7 @@ def dln_loss(weights: Weights, X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor
     return chain_loss(check_chain(weights), X, Y)
 
 
+@checked
 def dln_end_to_end_gradient(weights: Weights, **data: TensorLike | None) -> torch.Tensor:
     """G = W Sigma - C, the gradient of the loss with respect to the end-to-end map.
 
@@ -205,6 +209,7 @@ def _offsets(weights: Weights) -> list[int]:
     return layer_offsets(dims_of(weights))
 
 
+@checked
 def dln_gauss_newton_closed_form(
     weights: Weights, *, X: TensorLike | None = None, sigma: TensorLike | None = None, check_memory: bool = True
 ) -> torch.Tensor:
@@ -259,6 +264,7 @@ def dln_gauss_newton_closed_form(
     return H
 
 
+@checked
 def dln_residual_hessian_closed_form(
     weights: Weights, *, check_memory: bool = True, **data: TensorLike | None
 ) -> torch.Tensor:
@@ -303,6 +309,7 @@ def dln_residual_hessian_closed_form(
     return H
 
 
+@checked
 def dln_hessian_closed_form(
     weights: Weights,
     *,
@@ -370,6 +377,7 @@ def _sym_sqrt(S: torch.Tensor) -> torch.Tensor:
     return root
 
 
+@checked
 def dln_jjt(weights: Weights, *, sigma: TensorLike | None = None, X: TensorLike | None = None) -> torch.Tensor:
     """The d_out d_in square matrix sum_l (P_l P_l^T) (x) (S^{1/2} Q_l^T Q_l S^{1/2}) (S = input covariance).
 
@@ -418,6 +426,7 @@ def dln_jjt(weights: Weights, *, sigma: TensorLike | None = None, X: TensorLike 
     return out
 
 
+@checked
 def dln_gauss_newton_nonzero_spectrum(
     weights: Weights, *, sigma: TensorLike | None = None, X: TensorLike | None = None, rtol: float = 1e-10
 ) -> torch.Tensor:
@@ -447,6 +456,7 @@ def dln_gauss_newton_nonzero_spectrum(
     return ev[ev > rtol * ev.abs().max()]
 
 
+@checked
 def dln_gradient_closed_form(weights: Weights, **data: TensorLike | None) -> list[torch.Tensor]:
     """Exact loss gradients dl/dW_l = P_l^T (W Sigma - C) Q_l^T for every layer (no autograd).
 
@@ -473,6 +483,7 @@ def dln_gradient_closed_form(weights: Weights, **data: TensorLike | None) -> lis
     return [P[l].T @ G @ Q[l].T for l in range(len(Ws))]
 
 
+@checked
 def train_dln_gradient_descent(
     weights: Weights,
     *,

@@ -20,12 +20,14 @@ from typing import Any
 
 import torch
 
+from dlnkit.arguments import checked
 from dlnkit.numerics.autodiff import check_dense_fits
 from dlnkit.numerics.dims import dims_of, layer_offsets
 from dlnkit.numerics.dln_hessian import TensorLike, check_chain, check_result_finite, data_moments, partial_products
 from dlnkit.numerics.memory import COPIES_ASSEMBLED
 
 
+@checked
 def dln_hessian_assembled(
     weights: Sequence[torch.Tensor],
     *,

@@ -29,7 +29,10 @@ from collections.abc import Iterator
 
 import torch
 
+from dlnkit.arguments import checked
 
+
+@checked
 @contextlib.contextmanager
 def exact_attention() -> Iterator[None]:
     """Math-backend SDPA and no MHA fast path inside the block (see the module docstring)."""

@@ -19,11 +19,14 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from dlnkit.arguments import checked
+
 #: fewer points than this: no interval, and the fit is flagged few_points
 MIN_FIT_POINTS = 5
 METHOD = "pairs bootstrap over the fit window's points (not over data resamples)"
 
 
+@checked
 def bootstrap_interval(
     x: npt.ArrayLike, y: npt.ArrayLike, *, sign: float = 1.0, n_boot: int = 1000, level: float = 0.95, seed: int = 0
 ) -> tuple[float, float]:

@@ -50,6 +50,7 @@ import numpy as np
 import torch
 from scipy.sparse.linalg import LinearOperator
 
+from dlnkit.arguments import checked
 from dlnkit.numerics.autodiff import (
     HVP_MODES,
     HessianTooLargeError,
@@ -113,6 +114,7 @@ class HessianPlan:
     reason: str
 
 
+@checked
 def route_bytes(
     route: str, num_params: int, dtype: torch.dtype = torch.float64, *, work_numbers: int = 0, chunk_size: int = 1
 ) -> int:
@@ -137,6 +139,7 @@ def route_bytes(
     raise DlnkitInputError(f"route must be one of {ROUTES}, got {route!r}")
 
 
+@checked
 def check_route_fits(
     route: str,
     num_params: int,
@@ -182,6 +185,7 @@ def _gib(n: int) -> str:
     return f"{n / 2**30:.3g} GiB"
 
 
+@checked
 def plan_hessian(
     loss_fn: LossFn,
     params: Sequence[torch.Tensor],
@@ -247,6 +251,7 @@ def _closed_form_data(loss_fn: LossFn) -> dict[str, torch.Tensor] | None:
     return None
 
 
+@checked
 def dense_hessian(
     loss_fn: LossFn,
     params: Sequence[torch.Tensor],
@@ -359,6 +364,7 @@ class HessianOperator:
 
     symmetric = True  # Hessians are symmetric
 
+    @checked
     def __init__(self, loss_fn: LossFn, params: Sequence[torch.Tensor], *, chunk_size: int | None = 64):
         self.loss_fn = loss_fn
         self.params = checked_params(params)

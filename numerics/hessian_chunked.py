@@ -26,6 +26,7 @@ from collections.abc import Sequence
 
 import torch
 
+from dlnkit.arguments import checked
 from dlnkit.numerics.autodiff import HessianTooLargeError, LossFn, check_dense_fits, dense_hessian_bytes, hvp_batched
 from dlnkit.numerics.validation import DlnkitInputError
 
@@ -33,6 +34,7 @@ HVP_VECTOR_COPIES = 4
 """P-vectors alive per HVP column: the identity column, its tangent, the gradient's dual, the result."""
 
 
+@checked
 def chunked_hessian_copies(num_params: int, chunk_size: int, *, per_column_numbers: int = 0) -> float:
     """The chunked route's memory as a number of dense P x P matrices (for ``check_dense_fits``).
 
@@ -43,6 +45,7 @@ def chunked_hessian_copies(num_params: int, chunk_size: int, *, per_column_numbe
     return 1.0 + chunk_size * (HVP_VECTOR_COPIES * P + int(per_column_numbers)) / float(P * P)
 
 
+@checked
 def chunked_hessian_bytes(
     num_params: int, chunk_size: int, dtype: torch.dtype = torch.float64, *, per_column_numbers: int = 0
 ) -> int:
@@ -56,6 +59,7 @@ def chunked_hessian_bytes(
     )
 
 
+@checked
 def choose_chunk_size(
     num_params: int,
     memory_budget_bytes: int,
@@ -86,6 +90,7 @@ def choose_chunk_size(
     return max(1, int(2 ** int(math.floor(math.log2(c)))))
 
 
+@checked
 def dense_hessian_chunked(
     loss_fn: LossFn,
     params: Sequence[torch.Tensor],

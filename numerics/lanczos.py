@@ -62,6 +62,7 @@ from dataclasses import dataclass
 
 import torch
 
+from dlnkit.arguments import checked
 from dlnkit.numerics.memory import check_allocation
 from dlnkit.numerics.operators import CurvatureOperator, as_operator
 from dlnkit.numerics.validation import DlnkitInputError
@@ -101,6 +102,7 @@ class KrylovRun:
 REORTH_DROP = 0.5**0.5
 
 
+@checked
 def lanczos_basis_bytes(n: int, groups: int, block_size: int, max_steps: int) -> int:
     """Peak bytes of :func:`block_lanczos` (float64): the basis, the projected matrix, and sixteen (n, b)
     work blocks per group (the block, its product, the residual, the SVD's factors and workspace;
@@ -110,6 +112,7 @@ def lanczos_basis_bytes(n: int, groups: int, block_size: int, max_steps: int) ->
     return 8 * groups * (n * M + M * M + 16 * n * block_size)
 
 
+@checked
 def random_start(
     n: int, *, block_size: int = 1, groups: int = 1, seed: int = 0, kind: str = "gaussian"
 ) -> torch.Tensor:
@@ -159,6 +162,7 @@ def _apply(op: CurvatureOperator, X: torch.Tensor, live: torch.Tensor) -> torch.
     return out.reshape(n, g, b).permute(1, 0, 2).contiguous()
 
 
+@checked
 def block_lanczos(
     op: object,
     start: torch.Tensor,
@@ -265,11 +269,13 @@ def block_lanczos(
     return run
 
 
+@checked
 def ritz_values(run: KrylovRun, group: int = 0) -> torch.Tensor:
     """The Ritz values of ``group`` (ascending), the eigenvalues of its projected matrix."""
     return ritz_pairs(run, group)[0]
 
 
+@checked
 def ritz_pairs(run: KrylovRun, group: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(theta ascending, S (slots x r) eigenvectors of T in processed-slot coordinates, residual norms
     ||A y - theta y|| = ||W_m s^(m)|| for every Ritz pair of ``group``)."""
@@ -288,6 +294,7 @@ def ritz_pairs(run: KrylovRun, group: int = 0) -> tuple[torch.Tensor, torch.Tens
     return theta, S, res
 
 
+@checked
 def ritz_vectors(run: KrylovRun, S: torch.Tensor, group: int = 0) -> torch.Tensor:
     """Ritz vectors V s for the columns of S (in the coordinates :func:`ritz_pairs` returns)."""
     idx = torch.nonzero(run.processed[group]).reshape(-1)
@@ -296,6 +303,7 @@ def ritz_vectors(run: KrylovRun, S: torch.Tensor, group: int = 0) -> torch.Tenso
     return run.basis[group].T @ full
 
 
+@checked
 def default_tolerance(dtype: torch.dtype) -> float:
     """Default relative residual tolerance: 1e-10, or 1000 eps of a coarser operator dtype (products in
     that dtype carry a relative error of several eps per layer, so residuals cannot be certified
@@ -303,6 +311,7 @@ def default_tolerance(dtype: torch.dtype) -> float:
     return max(1e-10, 1e3 * float(torch.finfo(dtype).eps))
 
 
+@checked
 def steps_for(max_products: int, block_size: int, n: int) -> int:
     """Block steps that spend at most ``max_products`` products (at least one step); a budget of n or
     more may take ceil(n / b) steps, enough to exhaust the space (deflated columns cost nothing, so

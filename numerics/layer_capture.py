@@ -41,6 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
+from dlnkit.arguments import checked
 from dlnkit.numerics.batches import Batches
 from dlnkit.numerics.exact_attention import exact_attention
 from dlnkit.numerics.layer_views import LayerView
@@ -53,6 +54,7 @@ def _param(model: nn.Module, name: str) -> nn.Parameter:
     return p
 
 
+@checked
 def unfold_conv_input(mod: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """im2col rows of a Conv1d/2d/3d input: (B * positions, C_in * prod k), matching the row-major
     reshape of the weight (C_out, C_in, k...). Any padding mode and string padding are honoured
@@ -114,6 +116,7 @@ def _view_block(view: LayerView, t: torch.Tensor) -> torch.Tensor:
     return t.reshape(view.shape)
 
 
+@checked
 def capture_layers(
     model: nn.Module,
     views: Sequence[LayerView],
@@ -259,6 +262,7 @@ class LayerHVP:
     memory), or ``"auto"`` (the first block is timed both ways; see ``_apply``).
     """
 
+    @checked
     def __init__(
         self,
         model: nn.Module,

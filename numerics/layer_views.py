@@ -35,6 +35,7 @@ from dataclasses import dataclass, replace
 
 from torch import nn
 
+from dlnkit.arguments import checked
 from dlnkit.numerics.validation import DlnkitInputError
 
 LAYER_TYPES = (
@@ -105,6 +106,7 @@ def _linear_type(name: str, mod: nn.Linear) -> str:
     return "linear"
 
 
+@checked
 def model_layers(model: nn.Module) -> list[LayerView]:
     """Every matrix layer of ``model`` as :class:`LayerView`, in module order (see the module docstring)."""
     first_name: dict[int, str] = {}
@@ -236,6 +238,7 @@ def model_layers(model: nn.Module) -> list[LayerView]:
     return views
 
 
+@checked
 def apply_layer_types(views: list[LayerView], types: Mapping[str, str]) -> list[LayerView]:
     """The views with ``types[name]`` as their layer type (names must exist; types from LAYER_TYPES)."""
     names = {v.name for v in views}
@@ -249,6 +252,7 @@ def apply_layer_types(views: list[LayerView], types: Mapping[str, str]) -> list[
     return [replace(v, layer_type=types[v.name]) if v.name in types else v for v in views]
 
 
+@checked
 def parse_layer_types(text: str) -> dict[str, str]:
     """``"name=type,name=type"`` -> dict (the ``--layer-types`` option).
 

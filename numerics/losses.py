@@ -45,6 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dlnkit.arguments import checked
 from dlnkit.numerics.validation import DlnkitInputError
 
 SUPPORTED_MODULES = ("CrossEntropyLoss", "MSELoss", "BCEWithLogitsLoss", "HuberLoss", "SmoothL1Loss")
@@ -117,6 +118,7 @@ def _huber(d: torch.Tensor, delta: float) -> torch.Tensor:
     return torch.where(a < delta, 0.5 * d * d, delta * (a - 0.5 * delta))
 
 
+@checked
 def resolve_loss(loss: LossLike, *, reduction: str | None = None) -> LossSpec:
     """A :class:`LossSpec` for a torch loss module, a name or a callable.
 
@@ -128,7 +130,7 @@ def resolve_loss(loss: LossLike, *, reduction: str | None = None) -> LossSpec:
     >>> resolve_loss(torch.nn.L1Loss())
     Traceback (most recent call last):
     ...
-    dlnkit.numerics.validation.DlnkitInputError: unsupported loss module L1Loss; supported: ...
+    dlnkit.arguments.DlnkitInputError: unsupported loss module L1Loss; supported: ...
     """
     if isinstance(loss, LossSpec):
         return loss

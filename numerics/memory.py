@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dlnkit.arguments import checked
 from dlnkit.numerics.dims import num_params
 from dlnkit.numerics.validation import DlnkitInputError
 
@@ -144,6 +145,7 @@ def memory_budget_bytes(device: str | torch.device | int = "cpu") -> int:
     return min(limits)
 
 
+@checked
 def check_allocation(
     nbytes: float,
     what: str,
@@ -172,6 +174,7 @@ def _gib(n: int) -> str:
     return f"{n / 2**30:.3g} GiB" if n < 2**50 else f"{n / 2**40:.3g} TiB"
 
 
+@checked
 def dln_point_bytes(dims: Sequence[int], batch: int, rank: int) -> int:
     """Peak bytes of building a DLN point: teacher map (U, V, M and its diagonal product), weights
     (built in float64, then cloned/moved), covariance and its eigendecomposition, data batch."""
@@ -184,12 +187,14 @@ def dln_point_bytes(dims: Sequence[int], batch: int, rank: int) -> int:
     return F64 * (teacher + 3 * weights + covariance + data + hidden_bases)
 
 
+@checked
 def dense_spectrum_bytes(num_params: int, *, route: str = "assembled") -> int:
     """Peak bytes of a dense P x P Hessian built by ``route`` and then passed to ``eigvalsh``."""
     copies = {"assembled": COPIES_ASSEMBLED, "blockwise": COPIES_BLOCKWISE}[route] + COPIES_EIGVALSH
     return int(copies * F64 * float(num_params) ** 2)
 
 
+@checked
 def autograd_hessian_bytes(num_params: int, batch: int, widths_sum: int) -> int:
     """Peak bytes of a ``torch.func`` dense Hessian of a chain of matrix products: P x P for the
     result and its blocks, plus the forward/backward intermediates (about 4 B sum(d) numbers) for

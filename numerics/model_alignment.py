@@ -36,6 +36,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from dlnkit.arguments import checked
 from dlnkit.numerics.alignment import AlignmentReport, LayerCapture, analyse_capture
 from dlnkit.numerics.batches import as_batches
 from dlnkit.numerics.layer_capture import LayerHVP, capture_layers
@@ -66,6 +67,7 @@ class ModelAlignment:
         }
 
 
+@checked
 def analysis_copy(model: nn.Module, dtype: torch.dtype, device: torch.device | str) -> nn.Module:
     """A deep copy of ``model`` with floating parameters and buffers in ``dtype`` on ``device``
     (tied parameters stay tied; embeddings with ``sparse=True`` get dense gradients; the user's model
@@ -103,6 +105,7 @@ def _skipped(model: nn.Module, views: Sequence[LayerView]) -> list[tuple[str, st
     return out
 
 
+@checked
 def analyse_model_layers(
     model: nn.Module,
     data: Any,

@@ -41,9 +41,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from dlnkit.arguments import checked
 from dlnkit.numerics.validation import DlnkitInputError
 
 
+@checked
 def train_mode_normalisation(model: nn.Module) -> list[str]:
     """Names of BatchNorm / InstanceNorm-with-running-stats modules in training mode.
 
@@ -109,6 +111,7 @@ def _inputs_snapshot(X: Any) -> list[torch.Tensor]:
     return [t.detach().clone() for t in items if isinstance(t, torch.Tensor)]
 
 
+@checked
 def check_model_for_curvature(model: nn.Module, forward: Callable[[Any], torch.Tensor], first_inputs: Any) -> None:
     """Raise :class:`DlnkitInputError` for train-mode normalisation, buffer-changing or random forwards.
 
@@ -183,6 +186,7 @@ def _split_inputs(X: Any, a: int, b: int) -> Any:
     return X[a:b]
 
 
+@checked
 def check_sample_independence(
     model: nn.Module, loss: Any, X: Any, y: torch.Tensor, *, max_samples: int = 8, seed: int = 0
 ) -> dict[str, float]:

@@ -32,6 +32,7 @@ from typing import Protocol, runtime_checkable
 
 import torch
 
+from dlnkit.arguments import checked
 from dlnkit.numerics.validation import DlnkitInputError
 
 Matmat = Callable[[torch.Tensor], torch.Tensor]
@@ -62,6 +63,7 @@ class MatmatOperator:
     """An operator from a torch function of an (n, k) block (``batched=True``) or of an n vector
     (``batched=False``: the block is applied column by column)."""
 
+    @checked
     def __init__(
         self,
         fn: Matmat,
@@ -106,6 +108,7 @@ class MatmatOperator:
 class DenseOperator:
     """An explicit symmetric matrix (a closed-form Hessian, a test matrix) as an operator."""
 
+    @checked
     def __init__(self, matrix: torch.Tensor, *, symmetric: bool = True):
         if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1] or matrix.shape[0] < 1:
             raise DlnkitInputError(f"a dense operator needs a non-empty square matrix, got shape {tuple(matrix.shape)}")
@@ -136,6 +139,7 @@ class DenseOperator:
         return self.matrix @ V.reshape(self.size, -1).to(dtype=self.dtype, device=self.device)
 
 
+@checked
 def as_operator(obj: object, n: int | None = None, *, batched: bool = True) -> CurvatureOperator:
     """``obj`` as a :class:`CurvatureOperator`: an operator itself, a square torch tensor, or a torch
     callable together with its size ``n`` (a block function, or a vector function with

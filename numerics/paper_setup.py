@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from dlnkit.arguments import checked
 from dlnkit.numerics.chains import ChainLoss, chain_loss, chain_loss_and_gradients_numpy, resolve_activation
 from dlnkit.numerics.hessian import dense_hessian
 from dlnkit.numerics.training import heavy_ball_loop
@@ -173,6 +174,7 @@ class PaperRun:
     final_loss: float = float("nan")
 
 
+@checked
 def train_paper(
     setup: PaperSetup,
     *,

@@ -29,6 +29,7 @@ from typing import Any
 
 import torch
 
+from dlnkit.arguments import checked
 from dlnkit.numerics.chains import ChainLoss, MomentLoss, chain_loss, moment_loss, resolve_activation
 from dlnkit.numerics.device import resolve_device
 from dlnkit.numerics.dims import dims_of, layer_offsets, num_params
@@ -113,6 +114,7 @@ class Point:
         return partial_products(self.weights)
 
 
+@checked
 def network_loss(
     weights: Sequence[torch.Tensor], X: torch.Tensor, Y: torch.Tensor, activation: str = "linear"
 ) -> torch.Tensor:
@@ -128,6 +130,7 @@ def _generator(seed: int) -> torch.Generator:
     return g
 
 
+@checked
 def input_covariance(d_in: int, anisotropy: float, seed: int) -> torch.Tensor:
     """Sigma = R diag(k^(-1/2) ... k^(1/2)) R^T (determinant 1); the identity when k = 1.
 
@@ -144,6 +147,7 @@ def input_covariance(d_in: int, anisotropy: float, seed: int) -> torch.Tensor:
     return R @ torch.diag(ev) @ R.T
 
 
+@checked
 def inputs_with_covariance(batch: int, sigma: torch.Tensor, seed: int) -> torch.Tensor:
     """A Gaussian batch X (B x d_in) with (1/B) X^T X = sigma exactly (whitened, then coloured)."""
     Z = whitened_inputs(batch, int(sigma.shape[0]), seed=seed)
@@ -213,6 +217,7 @@ def _check_plan(config: Config, device: str | torch.device) -> None:
 
 
 # ----- builders ---------------------------------------------------------------------------------
+@checked
 def aligned_minimum_point(config: Config, device: str | torch.device = "cpu") -> Point:
     """The balanced aligned global minimum for target singular values ``t`` (hidden widths below
     the rank realise the best rank-h map), changed by ``balance``, ``misalignment``, ``offset``,
@@ -248,6 +253,7 @@ def aligned_minimum_point(config: Config, device: str | torch.device = "cpu") ->
     )
 
 
+@checked
 def random_point(config: Config, device: str | torch.device = "cpu") -> Point:
     """A generic point: Gaussian weights N(0, scale^2/d_{l-1}) and a Gaussian target map, input
     covariance from ``anisotropy`` (no batch)."""
@@ -262,6 +268,7 @@ def random_point(config: Config, device: str | torch.device = "cpu") -> Point:
     )
 
 
+@checked
 def random_batch_point(config: Config, device: str | torch.device = "cpu") -> Point:
     """A generic point with a batch: Gaussian weights (``scale``), inputs X with covariance from
     ``anisotropy`` (``batch`` B, default max(2 d_in, 8)) and Gaussian outputs Y unrelated to X
@@ -286,6 +293,7 @@ def random_batch_point(config: Config, device: str | torch.device = "cpu") -> Po
     )
 
 
+@checked
 def aligned_layer_point(config: Config, device: str | torch.device = "cpu") -> Point:
     """A balanced aligned point with per-layer singular values ``s`` and a target with singular
     values ``t`` sharing the network's bases (not a minimum unless s^L = t), changed by
@@ -324,6 +332,7 @@ def aligned_layer_point(config: Config, device: str | torch.device = "cpu") -> P
     )
 
 
+@checked
 def point_from_weights(config: Config, device: str | torch.device = "cpu") -> Point:
     """The point of given ``weights`` (nested lists of numbers or ``"p/q"`` strings, or tensors),
     with ``sigma`` (default identity) and ``target`` (default zero) when given."""
@@ -348,6 +357,7 @@ def point_from_weights(config: Config, device: str | torch.device = "cpu") -> Po
     return Point(Ws, sigma, target @ sigma, target, dims=dims)
 
 
+@checked
 def build_point(config: Config, device: str | torch.device = "cpu") -> Point:
     """The float64 point a configuration describes:
 

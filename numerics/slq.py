@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from dlnkit.arguments import checked
 from dlnkit.numerics.lanczos import KrylovRun, block_lanczos, random_start
 from dlnkit.numerics.operators import as_operator
 from dlnkit.numerics.validation import DlnkitInputError
@@ -47,6 +48,7 @@ def _tridiagonal(T: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     return T.diagonal().numpy().copy(), T.diagonal(1).numpy().copy()
 
 
+@checked
 def block_lanczos_tridiagonals(op: object, V0: torch.Tensor, num_steps: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """(alphas, betas) of independent single-vector Lanczos recurrences, one from every column of
     ``V0`` (n, p), run side by side by the block kernel (:func:`~dlnkit.numerics.lanczos.block_lanczos`
@@ -57,6 +59,7 @@ def block_lanczos_tridiagonals(op: object, V0: torch.Tensor, num_steps: int) -> 
     return [_tridiagonal(_projected(run, c)) for c in range(p)]
 
 
+@checked
 def lanczos_tridiagonal(op: object, v0: torch.Tensor, num_steps: int) -> tuple[np.ndarray, np.ndarray]:
     """The (alphas, betas) of m Lanczos steps from ``v0`` (the kernel with one group of block size 1);
     stops early at an invariant subspace (then fewer than m alphas)."""
@@ -105,6 +108,7 @@ class SLQResult:
         return float(wasserstein_distance(x[keep], np.asarray(eigenvalues, dtype=np.float64), u_weights=w[keep]))
 
 
+@checked
 def slq(op: object, n: int | None = None, *, num_probes: int = 8, num_steps: int = 60, seed: int = 0) -> SLQResult:
     """SLQ with Rademacher probes. ``op``: a curvature operator (:mod:`dlnkit.numerics.operators`), a
     square tensor, or a torch function of an (n, k) block with ``n``. All probes run side by side in

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from dlnkit.arguments import checked
 from dlnkit.numerics.validation import DlnkitInputError
 
 
@@ -75,6 +76,7 @@ class ClusterSplit:
         }
 
 
+@checked
 def split_by_counts(eigs: npt.ArrayLike, n_dominant: int, n_bulk: int) -> ClusterSplit:
     """Top ``n_dominant`` eigenvalues are dominant, the next ``n_bulk`` bulk, the rest zero.
 
@@ -108,6 +110,7 @@ def split_by_counts(eigs: npt.ArrayLike, n_dominant: int, n_bulk: int) -> Cluste
     )
 
 
+@checked
 def split_by_gaps(eigs: npt.ArrayLike, *, zero_rtol: float = 1e-8) -> ClusterSplit:
     """Data-driven split: |lambda| <= zero_rtol * max|lambda| is zero, negatives apart, and the
     positive rest is cut at its largest gap in log scale (dominant above, bulk below).

@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from dlnkit.arguments import checked
 from dlnkit.numerics.lanczos import (
     KrylovRun,
     block_lanczos,
@@ -139,6 +140,7 @@ def _clusters(
     return tuple(mults), tuple(found)
 
 
+@checked
 def top_eigenvalues(
     op: object,
     k: int = 5,

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import torch
 
+from dlnkit.arguments import checked
 from dlnkit.numerics.operators import CurvatureOperator, as_operator
 from dlnkit.numerics.validation import DlnkitInputError
 
@@ -54,6 +55,7 @@ def _apply(op: CurvatureOperator, V: torch.Tensor, batch: int) -> torch.Tensor:
     )
 
 
+@checked
 def exact_trace(op: object, n: int | None = None, *, batch: int = 64) -> TraceResult:
     """tr A from the n products with unit vectors (the reference)."""
     A = as_operator(op, n)
@@ -67,6 +69,7 @@ def exact_trace(op: object, n: int | None = None, *, batch: int = 64) -> TraceRe
     return TraceResult(tot, n, "exact")
 
 
+@checked
 def hutchinson(
     op: object, n: int | None = None, num_matvecs: int = 30, *, seed: int = 0, batch: int = 32
 ) -> TraceResult:
@@ -86,6 +89,7 @@ def hutchinson(
     return TraceResult(float(x.mean()), int(num_matvecs), "hutchinson", se)
 
 
+@checked
 def hutchpp(op: object, n: int | None = None, num_matvecs: int = 30, *, seed: int = 0, batch: int = 32) -> TraceResult:
     """Hutch++ with ``num_matvecs`` products (rounded down to a multiple of 3, at least 3).
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from tqdm import tqdm  # plain tqdm: tqdm.auto warns in a Jupyter kernel without ipywidgets
 
+from dlnkit.arguments import checked
 from dlnkit.numerics.chains import chain_loss_and_gradients_numpy, resolve_activation
 from dlnkit.numerics.validation import DlnkitInputError, TrainingDivergedError
 
@@ -66,6 +67,7 @@ def heavy_ball_update(
         W -= lr * v
 
 
+@checked
 def heavy_ball_descent(
     weights: Sequence[torch.Tensor],
     gradient: GradientFn,
@@ -155,6 +157,7 @@ def heavy_ball_descent(
     return to_torch(Ws), rec
 
 
+@checked
 def heavy_ball_loop(
     Ws: list[np.ndarray],
     gradient: GradientFn,

@@ -5,14 +5,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
-
-class DlnkitInputError(ValueError):
-    """Bad input to a dlnkit routine (shapes, depth, rank, non-finite values, sizes).
-
-    The CLI turns this into one line on stderr and exit status 2.
-    """
+# the input error is defined with the one argument check of the public API (torch- and SymPy-free)
+from dlnkit.arguments import DlnkitInputError as DlnkitInputError, checked as checked
 
 
+@checked
 def check_dims(dims: Sequence[int]) -> list[int]:
     """Validate a layer-width list ``[d_in, d_1, ..., d_out]`` (depth = len(dims) - 1 >= 1).
 
@@ -38,7 +35,7 @@ def check_dims(dims: Sequence[int]) -> list[int]:
     >>> check_dims([3])
     Traceback (most recent call last):
     ...
-    dlnkit.numerics.validation.DlnkitInputError: dims must list at least d_in and d_out (depth >= 1), got [3]
+    dlnkit.arguments.DlnkitInputError: dims must list at least d_in and d_out (depth >= 1), got [3]
     """
     try:
         out = [int(d) for d in dims]
@@ -67,6 +64,7 @@ def check_rank(rank: int, dims: Sequence[int], *, need_hidden: bool = True) -> i
     return r
 
 
+@checked
 def check_finite(tensors: Iterable[object], what: str = "weights") -> None:
     """Raise if any tensor or number holds NaN or inf.
 
@@ -109,7 +107,7 @@ def check_target_scale(singular_values: Sequence[float], depth: int) -> list[flo
     >>> check_target_scale([1e300], 8)
     Traceback (most recent call last):
     ...
-    dlnkit.numerics.validation.DlnkitInputError: target singular value 1e+300 is outside the range float64 handles ...
+    dlnkit.arguments.DlnkitInputError: target singular value 1e+300 is outside the range float64 handles ...
     """
     out = []
     L = int(depth)

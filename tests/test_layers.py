@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: layer of each module prefix, lowest first (the longest matching prefix wins)
 LAYERS = {
+    "dlnkit.arguments": 0,  # the input error and the argument check, below theory and numerics
     "dlnkit.theory": 0,
     "dlnkit.numerics": 0,
     "dlnkit.configs": 1,

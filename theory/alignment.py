@@ -53,6 +53,7 @@ from collections.abc import Sequence
 
 import sympy as sp
 
+from dlnkit.arguments import checked
 from dlnkit.theory.exact_hessian import partial_products_exact
 from dlnkit.theory.kronecker import kron, symbolic_matrix, vec_row_major
 from dlnkit.theory.symbols import L as L_sym, l as l_sym
@@ -62,6 +63,7 @@ t_sym = sp.Symbol("t", positive=True)
 c_sym = sp.Symbol("c", positive=True)
 
 
+@checked
 def derive_dln_layer_block(m: int, n: int, p: int, q: int) -> tuple[sp.Matrix, sp.Matrix]:
     r"""(Hessian of the loss in W_l, (P^T P) (x) (Q Q^T)) for symbolic P (p x m), W_l (m x n), Q (n x q).
 

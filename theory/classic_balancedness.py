@@ -34,6 +34,7 @@ from collections.abc import Sequence
 
 import sympy as sp
 
+from dlnkit.arguments import checked
 from dlnkit.theory.exact_hessian import partial_products_exact
 
 __all__ = [
@@ -61,6 +62,7 @@ def _symbols_matrix_form() -> tuple[sp.MatrixExpr, sp.MatrixExpr, sp.MatrixExpr,
     return Wn, Wl, g_l, g_next
 
 
+@checked
 def flow_derivative_matrix_form() -> sp.MatrixExpr:
     r""":math:`\dot D_l` under gradient flow, for matrix symbols of any size; simplifies to zero.
 
@@ -71,6 +73,7 @@ def flow_derivative_matrix_form() -> sp.MatrixExpr:
     return -(g_next.T * Wn + Wn.T * g_next) + (g_l * Wl.T + Wl * g_l.T)
 
 
+@checked
 def step_change_matrix_form(eta: sp.Expr = step_size) -> tuple[sp.MatrixExpr, sp.MatrixExpr]:
     r"""(change of :math:`D_l` after one step, :math:`\eta^2(g_{l+1}^\top g_{l+1} - g_lg_l^\top)`),
     for matrix symbols of any size. Their difference expands to zero.
@@ -96,6 +99,7 @@ def _explicit_chain(dims: Sequence[int]) -> tuple[list[sp.Matrix], list[sp.Matri
     return Ws, g
 
 
+@checked
 def flow_derivative_explicit(dims: Sequence[int]) -> list[sp.Matrix]:
     r""":math:`\dot D_l` for every l on explicit symbolic matrices (entries w, free gradient G).
 
@@ -109,6 +113,7 @@ def flow_derivative_explicit(dims: Sequence[int]) -> list[sp.Matrix]:
     ]
 
 
+@checked
 def step_change_explicit(dims: Sequence[int], eta: sp.Expr = step_size) -> list[sp.Matrix]:
     r"""(change of :math:`D_l` after one step) minus :math:`\eta^2(g_{l+1}^\top g_{l+1} - g_lg_l^\top)`,
     for every l, on explicit symbolic matrices: all zero matrices.
@@ -127,6 +132,7 @@ def step_change_explicit(dims: Sequence[int], eta: sp.Expr = step_size) -> list[
     ]
 
 
+@checked
 def neuron_balance_rate(activation: str | sp.Lambda = "relu") -> sp.Expr:
     r"""d/dt (|W_1[k,:]|^2 - |W_2[:,k]|^2) for one hidden unit of f = W_2 sigma(W_1 x), one input
     x (symbols), any loss (r = dl/df free), weights w (in), v (out), under gradient flow.

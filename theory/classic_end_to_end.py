@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from dlnkit.arguments import checked
 from dlnkit.theory.exact_hessian import partial_products_exact
 
 __all__ = [
@@ -81,6 +82,7 @@ def _formula_velocity(a: tuple[sp.Symbol, ...], depth: int, N: sp.Matrix) -> sp.
     return out
 
 
+@checked
 def balanced_velocity_difference(depth: int, n: int = 2) -> sp.Matrix:
     r"""True velocity minus the fractional-power formula at a balanced point (diagonal layers
     diag(a), free gradient matrix): the zero matrix.
@@ -92,6 +94,7 @@ def balanced_velocity_difference(depth: int, n: int = 2) -> sp.Matrix:
     return sp.simplify(_true_velocity(Ws, N) - _formula_velocity(a, int(depth), N))
 
 
+@checked
 def rescaled_velocity_difference(depth: int, n: int = 2) -> sp.Matrix:
     r"""At the rescaled point (c != 1): true velocity - formula - [(c^-2 - 1) T_1 + (c^2 - 1) T_2]:
     the zero matrix (the decomposition of the error is exact).
@@ -113,6 +116,7 @@ def rescaled_velocity_difference(depth: int, n: int = 2) -> sp.Matrix:
     return sp.simplify(diff)
 
 
+@checked
 def rescaled_velocity_factor(depth: sp.Expr | int | None = None) -> sp.Expr:
     r"""Velocity at the rescaled point / balanced formula, for a scalar chain of depth L >= 2:
     :math:`(L - 2 + c^2 + c^{-2})/L`. For a concrete depth it is computed from the chain itself.
@@ -132,6 +136,7 @@ def rescaled_velocity_factor(depth: sp.Expr | int | None = None) -> sp.Expr:
     return sp.factor(sp.simplify(true / (depth * a ** (2 * (depth - 1)))))
 
 
+@checked
 def rescaled_velocity_relative_error(depth: sp.Expr | int | None = None) -> sp.Expr:
     r"""|velocity - formula| / |formula| on a scalar chain: :math:`(c - 1/c)^2/L`.
 

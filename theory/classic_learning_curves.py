@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from dlnkit.arguments import checked
 from dlnkit.theory.cost_limits import IMPLICIT_TIME_MAX_DEPTH, check_symbolic_size
 from dlnkit.theory.symbols import L as L_sym
 
@@ -53,6 +54,7 @@ u, s, u0, a, v = sp.symbols("u s u_0 a v", positive=True)
 t = sp.Symbol("t", nonnegative=True)
 
 
+@checked
 def layer_rate(depth: sp.Expr = L_sym) -> sp.Expr:
     r"""da/dt for one layer's mode value under gradient flow of 1/2 (a_1...a_L - s)^2 at a_l = a:
     :math:`a^{L-1}(s - a^L)`, derived by differentiating with respect to one factor.
@@ -68,6 +70,7 @@ def layer_rate(depth: sp.Expr = L_sym) -> sp.Expr:
     return a ** (depth - 1) * (s - a**depth)
 
 
+@checked
 def mode_ode_rhs(depth: sp.Expr = L_sym) -> sp.Expr:
     r"""du/dt with u = a^L, by the chain rule from :func:`layer_rate`, written in u.
 
@@ -79,6 +82,7 @@ def mode_ode_rhs(depth: sp.Expr = L_sym) -> sp.Expr:
     return sp.simplify(sp.powsimp(sp.expand_power_base(rate.subs(a, u ** (1 / depth)), force=True), force=True))
 
 
+@checked
 def stated_mode_ode(depth: sp.Expr = L_sym) -> sp.Expr:
     r"""The stated right-hand side :math:`L u^{2-2/L}(s - u)`.
 
@@ -89,6 +93,7 @@ def stated_mode_ode(depth: sp.Expr = L_sym) -> sp.Expr:
     return depth * u ** (2 - 2 / depth) * (s - u)
 
 
+@checked
 def logistic_solution() -> sp.Expr:
     r"""The L = 2 trajectory :math:`u(t) = s e^{2st}/(e^{2st} - 1 + s/u_0)`.
 
@@ -100,6 +105,7 @@ def logistic_solution() -> sp.Expr:
     return s * e / (e - 1 + s / u0)
 
 
+@checked
 def implicit_time_antiderivative(depth: sp.Expr = L_sym) -> sp.Expr:
     r"""An antiderivative in v = u^{1/L} of :math:`1/(v^{L-1}(s - v^L))`: the hypergeometric form
     for L != 2, :math:`\ln(v^2/(s - v^2))/(2s)` for L = 2.
@@ -114,6 +120,7 @@ def implicit_time_antiderivative(depth: sp.Expr = L_sym) -> sp.Expr:
     return v ** (2 - depth) / ((2 - depth) * s) * sp.hyper([1, (2 - depth) / depth], [2 / depth], v**depth / s)
 
 
+@checked
 def implicit_time(depth: int) -> sp.Expr:
     r"""t(u): the time the flow takes from u_0 to u (0 < u_0 < u < s), by integrating the rational
     function exactly (concrete depth). With v = s^{1/L} w the integral is
@@ -144,6 +151,7 @@ def implicit_time(depth: int) -> sp.Expr:
     return scale * (F.subs(w, (u / s) ** sp.Rational(1, depth)) - F.subs(w, (u0 / s) ** sp.Rational(1, depth)))
 
 
+@checked
 def half_time(depth: int) -> sp.Expr:
     """Time to learn half of a mode (u = s/2) from u_0, exactly.
 
@@ -153,6 +161,7 @@ def half_time(depth: int) -> sp.Expr:
     return sp.simplify(implicit_time(depth).subs(u, s / 2))
 
 
+@checked
 def learning_time_small_init(depth: sp.Expr = L_sym) -> sp.Expr:
     r"""Leading behaviour of the learning time as u_0 -> 0: :math:`\ln(s/u_0)/(2s)` at L = 2,
     :math:`u_0^{-(L-2)/L}/((L-2)s)` at L >= 3 (the lower limit of the integral dominates).
@@ -166,6 +175,7 @@ def learning_time_small_init(depth: sp.Expr = L_sym) -> sp.Expr:
     return u0 ** ((2 - depth) / depth) / ((depth - 2) * s)
 
 
+@checked
 def euler_error_forcing(depth: sp.Expr = L_sym) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
     r"""(f(a), f'(a), -f'(a) f(a) / 2) for the first-order error of gradient descent (Euler):
     :math:`\dot E = f'(a)E - \tfrac12 f'(a)f(a)`.

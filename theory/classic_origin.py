@@ -41,6 +41,7 @@ from typing import Any
 
 import sympy as sp
 
+from dlnkit.arguments import checked
 from dlnkit.theory.cost_limits import PAIR_EIGENVALUES_MAX_DEPTH, check_symbolic_size
 
 __all__ = [
@@ -70,6 +71,7 @@ def _symbolic_loss(dims: Sequence[int], sigma_free: bool) -> tuple[sp.Expr, list
     return loss, [x for M in Ws for x in M], C, S
 
 
+@checked
 def origin_hessian(dims: Sequence[int], *, sigma_free: bool = True) -> sp.Matrix:
     r"""The Hessian at W = 0 of the loss with a free cross moment C and (``sigma_free``) a free
     symmetric input covariance :math:`\Sigma`. Its entries involve C only, never :math:`\Sigma`.
@@ -87,6 +89,7 @@ def origin_hessian(dims: Sequence[int], *, sigma_free: bool = True) -> sp.Matrix
     return sp.hessian(loss, params).subs({p: 0 for p in params})
 
 
+@checked
 def origin_spectrum(
     depth: int, hidden_width: int, singular_values_C: Sequence[Any], num_params: int
 ) -> Counter[sp.Expr]:
@@ -112,6 +115,7 @@ def origin_spectrum(
     return out
 
 
+@checked
 def partial_solution_pair_eigenvalues(depth: int) -> dict[sp.Expr, int]:
     r"""Exact eigenvalues at a partial solution of the smallest case: dims [2] * (L + 1), kept mode
     with per-layer value b (t_i = b^L), dropped mode with target t_j; derived from the Hessian of
@@ -145,6 +149,7 @@ def partial_solution_pair_eigenvalues(depth: int) -> dict[sp.Expr, int]:
     return {sp.factor(k): v for k, v in H.eigenvals().items()}
 
 
+@checked
 def descartes_inertia(H: sp.Matrix) -> dict[str, int]:
     r"""Exact (index, nullity, positive) of a rational symmetric matrix: its characteristic
     polynomial has only real roots, so Descartes' rule of signs counts the positive roots exactly
@@ -172,6 +177,7 @@ def descartes_inertia(H: sp.Matrix) -> dict[str, int]:
     return {"index": neg, "nullity": zeros, "positive": changes(core)}
 
 
+@checked
 def inversions(t: Sequence[Any], kept: Sequence[int]) -> int:
     """#{(i kept, j dropped): t_j > t_i} (j ranges over the target's nonzero modes).
 
@@ -182,6 +188,7 @@ def inversions(t: Sequence[Any], kept: Sequence[int]) -> int:
     return sum(1 for i in S for j in range(len(t)) if j not in S and t[j] > t[i])
 
 
+@checked
 def partial_solution_counts(dims: Sequence[int], t: Sequence[Any], kept: Sequence[int]) -> dict[str, int]:
     r"""Index (negative eigenvalues), nullity and positive count at the partial solution keeping
     modes ``kept`` of the target with singular values ``t`` (whitened data, distinct t).

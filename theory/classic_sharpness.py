@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from dlnkit.arguments import checked
 from dlnkit.theory.dln_spectrum import dominant_eigenvalue
 from dlnkit.theory.symbols import L as L_sym
 
@@ -39,6 +40,7 @@ eta, lam = sp.symbols("eta lambda", positive=True)
 mu = sp.Symbol("mu", nonnegative=True)
 
 
+@checked
 def top_eigenvalue_balanced(depth: sp.Expr = L_sym) -> sp.Expr:
     r"""The i = j = 1 dominant eigenvalue of B1, summed over layers: :math:`L t_1^{2(L-1)/L}`.
 
@@ -50,6 +52,7 @@ def top_eigenvalue_balanced(depth: sp.Expr = L_sym) -> sp.Expr:
     return sp.powsimp(sp.simplify(dominant_eigenvalue(t1, t1, depth).doit()), force=True)
 
 
+@checked
 def top_eigenvalue_rescaled(depth: int | sp.Expr = L_sym) -> sp.Expr:
     r"""Top eigenvalue at the rescaled minimum (W_1 -> c W_1, W_2 -> W_2 / c), depth >= 2: the layer
     sum with the first term scaled by c^-2 and the second by c^2.
@@ -66,6 +69,7 @@ def top_eigenvalue_rescaled(depth: int | sp.Expr = L_sym) -> sp.Expr:
     return sp.simplify(m ** (2 * (depth - 1)) * (depth - 2 + c**2 + c**-2))
 
 
+@checked
 def sharpness_excess(depth: int | sp.Expr = L_sym) -> sp.Expr:
     r""":math:`\lambda_{max}(c) - \lambda_{max}(1) = t_1^{2(L-1)/L}(c - 1/c)^2`.
 
@@ -75,6 +79,7 @@ def sharpness_excess(depth: int | sp.Expr = L_sym) -> sp.Expr:
     return sp.factor(sp.simplify(top_eigenvalue_rescaled(depth) - top_eigenvalue_rescaled(depth).subs(c, 1)))
 
 
+@checked
 def stability_threshold() -> sp.Expr:
     r"""Largest curvature at which GD with step eta is (marginally) stable: solve |1 - eta lambda| <= 1.
 
@@ -85,6 +90,7 @@ def stability_threshold() -> sp.Expr:
     return sp.simplify(sol.sup)
 
 
+@checked
 def momentum_stability_threshold() -> sp.Expr:
     r"""Heavy ball x_{k+1} = x_k - eta lambda x_k + mu (x_k - x_{k-1}): the characteristic root
     leaves the unit disk through z = -1 at :math:`\lambda = 2(1 + \mu)/\eta`.

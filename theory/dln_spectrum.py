@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from dlnkit.arguments import checked
 from dlnkit.theory.cost_limits import JJT_MAX_ENTRIES, NUMERIC_SPECTRUM_MAX_PARAMS, check_symbolic_size
 from dlnkit.theory.exact_hessian import partial_products_exact
 from dlnkit.theory.exact_point import exact_num_params
@@ -60,6 +61,7 @@ def _corner_diag(rows: int, cols: int, diag: Sequence[sp.Expr]) -> sp.Matrix:
     return A
 
 
+@checked
 def aligned_minimum_weights(dims: Sequence[int], t: Sequence[sp.Expr]) -> list[sp.Matrix]:
     """Weights of the balanced aligned minimum in the singular bases: W_l = corner(diag(t^(1/L))).
 
@@ -89,6 +91,7 @@ def aligned_minimum_weights(dims: Sequence[int], t: Sequence[sp.Expr]) -> list[s
     return [_corner_diag(dims[k + 1], dims[k], s) for k in range(depth)]
 
 
+@checked
 def derive_jjt_aligned(dims: Sequence[int], t: Sequence[sp.Expr] | None = None) -> sp.Matrix:
     """Build J J^T = sum_l (P_l P_l^T) (x) (Q_l^T Q_l) symbolically at the aligned minimum.
 
@@ -130,6 +133,7 @@ def derive_jjt_aligned(dims: Sequence[int], t: Sequence[sp.Expr] | None = None) 
     return out.applyfunc(sp.powsimp)
 
 
+@checked
 def read_off_spectrum(jjt: sp.Matrix, num_params: int | None = None) -> Counter[sp.Expr]:
     """Eigenvalues with multiplicities of a diagonal J J^T; ``num_params`` adds the structural zeros.
 
@@ -163,6 +167,7 @@ def read_off_spectrum(jjt: sp.Matrix, num_params: int | None = None) -> Counter[
     return counts
 
 
+@checked
 def dominant_eigenvalue(a: sp.Expr = t_i, b: sp.Expr = t_j, depth: sp.Expr = L_sym) -> sp.Expr:
     r"""The dominant eigenvalue for target pair (i, j) as the layer sum
     :math:`\sum_{l=1}^{L} t_i^{2(L-l)/L} t_j^{2(l-1)/L}` (unevaluated).
@@ -188,6 +193,7 @@ def dominant_eigenvalue(a: sp.Expr = t_i, b: sp.Expr = t_j, depth: sp.Expr = L_s
     return sp.Sum(a ** (2 * (depth - l_sym) / depth) * b ** (2 * (l_sym - 1) / depth), (l_sym, 1, depth))
 
 
+@checked
 def dominant_eigenvalue_closed_form(a: sp.Expr = t_i, b: sp.Expr = t_j, depth: sp.Expr = L_sym) -> sp.Expr:
     r"""The geometric-sum closed form :math:`(t_i^2 - t_j^2)/(t_i^{2/L} - t_j^{2/L})` for
     :math:`t_i \ne t_j`, and :math:`L\,t^{2(L-1)/L}` when they are equal.
@@ -218,6 +224,7 @@ def dominant_eigenvalue_closed_form(a: sp.Expr = t_i, b: sp.Expr = t_j, depth: s
     )
 
 
+@checked
 def balanced_minimum_spectrum(
     rank: int | sp.Expr = None, n_in: sp.Expr = None, n_out: sp.Expr = None, depth: sp.Expr = L_sym
 ) -> list[SpectrumGroup]:
@@ -276,6 +283,7 @@ def balanced_minimum_spectrum(
     ]
 
 
+@checked
 def balanced_minimum_spectrum_numeric(dims: Sequence[int], t_values: Sequence[float]) -> dict[str, Any]:
     """Numbers from :func:`balanced_minimum_spectrum` by ``lambdify``: the full P-long spectrum
     (descending) and the eigenvalues of each group.
@@ -351,6 +359,7 @@ def balanced_minimum_spectrum_numeric(dims: Sequence[int], t_values: Sequence[fl
     }
 
 
+@checked
 @functools.cache  # pure function of a hashable SymPy depth; summation is slow
 def equal_targets_mean_ratio(depth: sp.Expr = L_sym) -> sp.Expr:
     """mean(dominant) / mean(bulk) when every t_i = m**L, simplified: returns exactly ``L``.

@@ -39,6 +39,8 @@ import sympy as sp
 from sympy.polys.domains import QQ
 from sympy.polys.matrices import DomainMatrix
 
+from dlnkit.arguments import checked
+
 #: an exact number: int, Fraction, "p/q" string or SymPy Rational (never a float)
 RationalLike: TypeAlias = int | str | Fraction | sp.Rational
 #: a matrix given exactly: a SymPy matrix or nested rows of RationalLike
@@ -72,6 +74,7 @@ def to_rational_matrix(a: MatrixLike) -> sp.Matrix:
     return sp.Matrix([[conv(x) for x in r] for r in rows])
 
 
+@checked
 def exact_num_params(dims: Sequence[Any]) -> Any:
     """P = sum_l d_l d_{l-1} for integer or symbolic widths.
 
@@ -84,6 +87,7 @@ def exact_num_params(dims: Sequence[Any]) -> Any:
     )
 
 
+@checked
 def exact_layer_offsets(dims: Sequence[int]) -> list[int]:
     """Where each W_l starts in the flat (row-major) parameter vector, plus P at the end."""
     out = [0]
@@ -92,6 +96,7 @@ def exact_layer_offsets(dims: Sequence[int]) -> list[int]:
     return out
 
 
+@checked
 def partial_products_exact(weights: Sequence[sp.Matrix]) -> tuple[list[sp.Matrix], list[sp.Matrix]]:
     """(P, Q) with P[l] = W_L...W_{l+1}, Q[l] = W_{l-1}...W_1 (0-indexed l), identities at the ends."""
     Ws = list(weights)
@@ -105,6 +110,7 @@ def partial_products_exact(weights: Sequence[sp.Matrix]) -> tuple[list[sp.Matrix
     return P, Q
 
 
+@checked
 def end_to_end_exact(weights: Sequence[sp.Matrix]) -> sp.Matrix:
     """W = W_L ... W_1."""
     out = weights[0]

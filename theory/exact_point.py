@@ -23,6 +23,7 @@ from typing import Any
 
 import sympy as sp
 
+from dlnkit.arguments import checked
 from dlnkit.theory.exact_hessian import (
     end_to_end_exact,
     exact_layer_offsets,
@@ -32,6 +33,7 @@ from dlnkit.theory.exact_hessian import (
 )
 
 
+@checked
 def rational(x: Any, max_denominator: int = 16) -> sp.Rational:
     """A small fraction close to ``x`` (exact values pass through).
 
@@ -63,6 +65,7 @@ def _covariance(d_in: int, anisotropy: float, rotation: sp.Matrix | None) -> sp.
     return rotation * sp.diag(*ev) * rotation.T
 
 
+@checked
 def exact_point(config: Mapping[str, Any]) -> dict[str, Any]:
     """The rational point of a configuration (mirrors :func:`dlnkit.numerics.point.build_point`):
 

@@ -2,6 +2,8 @@
 
 import sympy as sp
 
+from dlnkit.arguments import checked
+
 #: depth, layer index, target rank, input and output dimensions
 L = sp.Symbol("L", integer=True, positive=True)
 l = sp.Symbol("l", integer=True, positive=True)
@@ -13,6 +15,7 @@ m = sp.Symbol("m", positive=True)
 t_i, t_j = sp.symbols("t_i t_j", positive=True)
 
 
+@checked
 def target_symbols(rank: int) -> tuple[sp.Symbol, ...]:
     """Positive symbols t_1..t_r for the target's singular values.
 

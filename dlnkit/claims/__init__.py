@@ -14,6 +14,7 @@ import warnings
 from importlib.metadata import entry_points
 from pathlib import Path
 
+from dlnkit.arguments import checked
 from dlnkit.claims.base import Assumption, Claim, ClaimResult, Comparison, Tolerance, draw_configs
 from dlnkit.claims.boundary import UserCodeExit, register_user_file, user_code
 from dlnkit.numerics.validation import DlnkitInputError
@@ -90,6 +91,7 @@ def all_claims() -> dict[str, Claim]:
     return dict(_REGISTRY)
 
 
+@checked
 def get_claim(claim_id: str) -> Claim:
     """The registered claim with this id.
 
@@ -171,6 +173,7 @@ def _claims_in(obj, origin: str | None, stale: frozenset[int] = frozenset()) -> 
     return []
 
 
+@checked
 def load_claims_from_file(path) -> list[Claim]:
     """Run a user's Python file and register the claims it states (``dlnkit verify --from FILE``).
 

@@ -46,6 +46,7 @@ import numpy as np
 import torch
 from hypothesis import HealthCheck, Phase, given, seed as hseed, settings, strategies as st
 
+from dlnkit.arguments import checked
 from dlnkit.claims.boundary import UserCodeExit, user_code
 from dlnkit.configs.knobs import canonical_config
 from dlnkit.numerics.validation import DlnkitInputError
@@ -657,6 +658,7 @@ def check_draw_size(n: int) -> None:
     )
 
 
+@checked
 def draw_configs(strategy: st.SearchStrategy, n: int, seed: int = 0) -> list[Config]:
     """``n`` configurations drawn from a Hypothesis strategy, reproducibly for a given seed.
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from dlnkit.arguments import checked
 from dlnkit.claims.base import Comparison
 from dlnkit.configs.exact_points import display_exact, exact_equal, exact_error
 
 
+@checked
 def route_comparison(
     *,
     exact_predicted,
@@ -37,6 +39,7 @@ def route_comparison(
     )
 
 
+@checked
 def value_comparison(predicted, measured, details: Mapping | None = None) -> Comparison:
     """The :class:`Comparison` of an exact prediction with an exact measurement (zero tolerance)."""
     ok = exact_equal(predicted, measured)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import sympy as sp
 
+from dlnkit.arguments import checked
 from dlnkit.theory.exact_hessian import exact_dln_hessian
 from dlnkit.theory.exact_point import exact_num_params, exact_point as theory_exact_point, rational
 
@@ -48,6 +49,7 @@ FLOAT_VS_EXACT_RTOL = 1e-12
 EXACT_POINT_MAX_NUMBERS = 20_000
 
 
+@checked
 def num_params(config: Mapping) -> int | None:
     """P for a configuration with ``dims`` (or ``weights``), else None."""
     if "weights" in config:
@@ -58,6 +60,7 @@ def num_params(config: Mapping) -> int | None:
     return exact_num_params(d)
 
 
+@checked
 def exact_point(config: Mapping) -> dict:
     """The rational point of a configuration (see :func:`dlnkit.theory.exact_point.exact_point`);
     bad input raises :class:`~dlnkit.numerics.validation.DlnkitInputError`.
@@ -109,6 +112,7 @@ def exact_point(config: Mapping) -> dict:
         raise DlnkitInputError(str(exc)) from None
 
 
+@checked
 def exact_hessian(point: Mapping, *, parts: bool = False) -> sp.Matrix | tuple[sp.Matrix, sp.Matrix, sp.Matrix]:
     """The exact Hessian (SymPy rational matrix) at an :func:`exact_point`.
 
@@ -127,6 +131,7 @@ def exact_hessian(point: Mapping, *, parts: bool = False) -> sp.Matrix | tuple[s
     return exact_dln_hessian(point["weights"], point["sigma"], point["cross"], parts=parts)
 
 
+@checked
 def float_point(point: Mapping, device: str = "cpu") -> Point:
     """The float64 :class:`dlnkit.api.Point` of a rational point (same numbers, rounded once)."""
     import torch
@@ -143,6 +148,7 @@ def float_point(point: Mapping, device: str = "cpu") -> Point:
     )
 
 
+@checked
 def float_vs_exact_hessian(point: Mapping, H_exact: sp.Matrix | None = None) -> dict:
     """Max |H_float - H_exact| / max |H_exact| for the closed form and for torch.func."""
     import torch
@@ -162,6 +168,7 @@ def float_vs_exact_hessian(point: Mapping, H_exact: sp.Matrix | None = None) -> 
 # ----- comparing exact values ---------------------------------------------------------------------
 
 
+@checked
 def exact_equal(a, b) -> bool:
     """Exact equality of SymPy numbers, matrices or lists of them."""
     if isinstance(a, sp.MatrixBase) or isinstance(b, sp.MatrixBase):

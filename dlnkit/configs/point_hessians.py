@@ -4,12 +4,14 @@ independent autograd route. Re-exported by :mod:`dlnkit.api`."""
 
 from __future__ import annotations
 
+from dlnkit.arguments import checked
 from dlnkit.numerics.dln_hessian import dln_gauss_newton_closed_form, dln_residual_hessian_closed_form
 from dlnkit.numerics.hessian import dense_hessian
 from dlnkit.numerics.point import Point
 from dlnkit.numerics.validation import DlnkitInputError
 
 
+@checked
 def hessian(point: Point):
     """The exact P x P loss Hessian from the closed form (Gauss-Newton + residual blocks), assembled
     in place in one P x P buffer (:func:`dlnkit.numerics.dln_hessian_fast.dln_hessian_assembled`;
@@ -39,6 +41,7 @@ def hessian(point: Point):
     return dense_hessian(point.loss_function(), point.weights, route="closed_form")
 
 
+@checked
 def autograd_hessian(point: Point):
     """The loss Hessian by autograd (independent of the closed form): the Hessian dispatcher's
     ``route="autograd"`` (torch.func on these chains, checked against double backward).
@@ -61,6 +64,7 @@ def autograd_hessian(point: Point):
     return dense_hessian(point.loss_function(), point.weights, route="autograd")
 
 
+@checked
 def gauss_newton_hessian(point: Point):
     """The Gauss-Newton part J^T (I (x) Sigma) J, closed form.
 
@@ -82,6 +86,7 @@ def gauss_newton_hessian(point: Point):
     return dln_gauss_newton_closed_form(point.weights, sigma=point.sigma)
 
 
+@checked
 def residual_hessian(point: Point):
     """The residual part (bilinear in W Sigma - C, zero diagonal blocks), closed form.
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from dlnkit.arguments import checked
 from dlnkit.numerics.point import num_params
 
 # Deferred imports: torch, SymPy and the float64 Hessian routes load only in the routine that
@@ -16,6 +17,7 @@ from dlnkit.numerics.point import num_params
 # ----- configurations -> values for symbols -------------------------------------------------
 
 
+@checked
 def config_values(config: Mapping) -> dict[str, Any]:
     """Name -> value for filling a prediction's symbols (see the module doc).
 
@@ -68,6 +70,7 @@ def _substitute(expr, config: Mapping):
     return out
 
 
+@checked
 def evaluate_prediction(value, config: Mapping, *, exact: bool = False):
     """A prediction's value for a configuration: SymPy expressions are filled in (see
     :func:`config_values`) and, unless ``exact``, turned into floats (matrices into NumPy arrays);

@@ -34,6 +34,7 @@ from fractions import Fraction
 import numpy as np
 from hypothesis import strategies as st
 
+from dlnkit.arguments import checked
 from dlnkit.numerics.point import num_params
 from dlnkit.numerics.validation import DlnkitInputError
 
@@ -147,6 +148,7 @@ def dims(
     return [d_in, *hidden, d_out]
 
 
+@checked
 def singular_values(min_value: float = 0.3, max_value: float = 3.0):
     """One positive target singular value on a grid of quarters (distinct values shrink cleanly)."""
     _value_bounds(min_value, max_value)
@@ -262,6 +264,7 @@ def global_minima(
     return cfg
 
 
+@checked
 def balanced_aligned_points(**kwargs):
     """Balanced (W_{l+1}^T W_{l+1} = W_l W_l^T), aligned global minima: B1's points (docs/claims.md#b1).
 
@@ -353,6 +356,7 @@ def rational_points(
     return cfg
 
 
+@checked
 def small_enough(strategy, max_params: int = 60):
     """Keep configurations with at most ``max_params`` parameters (e.g. for the exact mode)."""
     _int_at_least("max_params", max_params, 1)
@@ -373,6 +377,7 @@ def _rng(seed):
     return np.random.default_rng(int(seed))
 
 
+@checked
 def orthogonal_matrices(n: int, k: int | None = None):
     """n x k NumPy arrays with orthonormal columns (Q^T Q = I; k = n: orthogonal), Haar
     distributed (QR of a Gaussian matrix with the sign fix), from a drawn seed.
