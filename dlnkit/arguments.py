@@ -21,6 +21,7 @@ import collections.abc as cabc
 import functools
 import inspect
 import numbers
+import sys
 import types
 import typing
 from collections.abc import Callable
@@ -30,8 +31,22 @@ from typing import Any, TypeVar
 class DlnkitInputError(ValueError):
     """Bad input to a dlnkit routine (shapes, depth, rank, non-finite values, sizes, types).
 
-    The CLI turns this into one line on stderr and exit status 2.
+    The CLI turns this into one line on stderr and exit status 2. The message is one line
+    whatever it quotes (a tensor's or an array's repr spans lines): runs of white space become
+    one space, and a message longer than :data:`MAX_MESSAGE` characters is cut there.
     """
+
+    def __init__(self, *args: object) -> None:
+        if args and isinstance(args[0], str):
+            text = " ".join(args[0].split())
+            if len(text) > MAX_MESSAGE:
+                text = text[: MAX_MESSAGE - 5] + " ..."
+            args = (text, *args[1:])
+        super().__init__(*args)
+
+
+#: the longest message of a DlnkitInputError (a whole tensor quoted in it would flood the terminal)
+MAX_MESSAGE = 600
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -74,6 +89,26 @@ def _is_sequence(x: object) -> bool:
     return isinstance(x, cabc.Sequence) or (hasattr(x, "__len__") and hasattr(x, "__getitem__"))
 
 
+def _is_device(x: object) -> bool:
+    """A device this machine has (torch is imported: the annotation named it)."""
+    torch = sys.modules["torch"]
+    if x == "auto":
+        return True
+    if not isinstance(x, (str, torch.device)):
+        return False
+    try:
+        dev = torch.device(x)
+    except (RuntimeError, ValueError, TypeError):
+        return False
+    if dev.type == "cpu":
+        return True
+    if dev.type == "cuda":
+        return bool(torch.cuda.is_available()) and (dev.index is None or dev.index < torch.cuda.device_count())
+    if dev.type == "mps":
+        return bool(torch.backends.mps.is_available())
+    return False  # 'meta' holds no numbers; other back ends are not supported
+
+
 def _type_name(x: object) -> str:
     t = type(x)
     name = t.__name__ if t.__module__ == "builtins" else f"{t.__module__.split('.')[0]}.{t.__name__}"
@@ -99,8 +134,16 @@ def _sequence_of(elem: Check | None, what: str) -> Check:
     def ok(x: object) -> bool:
         if not _is_sequence(x):
             return False
-        if isinstance(x, (list, tuple)):  # other sequences (tensors, arrays) are not walked
+        if isinstance(x, (list, tuple)):
             return all(elem_ok(e) for e in x)
+        shape = getattr(x, "shape", None)
+        if shape is not None:  # a tensor or array: 1-D, and its (one) dtype that of a valid element
+            if len(shape) != 1:
+                return False
+            if shape[0] == 0:
+                return True
+            first = x[0]  # type: ignore[index]
+            return bool(elem_ok(first.item() if hasattr(first, "item") else first))
         return True
 
     return ok, f"{what} of {elem_what}"
@@ -121,14 +164,18 @@ def _class_check(cls: type) -> Check | None:
         return (lambda x: isinstance(x, numbers.Number) and not _is_bool(x)), "a number"
     if cls is str:
         return (lambda x: isinstance(x, str)), "a string"
-    if module.startswith("sympy"):  # SymPy parameters take plain numbers too (they are sympified)
+    if module.startswith("sympy"):  # any SymPy object (an immutable matrix for a Matrix) or a plain number
         return (
-            lambda x: isinstance(x, cls) or (isinstance(x, numbers.Number) and not _is_bool(x))
-        ), f"a SymPy {name} or a number"
+            lambda x: type(x).__module__.startswith("sympy") or (isinstance(x, numbers.Number) and not _is_bool(x))
+        ), "a SymPy object or a number"
     if module == "numpy" and name == "ndarray":
         return (lambda x: isinstance(x, (list, tuple)) or type(x).__module__ == "numpy"), "a NumPy array"
+    if module.startswith("torch") and name == "Tensor":  # a 'meta' tensor has a shape but no numbers
+        return (
+            lambda x: isinstance(x, cls) and getattr(getattr(x, "device", None), "type", "meta") != "meta"
+        ), "a torch.Tensor (with data, not on 'meta')"
     if module.startswith("torch") and name == "device":
-        return (lambda x: isinstance(x, (cls, str)) or _is_int(x)), "a torch.device or a device name"
+        return _is_device, "an available device ('cpu', 'cuda', 'cuda:N', 'auto' or a torch.device)"
     return (lambda x: isinstance(x, cls)), f"a {module.split('.')[0] + '.' if module != 'builtins' else ''}{name}"
 
 
@@ -169,21 +216,27 @@ def _check_for(tp: Any) -> Check | None:
 
 def _resolve(fn: Callable[..., Any], sig: inspect.Signature) -> dict[str, Check]:
     """Checks by parameter name; an annotation that cannot be resolved is no check."""
-    globalns = getattr(fn, "__globals__", {})
+    namespace = dict(getattr(fn, "__globals__", {}))
+    for alias, module in (("torch", "torch"), ("nn", "torch.nn"), ("np", "numpy"), ("npt", "numpy.typing")):
+        if alias not in namespace and module in sys.modules:  # imported lazily by the function's module
+            namespace[alias] = sys.modules[module]
     checks: dict[str, Check] = {}
     for name, param in sig.parameters.items():
         ann = param.annotation
-        if ann is param.empty or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+        if ann is param.empty or param.kind == param.VAR_KEYWORD:
             continue
         if isinstance(ann, str):
             try:
-                ann = eval(ann, dict(globalns))  # noqa: S307 - the function's own annotation, in its module
+                ann = eval(ann, namespace)  # noqa: S307 - the function's own annotation, in its module
             except Exception:  # noqa: BLE001 - a name only imported for type checkers: no check
                 continue
         try:
             check = _check_for(ann)
         except Exception:  # noqa: BLE001 - an annotation this layer does not model: no check
             check = None
+        if check is not None and param.kind == param.VAR_POSITIONAL:  # ``*args: T``: each one a T
+            ok, what = check
+            check = (lambda xs, ok=ok: all(ok(x) for x in xs)), f"each {what}"
         if check is not None:
             if param.default is None:  # ``x: T = None``: None is the documented default
                 ok, what = check

@@ -63,7 +63,7 @@ from dlnkit.numerics.fits import (
     zeta_bound,
 )
 from dlnkit.numerics.hessian import hvp_batched
-from dlnkit.numerics.validation import DlnkitInputError
+from dlnkit.numerics.validation import DlnkitInputError, check_vectors
 
 LOSSES = ("cross_entropy", "mse")
 #: a loss by name (LOSSES), a torch loss module, or a callable (output, target) -> scalar
@@ -728,8 +728,12 @@ def fit_report(
     """alpha, gamma, s_dir (with R^2), alpha*gamma, PR of h and the zeta bound at alpha*gamma;
     with Lam/Phi/chi also their log-log slopes on log sigma over the common positive index set.
     h_k counts as positive above ``positive_cut`` (:func:`positivity_cutoff`)."""
-    sigma = np.asarray(sigma, dtype=np.float64)
-    h = np.asarray(h, dtype=np.float64)
+    extra = {k: v for k, v in (("Lam", Lam), ("Phi", Phi), ("chi", chi)) if v is not None}
+    if extra and len(extra) < 3:
+        raise DlnkitInputError("fit_report(): pass Lam, Phi and chi together (or none of them)")
+    sigma, h, *rest = check_vectors("fit_report", sigma=sigma, h=h, **extra)
+    if rest:
+        Lam, Phi, chi = rest
     fits: dict[str, Any] = {}
     pos = h > positive_cut
     fits["n_pos"] = int(pos.sum())

@@ -30,7 +30,7 @@ from torch.func import grad, hessian, jvp, vjp, vmap
 from dlnkit.arguments import checked
 from dlnkit.numerics.chains import is_checked_chain
 from dlnkit.numerics.memory import AllocationTooLargeError, memory_budget_bytes
-from dlnkit.numerics.validation import DlnkitInputError
+from dlnkit.numerics.validation import DlnkitInputError, returns_scalar
 
 LossFn = Callable[..., torch.Tensor]
 #: HVP compositions: "reverse" (vjp of grad: double backward) and "forward" (jvp of grad)
@@ -74,6 +74,12 @@ def unflatten_like(vec: torch.Tensor, params: Sequence[torch.Tensor]) -> tuple[t
     tuple of torch.Tensor
         Views of ``vec`` with the shapes of ``params`` (leading batch dimensions of ``vec`` are kept).
     """
+    total = sum(p.numel() for p in params)
+    if vec.ndim < 1 or vec.shape[-1] != total or not vec.is_floating_point():
+        raise DlnkitInputError(
+            f"vec must be a real floating tensor whose last dimension is the {total} parameters, "
+            f"got {vec.dtype} of shape {tuple(vec.shape)}"
+        )
     out, i = [], 0
     for p in params:
         n = p.numel()
@@ -154,6 +160,8 @@ def check_dense_fits(
         The estimate exceeds the budget.
     """
     need = dense_hessian_bytes(num_params, dtype, copies)
+    if not 0 < fraction <= 1 or copies != copies or copies < 0:
+        raise DlnkitInputError(f"need 0 < fraction <= 1 and copies >= 0, got fraction={fraction!r}, copies={copies!r}")
     budget = int(fraction * available_memory_bytes(device)) if budget_bytes is None else int(budget_bytes)
     if need > budget:
         raise HessianTooLargeError(
@@ -187,6 +195,13 @@ def checked_params(params: Sequence[torch.Tensor]) -> tuple[torch.Tensor, ...]:
         if not bool(torch.isfinite(p).all()):
             raise DlnkitInputError(f"non-finite values (NaN or inf) in parameter {i}")
     return out
+
+
+def scalar_loss(loss_fn: LossFn) -> LossFn:
+    """``loss_fn`` checked at the boundary (:func:`~dlnkit.numerics.validation.returns_scalar`): a
+    call returning anything but a real scalar tensor is one :class:`DlnkitInputError`. The checked
+    chains (:class:`ChainLoss`, :class:`MomentLoss`) pass through (scalars by construction)."""
+    return loss_fn if is_checked_chain(loss_fn) else returns_scalar(loss_fn, "loss_fn(*params)")
 
 
 @checked
@@ -254,8 +269,9 @@ def hvp(loss_fn: LossFn, params: Sequence[torch.Tensor], vec: torch.Tensor, *, m
     mode = hvp_mode(loss_fn) if mode is None else mode
     if mode not in HVP_MODES:
         raise DlnkitInputError(f"mode must be one of {HVP_MODES}, got {mode!r}")
-    params = tuple(p.detach() for p in params)
-    tangents = unflatten_like(vec, params)
+    params = checked_params(params)
+    tangents = unflatten_like(vec.to(params[0].dtype) if vec.is_floating_point() else vec, params)
+    loss_fn = scalar_loss(loss_fn)
     argnums = tuple(range(len(params)))
     if mode == "forward":
         # torch's stubs type jvp/vjp as 3-tuples (the has_aux form); without aux they return 2 items
@@ -275,7 +291,10 @@ def hvp_batched(
     mode: str | None = None,
 ) -> torch.Tensor:
     """H V for a matrix of vectors V (P x k), by ``vmap`` over :func:`hvp` in chunks of columns."""
-    params = tuple(p.detach() for p in params)
+    params = checked_params(params)
+    P = sum(p.numel() for p in params)
+    if vecs.ndim != 2 or vecs.shape[0] != P or not vecs.is_floating_point():
+        raise DlnkitInputError(f"vecs must be a real floating ({P}, k) matrix, got {vecs.dtype} {tuple(vecs.shape)}")
     f = vmap(lambda v: hvp(loss_fn, params, v, mode=mode), chunk_size=chunk_size)
     return f(vecs.T).T
 
@@ -298,7 +317,7 @@ def torch_func_hessian(loss_fn: LossFn, params: Sequence[torch.Tensor]) -> torch
     [[2.0, 0.0, 2.0], [0.0, 2.0, 2.0], [2.0, 2.0, 0.0]]
     """
     ps = checked_params(params)
-    blocks = hessian(loss_fn, argnums=tuple(range(len(ps))))(*ps)
+    blocks = hessian(scalar_loss(loss_fn), argnums=tuple(range(len(ps))))(*ps)
     return _blocks_to_matrix(blocks, ps)
 
 
@@ -317,7 +336,7 @@ def double_backward_hessian(loss_fn: LossFn, params: Sequence[torch.Tensor]) -> 
     H = torch.zeros(P, P, dtype=ps[0].dtype, device=ps[0].device)
     with torch.enable_grad():
         qs = [p.clone().requires_grad_(True) for p in ps]
-        parts = torch.autograd.grad(loss_fn(*qs), qs, create_graph=True, allow_unused=True)
+        parts = torch.autograd.grad(scalar_loss(loss_fn)(*qs), qs, create_graph=True, allow_unused=True)
         live = [
             g.reshape(-1) if g is not None else torch.zeros(q.numel(), dtype=q.dtype, device=q.device)
             for g, q in zip(parts, qs)

@@ -116,6 +116,42 @@ def resolve_activation(name: str, allowed: Sequence[str] | None = None) -> Activ
     return ACTIVATIONS[name]
 
 
+def check_chain(owner: str, weights: Weights, **data: torch.Tensor | None) -> None:
+    """The one check of a chain's tensors: ``weights`` a non-empty list of real floating matrices
+    W_l (d_l x d_{l-1}) that compose, and each data tensor (``X``: B x d_0, ``sigma``: d_0 x d_0,
+    ``cross``: d_L x d_0; ``None``: absent) of the weights' dtype and device -- instead of a
+    matmul error from inside torch (or, for a complex or float32 mix, a silently promoted result)."""
+    if len(weights) == 0:
+        raise DlnkitInputError(f"{owner}(): weights is empty; give at least one matrix")
+    ref = weights[0]
+    for k, W in enumerate(weights):
+        if W.ndim != 2 or not W.is_floating_point():
+            raise DlnkitInputError(
+                f"{owner}(): weight {k} must be a real floating matrix, got {W.dtype} {tuple(W.shape)}"
+            )
+        if W.dtype != ref.dtype or W.device != ref.device:
+            raise DlnkitInputError(
+                f"{owner}(): weight {k} is {W.dtype} on {W.device}, weight 0 {ref.dtype} on {ref.device}"
+            )
+        if k and W.shape[1] != weights[k - 1].shape[0]:
+            raise DlnkitInputError(
+                f"{owner}(): weight {k} has shape {tuple(W.shape)} but weight {k - 1} outputs {weights[k - 1].shape[0]}"
+            )
+    d_in, d_out = ref.shape[1], weights[-1].shape[0]
+    want = {"X": (None, d_in), "sigma": (d_in, d_in), "cross": (d_out, d_in)}
+    for name, T in data.items():
+        if T is None:
+            continue
+        if T.dtype != ref.dtype or T.device != ref.device:
+            raise DlnkitInputError(
+                f"{owner}(): {name} is {T.dtype} on {T.device}, the weights {ref.dtype} on {ref.device}"
+            )
+        rows, cols = want[name]
+        if T.ndim != 2 or T.shape[1] != cols or (rows is not None and T.shape[0] != rows):
+            shape = f"({'B' if rows is None else rows}, {cols})"
+            raise DlnkitInputError(f"{owner}(): {name} must have shape {shape}, got {tuple(T.shape)}")
+
+
 @checked
 def chain_forward(
     weights: Weights, X: torch.Tensor | None, activation: str = "linear", *, activate_output: bool = False
@@ -124,6 +160,7 @@ def chain_forward(
     too with ``activate_output``. ``X = None`` is the identity input (B = d_0, first layer exact).
     """
     act = resolve_activation(activation).torch_fn
+    check_chain("chain_forward", weights, X=X)
     L = len(weights)
     h = weights[0].T if X is None else X @ weights[0].T
     for k in range(L):
@@ -243,6 +280,7 @@ def moment_loss(weights: Weights, sigma: torch.Tensor, cross: torch.Tensor) -> t
     :math:`W = W_L\cdots W_1`: the linear chain's squared loss
     :math:`\tfrac1{2B}\|XW^\top - Y\|^2` up to its constant, from the moments
     :math:`\Sigma = X^\top X/B` and :math:`C = Y^\top X/B` alone."""
+    check_chain("moment_loss", weights, sigma=sigma, cross=cross)
     W = product(weights, int(weights[0].shape[1]))
     return 0.5 * (W @ sigma * W).sum() - (W * cross).sum()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from dlnkit.arguments import checked
+from dlnkit.arguments import DlnkitInputError, checked
 
 
 @checked
@@ -31,7 +31,10 @@ def dims_of(weights: Sequence[Any]) -> list[int]:
     >>> dims_of([np.zeros((4, 3)), np.zeros((2, 4))])
     [3, 4, 2]
     """
-    return [int(weights[0].shape[1])] + [int(W.shape[0]) for W in weights]
+    shapes = [tuple(getattr(W, "shape", ())) for W in weights]
+    if not shapes or any(len(sh) != 2 for sh in shapes):
+        raise DlnkitInputError(f"weights must be a non-empty list of matrices, got shapes {shapes}")
+    return [int(shapes[0][1])] + [int(sh[0]) for sh in shapes]
 
 
 @checked

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dlnkit.arguments import checked
+from dlnkit.numerics.validation import DlnkitInputError, check_vectors
 
 #: fewer points than this: no interval, and the fit is flagged few_points
 MIN_FIT_POINTS = 5
@@ -32,8 +33,11 @@ def bootstrap_interval(
 ) -> tuple[float, float]:
     """Percentile interval of ``sign * slope`` of log y on log x (positive entries), or (nan, nan)
     with fewer than MIN_FIT_POINTS points."""
-    xa = np.asarray(x, dtype=np.float64).reshape(-1)
-    ya = np.asarray(y, dtype=np.float64).reshape(-1)
+    xa, ya = check_vectors(
+        "bootstrap_interval", x=np.ravel(np.asarray(x, dtype=object)), y=np.ravel(np.asarray(y, dtype=object))
+    )
+    if n_boot < 1 or not 0 < level < 1:
+        raise DlnkitInputError(f"bootstrap_interval(): need n_boot >= 1 and 0 < level < 1, got {n_boot} and {level}")
     keep = (xa > 0) & (ya > 0) & np.isfinite(xa) & np.isfinite(ya)
     lx, ly = np.log(xa[keep]), np.log(ya[keep])
     n = lx.size

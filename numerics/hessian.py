@@ -65,6 +65,7 @@ from dlnkit.numerics.autodiff import (
     hvp_batched,
     hvp_mode,
     saved_numbers,
+    scalar_loss,
     torch_func_hessian,
     unflatten_like,
 )
@@ -178,7 +179,7 @@ def _work_numbers(loss_fn: LossFn, params: Sequence[torch.Tensor], per_column_nu
         widths = int(params[0].shape[-1]) + sum(int(p.shape[0]) for p in params)
         batch = loss_fn.batch if isinstance(loss_fn, ChainLoss) else int(params[0].shape[-1])
         return batch * widths
-    return saved_numbers(loss_fn, *params)
+    return saved_numbers(scalar_loss(loss_fn), *params)  # one evaluation: a loss that is no scalar shows here
 
 
 def _gib(n: int) -> str:

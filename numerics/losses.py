@@ -46,7 +46,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dlnkit.arguments import checked
-from dlnkit.numerics.validation import DlnkitInputError
+from dlnkit.numerics.validation import DlnkitInputError, returns_scalar
 
 SUPPORTED_MODULES = ("CrossEntropyLoss", "MSELoss", "BCEWithLogitsLoss", "HuberLoss", "SmoothL1Loss")
 LossLike = Any  # a torch loss module, a name ("cross_entropy", "mse") or a callable
@@ -189,7 +189,7 @@ def resolve_loss(loss: LossLike, *, reduction: str | None = None) -> LossSpec:
         if red not in ("mean", "sum"):
             raise DlnkitInputError(f"reduction must be 'mean' or 'sum', got {red!r}")
         name = getattr(loss, "__name__", type(loss).__name__)
-        return LossSpec(f"callable {name}", red, None, callable_loss=loss)
+        return LossSpec(f"callable {name}", red, None, callable_loss=returns_scalar(loss, "loss(output, target)"))
     raise DlnkitInputError(f"loss must be a torch loss module, a name or a callable, got {type(loss).__name__}")
 
 

@@ -21,6 +21,7 @@ True
 
 from __future__ import annotations
 
+import math
 import os
 import resource
 from collections.abc import Sequence
@@ -160,7 +161,11 @@ def check_allocation(
     Returns the estimate (bytes). ``fraction`` leaves room for what the estimate does not see
     (allocator fragmentation, the interpreter itself).
     """
-    need = int(nbytes)
+    if math.isnan(nbytes) or nbytes < 0:  # an estimate is a count of bytes
+        raise DlnkitInputError(f"the memory estimate of {what} must be a number of bytes >= 0, got {nbytes!r}")
+    if not 0 < fraction <= 1:
+        raise DlnkitInputError(f"fraction must be in (0, 1], got {fraction!r}")
+    need = int(min(nbytes, 2.0**80))  # inf: larger than any budget
     budget = int(fraction * memory_budget_bytes(device)) if budget_bytes is None else int(budget_bytes)
     if need > budget:
         raise AllocationTooLargeError(

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 # the input error is defined with the one argument check of the public API (torch- and SymPy-free)
 from dlnkit.arguments import DlnkitInputError as DlnkitInputError, checked as checked
@@ -133,3 +138,64 @@ class DlnkitComputationError(RuntimeError):
 
 class TrainingDivergedError(DlnkitComputationError, FloatingPointError):
     """Training produced a non-finite loss: lower the learning rate (not an input error)."""
+
+
+def check_vectors(owner: str, **arrays: object) -> list[npt.NDArray[np.float64]]:
+    """The named arguments as 1-D float64 NumPy arrays of one common length (a fit's paired samples).
+
+    >>> [a.tolist() for a in check_vectors("fit", x=[1, 2], y=(3.0, 4.0))]
+    [[1.0, 2.0], [3.0, 4.0]]
+    >>> check_vectors("fit", x=[1, 2], y=[3.0])
+    Traceback (most recent call last):
+    ...
+    dlnkit.arguments.DlnkitInputError: fit(): x and y must have one length, got 2 and 1
+    """
+    import numpy as np
+
+    out = []
+    for name, value in arrays.items():
+        try:
+            a = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise DlnkitInputError(f"{owner}(): {name} must be a list or 1-D array of numbers") from None
+        if a.ndim != 1:
+            raise DlnkitInputError(f"{owner}(): {name} must be 1-D, got shape {a.shape}")
+        out.append(a)
+    lengths = [len(a) for a in out]
+    if len(set(lengths)) > 1:
+        raise DlnkitInputError(
+            f"{owner}(): {' and '.join(arrays)} must have one length, got {' and '.join(map(str, lengths))}"
+        )
+    return out
+
+
+def returns_scalar(fn: Callable[..., Any], what: str) -> Callable[..., Any]:
+    """``fn`` checked at the boundary with user code: each call must return one real floating-point
+    number as a tensor (shape () or (1,)); None, a tuple, a vector, an integer or complex tensor
+    is a :class:`DlnkitInputError` naming ``what`` and what came back (instead of an error from
+    inside ``torch.func`` or autograd). The result is reshaped to ().
+
+    >>> import torch
+    >>> returns_scalar(lambda x: x.sum(), "f(x)")(torch.ones(2))
+    tensor(2.)
+    >>> returns_scalar(lambda x: x, "f(x)")(torch.ones(2))
+    Traceback (most recent call last):
+    ...
+    dlnkit.arguments.DlnkitInputError: f(x) must return a real scalar tensor, got a torch.float32 tensor of shape (2,)
+    """
+    import torch
+
+    if getattr(fn, "_dlnkit_returns_scalar", False):
+        return fn
+
+    def scalar_fn(*args: Any) -> Any:
+        out = fn(*args)
+        if not isinstance(out, torch.Tensor) or out.numel() != 1 or not out.is_floating_point():
+            got = type(out).__name__
+            if isinstance(out, torch.Tensor):
+                got = f"a {out.dtype} tensor of shape {tuple(out.shape)}"
+            raise DlnkitInputError(f"{what} must return a real scalar tensor, got {got}")
+        return out.reshape(())
+
+    scalar_fn._dlnkit_returns_scalar = True  # type: ignore[attr-defined]
+    return scalar_fn

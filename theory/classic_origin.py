@@ -41,7 +41,7 @@ from typing import Any
 
 import sympy as sp
 
-from dlnkit.arguments import checked
+from dlnkit.arguments import DlnkitInputError, checked
 from dlnkit.theory.cost_limits import PAIR_EIGENVALUES_MAX_DEPTH, check_symbolic_size
 
 __all__ = [
@@ -106,7 +106,7 @@ def origin_spectrum(
         out[sp.Integer(0)] = P
         return out
     if depth != 2:
-        raise ValueError("the origin statement is about depth L >= 2")
+        raise DlnkitInputError("the origin statement is about depth L >= 2")
     nz = [sp.sympify(x) for x in singular_values_C if x != 0]
     for x in nz:
         out[x] += hidden_width

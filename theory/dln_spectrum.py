@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from dlnkit.arguments import checked
+from dlnkit.arguments import DlnkitInputError, checked
 from dlnkit.theory.cost_limits import JJT_MAX_ENTRIES, NUMERIC_SPECTRUM_MAX_PARAMS, check_symbolic_size
 from dlnkit.theory.exact_hessian import partial_products_exact
 from dlnkit.theory.exact_point import exact_num_params
@@ -160,7 +160,7 @@ def read_off_spectrum(jjt: sp.Matrix, num_params: int | None = None) -> Counter[
     Counter({0: 3, 1: 2, 2: 1})
     """
     if not jjt.is_diagonal():
-        raise ValueError("J J^T is not diagonal: the point is not aligned in these bases")
+        raise DlnkitInputError("J J^T is not diagonal: the point is not aligned in these bases")
     counts = Counter(sp.simplify(jjt[k, k]) for k in range(jjt.shape[0]))
     if num_params is not None:
         counts[sp.Integer(0)] += int(num_params) - jjt.shape[0]
@@ -340,7 +340,7 @@ def balanced_minimum_spectrum_numeric(dims: Sequence[int], t_values: Sequence[fl
     # smaller than d_out d_in when a hidden layer is a bottleneck, so pad to P, never by P - d_out d_in.)
     nonzero = np.concatenate([dominant, bulk, np.full(n_comp if comp_val != 0 else 0, comp_val)])
     if len(nonzero) > num_params:
-        raise ValueError(
+        raise DlnkitInputError(
             f"{len(nonzero)} nonzero eigenvalues cannot fit in P = {num_params} parameters: "
             "a hidden width is below the rank"
         )

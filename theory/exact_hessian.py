@@ -39,7 +39,7 @@ import sympy as sp
 from sympy.polys.domains import QQ
 from sympy.polys.matrices import DomainMatrix
 
-from dlnkit.arguments import checked
+from dlnkit.arguments import DlnkitInputError, checked
 
 #: an exact number: int, Fraction, "p/q" string or SymPy Rational (never a float)
 RationalLike: TypeAlias = int | str | Fraction | sp.Rational
@@ -63,12 +63,12 @@ def to_rational_matrix(a: MatrixLike) -> sp.Matrix:
 
     def conv(x: RationalLike) -> sp.Rational:
         if isinstance(x, float):
-            raise ValueError(f"exact mode needs rationals, got the float {x!r}; write it as a fraction")
+            raise DlnkitInputError(f"exact mode needs rationals, got the float {x!r}; write it as a fraction")
         if isinstance(x, Fraction):
             return sp.Rational(x.numerator, x.denominator)
         v = sp.Rational(x) if isinstance(x, (int, str)) else sp.nsimplify(x)
         if not v.is_Rational:
-            raise ValueError(f"exact mode needs rationals, got {x!r}")
+            raise DlnkitInputError(f"exact mode needs rationals, got {x!r}")
         return v
 
     return sp.Matrix([[conv(x) for x in r] for r in rows])
@@ -124,17 +124,17 @@ def _check(
 ) -> tuple[list[sp.Matrix], sp.Matrix, sp.Matrix]:
     Ws = [sp.Matrix(W) for W in weights]
     if not Ws:
-        raise ValueError("need at least one weight matrix")
+        raise DlnkitInputError("need at least one weight matrix")
     for l in range(1, len(Ws)):
         if Ws[l].shape[1] != Ws[l - 1].shape[0]:
-            raise ValueError(f"weight {l + 1} has shape {Ws[l].shape}, weight {l} outputs {Ws[l - 1].shape[0]}")
+            raise DlnkitInputError(f"weight {l + 1} has shape {Ws[l].shape}, weight {l} outputs {Ws[l - 1].shape[0]}")
     d_in, d_out = Ws[0].shape[1], Ws[-1].shape[0]
     sigma_m = sp.eye(d_in) if sigma is None else sp.Matrix(sigma)
     if sigma_m.shape != (d_in, d_in):
-        raise ValueError(f"sigma must be {d_in} x {d_in}, got {sigma_m.shape}")
+        raise DlnkitInputError(f"sigma must be {d_in} x {d_in}, got {sigma_m.shape}")
     cross_m = sp.zeros(d_out, d_in) if cross is None else sp.Matrix(cross)
     if cross_m.shape != (d_out, d_in):
-        raise ValueError(f"cross moment must be {(d_out, d_in)}, got {cross_m.shape}")
+        raise DlnkitInputError(f"cross moment must be {(d_out, d_in)}, got {cross_m.shape}")
     return Ws, sigma_m, cross_m
 
 
@@ -362,7 +362,7 @@ def rational_balanced_minimum(
     ]
     r, L = len(s), len(dims) - 1
     if r > min(dims):
-        raise ValueError(f"rank {r} exceeds a width in {dims}")
+        raise DlnkitInputError(f"rank {r} exceeds a width in {dims}")
     bases = [rational_orthogonal(d, seed + 13 * k)[:, :r] for k, d in enumerate(dims)]
     S = sp.diag(*s)
     Ws = [bases[l + 1] * S * bases[l].T for l in range(L)]

@@ -16,6 +16,7 @@ True
 from __future__ import annotations
 
 import math
+import numbers
 import random
 from collections.abc import Mapping
 from fractions import Fraction
@@ -23,7 +24,7 @@ from typing import Any
 
 import sympy as sp
 
-from dlnkit.arguments import checked
+from dlnkit.arguments import DlnkitInputError, checked
 from dlnkit.theory.exact_hessian import (
     end_to_end_exact,
     exact_layer_offsets,
@@ -34,7 +35,7 @@ from dlnkit.theory.exact_hessian import (
 
 
 @checked
-def rational(x: Any, max_denominator: int = 16) -> sp.Rational:
+def rational(x: numbers.Real | str | sp.Rational, max_denominator: int = 16) -> sp.Rational:
     """A small fraction close to ``x`` (exact values pass through).
 
     >>> rational(0.5), rational("2/3"), rational(1.4142135)
@@ -42,7 +43,18 @@ def rational(x: Any, max_denominator: int = 16) -> sp.Rational:
     """
     if isinstance(x, sp.Rational):
         return x
-    f = Fraction(x) if isinstance(x, (str, int, Fraction)) else Fraction(float(x)).limit_denominator(max_denominator)
+    if max_denominator < 1:
+        raise DlnkitInputError(f"rational(): max_denominator must be >= 1, got {max_denominator}")
+    try:
+        f = (
+            Fraction(x)
+            if isinstance(x, (str, int, Fraction))
+            else Fraction(float(x)).limit_denominator(max_denominator)
+        )
+    except (TypeError, ValueError, OverflowError, ZeroDivisionError):
+        raise DlnkitInputError(
+            f"rational(): x must be a finite number or a fraction like '2/3', got {type(x).__name__} {x!r}"
+        ) from None
     return sp.Rational(f.numerator, f.denominator)
 
 
@@ -51,7 +63,7 @@ def _dims(config: Mapping[str, Any]) -> list[int]:
     ok = isinstance(dims, (list, tuple)) and len(dims) >= 2
     ok = ok and all(not isinstance(d, (bool, float)) and int(d) == d and int(d) >= 1 for d in dims)
     if not ok:
-        raise ValueError(f"dims must be a list of at least two positive integers, got {dims!r}")
+        raise DlnkitInputError(f"dims must be a list of at least two positive integers, got {dims!r}")
     return [int(d) for d in dims]
 
 
@@ -80,7 +92,7 @@ def exact_point(config: Mapping[str, Any]) -> dict[str, Any]:
       ``scale``, and a rational target.
 
     Returns a dict with ``weights``, ``sigma``, ``cross`` = target sigma, ``target``, ``dims``
-    (and ``t_exact`` for a minimum). Bad input raises ``ValueError``.
+    (and ``t_exact`` for a minimum). Bad input raises ``DlnkitInputError`` (a ``ValueError``).
     """
     if "weights" in config:
         Ws = [to_rational_matrix(W) for W in config["weights"]]
@@ -96,11 +108,11 @@ def exact_point(config: Mapping[str, Any]) -> dict[str, Any]:
     rng = random.Random(seed * 1009 + 17)
     anisotropy = float(config.get("anisotropy", 1.0))
     if not anisotropy > 0 or not math.isfinite(anisotropy):
-        raise ValueError(f"anisotropy must be a positive finite number, got {anisotropy}")
+        raise DlnkitInputError(f"anisotropy must be a positive finite number, got {anisotropy}")
     if "t" in config:
         t = [float(x) for x in config["t"]]
         if not t or len(t) > min(d_in, d_out) or not all(math.isfinite(x) and x > 0 for x in t):
-            raise ValueError(f"need 1 <= len(t) <= min(d_in, d_out) positive values, got {t}")
+            raise DlnkitInputError(f"need 1 <= len(t) <= min(d_in, d_out) positive values, got {t}")
         s = [rational(x ** (1.0 / depth), 8) for x in t]
         s = [x if x > 0 else sp.Rational(1, 8) for x in s]
         r = len(s)
@@ -115,7 +127,7 @@ def exact_point(config: Mapping[str, Any]) -> dict[str, Any]:
         if depth >= 2:
             c = rational(config.get("balance", 1.0))
             if c <= 0:
-                raise ValueError(f"balance must be positive, got {c}")
+                raise DlnkitInputError(f"balance must be positive, got {c}")
             Ws[0], Ws[1] = Ws[0] * c, Ws[1] / c
             e = rational(config.get("misalignment", 0.0))
             if e != 0:

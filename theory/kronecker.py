@@ -24,6 +24,8 @@ from collections.abc import Sequence
 
 import sympy as sp
 
+from dlnkit.arguments import DlnkitInputError
+
 
 def vec_row_major(X: sp.Matrix) -> sp.Matrix:
     """Stack the rows of X into a column (torch's flattening).
@@ -71,7 +73,7 @@ def kronecker_quadratic_form_gap(m: int, n: int, order: str = "output_first") ->
     x = vec_row_major(u * v.T)
     K = kron(C, D) if order == "output_first" else kron(D, C)
     if K.shape[0] != x.shape[0]:
-        raise ValueError("factor sizes do not match the vec length")
+        raise DlnkitInputError("factor sizes do not match the vec length")
     lhs = (x.T * K * x)[0, 0]
     rhs = (u.T * C * u)[0, 0] * (v.T * D * v)[0, 0]
     return sp.expand(lhs - rhs)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import os
 import pkgutil
 import sys
 import types
@@ -174,7 +175,7 @@ def _claims_in(obj, origin: str | None, stale: frozenset[int] = frozenset()) -> 
 
 
 @checked
-def load_claims_from_file(path) -> list[Claim]:
+def load_claims_from_file(path: str | os.PathLike[str]) -> list[Claim]:
     """Run a user's Python file and register the claims it states (``dlnkit verify --from FILE``).
 
     A claim counts if the file builds it with :func:`dlnkit.define_claim`, lists it in a

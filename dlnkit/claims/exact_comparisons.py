@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from dlnkit.arguments import checked
+from dlnkit.arguments import DlnkitInputError, checked
 from dlnkit.claims.base import Comparison
 from dlnkit.configs.exact_points import display_exact, exact_equal, exact_error
 
@@ -26,6 +26,8 @@ def route_comparison(
     the exact values are equal and every float64-vs-exact error is within ``float_bound``
     (error 0; 1 for an exact mismatch; inf when the float64 route is off), bound 0."""
     ok = exact_equal(exact_predicted, exact_measured)
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in float_errors.values()):
+        raise DlnkitInputError(f"float_errors must map route names to numbers, got {dict(float_errors)!r}")
     float_ok = all(v <= float_bound for v in float_errors.values())
     err = 0.0 if ok and float_ok else (math.inf if not float_ok else 1.0)
     return Comparison(

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sympy as sp
 
-from dlnkit.arguments import checked
+from dlnkit.arguments import DlnkitInputError, checked
 from dlnkit.theory.exact_hessian import exact_dln_hessian
 from dlnkit.theory.exact_point import exact_num_params, exact_point as theory_exact_point, rational
 
@@ -169,15 +169,41 @@ def float_vs_exact_hessian(point: Mapping, H_exact: sp.Matrix | None = None) -> 
 
 
 @checked
-def exact_equal(a, b) -> bool:
-    """Exact equality of SymPy numbers, matrices or lists of them."""
+def exact_value(x: Any, what: str = "an exact value") -> Any:
+    """``x`` as SymPy: a number (int, Fraction, float, SymPy), a SymPy matrix, or a list/tuple of
+    them; anything else (None, a bool, a string, a tensor) is a :class:`DlnkitInputError`."""
+    if isinstance(x, sp.MatrixBase):
+        return x
+    if isinstance(x, (list, tuple)):
+        return type(x)(exact_value(e, what) for e in x)
+    if isinstance(x, (bool, str, bytes)) or x is None:
+        raise DlnkitInputError(f"{what} must be a number, a SymPy matrix or a list of them, got {type(x).__name__}")
+    try:
+        value = sp.sympify(x, strict=True)
+    except (sp.SympifyError, TypeError, ValueError):
+        value = None
+    if not isinstance(value, (sp.Expr, sp.MatrixBase)):  # a dict, a set, a boolean: no number
+        raise DlnkitInputError(f"{what} must be a number, a SymPy matrix or a list of them, got {type(x).__name__}")
+    return value
+
+
+def exact_equal(a: Any, b: Any) -> bool:
+    """Exact equality of SymPy numbers, matrices or lists of them (different structures: False)."""
+    a, b = exact_value(a), exact_value(b)
     if isinstance(a, sp.MatrixBase) or isinstance(b, sp.MatrixBase):
-        A, B = sp.Matrix(a), sp.Matrix(b)
+        if not (isinstance(a, (sp.MatrixBase, list, tuple)) and isinstance(b, (sp.MatrixBase, list, tuple))):
+            return False
+        try:
+            A, B = sp.Matrix(a), sp.Matrix(b)
+        except (ValueError, TypeError, sp.SympifyError):
+            return False
         return A.shape == B.shape and all(sp.simplify(x - y) == 0 for x, y in zip(A, B))
     if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+        if not (isinstance(a, (list, tuple)) and isinstance(b, (list, tuple))):
+            return False
         return len(a) == len(b) and all(exact_equal(x, y) for x, y in zip(a, b))
-    d = sp.simplify(sp.sympify(a) - sp.sympify(b))
-    return d == 0
+    d = sp.simplify(a - b)
+    return bool(d == 0)
 
 
 def display_exact(x) -> str:
@@ -190,7 +216,7 @@ def exact_error(a, b) -> float:
         if isinstance(a, sp.MatrixBase) or isinstance(b, sp.MatrixBase):
             return float(max(abs(x - y) for x, y in zip(sp.Matrix(a), sp.Matrix(b))))
         return float(abs(sp.sympify(a) - sp.sympify(b)))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, sp.SympifyError):
         return math.inf
 
 

@@ -4,21 +4,25 @@ and helpers are in :mod:`dlnkit.configs.exact_points`; the rows a claim returns 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
+from dlnkit.arguments import checked
 from dlnkit.claims.base import Claim, ClaimResult, draw_configs
 from dlnkit.configs.exact_points import EXACT_MAX_PARAMS, num_params
 
 
+@checked
 def has_exact_route(claim: Claim) -> bool:
     return bool(claim.has_exact_route)
 
 
+@checked
 def check_exact(claim: Claim, config: Mapping) -> ClaimResult:
     """One exact row: ``claim.check(config, exact=True)`` (kept for callers of the earlier API)."""
     return claim.check(dict(config), exact=True)
 
 
+@checked
 def exact_configs(
     claim: Claim, examples: int, seed: int = 0, *, defaults: bool = True, max_params: int = EXACT_MAX_PARAMS
 ) -> tuple[list[dict], int]:
@@ -34,8 +38,14 @@ def exact_configs(
     return kept, skipped
 
 
+@checked
 def exact_results(
-    claims, *, examples: int = 3, seed: int = 0, defaults: bool = True, max_params: int = EXACT_MAX_PARAMS
+    claims: Iterable[Claim],
+    *,
+    examples: int = 3,
+    seed: int = 0,
+    defaults: bool = True,
+    max_params: int = EXACT_MAX_PARAMS,
 ) -> tuple[list[ClaimResult], list[str]]:
     """``dlnkit verify --exact``: exact rows for every claim with an exact route. Returns the
     results and notes (claims without a route, configurations skipped as too large)."""
