@@ -86,16 +86,19 @@ def _is_real(x: object) -> bool:
 def _is_sequence(x: object) -> bool:
     if isinstance(x, (str, bytes, cabc.Mapping)) or x is None:
         return False
+    shape = getattr(x, "shape", None)
+    if shape is not None and len(shape) != 1:  # a scalar tensor, or a matrix given for a list
+        return False
     return isinstance(x, cabc.Sequence) or (hasattr(x, "__len__") and hasattr(x, "__getitem__"))
 
 
 def _is_device(x: object) -> bool:
     """A device this machine has (torch is imported: the annotation named it)."""
     torch = sys.modules["torch"]
-    if x == "auto":
-        return True
     if not isinstance(x, (str, torch.device)):
         return False
+    if x == "auto":
+        return True
     try:
         dev = torch.device(x)
     except (RuntimeError, ValueError, TypeError):
@@ -115,6 +118,11 @@ def _type_name(x: object) -> str:
     if isinstance(x, (bool, int, float)) or x is None:
         return f"{name} {x!r}"
     return name
+
+
+def _short(x: object) -> str:
+    text = repr(x)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _accept_all() -> Check:
@@ -140,8 +148,8 @@ def _sequence_of(elem: Check | None, what: str) -> Check:
         if shape is not None:  # a tensor or array: 1-D, and its (one) dtype that of a valid element
             if len(shape) != 1:
                 return False
-            if shape[0] == 0:
-                return True
+            if shape[0] == 0:  # no element to look at: fine for numbers, not for a list of tensors
+                return bool(elem_ok(0) or elem_ok(0.0))
             first = x[0]  # type: ignore[index]
             return bool(elem_ok(first.item() if hasattr(first, "item") else first))
         return True
@@ -164,10 +172,18 @@ def _class_check(cls: type) -> Check | None:
         return (lambda x: isinstance(x, numbers.Number) and not _is_bool(x)), "a number"
     if cls is str:
         return (lambda x: isinstance(x, str)), "a string"
-    if module.startswith("sympy"):  # any SymPy object (an immutable matrix for a Matrix) or a plain number
-        return (
-            lambda x: type(x).__module__.startswith("sympy") or (isinstance(x, numbers.Number) and not _is_bool(x))
-        ), "a SymPy object or a number"
+    if module.startswith("sympy"):
+        if any(b.__name__ == "MatrixBase" for b in cls.__mro__):  # any SymPy matrix, mutable or not
+            matrix = next(b for b in cls.__mro__ if b.__name__ == "MatrixBase")
+            return (lambda x: isinstance(x, matrix)), "a SymPy matrix"
+        if name in ("Expr", "Basic", "Number", "Rational", "Integer", "Float", "Symbol"):  # plain numbers are sympified
+            return (
+                lambda x: (
+                    (type(x).__module__.startswith("sympy") and not isinstance(x, type))
+                    or (isinstance(x, numbers.Number) and not _is_bool(x))
+                )
+            ), "a SymPy expression or a number"
+        return (lambda x: isinstance(x, cls)), f"a SymPy {name}"
     if module == "numpy" and name == "ndarray":
         return (lambda x: isinstance(x, (list, tuple)) or type(x).__module__ == "numpy"), "a NumPy array"
     if module.startswith("torch") and name == "Tensor":  # a 'meta' tensor has a shape but no numbers
@@ -202,7 +218,14 @@ def _check_for(tp: Any) -> Check | None:
     if origin in (dict, cabc.Mapping, cabc.MutableMapping):
         return (lambda x: isinstance(x, cabc.Mapping)), "a mapping"
     if origin in (cabc.Iterable, cabc.Iterator, cabc.Collection):
-        return (lambda x: hasattr(x, "__iter__") and not isinstance(x, (str, bytes))), "an iterable"
+        elem = _check_for(args[0]) if args else None
+
+        def iterable(x: object) -> bool:  # lists and tuples are walked; an iterator is not consumed
+            if not hasattr(x, "__iter__") or isinstance(x, (str, bytes)):
+                return False
+            return elem is None or not isinstance(x, (list, tuple)) or all(elem[0](e) for e in x)
+
+        return iterable, "an iterable" + (f" of {elem[1]}" if elem else "")
     if origin is cabc.Callable or tp is cabc.Callable or tp is typing.Callable:
         return callable, "a callable"
     if origin is type or tp is type:
@@ -216,7 +239,8 @@ def _check_for(tp: Any) -> Check | None:
 
 def _resolve(fn: Callable[..., Any], sig: inspect.Signature) -> dict[str, Check]:
     """Checks by parameter name; an annotation that cannot be resolved is no check."""
-    namespace = dict(getattr(fn, "__globals__", {}))
+    home = sys.modules.get(getattr(fn, "__module__", "") or "")
+    namespace = dict(vars(home)) if home is not None else dict(getattr(fn, "__globals__", {}))
     for alias, module in (("torch", "torch"), ("nn", "torch.nn"), ("np", "numpy"), ("npt", "numpy.typing")):
         if alias not in namespace and module in sys.modules:  # imported lazily by the function's module
             namespace[alias] = sys.modules[module]
@@ -245,6 +269,48 @@ def _resolve(fn: Callable[..., Any], sig: inspect.Signature) -> dict[str, Check]
     return checks
 
 
+def _is_width(d: object) -> bool:
+    if _is_int(d):
+        return bool(int(d) >= 1)  # type: ignore[call-overload]
+    return type(d).__module__.startswith("sympy") and not bool(getattr(d, "is_number", True))  # a symbol
+
+
+def check_sizes(owner: str, high: int, **sizes: int) -> None:
+    """Sizes of an explicit symbolic derivation: integers 1 .. ``high``. Its cost grows like a
+    power of each (entries times simplification), so a size past ``high`` would not finish; the
+    refusal comes before any symbol is made.
+
+    >>> check_sizes("derive", 8, n=3)
+    >>> check_sizes("derive", 8, n=100)
+    Traceback (most recent call last):
+    ...
+    dlnkit.arguments.DlnkitInputError: derive(): n must be an integer from 1 to 8 for this symbolic derivation, got 100
+    """
+    for name, value in sizes.items():
+        if not _is_int(value) or not 1 <= int(value) <= high:
+            raise DlnkitInputError(
+                f"{owner}(): {name} must be an integer from 1 to {high} for this symbolic derivation, got {value!r}"
+            )
+
+
+def _accepts(check: Check, value: Any) -> bool:
+    try:
+        return bool(check[0](value))
+    except Exception:  # noqa: BLE001 - an object whose comparisons raise is not of the annotated type
+        return False
+
+
+#: parameters whose name fixes more than a type, everywhere in dlnkit: ``dims`` are the widths
+#: [d_in, d_1, ..., d_out] of a chain, ``depth`` (when a number) its L >= 1
+NAMED_VALUES: dict[str, Check] = {
+    "dims": (
+        lambda x: _is_sequence(x) and len(x) >= 2 and all(_is_width(d) for d in x),
+        "a list of at least two positive integer (or symbolic) widths [d_in, ..., d_out]",
+    ),
+    "depth": (lambda x: not _is_int(x) or int(x) >= 1, "at least 1 (when a number)"),
+}
+
+
 def checked(fn: F) -> F:
     """Wrap a public function (or a class's ``__init__``) in the argument check described above.
 
@@ -260,6 +326,8 @@ def checked(fn: F) -> F:
     """
     sig = inspect.signature(fn)
     owner = fn.__qualname__.removesuffix(".__init__")
+    if "<locals>" in owner:  # made by a decorator (Hypothesis's composite strategies): the plain name
+        owner = fn.__name__
     checks: dict[str, Check] | None = None
 
     @functools.wraps(fn)
@@ -272,12 +340,15 @@ def checked(fn: F) -> F:
         except TypeError as exc:
             raise DlnkitInputError(f"{owner}(): {exc}") from None
         for name, value in bound.arguments.items():
+            named = NAMED_VALUES.get(name)
+            if named is not None and value is not None and not _accepts(named, value):
+                raise DlnkitInputError(f"{owner}(): {name} must be {named[1]}, got {_short(value)}")
             check = checks.get(name)
-            if check is not None and not check[0](value):
+            if check is not None and not _accepts(check, value):
                 raise DlnkitInputError(f"{owner}(): {name} must be {check[1]}, got {_type_name(value)}")
         return fn(*args, **kwargs)
 
     return typing.cast(F, wrapper)
 
 
-__all__ = ["DlnkitInputError", "checked"]
+__all__ = ["DlnkitInputError", "check_sizes", "checked"]

@@ -268,14 +268,26 @@ def _as_one_batch(
             raise DlnkitInputError(
                 "with targets given, the inputs must be one tensor (or give a DataLoader and no targets)"
             )
-        return inputs, targets
+        return _paired_batch(inputs, targets)
     from dlnkit.numerics.batches import as_batches
 
     b = as_batches(inputs)
     Xs, ys = zip(*b.iterate())
     if not all(isinstance(x, torch.Tensor) for x in Xs):
         raise DlnkitInputError("the alignment analysis needs tensor inputs")
-    return torch.cat(Xs), torch.cat(ys)
+    return _paired_batch(torch.cat(Xs), torch.cat(ys))
+
+
+def _paired_batch(X: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One sample per row of both: the same (non-zero) number of inputs and targets."""
+    if not isinstance(y, torch.Tensor):
+        raise DlnkitInputError(f"targets must be a tensor, got {type(y).__name__}")
+    if X.ndim == 0 or y.ndim == 0 or X.shape[0] != y.shape[0] or X.shape[0] == 0:
+        raise DlnkitInputError(
+            f"inputs {tuple(X.shape)} and targets {tuple(y.shape)} must hold the same number (>= 1) of samples "
+            "along their first dimension"
+        )
+    return X, y
 
 
 def _gauss_newton_output_factor_autodiff(
@@ -350,6 +362,13 @@ def directional_curvatures(
     cap: LayerCapture, U: torch.Tensor, V: torch.Tensor, *, chunk_size: int | None = 16
 ) -> torch.Tensor:
     """h_k = vec(u_k v_k^T)^T H_ll vec(u_k v_k^T), exact HVPs (one per direction)."""
+    m, n = cap.weight_shape[0], int(math.prod(cap.weight_shape[1:]))
+    if U.ndim != 2 or V.ndim != 2 or U.shape[0] != m or V.shape[0] != n or U.shape[1] != V.shape[1]:
+        raise DlnkitInputError(
+            f"U must be ({m}, k) and V ({n}, k) for this layer, got {tuple(U.shape)} and {tuple(V.shape)}"
+        )
+    if U.dtype != cap.W.dtype or V.dtype != cap.W.dtype:
+        raise DlnkitInputError(f"U and V must be {cap.W.dtype} like the layer, got {U.dtype} and {V.dtype}")
     D = weight_directions(U, V, cap.weight_shape)
     HD = _block_matmat(cap)(D)
     return (D * HD).sum(0)

@@ -39,6 +39,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from dlnkit.arguments import checked
 from dlnkit.numerics.validation import DlnkitInputError
 
 
@@ -74,6 +75,7 @@ def _known_cause(model: nn.Module) -> str:
     )
 
 
+@checked
 def check_autograd_derivatives(
     model: nn.Module,
     loss: Any,
@@ -96,6 +98,12 @@ def check_autograd_derivatives(
     from dlnkit.numerics.exact_attention import exact_attention
 
     named_all = dict(model.named_parameters())
+    unknown = [n for n in (params or ()) if n not in named_all]
+    if unknown:
+        raise DlnkitInputError(f"no parameter named {unknown[0]!r}; parameters: {', '.join(list(named_all)[:12])}")
+    inputs = X if isinstance(X, (tuple, list)) else (X,)
+    if not all(isinstance(t, torch.Tensor) and t.ndim >= 1 for t in inputs) or y.ndim == 0:
+        raise DlnkitInputError("X must be a tensor (or a tuple of tensors) and y a tensor, with samples along dim 0")
     names = [n for n in (params if params is not None else named_all) if named_all[n].is_floating_point()]
     if not names:
         return {}

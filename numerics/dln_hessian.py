@@ -119,6 +119,8 @@ def _check_finite_data(value: TensorLike, name: str) -> None:
         t = torch.as_tensor(value)
     except (TypeError, ValueError, RuntimeError) as exc:
         raise DlnkitInputError(f"{name} must be a numeric matrix: {exc}") from None
+    if t.device.type == "meta":
+        raise DlnkitInputError(f"{name} is on the 'meta' device: shapes only, no values")
     if not (t.is_floating_point() or t.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)):
         raise DlnkitInputError(f"{name} must hold real numbers, got {t.dtype}")
     if t.is_floating_point() and not bool(torch.isfinite(t).all()):

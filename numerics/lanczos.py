@@ -117,6 +117,11 @@ def random_start(
     n: int, *, block_size: int = 1, groups: int = 1, seed: int = 0, kind: str = "gaussian"
 ) -> torch.Tensor:
     """A (groups, n, block_size) float64 CPU start block: Gaussian or Rademacher (``kind="rademacher"``)."""
+    if min(n, block_size, groups) < 1:
+        raise DlnkitInputError(
+            f"random_start(): n, block_size and groups must be >= 1, got {n}, {block_size}, {groups}"
+        )
+    check_allocation(8.0 * n * block_size * groups, "the Lanczos start block")  # float64 numbers
     g = torch.Generator().manual_seed(int(seed))
     if kind == "rademacher":
         return (torch.randint(0, 2, (groups, n, block_size), generator=g) * 2 - 1).to(F64)

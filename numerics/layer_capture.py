@@ -50,8 +50,10 @@ from dlnkit.numerics.validation import DlnkitInputError
 
 
 def _param(model: nn.Module, name: str) -> nn.Parameter:
-    p = dict(model.named_parameters())[name]
-    return p
+    named = dict(model.named_parameters())
+    if name not in named:  # a view of another model
+        raise DlnkitInputError(f"the model has no parameter {name!r} (a layer view of another model?)")
+    return named[name]
 
 
 @checked
@@ -130,8 +132,8 @@ def capture_layers(
     """One pass over ``batches``: G for every view, and its Kronecker factors where defined."""
     N = batches.num_samples
     s = float(N) if loss.reduction == "mean" else 1.0
-    params = dict(model.named_parameters())
     pnames = list(dict.fromkeys(v.param for v in views))
+    params = {n: _param(model, n) for n in pnames}
     plist = [params[n] for n in pnames]
     was = [p.requires_grad for p in plist]
     grads = {n: torch.zeros_like(params[n]) for n in pnames}

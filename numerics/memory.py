@@ -225,6 +225,7 @@ ALIGNMENT_FACTOR_PEAK = 5.0
 ALIGNMENT_FIXED_BYTES = 64 * 2**20
 
 
+@checked
 def alignment_layer_bytes(m: int, n: int, directions: int, factors: bool, *, itemsize: int = F64) -> int:
     r"""Peak bytes of analysing one m x n layer with ``directions`` gradient directions (at most
     min(m, n) are used), beyond what the run keeps (:func:`alignment_plan_bytes`):
@@ -242,6 +243,7 @@ def alignment_layer_bytes(m: int, n: int, directions: int, factors: bool, *, ite
     )
 
 
+@checked
 def alignment_plan_bytes(
     layers: Sequence[tuple[int, int, bool]], directions: int = 2, *, itemsize: int = F64, gauss_newton: bool = False
 ) -> int:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,7 +121,7 @@ def analyse_model_layers(
     device: torch.device | str = "cpu",
     seed: int = 0,
     check: bool = True,
-    progress: Any = None,
+    progress: Callable[[str], Any] | None = None,
     hvp_mode: str = "loop",
 ) -> ModelAlignment:
     """Per-layer alignment (alpha, gamma, s_dir, s_eig with intervals, factors) of ``model`` over ``data``.

@@ -42,6 +42,7 @@ import torch
 from torch import nn
 
 from dlnkit.arguments import checked
+from dlnkit.numerics.losses import LossSpec
 from dlnkit.numerics.validation import DlnkitInputError
 
 
@@ -65,6 +66,7 @@ def train_mode_normalisation(model: nn.Module) -> list[str]:
 LOW_PRECISION = (torch.float16, torch.bfloat16)
 
 
+@checked
 def check_model_tensors(model: nn.Module, *, low_precision_ok: bool = False, sparse_ok: bool = False) -> None:
     """Refuse meta, complex and (unless ``low_precision_ok``: the caller analyses a float64/float32
     copy) float16/bfloat16 floating tensors, and (unless ``sparse_ok``: the caller's copy turns them
@@ -188,7 +190,7 @@ def _split_inputs(X: Any, a: int, b: int) -> Any:
 
 @checked
 def check_sample_independence(
-    model: nn.Module, loss: Any, X: Any, y: torch.Tensor, *, max_samples: int = 8, seed: int = 0
+    model: nn.Module, loss: LossSpec, X: Any, y: torch.Tensor, *, max_samples: int = 8, seed: int = 0
 ) -> dict[str, float]:
     r"""Refuse a batch-coupled model: the same ``max_samples`` samples as one batch and as two
     (uneven) batches must give the same outputs, data-set gradient and one Hessian-vector product
@@ -204,7 +206,9 @@ def check_sample_independence(
 
     from dlnkit.numerics.exact_attention import exact_attention
 
-    B = int(y.shape[0])
+    if max_samples < 2:
+        raise DlnkitInputError(f"max_samples must be >= 2 (two batches of samples are compared), got {max_samples}")
+    B = int(y.shape[0]) if y.ndim else 0
     if B < 2:
         return {}
     n = min(B, max_samples)
@@ -280,6 +284,7 @@ def check_sample_independence(
     return diffs
 
 
+@checked
 def check_real_model(
     model: nn.Module,
     forward: Callable[[Any], torch.Tensor],

@@ -89,6 +89,8 @@ def check_finite(tensors: Iterable[object], what: str = "weights") -> None:
 
     for i, t in enumerate(tensors):
         if isinstance(t, torch.Tensor):
+            if t.device.type == "meta":
+                raise DlnkitInputError(f"{what} (entry {i}) is on the 'meta' device: shapes only, no values")
             ok = bool(torch.isfinite(t).all())
         else:
             ok = all(math.isfinite(float(x)) for x in (t if hasattr(t, "__iter__") else [t]))

@@ -7,7 +7,7 @@ plausible arguments and then with one argument at a time replaced by a hostile v
 types, bools for ints, NaN/inf, negative, huge, empty, wrong shapes and dtypes, a tensor on the
 'meta' device, frozen parameters, ``params=[]``, non-Module objects, a model returning a tuple.
 A call either works or raises :class:`DlnkitInputError` / :class:`DlnkitComputationError` with a
-one-line message; an IndexError, KeyError, TypeError, a bare ValueError, a hang (8 s) or a
+one-line message; an IndexError, KeyError, TypeError, a bare ValueError, a hang (60 s) or a
 multi-line message escaping is a failure. Returned strategies are drawn from once (a strategy
 that fails when drawn fails late, where the user cannot see which argument was wrong).
 """
@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 import torch
+from hypothesis import given, settings, strategies as st
 from torch import nn
 
 from dlnkit.numerics.validation import DlnkitComputationError, DlnkitInputError
@@ -390,6 +391,9 @@ GOOD: dict[str, Callable[[str], Any]] = {
     "scale": lambda p: 1.0,
     "reason": lambda p: "a reason",
     "id": lambda p: "x",
+    "directions": lambda p: 2,
+    "factors": lambda p: True,
+    "layers": lambda p: [(3, 4, True)],
     "title": lambda p: "x",
 }
 
@@ -527,7 +531,7 @@ def _raised_in_user_code(exc: BaseException) -> bool:
     )
 
 
-def outcome(fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], seconds: int = 8) -> str:
+def outcome(fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], seconds: int = 60) -> str:
     """'worked', 'clear' (an allowed one-line error), 'user' (the user's own callable raised) or a
     description of the failure."""
     old = signal.signal(signal.SIGALRM, _alarm)
@@ -579,3 +583,26 @@ def test_every_public_callable_refuses_hostile_arguments_clearly(path):
         if not ok:
             failures.append(f"{path}({pname}={hname}): {out}")
     assert not failures, "\n".join(failures)
+
+
+EXAMPLES = int(os.environ.get("DLNKIT_HOSTILE_EXAMPLES", "40"))
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(st.data())
+def test_hostile_arguments_drawn_from_the_whole_surface(data):
+    """Beyond the fixed rotation: any callable, any parameter, any of the hostile values."""
+    path, fn, sig = data.draw(st.sampled_from(surface()), label="callable")
+    n_params = sum(1 for p in sig.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
+    index = data.draw(st.integers(0, n_params * len(HOSTILE)), label="call")
+    pname, hname, args, kwargs = next(c for i, c in enumerate(calls(path, fn, sig, exhaustive=True)) if i == index)
+    out = outcome(fn, args, kwargs)
+    ok = out in ("worked", "clear", "user")
+    record(
+        SECTION,
+        inputs_tried=1,
+        clear_errors=int(out in ("clear", "user")),
+        worked=int(out == "worked"),
+        tracebacks=int(not ok),
+    )
+    assert ok, f"{path}({pname}={hname}): {out}"

@@ -53,7 +53,7 @@ from collections.abc import Sequence
 
 import sympy as sp
 
-from dlnkit.arguments import checked
+from dlnkit.arguments import check_sizes, checked
 from dlnkit.theory.exact_hessian import partial_products_exact
 from dlnkit.theory.kronecker import kron, symbolic_matrix, vec_row_major
 from dlnkit.theory.symbols import L as L_sym, l as l_sym
@@ -61,6 +61,10 @@ from dlnkit.theory.symbols import L as L_sym, l as l_sym
 s_sym = sp.Symbol("s", positive=True)
 t_sym = sp.Symbol("t", positive=True)
 c_sym = sp.Symbol("c", positive=True)
+
+
+#: the largest size of the explicit block derivation (its Hessian has (mn)^2 symbolic entries)
+DERIVATION_MAX_SIZE = 6
 
 
 @checked
@@ -74,6 +78,7 @@ def derive_dln_layer_block(m: int, n: int, p: int, q: int) -> tuple[sp.Matrix, s
     >>> sp.expand(H - K).is_zero_matrix
     True
     """
+    check_sizes("derive_dln_layer_block", DERIVATION_MAX_SIZE, m=m, n=n, p=p, q=q)
     P = symbolic_matrix("P", p, m)
     Q = symbolic_matrix("Q", n, q)
     Mt = symbolic_matrix("M", p, q)

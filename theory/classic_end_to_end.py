@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from dlnkit.arguments import checked
+from dlnkit.arguments import check_sizes, checked
 from dlnkit.theory.exact_hessian import partial_products_exact
 
 __all__ = [
@@ -82,6 +82,10 @@ def _formula_velocity(a: tuple[sp.Symbol, ...], depth: int, N: sp.Matrix) -> sp.
     return out
 
 
+#: the largest depth and width of the explicit velocity comparisons (products of depth n x n matrices)
+VELOCITY_MAX_SIZE = 8
+
+
 @checked
 def balanced_velocity_difference(depth: int, n: int = 2) -> sp.Matrix:
     r"""True velocity minus the fractional-power formula at a balanced point (diagonal layers
@@ -90,6 +94,7 @@ def balanced_velocity_difference(depth: int, n: int = 2) -> sp.Matrix:
     >>> balanced_velocity_difference(3, 2) == sp.zeros(2, 2)
     True
     """
+    check_sizes("balanced_velocity_difference", VELOCITY_MAX_SIZE, depth=depth, n=n)
     a, Ws, N = _diag_chain(int(depth), int(n))
     return sp.simplify(_true_velocity(Ws, N) - _formula_velocity(a, int(depth), N))
 
@@ -102,6 +107,7 @@ def rescaled_velocity_difference(depth: int, n: int = 2) -> sp.Matrix:
     >>> rescaled_velocity_difference(3, 2) == sp.zeros(2, 2)
     True
     """
+    check_sizes("rescaled_velocity_difference", VELOCITY_MAX_SIZE, depth=depth, n=n)
     depth, n = int(depth), int(n)
     c = balance_factor
     a, Ws, N = _diag_chain(depth, n, c)

@@ -177,6 +177,14 @@ def descartes_inertia(H: sp.Matrix) -> dict[str, int]:
     return {"index": neg, "nullity": zeros, "positive": changes(core)}
 
 
+def _check_modes(t: Sequence[Any], kept: Sequence[int]) -> None:
+    """Target singular values are real numbers; kept modes are distinct indices 0 .. len(t) - 1."""
+    if not all(isinstance(x, (int, float, sp.Expr)) and not isinstance(x, bool) and sp.sympify(x).is_real for x in t):
+        raise DlnkitInputError(f"t must be real numbers (the target's singular values), got {list(t)!r}")
+    if len(set(kept)) != len(kept) or not all(0 <= int(i) < len(t) for i in kept):
+        raise DlnkitInputError(f"kept must be distinct mode indices 0 .. {len(t) - 1}, got {list(kept)!r}")
+
+
 @checked
 def inversions(t: Sequence[Any], kept: Sequence[int]) -> int:
     """#{(i kept, j dropped): t_j > t_i} (j ranges over the target's nonzero modes).
@@ -184,6 +192,7 @@ def inversions(t: Sequence[Any], kept: Sequence[int]) -> int:
     >>> inversions([3, 2, 1], [1, 2])
     2
     """
+    _check_modes(t, kept)
     S = set(int(i) for i in kept)
     return sum(1 for i in S for j in range(len(t)) if j not in S and t[j] > t[i])
 
@@ -198,6 +207,7 @@ def partial_solution_counts(dims: Sequence[int], t: Sequence[Any], kept: Sequenc
     >>> partial_solution_counts([3, 3, 3, 3], [3, 2, 1], [1])
     {'index': 1, 'nullity': 22, 'positive': 4, 'num_params': 27}
     """
+    _check_modes(t, kept)
     dims = [int(d) for d in dims]
     L, P = len(dims) - 1, sum(dims[q] * dims[q + 1] for q in range(len(dims) - 1))
     r = sum(1 for x in t if x != 0)

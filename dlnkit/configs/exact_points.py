@@ -187,6 +187,7 @@ def exact_value(x: Any, what: str = "an exact value") -> Any:
     return value
 
 
+@checked
 def exact_equal(a: Any, b: Any) -> bool:
     """Exact equality of SymPy numbers, matrices or lists of them (different structures: False)."""
     a, b = exact_value(a), exact_value(b)

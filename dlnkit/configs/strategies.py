@@ -128,6 +128,7 @@ def _check_data(d_in, batch=None, **_ignored) -> None:
         _int_at_least("batch", batch, d_in)
 
 
+@checked
 @_checked(_check_dims)
 @st.composite
 def dims(
@@ -156,6 +157,7 @@ def singular_values(min_value: float = 0.3, max_value: float = 3.0):
     return st.integers(lo, hi).map(lambda k: k / 4)
 
 
+@checked
 @_checked(_check_spectra)
 @st.composite
 def target_spectra(draw, rank: int, *, equal: bool | None = None, min_value: float = 0.5, max_value: float = 3.0):
@@ -173,6 +175,7 @@ def target_spectra(draw, rank: int, *, equal: bool | None = None, min_value: flo
     return sorted(vals, reverse=True)
 
 
+@checked
 @_checked(_check_configs)
 @st.composite
 def depth_point_configs(
@@ -213,6 +216,7 @@ def depth_point_configs(
 anisotropy_factors = st.sampled_from([2.0, 4.0, 10.0])
 
 
+@checked
 @_checked(_check_configs)
 @st.composite
 def global_minima(
@@ -274,6 +278,7 @@ def balanced_aligned_points(**kwargs):
     return global_minima(balanced=True, aligned=True, **kwargs)
 
 
+@checked
 @_checked(_check_near)
 @st.composite
 def near_minimum_points(draw, *, max_offset: float = 0.25, **kwargs):
@@ -289,6 +294,7 @@ def near_minimum_points(draw, *, max_offset: float = 0.25, **kwargs):
     return cfg
 
 
+@checked
 @_checked(_check_configs)
 @st.composite
 def generic_points(draw, *, min_depth: int = 1, max_depth: int = 4, max_width: int = 5, whitened: bool | None = True):
@@ -314,6 +320,7 @@ def _fraction_strings(max_numerator: int, max_denominator: int):
     )
 
 
+@checked
 @_checked(_check_rational_weights)
 @st.composite
 def rational_weights(draw, layer_dims, *, max_numerator: int = 4, max_denominator: int = 4):
@@ -332,6 +339,7 @@ def rational_weights(draw, layer_dims, *, max_numerator: int = 4, max_denominato
     ]
 
 
+@checked
 @_checked(_check_rational_points)
 @st.composite
 def rational_points(
@@ -357,7 +365,7 @@ def rational_points(
 
 
 @checked
-def small_enough(strategy, max_params: int = 60):
+def small_enough(strategy: st.SearchStrategy, max_params: int = 60):
     """Keep configurations with at most ``max_params`` parameters (e.g. for the exact mode)."""
     _int_at_least("max_params", max_params, 1)
 
@@ -403,6 +411,7 @@ def orthogonal_matrices(n: int, k: int | None = None):
     return seeds.map(build)
 
 
+@checked
 @_checked(_check_data)
 @st.composite
 def whitened_data(draw, d_in: int, batch: int | None = None):
@@ -421,9 +430,10 @@ def whitened_data(draw, d_in: int, batch: int | None = None):
             return X @ (V / np.sqrt(w)) @ V.T
 
 
+@checked
 @_checked(_check_data)
 @st.composite
-def anisotropic_data(draw, d_in: int, batch: int | None = None, *, condition=None):
+def anisotropic_data(draw, d_in: int, batch: int | None = None, *, condition: float | None = None):
     """A batch X whose covariance (1/B) X^T X has eigenvalues spread geometrically over
     [1/sqrt(k), sqrt(k)] (condition number k, determinant 1) in a random basis; ``condition``
     k is drawn from :data:`anisotropy_factors` unless given. Returns (X, k); with d_in = 1 the
