@@ -275,24 +275,6 @@ def _is_width(d: object) -> bool:
     return type(d).__module__.startswith("sympy") and not bool(getattr(d, "is_number", True))  # a symbol
 
 
-def check_sizes(owner: str, high: int, **sizes: int) -> None:
-    """Sizes of an explicit symbolic derivation: integers 1 .. ``high``. Its cost grows like a
-    power of each (entries times simplification), so a size past ``high`` would not finish; the
-    refusal comes before any symbol is made.
-
-    >>> check_sizes("derive", 8, n=3)
-    >>> check_sizes("derive", 8, n=100)
-    Traceback (most recent call last):
-    ...
-    dlnkit.arguments.DlnkitInputError: derive(): n must be an integer from 1 to 8 for this symbolic derivation, got 100
-    """
-    for name, value in sizes.items():
-        if not _is_int(value) or not 1 <= int(value) <= high:
-            raise DlnkitInputError(
-                f"{owner}(): {name} must be an integer from 1 to {high} for this symbolic derivation, got {value!r}"
-            )
-
-
 def _accepts(check: Check, value: Any) -> bool:
     try:
         return bool(check[0](value))
@@ -351,4 +333,4 @@ def checked(fn: F) -> F:
     return typing.cast(F, wrapper)
 
 
-__all__ = ["DlnkitInputError", "check_sizes", "checked"]
+__all__ = ["DlnkitInputError", "checked"]

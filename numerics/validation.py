@@ -14,7 +14,6 @@ if TYPE_CHECKING:
 from dlnkit.arguments import DlnkitInputError as DlnkitInputError, checked as checked
 
 
-@checked
 def check_dims(dims: Sequence[int]) -> list[int]:
     """Validate a layer-width list ``[d_in, d_1, ..., d_out]`` (depth = len(dims) - 1 >= 1).
 

@@ -392,6 +392,8 @@ GOOD: dict[str, Callable[[str], Any]] = {
     "reason": lambda p: "a reason",
     "id": lambda p: "x",
     "directions": lambda p: 2,
+    "limit": lambda p: 5,
+    "route": lambda p: "auto" if "hessian" in p else "a route",
     "factors": lambda p: True,
     "layers": lambda p: [(3, 4, True)],
     "title": lambda p: "x",

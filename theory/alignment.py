@@ -53,7 +53,8 @@ from collections.abc import Sequence
 
 import sympy as sp
 
-from dlnkit.arguments import check_sizes, checked
+from dlnkit.arguments import DlnkitInputError, checked
+from dlnkit.theory.cost_limits import LAYER_BLOCK_MAX_SIZE, check_symbolic_size
 from dlnkit.theory.exact_hessian import partial_products_exact
 from dlnkit.theory.kronecker import kron, symbolic_matrix, vec_row_major
 from dlnkit.theory.symbols import L as L_sym, l as l_sym
@@ -61,10 +62,6 @@ from dlnkit.theory.symbols import L as L_sym, l as l_sym
 s_sym = sp.Symbol("s", positive=True)
 t_sym = sp.Symbol("t", positive=True)
 c_sym = sp.Symbol("c", positive=True)
-
-
-#: the largest size of the explicit block derivation (its Hessian has (mn)^2 symbolic entries)
-DERIVATION_MAX_SIZE = 6
 
 
 @checked
@@ -78,7 +75,9 @@ def derive_dln_layer_block(m: int, n: int, p: int, q: int) -> tuple[sp.Matrix, s
     >>> sp.expand(H - K).is_zero_matrix
     True
     """
-    check_sizes("derive_dln_layer_block", DERIVATION_MAX_SIZE, m=m, n=n, p=p, q=q)
+    if min(m, n, p, q) < 1:
+        raise DlnkitInputError(f"derive_dln_layer_block(): m, n, p, q must be >= 1, got {(m, n, p, q)}")
+    check_symbolic_size("the largest of m, n, p, q", max(m, n, p, q), LAYER_BLOCK_MAX_SIZE, "derive_dln_layer_block")
     P = symbolic_matrix("P", p, m)
     Q = symbolic_matrix("Q", n, q)
     Mt = symbolic_matrix("M", p, q)

@@ -35,7 +35,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from dlnkit.arguments import check_sizes, checked
+from dlnkit.arguments import DlnkitInputError, checked
+from dlnkit.theory.cost_limits import VELOCITY_MAX_SIZE, check_symbolic_size
 from dlnkit.theory.exact_hessian import partial_products_exact
 
 __all__ = [
@@ -82,8 +83,10 @@ def _formula_velocity(a: tuple[sp.Symbol, ...], depth: int, N: sp.Matrix) -> sp.
     return out
 
 
-#: the largest depth and width of the explicit velocity comparisons (products of depth n x n matrices)
-VELOCITY_MAX_SIZE = 8
+def _check_velocity_sizes(route: str, depth: int, n: int) -> None:
+    if min(depth, n) < 1:
+        raise DlnkitInputError(f"{route}(): depth and n must be >= 1, got {depth} and {n}")
+    check_symbolic_size("the larger of depth and n", max(depth, n), VELOCITY_MAX_SIZE, route)
 
 
 @checked
@@ -94,7 +97,7 @@ def balanced_velocity_difference(depth: int, n: int = 2) -> sp.Matrix:
     >>> balanced_velocity_difference(3, 2) == sp.zeros(2, 2)
     True
     """
-    check_sizes("balanced_velocity_difference", VELOCITY_MAX_SIZE, depth=depth, n=n)
+    _check_velocity_sizes("balanced_velocity_difference", depth, n)
     a, Ws, N = _diag_chain(int(depth), int(n))
     return sp.simplify(_true_velocity(Ws, N) - _formula_velocity(a, int(depth), N))
 
@@ -107,7 +110,7 @@ def rescaled_velocity_difference(depth: int, n: int = 2) -> sp.Matrix:
     >>> rescaled_velocity_difference(3, 2) == sp.zeros(2, 2)
     True
     """
-    check_sizes("rescaled_velocity_difference", VELOCITY_MAX_SIZE, depth=depth, n=n)
+    _check_velocity_sizes("rescaled_velocity_difference", depth, n)
     depth, n = int(depth), int(n)
     c = balance_factor
     a, Ws, N = _diag_chain(depth, n, c)

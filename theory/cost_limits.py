@@ -15,7 +15,11 @@ import subtracted) and leave the largest case that was seen to finish within abo
 * :func:`~dlnkit.theory.dln_spectrum.derive_jjt_aligned`: L (d_out d_in)^2 <= 2e6 symbolic
   entries built (1.6e6: 4 s; widths 400 would be 5e10);
 * :func:`~dlnkit.theory.dln_spectrum.balanced_minimum_spectrum_numeric`: P <= 5e7 parameters
-  (its arrays hold about five P-long float64 copies: 426 MiB measured at P = 1.8e7).
+  (its arrays hold about five P-long float64 copies: 426 MiB measured at P = 1.8e7);
+* :func:`~dlnkit.theory.alignment.derive_dln_layer_block`: m, n, p, q <= 4 (with the import, on a
+  loaded machine: (3, 3, 3, 3) 19 s, (4, 4, 4, 4) 45 s, (6, 6, 6, 6) over 60 s);
+* the explicit velocity comparisons of :mod:`~dlnkit.theory.classic_end_to_end`: depth and n <= 8
+  (with the import, loaded: balanced (8, 8) 11 s, rescaled (8, 8) 32 s).
 
 >>> try:
 ...     check_symbolic_size("depth L", 200, 14, "implicit_time")
@@ -26,20 +30,27 @@ implicit_time: depth L = 200 is above 14, the
 
 from __future__ import annotations
 
+from dlnkit.arguments import DlnkitInputError, checked
+
 IMPLICIT_TIME_MAX_DEPTH = 14
 PAIR_EIGENVALUES_MAX_DEPTH = 5
 JJT_MAX_ENTRIES = 2_000_000
 NUMERIC_SPECTRUM_MAX_PARAMS = 50_000_000
+LAYER_BLOCK_MAX_SIZE = 4
+VELOCITY_MAX_SIZE = 8
 
 
-class SymbolicCostError(ValueError):
-    """A derivation asked at a size whose cost explodes, refused before it starts."""
+class SymbolicCostError(DlnkitInputError):
+    """A derivation asked at a size whose cost explodes, refused before it starts (a
+    :class:`~dlnkit.arguments.DlnkitInputError`, so a ``ValueError``: the API's and the CLI's one
+    input error, exit 2)."""
 
 
 #: why a bound is where it is, by default
 WITHIN_30_S = "the largest this symbolic route finishes in about 30 s"
 
 
+@checked
 def check_symbolic_size(
     what: str, value: int, limit: int, route: str, instead: str = "", *, why: str = WITHIN_30_S
 ) -> None:
@@ -55,6 +66,8 @@ __all__ = [
     "PAIR_EIGENVALUES_MAX_DEPTH",
     "JJT_MAX_ENTRIES",
     "NUMERIC_SPECTRUM_MAX_PARAMS",
+    "LAYER_BLOCK_MAX_SIZE",
+    "VELOCITY_MAX_SIZE",
     "SymbolicCostError",
     "check_symbolic_size",
 ]
