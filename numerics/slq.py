@@ -34,7 +34,8 @@ import numpy as np
 import torch
 
 from dlnkit.arguments import checked
-from dlnkit.numerics.lanczos import KrylovRun, block_lanczos, random_start
+from dlnkit.numerics.lanczos import KrylovRun, block_lanczos, lanczos_basis_bytes, random_start
+from dlnkit.numerics.memory import check_allocation
 from dlnkit.numerics.operators import as_operator
 from dlnkit.numerics.validation import DlnkitInputError
 
@@ -109,6 +110,16 @@ class SLQResult:
 
 
 @checked
+def slq_bytes(n: int, num_probes: int, num_steps: int) -> int:
+    """Peak bytes of :func:`slq` on an n x n operator: the Rademacher start (built as int64 and
+    converted: 3 x 8 bytes per entry), the kernel's basis of ``num_probes`` groups x
+    (min(``num_steps``, n) + 1) vectors (:func:`~dlnkit.numerics.lanczos.lanczos_basis_bytes`) and
+    the nodes and weights (2 x 8 bytes per probe and step)."""
+    m = max(1, min(int(num_steps), int(n)))
+    return 24 * int(n) * int(num_probes) + lanczos_basis_bytes(int(n), int(num_probes), 1, m) + 16 * int(num_probes) * m
+
+
+@checked
 def slq(op: object, n: int | None = None, *, num_probes: int = 8, num_steps: int = 60, seed: int = 0) -> SLQResult:
     """SLQ with Rademacher probes. ``op``: a curvature operator (:mod:`dlnkit.numerics.operators`), a
     square tensor, or a torch function of an (n, k) block with ``n``. All probes run side by side in
@@ -119,6 +130,12 @@ def slq(op: object, n: int | None = None, *, num_probes: int = 8, num_steps: int
     A = as_operator(op, n)
     n = A.size
     m = min(int(num_steps), n)
+    check_allocation(  # the start block comes before the kernel's own basis check: both, before either
+        slq_bytes(n, num_probes, num_steps),
+        f"SLQ with {num_probes} probes x {m} steps on n = {n}",
+        A.device,
+        hint="lower the number of probes (num_probes / --probes) or steps",
+    )
     start = random_start(n, groups=int(num_probes), seed=seed, kind="rademacher")
     run = block_lanczos(A, start, max_steps=m)
     nodes = np.zeros((num_probes, m))
@@ -133,4 +150,4 @@ def slq(op: object, n: int | None = None, *, num_probes: int = 8, num_steps: int
     return SLQResult(nodes, weights, n, run.num_products)
 
 
-__all__ = ["lanczos_tridiagonal", "block_lanczos_tridiagonals", "SLQResult", "slq"]
+__all__ = ["lanczos_tridiagonal", "block_lanczos_tridiagonals", "SLQResult", "slq", "slq_bytes"]

@@ -188,3 +188,54 @@ def test_alignment_refuses_a_large_layer_from_its_estimate_before_allocating():
         record("memory guards", inputs_tried=1, clear_errors=int(ok), wrong_results=int(not ok))
         assert "needs about" in msg and "RAW" not in msg, f"{name}: {msg}"
         assert grown < 2**29, f"{name}: grew by {grown / 2**20:.0f} MiB before refusing"
+
+
+# ----- SLQ (the API's density and `spectrum --model --probes`) --------------------------------
+
+
+def _slq_peak(n: int, probes: int, steps: int, conn) -> None:
+    import resource
+
+    torch.set_num_threads(1)
+    from dlnkit.numerics.slq import slq
+
+    d = torch.linspace(0.0, 1.0, n, dtype=torch.float64)
+    torch.linalg.eigh(torch.eye(3, dtype=torch.float64))  # LAPACK loaded before the baseline
+    base = max(_rss(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    slq(lambda V: d[:, None] * V, n, num_probes=probes, num_steps=steps, seed=0)
+    conn.send(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base)
+
+
+def test_slq_estimate_is_not_below_the_measured_peak():
+    from dlnkit.numerics.slq import slq_bytes
+
+    n, probes, steps = 40_000, 8, 30
+    ctx = mp.get_context("fork")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_slq_peak, args=(n, probes, steps, child))
+    proc.start()
+    measured = parent.recv()
+    proc.join(timeout=60)
+    estimate = slq_bytes(n, probes, steps)
+    record("memory guards", inputs_tried=1, worked=1, wrong_results=int(measured > estimate))
+    assert measured <= estimate, (measured, estimate)
+
+
+def test_slq_refuses_a_probe_count_before_allocating():
+    """Before: ``ModelCurvature.density(num_probes=10**9)`` (and ``slq``) built the Rademacher start
+    block before the kernel's basis check and failed in torch's allocator with a raw RuntimeError
+    ('can't allocate memory: you tried to allocate 5784000000000 bytes'). Now the route's estimate
+    (start block, basis, nodes) is refused first, with the guard's one-line error."""
+    from dlnkit.numerics.memory import AllocationTooLargeError
+    from dlnkit.numerics.slq import slq
+
+    try:
+        slq(torch.eye(50, dtype=torch.float64), num_probes=10**12, num_steps=3)
+        outcome = "ran"
+    except AllocationTooLargeError as exc:
+        outcome = str(exc)
+    except Exception as exc:  # noqa: BLE001 - what escaped before the guard
+        outcome = f"RAW {type(exc).__name__}: {exc}"
+    ok = outcome.startswith("SLQ with") and "needs about" in outcome
+    record("memory guards", inputs_tried=1, clear_errors=int(ok), tracebacks=int(not ok))
+    assert ok, outcome

@@ -70,9 +70,10 @@ def spectrum_plan_bytes(num_params: int, *, probes: int, steps: int, trace_produ
     kernel's Lanczos basis of ``probes`` groups x (``steps`` + 1) vectors), Hutch++ (its sketch,
     products and basis: about 2 x ``trace_products`` vectors) and the top-``top`` block Lanczos."""
     from dlnkit.numerics.lanczos import lanczos_basis_bytes
+    from dlnkit.numerics.slq import slq_bytes
 
     P = int(num_params)
-    slq = 24 * P * probes + lanczos_basis_bytes(P, probes, 1, max(1, min(steps, P)))
+    slq = slq_bytes(P, probes, steps)
     hutchpp = 2 * 8 * P * trace_products
     top_k = lanczos_basis_bytes(P, 1, min(top, P), max(1, min(300, P) // max(1, min(top, P))))
     return max(slq, hutchpp, top_k)
