@@ -279,13 +279,13 @@ def test_experiment_seed_count_allocates_nothing_before_the_trainings(tmp_path):
 
 
 def test_verify_refuses_an_example_count_that_cannot_be_held_before_drawing():
-    """Before: ``verify B0 --examples 1000000000000`` drew configurations (about 75 a second,
+    """Before: ``verify B0 --examples 2000000000`` drew configurations (about 75 a second,
     each held until checked) for days. Now the draw is refused from its estimate (8 KB per
     configuration) before the first one: one line, exit 2. The child's timeout turns the old
     endless draw into a failure."""
     import subprocess
 
-    code = "import sys, dlnkit.cli; sys.exit(dlnkit.cli.main(['verify', 'B0', '--examples', '1000000000000', '-q']))"
+    code = "import sys, dlnkit.cli; sys.exit(dlnkit.cli.main(['verify', 'B0', '--examples', '2000000000', '-q']))"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     try:
         proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
