@@ -618,3 +618,76 @@ def test_run_records_name_the_commit_of_a_checkout():
     wrong = bool(re.fullmatch(r"[0-9a-f]{40}( \(with uncommitted changes\))?", commit)) != in_checkout
     record(SECTION, inputs_tried=1, worked=int(not wrong), wrong_results=int(wrong))
     assert not wrong, (commit, in_checkout)
+
+
+# ----- flags that the chosen mode would silently ignore --------------------------------------
+
+MODEL_ONLY = [
+    ["--json", "OUT"],
+    ["--kind", "ggn"],
+    ["--top", "3"],
+    ["--probes", "2"],
+    ["--steps", "5"],
+    ["--trace-products", "4"],
+    ["--batch-size", "7"],
+    ["--per-layer"],
+    ["--dtype", "float32"],
+    ["--data", "digits"],
+    ["--weights", "w.pt"],
+    ["--loss", "mse"],
+    ["--reduction", "sum"],
+]
+USER_ONLY_ALIGNMENT = [
+    ["--weights", "w.pt"],
+    ["--loss", "mse"],
+    ["--reduction", "sum"],
+    ["--dtype", "float32"],
+    ["--device", "cpu"],
+    ["--batch-size", "7"],
+    ["--layer-types", "fcs.0=linear"],
+]
+
+
+@settings(max_examples=max(10, EXAMPLES // 2), deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    case=st.one_of(
+        st.tuples(st.just("dln"), st.lists(st.sampled_from(MODEL_ONLY), min_size=1, max_size=3)),
+        st.tuples(
+            st.just("zoo-spectrum"),
+            st.lists(
+                st.sampled_from([["--rank", "2"], ["--m", "2"], ["--t", "1,1"]] + MODEL_ONLY[-3:-1]),
+                min_size=1,
+                max_size=2,
+            ),
+        ),
+        st.tuples(st.just("zoo-alignment"), st.lists(st.sampled_from(USER_ONLY_ALIGNMENT), min_size=1, max_size=3)),
+    )
+)
+def test_flags_the_mode_ignores_are_refused(tmp_path_factory, case):
+    """Seen before: ``spectrum --dims 3,3 --rank 1 --json out.json`` exited 0 and wrote no JSON;
+    ``--kind ggn`` there printed the Hessian's spectrum; ``alignment --model mlp --weights
+    mine.pt --dtype float32`` analysed the zoo's float64 weights. A flag the chosen mode does not
+    read is one line and exit 2, before any training (the zoo trainer fails the test if called)."""
+    from dlnkit.numerics import zoo
+
+    mode, flags = case
+    work = tmp_path_factory.mktemp("ignored")
+    extra = [str(work / x) if x in ("OUT",) else x for f in flags for x in f]
+    if mode == "dln":
+        argv = ["spectrum", "--dims", "3,3", "--rank", "1", *extra]
+    elif mode == "zoo-spectrum":
+        argv = ["spectrum", "--model", "mlp", "-q", *extra]
+    else:
+        argv = ["alignment", "--model", "mlp", "-q", *extra]
+    trained = []
+
+    def no_training(*a, **kw):
+        trained.append(1)
+        raise KeyboardInterrupt
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(zoo, "train_model", no_training)
+        mp.setenv("DLNKIT_CACHE", str(work / "cache"))
+        rc, out, err = run_cli(argv)
+    judge(argv, rc, out, err, allowed_ok=())
+    assert rc == 2 and not trained and not (work / "OUT").exists(), (rc, err)

@@ -141,3 +141,22 @@ def check_seeds(seeds: list[int], what: str = "--seeds") -> list[int]:
     if bad:
         raise DlnkitInputError(f"{what} must be integers in 0..{MAX_SEED}, got {bad[0]}")
     return seeds
+
+
+def remember_defaults(parser, group: str, dests: tuple[str, ...]) -> None:
+    """Store the defaults of ``dests`` on ``parser`` under ``group`` for :func:`refuse_flags_outside`."""
+    parser.set_defaults(**{f"_defaults_{group}": {d: parser.get_default(d) for d in dests}})
+
+
+def refuse_flags_outside(args, group: str, mode: str) -> None:
+    """Refuse the flags of ``group`` (see :func:`remember_defaults`) given with a value other than
+    their default when the command runs in a ``mode`` that does not read them: a flag that is
+    silently ignored (``spectrum --dims 3,3 --json out.json`` wrote no JSON and exited 0;
+    ``alignment --model mlp --weights mine.pt`` analysed the zoo's weights) is a wrong result."""
+    defaults = getattr(args, f"_defaults_{group}", {})
+    given = ["--" + d.replace("_", "-") for d, v in defaults.items() if getattr(args, d, v) != v]
+    if given:
+        raise DlnkitInputError(
+            f"{', '.join(given)} {'does' if len(given) == 1 else 'do'} nothing {mode}; drop "
+            f"{'it' if len(given) == 1 else 'them'} (see --help for which flags go together)"
+        )

@@ -12,7 +12,14 @@ import sys
 
 import torch
 
-from dlnkit.commands._common import int_arg, nonnegative_int, positive_int, seed_arg
+from dlnkit.commands._common import (
+    int_arg,
+    nonnegative_int,
+    positive_int,
+    refuse_flags_outside,
+    remember_defaults,
+    seed_arg,
+)
 from dlnkit.numerics.validation import DlnkitInputError
 from dlnkit.records.alignment_tables import format_rows, plot_name, save_plots
 from dlnkit.records.outputs import check_output_dir, check_output_file
@@ -101,6 +108,7 @@ def run(args) -> int:
         from dlnkit.commands.user_alignment import run_user_alignment
 
         return run_user_alignment(args, json_path, plot_dir)
+    refuse_flags_outside(args, "user", f"with the zoo model {args.model!r} (they are for a user model)")
     check_model_data(args.model, args.data)
     from dlnkit.numerics.alignment import matrix_layers
     from dlnkit.numerics.zoo import build_model
@@ -178,4 +186,5 @@ def register(sub) -> None:
 
     add_user_model_args(p, with_data=False)
     add_analysis_args(p, device=True)
+    remember_defaults(p, "user", ("batch_size", "layer_types", "weights", "loss", "reduction", "dtype", "device"))
     p.set_defaults(func=run)

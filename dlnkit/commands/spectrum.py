@@ -7,7 +7,16 @@ import math
 
 import numpy as np
 
-from dlnkit.commands._common import add_device_arg, float_arg, parse_float_list, parse_int_list, positive_int, seed_arg
+from dlnkit.commands._common import (
+    add_device_arg,
+    float_arg,
+    parse_float_list,
+    parse_int_list,
+    positive_int,
+    refuse_flags_outside,
+    remember_defaults,
+    seed_arg,
+)
 from dlnkit.numerics.device import resolve_device
 from dlnkit.numerics.dims import num_params
 from dlnkit.numerics.memory import check_allocation, dense_spectrum_bytes, dln_point_bytes
@@ -25,11 +34,17 @@ def run(args) -> int:
     if getattr(args, "model", None):  # a zoo or user model over its data set (dlnkit.commands.model_spectrum)
         if args.dims:
             raise DlnkitInputError("give either --dims (a DLN minimum) or --model (a network on its data), not both")
+        from dlnkit.commands.user_model import is_user_model
+
+        refuse_flags_outside(args, "dln", "with --model (they set the DLN minimum of --dims)")
+        if not is_user_model(args.model):
+            refuse_flags_outside(args, "user", f"with the zoo model {args.model!r} (they are for a user model)")
         from dlnkit.commands.model_spectrum import run_model_spectrum
 
         return run_model_spectrum(args)
     if not args.dims:
         raise DlnkitInputError("give --dims (a DLN minimum) or --model (a zoo model or package.module:factory)")
+    refuse_flags_outside(args, "model", "without --model (the DLN minimum of --dims has its own spectrum)")
     dims = parse_int_list(args.dims, "dims")
     if args.t is not None:
         t = parse_float_list(args.t, "--t")
@@ -129,3 +144,11 @@ def register(sub) -> None:
     add_model_spectrum_args(p)
     add_user_model_args(p, with_data=False)
     p.set_defaults(func=run)
+    remember_defaults(p, "dln", ("rank", "m", "t"))
+    remember_defaults(p, "user", ("weights", "loss", "reduction"))
+    remember_defaults(
+        p,
+        "model",
+        ("data", "kind", "top", "probes", "steps", "trace_products", "batch_size", "per_layer", "json", "dtype")
+        + ("weights", "loss", "reduction"),
+    )
