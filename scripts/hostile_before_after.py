@@ -404,6 +404,8 @@ def verdict(nodeid: str, before: dict, after: dict) -> tuple[str, str]:
         return ("skipped after" if a["outcome"] == "skipped" else "fails after"), a.get("exc_type") or a["outcome"]
     if b["outcome"] == "passed":
         return "passes both", ""
+    if b["outcome"] == "absent":
+        return "not run before", "the old tree's run ended before this test"
     if b["outcome"] == "skipped":
         return "skipped before", (b.get("text") or "")[-200:]
     if b.get("shared_with"):
@@ -546,6 +548,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", action="store_true", help="keep the temporary worktrees (their path is printed)")
     p.add_argument("--save-logs", metavar="DIR", help="also keep each test's raw outcome (JSON lines) in DIR")
     p.add_argument("--from-logs", metavar="DIR", help="run nothing: classify the raw outcomes saved in DIR")
+    p.add_argument("--note", help="a remark on this run, kept in the report's record of the run")
     args = p.parse_args(argv)
 
     before = git("rev-parse", "--short", args.before)
@@ -579,6 +582,7 @@ def main(argv: list[str] | None = None) -> int:
         "address-space cap GiB": args.max_gib,
         "pytest -k": args.k,
         "wall s": round(wall, 1),
+        **({"note": args.note} if args.note else {}),
     }
     if previous is not None:
         kept = [r for r in rows_of(previous) if r["test"].split("::")[0] not in files]
@@ -600,6 +604,7 @@ CATEGORIES = (
     "fails before",
     "new API",
     "not run alone before",
+    "not run before",
     "passes both",
     "skipped before",
     "fails after",

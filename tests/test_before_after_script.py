@@ -140,3 +140,32 @@ def test_update_keeps_the_rows_of_files_not_run_again(monkeypatch):
     key = lambda r: r["test"]  # noqa: E731
     assert sorted(ba.rows_of(doc), key=key) == sorted(rows, key=key)
     assert doc["summary"]["totals"]["fails before"] == 1 and doc["summary"]["totals"]["tests"] == 3
+
+
+def test_readme_before_after_figures_are_the_reports():
+    """The README's before/after sentence quotes docs/reliability-before-after.json."""
+    import json
+    import re
+
+    doc = json.loads((ROOT / "docs" / "reliability-before-after.json").read_text())
+    totals = doc["summary"]["totals"]
+    section = (ROOT / "README.md").read_text().split("## Reliability", 1)[1].split("\n## ", 1)[0]
+    m = re.search(
+        r"Of its (\d+) tests, (\d+) fail on `(\w+)` and pass today, (\d+) are new API and (\d+) pass on both", section
+    )
+    assert m, "the README's Reliability section has no before/after sentence"
+    tests, fails, commit, new_api, both = m.groups()
+    assert (int(tests), int(fails), int(new_api), int(both)) == (
+        totals["tests"],
+        totals["fails before"],
+        totals["new API"],
+        totals["passes both"],
+    )
+    assert commit == doc["before"]["commit"]
+    assert totals["fails after"] == 0
+    # every class of issue 22 has evidence: at least one test that fails before and passes after
+    for name in ba.CLASSES:
+        if name != "flaky Ctrl-C":  # a fault of the test: its evidence is the old test against the new
+            assert doc["summary"]["classes"][name].get("fails before", 0) > 0, name
+    flaky = doc["summary"]["flaky Ctrl-C check"]
+    assert flaky and not flaky["old test"]["passed"] and flaky["new test"]["passed"]
