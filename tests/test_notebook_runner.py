@@ -41,3 +41,23 @@ def test_no_kernel_is_left_after_a_notebook_and_no_tqdm_warning(tmp_path):
     assert not alive(pid), f"kernel {pid} is still running after execute_notebook returned"
     texts = [o.get("text", "") for c in nb.cells for o in c.outputs]
     assert not any("Tqdm" in t or "IProgress" in t for t in texts), texts
+
+
+def test_missing_nbconvert_templates_are_the_machines_state_not_a_bug(monkeypatch, tmp_path):
+    """An installation whose nbconvert lacks its HTML templates (seen in a nested venv: 'No template
+    sub-directory with name 'lab'') was exit 70 "a bug in dlnkit"; it is one line and exit 3."""
+    pytest.importorskip("nbconvert")
+    import nbconvert
+
+    from dlnkit.engines import notebooks
+    from dlnkit.numerics.validation import DlnkitComputationError
+
+    class NoTemplates:
+        def from_notebook_node(self, nb):
+            raise ValueError("No template sub-directory with name 'lab' found in the following paths: /x")
+
+    monkeypatch.setattr(nbconvert, "HTMLExporter", NoTemplates)
+    with pytest.raises(DlnkitComputationError, match="template") as info:
+        notebooks.write_html(nbformat.v4.new_notebook(), tmp_path / "page.html")
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "page.html").exists()

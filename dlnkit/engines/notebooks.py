@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dlnkit.numerics.validation import DlnkitInputError
+from dlnkit.numerics.validation import DlnkitComputationError, DlnkitInputError
 
 # Deferred imports: torch, matplotlib, optional packages (Dask, nbclient, tqdm) and the record
 # writers are imported by the routine that needs them, so importing the engine stays light.
@@ -186,7 +186,15 @@ def write_html(nb, path: str | Path) -> Path:
     _require("nbconvert")
     from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter().from_notebook_node(nb)
+    try:
+        body, _ = HTMLExporter().from_notebook_node(nb)
+    except ValueError as exc:  # nbconvert's own templates missing from this installation
+        if "template" not in str(exc).lower():
+            raise
+        raise DlnkitComputationError(
+            f"nbconvert cannot find its HTML template in this installation ({exc}); reinstall "
+            "nbconvert in this environment, or render without HTML (--no-html)"
+        ) from None
     path = Path(path)
     path.write_text(body, encoding="utf-8")
     return path
