@@ -33,9 +33,14 @@ def _rss() -> int:
 
 
 CHILD = textwrap.dedent("""
-    import contextlib, io, json, os, resource, sys
+    import contextlib, io, json, os, resource, signal, sys
     import torch  # loaded before the baselines: not the commands' allocations
     import dlnkit.cli
+    class StillRunning(BaseException):
+        pass
+    def stop(signum, frame):
+        raise StillRunning()
+    signal.signal(signal.SIGALRM, stop)
     def rss():
         with open("/proc/self/statm") as fh:
             return int(fh.read().split()[1]) * 4096
@@ -43,13 +48,20 @@ CHILD = textwrap.dedent("""
     for argv in json.loads(sys.argv[1]):
         base = max(rss(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
         err = io.StringIO()
+        # a refusal takes seconds; a command still working after this long did not refuse (code
+        # that allocates instead of refusing can run for hours: each input is judged on its own)
+        signal.alarm(COMMAND_SECONDS)
         try:
             with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
                 rc = dlnkit.cli.main(argv)
         except SystemExit as exc:
             rc = exc.code if isinstance(exc.code, int) else 2
+        except StillRunning:
+            rc, err = 98, io.StringIO(f"still running after {COMMAND_SECONDS} s: it did not refuse")
         except BaseException as exc:
             rc, err = 99, io.StringIO(f"{type(exc).__name__}: {exc}")
+        finally:
+            signal.alarm(0)
         out.append([rc, err.getvalue(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base])
     sys.__stdout__.write(json.dumps(out))
 """)
@@ -64,7 +76,12 @@ def run_measured(argvs: list[list[str]], cwd) -> list[tuple[int, str, int]]:
 
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(
-        [sys.executable, "-c", CHILD, json.dumps(argvs)], cwd=cwd, env=env, capture_output=True, text=True, timeout=900
+        [sys.executable, "-c", CHILD.replace("COMMAND_SECONDS", "90"), json.dumps(argvs)],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     if proc.returncode != 0:
         raise AssertionError(f"the commands crashed the process (exit {proc.returncode}): {proc.stderr[-2000:]}")
