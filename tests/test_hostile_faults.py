@@ -157,6 +157,24 @@ DRIVER = textwrap.dedent("""
 START_BOUND_S, STOP_BOUND_S = 240, 240
 
 
+#: drivers started by the current test, with their workers: stopped at its teardown whatever the
+#: test's outcome (a failed assertion used to leave a driver and its hour-long workers running)
+_STARTED: list[tuple[subprocess.Popen, dict[int, int | None]]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_driver_outlives_its_test():
+    yield
+    while _STARTED:
+        proc, workers = _STARTED.pop()
+        for pid, start in workers.items():
+            if same_process_alive(pid, start):
+                os.kill(pid, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
 def _start_driver(tmp_path: Path) -> tuple[subprocess.Popen, Path, dict[int, int | None]]:
     """Start a sweep driver and wait (on files, not on time) until both workers are inside a
     slow case; return it, its folder and its workers' {pid: start time}."""
@@ -184,6 +202,7 @@ def _start_driver(tmp_path: Path) -> tuple[subprocess.Popen, Path, dict[int, int
         proc.kill()
         raise AssertionError("the sweep did not start its slow cases in time")
     workers = {pid: process_start_time(pid) for pid in _children(proc.pid)}
+    _STARTED.append((proc, workers))
     return proc, out, workers
 
 
